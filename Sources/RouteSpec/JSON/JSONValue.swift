@@ -1,0 +1,198 @@
+/// A JSON document as a value, with object members kept in their order.
+///
+/// Order matters to louter: `dump` output must be stable for diffs, and
+/// translated responses keep the field order clients are used to.
+public enum JSONValue: Sendable, Equatable {
+  case null
+  case bool(Bool)
+  case int(Int64)
+  case double(Double)
+  case string(String)
+  case array([JSONValue])
+  case object([JSONMember])
+
+  /// The member `key` of an object (first match), or nil.
+  public subscript(key: String) -> JSONValue? {
+    guard case .object(let members) = self else { return nil }
+    for member in members where member.key == key { return member.value }
+    return nil
+  }
+
+  /// The string payload, or nil.
+  public var stringValue: String? {
+    if case .string(let value) = self { return value }
+    return nil
+  }
+
+  /// An integral number (also from an integral double such as `40.0`), or nil.
+  public var intValue: Int64? {
+    switch self {
+    case .int(let value): return value
+    case .double(let value):
+      guard value.rounded() == value, abs(value) < 9.2e18 else { return nil }
+      return Int64(value)
+    default: return nil
+    }
+  }
+
+  /// Any number as a double, or nil.
+  public var doubleValue: Double? {
+    switch self {
+    case .int(let value): Double(value)
+    case .double(let value): value
+    default: nil
+    }
+  }
+
+  /// The boolean payload, or nil.
+  public var boolValue: Bool? {
+    if case .bool(let value) = self { return value }
+    return nil
+  }
+
+  /// The elements of an array, or nil.
+  public var arrayValue: [JSONValue]? {
+    if case .array(let value) = self { return value }
+    return nil
+  }
+
+  /// The members of an object, or nil.
+  public var objectValue: [JSONMember]? {
+    if case .object(let value) = self { return value }
+    return nil
+  }
+}
+
+/// One `"key": value` pair of a JSON object.
+public struct JSONMember: Sendable, Equatable {
+  /// The member name.
+  public var key: String
+  /// The member value.
+  public var value: JSONValue
+
+  /// Creates a member.
+  public init(_ key: String, _ value: JSONValue) {
+    self.key = key
+    self.value = value
+  }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+  ExpressibleByArrayLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
+{
+  public init(stringLiteral value: String) { self = .string(value) }
+  public init(integerLiteral value: Int64) { self = .int(value) }
+  public init(booleanLiteral value: Bool) { self = .bool(value) }
+  public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+  public init(nilLiteral: ()) { self = .null }
+  public init(floatLiteral value: Double) { self = .double(value) }
+}
+
+extension JSONValue {
+  /// Builds an object from ordered pairs; a nil value leaves the member out.
+  public static func object(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
+    .object(pairs.compactMap { pair in pair.value.map { JSONMember(pair.key, $0) } })
+  }
+
+  /// Serialises compactly (no spaces), or with two-space indentation when `pretty`.
+  public func serialized(pretty: Bool = false) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(256)
+    JSONWriter.write(self, into: &out, pretty: pretty, depth: 0)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Serialises compactly into bytes.
+  public func serializedBytes() -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(256)
+    JSONWriter.write(self, into: &out, pretty: false, depth: 0)
+    return out
+  }
+}
+
+/// Appends JSON text to a byte buffer; no Foundation, no intermediate strings.
+public enum JSONWriter {
+  /// Writes `value` to `out`.
+  public static func write(_ value: JSONValue, into out: inout [UInt8], pretty: Bool, depth: Int) {
+    switch value {
+    case .null: out.append(contentsOf: "null".utf8)
+    case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+    case .int(let number): out.append(contentsOf: String(number).utf8)
+    case .double(let number): writeDouble(number, into: &out)
+    case .string(let text): writeString(text, into: &out)
+    case .array(let elements):
+      if elements.isEmpty {
+        out.append(contentsOf: "[]".utf8)
+        return
+      }
+      out.append(UInt8(ascii: "["))
+      for (index, element) in elements.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        if pretty { newline(into: &out, depth: depth + 1) }
+        write(element, into: &out, pretty: pretty, depth: depth + 1)
+      }
+      if pretty { newline(into: &out, depth: depth) }
+      out.append(UInt8(ascii: "]"))
+    case .object(let members):
+      if members.isEmpty {
+        out.append(contentsOf: "{}".utf8)
+        return
+      }
+      out.append(UInt8(ascii: "{"))
+      for (index, member) in members.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        if pretty { newline(into: &out, depth: depth + 1) }
+        writeString(member.key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        if pretty { out.append(UInt8(ascii: " ")) }
+        write(member.value, into: &out, pretty: pretty, depth: depth + 1)
+      }
+      if pretty { newline(into: &out, depth: depth) }
+      out.append(UInt8(ascii: "}"))
+    }
+  }
+
+  private static func newline(into out: inout [UInt8], depth: Int) {
+    out.append(UInt8(ascii: "\n"))
+    for _ in 0..<(depth * 2) { out.append(UInt8(ascii: " ")) }
+  }
+
+  /// Writes a double in its shortest round-trip form; JSON has no inf or nan, so those become null.
+  public static func writeDouble(_ number: Double, into out: inout [UInt8]) {
+    guard number.isFinite else {
+      out.append(contentsOf: "null".utf8)
+      return
+    }
+    if number == number.rounded(), abs(number) < 1e15 {
+      out.append(contentsOf: String(Int64(number)).utf8)
+      if number == 0, number.sign == .minus { return }
+      out.append(contentsOf: ".0".utf8)
+      return
+    }
+    out.append(contentsOf: "\(number)".utf8)
+  }
+
+  /// Writes a quoted, escaped JSON string.
+  public static func writeString(_ text: String, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+      case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+      case 0x0A: out.append(contentsOf: "\\n".utf8)
+      case 0x0D: out.append(contentsOf: "\\r".utf8)
+      case 0x09: out.append(contentsOf: "\\t".utf8)
+      case 0x08: out.append(contentsOf: "\\b".utf8)
+      case 0x0C: out.append(contentsOf: "\\f".utf8)
+      case 0x00..<0x20, 0x7F:
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: "\\u00".utf8)
+        out.append(hex[Int(byte >> 4)])
+        out.append(hex[Int(byte & 0x0F)])
+      default: out.append(byte)
+      }
+    }
+    out.append(UInt8(ascii: "\""))
+  }
+}

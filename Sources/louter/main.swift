@@ -1,0 +1,3 @@
+import RouterRuntime
+
+print("louter \(LouterVersion.current)")
