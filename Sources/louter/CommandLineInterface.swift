@@ -1,0 +1,52 @@
+import Foundation
+import RouterRuntime
+
+/// Dispatches `louter <command>` to the command's own type.
+enum CommandLineInterface {
+  static let overview = """
+    louter \(LouterVersion.current): a config-as-code LLM router with a Gemini API front
+
+    Usage: louter <command> [options]
+
+    Commands:
+      check [PATH ...]     parse and compile route files, run their [[tests]]
+      toml-decode          TOML on stdin -> toml-test tagged JSON on stdout
+      help [COMMAND]       show help for a command
+
+    Options:
+      -h, --help           show this help
+      --version            print the version
+
+    Exit codes: 0 ok, 1 invalid routes or failed tests, 64 usage error.
+    """
+
+  static func run(_ arguments: [String]) -> Int32 {
+    guard let command = arguments.first else {
+      print(overview)
+      return 0
+    }
+    let rest = Array(arguments.dropFirst())
+    switch command {
+    case "-h", "--help":
+      print(overview)
+      return 0
+    case "--version":
+      print("louter \(LouterVersion.current)")
+      return 0
+    case "toml-decode":
+      return TOMLDecodeCommand.run(rest)
+    case "help":
+      print(overview)
+      return 0
+    default:
+      return usageError("unknown command '\(command)'", "louter <command> [options]")
+    }
+  }
+
+  /// Prints a usage error the argument-parser way and returns 64 (EX_USAGE).
+  static func usageError(_ message: String, _ usage: String) -> Int32 {
+    let text = "Error: \(message)\nUsage: \(usage)\n  See 'louter --help' for more information.\n"
+    FileHandle.standardError.write(Data(text.utf8))
+    return 64
+  }
+}
