@@ -37,9 +37,10 @@ let package = Package(
     .testTarget(
       name: "RouteCompilerTests",
       dependencies: ["RouteSpec", "RouteCompiler"],
-      resources: [.copy("Snapshots")],
+      exclude: ["Snapshots"],
       swiftSettings: swiftSettings
     ),
+    .testTarget(name: "LouterCLITests", dependencies: ["louter"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(
       name: "RouterRuntimeTests",
       dependencies: ["RouteSpec", "RouteCompiler", "RouterRuntime"],

@@ -4,7 +4,8 @@ import Foundation
 // Each suite lives in its own file and reads its own flags.
 let arguments = Array(CommandLine.arguments.dropFirst())
 let suites: [String: ([String]) throws -> Void] = [
-  "toml": TOMLBenchmark.run
+  "toml": TOMLBenchmark.run,
+  "routes": RouteTableBenchmark.run,
 ]
 guard let name = arguments.first, let suite = suites[name] else {
   let names = suites.keys.sorted().joined(separator: "|")

@@ -9,7 +9,11 @@ enum CommandLineInterface {
     Usage: louter <command> [options]
 
     Commands:
+      serve                run the gateway (Gemini API front) on the compiled routes
       check [PATH ...]     parse and compile route files, run their [[tests]]
+      explain --model M    show which route a request takes, and why
+      dump [PATH ...]      print the compiled route table as JSON, secrets redacted
+      keygen [--prefix P]  print a new client key and its sha256: line
       toml-decode          TOML on stdin -> toml-test tagged JSON on stdout
       help [COMMAND]       show help for a command
 
@@ -35,9 +39,16 @@ enum CommandLineInterface {
       return 0
     case "toml-decode":
       return TOMLDecodeCommand.run(rest)
+    case "check":
+      return CheckCommand.run(rest)
+    case "explain":
+      return ExplainCommand.run(rest)
+    case "dump":
+      return DumpCommand.run(rest)
+    case "keygen":
+      return KeygenCommand.run(rest)
     case "help":
-      print(overview)
-      return 0
+      return HelpCommand.run(rest)
     default:
       return usageError("unknown command '\(command)'", "louter <command> [options]")
     }

@@ -78,7 +78,13 @@ extension [Diagnostic] {
   /// True when any element is an error.
   public var hasErrors: Bool { contains { $0.severity == .error } }
 
-  /// Sorted by file, then position, then severity: the order they are printed in.
+  /// Errors first, then warnings and notes, each group in source order: how `check` prints them.
+  public func sortedForDisplay() -> [Diagnostic] {
+    let sorted = sortedByLocation()
+    return sorted.filter { $0.severity == .error } + sorted.filter { $0.severity != .error }
+  }
+
+  /// Sorted by file, then position.
   public func sortedByLocation() -> [Diagnostic] {
     enumerated().sorted { left, right in
       let l = left.element.primary?.span

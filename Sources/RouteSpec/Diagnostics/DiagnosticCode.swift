@@ -51,7 +51,6 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Hashable {
   case timeoutOutOfRange = "L0312"
   case firstByteAboveTimeout = "L0313"
   case fieldNotForProtocol = "L0314"
-  case clientMatchWithoutClients = "L0315"
   case invalidClamp = "L0316"
 
   // Route tests (RouteCompiler.RouteTestRunner)
@@ -118,7 +117,6 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Hashable {
     case .timeoutOutOfRange: "a timeout outside the range louter accepts"
     case .firstByteAboveTimeout: "first_byte_timeout longer than the whole-request timeout"
     case .fieldNotForProtocol: "a field that the backend's protocol does not use"
-    case .clientMatchWithoutClients: "match.client used while no clients are defined"
     case .invalidClamp: "a generation clamp whose min is above its max, or a default outside it"
     case .routeTestFailed: "a [[tests]] case whose expectation does not hold"
     case .routeTestInvalid: "a [[tests]] case that cannot be evaluated"

@@ -66,11 +66,13 @@ public struct TOMLDateTime: Sendable, Equatable {
   public var nanosecond: Int
   /// Offset from UTC in minutes, for an offset date-time.
   public var offsetMinutes: Int?
+  /// How many fraction digits were written (at most 9), so output can keep `.500` as written.
+  public var fractionDigits: Int
 
   /// Creates a date-time from its components.
   public init(
     form: Form, year: Int = 0, month: Int = 0, day: Int = 0, hour: Int = 0, minute: Int = 0, second: Int = 0,
-    nanosecond: Int = 0, offsetMinutes: Int? = nil
+    nanosecond: Int = 0, offsetMinutes: Int? = nil, fractionDigits: Int = 0
   ) {
     self.form = form
     self.year = year
@@ -81,6 +83,7 @@ public struct TOMLDateTime: Sendable, Equatable {
     self.second = second
     self.nanosecond = nanosecond
     self.offsetMinutes = offsetMinutes
+    self.fractionDigits = fractionDigits
   }
 }
 

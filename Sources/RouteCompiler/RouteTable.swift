@@ -1,0 +1,252 @@
+public import RouteSpec
+
+/// A backend after validation, with `${VAR}`s resolved (at serve time) and defaults applied.
+public struct CompiledBackend: Sendable {
+  /// The backend's name.
+  public let name: String
+  /// Its wire protocol.
+  public let protocolName: BackendProtocol
+  /// Base URL (nil for echo).
+  public let url: String?
+  /// The key louter sends upstream; nil when none or not resolvable (check mode).
+  public let apiKey: String?
+  /// True when the route file configured an `api_key` (for redaction in dumps).
+  public let hasAPIKey: Bool
+  /// OpenAI or Azure.
+  public let flavor: BackendFlavor
+  /// Azure `api-version`.
+  public let apiVersion: String?
+  /// Extra headers sent upstream, resolved.
+  public let headers: [(name: String, value: String)]
+  /// Connect deadline.
+  public let connectTimeout: DurationValue
+  /// Deadline for the response head and first token.
+  public let firstByteTimeout: DurationValue
+  /// Longest gap between two stream chunks.
+  public let streamIdleTimeout: DurationValue
+  /// Whole-request deadline.
+  public let timeout: DurationValue
+  /// In-flight requests before the backend counts as busy.
+  public let maxConcurrency: Int
+  /// Send the caller's own key upstream instead of `apiKey`.
+  public let forwardKey: Bool
+  /// `max_tokens` or `max_completion_tokens` (openai).
+  public let maxTokensField: String
+  /// Ask for `stream_options.include_usage` (openai).
+  public let streamUsage: Bool
+  /// Models this backend lists for `GET models`.
+  public let models: [String]
+  /// Where it was defined.
+  public let span: SourceSpan
+}
+
+/// A client after validation: its name and the SHA-256 digests of its keys.
+public struct CompiledClient: Sendable {
+  /// The client's name, what `match.client` sees.
+  public let name: String
+  /// Lowercase hex SHA-256 of each accepted key.
+  public let keyHashes: [String]
+  /// Where it was defined.
+  public let span: SourceSpan
+}
+
+/// A model constraint: an exact name or a glob with `*`.
+public enum ModelPattern: Sendable, Hashable, CustomStringConvertible {
+  case exact(String)
+  /// The literal pieces between the stars; `anchoredStart`/`End` say whether the glob starts/ends with a literal.
+  case glob(pieces: [String], text: String)
+
+  /// Builds a pattern from its route-file text.
+  public init(_ text: String) {
+    if text.contains("*") {
+      self = .glob(pieces: text.split(separator: "*", omittingEmptySubsequences: false).map(String.init), text: text)
+    } else {
+      self = .exact(text)
+    }
+  }
+
+  /// The text as written.
+  public var description: String {
+    switch self {
+    case .exact(let text), .glob(_, let text): text
+    }
+  }
+
+  /// The literal text before the first star (the whole name for an exact pattern).
+  public var literalPrefix: String {
+    switch self {
+    case .exact(let text): text
+    case .glob(let pieces, _): pieces.first ?? ""
+    }
+  }
+
+  /// The literal text after the last star (the whole name for an exact pattern).
+  public var literalSuffix: String {
+    switch self {
+    case .exact(let text): text
+    case .glob(let pieces, _): pieces.last ?? ""
+    }
+  }
+
+  /// Whether `model` matches.
+  public func matches(_ model: String) -> Bool {
+    switch self {
+    case .exact(let text):
+      return text == model
+    case .glob(let pieces, _):
+      return Self.globMatches(pieces: pieces, model)
+    }
+  }
+
+  private static func globMatches(pieces: [String], _ model: String) -> Bool {
+    var bytes = model.utf8[...]
+    guard let first = pieces.first, let last = pieces.last else { return true }
+    guard bytes.starts(with: first.utf8) else { return false }
+    bytes = bytes.dropFirst(first.utf8.count)
+    if pieces.count == 1 { return bytes.isEmpty }
+    // The last piece must end the name; the middle ones are found greedily left to right.
+    guard bytes.count >= last.utf8.count, bytes.suffix(last.utf8.count).elementsEqual(last.utf8) else { return false }
+    bytes = bytes.dropLast(last.utf8.count)
+    for piece in pieces.dropFirst().dropLast() where !piece.isEmpty {
+      guard let range = bytes.firstRange(of: piece.utf8) else { return false }
+      bytes = bytes[range.upperBound...]
+    }
+    return true
+  }
+
+  /// True when every name this pattern matches, `other` also matches (conservative: false when unsure).
+  public func isCovered(by other: ModelPattern) -> Bool {
+    switch (self, other) {
+    case (.exact(let name), _):
+      return other.matches(name)
+    case (.glob(_, let text), .exact):
+      _ = text
+      return false
+    case (.glob(let pieces, let text), .glob(let otherPieces, let otherText)):
+      if text == otherText { return true }
+      // `P*S` covers any glob whose own literal prefix starts with P and whose suffix ends with S,
+      // when the covering glob has no middle pieces.
+      guard otherPieces.count == 2 else { return false }
+      let prefix = pieces.first ?? ""
+      let suffix = pieces.count > 1 ? (pieces.last ?? "") : ""
+      return prefix.hasPrefix(otherPieces[0]) && suffix.hasSuffix(otherPieces[1])
+    }
+  }
+}
+
+/// Which clients a route accepts.
+public enum ClientConstraint: Sendable, Hashable {
+  /// Any request, authenticated or not.
+  case any
+  /// Any authenticated client (`"*"`).
+  case anyAuthenticated
+  /// One of these clients (indices into `RouteTable.clients`).
+  case clients([Int])
+}
+
+/// A route's match, resolved: every given field must hold.
+public struct CompiledMatch: Sendable {
+  /// Client constraint.
+  public let clients: ClientConstraint
+  /// Model patterns; empty means any model.
+  public let models: [ModelPattern]
+  /// Key prefixes; empty means any key.
+  public let keyPrefixes: [String]
+  /// Required stream flag.
+  public let stream: Bool?
+  /// Required tools flag.
+  public let tools: Bool?
+  /// Required images flag.
+  public let images: Bool?
+  /// Required headers (lowercase name, exact value).
+  public let headers: [(name: String, value: String)]
+  /// Endpoints; empty means any.
+  public let endpoints: [Endpoint]
+
+  /// True when the match has no constraint at all: it matches every request.
+  public var isCatchAll: Bool {
+    clients == .any && models.isEmpty && keyPrefixes.isEmpty && stream == nil && tools == nil && images == nil
+      && headers.isEmpty && endpoints.isEmpty
+  }
+}
+
+/// A generation parameter rule resolved for the runtime.
+public struct GenerationRule: Sendable, Hashable {
+  /// The parameter.
+  public let parameter: GenerationParameter
+  /// Its clamp and default.
+  public let rule: ParameterRule
+}
+
+/// What a matched route does.
+public enum RouteAction: Sendable {
+  /// Refuse with 403 and this message.
+  case deny(String)
+  /// Send to the chain.
+  case forward(ForwardAction)
+}
+
+/// The forwarding part of a route.
+public struct ForwardAction: Sendable {
+  /// Backend indices into `RouteTable.backends`, in fallback order.
+  public let chain: [Int]
+  /// The rewritten model name, if any.
+  public let model: String?
+  /// The system-prompt action, if any.
+  public let systemPrompt: SystemPromptAction?
+  /// Generation clamps and defaults.
+  public let generation: [GenerationRule]
+  /// What makes a hop fall through to the next backend.
+  public let fallbackOn: Set<FallbackTrigger>
+}
+
+/// A route after validation.
+public struct CompiledRoute: Sendable {
+  /// The route's name, given or `route-N` (1-based position across all files).
+  public let name: String
+  /// True when the name was written in the file.
+  public let hasExplicitName: Bool
+  /// Its match.
+  public let match: CompiledMatch
+  /// What it does.
+  public let action: RouteAction
+  /// The `[[routes]]` header.
+  public let span: SourceSpan
+}
+
+/// Server settings with defaults applied.
+public struct ServerSettings: Sendable {
+  /// Listen address.
+  public let listen: ListenAddress
+  /// Whether a known key is required.
+  public let auth: AuthMode
+  /// Largest request body accepted.
+  public let maxRequestBody: Int
+  /// Request log target.
+  public let requestLog: RequestLogTarget
+}
+
+/// The immutable, validated route table that the runtime reads; replaced whole on reload.
+public struct RouteTable: Sendable {
+  /// Backends in definition order.
+  public let backends: [CompiledBackend]
+  /// Clients in definition order.
+  public let clients: [CompiledClient]
+  /// Routes in evaluation order.
+  public let routes: [CompiledRoute]
+  /// Server settings.
+  public let server: ServerSettings
+  /// Index used by `plan(for:)`.
+  let index: RouteIndex
+  /// Key digest → client index.
+  let clientByKeyHash: [String: Int]
+  /// Backend name → index.
+  public let backendIndex: [String: Int]
+  /// Client name → index.
+  public let clientIndex: [String: Int]
+
+  /// The client a presented key belongs to, if any.
+  public func client(forKey key: String) -> Int? {
+    clientByKeyHash[SHA256.hexDigest(key)]
+  }
+}

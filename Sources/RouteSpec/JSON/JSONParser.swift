@@ -1,0 +1,476 @@
+/// Why a JSON document could not be parsed, and where.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// Byte offset into the input where the problem was found.
+  public var offset: Int
+  /// A short human-readable explanation, e.g. `expected ',' or '}' after object member`.
+  public var message: String
+
+  /// Creates an error.
+  public init(offset: Int, message: String) {
+    self.offset = offset
+    self.message = message
+  }
+
+  /// `message at byte N`.
+  public var description: String { "\(message) at byte \(offset)" }
+}
+
+/// A strict RFC 8259 JSON parser working directly on UTF-8 bytes.
+///
+/// Integers that fit `Int64` become `.int`, every other number `.double`. Object members keep their order
+/// and duplicates are kept (``JSONValue/subscript(_:)`` returns the first). Nesting deeper than
+/// ``defaultMaxDepth`` is rejected rather than risking the stack. Lone UTF-16 surrogates in `\u` escapes
+/// become U+FFFD (some JSON writers emit them for broken text; refusing the whole body would be worse);
+/// raw bytes that are not valid UTF-8 are an error.
+public enum JSONParser {
+  /// The nesting depth accepted by default.
+  public static let defaultMaxDepth = 256
+
+  /// Parses one JSON document; surrounding whitespace is allowed, anything else after the value is an error.
+  /// Error offsets count from the first byte of `bytes` (also for slices).
+  public static func parse(
+    _ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth
+  ) throws(JSONParseError) -> JSONValue {
+    let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
+      parseResult(buffer, maxDepth: maxDepth)
+    }
+    if let result { return try result.get() }
+    let copy = Array(bytes)
+    return try copy.withUnsafeBufferPointer { buffer in parseResult(buffer, maxDepth: maxDepth) }.get()
+  }
+
+  /// Parses JSON text.
+  public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
+    var text = text
+    // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
+    return try text.withUTF8 { buffer in parseResult(buffer, maxDepth: maxDepth) }.get()
+  }
+
+  private static func parseResult(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> Result<
+    JSONValue, JSONParseError
+  > {
+    var cursor = JSONCursor(buffer: buffer, maxDepth: maxDepth)
+    do throws(JSONParseError) {
+      cursor.skipWhitespace()
+      let value = try cursor.parseValue(depth: 0)
+      cursor.skipWhitespace()
+      if cursor.position < buffer.count {
+        throw cursor.error("unexpected data after the JSON value")
+      }
+      return .success(value)
+    } catch {
+      return .failure(error)
+    }
+  }
+}
+
+/// The parsing state over one buffer; shared by ``JSONParser`` and the patch scanner.
+struct JSONCursor {
+  let buffer: UnsafeBufferPointer<UInt8>
+  let maxDepth: Int
+  var position = 0
+
+  init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    self.buffer = buffer
+    self.maxDepth = maxDepth
+  }
+
+  func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
+    JSONParseError(offset: offset ?? position, message: message)
+  }
+
+  var atEnd: Bool { position >= buffer.count }
+
+  /// The current byte, or 0 at the end (0 is never valid JSON outside strings, so it reads as "unexpected").
+  var current: UInt8 { position < buffer.count ? buffer[position] : 0 }
+
+  mutating func skipWhitespace() {
+    while position < buffer.count {
+      switch buffer[position] {
+      case 0x20, 0x0A, 0x0D, 0x09: position += 1
+      default: return
+      }
+    }
+  }
+
+  private func describeCurrent() -> String {
+    if atEnd { return "end of input" }
+    let byte = current
+    if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
+    return "byte 0x" + String(byte, radix: 16)
+  }
+
+  mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+    switch current {
+    case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+    case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+    case UInt8(ascii: "\""): return .string(try parseString())
+    case UInt8(ascii: "t"):
+      try expectLiteral("true")
+      return .bool(true)
+    case UInt8(ascii: "f"):
+      try expectLiteral("false")
+      return .bool(false)
+    case UInt8(ascii: "n"):
+      try expectLiteral("null")
+      return .null
+    case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+    default: throw error("expected a JSON value, found \(describeCurrent())")
+    }
+  }
+
+  mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+    let start = position
+    let count = literal.utf8CodeUnitCount
+    guard buffer.count - position >= count else { throw error("invalid literal", at: start) }
+    let base = literal.utf8Start
+    for index in 0..<count where buffer[position + index] != base[index] {
+      throw error("invalid literal", at: start)
+    }
+    position += count
+  }
+
+  private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    position += 1
+    var members: [JSONMember] = []
+    skipWhitespace()
+    if current == UInt8(ascii: "}") {
+      position += 1
+      return .object(members)
+    }
+    while true {
+      guard current == UInt8(ascii: "\"") else {
+        throw error("expected a string key in object, found \(describeCurrent())")
+      }
+      let key = try parseString()
+      skipWhitespace()
+      guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
+      position += 1
+      skipWhitespace()
+      let value = try parseValue(depth: depth)
+      members.append(JSONMember(key, value))
+      skipWhitespace()
+      switch current {
+      case UInt8(ascii: ","):
+        position += 1
+        skipWhitespace()
+      case UInt8(ascii: "}"):
+        position += 1
+        return .object(members)
+      default: throw error("expected ',' or '}' after object member, found \(describeCurrent())")
+      }
+    }
+  }
+
+  private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    position += 1
+    var elements: [JSONValue] = []
+    skipWhitespace()
+    if current == UInt8(ascii: "]") {
+      position += 1
+      return .array(elements)
+    }
+    while true {
+      elements.append(try parseValue(depth: depth))
+      skipWhitespace()
+      switch current {
+      case UInt8(ascii: ","):
+        position += 1
+        skipWhitespace()
+      case UInt8(ascii: "]"):
+        position += 1
+        return .array(elements)
+      default: throw error("expected ',' or ']' after array element, found \(describeCurrent())")
+      }
+    }
+  }
+
+  /// Parses a string starting at its opening quote.
+  mutating func parseString() throws(JSONParseError) -> String {
+    let open = position
+    position += 1
+    let start = position
+    // Fast path: no escapes, so the bytes can be validated and copied in one go.
+    while position < buffer.count {
+      let byte = buffer[position]
+      if byte == UInt8(ascii: "\"") {
+        let text = try makeString(UnsafeBufferPointer(rebasing: buffer[start..<position]), at: start)
+        position += 1
+        return text
+      }
+      if byte == UInt8(ascii: "\\") { break }
+      if byte < 0x20 { throw error("unescaped control character in string") }
+      position += 1
+    }
+    guard position < buffer.count else { throw error("unterminated string", at: open) }
+    var bytes = Array(buffer[start..<position])
+    while position < buffer.count {
+      let byte = buffer[position]
+      switch byte {
+      case UInt8(ascii: "\""):
+        let text = try bytes.withUnsafeBufferPointer { (chunk) throws(JSONParseError) in
+          try makeString(chunk, at: start)
+        }
+        position += 1
+        return text
+      case UInt8(ascii: "\\"):
+        try parseEscape(into: &bytes)
+      case 0x00..<0x20:
+        throw error("unescaped control character in string")
+      default:
+        bytes.append(byte)
+        position += 1
+      }
+    }
+    throw error("unterminated string", at: open)
+  }
+
+  private func makeString(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONParseError) -> String {
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      throw error("string is not valid UTF-8", at: start)
+    }
+    return text
+  }
+
+  private mutating func parseEscape(into bytes: inout [UInt8]) throws(JSONParseError) {
+    let escapeStart = position
+    position += 1
+    guard position < buffer.count else { throw error("unterminated string") }
+    let byte = buffer[position]
+    position += 1
+    switch byte {
+    case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
+    case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
+    case UInt8(ascii: "/"): bytes.append(UInt8(ascii: "/"))
+    case UInt8(ascii: "b"): bytes.append(0x08)
+    case UInt8(ascii: "f"): bytes.append(0x0C)
+    case UInt8(ascii: "n"): bytes.append(0x0A)
+    case UInt8(ascii: "r"): bytes.append(0x0D)
+    case UInt8(ascii: "t"): bytes.append(0x09)
+    case UInt8(ascii: "u"):
+      var scalar = try parseHex4()
+      if (0xD800..<0xDC00).contains(scalar) {
+        // A high surrogate needs a low one right after it to make one scalar.
+        if buffer.count - position >= 6, buffer[position] == UInt8(ascii: "\\"),
+          buffer[position + 1] == UInt8(ascii: "u")
+        {
+          let save = position
+          position += 2
+          let low = try parseHex4()
+          if (0xDC00..<0xE000).contains(low) {
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+          } else {
+            position = save
+            scalar = 0xFFFD
+          }
+        } else {
+          scalar = 0xFFFD
+        }
+      } else if (0xDC00..<0xE000).contains(scalar) {
+        scalar = 0xFFFD
+      }
+      appendUTF8(scalar, into: &bytes)
+    default:
+      throw error("invalid escape sequence", at: escapeStart)
+    }
+  }
+
+  mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+    guard buffer.count - position >= 4 else { throw error("incomplete \\u escape") }
+    var value: UInt32 = 0
+    for _ in 0..<4 {
+      let byte = buffer[position]
+      let digit: UInt8
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+      default: throw error("invalid hex digit in \\u escape")
+      }
+      value = value << 4 | UInt32(digit)
+      position += 1
+    }
+    return value
+  }
+
+  private func appendUTF8(_ scalar: UInt32, into bytes: inout [UInt8]) {
+    switch scalar {
+    case 0..<0x80:
+      bytes.append(UInt8(scalar))
+    case 0x80..<0x800:
+      bytes.append(UInt8(0xC0 | (scalar >> 6)))
+      bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+    case 0x800..<0x10000:
+      bytes.append(UInt8(0xE0 | (scalar >> 12)))
+      bytes.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+      bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+    default:
+      bytes.append(UInt8(0xF0 | (scalar >> 18)))
+      bytes.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+      bytes.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+      bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+    }
+  }
+
+  /// Scans the number grammar; returns whether it had a fraction or exponent.
+  mutating func scanNumber() throws(JSONParseError) -> Bool {
+    let start = position
+    if current == UInt8(ascii: "-") { position += 1 }
+    if current == UInt8(ascii: "0") {
+      position += 1
+      if isDigit(current) { throw error("leading zeros are not allowed", at: start) }
+    } else if isDigit(current) {
+      while isDigit(current) { position += 1 }
+    } else {
+      throw error("invalid number", at: start)
+    }
+    var isInteger = true
+    if current == UInt8(ascii: ".") {
+      isInteger = false
+      position += 1
+      guard isDigit(current) else { throw error("expected a digit after '.'") }
+      while isDigit(current) { position += 1 }
+    }
+    if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+      isInteger = false
+      position += 1
+      if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
+      guard isDigit(current) else { throw error("expected a digit in exponent") }
+      while isDigit(current) { position += 1 }
+    }
+    return !isInteger
+  }
+
+  private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+  private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+    let start = position
+    let isFloat = try scanNumber()
+    if !isFloat {
+      var index = start
+      let negative = buffer[index] == UInt8(ascii: "-")
+      if negative { index += 1 }
+      var value: Int64 = 0
+      var overflow = false
+      while index < position {
+        let digit = Int64(buffer[index] - UInt8(ascii: "0"))
+        let (times, o1) = value.multipliedReportingOverflow(by: 10)
+        // Accumulate negatively so Int64.min fits.
+        let (next, o2) = times.subtractingReportingOverflow(digit)
+        if o1 || o2 {
+          overflow = true
+          break
+        }
+        value = next
+        index += 1
+      }
+      if !overflow {
+        if negative { return .int(value) }
+        if value != Int64.min { return .int(-value) }
+      }
+    }
+    let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<position]), as: UTF8.self)
+    guard let number = Double(text), number.isFinite else { throw error("number out of range", at: start) }
+    return .double(number)
+  }
+
+  /// Skips one value without building it, validating its syntax.
+  mutating func skipValue(depth: Int) throws(JSONParseError) {
+    switch current {
+    case UInt8(ascii: "{"): try skipObject(depth: depth + 1)
+    case UInt8(ascii: "["): try skipArray(depth: depth + 1)
+    case UInt8(ascii: "\""): try skipString()
+    case UInt8(ascii: "t"): try expectLiteral("true")
+    case UInt8(ascii: "f"): try expectLiteral("false")
+    case UInt8(ascii: "n"): try expectLiteral("null")
+    case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try scanNumber()
+    default: throw error("expected a JSON value, found \(describeCurrent())")
+    }
+  }
+
+  private mutating func skipObject(depth: Int) throws(JSONParseError) {
+    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    position += 1
+    skipWhitespace()
+    if current == UInt8(ascii: "}") {
+      position += 1
+      return
+    }
+    while true {
+      guard current == UInt8(ascii: "\"") else {
+        throw error("expected a string key in object, found \(describeCurrent())")
+      }
+      try skipString()
+      skipWhitespace()
+      guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
+      position += 1
+      skipWhitespace()
+      try skipValue(depth: depth)
+      skipWhitespace()
+      switch current {
+      case UInt8(ascii: ","):
+        position += 1
+        skipWhitespace()
+      case UInt8(ascii: "}"):
+        position += 1
+        return
+      default: throw error("expected ',' or '}' after object member, found \(describeCurrent())")
+      }
+    }
+  }
+
+  private mutating func skipArray(depth: Int) throws(JSONParseError) {
+    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    position += 1
+    skipWhitespace()
+    if current == UInt8(ascii: "]") {
+      position += 1
+      return
+    }
+    while true {
+      try skipValue(depth: depth)
+      skipWhitespace()
+      switch current {
+      case UInt8(ascii: ","):
+        position += 1
+        skipWhitespace()
+      case UInt8(ascii: "]"):
+        position += 1
+        return
+      default: throw error("expected ',' or ']' after array element, found \(describeCurrent())")
+      }
+    }
+  }
+
+  /// Skips a string without decoding it; escapes are validated, UTF-8 is not (bytes pass through untouched).
+  mutating func skipString() throws(JSONParseError) {
+    let open = position
+    position += 1
+    while position < buffer.count {
+      let byte = buffer[position]
+      switch byte {
+      case UInt8(ascii: "\""):
+        position += 1
+        return
+      case UInt8(ascii: "\\"):
+        position += 1
+        switch current {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+          UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+          position += 1
+        case UInt8(ascii: "u"):
+          position += 1
+          _ = try parseHex4()
+        default: throw error("invalid escape sequence", at: position - 1)
+        }
+      case 0x00..<0x20:
+        throw error("unescaped control character in string")
+      default:
+        position += 1
+      }
+    }
+    throw error("unterminated string", at: open)
+  }
+}

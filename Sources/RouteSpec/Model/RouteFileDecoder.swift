@@ -1,0 +1,420 @@
+/// The route language's version numbers.
+public enum RouteLanguage {
+  /// The highest `version` this louter understands.
+  public static let highestVersion = 1
+}
+
+/// Decodes a spanned TOML tree into the route language, collecting every error.
+public enum RouteFileDecoder {
+  /// Decodes one file's tree.
+  public static func decode(_ table: TOMLTable, file: SourceFile) -> (RouteFileSyntax, [Diagnostic]) {
+    var syntax = RouteFileSyntax(file: file.id)
+    var reader = TableReader(table, context: "the top level")
+    var diagnostics: [Diagnostic] = []
+    if let version = reader.integer("version") {
+      if version.value > RouteLanguage.highestVersion || version.value < 1 {
+        diagnostics.append(
+          Diagnostic(
+            .unsupportedVersion, "unsupported route-file version \(version.value)",
+            at: Label(version.span, "this louter understands version \(RouteLanguage.highestVersion) at most"),
+            help: "write version = \(RouteLanguage.highestVersion), or upgrade louter"))
+      } else {
+        syntax.version = version
+      }
+    }
+    if let server = reader.table("server") {
+      syntax.server = decodeServer(server.table, span: headerSpan(table, "server", server.span), into: &diagnostics)
+    }
+    if let backends = reader.table("backends") {
+      for entry in backends.table.entries {
+        guard case .table(let body) = entry.value.kind else {
+          diagnostics.append(notATable(entry, "[backends.\(entry.key)]"))
+          continue
+        }
+        syntax.backends.append(decodeBackend(body, name: Spanned(entry.key, entry.keySpan), into: &diagnostics))
+      }
+    }
+    if let clients = reader.table("clients") {
+      for entry in clients.table.entries {
+        guard case .table(let body) = entry.value.kind else {
+          diagnostics.append(notATable(entry, "[clients.\(entry.key)]"))
+          continue
+        }
+        syntax.clients.append(decodeClient(body, name: Spanned(entry.key, entry.keySpan), into: &diagnostics))
+      }
+    }
+    for element in arrayOfTables(&reader, "routes", into: &diagnostics) {
+      syntax.routes.append(decodeRoute(element.table, span: element.span, into: &diagnostics))
+    }
+    for element in arrayOfTables(&reader, "tests", into: &diagnostics) {
+      syntax.tests.append(decodeTest(element.table, span: element.span, into: &diagnostics))
+    }
+    diagnostics += reader.finish()
+    return (syntax, diagnostics)
+  }
+
+  private static func headerSpan(_ root: TOMLTable, _ key: String, _ fallback: SourceSpan) -> SourceSpan {
+    root.entry(key)?.keySpan ?? fallback
+  }
+
+  private static func notATable(_ entry: TOMLTable.Entry, _ what: String) -> Diagnostic {
+    Diagnostic(
+      .wrongType, "expected a table for \(what), found \(entry.value.typeName)", at: Label(entry.value.span),
+      help: "write it as a table: \(what)")
+  }
+
+  private static func arrayOfTables(_ reader: inout TableReader, _ key: String, into diagnostics: inout [Diagnostic])
+    -> [(table: TOMLTable, span: SourceSpan)]
+  {
+    guard let entry = reader.entry(key) else { return [] }
+    guard case .array(let values) = entry.value.kind else {
+      diagnostics.append(
+        Diagnostic(
+          .wrongType, "expected [[\(key)]] (an array of tables), found \(entry.value.typeName)",
+          at: Label(entry.value.span), help: "write each element as [[\(key)]]"))
+      return []
+    }
+    var tables: [(TOMLTable, SourceSpan)] = []
+    for value in values {
+      guard case .table(let table) = value.kind else {
+        diagnostics.append(
+          Diagnostic(.wrongType, "expected a table in [[\(key)]], found \(value.typeName)", at: Label(value.span)))
+        continue
+      }
+      tables.append((table, value.span))
+    }
+    return tables
+  }
+
+  // MARK: server
+
+  static func decodeServer(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> ServerSyntax {
+    var reader = TableReader(table, context: "[server]")
+    var server = ServerSyntax(span: span)
+    if let listen = reader.string("listen") {
+      if let address = ListenAddress.parse(listen.value) {
+        server.listen = Spanned(address, listen.span)
+      } else {
+        reader.report(
+          Diagnostic(
+            .invalidAddress, "invalid listen address '\(listen.value)'", at: Label(listen.span, "expected HOST:PORT"),
+            help: "write it as \"127.0.0.1:8080\", or \"[::1]:8080\" for IPv6"))
+      }
+    }
+    server.auth = reader.choice("auth", AuthMode.self)
+    if let entry = reader.entry("max_request_body") {
+      server.maxRequestBody = ValueParsers.size(entry.value, key: "max_request_body", reader: &reader)
+    }
+    if let log = reader.string("request_log") {
+      let target: RequestLogTarget =
+        switch log.value {
+        case "stdout": .stdout
+        case "off": .off
+        default: .file(log.value)
+        }
+      server.requestLog = Spanned(target, log.span)
+    }
+    diagnostics += reader.finish()
+    return server
+  }
+
+  // MARK: backends
+
+  static func decodeBackend(_ table: TOMLTable, name: Spanned<String>, into diagnostics: inout [Diagnostic])
+    -> BackendSyntax
+  {
+    var reader = TableReader(table, context: "[backends.\(name.value)]")
+    var backend = BackendSyntax(name: name)
+    backend.protocolName = reader.choice("protocol", BackendProtocol.self)
+    if backend.protocolName == nil, table.entry("protocol") == nil {
+      reader.report(
+        Diagnostic(
+          .missingField, "backend '\(name.value)' has no protocol", at: Label(name.span),
+          help: "add protocol = \"openai\", \"gemini\" or \"echo\""))
+    }
+    if let url = reader.string("url") {
+      if ValueParsers.isValidURL(url.value) {
+        backend.url = url
+      } else {
+        reader.report(
+          Diagnostic(
+            .invalidURL, "invalid url '\(url.value)'", at: Label(url.span, "not an absolute http(s) URL"),
+            help: "write the full base URL, e.g. \"https://api.openai.com/v1\""))
+      }
+    }
+    if let key = reader.string("api_key") {
+      if let template = ValueParsers.template(key, reader: &reader) {
+        if template.isLiteral {
+          reader.report(
+            Diagnostic(
+              .plainTextKey, "plain-text key in a route file", at: Label(key.span, "a secret written in the file"),
+              notes: ["route files live in git: anyone who can read the repository can use this key"],
+              help: "read it from the environment: api_key = \"${\(ValueParsers.variableName(for: name.value))}\""))
+        } else {
+          backend.apiKey = Spanned(template, key.span)
+        }
+      }
+    }
+    backend.flavor = reader.choice("flavor", BackendFlavor.self)
+    backend.apiVersion = reader.string("api_version")
+    if let headers = reader.table("headers") {
+      for entry in headers.table.entries {
+        guard case .string(let value) = entry.value.kind else {
+          reader.wrongType("headers.\(entry.key)", expected: "a string", found: entry.value)
+          continue
+        }
+        guard ValueParsers.isHeaderName(entry.key) else {
+          reader.report(ValueParsers.badHeaderName(entry.key, at: entry.keySpan))
+          continue
+        }
+        if let template = ValueParsers.template(Spanned(value, entry.value.span), reader: &reader) {
+          backend.headers.append((Spanned(entry.key.lowercased(), entry.keySpan), Spanned(template, entry.value.span)))
+        }
+      }
+    }
+    for (key, path) in [
+      ("connect_timeout", \BackendSyntax.connectTimeout), ("first_byte_timeout", \BackendSyntax.firstByteTimeout),
+      ("stream_idle_timeout", \BackendSyntax.streamIdleTimeout), ("timeout", \BackendSyntax.timeout),
+    ] {
+      if let entry = reader.entry(key) {
+        backend[keyPath: path] = ValueParsers.duration(entry.value, key: key, reader: &reader)
+      }
+    }
+    backend.maxConcurrency = reader.integer("max_concurrency")
+    backend.forwardKey = reader.bool("forward_key")
+    backend.maxTokensField = reader.string("max_tokens_field")
+    backend.streamUsage = reader.bool("stream_usage")
+    backend.models = reader.strings("models")?.value ?? []
+    diagnostics += reader.finish()
+    return backend
+  }
+
+  // MARK: clients
+
+  static func decodeClient(_ table: TOMLTable, name: Spanned<String>, into diagnostics: inout [Diagnostic])
+    -> ClientSyntax
+  {
+    var reader = TableReader(table, context: "[clients.\(name.value)]")
+    var client = ClientSyntax(name: name)
+    for key in reader.strings("keys")?.value ?? [] {
+      if ValueParsers.isDigestLine(key.value) {
+        client.keyHashes.append(Spanned(String(key.value.dropFirst("sha256:".count)), key.span))
+      } else if key.value.hasPrefix("sha256:") {
+        reader.report(
+          Diagnostic(
+            .invalidValue, "malformed key digest", at: Label(key.span, "expected sha256: and 64 lowercase hex digits"),
+            help: "paste the line `louter keygen` prints"))
+      } else {
+        reader.report(
+          Diagnostic(
+            .plainTextKey, "plain-text key in a route file", at: Label(key.span, "a secret written in the file"),
+            notes: ["route files live in git: store only the key's hash"],
+            help: "write the key's hash instead: \"sha256:\(SHA256.hexDigest(key.value))\""))
+      }
+    }
+    for variable in reader.strings("key_env")?.value ?? [] {
+      if ValueParsers.isVariableName(variable.value) {
+        client.keyEnvironment.append(variable)
+      } else {
+        reader.report(
+          Diagnostic(
+            .invalidValue, "invalid environment variable name '\(variable.value)'", at: Label(variable.span),
+            help: "use letters, digits and '_', not starting with a digit"))
+      }
+    }
+    diagnostics += reader.finish()
+    return client
+  }
+
+  // MARK: routes
+
+  static func decodeRoute(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> RouteSyntax {
+    var reader = TableReader(table, context: "[[routes]]")
+    var route = RouteSyntax(span: span)
+    route.name = reader.string("name")
+    if let match = reader.table("match") {
+      route.match = decodeMatch(match.table, span: match.span, into: &diagnostics)
+    }
+    if let prompt = reader.table("system_prompt") {
+      var promptReader = TableReader(prompt.table, context: "system_prompt")
+      var actions: [Spanned<SystemPromptAction>] = []
+      if let text = promptReader.string("prepend") { actions.append(Spanned(.prepend(text.value), text.span)) }
+      if let text = promptReader.string("append") { actions.append(Spanned(.append(text.value), text.span)) }
+      if let text = promptReader.string("replace") { actions.append(Spanned(.replace(text.value), text.span)) }
+      if actions.count > 1 {
+        promptReader.report(
+          Diagnostic(
+            .invalidValue, "system_prompt takes one of prepend, append or replace", at: Label(actions[1].span),
+            secondary: [Label(actions[0].span, "already given here")]))
+      } else if actions.isEmpty, prompt.table.entries.isEmpty {
+        promptReader.report(
+          Diagnostic(
+            .emptyValue, "system_prompt is empty", at: Label(prompt.span), help: "write { prepend = \"...\" }"))
+      }
+      route.systemPrompt = actions.first
+      diagnostics += promptReader.finish()
+    }
+    route.model = reader.string("model")
+    if let entry = reader.entry("backends") {
+      route.backends = ValueParsers.stringList(entry.value, key: "backends", reader: &reader)
+    }
+    if let entry = reader.entry("fallback_on") {
+      if let list = ValueParsers.stringList(entry.value, key: "fallback_on", reader: &reader) {
+        let triggers = list.value.compactMap {
+          TableReader.choice($0, key: "fallback_on", FallbackTrigger.self, reader: &reader)
+        }
+        route.fallbackOn = Spanned(triggers, list.span)
+      }
+    }
+    if let generation = reader.table("generation") {
+      route.generation = decodeGeneration(generation.table, into: &diagnostics)
+    }
+    route.deny = reader.string("deny")
+    diagnostics += reader.finish()
+    return route
+  }
+
+  static func decodeGeneration(_ table: TOMLTable, into diagnostics: inout [Diagnostic])
+    -> [(parameter: Spanned<GenerationParameter>, rule: Spanned<ParameterRule>)]
+  {
+    var rules: [(Spanned<GenerationParameter>, Spanned<ParameterRule>)] = []
+    let allowed = GenerationParameter.allCases.map(\.rawValue)
+    for entry in table.entries {
+      guard let parameter = GenerationParameter(rawValue: entry.key) else {
+        diagnostics.append(
+          Diagnostic(
+            .unknownKey, "unknown generation parameter '\(entry.key)'", at: Label(entry.keySpan),
+            help: Suggestion.help(for: entry.key, in: allowed) ?? "known: \(allowed.joined(separator: ", "))"))
+        continue
+      }
+      // A bare number is shorthand for { default = N }.
+      if let number = ValueParsers.number(entry.value) {
+        rules.append(
+          (Spanned(parameter, entry.keySpan), Spanned(ParameterRule(defaultValue: number), entry.value.span)))
+        continue
+      }
+      guard case .table(let body) = entry.value.kind else {
+        diagnostics.append(
+          Diagnostic(
+            .wrongType, "expected { min, max, default } for generation.\(entry.key), found \(entry.value.typeName)",
+            at: Label(entry.value.span)))
+        continue
+      }
+      var reader = TableReader(body, context: "generation.\(entry.key)")
+      var rule = ParameterRule()
+      for (key, path) in [
+        ("min", \ParameterRule.min), ("max", \ParameterRule.max), ("default", \ParameterRule.defaultValue),
+      ] {
+        guard let value = reader.entry(key) else { continue }
+        if let number = ValueParsers.number(value.value) {
+          rule[keyPath: path] = number
+        } else {
+          reader.wrongType(key, expected: "a number", found: value.value)
+        }
+      }
+      diagnostics += reader.finish()
+      rules.append((Spanned(parameter, entry.keySpan), Spanned(rule, entry.value.span)))
+    }
+    return rules
+  }
+
+  static func decodeMatch(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> MatchSyntax {
+    var reader = TableReader(table, context: "match")
+    var match = MatchSyntax(span: span)
+    match.clients = reader.strings("client")?.value ?? []
+    for model in reader.strings("model")?.value ?? [] {
+      if let problem = ValueParsers.globProblem(model.value) {
+        reader.report(
+          Diagnostic(
+            .invalidGlob, "invalid model pattern '\(model.value)'", at: Label(model.span, problem),
+            help: "use exact names or '*' wildcards, e.g. \"gemini-2.5-*\"; list alternatives: [\"a*\", \"b*\"]"))
+      } else {
+        match.models.append(model)
+      }
+    }
+    match.keyPrefixes = reader.strings("key_prefix")?.value ?? []
+    match.stream = reader.bool("stream")
+    match.tools = reader.bool("tools")
+    match.images = reader.bool("images")
+    if let headers = reader.table("header") {
+      match.headers = decodeHeaderMatches(headers.table, reader: &reader)
+    }
+    for endpoint in reader.strings("endpoint")?.value ?? [] {
+      if let value = TableReader.choice(endpoint, key: "endpoint", Endpoint.self, reader: &reader) {
+        match.endpoints.append(value)
+      }
+    }
+    diagnostics += reader.finish()
+    return match
+  }
+
+  static func decodeHeaderMatches(_ table: TOMLTable, reader: inout TableReader)
+    -> [(name: Spanned<String>, value: Spanned<String>)]
+  {
+    var headers: [(Spanned<String>, Spanned<String>)] = []
+    for entry in table.entries {
+      guard case .string(let value) = entry.value.kind else {
+        reader.wrongType("header.\(entry.key)", expected: "a string", found: entry.value)
+        continue
+      }
+      guard ValueParsers.isHeaderName(entry.key) else {
+        reader.report(ValueParsers.badHeaderName(entry.key, at: entry.keySpan))
+        continue
+      }
+      headers.append((Spanned(entry.key.lowercased(), entry.keySpan), Spanned(value, entry.value.span)))
+    }
+    return headers
+  }
+
+  // MARK: tests
+
+  static func decodeTest(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic])
+    -> RouteTestSyntax
+  {
+    var reader = TableReader(table, context: "[[tests]]")
+    var test = RouteTestSyntax(span: span)
+    test.name = reader.string("name")
+    if let request = reader.table("request") {
+      var requestReader = TableReader(request.table, context: "request")
+      var syntax = TestRequestSyntax(span: request.span)
+      syntax.client = requestReader.string("client")
+      syntax.model = requestReader.string("model")
+      syntax.key = requestReader.string("key")
+      syntax.stream = requestReader.bool("stream")
+      syntax.tools = requestReader.bool("tools")
+      syntax.images = requestReader.bool("images")
+      if let headers = requestReader.table("headers") {
+        syntax.headers = decodeHeaderMatches(headers.table, reader: &requestReader)
+      }
+      syntax.endpoint = requestReader.choice("endpoint", Endpoint.self)
+      diagnostics += requestReader.finish()
+      test.request = syntax
+    }
+    if let expect = reader.table("expect") {
+      var expectReader = TableReader(expect.table, context: "expect")
+      var syntax = TestExpectationSyntax(span: expect.span)
+      syntax.route = expectReader.string("route")
+      syntax.model = expectReader.string("model")
+      if let entry = expectReader.entry("backends"),
+        let list = ValueParsers.stringList(entry.value, key: "backends", reader: &expectReader)
+      {
+        syntax.backends = Spanned(list.value.map(\.value), list.span)
+      }
+      syntax.deny = expectReader.bool("deny")
+      syntax.status = expectReader.integer("status")
+      diagnostics += expectReader.finish()
+      test.expect = syntax
+    }
+    if test.request == nil || test.expect == nil {
+      let missing = test.request == nil ? "request" : "expect"
+      reader.report(
+        Diagnostic(
+          .missingField, "[[tests]] has no '\(missing)'", at: Label(span),
+          help: missing == "request"
+            ? "add request = { model = \"...\" }"
+            : "add expect = { route = \"...\" } (or backends, model, deny, status)"))
+    }
+    diagnostics += reader.finish()
+    return test
+  }
+}

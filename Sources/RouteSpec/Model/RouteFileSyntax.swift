@@ -1,0 +1,449 @@
+/// A decoded value together with the span of the source text it came from.
+public struct Spanned<Value: Sendable>: Sendable {
+  /// The decoded value.
+  public var value: Value
+  /// Where it was written.
+  public var span: SourceSpan
+
+  /// Pairs a value with its span.
+  public init(_ value: Value, _ span: SourceSpan) {
+    self.value = value
+    self.span = span
+  }
+}
+
+extension Spanned: Equatable where Value: Equatable {}
+
+/// One route file, decoded into the route language with every field's span.
+///
+/// This is the model of what the operator wrote, not yet validated across
+/// files: names may be undefined or duplicated; `RouteCompiler` checks that.
+public struct RouteFileSyntax: Sendable {
+  /// The file this came from.
+  public var file: FileID
+  /// `version = N`, if written.
+  public var version: Spanned<Int>?
+  /// The `[server]` table, if any.
+  public var server: ServerSyntax?
+  /// `[backends.NAME]` tables in source order.
+  public var backends: [BackendSyntax] = []
+  /// `[clients.NAME]` tables in source order.
+  public var clients: [ClientSyntax] = []
+  /// `[[routes]]` in source order.
+  public var routes: [RouteSyntax] = []
+  /// `[[tests]]` in source order.
+  public var tests: [RouteTestSyntax] = []
+
+  /// Creates an empty file model.
+  public init(file: FileID) { self.file = file }
+}
+
+/// A duration written as `"250ms"`, `"5s"`, `"2m"` or `"1h"`, in milliseconds.
+public struct DurationValue: Sendable, Hashable, Comparable, CustomStringConvertible {
+  /// Milliseconds.
+  public var milliseconds: Int64
+
+  /// Creates a duration.
+  public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+
+  /// As a Swift `Duration`.
+  public var duration: Duration { .milliseconds(milliseconds) }
+
+  /// The shortest unit that writes it exactly (`"90s"`, `"250ms"`).
+  public var description: String {
+    if milliseconds % 3_600_000 == 0, milliseconds > 0 { return "\(milliseconds / 3_600_000)h" }
+    if milliseconds % 60_000 == 0, milliseconds > 0 { return "\(milliseconds / 60_000)m" }
+    if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+    return "\(milliseconds)ms"
+  }
+
+  public static func < (lhs: DurationValue, rhs: DurationValue) -> Bool { lhs.milliseconds < rhs.milliseconds }
+}
+
+/// A string that may contain `${VAR}` references, resolved from the environment at serve time.
+public struct TemplateString: Sendable, Hashable {
+  /// One literal run or one variable reference.
+  public enum Segment: Sendable, Hashable {
+    case literal(String)
+    /// `${NAME}`: required.
+    case variable(String)
+    /// `${NAME:-fallback}`: the fallback (possibly empty) when NAME is unset.
+    case optionalVariable(String, fallback: String)
+  }
+
+  /// The segments in order.
+  public var segments: [Segment]
+
+  /// Creates a template from segments.
+  public init(segments: [Segment]) { self.segments = segments }
+
+  /// The names of the variables it references.
+  public var variables: [String] {
+    segments.compactMap { segment in
+      switch segment {
+      case .literal: nil
+      case .variable(let name), .optionalVariable(let name, _): name
+      }
+    }
+  }
+
+  /// True when the whole string is written out with no variable.
+  public var isLiteral: Bool { variables.isEmpty }
+
+  /// The string with every variable replaced, or the first missing variable's name.
+  public func resolve(_ environment: [String: String]) -> Result<String, MissingVariable> {
+    var out = ""
+    for segment in segments {
+      switch segment {
+      case .literal(let text): out += text
+      case .variable(let name):
+        guard let value = environment[name] else { return .failure(MissingVariable(name: name)) }
+        out += value
+      case .optionalVariable(let name, let fallback):
+        out += environment[name] ?? fallback
+      }
+    }
+    return .success(out)
+  }
+
+  /// A variable a template needs that the environment does not have.
+  public struct MissingVariable: Error, Sendable, Hashable {
+    /// The variable's name.
+    public var name: String
+  }
+}
+
+/// The `[server]` table.
+public struct ServerSyntax: Sendable {
+  /// The `[server]` header.
+  public var span: SourceSpan
+  /// `listen = "host:port"`.
+  public var listen: Spanned<ListenAddress>?
+  /// `auth = "required" | "none"`.
+  public var auth: Spanned<AuthMode>?
+  /// `max_request_body = "20MiB"`, in bytes.
+  public var maxRequestBody: Spanned<Int>?
+  /// `request_log = "stdout" | "off" | path`.
+  public var requestLog: Spanned<RequestLogTarget>?
+
+  /// Creates an empty server table at `span`.
+  public init(span: SourceSpan) { self.span = span }
+}
+
+/// A host and port to listen on.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+  /// Host name or address (IPv6 without brackets).
+  public var host: String
+  /// TCP port.
+  public var port: Int
+
+  /// Creates an address.
+  public init(host: String, port: Int) {
+    self.host = host
+    self.port = port
+  }
+
+  /// `host:port`, IPv6 in brackets.
+  public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+  /// Parses `host:port` or `[v6]:port`; nil when malformed.
+  public static func parse(_ text: String) -> ListenAddress? {
+    var host: Substring
+    var portText: Substring
+    if text.hasPrefix("[") {
+      guard let close = text.firstIndex(of: "]") else { return nil }
+      host = text[text.index(after: text.startIndex)..<close]
+      let rest = text[text.index(after: close)...]
+      guard rest.hasPrefix(":") else { return nil }
+      portText = rest.dropFirst()
+    } else {
+      guard let colon = text.lastIndex(of: ":") else { return nil }
+      host = text[..<colon]
+      portText = text[text.index(after: colon)...]
+      if host.contains(":") { return nil }
+    }
+    guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+    return ListenAddress(host: String(host), port: port)
+  }
+}
+
+/// Whether clients must present a known key.
+public enum AuthMode: String, Sendable, CaseIterable {
+  case required
+  case none
+}
+
+/// Where the JSON request log goes.
+public enum RequestLogTarget: Sendable, Hashable {
+  case stdout
+  case off
+  case file(String)
+}
+
+/// The wire protocol a backend speaks.
+public enum BackendProtocol: String, Sendable, CaseIterable {
+  /// OpenAI chat completions: Gemini requests are translated.
+  case openai
+  /// The Gemini API: requests go through as Gemini JSON.
+  case gemini
+  /// Local, no network: echoes the last user text.
+  case echo
+}
+
+/// Variants of the OpenAI protocol.
+public enum BackendFlavor: String, Sendable, CaseIterable {
+  /// Plain OpenAI-compatible: Bearer auth, `{url}/chat/completions`.
+  case openai
+  /// Azure OpenAI classic: `api-key` header, `/openai/deployments/{model}/...?api-version=`.
+  case azure
+}
+
+/// A `[backends.NAME]` table.
+public struct BackendSyntax: Sendable {
+  /// The name (the span is the NAME in the header).
+  public var name: Spanned<String>
+  /// `protocol`.
+  public var protocolName: Spanned<BackendProtocol>?
+  /// `url`.
+  public var url: Spanned<String>?
+  /// `api_key`, possibly with `${VAR}`.
+  public var apiKey: Spanned<TemplateString>?
+  /// `flavor`.
+  public var flavor: Spanned<BackendFlavor>?
+  /// `api_version`.
+  public var apiVersion: Spanned<String>?
+  /// `headers = { name = "value" }`, values may hold `${VAR}`.
+  public var headers: [(name: Spanned<String>, value: Spanned<TemplateString>)] = []
+  /// `connect_timeout`.
+  public var connectTimeout: Spanned<DurationValue>?
+  /// `first_byte_timeout`.
+  public var firstByteTimeout: Spanned<DurationValue>?
+  /// `stream_idle_timeout`.
+  public var streamIdleTimeout: Spanned<DurationValue>?
+  /// `timeout`, the whole request.
+  public var timeout: Spanned<DurationValue>?
+  /// `max_concurrency`.
+  public var maxConcurrency: Spanned<Int>?
+  /// `forward_key`.
+  public var forwardKey: Spanned<Bool>?
+  /// `max_tokens_field = "max_tokens" | "max_completion_tokens"` (openai only).
+  public var maxTokensField: Spanned<String>?
+  /// `stream_usage = false` for backends that reject `stream_options` (openai only).
+  public var streamUsage: Spanned<Bool>?
+  /// `models = [...]`: the model names this backend serves, for `GET models` (optional).
+  public var models: [Spanned<String>] = []
+
+  /// Creates a backend with only its name.
+  public init(name: Spanned<String>) { self.name = name }
+}
+
+/// A `[clients.NAME]` table.
+public struct ClientSyntax: Sendable {
+  /// The name (the span is the NAME in the header).
+  public var name: Spanned<String>
+  /// `keys = ["sha256:..."]`: lowercase hex digests.
+  public var keyHashes: [Spanned<String>] = []
+  /// `key_env = ["VAR"]`: keys read from the environment at serve time.
+  public var keyEnvironment: [Spanned<String>] = []
+
+  /// Creates a client with only its name.
+  public init(name: Spanned<String>) { self.name = name }
+}
+
+/// The request endpoints a route can match on.
+public enum Endpoint: String, Sendable, CaseIterable, Hashable {
+  case generate
+  case stream
+  case countTokens = "count_tokens"
+  case embed
+  case listModels = "list_models"
+}
+
+/// What makes a backend hop count as failed so the next backend is tried.
+public enum FallbackTrigger: String, Sendable, CaseIterable, Hashable {
+  case connect
+  case timeout
+  case rateLimited = "429"
+  case serverError = "5xx"
+}
+
+/// `system_prompt = { prepend | append | replace = "..." }`.
+public enum SystemPromptAction: Sendable, Hashable {
+  case prepend(String)
+  case append(String)
+  case replace(String)
+
+  /// The text to inject.
+  public var text: String {
+    switch self {
+    case .prepend(let text), .append(let text), .replace(let text): text
+    }
+  }
+
+  /// `prepend`, `append` or `replace`.
+  public var mode: String {
+    switch self {
+    case .prepend: "prepend"
+    case .append: "append"
+    case .replace: "replace"
+    }
+  }
+}
+
+/// A generation parameter's clamp and default: `{ min = .., max = .., default = .. }`.
+public struct ParameterRule: Sendable, Hashable {
+  /// Lower bound a request's value is raised to.
+  public var min: Double?
+  /// Upper bound a request's value is lowered to.
+  public var max: Double?
+  /// The value used when the request sets none.
+  public var defaultValue: Double?
+
+  /// Creates a rule.
+  public init(min: Double? = nil, max: Double? = nil, defaultValue: Double? = nil) {
+    self.min = min
+    self.max = max
+    self.defaultValue = defaultValue
+  }
+}
+
+/// The generation parameters a route can clamp or default, by their route-file names.
+public enum GenerationParameter: String, Sendable, CaseIterable, Hashable {
+  case temperature
+  case topP = "top_p"
+  case topK = "top_k"
+  case maxOutputTokens = "max_output_tokens"
+  case candidateCount = "candidate_count"
+  case presencePenalty = "presence_penalty"
+  case frequencyPenalty = "frequency_penalty"
+
+  /// The Gemini `generationConfig` field it acts on.
+  public var geminiField: String {
+    switch self {
+    case .temperature: "temperature"
+    case .topP: "topP"
+    case .topK: "topK"
+    case .maxOutputTokens: "maxOutputTokens"
+    case .candidateCount: "candidateCount"
+    case .presencePenalty: "presencePenalty"
+    case .frequencyPenalty: "frequencyPenalty"
+    }
+  }
+
+  /// True for parameters that take whole numbers.
+  public var isInteger: Bool {
+    switch self {
+    case .topK, .maxOutputTokens, .candidateCount: true
+    default: false
+    }
+  }
+}
+
+/// The `match = { ... }` table of a route; every given field must hold.
+public struct MatchSyntax: Sendable {
+  /// The whole match table.
+  public var span: SourceSpan
+  /// `client`: names, or `"*"` for any authenticated client.
+  public var clients: [Spanned<String>] = []
+  /// `model`: exact names or globs with `*`.
+  public var models: [Spanned<String>] = []
+  /// `key_prefix`.
+  public var keyPrefixes: [Spanned<String>] = []
+  /// `stream`.
+  public var stream: Spanned<Bool>?
+  /// `tools`.
+  public var tools: Spanned<Bool>?
+  /// `images`.
+  public var images: Spanned<Bool>?
+  /// `header = { name = "value" }` (names lowercased).
+  public var headers: [(name: Spanned<String>, value: Spanned<String>)] = []
+  /// `endpoint`.
+  public var endpoints: [Spanned<Endpoint>] = []
+
+  /// Creates an empty match at `span`.
+  public init(span: SourceSpan) { self.span = span }
+}
+
+/// A `[[routes]]` element.
+public struct RouteSyntax: Sendable {
+  /// The `[[routes]]` header.
+  public var span: SourceSpan
+  /// `name`, if given.
+  public var name: Spanned<String>?
+  /// `match`; absent means the route matches everything.
+  public var match: MatchSyntax?
+  /// `system_prompt`.
+  public var systemPrompt: Spanned<SystemPromptAction>?
+  /// `model`: the rewritten model name.
+  public var model: Spanned<String>?
+  /// `backends`: the chain; the outer span is the whole array.
+  public var backends: Spanned<[Spanned<String>]>?
+  /// `fallback_on`.
+  public var fallbackOn: Spanned<[Spanned<FallbackTrigger>]>?
+  /// `generation = { parameter = { min, max, default } }`.
+  public var generation: [(parameter: Spanned<GenerationParameter>, rule: Spanned<ParameterRule>)] = []
+  /// `deny = "message"`.
+  public var deny: Spanned<String>?
+
+  /// Creates an empty route at `span`.
+  public init(span: SourceSpan) { self.span = span }
+}
+
+/// The request side of a `[[tests]]` case.
+public struct TestRequestSyntax: Sendable {
+  /// The `request` table.
+  public var span: SourceSpan
+  /// `client`: a client name (the key is then taken as that client's).
+  public var client: Spanned<String>?
+  /// `model`.
+  public var model: Spanned<String>?
+  /// `key`: the presented key (only its prefix matters for matching).
+  public var key: Spanned<String>?
+  /// `stream`, `tools`, `images`.
+  public var stream: Spanned<Bool>?
+  /// Whether the request declares tools.
+  public var tools: Spanned<Bool>?
+  /// Whether the request carries images.
+  public var images: Spanned<Bool>?
+  /// `headers = { name = "value" }`.
+  public var headers: [(name: Spanned<String>, value: Spanned<String>)] = []
+  /// `endpoint`.
+  public var endpoint: Spanned<Endpoint>?
+
+  /// Creates an empty request at `span`.
+  public init(span: SourceSpan) { self.span = span }
+}
+
+/// The expectation side of a `[[tests]]` case.
+public struct TestExpectationSyntax: Sendable {
+  /// The `expect` table.
+  public var span: SourceSpan
+  /// `route`: the expected route name.
+  public var route: Spanned<String>?
+  /// `model`: the expected rewritten model.
+  public var model: Spanned<String>?
+  /// `backends`: the expected chain.
+  public var backends: Spanned<[String]>?
+  /// `deny = true`: the request is denied; `false`: it is not.
+  public var deny: Spanned<Bool>?
+  /// `status`: the HTTP status the request gets before any backend is called (403, 404, 401).
+  public var status: Spanned<Int>?
+
+  /// Creates an empty expectation at `span`.
+  public init(span: SourceSpan) { self.span = span }
+}
+
+/// A `[[tests]]` element.
+public struct RouteTestSyntax: Sendable {
+  /// The `[[tests]]` header.
+  public var span: SourceSpan
+  /// `name`.
+  public var name: Spanned<String>?
+  /// `request`.
+  public var request: TestRequestSyntax?
+  /// `expect`.
+  public var expect: TestExpectationSyntax?
+
+  /// Creates an empty test at `span`.
+  public init(span: SourceSpan) { self.span = span }
+}

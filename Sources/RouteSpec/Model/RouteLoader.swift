@@ -1,0 +1,62 @@
+import Foundation
+
+/// A configuration read from disk: its sources, decoded files and the diagnostics of both steps.
+public struct LoadedConfiguration: Sendable {
+  /// Every file read, for rendering diagnostics.
+  public let sources: SourceMap
+  /// The decoded files, in load order.
+  public let files: [RouteFileSyntax]
+  /// Read, parse and decode diagnostics.
+  public let diagnostics: [Diagnostic]
+}
+
+/// Reads route files and folders: a folder means its `*.toml` files (not recursive), in byte order of the name.
+public enum RouteLoader {
+  /// Loads `paths` as one configuration.
+  public static func load(paths: [String]) -> LoadedConfiguration {
+    var sources = SourceMap()
+    var files: [RouteFileSyntax] = []
+    var diagnostics: [Diagnostic] = []
+    for path in paths {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        diagnostics.append(
+          Diagnostic(
+            .unreadablePath, "cannot read '\(path)': no such file or folder", at: nil,
+            help: "give a route file or a folder of *.toml files"))
+        continue
+      }
+      var filePaths = [path]
+      if isDirectory.boolValue {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let tomlNames = names.filter { $0.hasSuffix(".toml") }.sorted {
+          Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
+        if tomlNames.isEmpty {
+          diagnostics.append(
+            Diagnostic(
+              .noRouteFiles, "no *.toml files in '\(path)'", at: nil, help: "add route files, or name the right folder")
+          )
+        }
+        let separator = path.hasSuffix("/") ? "" : "/"
+        filePaths = tomlNames.map { path + separator + $0 }
+      }
+      for filePath in filePaths {
+        guard let data = FileManager.default.contents(atPath: filePath) else {
+          diagnostics.append(Diagnostic(.unreadablePath, "cannot read '\(filePath)'", at: nil))
+          continue
+        }
+        let file = sources.add(path: filePath, bytes: [UInt8](data))
+        do {
+          let tree = try TOMLParser.parse(file)
+          let (syntax, found) = RouteFileDecoder.decode(tree, file: file)
+          files.append(syntax)
+          diagnostics += found
+        } catch {
+          diagnostics.append(error.diagnostic)
+        }
+      }
+    }
+    return LoadedConfiguration(sources: sources, files: files, diagnostics: diagnostics.sortedByLocation())
+  }
+}

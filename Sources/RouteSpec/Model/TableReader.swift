@@ -1,0 +1,137 @@
+/// Reads the keys of one TOML table into typed, spanned values, recording every problem.
+///
+/// Each accessor marks its key as known; `finish` reports the keys nobody asked for as
+/// unknown, with a "did you mean" among the known ones.
+struct TableReader {
+  let table: TOMLTable
+  /// How messages name this table: `[server]`, `[backends.openai]`, `match`.
+  let context: String
+  private(set) var known: [String] = []
+  private var diagnostics: [Diagnostic]
+
+  init(_ table: TOMLTable, context: String) {
+    self.table = table
+    self.context = context
+    self.diagnostics = []
+  }
+
+  /// The entry for `key`, marking it as known.
+  mutating func entry(_ key: String) -> TOMLTable.Entry? {
+    known.append(key)
+    return table.entry(key)
+  }
+
+  mutating func report(_ diagnostic: Diagnostic) { diagnostics.append(diagnostic) }
+
+  mutating func wrongType(_ key: String, expected: String, found value: TOMLValue) {
+    report(
+      Diagnostic(
+        .wrongType, "expected \(expected) for '\(key)' in \(context), found \(value.typeName)",
+        at: Label(value.span, "this is \(article(value.typeName)) \(value.typeName)")))
+  }
+
+  private func article(_ word: String) -> String {
+    guard let first = word.first else { return "a" }
+    return "aeiou".contains(first) ? "an" : "a"
+  }
+
+  mutating func string(_ key: String, allowEmpty: Bool = false) -> Spanned<String>? {
+    guard let entry = entry(key) else { return nil }
+    guard case .string(let text) = entry.value.kind else {
+      wrongType(key, expected: "a string", found: entry.value)
+      return nil
+    }
+    if text.isEmpty, !allowEmpty {
+      report(Diagnostic(.emptyValue, "'\(key)' in \(context) must not be empty", at: Label(entry.value.span)))
+      return nil
+    }
+    return Spanned(text, entry.value.span)
+  }
+
+  mutating func bool(_ key: String) -> Spanned<Bool>? {
+    guard let entry = entry(key) else { return nil }
+    guard case .boolean(let flag) = entry.value.kind else {
+      wrongType(key, expected: "true or false", found: entry.value)
+      return nil
+    }
+    return Spanned(flag, entry.value.span)
+  }
+
+  mutating func integer(_ key: String) -> Spanned<Int>? {
+    guard let entry = entry(key) else { return nil }
+    guard case .integer(let number) = entry.value.kind else {
+      wrongType(key, expected: "an integer", found: entry.value)
+      return nil
+    }
+    return Spanned(Int(number), entry.value.span)
+  }
+
+  mutating func table(_ key: String) -> (table: TOMLTable, span: SourceSpan)? {
+    guard let entry = entry(key) else { return nil }
+    guard case .table(let table) = entry.value.kind else {
+      wrongType(key, expected: "a table", found: entry.value)
+      return nil
+    }
+    return (table, entry.value.span)
+  }
+
+  /// A string or a list of strings (`model = "a"` or `model = ["a", "b"]`).
+  mutating func strings(_ key: String) -> Spanned<[Spanned<String>]>? {
+    guard let entry = entry(key) else { return nil }
+    switch entry.value.kind {
+    case .string(let text):
+      if text.isEmpty {
+        report(Diagnostic(.emptyValue, "'\(key)' in \(context) must not be empty", at: Label(entry.value.span)))
+        return nil
+      }
+      return Spanned([Spanned(text, entry.value.span)], entry.value.span)
+    case .array(let values):
+      var items: [Spanned<String>] = []
+      for value in values {
+        guard case .string(let text) = value.kind else {
+          wrongType(key, expected: "a list of strings", found: value)
+          continue
+        }
+        if text.isEmpty {
+          report(Diagnostic(.emptyValue, "'\(key)' in \(context) holds an empty string", at: Label(value.span)))
+          continue
+        }
+        items.append(Spanned(text, value.span))
+      }
+      return Spanned(items, entry.value.span)
+    default:
+      wrongType(key, expected: "a string or a list of strings", found: entry.value)
+      return nil
+    }
+  }
+
+  /// One of an enumeration's raw values.
+  mutating func choice<T: RawRepresentable & CaseIterable & Sendable>(_ key: String, _ type: T.Type) -> Spanned<T>?
+  where T.RawValue == String {
+    guard let text = string(key) else { return nil }
+    return Self.choice(text, key: key, type, reader: &self)
+  }
+
+  static func choice<T: RawRepresentable & CaseIterable & Sendable>(
+    _ text: Spanned<String>, key: String, _ type: T.Type, reader: inout TableReader
+  ) -> Spanned<T>? where T.RawValue == String {
+    if let value = T(rawValue: text.value) { return Spanned(value, text.span) }
+    let allowed = T.allCases.map(\.rawValue)
+    reader.report(
+      Diagnostic(
+        .invalidValue, "invalid \(key) '\(text.value)'", at: Label(text.span, "not one of the allowed values"),
+        help: Suggestion.help(for: text.value, in: allowed) ?? "use one of: \(allowed.joined(separator: ", "))"))
+    return nil
+  }
+
+  /// Reports unknown keys and returns every diagnostic.
+  mutating func finish() -> [Diagnostic] {
+    for entry in table.entries where !known.contains(entry.key) {
+      report(
+        Diagnostic(
+          .unknownKey, "unknown key '\(entry.key)' in \(context)", at: Label(entry.keySpan, "not part of \(context)"),
+          help: Suggestion.help(for: entry.key, in: known) ?? "known keys: \(known.joined(separator: ", "))"))
+    }
+    return diagnostics
+  }
+}

@@ -1,0 +1,85 @@
+import Synchronization
+
+/// Per-backend admission: the in-flight limit (`max_concurrency`) and passive health.
+///
+/// Passive health is a small circuit breaker: after `failureThreshold` failures in a row the
+/// backend is skipped for `coolDown`; then one request is let through (half-open). Its success
+/// closes the circuit, its failure opens it again.
+public final class BackendHealth: Sendable {
+  /// Why a backend cannot take a request now.
+  public enum Refusal: Sendable, Equatable {
+    /// At `max_concurrency`.
+    case busy(limit: Int)
+    /// Skipped after repeated failures, for this many more milliseconds.
+    case coolingDown(remainingMilliseconds: Int64)
+  }
+
+  struct State {
+    var inFlight = 0
+    var consecutiveFailures = 0
+    var openUntil: ContinuousClock.Instant?
+    var probeInFlight = false
+  }
+
+  /// Most requests in flight at once.
+  public let limit: Int
+  /// Failures in a row that open the circuit.
+  public let failureThreshold: Int
+  /// How long an open circuit skips the backend.
+  public let coolDown: Duration
+  private let state = Mutex(State())
+
+  /// Creates the admission state of one backend.
+  public init(limit: Int, failureThreshold: Int = 3, coolDown: Duration = .seconds(10)) {
+    self.limit = limit
+    self.failureThreshold = failureThreshold
+    self.coolDown = coolDown
+  }
+
+  /// Takes a slot, or says why not. A granted slot must be given back with `release`.
+  public func acquire(now: ContinuousClock.Instant = .now) -> Refusal? {
+    state.withLock { state in
+      if let openUntil = state.openUntil {
+        if now < openUntil {
+          let remaining = now.duration(to: openUntil).components
+          return .coolingDown(
+            remainingMilliseconds: remaining.seconds * 1000 + remaining.attoseconds / 1_000_000_000_000_000)
+        }
+        // Half-open: one probe at a time decides whether the backend is back.
+        if state.probeInFlight { return .coolingDown(remainingMilliseconds: 0) }
+        state.probeInFlight = true
+      }
+      if state.inFlight >= limit {
+        if state.openUntil != nil { state.probeInFlight = false }
+        return .busy(limit: limit)
+      }
+      state.inFlight += 1
+      return nil
+    }
+  }
+
+  /// Gives a slot back; `healthy` false counts a failure (connect, timeout, 5xx, 429), nil says nothing about health.
+  public func release(healthy: Bool?, now: ContinuousClock.Instant = .now) {
+    state.withLock { state in
+      state.inFlight -= 1
+      guard let healthy else {
+        state.probeInFlight = false
+        return
+      }
+      if healthy {
+        state.consecutiveFailures = 0
+        state.openUntil = nil
+        state.probeInFlight = false
+      } else {
+        state.consecutiveFailures += 1
+        if state.consecutiveFailures >= failureThreshold || state.probeInFlight {
+          state.openUntil = now.advanced(by: coolDown)
+        }
+        state.probeInFlight = false
+      }
+    }
+  }
+
+  /// Requests in flight now.
+  public var inFlight: Int { state.withLock { $0.inFlight } }
+}

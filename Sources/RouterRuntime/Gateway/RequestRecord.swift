@@ -1,0 +1,91 @@
+public import RouteSpec
+
+/// Everything measured about one request: printed by `--verbose`, written to the request log.
+public struct RequestRecord: Sendable {
+  /// One backend hop and how it ended.
+  public struct Hop: Sendable, Equatable {
+    /// Backend name.
+    public var backend: String
+    /// `ok`, or why the hop fell through (`503`, `connect`, `timeout`, `busy`, ...).
+    public var outcome: String
+
+    /// Creates a hop record.
+    public init(backend: String, outcome: String) {
+      self.backend = backend
+      self.outcome = outcome
+    }
+  }
+
+  /// The `x-request-id`.
+  public var id: String
+  /// Client name, or `-`.
+  public var client: String = "-"
+  /// Route name, or `-`.
+  public var route: String = "-"
+  /// Hops in order.
+  public var hops: [Hop] = []
+  /// `openai` (translated), `gemini` (passthrough), `echo`, or `local` (answered by louter itself).
+  public var mode: String = "local"
+  /// The endpoint (`generateContent`, ...).
+  public var method: String = "-"
+  /// The requested model.
+  public var model: String = "-"
+  /// The model sent upstream.
+  public var upstreamModel: String = "-"
+  /// HTTP status sent to the client.
+  public var status: Int = 0
+  /// Time to first token reaching the client, in seconds; nil when no token was sent.
+  public var timeToFirstToken: Double?
+  /// Total time, in seconds.
+  public var total: Double = 0
+  /// Prompt tokens.
+  public var inputTokens: Int?
+  /// Output tokens.
+  public var outputTokens: Int?
+  /// True when the token counts are louter's estimate (the backend sent no usage).
+  public var tokensEstimated = false
+
+  /// Creates a record for a request id.
+  public init(id: String) { self.id = id }
+
+  /// Output tokens per second over the generation phase: output ÷ (total − TTFT).
+  public var tokensPerSecond: Double? {
+    guard let outputTokens, let ttft = timeToFirstToken, total > ttft, outputTokens > 0 else { return nil }
+    return Double(outputTokens) / (total - ttft)
+  }
+
+  static func milliseconds(_ seconds: Double) -> String {
+    let value = (seconds * 10_000).rounded() / 10
+    return "\(value)ms"
+  }
+
+  /// The one-line `--verbose` form.
+  public var line: String {
+    let tried =
+      hops.isEmpty
+      ? "-"
+      : hops.map { $0.outcome == "ok" ? $0.backend : "\($0.backend)(\($0.outcome))" }
+        .joined(separator: ",")
+    let rewritten = upstreamModel == model || upstreamModel == "-" ? model : "\(model)->\(upstreamModel)"
+    var text = "req=\(id) client=\(client) route=\(route) tried=\(tried) mode=\(mode) \(method) model=\(rewritten)"
+    text += " status=\(status) ttft=\(timeToFirstToken.map(Self.milliseconds) ?? "-") total=\(Self.milliseconds(total))"
+    let mark = tokensEstimated ? "~" : ""
+    text += " tokens=\(mark)\(inputTokens.map(String.init) ?? "-")/\(mark)\(outputTokens.map(String.init) ?? "-")"
+    if let tps = tokensPerSecond { text += " tps=\((tps * 10).rounded() / 10)" } else { text += " tps=-" }
+    return text
+  }
+
+  /// The JSON request-log form.
+  public var json: JSONValue {
+    .object([
+      "id": .string(id), "client": .string(client), "route": .string(route),
+      "backends": .array(hops.map { .object(["backend": .string($0.backend), "outcome": .string($0.outcome)]) }),
+      "mode": .string(mode), "method": .string(method), "model": .string(model),
+      "upstream_model": .string(upstreamModel),
+      "status": .int(Int64(status)), "ttft_ms": timeToFirstToken.map { .double(($0 * 1e6).rounded() / 1e3) } ?? .null,
+      "total_ms": .double((total * 1e6).rounded() / 1e3), "input_tokens": inputTokens.map { .int(Int64($0)) } ?? .null,
+      "output_tokens": outputTokens.map { .int(Int64($0)) } ?? .null, "tokens_estimated": .bool(tokensEstimated),
+      "tokens_per_second": tokensPerSecond.map { .double(($0 * 10).rounded() / 10) } ?? .null,
+    ])
+  }
+}

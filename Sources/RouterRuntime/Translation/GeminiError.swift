@@ -1,0 +1,272 @@
+public import RouteSpec
+
+/// A Gemini API error (`google.rpc.Status` over HTTP), as louter sends it to clients.
+///
+/// Rendered as `{"error":{"code":H,"message":…,"status":S,"details":[…]}}` where `code` is the HTTP status.
+public struct GeminiError: Error, Sendable, Equatable {
+  /// The HTTP status (also the `code` in the body).
+  public var code: Int
+  /// The canonical status name, e.g. `INVALID_ARGUMENT`.
+  public var status: String
+  /// The message shown to the client.
+  public var message: String
+  /// `details[]` entries, each an object with an `@type`.
+  public var details: [JSONValue]
+
+  /// Creates an error.
+  public init(code: Int, status: String, message: String, details: [JSONValue] = []) {
+    self.code = code
+    self.status = status
+    self.message = message
+    self.details = details
+  }
+
+  /// The error body object.
+  public var json: JSONValue {
+    var members: [JSONMember] = [
+      JSONMember("code", .int(Int64(code))),
+      JSONMember("message", .string(message)),
+      JSONMember("status", .string(status)),
+    ]
+    if !details.isEmpty { members.append(JSONMember("details", .array(details))) }
+    return .object([JSONMember("error", .object(members))])
+  }
+
+  /// The serialised body.
+  public var bodyBytes: [UInt8] { json.serializedBytes() }
+
+  /// 400 `INVALID_ARGUMENT`.
+  public static func invalidArgument(_ message: String) -> GeminiError {
+    GeminiError(code: 400, status: "INVALID_ARGUMENT", message: message)
+  }
+
+  /// 404 `NOT_FOUND`.
+  public static func notFound(_ message: String) -> GeminiError {
+    GeminiError(code: 404, status: "NOT_FOUND", message: message)
+  }
+
+  /// 500 `INTERNAL`.
+  public static func `internal`(_ message: String) -> GeminiError {
+    GeminiError(code: 500, status: "INTERNAL", message: message)
+  }
+
+  /// 503 `UNAVAILABLE`: the backend could not be reached or its answer broke off.
+  public static func unavailable(_ message: String) -> GeminiError {
+    GeminiError(code: 503, status: "UNAVAILABLE", message: message)
+  }
+
+  /// 504 `DEADLINE_EXCEEDED`.
+  public static func deadlineExceeded(_ message: String) -> GeminiError {
+    GeminiError(code: 504, status: "DEADLINE_EXCEEDED", message: message)
+  }
+
+  /// The canonical status name for an HTTP status (google/rpc/code.proto mapping, reversed).
+  public static func statusName(forHTTP code: Int) -> String {
+    switch code {
+    case 400: "INVALID_ARGUMENT"
+    case 401: "UNAUTHENTICATED"
+    case 403: "PERMISSION_DENIED"
+    case 404: "NOT_FOUND"
+    case 409: "ABORTED"
+    case 429: "RESOURCE_EXHAUSTED"
+    case 499: "CANCELLED"
+    case 501: "UNIMPLEMENTED"
+    case 503: "UNAVAILABLE"
+    case 504: "DEADLINE_EXCEEDED"
+    case 400..<500: "FAILED_PRECONDITION"
+    default: code >= 500 ? "INTERNAL" : "UNKNOWN"
+    }
+  }
+
+  /// An `ErrorInfo` detail.
+  public static func errorInfo(reason: String, domain: String = "louter", metadata: [(String, String)] = [])
+    -> JSONValue
+  {
+    var members: [JSONMember] = [
+      JSONMember("@type", "type.googleapis.com/google.rpc.ErrorInfo"),
+      JSONMember("reason", .string(reason)),
+      JSONMember("domain", .string(domain)),
+    ]
+    if !metadata.isEmpty {
+      members.append(JSONMember("metadata", .object(metadata.map { JSONMember($0.0, .string($0.1)) })))
+    }
+    return .object(members)
+  }
+}
+
+/// How an upstream (OpenAI-compatible) failure is presented to the Gemini client.
+public enum UpstreamFailure: Sendable, Equatable {
+  /// Send this error with its HTTP status.
+  case error(GeminiError)
+  /// Answer HTTP 200 with this blocked-prompt response (`promptFeedback.blockReason`, no candidates).
+  case promptBlocked(JSONValue)
+}
+
+/// Maps OpenAI-compatible error answers to Gemini errors (protocols.md §7.5).
+public enum UpstreamErrorMapper {
+  /// What was read out of an upstream error body.
+  public struct UpstreamErrorBody: Sendable, Equatable {
+    /// The message (`error.message`, top-level `message`, or the raw text).
+    public var message: String
+    /// `error.type`, if any.
+    public var type: String?
+    /// `error.code` as text (OpenAI uses strings, old vLLM numbers), if any.
+    public var code: String?
+    /// `error.param`, if any.
+    public var param: String?
+  }
+
+  /// Reads the OpenAI `{"error":{…}}`, old vLLM `{"object":"error","message":…}` or raw-text body.
+  public static func readBody(_ body: [UInt8]) -> UpstreamErrorBody {
+    if let json = try? JSONParser.parse(body) {
+      let inner: JSONValue? =
+        switch json["error"] {
+        case .some(.object(let members)): .object(members)
+        case .some(.string(let text)): .object([JSONMember("message", .string(text))])
+        default: json.objectValue != nil ? json : nil
+        }
+      if let inner, let message = inner["message"]?.stringValue ?? inner["detail"]?.stringValue {
+        return UpstreamErrorBody(
+          message: message, type: inner["type"]?.stringValue, code: text(of: inner["code"]),
+          param: inner["param"]?.stringValue)
+      }
+    }
+    var raw = String(decoding: body.prefix(2000), as: UTF8.self)
+    raw = raw.trimmingWhitespace()
+    return UpstreamErrorBody(message: raw, type: nil, code: nil, param: nil)
+  }
+
+  private static func text(of value: JSONValue?) -> String? {
+    switch value {
+    case .some(.string(let text)): text
+    case .some(.int(let number)): String(number)
+    case .some(.double(let number)): number.rounded() == number ? String(Int64(number)) : String(number)
+    default: nil
+    }
+  }
+
+  /// Maps an upstream HTTP error answer.
+  ///
+  /// - Parameters:
+  ///   - status: the upstream HTTP status.
+  ///   - body: the upstream body bytes.
+  ///   - retryAfter: the upstream `retry-after` header (seconds), if any; `retry-after-ms` may be passed as
+  ///     `retryAfterMilliseconds`.
+  ///   - backend: backend name for `ErrorInfo.metadata`.
+  ///   - clientKeyForwarded: whether the client's own key was sent upstream (401/403 are then the client's).
+  public static func map(
+    status: Int, body: [UInt8], retryAfter: String? = nil, retryAfterMilliseconds: String? = nil,
+    backend: String, clientKeyForwarded: Bool = false
+  ) -> UpstreamFailure {
+    let upstream = readBody(body)
+    let reason = upstream.code ?? upstream.type ?? "UPSTREAM_HTTP_\(status)"
+    var metadata: [(String, String)] = [("backend", backend), ("upstreamStatus", String(status))]
+    let lowered = (upstream.code ?? "") + " " + (upstream.type ?? "") + " " + upstream.message.lowercased()
+    if status == 400 && upstream.code == "content_filter" && (upstream.param == nil || upstream.param == "prompt") {
+      // Mirrors Gemini's own blocked-prompt answer; usage is unknown, and zeros would be a lie.
+      return .promptBlocked(.object([JSONMember("promptFeedback", .object([JSONMember("blockReason", "SAFETY")]))]))
+    }
+    var message = upstream.message.isEmpty ? "upstream returned HTTP \(status)" : upstream.message
+    let code: Int
+    switch status {
+    case 400, 413, 422:
+      code = 400
+      if lowered.contains("context_length_exceeded") || lowered.contains("maximum context length")
+        || lowered.contains("context length")
+      {
+        message = "The input exceeds the model's context window (context length exceeded): " + message
+      }
+    case 401, 403:
+      if clientKeyForwarded {
+        code = status
+      } else {
+        code = 500
+        message = "upstream authentication failed: " + message
+      }
+    case 404: code = 404
+    case 408: code = 504
+    case 409: code = 409
+    case 429: code = 429
+    case 500: code = 500
+    case 501: code = 501
+    case 502, 503: code = 503
+    case 504: code = 504
+    case 400..<500: code = 400
+    default: code = 500
+    }
+    var details: [JSONValue] = []
+    if code == 429, let delay = retryDelay(retryAfter: retryAfter, milliseconds: retryAfterMilliseconds) {
+      metadata.append(("retryAfter", delay))
+      details.append(errorInfo(reason: reason, metadata: metadata))
+      details.append(
+        .object([
+          JSONMember("@type", "type.googleapis.com/google.rpc.RetryInfo"),
+          JSONMember("retryDelay", .string(delay)),
+        ]))
+    } else {
+      details.append(errorInfo(reason: reason, metadata: metadata))
+    }
+    return .error(
+      GeminiError(code: code, status: GeminiError.statusName(forHTTP: code), message: message, details: details))
+  }
+
+  private static func errorInfo(reason: String, metadata: [(String, String)]) -> JSONValue {
+    GeminiError.errorInfo(reason: reason, metadata: metadata)
+  }
+
+  /// `retry-after` seconds (or `retry-after-ms`) as a protobuf Duration string like `37s`; HTTP-dates are ignored.
+  public static func retryDelay(retryAfter: String?, milliseconds: String? = nil) -> String? {
+    if let milliseconds, let value = Double(milliseconds.trimmingWhitespace()), value.isFinite, value >= 0 {
+      return durationString(value / 1000)
+    }
+    if let retryAfter, let value = Double(retryAfter.trimmingWhitespace()), value.isFinite, value >= 0 {
+      return durationString(value)
+    }
+    return nil
+  }
+
+  private static func durationString(_ seconds: Double) -> String {
+    if seconds.rounded() == seconds { return "\(Int64(seconds))s" }
+    let millis = (seconds * 1000).rounded()
+    let whole = Int64(millis / 1000)
+    let fraction = Int64(millis) % 1000
+    let digits = String(fraction)
+    return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits + "s"
+  }
+
+  /// Maps an error event received inside a stream after HTTP 200 (`data: {"error":…}`, or old vLLM's top level).
+  public static func mapStreamError(_ event: JSONValue, backend: String) -> GeminiError {
+    let upstream = readBody(event.serializedBytes())
+    var status = 500
+    if let code = upstream.code, let number = Int(code), (400..<600).contains(number) {
+      status = number
+    } else {
+      let hint = (upstream.code ?? "") + " " + (upstream.type ?? "")
+      if hint.contains("rate_limit") || hint.contains("insufficient_quota") {
+        status = 429
+      } else if hint.contains("context_length") || hint.contains("invalid_request") || hint.contains("content_filter") {
+        status = 400
+      } else if hint.contains("timeout") {
+        status = 504
+      }
+    }
+    guard case .error(let error) = map(status: status, body: event.serializedBytes(), backend: backend) else {
+      // A content filter hit after 200 can no longer become a blocked-prompt answer.
+      return GeminiError(
+        code: 400, status: "INVALID_ARGUMENT",
+        message: "The response was blocked by the backend's content filter: "
+          + upstream.message,
+        details: [errorInfo(reason: "content_filter", metadata: [("backend", backend)])])
+    }
+    return error
+  }
+}
+
+extension String {
+  func trimmingWhitespace() -> String {
+    var scalars = Substring(self)
+    while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+    while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+    return String(scalars)
+  }
+}

@@ -1,0 +1,664 @@
+public import RouteSpec
+
+/// A malformed Gemini request; becomes 400 `INVALID_ARGUMENT` with ``message``.
+public struct GeminiRequestError: Error, Sendable, Equatable {
+  /// Path-qualified explanation, e.g. `contents[2].parts[0]: inlineData.data is not valid base64`.
+  public var message: String
+
+  /// Creates an error.
+  public init(_ message: String) { self.message = message }
+
+  /// The Gemini error sent to the client.
+  public var geminiError: GeminiError {
+    GeminiError(
+      code: 400, status: "INVALID_ARGUMENT", message: message,
+      details: [GeminiError.errorInfo(reason: "INVALID_REQUEST")])
+  }
+}
+
+/// A decoded `GenerateContentRequest` (also the payload of `countTokens`' `generateContentRequest`).
+public struct GeminiRequest: Sendable, Equatable {
+  /// The conversation.
+  public var contents: [GeminiContent] = []
+  /// The system instruction (its role is ignored).
+  public var systemInstruction: GeminiContent?
+  /// Tools.
+  public var tools: [GeminiTool] = []
+  /// Tool configuration.
+  public var toolConfig: GeminiToolConfig?
+  /// Generation parameters.
+  public var generationConfig = GeminiGenerationConfig()
+  /// `cachedContent` name, if any.
+  public var cachedContent: String?
+  /// Paths of fields that were present but have no effect for OpenAI backends (`safetySettings`, `labels`, …).
+  public var ignoredFields: [String] = []
+  /// Paths of fields louter does not know.
+  public var unknownFields: [String] = []
+
+  /// An empty request.
+  public init() {}
+
+  /// Parses and decodes a request body.
+  public static func decode(body: [UInt8]) throws(GeminiRequestError) -> GeminiRequest {
+    let json: JSONValue
+    do {
+      json = try JSONParser.parse(body)
+    } catch {
+      throw GeminiRequestError("Invalid JSON payload received. \(error.message) at byte \(error.offset).")
+    }
+    return try decode(json)
+  }
+
+  /// Decodes a parsed request, accepting camelCase and snake_case names, single objects for arrays and
+  /// integral floats for integers.
+  public static func decode(_ json: JSONValue) throws(GeminiRequestError) -> GeminiRequest {
+    var reader = try FieldReader(json, path: "", what: "request body")
+    var request = GeminiRequest()
+    if let contents = try reader.array("contents") {
+      for (index, element) in contents.enumerated() {
+        request.contents.append(try GeminiContent.decode(element, path: "contents[\(index)]", unknown: &reader.unknown))
+      }
+    }
+    if let system = reader.value("systemInstruction") {
+      request.systemInstruction = try GeminiContent.decode(system, path: "systemInstruction", unknown: &reader.unknown)
+    }
+    if let tools = try reader.array("tools") {
+      for (index, element) in tools.enumerated() {
+        request.tools.append(try GeminiTool.decode(element, path: "tools[\(index)]", unknown: &reader.unknown))
+      }
+    }
+    if let config = reader.value("toolConfig") {
+      request.toolConfig = try GeminiToolConfig.decode(config, path: "toolConfig", unknown: &reader.unknown)
+    }
+    if let config = reader.value("generationConfig") {
+      request.generationConfig = try GeminiGenerationConfig.decode(
+        config, path: "generationConfig", unknown: &reader.unknown)
+    }
+    request.cachedContent = try reader.string("cachedContent")
+    for name in ["safetySettings", "labels", "serviceTier", "model"] where reader.value(name) != nil {
+      if name != "model" { request.ignoredFields.append(name) }
+    }
+    reader.finish()
+    request.unknownFields = reader.unknown
+    return request
+  }
+}
+
+/// One turn of a conversation.
+public struct GeminiContent: Sendable, Equatable {
+  /// `user`, `model`, `function` (legacy), or nil.
+  public var role: String?
+  /// The parts, in order.
+  public var parts: [GeminiPart]
+
+  /// Creates a content.
+  public init(role: String?, parts: [GeminiPart]) {
+    self.role = role
+    self.parts = parts
+  }
+
+  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiContent
+  {
+    var reader = try FieldReader(json, path: path, what: "Content")
+    let role = try reader.string("role")
+    var parts: [GeminiPart] = []
+    if let elements = try reader.array("parts") {
+      for (index, element) in elements.enumerated() {
+        parts.append(try GeminiPart.decode(element, path: "\(path).parts[\(index)]", unknown: &reader.unknown))
+      }
+    }
+    reader.finish()
+    unknown.append(contentsOf: reader.unknown)
+    return GeminiContent(role: role, parts: parts)
+  }
+}
+
+/// A function call made by the model.
+public struct GeminiFunctionCall: Sendable, Equatable {
+  /// Call id (often absent on the Developer API).
+  public var id: String?
+  /// Function name.
+  public var name: String
+  /// Arguments object (`{}` when absent).
+  public var args: JSONValue
+
+  /// Creates a call.
+  public init(id: String?, name: String, args: JSONValue) {
+    self.id = id
+    self.name = name
+    self.args = args
+  }
+}
+
+/// A function result sent back by the client.
+public struct GeminiFunctionResponse: Sendable, Equatable {
+  /// Id of the call it answers, if given.
+  public var id: String?
+  /// Function name.
+  public var name: String
+  /// The result value (normally an object).
+  public var response: JSONValue
+  /// Paths of present but unsupported members (`parts`, `willContinue`, `scheduling`).
+  public var unsupportedFields: [String]
+
+  /// Creates a response.
+  public init(id: String?, name: String, response: JSONValue, unsupportedFields: [String] = []) {
+    self.id = id
+    self.name = name
+    self.response = response
+    self.unsupportedFields = unsupportedFields
+  }
+}
+
+/// One part of a content.
+public struct GeminiPart: Sendable, Equatable {
+  /// The data member of a part.
+  public enum Payload: Sendable, Equatable {
+    /// Text.
+    case text(String)
+    /// Inline bytes; `base64` is already normalised to standard padded base64.
+    case inlineData(mimeType: String, base64: String)
+    /// A file reference.
+    case fileData(mimeType: String?, fileURI: String)
+    /// A function call.
+    case functionCall(GeminiFunctionCall)
+    /// A function response.
+    case functionResponse(GeminiFunctionResponse)
+    /// Code produced by the code-execution tool.
+    case executableCode(language: String?, code: String)
+    /// Output of the code-execution tool.
+    case codeExecutionResult(outcome: String?, output: String)
+    /// No data member (e.g. only a `thoughtSignature`).
+    case empty
+  }
+
+  /// The data.
+  public var payload: Payload
+  /// Whether this is a thought (summary).
+  public var thought: Bool
+  /// The opaque thought signature (base64), if any.
+  public var thoughtSignature: String?
+  /// Paths of present metadata that has no OpenAI equivalent (`videoMetadata`, …).
+  public var ignoredFields: [String]
+
+  /// Creates a part.
+  public init(payload: Payload, thought: Bool = false, thoughtSignature: String? = nil, ignoredFields: [String] = []) {
+    self.payload = payload
+    self.thought = thought
+    self.thoughtSignature = thoughtSignature
+    self.ignoredFields = ignoredFields
+  }
+
+  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiPart
+  {
+    var reader = try FieldReader(json, path: path, what: "Part")
+    var payloads: [(String, Payload)] = []
+    if let text = try reader.string("text") { payloads.append(("text", .text(text))) }
+    if let inline = reader.value("inlineData") {
+      var data = try FieldReader(inline, path: path, what: "inlineData", prefix: "inlineData.")
+      guard let mime = try data.string("mimeType") else { throw data.failure("mimeType", "is required") }
+      let raw = try data.string("data") ?? ""
+      guard let base64 = Base64.normalized(raw) else { throw data.failure("data", "is not valid base64") }
+      data.finish()
+      reader.unknown.append(contentsOf: data.unknown)
+      payloads.append(("inlineData", .inlineData(mimeType: mime, base64: base64)))
+    }
+    if let file = reader.value("fileData") {
+      var data = try FieldReader(file, path: path, what: "fileData", prefix: "fileData.")
+      let mime = try data.string("mimeType")
+      guard let uri = try data.string("fileUri") else { throw data.failure("fileUri", "is required") }
+      data.finish()
+      reader.unknown.append(contentsOf: data.unknown)
+      payloads.append(("fileData", .fileData(mimeType: mime, fileURI: uri)))
+    }
+    if let call = reader.value("functionCall") {
+      var data = try FieldReader(call, path: path, what: "functionCall", prefix: "functionCall.")
+      let id = try data.string("id")
+      guard let name = try data.string("name"), !name.isEmpty else { throw data.failure("name", "is required") }
+      let args = data.value("args") ?? .object([])
+      guard case .object = args else { throw data.failure("args", "must be an object") }
+      data.finish()
+      reader.unknown.append(contentsOf: data.unknown)
+      payloads.append(("functionCall", .functionCall(GeminiFunctionCall(id: id, name: name, args: args))))
+    }
+    if let response = reader.value("functionResponse") {
+      var data = try FieldReader(response, path: path, what: "functionResponse", prefix: "functionResponse.")
+      let id = try data.string("id")
+      guard let name = try data.string("name"), !name.isEmpty else { throw data.failure("name", "is required") }
+      let value = data.value("response") ?? .object([])
+      var unsupported: [String] = []
+      for field in ["parts", "willContinue", "scheduling"] where data.value(field) != nil {
+        unsupported.append("\(path).functionResponse.\(field)")
+      }
+      data.finish()
+      reader.unknown.append(contentsOf: data.unknown)
+      payloads.append(
+        (
+          "functionResponse",
+          .functionResponse(GeminiFunctionResponse(id: id, name: name, response: value, unsupportedFields: unsupported))
+        ))
+    }
+    if let code = reader.value("executableCode") {
+      var data = try FieldReader(code, path: path, what: "executableCode", prefix: "executableCode.")
+      let language = try data.string("language")
+      let text = try data.string("code") ?? ""
+      data.finish()
+      reader.unknown.append(contentsOf: data.unknown)
+      payloads.append(("executableCode", .executableCode(language: language, code: text)))
+    }
+    if let result = reader.value("codeExecutionResult") {
+      var data = try FieldReader(result, path: path, what: "codeExecutionResult", prefix: "codeExecutionResult.")
+      let outcome = try data.string("outcome")
+      let output = try data.string("output") ?? ""
+      data.finish()
+      reader.unknown.append(contentsOf: data.unknown)
+      payloads.append(("codeExecutionResult", .codeExecutionResult(outcome: outcome, output: output)))
+    }
+    guard payloads.count <= 1 else {
+      throw GeminiRequestError(
+        "\(path): a part must have exactly one data field, found " + payloads.map(\.0).joined(separator: " and "))
+    }
+    let thought = try reader.bool("thought") ?? false
+    let signature = try reader.string("thoughtSignature")
+    var ignored: [String] = []
+    for field in ["videoMetadata", "partMetadata", "mediaResolution"] where reader.value(field) != nil {
+      ignored.append("\(path).\(field)")
+    }
+    reader.finish()
+    unknown.append(contentsOf: reader.unknown)
+    return GeminiPart(
+      payload: payloads.first?.1 ?? .empty, thought: thought, thoughtSignature: signature, ignoredFields: ignored)
+  }
+}
+
+/// A function declaration.
+public struct GeminiFunctionDeclaration: Sendable, Equatable {
+  /// Function name.
+  public var name: String
+  /// Description.
+  public var description: String?
+  /// Parameters as a Gemini `Schema` (OpenAPI subset), if given.
+  public var parameters: JSONValue?
+  /// Parameters as JSON Schema, if given (takes precedence).
+  public var parametersJsonSchema: JSONValue?
+  /// `behavior` (`BLOCKING`/`NON_BLOCKING`), if given.
+  public var behavior: String?
+
+  /// Creates a declaration.
+  public init(
+    name: String, description: String? = nil, parameters: JSONValue? = nil, parametersJsonSchema: JSONValue? = nil,
+    behavior: String? = nil
+  ) {
+    self.name = name
+    self.description = description
+    self.parameters = parameters
+    self.parametersJsonSchema = parametersJsonSchema
+    self.behavior = behavior
+  }
+}
+
+/// One `Tool` entry.
+public struct GeminiTool: Sendable, Equatable {
+  /// Declared functions.
+  public var functionDeclarations: [GeminiFunctionDeclaration]
+  /// Gemini-hosted tools present in this entry (`googleSearch`, `codeExecution`, …).
+  public var builtInTools: [String]
+
+  /// Creates a tool entry.
+  public init(functionDeclarations: [GeminiFunctionDeclaration], builtInTools: [String] = []) {
+    self.functionDeclarations = functionDeclarations
+    self.builtInTools = builtInTools
+  }
+
+  static let builtInNames = [
+    "googleSearch", "googleSearchRetrieval", "codeExecution", "urlContext", "fileSearch", "googleMaps",
+    "computerUse", "mcpServers", "retrieval", "enterpriseWebSearch",
+  ]
+
+  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiTool
+  {
+    var reader = try FieldReader(json, path: path, what: "Tool")
+    var declarations: [GeminiFunctionDeclaration] = []
+    if let elements = try reader.array("functionDeclarations") {
+      for (index, element) in elements.enumerated() {
+        let declPath = "\(path).functionDeclarations[\(index)]"
+        var decl = try FieldReader(element, path: declPath, what: "FunctionDeclaration")
+        guard let name = try decl.string("name"), !name.isEmpty else { throw decl.failure("name", "is required") }
+        let declaration = GeminiFunctionDeclaration(
+          name: name, description: try decl.string("description"), parameters: decl.value("parameters"),
+          parametersJsonSchema: decl.value("parametersJsonSchema"), behavior: try decl.string("behavior"))
+        // Response schemas describe the function's result; OpenAI has no slot for them.
+        _ = decl.value("response")
+        _ = decl.value("responseJsonSchema")
+        decl.finish()
+        reader.unknown.append(contentsOf: decl.unknown)
+        declarations.append(declaration)
+      }
+    }
+    var builtIns: [String] = []
+    for name in builtInNames where reader.value(name) != nil { builtIns.append(name) }
+    reader.finish()
+    unknown.append(contentsOf: reader.unknown)
+    return GeminiTool(functionDeclarations: declarations, builtInTools: builtIns)
+  }
+}
+
+/// `toolConfig`.
+public struct GeminiToolConfig: Sendable, Equatable {
+  /// `functionCallingConfig.mode`, uppercased.
+  public var mode: String?
+  /// `functionCallingConfig.allowedFunctionNames`.
+  public var allowedFunctionNames: [String]
+  /// Whether a `retrievalConfig` was present.
+  public var hasRetrievalConfig: Bool
+
+  /// Creates a tool config.
+  public init(mode: String?, allowedFunctionNames: [String] = [], hasRetrievalConfig: Bool = false) {
+    self.mode = mode
+    self.allowedFunctionNames = allowedFunctionNames
+    self.hasRetrievalConfig = hasRetrievalConfig
+  }
+
+  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiToolConfig
+  {
+    var reader = try FieldReader(json, path: path, what: "ToolConfig")
+    var config = GeminiToolConfig(mode: nil)
+    if let calling = reader.value("functionCallingConfig") {
+      var inner = try FieldReader(calling, path: "\(path).functionCallingConfig", what: "FunctionCallingConfig")
+      config.mode = try inner.string("mode")?.uppercased()
+      config.allowedFunctionNames = try inner.stringArray("allowedFunctionNames") ?? []
+      inner.finish()
+      reader.unknown.append(contentsOf: inner.unknown)
+    }
+    config.hasRetrievalConfig = reader.value("retrievalConfig") != nil
+    reader.finish()
+    unknown.append(contentsOf: reader.unknown)
+    return config
+  }
+}
+
+/// `generationConfig.thinkingConfig`.
+public struct GeminiThinkingConfig: Sendable, Equatable {
+  /// Return thought summaries.
+  public var includeThoughts: Bool?
+  /// Token budget (-1 dynamic, 0 off).
+  public var thinkingBudget: Int?
+  /// `MINIMAL`…`XHIGH`, uppercased.
+  public var thinkingLevel: String?
+
+  /// Creates a thinking config.
+  public init(includeThoughts: Bool? = nil, thinkingBudget: Int? = nil, thinkingLevel: String? = nil) {
+    self.includeThoughts = includeThoughts
+    self.thinkingBudget = thinkingBudget
+    self.thinkingLevel = thinkingLevel
+  }
+}
+
+/// `generationConfig`.
+public struct GeminiGenerationConfig: Sendable, Equatable {
+  /// Sampling temperature.
+  public var temperature: Double?
+  /// Nucleus sampling.
+  public var topP: Double?
+  /// Top-k sampling.
+  public var topK: Int?
+  /// Number of candidates.
+  public var candidateCount: Int?
+  /// Output token limit.
+  public var maxOutputTokens: Int?
+  /// Stop sequences.
+  public var stopSequences: [String]?
+  /// Presence penalty.
+  public var presencePenalty: Double?
+  /// Frequency penalty.
+  public var frequencyPenalty: Double?
+  /// Seed.
+  public var seed: Int?
+  /// Response MIME type.
+  public var responseMimeType: String?
+  /// Response schema as a Gemini `Schema`.
+  public var responseSchema: JSONValue?
+  /// Response schema as JSON Schema.
+  public var responseJsonSchema: JSONValue?
+  /// Return logprobs of chosen tokens.
+  public var responseLogprobs: Bool?
+  /// Number of top logprobs per token.
+  public var logprobs: Int?
+  /// Requested output modalities, uppercased.
+  public var responseModalities: [String]?
+  /// Thinking configuration.
+  public var thinkingConfig: GeminiThinkingConfig?
+  /// Paths of media-generation options present (`speechConfig`, `imageConfig`); they cannot be honoured.
+  public var mediaOutputFields: [String] = []
+  /// Paths of present fields with no effect (`mediaResolution`, `enableEnhancedCivicAnswers`, …).
+  public var ignoredFields: [String] = []
+
+  /// An empty config.
+  public init() {}
+
+  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiGenerationConfig
+  {
+    var reader = try FieldReader(json, path: path, what: "GenerationConfig")
+    var config = GeminiGenerationConfig()
+    config.temperature = try reader.double("temperature")
+    config.topP = try reader.double("topP")
+    config.topK = try reader.int("topK")
+    config.candidateCount = try reader.int("candidateCount")
+    config.maxOutputTokens = try reader.int("maxOutputTokens")
+    config.stopSequences = try reader.stringArray("stopSequences")
+    config.presencePenalty = try reader.double("presencePenalty")
+    config.frequencyPenalty = try reader.double("frequencyPenalty")
+    config.seed = try reader.int("seed")
+    config.responseMimeType = try reader.string("responseMimeType")
+    config.responseSchema = reader.value("responseSchema")
+    config.responseJsonSchema = reader.value("responseJsonSchema")
+    config.responseLogprobs = try reader.bool("responseLogprobs")
+    config.logprobs = try reader.int("logprobs")
+    config.responseModalities = try reader.stringArray("responseModalities")?.map { $0.uppercased() }
+    if let thinking = reader.value("thinkingConfig") {
+      var inner = try FieldReader(thinking, path: "\(path).thinkingConfig", what: "ThinkingConfig")
+      config.thinkingConfig = GeminiThinkingConfig(
+        includeThoughts: try inner.bool("includeThoughts"), thinkingBudget: try inner.int("thinkingBudget"),
+        thinkingLevel: try inner.string("thinkingLevel")?.uppercased())
+      inner.finish()
+      reader.unknown.append(contentsOf: inner.unknown)
+    }
+    for field in ["speechConfig", "imageConfig"] where reader.value(field) != nil {
+      config.mediaOutputFields.append("\(path).\(field)")
+    }
+    for field in ["mediaResolution", "enableEnhancedCivicAnswers", "audioTranscriptionConfig", "enableAffectiveDialog"]
+    where reader.value(field) != nil {
+      config.ignoredFields.append("\(path).\(field)")
+    }
+    reader.finish()
+    unknown.append(contentsOf: reader.unknown)
+    return config
+  }
+}
+
+/// Reads the members of one JSON object by proto field name, accepting both JSON spellings.
+struct FieldReader {
+  /// Where errors are reported.
+  let path: String
+  /// Prepended to field names in messages (`inlineData.`), so nested fields read naturally.
+  let prefix: String
+  private var members: [(name: String, original: String, value: JSONValue)] = []
+  private var used: Set<String> = []
+  /// Unknown member paths, collected upward.
+  var unknown: [String] = []
+
+  init(_ json: JSONValue, path: String, what: String, prefix: String = "") throws(GeminiRequestError) {
+    self.path = path
+    self.prefix = prefix
+    guard case .object(let object) = json else {
+      let location = path.isEmpty ? "" : "\(path): "
+      throw GeminiRequestError("\(location)\(prefix.isEmpty ? what : String(prefix.dropLast())) must be an object")
+    }
+    for member in object {
+      members.append((FieldReader.canonical(member.key), member.key, member.value))
+    }
+  }
+
+  /// `mime_type` → `mimeType`, `_responseJsonSchema` → `responseJsonSchema`.
+  static func canonical(_ key: String) -> String {
+    guard key.utf8.contains(UInt8(ascii: "_")) else { return key }
+    var result = ""
+    var upperNext = false
+    for character in key.drop(while: { $0 == "_" }) {
+      if character == "_" {
+        upperNext = true
+      } else if upperNext {
+        result += character.uppercased()
+        upperNext = false
+      } else {
+        result.append(character)
+      }
+    }
+    return result
+  }
+
+  func failure(_ field: String, _ message: String) -> GeminiRequestError {
+    let location = path.isEmpty ? "" : "\(path): "
+    return GeminiRequestError("\(location)\(prefix)\(field) \(message)")
+  }
+
+  /// The value of a field; `null` reads as absent (proto3 JSON).
+  mutating func value(_ name: String) -> JSONValue? {
+    used.insert(name)
+    for member in members where member.name == name {
+      if case .null = member.value { return nil }
+      return member.value
+    }
+    return nil
+  }
+
+  mutating func string(_ name: String) throws(GeminiRequestError) -> String? {
+    guard let value = value(name) else { return nil }
+    guard case .string(let text) = value else { throw failure(name, "must be a string") }
+    return text
+  }
+
+  mutating func bool(_ name: String) throws(GeminiRequestError) -> Bool? {
+    guard let value = value(name) else { return nil }
+    guard case .bool(let flag) = value else { throw failure(name, "must be a boolean") }
+    return flag
+  }
+
+  mutating func double(_ name: String) throws(GeminiRequestError) -> Double? {
+    guard let value = value(name) else { return nil }
+    guard let number = value.doubleValue else { throw failure(name, "must be a number") }
+    return number
+  }
+
+  /// An integer; integral floats (`40.0`) are accepted because the Python SDK sends them.
+  mutating func int(_ name: String) throws(GeminiRequestError) -> Int? {
+    guard let value = value(name) else { return nil }
+    guard let number = value.intValue, let result = Int(exactly: number) else {
+      throw failure(name, "must be an integer")
+    }
+    return result
+  }
+
+  /// An array; a single non-array value counts as a one-element array.
+  mutating func array(_ name: String) throws(GeminiRequestError) -> [JSONValue]? {
+    guard let value = value(name) else { return nil }
+    if case .array(let elements) = value { return elements }
+    return [value]
+  }
+
+  mutating func stringArray(_ name: String) throws(GeminiRequestError) -> [String]? {
+    guard let elements = try array(name) else { return nil }
+    var result: [String] = []
+    for element in elements {
+      guard case .string(let text) = element else { throw failure(name, "must be a list of strings") }
+      result.append(text)
+    }
+    return result
+  }
+
+  /// Records every member that no one asked for.
+  mutating func finish() {
+    for member in members where !used.contains(member.name) {
+      unknown.append(path.isEmpty ? prefix + member.original : "\(path).\(prefix)\(member.original)")
+    }
+  }
+}
+
+/// Base64 handling for `bytes` fields.
+public enum Base64 {
+  /// Normalises standard or URL-safe, padded or unpadded base64 (whitespace ignored) to standard padded form;
+  /// nil when the text is not base64.
+  public static func normalized(_ text: String) -> String? {
+    var out: [UInt8] = []
+    out.reserveCapacity(text.utf8.count + 3)
+    var padding = 0
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+        guard padding == 0 else { return nil }
+        out.append(byte)
+      case UInt8(ascii: "-"):
+        guard padding == 0 else { return nil }
+        out.append(UInt8(ascii: "+"))
+      case UInt8(ascii: "_"):
+        guard padding == 0 else { return nil }
+        out.append(UInt8(ascii: "/"))
+      case UInt8(ascii: "="):
+        padding += 1
+        guard padding <= 2 else { return nil }
+      case 0x20, 0x0A, 0x0D, 0x09: continue
+      default: return nil
+      }
+    }
+    switch out.count % 4 {
+    case 0: guard padding == 0 else { return nil }
+    case 1: return nil
+    case 2:
+      guard padding == 0 || padding == 2 else { return nil }
+      out.append(contentsOf: "==".utf8)
+    default:
+      guard padding == 0 || padding == 1 else { return nil }
+      out.append(UInt8(ascii: "="))
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Standard padded base64 of `bytes`.
+  public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out: [UInt8] = []
+    var buffer: UInt32 = 0
+    var count = 0
+    for byte in bytes {
+      buffer = buffer << 8 | UInt32(byte)
+      count += 1
+      if count == 3 {
+        out.append(alphabet[Int((buffer >> 18) & 63)])
+        out.append(alphabet[Int((buffer >> 12) & 63)])
+        out.append(alphabet[Int((buffer >> 6) & 63)])
+        out.append(alphabet[Int(buffer & 63)])
+        buffer = 0
+        count = 0
+      }
+    }
+    if count == 1 {
+      buffer <<= 16
+      out.append(alphabet[Int((buffer >> 18) & 63)])
+      out.append(alphabet[Int((buffer >> 12) & 63)])
+      out.append(contentsOf: "==".utf8)
+    } else if count == 2 {
+      buffer <<= 8
+      out.append(alphabet[Int((buffer >> 18) & 63)])
+      out.append(alphabet[Int((buffer >> 12) & 63)])
+      out.append(alphabet[Int((buffer >> 6) & 63)])
+      out.append(UInt8(ascii: "="))
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+}

@@ -1,0 +1,166 @@
+public import RouteSpec
+
+/// One thing to send to a streaming Gemini client.
+public enum GeminiStreamEvent: Sendable, Equatable {
+  /// A `GenerateContentResponse` chunk.
+  case response(JSONValue)
+  /// A failure after HTTP 200: send it as an error event, then close.
+  case error(GeminiError)
+
+  /// The JSON to write (`{"error":…}` for errors).
+  public var json: JSONValue {
+    switch self {
+    case .response(let value): value
+    case .error(let error): error.json
+    }
+  }
+}
+
+/// Turns an OpenAI `chat.completion.chunk` stream into Gemini stream events (protocols.md §7.2).
+///
+/// Feed each upstream SSE event's data with ``consume(_:)`` and call ``finish()`` at end of body.
+/// Text is emitted as soon as it arrives; tool-call fragments, the finish reason and usage are held until
+/// `[DONE]` (or a clean EOF after a finish) so that one final event carries them all.
+public struct OpenAIStreamTranslator: Sendable {
+  private let options: GeminiResponseOptions
+  private var model: String?
+  private var id: String?
+  /// Tool-call slots per choice index.
+  private var toolCalls: [Int64: [ToolCallSlot]] = [:]
+  /// Finish reasons per choice index, as received.
+  private var finishReasons: [Int64: String] = [:]
+  /// Choice indices seen so far, in first-seen order.
+  private var choiceOrder: [Int64] = []
+  private var usage: JSONValue?
+  /// True once the final event or an error was produced; later input is ignored.
+  public private(set) var isComplete = false
+
+  /// Creates a translator for one request.
+  public init(options: GeminiResponseOptions) {
+    self.options = options
+  }
+
+  /// Consumes one upstream event's `data` (already de-framed by ``SSEParser``).
+  public mutating func consume(_ data: String) -> [GeminiStreamEvent] {
+    guard !isComplete else { return [] }
+    let trimmed = data.trimmingWhitespace()
+    if trimmed.isEmpty { return [] }
+    if trimmed == "[DONE]" { return complete() }
+    let chunk: JSONValue
+    do {
+      chunk = try JSONParser.parse(trimmed)
+    } catch {
+      isComplete = true
+      return [.error(.internal("upstream sent an unparsable stream event (\(error.description))"))]
+    }
+    if chunk["error"] != nil || chunk["object"]?.stringValue == "error" {
+      isComplete = true
+      return [.error(UpstreamErrorMapper.mapStreamError(chunk, backend: options.backend))]
+    }
+    if let model = chunk["model"]?.stringValue, !model.isEmpty { self.model = model }
+    if let id = chunk["id"]?.stringValue, !id.isEmpty { self.id = id }
+    // Keep the last non-null usage: it may come on the finish chunk, on its own, cumulatively, or never.
+    if let usage = chunk["usage"], case .object = usage { self.usage = usage }
+
+    var events: [GeminiStreamEvent] = []
+    guard case .array(let choices) = chunk["choices"] ?? .null else { return [] }
+    for (position, choice) in choices.enumerated() {
+      let index = choice["index"]?.intValue ?? Int64(position)
+      if !choiceOrder.contains(index) { choiceOrder.append(index) }
+      let delta = choice["delta"] ?? .object([])
+      var parts: [JSONValue] = []
+      if options.includeThoughts, let reasoning = OpenAIToGemini.reasoningText(delta), !reasoning.isEmpty {
+        parts.append(.object([JSONMember("text", .string(reasoning)), JSONMember("thought", true)]))
+      }
+      if let text = delta["content"]?.stringValue, !text.isEmpty {
+        parts.append(.object([JSONMember("text", .string(text))]))
+      }
+      if let refusal = delta["refusal"]?.stringValue, !refusal.isEmpty {
+        parts.append(.object([JSONMember("text", .string(refusal))]))
+      }
+      if case .array(let fragments) = delta["tool_calls"] ?? .null {
+        accumulate(fragments, choice: index)
+      }
+      if let reason = choice["finish_reason"]?.stringValue { finishReasons[index] = reason }
+      if !parts.isEmpty {
+        events.append(
+          .response(
+            envelope(
+              candidates: [.object(OpenAIToGemini.candidateObject(parts: parts, index: index, finishReason: nil))],
+              usage: nil)))
+      }
+    }
+    return events
+  }
+
+  /// Call at end of the upstream body (also after `[DONE]`; then it does nothing).
+  public mutating func finish() -> [GeminiStreamEvent] {
+    guard !isComplete else { return [] }
+    if finishReasons.isEmpty {
+      isComplete = true
+      return [.error(.unavailable("upstream stream ended before the response was complete"))]
+    }
+    return complete()
+  }
+
+  /// Tool-call accumulator: index reuse (Ollama), repeated ids/names, missing indices.
+  private mutating func accumulate(_ fragments: [JSONValue], choice: Int64) {
+    var slots = toolCalls[choice] ?? []
+    for (position, fragment) in fragments.enumerated() {
+      var slotIndex = Int(fragment["index"]?.intValue ?? Int64(position))
+      let fragmentID = fragment["id"]?.stringValue ?? ""
+      let function = fragment["function"] ?? .object([])
+      if slotIndex < 0 { slotIndex = slots.count }
+      if slotIndex < slots.count {
+        // A different id at a used index means the backend reused the index (Ollama): open a new slot.
+        if !fragmentID.isEmpty, !slots[slotIndex].id.isEmpty, slots[slotIndex].id != fragmentID {
+          if let existing = slots.firstIndex(where: { $0.id == fragmentID }) {
+            slotIndex = existing
+          } else {
+            slots.append(ToolCallSlot(id: "", name: "", arguments: ""))
+            slotIndex = slots.count - 1
+          }
+        }
+      } else {
+        while slots.count <= slotIndex { slots.append(ToolCallSlot(id: "", name: "", arguments: "")) }
+      }
+      if slots[slotIndex].id.isEmpty { slots[slotIndex].id = fragmentID }
+      if let name = function["name"]?.stringValue, !name.isEmpty, slots[slotIndex].name.isEmpty {
+        slots[slotIndex].name = name
+      }
+      switch function["arguments"] {
+      case .some(.string(let text)): slots[slotIndex].arguments += text
+      case .some(.object(let members)): slots[slotIndex].arguments += JSONValue.object(members).serialized()
+      default: break
+      }
+    }
+    toolCalls[choice] = slots
+  }
+
+  private mutating func complete() -> [GeminiStreamEvent] {
+    isComplete = true
+    var candidates: [JSONValue] = []
+    // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason.
+    for index in choiceOrder.isEmpty ? [0] : choiceOrder.sorted() {
+      // Slots that never got a name are noise (e.g. an empty fragment); drop them.
+      let slots = (toolCalls[index] ?? []).filter { !$0.name.isEmpty }
+      let outcome = ToolCallSlot.parts(for: slots)
+      var finish = OpenAIToGemini.finishReason(fromOpenAI: finishReasons[index])
+      if outcome.malformed != nil { finish = "MALFORMED_FUNCTION_CALL" }
+      candidates.append(
+        .object(
+          OpenAIToGemini.candidateObject(
+            parts: outcome.parts, index: index, finishReason: finish, finishMessage: outcome.malformed)))
+    }
+    return [.response(envelope(candidates: candidates, usage: OpenAIToGemini.usageMetadata(usage)))]
+  }
+
+  private func envelope(candidates: [JSONValue], usage: JSONValue?) -> JSONValue {
+    var members: [JSONMember] = []
+    if !candidates.isEmpty { members.append(JSONMember("candidates", .array(candidates))) }
+    if let usage { members.append(JSONMember("usageMetadata", usage)) }
+    members.append(JSONMember("modelVersion", .string(model ?? options.modelVersion)))
+    members.append(JSONMember("responseId", .string(id ?? options.responseId)))
+    return .object(members)
+  }
+}

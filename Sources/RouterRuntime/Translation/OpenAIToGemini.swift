@@ -1,0 +1,219 @@
+public import RouteSpec
+
+/// Per-request settings for translating OpenAI answers back to Gemini.
+public struct GeminiResponseOptions: Sendable, Equatable {
+  /// Forward reasoning text as `{text, thought:true}` parts.
+  public var includeThoughts: Bool
+  /// `modelVersion` when the upstream answer names no model.
+  public var modelVersion: String
+  /// `responseId` when the upstream answer has no id.
+  public var responseId: String
+  /// Backend name, for error details.
+  public var backend: String
+
+  /// Creates options.
+  public init(includeThoughts: Bool = false, modelVersion: String, responseId: String, backend: String = "") {
+    self.includeThoughts = includeThoughts
+    self.modelVersion = modelVersion
+    self.responseId = responseId
+    self.backend = backend
+  }
+}
+
+/// A translated non-streamed answer.
+public struct GeminiTranslatedResponse: Sendable, Equatable {
+  /// The `GenerateContentResponse` JSON.
+  public var json: JSONValue
+  /// Upstream content with no exact Gemini slot (e.g. `refusal`).
+  public var warnings: TranslationWarnings
+
+  /// Creates a translated response.
+  public init(json: JSONValue, warnings: TranslationWarnings) {
+    self.json = json
+    self.warnings = warnings
+  }
+}
+
+/// OpenAI chat-completion answers → Gemini `GenerateContentResponse` (protocols.md §7).
+public enum OpenAIToGemini {
+  /// Translates a non-streamed `chat.completion`.
+  ///
+  /// - Throws: 500 `INTERNAL` when the body is not a chat completion; an upstream `error` object in a 200 body
+  ///   is mapped like an error event.
+  public static func translate(_ response: JSONValue, options: GeminiResponseOptions) throws(GeminiError)
+    -> GeminiTranslatedResponse
+  {
+    if response["error"] != nil || response["object"]?.stringValue == "error" {
+      throw UpstreamErrorMapper.mapStreamError(response, backend: options.backend)
+    }
+    guard case .array(let choices) = response["choices"] ?? .null else {
+      throw GeminiError.internal("upstream returned a response without choices")
+    }
+    var warnings = TranslationWarnings()
+    var candidates: [(Int64, JSONValue)] = []
+    for (position, choice) in choices.enumerated() {
+      let index = choice["index"]?.intValue ?? Int64(position)
+      let message = choice["message"] ?? .object([])
+      var parts: [JSONValue] = []
+      if options.includeThoughts, let reasoning = reasoningText(message), !reasoning.isEmpty {
+        parts.append(.object([JSONMember("text", .string(reasoning)), JSONMember("thought", true)]))
+      }
+      if let text = message["content"]?.stringValue, !text.isEmpty {
+        parts.append(.object([JSONMember("text", .string(text))]))
+      } else if case .array(let contentParts) = message["content"] ?? .null {
+        // Some compat servers answer with a parts array.
+        let text = contentParts.compactMap { $0["text"]?.stringValue }.joined()
+        if !text.isEmpty { parts.append(.object([JSONMember("text", .string(text))])) }
+      }
+      if let refusal = message["refusal"]?.stringValue, !refusal.isEmpty {
+        parts.append(.object([JSONMember("text", .string(refusal))]))
+        warnings.approximate("refusal")
+      }
+      var slots: [ToolCallSlot] = []
+      if case .array(let calls) = message["tool_calls"] ?? .null {
+        for call in calls {
+          let function = call["function"] ?? .object([])
+          var arguments = ""
+          switch function["arguments"] {
+          case .some(.string(let text)): arguments = text
+          case .some(let other) where other != .null: arguments = other.serialized()
+          default: break
+          }
+          slots.append(
+            ToolCallSlot(
+              id: call["id"]?.stringValue ?? "", name: function["name"]?.stringValue ?? "", arguments: arguments))
+        }
+      }
+      let outcome = ToolCallSlot.parts(for: slots)
+      parts.append(contentsOf: outcome.parts)
+      var finish = finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)
+      var finishMessage: String?
+      if let malformed = outcome.malformed {
+        parts.removeAll { $0["functionCall"] != nil }
+        finish = "MALFORMED_FUNCTION_CALL"
+        finishMessage = malformed
+      }
+      var candidate = candidateObject(parts: parts, index: index, finishReason: finish, finishMessage: finishMessage)
+      if let logprobs = logprobsResult(choice["logprobs"]) {
+        candidate.append(contentsOf: logprobs)
+      }
+      candidates.append((index, .object(candidate)))
+    }
+    candidates.sort { $0.0 < $1.0 }
+    var body: [JSONMember] = [JSONMember("candidates", .array(candidates.map(\.1)))]
+    if let usage = usageMetadata(response["usage"]) { body.append(JSONMember("usageMetadata", usage)) }
+    body.append(JSONMember("modelVersion", .string(response["model"]?.stringValue ?? options.modelVersion)))
+    body.append(JSONMember("responseId", .string(response["id"]?.stringValue ?? options.responseId)))
+    return GeminiTranslatedResponse(json: .object(body), warnings: warnings)
+  }
+
+  /// `message.reasoning_content` (DeepSeek, old vLLM) or `message.reasoning` (OpenRouter, vLLM, Ollama).
+  static func reasoningText(_ message: JSONValue) -> String? {
+    message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue
+  }
+
+  /// The members of one candidate; a candidate without parts gets `content:{"role":"model"}`.
+  static func candidateObject(parts: [JSONValue], index: Int64, finishReason: String?, finishMessage: String? = nil)
+    -> [JSONMember]
+  {
+    var content: [JSONMember] = [JSONMember("role", "model")]
+    if !parts.isEmpty { content.append(JSONMember("parts", .array(parts))) }
+    var candidate: [JSONMember] = [JSONMember("content", .object(content))]
+    if let finishReason { candidate.append(JSONMember("finishReason", .string(finishReason))) }
+    if let finishMessage { candidate.append(JSONMember("finishMessage", .string(finishMessage))) }
+    candidate.append(JSONMember("index", .int(index)))
+    return candidate
+  }
+
+  /// OpenAI `finish_reason` → Gemini `finishReason` (protocols.md §7.3).
+  public static func finishReason(fromOpenAI reason: String?) -> String {
+    switch reason {
+    case "stop", "tool_calls", "function_call": "STOP"
+    case "length": "MAX_TOKENS"
+    case "content_filter": "SAFETY"
+    default: "OTHER"
+    }
+  }
+
+  /// OpenAI `usage` → Gemini `usageMetadata` (protocols.md §7.4); nil when absent (never invent zeros).
+  public static func usageMetadata(_ usage: JSONValue?) -> JSONValue? {
+    guard let usage, case .object = usage else { return nil }
+    let prompt = usage["prompt_tokens"]?.intValue
+    let completion = usage["completion_tokens"]?.intValue
+    let reasoning = usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0
+    let cached = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+    let total = usage["total_tokens"]?.intValue ?? (prompt.map { $0 + (completion ?? 0) })
+    guard prompt != nil || completion != nil || total != nil else { return nil }
+    var members: [JSONMember] = []
+    if let prompt { members.append(JSONMember("promptTokenCount", .int(prompt))) }
+    if let completion { members.append(JSONMember("candidatesTokenCount", .int(max(0, completion - reasoning)))) }
+    if let total { members.append(JSONMember("totalTokenCount", .int(total))) }
+    if cached > 0 { members.append(JSONMember("cachedContentTokenCount", .int(cached))) }
+    if reasoning > 0 { members.append(JSONMember("thoughtsTokenCount", .int(reasoning))) }
+    return .object(members)
+  }
+
+  /// `choices[i].logprobs.content` → `logprobsResult` + `avgLogprobs` members.
+  static func logprobsResult(_ logprobs: JSONValue?) -> [JSONMember]? {
+    guard case .array(let tokens) = logprobs?["content"] ?? .null, !tokens.isEmpty else { return nil }
+    var chosen: [JSONValue] = []
+    var top: [JSONValue] = []
+    var sum = 0.0
+    for token in tokens {
+      let logprob = token["logprob"]?.doubleValue ?? 0
+      sum += logprob
+      chosen.append(
+        .object([
+          JSONMember("token", .string(token["token"]?.stringValue ?? "")),
+          JSONMember("logProbability", .double(logprob)),
+        ]))
+      let alternatives = (token["top_logprobs"]?.arrayValue ?? []).map { alternative -> JSONValue in
+        .object([
+          JSONMember("token", .string(alternative["token"]?.stringValue ?? "")),
+          JSONMember("logProbability", .double(alternative["logprob"]?.doubleValue ?? 0)),
+        ])
+      }
+      top.append(.object([JSONMember("candidates", .array(alternatives))]))
+    }
+    return [
+      JSONMember("avgLogprobs", .double(sum / Double(tokens.count))),
+      JSONMember(
+        "logprobsResult",
+        .object([JSONMember("topCandidates", .array(top)), JSONMember("chosenCandidates", .array(chosen))])),
+    ]
+  }
+}
+
+/// One accumulated tool call (protocols.md §7.2).
+struct ToolCallSlot: Sendable, Equatable {
+  var id: String
+  var name: String
+  var arguments: String
+
+  /// `functionCall` parts for the slots, or a `finishMessage` when any call's arguments are not a JSON object.
+  static func parts(for slots: [ToolCallSlot]) -> (parts: [JSONValue], malformed: String?) {
+    var parts: [JSONValue] = []
+    for (position, slot) in slots.enumerated() {
+      let trimmed = slot.arguments.trimmingWhitespace()
+      var args: JSONValue = .object([])
+      if !trimmed.isEmpty {
+        guard let parsed = try? JSONParser.parse(trimmed), case .object = parsed else {
+          let excerpt = trimmed.count > 80 ? String(trimmed.prefix(80)) + "…" : trimmed
+          return ([], "Malformed function call \"\(slot.name)\": arguments are not a JSON object: \(excerpt)")
+        }
+        args = parsed
+      }
+      // Always send args (even {}): the Python SDK skips calls whose args are absent.
+      parts.append(
+        .object([
+          JSONMember(
+            "functionCall",
+            .object([
+              JSONMember("id", .string(slot.id.isEmpty ? "call_\(position)" : slot.id)),
+              JSONMember("name", .string(slot.name)), JSONMember("args", args),
+            ]))
+        ]))
+    }
+    return (parts, nil)
+  }
+}

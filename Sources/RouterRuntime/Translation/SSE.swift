@@ -1,0 +1,181 @@
+public import RouteSpec
+
+/// One server-sent event as read from an upstream.
+public struct SSEEvent: Sendable, Equatable {
+  /// The `event:` type, if any.
+  public var event: String?
+  /// The `data:` lines joined with `\n`.
+  public var data: String
+  /// The `id:` value, if any.
+  public var id: String?
+
+  /// Creates an event.
+  public init(event: String? = nil, data: String, id: String? = nil) {
+    self.event = event
+    self.data = data
+    self.id = id
+  }
+}
+
+/// An incremental, lenient SSE parser (WHATWG event-stream rules) fed raw body bytes in arbitrary pieces.
+///
+/// Accepts `data:` with or without the space, comments, `event:`/`id:`/`retry:` lines, CRLF/LF/CR line
+/// ends and multi-line data; backends differ on all of these.
+public struct SSEParser: Sendable {
+  private var line: [UInt8] = []
+  private var data: [UInt8] = []
+  private var hasData = false
+  private var event: String?
+  private var id: String?
+  /// A CR ended the previous piece; an LF starting the next one belongs to it.
+  private var pendingCR = false
+  private var sawFirstLine = false
+  /// Bytes held for one event before it is dropped as oversized (guards memory against a runaway upstream).
+  public let maxEventBytes: Int
+  /// True once an event was dropped for exceeding ``maxEventBytes``.
+  public private(set) var droppedOversizedEvent = false
+
+  /// Creates a parser.
+  public init(maxEventBytes: Int = 64 << 20) {
+    self.maxEventBytes = maxEventBytes
+  }
+
+  /// Feeds bytes; returns the events completed by them.
+  public mutating func feed(_ bytes: some Collection<UInt8>) -> [SSEEvent] {
+    var events: [SSEEvent] = []
+    for byte in bytes {
+      if pendingCR {
+        pendingCR = false
+        if byte == 0x0A { continue }
+      }
+      switch byte {
+      case 0x0D:
+        pendingCR = true
+        endLine(into: &events)
+      case 0x0A:
+        endLine(into: &events)
+      default:
+        line.append(byte)
+        if line.count + data.count > maxEventBytes {
+          droppedOversizedEvent = true
+          line.removeAll()
+          resetEvent()
+        }
+      }
+    }
+    return events
+  }
+
+  /// Ends the stream: a last event without its blank line is still delivered.
+  public mutating func finish() -> [SSEEvent] {
+    var events: [SSEEvent] = []
+    if !line.isEmpty { endLine(into: &events) }
+    dispatch(into: &events)
+    return events
+  }
+
+  private mutating func endLine(into events: inout [SSEEvent]) {
+    defer { line.removeAll(keepingCapacity: true) }
+    if !sawFirstLine {
+      sawFirstLine = true
+      // A UTF-8 BOM may precede the first line.
+      if line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }
+    }
+    if line.isEmpty {
+      dispatch(into: &events)
+      return
+    }
+    if line[0] == UInt8(ascii: ":") { return }
+    let colon = line.firstIndex(of: UInt8(ascii: ":"))
+    let nameBytes = colon.map { line[..<$0] } ?? line[...]
+    var valueStart = colon.map { $0 + 1 } ?? line.count
+    if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+    let value = line[valueStart...]
+    switch String(decoding: nameBytes, as: UTF8.self) {
+    case "data":
+      if hasData { data.append(0x0A) }
+      data.append(contentsOf: value)
+      hasData = true
+    case "event": event = String(decoding: value, as: UTF8.self)
+    case "id": id = String(decoding: value, as: UTF8.self)
+    default: break
+    }
+  }
+
+  private mutating func dispatch(into events: inout [SSEEvent]) {
+    if hasData {
+      events.append(SSEEvent(event: event, data: String(decoding: data, as: UTF8.self), id: id))
+    }
+    resetEvent()
+  }
+
+  private mutating func resetEvent() {
+    data.removeAll(keepingCapacity: true)
+    hasData = false
+    event = nil
+  }
+}
+
+/// Writes Gemini `?alt=sse` events: exactly `data: <json>\r\n\r\n`, nothing else (no comments, no `event:`).
+public enum GeminiSSEWriter {
+  /// `text/event-stream`.
+  public static let contentType = "text/event-stream"
+
+  /// One event for a stream element.
+  public static func event(_ value: JSONValue) -> [UInt8] {
+    var out: [UInt8] = Array("data: ".utf8)
+    JSONWriter.write(value, into: &out, pretty: false, depth: 0)
+    out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
+    return out
+  }
+
+  /// One event for a translator output.
+  public static func event(_ event: GeminiStreamEvent) -> [UInt8] { self.event(event.json) }
+}
+
+/// Writes the Gemini JSON-array stream form (no `alt`, or `alt=json`): `[` obj `,\r\n` obj … `]`.
+///
+/// Errors after the array was opened become an in-band element: `,\r\n{"error":…}]`.
+public struct GeminiJSONArrayWriter: Sendable {
+  /// `application/json; charset=UTF-8`.
+  public static let contentType = "application/json; charset=UTF-8"
+  private var elements = 0
+  /// True once ``end()`` or ``error(_:)`` closed the array.
+  public private(set) var isClosed = false
+
+  /// Creates a writer.
+  public init() {}
+
+  /// Bytes for the next element (the first one also opens the array).
+  public mutating func element(_ value: JSONValue) -> [UInt8] {
+    guard !isClosed else { return [] }
+    var out: [UInt8] = elements == 0 ? [UInt8(ascii: "[")] : [UInt8(ascii: ","), 0x0D, 0x0A]
+    JSONWriter.write(value, into: &out, pretty: false, depth: 0)
+    elements += 1
+    return out
+  }
+
+  /// Bytes for a translator output; an error element also closes the array.
+  public mutating func write(_ event: GeminiStreamEvent) -> [UInt8] {
+    switch event {
+    case .response(let value): element(value)
+    case .error(let error): self.error(error)
+    }
+  }
+
+  /// The error element followed by `]`.
+  public mutating func error(_ error: GeminiError) -> [UInt8] {
+    guard !isClosed else { return [] }
+    var out = element(error.json)
+    out.append(UInt8(ascii: "]"))
+    isClosed = true
+    return out
+  }
+
+  /// Closes the array (`[]` when nothing was written).
+  public mutating func end() -> [UInt8] {
+    guard !isClosed else { return [] }
+    isClosed = true
+    return elements == 0 ? Array("[]".utf8) : [UInt8(ascii: "]")]
+  }
+}

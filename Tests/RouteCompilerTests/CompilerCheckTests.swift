@@ -1,0 +1,153 @@
+import Foundation
+import RouteCompiler
+import RouteSpec
+import Testing
+
+/// For every semantic check: a configuration that triggers it, and the fixed one that does not.
+@Suite struct CompilerCheckTests {
+  struct Case: CustomTestStringConvertible, Sendable {
+    let code: String
+    let bad: String
+    let good: String
+    var testDescription: String { code }
+  }
+
+  static let demo = "[backends.demo]\nprotocol = \"echo\"\n"
+  static let catchAll = "[[routes]]\nbackends = [\"demo\"]\n"
+  static let team = "keys = [\"sha256:67b6d12b7491fbf889be4a963bd78808c087be7925130b3b1ce4e7c12858a205\"]\n"
+
+  static let cases: [Case] = [
+    Case(
+      code: "L0203", bad: demo + "[[routes]]\nbackends = [\"dmeo\"]\n", good: demo + catchAll),
+    Case(
+      code: "L0204",
+      bad: "[clients.a]\n" + team + demo + "[[routes]]\nmatch = { client = \"b\" }\nbackends = [\"demo\"]\n"
+        + catchAll,
+      good: "[clients.a]\n" + team + demo + "[[routes]]\nmatch = { client = \"a\" }\nbackends = [\"demo\"]\n" + catchAll
+    ),
+    Case(
+      code: "L0205",
+      bad: demo + "[[routes]]\nname = \"x\"\nmatch = { model = \"m\" }\nbackends = [\"demo\"]\n"
+        + "[[routes]]\nname = \"x\"\nbackends = [\"demo\"]\n",
+      good: demo + "[[routes]]\nname = \"x\"\nmatch = { model = \"m\" }\nbackends = [\"demo\"]\n"
+        + "[[routes]]\nname = \"y\"\nbackends = [\"demo\"]\n"),
+    Case(
+      code: "L0301", bad: demo + "[[routes]]\nmatch = { model = \"m\" }\nbackends = []\n" + catchAll,
+      good: demo + "[[routes]]\nmatch = { model = \"m\" }\nbackends = [\"demo\"]\n" + catchAll),
+    Case(
+      code: "L0302",
+      bad: demo + "[[routes]]\nmatch = { model = \"m\" }\ndeny = \"no\"\nbackends = [\"demo\"]\n" + catchAll,
+      good: demo + "[[routes]]\nmatch = { model = \"m\" }\ndeny = \"no\"\n" + catchAll),
+    Case(
+      code: "L0303", bad: demo + "[[routes]]\nmatch = { model = \"m\" }\n" + catchAll,
+      good: demo + "[[routes]]\nmatch = { model = \"m\" }\ndeny = \"no\"\n" + catchAll),
+    Case(
+      code: "L0304", bad: demo + catchAll + "[[routes]]\nmatch = { model = \"m\" }\nbackends = [\"demo\"]\n",
+      good: demo + "[[routes]]\nmatch = { model = \"m\" }\nbackends = [\"demo\"]\n" + catchAll),
+    Case(code: "L0305", bad: demo + "[backends.spare]\nprotocol = \"echo\"\n" + catchAll, good: demo + catchAll),
+    Case(
+      code: "L0306",
+      bad: "[clients.a]\n" + team + "[clients.b]\n" + team.replacingAll("67b6", with: "77b6") + demo
+        + "[[routes]]\nmatch = { client = \"a\" }\nbackends = [\"demo\"]\n",
+      good: "[clients.a]\n" + team + "[clients.b]\n" + team.replacingAll("67b6", with: "77b6") + demo
+        + "[[routes]]\nmatch = { client = [\"a\", \"b\"] }\nbackends = [\"demo\"]\n"),
+    Case(
+      code: "L0307", bad: demo + "[[routes]]\nmatch = { model = \"m\" }\nbackends = [\"demo\"]\n", good: demo + catchAll
+    ),
+    Case(
+      code: "L0308",
+      bad: "[backends.demo]\nprotocol = \"openai\"\nurl = \"https://x.test/v1\"\napi_key = \"${LOUTER_UNSET}\"\n"
+        + catchAll,
+      good: "[backends.demo]\nprotocol = \"openai\"\nurl = \"https://x.test/v1\"\napi_key = \"${LOUTER_TEST_KEY}\"\n"
+        + catchAll),
+    Case(
+      code: "L0309",
+      bad: "[backends.demo]\nprotocol = \"openai\"\nflavor = \"azure\"\nurl = \"https://x.test\"\n" + catchAll,
+      good: "[backends.demo]\nprotocol = \"openai\"\nflavor = \"azure\"\napi_version = \"2024-10-21\"\n"
+        + "url = \"https://x.test\"\n" + catchAll),
+    Case(
+      code: "L0310", bad: "[backends.demo]\nprotocol = \"echo\"\nforward_key = true\n" + catchAll,
+      good: "[backends.demo]\nprotocol = \"echo\"\nforward_key = false\n" + catchAll),
+    Case(
+      code: "L0311",
+      bad:
+        "[backends.demo]\nprotocol = \"openai\"\nurl = \"http://llm.example.com/v1\"\napi_key = \"${LOUTER_TEST_KEY}\"\n"
+        + catchAll,
+      good:
+        "[backends.demo]\nprotocol = \"openai\"\nurl = \"http://10.0.0.7:8000/v1\"\napi_key = \"${LOUTER_TEST_KEY}\"\n"
+        + catchAll),
+    Case(
+      code: "L0312", bad: "[backends.demo]\nprotocol = \"echo\"\nconnect_timeout = \"10m\"\n" + catchAll,
+      good: "[backends.demo]\nprotocol = \"echo\"\nconnect_timeout = \"5s\"\n" + catchAll),
+    Case(
+      code: "L0313",
+      bad: "[backends.demo]\nprotocol = \"echo\"\nfirst_byte_timeout = \"2m\"\ntimeout = \"1m\"\n" + catchAll,
+      good: "[backends.demo]\nprotocol = \"echo\"\nfirst_byte_timeout = \"30s\"\ntimeout = \"1m\"\n" + catchAll),
+    Case(
+      code: "L0314", bad: "[backends.demo]\nprotocol = \"echo\"\nurl = \"https://x.test\"\n" + catchAll,
+      good: demo + catchAll),
+    Case(
+      code: "L0316",
+      bad: demo + "[[routes]]\ngeneration = { top_p = { min = 0.9, max = 0.1 } }\nbackends = [\"demo\"]\n",
+      good: demo + "[[routes]]\ngeneration = { top_p = { min = 0.1, max = 0.9 } }\nbackends = [\"demo\"]\n"),
+  ]
+
+  @Test(arguments: cases)
+  func triggersOnlyWhenBroken(_ check: Case) {
+    let bad = Pipeline(check.bad)
+    #expect(bad.codes.contains(check.code), "expected \(check.code):\n\(bad.rendered)")
+    let good = Pipeline(check.good)
+    #expect(!good.codes.contains(check.code), "unexpected \(check.code):\n\(good.rendered)")
+    #expect(!good.diagnostics.hasErrors, "\(good.rendered)")
+  }
+
+  @Test func unsetVariableIsAWarningInCheckAndAnErrorInServe() {
+    let text =
+      "[backends.demo]\nprotocol = \"openai\"\nurl = \"https://x.test/v1\"\napi_key = \"${LOUTER_UNSET}\"\n"
+      + Self.catchAll
+    let check = Pipeline(text, mode: .check)
+    #expect(check.table != nil)
+    #expect(check.diagnostics.first { $0.code == .unsetEnvironmentVariable }?.severity == .warning)
+    let serve = Pipeline(text, mode: .serve)
+    #expect(serve.table == nil)
+    #expect(serve.diagnostics.first { $0.code == .unsetEnvironmentVariable }?.severity == .error)
+  }
+
+  @Test func unknownBackendSuggestsTheClosestName() {
+    let pipeline = Pipeline(
+      "[backends.openai]\nprotocol = \"openai\"\nurl = \"https://x.test/v1\"\n[[routes]]\nbackends = [\"opnai\"]\n")
+    let diagnostic = pipeline.diagnostics.first { $0.code == .unknownBackend }
+    #expect(diagnostic?.help == "did you mean 'openai'?")
+    #expect(pipeline.rendered.contains("routes/a.toml:5:13"))
+  }
+
+  @Test func unreachableRouteLabelsBothRoutes() {
+    let pipeline = Pipeline(
+      Self.demo + "[[routes]]\nname = \"wide\"\nmatch = { model = \"gemini-*\" }\nbackends = [\"demo\"]\n"
+        + "[[routes]]\nname = \"narrow\"\nmatch = { model = \"gemini-2.5-*\", stream = true }\nbackends = [\"demo\"]\n"
+        + Self.catchAll)
+    let diagnostic = pipeline.diagnostics.first { $0.code == .unreachableRoute }
+    #expect(diagnostic?.message == "route 'narrow' is unreachable")
+    #expect(diagnostic?.secondary.count == 1)
+  }
+
+  @Test func narrowerEarlierRoutesDoNotShadow() {
+    let pipeline = Pipeline(
+      Self.demo + "[[routes]]\nmatch = { model = \"gemini-2.5-*\", stream = true }\nbackends = [\"demo\"]\n"
+        + "[[routes]]\nmatch = { model = \"gemini-*\" }\nbackends = [\"demo\"]\n"
+        + "[[routes]]\nmatch = { model = \"*-flash\" }\nbackends = [\"demo\"]\n" + Self.catchAll)
+    #expect(!pipeline.codes.contains("L0304"), "\(pipeline.rendered)")
+  }
+
+  @Test func theRepositoryRoutesCompileCleanly() {
+    let loaded = RouteLoader.load(paths: [Fixtures.repositoryRoot.appendingPathComponent("routes").path])
+    let result = RouteCompiler.compile(loaded.files, sources: loaded.sources, mode: .check, environment: [:])
+    let all = loaded.diagnostics + result.diagnostics
+    #expect(all.isEmpty, "\(DiagnosticRenderer(sources: loaded.sources).render(all, format: .short))")
+    if let table = result.table {
+      let report = RouteTestRunner.run(loaded.files, table: table)
+      #expect(report.failed == 0)
+      #expect(report.passed >= 5)
+    }
+  }
+}

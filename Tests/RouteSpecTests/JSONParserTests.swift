@@ -1,0 +1,137 @@
+import Testing
+
+@testable import RouteSpec
+
+@Suite struct JSONParserTests {
+  private func parse(_ text: String) throws(JSONParseError) -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
+
+  private func parseError(_ text: String) -> JSONParseError? {
+    do {
+      _ = try parse(text)
+      return nil
+    } catch {
+      return error
+    }
+  }
+
+  @Test func scalarsAndContainers() throws {
+    #expect(try parse(" null ") == .null)
+    #expect(try parse("true") == .bool(true))
+    #expect(try parse("false") == .bool(false))
+    #expect(try parse("\"hi\"") == .string("hi"))
+    #expect(try parse("[]") == .array([]))
+    #expect(try parse("{}") == .object([]))
+    let value = try parse(#"{"b": [1, 2.5, "x", null, {"c": false}], "a": {}}"#)
+    #expect(
+      value
+        == .object([
+          JSONMember("b", [1, 2.5, "x", nil, .object([JSONMember("c", false)])]), JSONMember("a", .object([])),
+        ]))
+    // Member order is kept, duplicates too (the subscript returns the first).
+    let duplicate = try parse(#"{"k":1,"k":2}"#)
+    #expect(duplicate.objectValue?.count == 2)
+    #expect(duplicate["k"] == 1)
+  }
+
+  @Test func integersStayIntegersWhenTheyFit() throws {
+    #expect(try parse("0") == .int(0))
+    #expect(try parse("-0") == .int(0))
+    #expect(try parse("42") == .int(42))
+    #expect(try parse("9223372036854775807") == .int(Int64.max))
+    #expect(try parse("-9223372036854775808") == .int(Int64.min))
+    #expect(try parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+    #expect(try parse("-9223372036854775809") == .double(-9_223_372_036_854_775_808.0))
+    #expect(try parse("40.0") == .double(40))
+    #expect(try parse("1e2") == .double(100))
+    #expect(try parse("-1.5E-2") == .double(-0.015))
+    #expect(try parse("40.0").intValue == 40)
+  }
+
+  @Test func numberGrammarIsStrict() {
+    for bad in ["01", "1.", ".5", "-", "+1", "1e", "1e+", "0x10", "NaN", "Infinity", "1e400"] {
+      #expect(parseError(bad) != nil, "\(bad) should fail")
+    }
+  }
+
+  @Test func stringEscapes() throws {
+    #expect(try parse(#""a\"b\\c\/d\b\f\n\r\t""#) == .string("a\"b\\c/d\u{8}\u{C}\n\r\t"))
+    #expect(try parse(#""\u00e9\u4e2d""#) == .string("é中"))
+    #expect(try parse(#""\ud83d\ude00!""#) == .string("😀!"))
+    #expect(try parse(#""\uD83D\uDE00""#) == .string("😀"))
+    // Lone surrogates become U+FFFD instead of failing the whole document.
+    #expect(try parse(#""\ud83dx""#) == .string("\u{FFFD}x"))
+    #expect(try parse(#""\ude00""#) == .string("\u{FFFD}"))
+    #expect(try parse(#""\ud83d\u0041""#) == .string("\u{FFFD}A"))
+    #expect(try parse("\"é raw 中\"") == .string("é raw 中"))
+  }
+
+  @Test func stringErrors() {
+    #expect(parseError("\"abc")?.message == "unterminated string")
+    #expect(parseError("\"a\u{01}\"")?.message == "unescaped control character in string")
+    #expect(parseError(#""\x""#)?.message == "invalid escape sequence")
+    #expect(parseError(#""\u12G4""#)?.message == #"invalid hex digit in \u escape"#)
+    #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+    #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xC3, 0x22]) }
+  }
+
+  @Test func errorsCarryByteOffsets() {
+    #expect(
+      parseError(#"{"a":1,}"#) == JSONParseError(offset: 7, message: "expected a string key in object, found '}'"))
+    #expect(
+      parseError("[1 2]") == JSONParseError(offset: 3, message: "expected ',' or ']' after array element, found '2'"))
+    #expect(parseError("{} x") == JSONParseError(offset: 3, message: "unexpected data after the JSON value"))
+    #expect(parseError("") == JSONParseError(offset: 0, message: "expected a JSON value, found end of input"))
+    #expect(parseError(#"{"a" 1}"#)?.offset == 5)
+    #expect(parseError("tru")?.message == "invalid literal")
+    #expect(parseError("nul")?.offset == 0)
+    #expect(parseError(#"{"a":1,}"#)?.description == "expected a string key in object, found '}' at byte 7")
+  }
+
+  @Test func depthLimit() throws {
+    let ok = String(repeating: "[", count: 256) + String(repeating: "]", count: 256)
+    #expect(throws: Never.self) { try parse(ok) }
+    let deep = String(repeating: "[", count: 257) + String(repeating: "]", count: 257)
+    #expect(parseError(deep)?.message == "nesting deeper than 256 levels")
+    let deepObjects = String(repeating: #"{"a":"#, count: 100_000)
+    #expect(parseError(deepObjects)?.message == "nesting deeper than 256 levels")
+    #expect(throws: JSONParseError.self) { try JSONParser.parse(Array("[[[1]]]".utf8), maxDepth: 2) }
+  }
+
+  @Test func acceptsNonContiguousCollectionsAndStrings() throws {
+    let bytes = Array(#"{"x":[1,"é"]}"#.utf8)
+    let lazy = bytes.lazy.map { $0 }
+    #expect(try JSONParser.parse(lazy) == .object([JSONMember("x", [1, "é"])]))
+    #expect(try JSONParser.parse(#"{"x":[1,"é"]}"#) == .object([JSONMember("x", [1, "é"])]))
+    #expect(try JSONParser.parse(bytes[6..<7]) == .int(1))
+  }
+
+  @Test func roundTripsWriterOutput() throws {
+    let value: JSONValue = .object([
+      JSONMember("s", "quote\" backslash\\ nl\n ctl\u{1} emoji😀"), JSONMember("i", .int(-12)),
+      JSONMember("d", .double(0.1)), JSONMember("big", .double(1e300)), JSONMember("a", [true, false, nil]),
+    ])
+    #expect(try JSONParser.parse(value.serializedBytes()) == value)
+    #expect(try JSONParser.parse(value.serialized(pretty: true)) == value)
+  }
+
+  @Test func neverCrashesOnGarbageOrTruncation() {
+    let sample = Array(
+      #"{"contents":[{"role":"user","parts":[{"text":"h\u00e9\ud83d\ude00","n":-1.5e3}]}],"x":[true,null,12345678901234567890]}"#
+        .utf8)
+    for length in 0...sample.count {
+      _ = try? JSONParser.parse(sample[0..<length])
+    }
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    let alphabet = Array(#"{}[]":,\u0123456789abcdefnrtul.eE+- "#.utf8) + [0x00, 0x0A, 0xC3, 0xFF]
+    for _ in 0..<3000 {
+      var bytes: [UInt8] = []
+      for _ in 0..<Int(state % 40) {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        bytes.append(alphabet[Int((state >> 33) % UInt64(alphabet.count))])
+      }
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      _ = try? JSONParser.parse(bytes)
+      _ = try? JSONPatch.layout(of: bytes)
+    }
+  }
+}
