@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 #include "CLouterSystem.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <stddef.h>
 
 const int clouter_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
 const int clouter_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
@@ -34,3 +37,5 @@ int clouter_epoll_wait(int epfd, uint32_t *events, uint64_t *datas, int max_even
 }
 
 int clouter_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int clouter_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }

@@ -16,6 +16,8 @@ int clouter_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 /// Waits for events; fills parallel arrays of event masks and user data.
 int clouter_epoll_wait(int epfd, uint32_t *events, uint64_t *datas, int max_events, int timeout_ms);
 int clouter_eventfd(void);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC (glibc exposes accept4 only with _GNU_SOURCE).
+int clouter_accept(int fd);
 
 extern const int clouter_EPOLL_CTL_ADD;
 extern const int clouter_EPOLL_CTL_MOD;

@@ -1,0 +1,151 @@
+/// Request or response headers: ordered name/value pairs, looked up case-insensitively.
+public struct HTTPHeaders: Sendable, Sequence {
+  /// The pairs as received (names as sent).
+  public private(set) var pairs: [(name: String, value: String)] = []
+
+  /// Creates headers from pairs.
+  public init(_ pairs: [(name: String, value: String)] = []) { self.pairs = pairs }
+
+  /// Appends one header.
+  public mutating func append(name: String, value: String) { pairs.append((name, value)) }
+
+  /// The first value of `name` (any case).
+  public subscript(name: String) -> String? {
+    for pair in pairs where pair.name.count == name.count && pair.name.lowercased() == name.lowercased() {
+      return pair.value
+    }
+    return nil
+  }
+
+  /// Every value of `name` (any case).
+  public func values(for name: String) -> [String] {
+    pairs.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+  }
+
+  /// The pairs with lowercase names.
+  public var lowercasedPairs: [(name: String, value: String)] { pairs.map { ($0.name.lowercased(), $0.value) } }
+
+  public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { pairs.makeIterator() }
+}
+
+/// HTTP/1.0 or HTTP/1.1.
+public enum HTTPVersion: Sendable, Equatable {
+  case http10
+  case http11
+}
+
+/// One complete request: head and whole body.
+public struct HTTPRequest: Sendable {
+  /// `GET`, `POST`, ...
+  public var method: String
+  /// The request target as sent (`/v1beta/models/x:generateContent?alt=sse`).
+  public var target: String
+  /// The path part of the target.
+  public var path: String
+  /// The query part of the target, without `?`.
+  public var query: String?
+  /// Protocol version.
+  public var version: HTTPVersion
+  /// Headers.
+  public var headers: HTTPHeaders
+  /// The body (de-chunked).
+  public var body: [UInt8]
+  /// Whether the connection stays open after the response.
+  public var keepAlive: Bool
+
+  /// Creates a request; `path` and `query` are split from `target`.
+  public init(
+    method: String, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = HTTPHeaders(),
+    body: [UInt8] = [], keepAlive: Bool = true
+  ) {
+    self.method = method
+    self.target = target
+    if let question = target.firstIndex(of: "?") {
+      path = String(target[..<question])
+      query = String(target[target.index(after: question)...])
+    } else {
+      path = target
+      query = nil
+    }
+    self.version = version
+    self.headers = headers
+    self.body = body
+    self.keepAlive = keepAlive
+  }
+}
+
+/// Handles requests; the server calls it once per request, in its own task.
+public protocol HTTPHandler: Sendable {
+  /// Answers `request` through `responder`.
+  func handle(_ request: HTTPRequest, responder: HTTPResponder) async
+}
+
+/// Limits and timeouts of the HTTP server.
+public struct HTTPServerConfiguration: Sendable {
+  /// Address to listen on.
+  public var host: String
+  /// Port; 0 picks a free one.
+  public var port: Int
+  /// Largest request line plus headers: above it, 431.
+  public var maxHeadBytes: Int
+  /// Most header lines: above it, 431.
+  public var maxHeaders: Int
+  /// Largest request body: above it, 413.
+  public var maxBodyBytes: Int
+  /// Time to receive a whole request head: then 408.
+  public var headTimeout: Duration
+  /// Time to receive a whole body once the head arrived: then 408.
+  public var bodyTimeout: Duration
+  /// Idle time on a kept-alive connection before it is closed.
+  public var idleTimeout: Duration
+  /// Most open connections; more are refused at accept.
+  public var maxConnections: Int
+  /// Unsent response bytes above which `write` waits (backpressure).
+  public var writeHighWater: Int
+
+  /// Creates a configuration with defaults for everything but the address.
+  public init(
+    host: String = "127.0.0.1", port: Int = 8080, maxHeadBytes: Int = 64 * 1024, maxHeaders: Int = 100,
+    maxBodyBytes: Int = 20 * 1024 * 1024, headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
+    idleTimeout: Duration = .seconds(60), maxConnections: Int = 100_000, writeHighWater: Int = 256 * 1024
+  ) {
+    self.host = host
+    self.port = port
+    self.maxHeadBytes = maxHeadBytes
+    self.maxHeaders = maxHeaders
+    self.maxBodyBytes = maxBodyBytes
+    self.headTimeout = headTimeout
+    self.bodyTimeout = bodyTimeout
+    self.idleTimeout = idleTimeout
+    self.maxConnections = maxConnections
+    self.writeHighWater = writeHighWater
+  }
+}
+
+/// Reason phrases for the statuses louter sends.
+enum HTTPStatus {
+  static func reason(_ code: Int) -> String {
+    switch code {
+    case 100: "Continue"
+    case 200: "OK"
+    case 400: "Bad Request"
+    case 401: "Unauthorized"
+    case 403: "Forbidden"
+    case 404: "Not Found"
+    case 405: "Method Not Allowed"
+    case 408: "Request Timeout"
+    case 409: "Conflict"
+    case 413: "Content Too Large"
+    case 429: "Too Many Requests"
+    case 431: "Request Header Fields Too Large"
+    case 499: "Client Closed Request"
+    case 500: "Internal Server Error"
+    case 501: "Not Implemented"
+    case 502: "Bad Gateway"
+    case 503: "Service Unavailable"
+    case 504: "Gateway Timeout"
+    case 505: "HTTP Version Not Supported"
+    default: "Status \(code)"
+    }
+  }
+}

@@ -1,0 +1,205 @@
+import CLouterSystem
+import Glibc
+
+/// A failed system call: the call's name and errno.
+public struct IOError: Error, Sendable, CustomStringConvertible {
+  /// errno.
+  public let errno: Int32
+  /// The system call that failed.
+  public let function: String
+
+  /// `function: strerror(errno)`.
+  public var description: String { "\(function): \(String(cString: strerror(errno)))" }
+}
+
+/// The outcome of a non-blocking call: done, or it would block.
+public enum IOResult<Value> {
+  case done(Value)
+  case wouldBlock
+}
+
+/// Every system call louter makes, each behind one wrapper that retries EINTR, maps EAGAIN to
+/// `.wouldBlock` and turns errno into `IOError`.
+public enum Posix {
+  @inline(__always)
+  static func call(_ function: String, _ body: () -> Int) throws(IOError) -> IOResult<Int> {
+    while true {
+      let result = body()
+      if result >= 0 { return .done(result) }
+      let code = errno
+      if code == EINTR { continue }
+      if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+      throw IOError(errno: code, function: function)
+    }
+  }
+
+  @inline(__always)
+  static func mustComplete(_ function: String, _ body: () -> Int) throws(IOError) -> Int {
+    switch try call(function, body) {
+    case .done(let value): return value
+    case .wouldBlock: throw IOError(errno: EAGAIN, function: function)
+    }
+  }
+
+  /// Ignores SIGPIPE for the process: a peer that goes away must be an error, not a kill.
+  public static func ignoreSIGPIPE() {
+    signal(SIGPIPE, SIG_IGN)
+  }
+
+  /// A non-blocking, close-on-exec TCP listener bound to `host:port` (IPv4 or IPv6 literal, or `localhost`).
+  public static func listen(host: String, port: Int, backlog: Int32 = 4096) throws(IOError) -> (fd: Int32, port: Int) {
+    let isV6 = host.contains(":")
+    let family = isV6 ? AF_INET6 : AF_INET
+    let fd = Int32(
+      try mustComplete("socket") {
+        Int(
+          socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+      })
+    var one: Int32 = 1
+    _ = try mustComplete("setsockopt") {
+      Int(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)))
+    }
+    do throws(IOError) {
+      if isV6 {
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else {
+          throw IOError(errno: EINVAL, function: "inet_pton")
+        }
+        _ = try mustComplete("bind") {
+          Int(
+            withUnsafePointer(to: &address) {
+              $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+              }
+            })
+        }
+      } else {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let literal = host == "localhost" ? "127.0.0.1" : host
+        guard inet_pton(AF_INET, literal, &address.sin_addr) == 1 else {
+          throw IOError(errno: EINVAL, function: "inet_pton")
+        }
+        _ = try mustComplete("bind") {
+          Int(
+            withUnsafePointer(to: &address) {
+              $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+              }
+            })
+        }
+      }
+      _ = try mustComplete("listen") { Int(Glibc.listen(fd, backlog)) }
+      return (fd, try boundPort(fd))
+    } catch {
+      Glibc.close(fd)
+      throw error
+    }
+  }
+
+  static func boundPort(_ fd: Int32) throws(IOError) -> Int {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    _ = try mustComplete("getsockname") {
+      Int(
+        withUnsafeMutablePointer(to: &storage) {
+          $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        })
+    }
+    if storage.ss_family == sa_family_t(AF_INET6) {
+      return withUnsafePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+      }
+    }
+    return withUnsafePointer(to: &storage) {
+      $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+    }
+  }
+
+  /// Accepts one connection, non-blocking and close-on-exec, with TCP_NODELAY set.
+  public static func accept(_ listener: Int32) throws(IOError) -> IOResult<Int32> {
+    switch try call("accept4", { Int(clouter_accept(listener)) }) {
+    case .wouldBlock: return .wouldBlock
+    case .done(let value):
+      let fd = Int32(value)
+      var one: Int32 = 1
+      // Delayed ACKs with Nagle add tens of milliseconds to small writes: never batch.
+      setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+      return .done(fd)
+    }
+  }
+
+  /// Reads into `buffer`; `.done(0)` is end of stream.
+  public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> IOResult<Int> {
+    try call("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+  }
+
+  /// Writes from `buffer` without raising SIGPIPE.
+  public static func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) throws(IOError) -> IOResult<Int> {
+    try call("send") { send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+  }
+
+  /// Closes a descriptor; errors on close are not actionable.
+  public static func close(_ fd: Int32) {
+    _ = Glibc.close(fd)
+  }
+
+  /// Shuts down the write side so the peer sees end of stream after what was sent.
+  public static func shutdownWrite(_ fd: Int32) {
+    _ = shutdown(fd, Int32(SHUT_WR))
+  }
+
+  // MARK: epoll and eventfd
+
+  /// A new epoll instance.
+  public static func epollCreate() throws(IOError) -> Int32 {
+    Int32(try mustComplete("epoll_create1") { Int(clouter_epoll_create()) })
+  }
+
+  /// Adds, modifies or deletes `fd` in `epoll` with `events` and a 64-bit token.
+  public static func epollControl(_ epoll: Int32, _ operation: Int32, _ fd: Int32, events: UInt32, token: UInt64)
+    throws(IOError)
+  {
+    _ = try mustComplete("epoll_ctl") { Int(clouter_epoll_ctl(epoll, operation, fd, events, token)) }
+  }
+
+  /// Waits for events; fills `events`/`tokens` and returns how many.
+  public static func epollWait(
+    _ epoll: Int32, events: UnsafeMutablePointer<UInt32>, tokens: UnsafeMutablePointer<UInt64>, capacity: Int32,
+    timeoutMilliseconds: Int32
+  ) throws(IOError) -> Int {
+    switch try call("epoll_wait", { Int(clouter_epoll_wait(epoll, events, tokens, capacity, timeoutMilliseconds)) }) {
+    case .done(let count): return count
+    case .wouldBlock: return 0
+    }
+  }
+
+  /// A non-blocking eventfd for waking the event loop.
+  public static func eventFD() throws(IOError) -> Int32 {
+    Int32(try mustComplete("eventfd") { Int(clouter_eventfd()) })
+  }
+
+  /// Adds one to an eventfd (wakes a waiter).
+  public static func signalEventFD(_ fd: Int32) {
+    var one: UInt64 = 1
+    _ = try? call("write") { Glibc.write(fd, &one, 8) }
+  }
+
+  /// Resets an eventfd after a wake-up.
+  public static func drainEventFD(_ fd: Int32) {
+    var value: UInt64 = 0
+    _ = try? call("read") { Glibc.read(fd, &value, 8) }
+  }
+
+  static let epollAdd = clouter_EPOLL_CTL_ADD
+  static let epollModify = clouter_EPOLL_CTL_MOD
+  static let epollDelete = clouter_EPOLL_CTL_DEL
+  static let epollIn = clouter_EPOLLIN
+  static let epollOut = clouter_EPOLLOUT
+  static let epollError = clouter_EPOLLERR
+  static let epollHangUp = clouter_EPOLLHUP
+  static let epollReadHangUp = clouter_EPOLLRDHUP
+}

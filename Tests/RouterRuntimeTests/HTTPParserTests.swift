@@ -1,0 +1,104 @@
+import Testing
+
+@testable import RouterRuntime
+
+@Suite struct HTTPParserTests {
+  func parse(_ text: String, splitEvery step: Int? = nil, maxBody: Int = 1 << 20) -> [HTTPRequestParser.Event] {
+    var parser = HTTPRequestParser(maxHeadBytes: 1024, maxHeaders: 10, maxBodyBytes: maxBody)
+    let bytes = Array(text.utf8)
+    guard let step else { return parser.feed(bytes) }
+    var events: [HTTPRequestParser.Event] = []
+    var index = 0
+    while index < bytes.count {
+      events += parser.feed(bytes[index..<min(index + step, bytes.count)])
+      index += step
+    }
+    return events
+  }
+
+  func requests(_ events: [HTTPRequestParser.Event]) -> [HTTPRequest] {
+    events.compactMap { if case .request(let request) = $0 { request } else { nil } }
+  }
+
+  func errorStatus(_ events: [HTTPRequestParser.Event]) -> Int? {
+    for case .error(let error) in events { return error.status }
+    return nil
+  }
+
+  static let post =
+    "POST /v1beta/models/m:generateContent?alt=sse HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nX-Goog-Api-Key: k\r\n\r\nhello world"
+
+  @Test func parsesAContentLengthRequestAtEverySplitPoint() {
+    for step in [nil, 1, 2, 3, 7, 50] {
+      let parsed = requests(parse(Self.post, splitEvery: step))
+      #expect(parsed.count == 1, "step \(String(describing: step))")
+      let request = parsed.first
+      #expect(request?.method == "POST")
+      #expect(request?.path == "/v1beta/models/m:generateContent")
+      #expect(request?.query == "alt=sse")
+      #expect(request?.headers["x-goog-api-key"] == "k")
+      #expect(request.map { String(decoding: $0.body, as: UTF8.self) } == "hello world")
+      #expect(request?.keepAlive == true)
+    }
+  }
+
+  @Test func decodesChunkedBodiesWithExtensionsAndTrailers() {
+    let text =
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+    for step in [nil, 1, 4] {
+      let parsed = requests(parse(text, splitEvery: step))
+      #expect(parsed.map { String(decoding: $0.body, as: UTF8.self) } == ["hello world"])
+    }
+  }
+
+  @Test func pipelinedRequestsComeOutInOrder() {
+    let text = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n"
+    let parsed = requests(parse(text))
+    #expect(parsed.map(\.path) == ["/a", "/b"])
+    #expect(parsed.map(\.keepAlive) == [true, false])
+  }
+
+  @Test func http10DefaultsToClose() {
+    #expect(requests(parse("GET / HTTP/1.0\r\n\r\n")).first?.keepAlive == false)
+    #expect(requests(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")).first?.keepAlive == true)
+    #expect(requests(parse("GET / HTTP/1.0\r\n\r\n")).first?.version == .http10)
+  }
+
+  @Test func expectContinueIsReportedBeforeTheBody() {
+    var parser = HTTPRequestParser()
+    let head = parser.feed(Array("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".utf8))
+    guard case .expectContinue? = head.first else {
+      Issue.record("expected 100-continue, got \(head)")
+      return
+    }
+    #expect(requests(parser.feed(Array("ok".utf8))).count == 1)
+  }
+
+  @Test func limitsGiveTheRightStatus() {
+    #expect(errorStatus(parse("GET /" + String(repeating: "a", count: 2000) + " HTTP/1.1\r\n\r\n")) == 431)
+    let manyHeaders = (0..<20).map { "X-\($0): v\r\n" }.joined()
+    #expect(errorStatus(parse("GET / HTTP/1.1\r\n\(manyHeaders)\r\n")) == 431)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n", maxBody: 10)) == 413)
+    #expect(
+      errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n", maxBody: 10)) == 413)
+  }
+
+  @Test func malformedRequestsAreErrorsNeverCrashes() {
+    #expect(errorStatus(parse("GARBAGE\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("GET / HTTP/2.0\r\n\r\n")) == 505)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")) == 501)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")) == 400)
+    #expect(errorStatus(parse("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")) == 400)
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<500 {
+      var parser = HTTPRequestParser(maxHeadBytes: 256, maxHeaders: 8, maxBodyBytes: 64)
+      let noise = (0..<Int(generator.next(upperBound: 300 as UInt64))).map { _ in
+        UInt8(truncatingIfNeeded: generator.next())
+      }
+      _ = parser.feed(Array("POST / HTTP/1.1\r\n".utf8) + noise)
+    }
+  }
+}

@@ -1,0 +1,262 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+
+@testable import RouterRuntime
+
+/// A blocking test client on 127.0.0.1 with a receive timeout, so no test can hang.
+final class TestClient: @unchecked Sendable {
+  let fd: Int32
+
+  init(port: Int) throws {
+    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let result = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    if result != 0 { throw IOError(errno: errno, function: "connect") }
+  }
+
+  deinit { Glibc.close(fd) }
+
+  func send(_ text: String) { send(Array(text.utf8)) }
+
+  func send(_ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+      let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      if written <= 0 { return }
+      offset += written
+    }
+  }
+
+  /// Reads what is available now (blocks for the first byte); empty at end of stream or timeout.
+  func readSome(max: Int = 65536) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: max)
+    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, max, 0) }
+    return count > 0 ? Array(buffer[0..<count]) : []
+  }
+
+  /// Blocking reads run on their own thread: a test must never block the cooperative pool the server's
+  /// handlers run on.
+  static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      Thread { continuation.resume(returning: body()) }.start()
+    }
+  }
+
+  func read(until marker: String) async -> String {
+    await Self.offPool { self.readBlocking(until: marker) }
+  }
+
+  func readToEnd() async -> [UInt8] {
+    await Self.offPool { self.readToEndBlocking() }
+  }
+
+  /// Reads until the text contains `marker` or the stream ends.
+  func readBlocking(until marker: String) -> String {
+    var data: [UInt8] = []
+    let needle = Array(marker.utf8)
+    while true {
+      // Only the tail can hold a marker that was not there before this chunk.
+      let from = max(0, data.count - 65536 - needle.count)
+      if data[from...].firstRange(of: needle) != nil { break }
+      let chunk = readSome()
+      if chunk.isEmpty { break }
+      data += chunk
+    }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  func readToEndBlocking() -> [UInt8] {
+    var data: [UInt8] = []
+    while true {
+      let chunk = readSome()
+      if chunk.isEmpty { return data }
+      data += chunk
+    }
+  }
+
+  func close() { shutdown(fd, Int32(SHUT_RDWR)) }
+}
+
+/// A handler built from a closure.
+struct ClosureHandler: HTTPHandler {
+  let body: @Sendable (HTTPRequest, HTTPResponder) async -> Void
+  func handle(_ request: HTTPRequest, responder: HTTPResponder) async { await body(request, responder) }
+}
+
+/// A one-shot signal between a handler and a test.
+final class Latch: Sendable {
+  private let stream: AsyncStream<Void>
+  private let continuation: AsyncStream<Void>.Continuation
+
+  init() { (stream, continuation) = AsyncStream.makeStream() }
+  func open() { continuation.yield() }
+  func wait() async {
+    for await _ in stream { return }
+  }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1))) struct HTTPServerTests {
+  func server(
+    _ configuration: HTTPServerConfiguration = HTTPServerConfiguration(port: 0),
+    _ body: @escaping @Sendable (HTTPRequest, HTTPResponder) async -> Void
+  ) throws -> (HTTPServer, Int) {
+    let server = HTTPServer(configuration: configuration, handler: ClosureHandler(body: body))
+    return (server, try server.start())
+  }
+
+  static func echo(_ request: HTTPRequest, _ responder: HTTPResponder) async {
+    try? await responder.respond(
+      status: 200, headers: [("content-type", "text/plain")],
+      body: Array("\(request.method) \(request.path) ".utf8) + request.body)
+  }
+
+  @Test func keepAliveServesTwoRequestsOnOneConnection() async throws {
+    let (server, port) = try server(HTTPServerConfiguration(port: 0), Self.echo)
+    let client = try TestClient(port: port)
+    client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+    #expect(await client.read(until: "GET /one").contains("HTTP/1.1 200 OK"))
+    client.send("POST /two HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody")
+    #expect(await client.read(until: "body").hasSuffix("POST /two body"))
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func chunkedRequestBodiesAndHTTP10() async throws {
+    let (server, port) = try server(HTTPServerConfiguration(port: 0), Self.echo)
+    let client = try TestClient(port: port)
+    client.send("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    #expect(await client.read(until: "abcde").contains("POST /c abcde"))
+    let old = try TestClient(port: port)
+    old.send("GET /old HTTP/1.0\r\n\r\n")
+    let answer = String(decoding: await old.readToEnd(), as: UTF8.self)
+    #expect(answer.hasPrefix("HTTP/1.0 200 OK"))
+    #expect(answer.contains("connection: close"))
+    #expect(answer.hasSuffix("GET /old "))
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func streamedResponsesArriveChunkByChunkInOrder() async throws {
+    let next = Latch()
+    let (server, port) = try server { _, responder in
+      try? await responder.startStream(status: 200, headers: [("content-type", "text/event-stream")])
+      for index in 0..<3 {
+        try? await responder.write(Array("data: \(index)\r\n\r\n".utf8))
+        await next.wait()
+      }
+      try? await responder.finish()
+    }
+    let client = try TestClient(port: port)
+    client.send("POST /s HTTP/1.1\r\n\r\n")
+    var seen = await client.read(until: "data: 0")
+    #expect(seen.contains("transfer-encoding: chunked"))
+    #expect(!seen.contains("data: 1"))
+    next.open()
+    seen += await client.read(until: "data: 1")
+    next.open()
+    seen += await client.read(until: "data: 2")
+    next.open()
+    seen += await client.read(until: "0\r\n\r\n")
+    #expect(seen.hasSuffix("0\r\n\r\n"))
+    let order = ["data: 0", "data: 1", "data: 2"].compactMap { seen.firstRange(of: $0)?.lowerBound }
+    #expect(order.count == 3 && order == order.sorted())
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func limitsAnswer413And431() async throws {
+    let configuration = HTTPServerConfiguration(port: 0, maxHeadBytes: 512, maxBodyBytes: 16)
+    let (server, port) = try server(configuration, Self.echo)
+    let big = try TestClient(port: port)
+    big.send("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+    #expect(String(decoding: await big.readToEnd(), as: UTF8.self).hasPrefix("HTTP/1.1 413"))
+    let long = try TestClient(port: port)
+    long.send("GET /" + String(repeating: "x", count: 1000) + " HTTP/1.1\r\n\r\n")
+    #expect(String(decoding: await long.readToEnd(), as: UTF8.self).hasPrefix("HTTP/1.1 431"))
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func aSlowHeadGets408() async throws {
+    let configuration = HTTPServerConfiguration(port: 0, headTimeout: .milliseconds(200))
+    let (server, port) = try server(configuration, Self.echo)
+    let client = try TestClient(port: port)
+    client.send("GET / HTTP/1.1\r\nHost:")
+    #expect(String(decoding: await client.readToEnd(), as: UTF8.self).hasPrefix("HTTP/1.1 408"))
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func aClientThatDisconnectsCancelsTheHandler() async throws {
+    let cancelled = Latch()
+    let started = Latch()
+    let (server, port) = try server { _, responder in
+      try? await responder.startStream(status: 200, headers: [])
+      try? await responder.write(Array("first".utf8))
+      started.open()
+      await withTaskCancellationHandler {
+        // Waits for ever unless cancelled: only the client's disconnect can end it.
+        for await _ in AsyncStream<Void>(unfolding: {
+          try? await Task.sleep(for: .seconds(3600))
+          return ()
+        }) {}
+      } onCancel: {
+        cancelled.open()
+      }
+    }
+    let client = try TestClient(port: port)
+    client.send("POST / HTTP/1.1\r\n\r\n")
+    _ = await client.read(until: "first")
+    await started.wait()
+    client.close()
+    await cancelled.wait()
+    #expect(server.activeRequestCount == 0)
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func aSlowReaderNeverMakesTheServerBufferTheWholeStream() async throws {
+    let peak = Atomic<Int>(0)
+    let total = 32 << 20
+    let chunk = [UInt8](repeating: 0x61, count: 1 << 20)
+    let configuration = HTTPServerConfiguration(port: 0, writeHighWater: 256 * 1024)
+    let (server, port) = try server(configuration) { _, responder in
+      try? await responder.startStream(status: 200, headers: [])
+      for _ in 0..<(total / chunk.count) { try? await responder.write(chunk) }
+      peak.store(responder.channel.state.withLock { $0.peakUnsent }, ordering: .relaxed)
+      try? await responder.finish()
+    }
+    let client = try TestClient(port: port)
+    client.send("GET /big HTTP/1.1\r\n\r\n")
+    let received = await client.read(until: "\r\n0\r\n\r\n")
+    #expect(received.utf8.count > total)
+    // Without backpressure the writer would queue all 32 MiB at once.
+    #expect(peak.load(ordering: .relaxed) <= 256 * 1024 + chunk.count + 64)
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func gracefulShutdownLetsAnInFlightStreamFinish() async throws {
+    let proceed = Latch()
+    let (server, port) = try server { _, responder in
+      try? await responder.startStream(status: 200, headers: [])
+      try? await responder.write(Array("part1".utf8))
+      await proceed.wait()
+      try? await responder.write(Array("part2".utf8))
+      try? await responder.finish()
+    }
+    let client = try TestClient(port: port)
+    client.send("GET / HTTP/1.1\r\n\r\n")
+    _ = await client.read(until: "part1")
+    async let stopping: Void = server.shutdown(gracePeriod: .seconds(10))
+    proceed.open()
+    let rest = await client.read(until: "0\r\n\r\n")
+    #expect(rest.contains("part2"))
+    await stopping
+    #expect((try? TestClient(port: port)) == nil, "the listener is closed after shutdown")
+  }
+}
