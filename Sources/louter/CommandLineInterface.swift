@@ -39,6 +39,8 @@ enum CommandLineInterface {
       return 0
     case "toml-decode":
       return TOMLDecodeCommand.run(rest)
+    case "serve":
+      return ServeCommand.run(rest)
     case "check":
       return CheckCommand.run(rest)
     case "explain":

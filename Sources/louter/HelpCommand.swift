@@ -4,6 +4,7 @@ import RouteSpec
 enum HelpCommand {
   static let topics: [String: String] = [
     "check": CheckCommand.help,
+    "serve": ServeCommand.help,
     "explain": ExplainCommand.help,
     "dump": DumpCommand.help,
     "keygen": KeygenCommand.help,

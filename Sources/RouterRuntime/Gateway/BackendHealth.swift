@@ -37,9 +37,12 @@ public final class BackendHealth: Sendable {
   }
 
   /// Takes a slot, or says why not. A granted slot must be given back with `release`.
-  public func acquire(now: ContinuousClock.Instant = .now) -> Refusal? {
+  ///
+  /// `lastResort` ignores an open circuit: when no other backend is left to try, asking this one
+  /// beats answering 503 without trying.
+  public func acquire(now: ContinuousClock.Instant = .now, lastResort: Bool = false) -> Refusal? {
     state.withLock { state in
-      if let openUntil = state.openUntil {
+      if let openUntil = state.openUntil, !lastResort {
         if now < openUntil {
           let remaining = now.duration(to: openUntil).components
           return .coolingDown(

@@ -44,14 +44,18 @@ public struct RequestRecord: Sendable {
   public var outputTokens: Int?
   /// True when the token counts are louter's estimate (the backend sent no usage).
   public var tokensEstimated = false
+  /// True for streamed answers; a whole answer's first token arrives with its last.
+  public var streamed = false
 
   /// Creates a record for a request id.
   public init(id: String) { self.id = id }
 
   /// Output tokens per second over the generation phase: output ÷ (total − TTFT).
   public var tokensPerSecond: Double? {
-    guard let outputTokens, let ttft = timeToFirstToken, total > ttft, outputTokens > 0 else { return nil }
-    return Double(outputTokens) / (total - ttft)
+    guard let outputTokens, let ttft = timeToFirstToken, outputTokens > 0 else { return nil }
+    // Non-streamed answers arrive whole: their generation phase is the whole request.
+    let generation = streamed ? total - ttft : total
+    return generation > 0 ? Double(outputTokens) / generation : nil
   }
 
   static func milliseconds(_ seconds: Double) -> String {

@@ -1,0 +1,190 @@
+import RouteCompiler
+import RouteSpec
+
+/// One request's trip through the gateway: front, route, chain, answer.
+struct Exchange {
+  let request: HTTPRequest
+  let responder: HTTPResponder
+  let table: RouteTable
+  let backends: [BackendRuntime]
+  let started: ContinuousClock.Instant
+  var record: RequestRecord
+  /// Headers every answer carries.
+  var commonHeaders: [(String, String)]
+
+  init(
+    request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
+    started: ContinuousClock.Instant
+  ) {
+    self.request = request
+    self.responder = responder
+    self.table = table
+    self.backends = backends
+    self.started = started
+    let id = RequestID.make()
+    self.record = RequestRecord(id: id)
+    self.commonHeaders = [("x-request-id", id)]
+  }
+
+  static func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = (ContinuousClock.now - start).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+  }
+
+  // MARK: answers
+
+  mutating func respond(_ status: Int, json: JSONValue, headers extra: [(String, String)] = []) async {
+    record.status = status
+    let headers = [("content-type", "application/json; charset=UTF-8")] + commonHeaders + extra
+    do {
+      try await responder.respond(status: status, headers: headers, body: json.serializedBytes())
+    } catch {
+      record.status = 499
+    }
+  }
+
+  mutating func fail(_ error: GeminiError, headers: [(String, String)] = []) async {
+    await respond(error.code, json: error.json, headers: headers)
+  }
+
+  // MARK: front
+
+  mutating func run() async {
+    let path = request.path
+    if request.method == "GET", path == "/healthz" || path == "/readyz" {
+      let body: JSONValue =
+        path == "/healthz"
+        ? .object(["status": "ok"])
+        : .object(["status": "ready", "routes": .int(Int64(table.routes.count))])
+      await respond(200, json: body)
+      return
+    }
+    guard let call = GeminiCall.parse(httpMethod: request.method, path: path) else {
+      await fail(
+        GeminiError(
+          code: 404, status: "NOT_FOUND",
+          message: "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
+      return
+    }
+    record.method = call.method.rawValue
+    record.model = call.model.isEmpty ? "-" : call.model
+    let key = Self.presentedKey(request)
+    let authentication = table.authenticate(key: key)
+    switch authentication {
+    case .missingKey:
+      await fail(
+        GeminiError(
+          code: 403, status: "PERMISSION_DENIED",
+          message: "Method doesn't allow unregistered callers (callers without established identity). "
+            + "Please use API Key or other form of API consumer identity to call this API."))
+      return
+    case .invalidKey:
+      await fail(
+        GeminiError(
+          code: 400, status: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key.",
+          details: [GeminiError.errorInfo(reason: "API_KEY_INVALID", domain: "googleapis.com")]))
+      return
+    case .client(let index):
+      record.client = table.clients[index].name
+    case .anonymous:
+      break
+    }
+    let client = authentication.clientIndex
+    switch call.method {
+    case .listModels:
+      let names = ModelCatalog.models(for: client, table: table)
+      let pageSize = QueryString.value("pageSize", in: request.query).flatMap { Int($0) }
+      await respond(
+        200,
+        json: ModelCatalog.listJSON(
+          names, pageSize: pageSize, pageToken: QueryString.value("pageToken", in: request.query)))
+      return
+    case .getModel:
+      if case .forward = table.plan(for: RequestFacts(client: client, key: key, model: call.model)) {
+        await respond(200, json: ModelCatalog.modelJSON(call.model))
+      } else {
+        await fail(.notFound("models/\(call.model) is not found for this client"))
+      }
+      return
+    default:
+      break
+    }
+    let body: JSONValue
+    do {
+      body = try JSONParser.parse(request.body)
+    } catch {
+      await fail(.invalidArgument("Invalid JSON payload received. \(error.description)"))
+      return
+    }
+    guard case .object = body else {
+      await fail(.invalidArgument("Invalid JSON payload received. The request body must be a JSON object."))
+      return
+    }
+    let stream = call.method == .streamGenerateContent
+    let facts = RequestFacts(
+      client: client, key: key, model: call.model, endpoint: call.endpoint, stream: stream,
+      tools: RequestFeatures.declaresTools(body), images: RequestFeatures.carriesImages(body),
+      headers: request.headers.lowercasedPairs)
+    switch table.plan(for: facts) {
+    case .noRoute:
+      await fail(.notFound("no route serves model '\(call.model)' for this client"))
+    case .deny(let route, let message):
+      record.route = table.routes[route].name
+      commonHeaders.append(("x-louter-route", record.route))
+      await fail(GeminiError(code: 403, status: "PERMISSION_DENIED", message: message))
+    case .forward(let plan):
+      record.route = table.routes[plan.route].name
+      record.upstreamModel = plan.model
+      commonHeaders.append(("x-louter-route", record.route))
+      var forwarding = Forwarding(call: call, plan: plan, body: body, key: key, stream: stream)
+      await forward(&forwarding)
+    }
+  }
+
+  /// The key from `x-goog-api-key`, then `?key=`, then `Authorization: Bearer`.
+  static func presentedKey(_ request: HTTPRequest) -> String? {
+    if let key = request.headers["x-goog-api-key"], !key.isEmpty { return key }
+    if let key = QueryString.value("key", in: request.query), !key.isEmpty { return key }
+    if let authorization = request.headers["authorization"] {
+      let parts = authorization.split(separator: " ", maxSplits: 1)
+      if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
+    }
+    return nil
+  }
+}
+
+/// Request features that routes can match on, read from the Gemini body (either JSON spelling).
+enum RequestFeatures {
+  static func declaresTools(_ body: JSONValue) -> Bool {
+    guard let tools = (body["tools"] ?? body["tools"])?.arrayValue else { return false }
+    return tools.contains { tool in
+      let declarations = tool["functionDeclarations"] ?? tool["function_declarations"]
+      return !(declarations?.arrayValue?.isEmpty ?? true)
+    }
+  }
+
+  static func carriesImages(_ body: JSONValue) -> Bool {
+    let contents: [JSONValue]
+    switch body["contents"] {
+    case .array(let values)?: contents = values
+    case .object?: contents = [body["contents"] ?? .null]
+    default: return false
+    }
+    for content in contents {
+      let parts: [JSONValue]
+      switch content["parts"] {
+      case .array(let values)?: parts = values
+      case .object?: parts = [content["parts"] ?? .null]
+      default: continue
+      }
+      for part in parts {
+        for key in ["inlineData", "inline_data", "fileData", "file_data"] {
+          guard let media = part[key] else { continue }
+          let mime = (media["mimeType"] ?? media["mime_type"])?.stringValue ?? ""
+          if mime.hasPrefix("image/") { return true }
+        }
+      }
+    }
+    return false
+  }
+}

@@ -1,0 +1,84 @@
+public import RouteCompiler
+import RouteSpec
+import Synchronization
+
+/// A backend of the live table: its compiled settings, admission state and transport.
+public final class BackendRuntime: Sendable {
+  /// The compiled backend.
+  public let backend: CompiledBackend
+  /// In-flight limit and passive health.
+  public let health: BackendHealth
+  /// How requests reach it.
+  public let transport: any UpstreamTransport
+
+  /// Creates the runtime of one backend.
+  public init(backend: CompiledBackend, transport: any UpstreamTransport) {
+    self.backend = backend
+    self.health = BackendHealth(limit: backend.maxConcurrency)
+    self.transport = transport
+  }
+}
+
+/// The Gemini API front: authenticates, evaluates the route table, and forwards along the chain.
+///
+/// The table is read-only; `reload` swaps a whole new snapshot in, and requests already running
+/// finish on the snapshot they started with.
+public final class Gateway: HTTPHandler, Sendable {
+  /// One table and the backends it names.
+  struct Snapshot: Sendable {
+    let table: RouteTable
+    let backends: [BackendRuntime]
+  }
+
+  private let snapshot: Mutex<Snapshot>
+  private let makeTransport: @Sendable (CompiledBackend) -> any UpstreamTransport
+  private let recordSink: @Sendable (RequestRecord) -> Void
+
+  /// Creates a gateway serving `table`; `transport` picks each backend's transport; `sink` receives
+  /// every finished request's record (for `--verbose` and the request log).
+  public init(
+    table: RouteTable, transport: @escaping @Sendable (CompiledBackend) -> any UpstreamTransport,
+    sink: @escaping @Sendable (RequestRecord) -> Void
+  ) {
+    self.makeTransport = transport
+    self.recordSink = sink
+    self.snapshot = Mutex(
+      Snapshot(table: table, backends: table.backends.map { BackendRuntime(backend: $0, transport: transport($0)) }))
+  }
+
+  /// Replaces the table as a whole.
+  public func reload(_ table: RouteTable) {
+    let backends = table.backends.map { BackendRuntime(backend: $0, transport: makeTransport($0)) }
+    snapshot.withLock { $0 = Snapshot(table: table, backends: backends) }
+  }
+
+  /// The table requests are evaluated against now.
+  public var table: RouteTable { snapshot.withLock { $0.table } }
+
+  /// Handles one HTTP request.
+  public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
+    let started = ContinuousClock.now
+    let current = snapshot.withLock { $0 }
+    var exchange = Exchange(
+      request: request, responder: responder, table: current.table, backends: current.backends, started: started)
+    await exchange.run()
+    exchange.record.total = Exchange.seconds(since: started)
+    recordSink(exchange.record)
+  }
+}
+
+/// Random request identifiers from the system CSPRNG.
+enum RequestID {
+  static func make() -> String {
+    var generator = SystemRandomNumberGenerator()
+    let digits = Array("0123456789abcdef".utf8)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(16)
+    var word = generator.next() as UInt64
+    for _ in 0..<16 {
+      bytes.append(digits[Int(word & 0xF)])
+      word >>= 4
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}

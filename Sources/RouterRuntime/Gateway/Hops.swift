@@ -1,0 +1,396 @@
+import RouteCompiler
+import RouteSpec
+
+/// Limits on what louter reads from an upstream before answering.
+enum UpstreamLimits {
+  /// An error body: enough for any message.
+  static let errorBody = 1 << 20
+  /// A whole non-streamed answer.
+  static let responseBody = 64 << 20
+}
+
+/// Writes Gemini stream events to the client in the form it asked for (`alt=sse` or the JSON array).
+struct ClientStreamWriter {
+  let sse: Bool
+  var array = GeminiJSONArrayWriter()
+
+  var contentType: String { sse ? GeminiSSEWriter.contentType : GeminiJSONArrayWriter.contentType }
+
+  mutating func bytes(_ event: GeminiStreamEvent) -> [UInt8] {
+    sse ? GeminiSSEWriter.event(event) : array.write(event)
+  }
+
+  mutating func end() -> [UInt8] {
+    sse || array.isClosed ? [] : array.end()
+  }
+}
+
+extension Exchange {
+  // MARK: shared
+
+  func upstreamRequest(_ backend: CompiledBackend, url: String, headers: [(String, String)], body: [UInt8])
+    -> UpstreamRequest
+  {
+    UpstreamRequest(
+      method: "POST", url: url, headers: headers, body: body, connectTimeout: backend.connectTimeout.duration,
+      firstByteTimeout: backend.firstByteTimeout.duration, streamIdleTimeout: backend.streamIdleTimeout.duration,
+      totalTimeout: backend.timeout.duration)
+  }
+
+  static func baseURL(_ backend: CompiledBackend) -> String {
+    var url = backend.url ?? "echo://local"
+    while url.hasSuffix("/") { url.removeLast() }
+    return url
+  }
+
+  static func dialect(for backend: CompiledBackend) -> OpenAIDialect {
+    var dialect: OpenAIDialect =
+      backend.protocolName == .echo ? .generic : (backend.flavor == .azure ? .azure : .openAI)
+    dialect.maxTokensField = backend.maxTokensField == "max_tokens" ? .maxTokens : .maxCompletionTokens
+    dialect.supportsStreamOptions = backend.streamUsage
+    return dialect
+  }
+
+  func openAIHeaders(_ backend: CompiledBackend, key: String?, stream: Bool) -> [(String, String)] {
+    var headers: [(String, String)] = [
+      ("content-type", "application/json"), ("accept", stream ? "text/event-stream" : "application/json"),
+    ]
+    let secret = backend.forwardKey ? key : backend.apiKey
+    if let secret, !secret.isEmpty {
+      if backend.flavor == .azure {
+        headers.append(("api-key", secret))
+      } else {
+        headers.append(("authorization", "Bearer \(secret)"))
+      }
+    }
+    return headers + backend.headers.map { ($0.name, $0.value) }
+  }
+
+  func openAIURL(_ backend: CompiledBackend, path: String, model: String) -> String {
+    let base = Self.baseURL(backend)
+    if backend.flavor == .azure, backend.protocolName == .openai {
+      let version = backend.apiVersion.map { "?api-version=\($0)" } ?? ""
+      return "\(base)/openai/deployments/\(model)/\(path)\(version)"
+    }
+    return "\(base)/\(path)"
+  }
+
+  /// Reads a whole body up to `limit` bytes.
+  static func readAll(_ body: UpstreamBody, limit: Int) async throws(UpstreamError) -> [UInt8] {
+    var data: [UInt8] = []
+    while let chunk = try await body.next() {
+      data += chunk
+      if data.count > limit { throw UpstreamError.tooLarge }
+    }
+    return data
+  }
+
+  /// Reads an upstream error answer and maps it to a hop failure.
+  func errorFailure(
+    _ head: UpstreamResponseHead, _ body: UpstreamBody, backend: CompiledBackend, gemini: Bool
+  ) async -> HopFailure {
+    let bytes = (try? await Self.readAll(body, limit: UpstreamLimits.errorBody)) ?? []
+    let error: GeminiError
+    if gemini, let relayed = Self.geminiError(bytes, status: head.status) {
+      error = relayed
+    } else {
+      switch UpstreamErrorMapper.map(
+        status: head.status, body: bytes, retryAfter: head.headers["retry-after"],
+        retryAfterMilliseconds: head.headers["retry-after-ms"], backend: backend.name,
+        clientKeyForwarded: backend.forwardKey)
+      {
+      case .error(let mapped): error = mapped
+      case .promptBlocked:
+        error = GeminiError(
+          code: 400, status: "INVALID_ARGUMENT", message: "the prompt was blocked by \(backend.name)'s filter")
+      }
+    }
+    return Self.failure(status: head.status, error: error, backend: backend.name)
+  }
+
+  /// A Gemini backend's own error body, kept as it is.
+  static func geminiError(_ bytes: [UInt8], status: Int) -> GeminiError? {
+    guard let json = try? JSONParser.parse(bytes), let error = json["error"] else { return nil }
+    let code = error["code"]?.intValue.map(Int.init) ?? status
+    return GeminiError(
+      code: code, status: error["status"]?.stringValue ?? GeminiError.statusName(forHTTP: code),
+      message: error["message"]?.stringValue ?? "upstream returned HTTP \(status)",
+      details: error["details"]?.arrayValue ?? [])
+  }
+
+  mutating func noteUsage(_ usage: JSONValue?) {
+    guard let usage else { return }
+    if let prompt = usage["promptTokenCount"]?.intValue { record.inputTokens = Int(prompt) }
+    if let output = usage["candidatesTokenCount"]?.intValue {
+      record.outputTokens = Int(output) + Int(usage["thoughtsTokenCount"]?.intValue ?? 0)
+    }
+    record.tokensEstimated = false
+  }
+
+  /// Text characters of a response chunk, for the token estimate when no usage arrives.
+  static func textBytes(_ json: JSONValue) -> Int {
+    var count = 0
+    for candidate in json["candidates"]?.arrayValue ?? [] {
+      for part in candidate["content"]?["parts"]?.arrayValue ?? [] {
+        count += part["text"]?.stringValue?.utf8.count ?? 0
+      }
+    }
+    return count
+  }
+
+  // MARK: OpenAI and echo
+
+  mutating func translatedHop(_ runtime: BackendRuntime, _ forwarding: inout Forwarding) async -> HopResult {
+    let backend = runtime.backend
+    switch forwarding.call.method {
+    case .countTokens:
+      do {
+        let answer = try TokenEstimator.countTokensResponse(body: forwarding.body)
+        await respond(
+          200, json: answer,
+          headers: [("x-louter-backend", backend.name), ("x-louter-warning", "approximated=countTokens")])
+        return .served(healthy: nil)
+      } catch {
+        return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+      }
+    case .embedContent, .batchEmbedContents:
+      return await embeddingHop(runtime, forwarding)
+    default:
+      break
+    }
+    let decoded: GeminiRequest
+    if let cached = forwarding.decoded {
+      decoded = cached
+    } else {
+      do {
+        decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
+      } catch {
+        return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+      }
+      forwarding.decoded = decoded
+    }
+    let translated: OpenAIChatRequest
+    do {
+      translated = try GeminiToOpenAI.translate(
+        decoded, model: forwarding.plan.model, dialect: Self.dialect(for: backend), stream: forwarding.stream)
+    } catch {
+      return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+    }
+    record.mode = backend.protocolName.rawValue
+    let request = upstreamRequest(
+      backend, url: openAIURL(backend, path: "chat/completions", model: forwarding.plan.model),
+      headers: openAIHeaders(backend, key: forwarding.key, stream: forwarding.stream),
+      body: translated.body.serializedBytes())
+    let hopStarted = ContinuousClock.now
+    let response: UpstreamResponse
+    do {
+      response = try await runtime.transport.send(request)
+    } catch {
+      return .failed(Self.failure(error, backend: backend.name))
+    }
+    guard response.head.status == 200 else {
+      return .failed(await errorFailure(response.head, response.body, backend: backend, gemini: false))
+    }
+    var headers: [(String, String)] = [("x-louter-backend", backend.name)]
+    if let warning = translated.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
+    let options = GeminiResponseOptions(
+      includeThoughts: translated.includeThoughts, modelVersion: forwarding.plan.model, responseId: record.id,
+      backend: backend.name)
+    if !forwarding.stream {
+      let bytes: [UInt8]
+      do {
+        bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)
+      } catch {
+        return .failed(Self.failure(error, backend: backend.name))
+      }
+      let answer: JSONValue
+      do {
+        let json = try JSONParser.parse(bytes)
+        answer = try OpenAIToGemini.translate(json, options: options).json
+      } catch let error as GeminiError {
+        return .failed(HopFailure(backend: backend.name, kind: .serverError, error: error, outcome: "bad-answer"))
+      } catch {
+        return .failed(
+          HopFailure(
+            backend: backend.name, kind: .serverError,
+            error: GeminiError(
+              code: 502, status: "UNAVAILABLE", message: "backend '\(backend.name)' sent a body that is not JSON"),
+            outcome: "bad-answer"))
+      }
+      noteUsage(answer["usageMetadata"])
+      await respond(200, json: answer, headers: headers)
+      record.timeToFirstToken = Self.seconds(since: started)
+      return .served(healthy: true)
+    }
+    var parser = SSEParser()
+    var translator = OpenAIStreamTranslator(options: options)
+    return await relayStream(
+      response.body, backend: backend, hopStarted: hopStarted, headers: headers,
+      sse: forwarding.call.isSSE(request: self.request)
+    ) { chunk, finished in
+      var events: [GeminiStreamEvent] = []
+      for event in finished ? parser.finish() : parser.feed(chunk) { events += translator.consume(event.data) }
+      if finished { events += translator.finish() }
+      return events
+    }
+  }
+
+  /// Reads upstream chunks, turns them into Gemini events with `translate`, and writes them to the client.
+  ///
+  /// Until the first event is ready nothing is committed: a failure or a missed first-token deadline is a
+  /// hop failure and the chain goes on. After it, failures become an in-band error event and the response
+  /// ends as an error.
+  mutating func relayStream(
+    _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, headers: [(String, String)],
+    sse: Bool, translate: (_ chunk: [UInt8], _ finished: Bool) -> [GeminiStreamEvent]
+  ) async -> HopResult {
+    var writer = ClientStreamWriter(sse: sse)
+    var committed = false
+    var textBytes = 0
+    let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
+    while true {
+      let chunk: [UInt8]?
+      do {
+        if committed {
+          chunk = try await body.next()
+        } else {
+          guard
+            let next = try await Deadline.run(
+              until: deadline, { () async throws(UpstreamError) -> [UInt8]? in try await body.next() })
+          else {
+            body.cancel()
+            return .failed(
+              HopFailure(
+                backend: backend.name, kind: .timeout,
+                error: .deadlineExceeded(
+                  "backend '\(backend.name)' sent no first token within \(backend.firstByteTimeout)"),
+                outcome: "timeout"))
+          }
+          chunk = next.value
+        }
+      } catch {
+        if !committed { return .failed(Self.failure(error, backend: backend.name)) }
+        let mapped: GeminiError =
+          if case .timedOut = error {
+            .deadlineExceeded("backend '\(backend.name)' stalled mid-stream: \(error.reason)")
+          } else {
+            .unavailable("backend '\(backend.name)' broke off the stream: \(error.reason)")
+          }
+        _ = try? await responder.write(writer.bytes(.error(mapped)))
+        responder.abort()
+        record.status = mapped.code
+        return .served(healthy: false)
+      }
+      let events = translate(chunk ?? [], chunk == nil)
+      for event in events {
+        if !committed {
+          if case .error(let error) = event {
+            let kind: HopFailure.Kind =
+              error.code == 429 ? .rateLimited : (error.code >= 500 ? .serverError : .rejected)
+            return .failed(HopFailure(backend: backend.name, kind: kind, error: error, outcome: "stream-error"))
+          }
+          do {
+            try await responder.startStream(
+              status: 200, headers: [("content-type", writer.contentType)] + commonHeaders + headers)
+          } catch {
+            record.status = 499
+            return .served(healthy: nil)
+          }
+          committed = true
+          record.streamed = true
+          record.status = 200
+          record.timeToFirstToken = Self.seconds(since: started)
+        }
+        if case .response(let json) = event {
+          noteUsage(json["usageMetadata"])
+          textBytes += Self.textBytes(json)
+        }
+        do {
+          try await responder.write(writer.bytes(event))
+        } catch {
+          body.cancel()
+          record.status = 499
+          return .served(healthy: nil)
+        }
+        if case .error(let error) = event {
+          responder.abort()
+          record.status = error.code
+          return .served(healthy: false)
+        }
+      }
+      if chunk == nil { break }
+    }
+    if !committed {
+      return .failed(
+        HopFailure(
+          backend: backend.name, kind: .serverError,
+          error: .unavailable("backend '\(backend.name)' ended the stream without any answer"), outcome: "empty"))
+    }
+    if record.outputTokens == nil {
+      record.outputTokens = (textBytes + 3) / 4
+      record.tokensEstimated = true
+    }
+    do {
+      let tail = writer.end()
+      if !tail.isEmpty { try await responder.write(tail) }
+      try await responder.finish()
+    } catch {
+      record.status = 499
+    }
+    return .served(healthy: true)
+  }
+
+  // MARK: embeddings
+
+  mutating func embeddingHop(_ runtime: BackendRuntime, _ forwarding: Forwarding) async -> HopResult {
+    let backend = runtime.backend
+    let batch = forwarding.call.method == .batchEmbedContents
+    let translated: EmbeddingTranslator.Request
+    do {
+      translated = try EmbeddingTranslator.openAIRequest(
+        forwarding.body, batch: batch, urlModel: forwarding.call.model, backendModel: forwarding.plan.model)
+    } catch {
+      return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+    }
+    record.mode = backend.protocolName.rawValue
+    let request = upstreamRequest(
+      backend, url: openAIURL(backend, path: "embeddings", model: forwarding.plan.model),
+      headers: openAIHeaders(backend, key: forwarding.key, stream: false), body: translated.body.serializedBytes())
+    let response: UpstreamResponse
+    do {
+      response = try await runtime.transport.send(request)
+    } catch {
+      return .failed(Self.failure(error, backend: backend.name))
+    }
+    guard response.head.status == 200 else {
+      return .failed(await errorFailure(response.head, response.body, backend: backend, gemini: false))
+    }
+    do {
+      let bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)
+      let json = try JSONParser.parse(bytes)
+      let answer = try EmbeddingTranslator.geminiResponse(json, batch: batch, expectedCount: translated.count)
+      var headers: [(String, String)] = [("x-louter-backend", backend.name)]
+      if let warning = translated.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
+      await respond(200, json: answer, headers: headers)
+      return .served(healthy: true)
+    } catch let error as GeminiError {
+      return .failed(HopFailure(backend: backend.name, kind: .serverError, error: error, outcome: "bad-answer"))
+    } catch let error as UpstreamError {
+      return .failed(Self.failure(error, backend: backend.name))
+    } catch {
+      return .failed(
+        HopFailure(
+          backend: backend.name, kind: .serverError,
+          error: GeminiError(
+            code: 502, status: "UNAVAILABLE", message: "backend '\(backend.name)' sent a body that is not JSON"),
+          outcome: "bad-answer"))
+    }
+  }
+}
+
+extension GeminiCall {
+  /// `?alt=sse` asks for server-sent events; without it a stream is one JSON array.
+  func isSSE(request: HTTPRequest) -> Bool {
+    QueryString.value("alt", in: request.query)?.lowercased() == "sse"
+  }
+}

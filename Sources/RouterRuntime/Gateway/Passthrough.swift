@@ -1,0 +1,207 @@
+import RouteCompiler
+import RouteSpec
+
+extension Exchange {
+  /// The client's body with only the members a route action changes rewritten; every other byte stays.
+  static func patchedBody(_ original: [UInt8], plan: ForwardPlan, method: GeminiCall.Method) throws(JSONParseError)
+    -> [UInt8]
+  {
+    var edits: [JSONPatch.MemberEdit] = []
+    if let action = plan.systemPrompt, method == .generateContent || method == .streamGenerateContent {
+      edits.append(
+        JSONPatch.MemberEdit(keys: RouteActions.systemInstructionKeys) { existing in
+          RouteActions.systemInstruction(existing, action: action)
+        })
+    }
+    if !plan.generation.isEmpty, method == .generateContent || method == .streamGenerateContent {
+      let rules = plan.generation
+      edits.append(
+        JSONPatch.MemberEdit(keys: RouteActions.generationConfigKeys) { existing in
+          RouteActions.generationConfig(existing, rules: rules) ?? existing
+        })
+    }
+    return edits.isEmpty ? original : try JSONPatch.apply(edits, to: original)
+  }
+
+  mutating func passthroughHop(_ runtime: BackendRuntime, _ forwarding: inout Forwarding) async -> HopResult {
+    let backend = runtime.backend
+    let body: [UInt8]
+    if let cached = forwarding.passthroughBody {
+      body = cached
+    } else {
+      do {
+        body = try Self.patchedBody(request.body, plan: forwarding.plan, method: forwarding.call.method)
+      } catch {
+        return .failed(
+          HopFailure(
+            backend: backend.name, kind: .rejected, error: .invalidArgument("Invalid JSON payload received. \(error)"),
+            outcome: "400"))
+      }
+      forwarding.passthroughBody = body
+    }
+    record.mode = "gemini"
+    var url = "\(Self.baseURL(backend))/\(forwarding.call.version)/models/\(forwarding.plan.model):"
+    url += forwarding.call.method.rawValue
+    if let query = QueryString.removing(["key"], from: request.query) { url += "?" + query }
+    var headers: [(String, String)] = [("content-type", "application/json")]
+    if let secret = backend.forwardKey ? forwarding.key : backend.apiKey, !secret.isEmpty {
+      headers.append(("x-goog-api-key", secret))
+    }
+    headers += backend.headers.map { ($0.name, $0.value) }
+    let upstream = upstreamRequest(backend, url: url, headers: headers, body: body)
+    let hopStarted = ContinuousClock.now
+    let response: UpstreamResponse
+    do {
+      response = try await runtime.transport.send(upstream)
+    } catch {
+      return .failed(Self.failure(error, backend: backend.name))
+    }
+    guard response.head.status == 200 else {
+      return .failed(await errorFailure(response.head, response.body, backend: backend, gemini: true))
+    }
+    let contentType = response.head.headers["content-type"] ?? "application/json; charset=UTF-8"
+    let answerHeaders: [(String, String)] = [("x-louter-backend", backend.name)]
+    if !forwarding.stream {
+      let bytes: [UInt8]
+      do {
+        bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)
+      } catch {
+        return .failed(Self.failure(error, backend: backend.name))
+      }
+      if let json = try? JSONParser.parse(bytes) { noteUsage(json["usageMetadata"]) }
+      record.status = 200
+      do {
+        try await responder.respond(
+          status: 200, headers: [("content-type", contentType)] + commonHeaders + answerHeaders, body: bytes)
+      } catch {
+        record.status = 499
+      }
+      record.timeToFirstToken = Self.seconds(since: started)
+      return .served(healthy: true)
+    }
+    // Relay the bytes as they come; parse a copy of SSE events only to learn the usage.
+    let sse = forwarding.call.isSSE(request: request)
+    return await relayBytes(
+      response.body, backend: backend, hopStarted: hopStarted, contentType: contentType, headers: answerHeaders,
+      sse: sse)
+  }
+
+  mutating func relayBytes(
+    _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, contentType: String,
+    headers: [(String, String)], sse: Bool
+  ) async -> HopResult {
+    var committed = false
+    var parser = SSEParser()
+    let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
+    while true {
+      let chunk: [UInt8]?
+      do {
+        if committed {
+          chunk = try await body.next()
+        } else {
+          guard
+            let next = try await Deadline.run(
+              until: deadline, { () async throws(UpstreamError) -> [UInt8]? in try await body.next() })
+          else {
+            body.cancel()
+            return .failed(
+              HopFailure(
+                backend: backend.name, kind: .timeout,
+                error: .deadlineExceeded("backend '\(backend.name)' sent nothing within \(backend.firstByteTimeout)"),
+                outcome: "timeout"))
+          }
+          chunk = next.value
+        }
+      } catch {
+        if !committed { return .failed(Self.failure(error, backend: backend.name)) }
+        if sse {
+          let mapped = GeminiError.unavailable("backend '\(backend.name)' broke off the stream: \(error.reason)")
+          _ = try? await responder.write(GeminiSSEWriter.event(mapped.json))
+        }
+        responder.abort()
+        record.status = 503
+        return .served(healthy: false)
+      }
+      guard let chunk else { break }
+      if chunk.isEmpty { continue }
+      if !committed {
+        do {
+          try await responder.startStream(
+            status: 200, headers: [("content-type", contentType)] + commonHeaders + headers)
+        } catch {
+          record.status = 499
+          return .served(healthy: nil)
+        }
+        committed = true
+        record.streamed = true
+        record.status = 200
+        record.timeToFirstToken = Self.seconds(since: started)
+      }
+      if sse {
+        for event in parser.feed(chunk) where event.data.contains("usageMetadata") {
+          if let json = try? JSONParser.parse(event.data) { noteUsage(json["usageMetadata"]) }
+        }
+      }
+      do {
+        try await responder.write(chunk)
+      } catch {
+        body.cancel()
+        record.status = 499
+        return .served(healthy: nil)
+      }
+    }
+    if !committed {
+      do {
+        try await responder.respond(
+          status: 200, headers: [("content-type", contentType)] + commonHeaders + headers, body: [])
+      } catch {
+        record.status = 499
+      }
+      record.status = 200
+      return .served(healthy: true)
+    }
+    do {
+      try await responder.finish()
+    } catch {
+      record.status = 499
+    }
+    return .served(healthy: true)
+  }
+}
+
+/// Runs an operation against a deadline.
+enum Deadline {
+  /// A value wrapper, so that an optional result can be told apart from a timeout.
+  struct Value<T: Sendable>: Sendable {
+    let value: T
+  }
+
+  /// The operation's result, or nil when `deadline` passes first (the operation's task is then cancelled).
+  static func run<T: Sendable>(
+    until deadline: ContinuousClock.Instant, _ operation: @escaping @Sendable () async throws(UpstreamError) -> T
+  ) async throws(UpstreamError) -> Value<T>? {
+    let outcome: Result<Value<T>?, UpstreamError> = await withTaskGroup(of: Result<Value<T>?, UpstreamError>?.self) {
+      group in
+      group.addTask {
+        do throws(UpstreamError) {
+          return .success(Value(value: try await operation()))
+        } catch {
+          return .failure(error)
+        }
+      }
+      group.addTask {
+        try? await Task.sleep(until: deadline, clock: .continuous)
+        return Task.isCancelled ? nil : .success(nil)
+      }
+      var result: Result<Value<T>?, UpstreamError> = .success(nil)
+      while let next = await group.next() {
+        guard let next else { continue }
+        result = next
+        break
+      }
+      group.cancelAll()
+      return result
+    }
+    return try outcome.get()
+  }
+}

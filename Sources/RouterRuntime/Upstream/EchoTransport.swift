@@ -1,0 +1,139 @@
+import RouteSpec
+
+/// The `echo` backend: an in-process OpenAI-compatible server with no network.
+///
+/// It answers `/chat/completions` with the last user message's text, streamed word by word when asked,
+/// with honest token counts: one token per word (a word is a run of non-space characters with the
+/// spaces before it); prompt tokens are the words of every message. `/embeddings` gets a small
+/// deterministic vector per input. It exists so that a new user can run the gateway with no account,
+/// and so tests and benchmarks have a backend with no cost of its own.
+public struct EchoTransport: UpstreamTransport {
+  /// Creates the echo backend.
+  public init() {}
+
+  public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
+    guard let json = try? JSONParser.parse(request.body) else {
+      return Self.error(400, "the request body is not JSON")
+    }
+    if request.url.hasSuffix("/embeddings") { return Self.embeddings(json) }
+    guard request.url.hasSuffix("/chat/completions") else {
+      return Self.error(404, "echo serves /chat/completions and /embeddings")
+    }
+    let model = json["model"]?.stringValue ?? "echo"
+    let messages = json["messages"]?.arrayValue ?? []
+    let text = messages.last { $0["role"]?.stringValue == "user" }.map(Self.text) ?? ""
+    var words = Self.words(text)
+    let promptTokens = messages.reduce(0) { $0 + Self.words(Self.text($1)).count }
+    var finish = "stop"
+    if let limit = (json["max_completion_tokens"] ?? json["max_tokens"])?.intValue, limit >= 0, words.count > limit {
+      words = Array(words.prefix(Int(limit)))
+      finish = "length"
+    }
+    let usage: JSONValue = .object([
+      "prompt_tokens": .int(Int64(promptTokens)), "completion_tokens": .int(Int64(words.count)),
+      "total_tokens": .int(Int64(promptTokens + words.count)),
+    ])
+    let id: JSONValue = "chatcmpl-echo"
+    guard json["stream"]?.boolValue == true else {
+      let answer: JSONValue = .object([
+        "id": id, "object": "chat.completion", "created": 0, "model": .string(model),
+        "choices": [
+          .object([
+            "index": 0, "message": .object(["role": "assistant", "content": .string(words.joined())]),
+            "finish_reason": .string(finish),
+          ])
+        ],
+        "usage": usage,
+      ])
+      return UpstreamResponse(
+        head: UpstreamResponseHead(status: 200, headers: UpstreamHeaders([("content-type", "application/json")])),
+        body: UpstreamBody(chunks: [answer.serializedBytes()]))
+    }
+    func event(_ value: JSONValue) -> [UInt8] { Array("data: ".utf8) + value.serializedBytes() + Array("\n\n".utf8) }
+    func chunk(_ delta: JSONValue, finish: String?) -> JSONValue {
+      .object([
+        "id": id, "object": "chat.completion.chunk", "created": 0, "model": .string(model),
+        "choices": [.object(["index": 0, "delta": delta, "finish_reason": finish.map { .string($0) } ?? .null])],
+      ])
+    }
+    var chunks: [[UInt8]] = []
+    for (index, word) in words.enumerated() {
+      let delta: JSONValue =
+        index == 0 ? .object(["role": "assistant", "content": .string(word)]) : .object(["content": .string(word)])
+      chunks.append(event(chunk(delta, finish: nil)))
+    }
+    chunks.append(event(chunk(.object([]), finish: finish)))
+    if json["stream_options"]?["include_usage"]?.boolValue == true {
+      chunks.append(event(.object(["id": id, "object": "chat.completion.chunk", "choices": [], "usage": usage])))
+    }
+    chunks.append(Array("data: [DONE]\n\n".utf8))
+    return UpstreamResponse(
+      head: UpstreamResponseHead(status: 200, headers: UpstreamHeaders([("content-type", "text/event-stream")])),
+      body: UpstreamBody(chunks: chunks))
+  }
+
+  /// The text of a message: a string, or its text parts joined.
+  static func text(_ message: JSONValue) -> String {
+    switch message["content"] {
+    case .string(let text)?: return text
+    case .array(let parts)?:
+      return parts.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined()
+    default: return ""
+    }
+  }
+
+  /// Words with the whitespace before each, so that joining them gives the text back.
+  static func words(_ text: String) -> [String] {
+    var words: [String] = []
+    var current = ""
+    var inWord = false
+    for character in text {
+      if character.isWhitespace {
+        if inWord {
+          words.append(current)
+          current = ""
+          inWord = false
+        }
+        current.append(character)
+      } else {
+        inWord = true
+        current.append(character)
+      }
+    }
+    if !current.isEmpty {
+      if inWord || words.isEmpty { words.append(current) } else { words[words.count - 1] += current }
+    }
+    return words
+  }
+
+  static func embeddings(_ json: JSONValue) -> UpstreamResponse {
+    let inputs: [String]
+    switch json["input"] {
+    case .string(let text)?: inputs = [text]
+    case .array(let values)?: inputs = values.compactMap(\.stringValue)
+    default: return error(400, "input must be a string or a list of strings")
+    }
+    let data = inputs.enumerated().map { index, text -> JSONValue in
+      let digest = SHA256.hash(text.utf8)
+      let vector = (0..<8).map { JSONValue.double(Double(Int(digest[$0]) - 128) / 128) }
+      return .object(["object": "embedding", "index": .int(Int64(index)), "embedding": .array(vector)])
+    }
+    let tokens = inputs.reduce(0) { $0 + words($1).count }
+    let answer: JSONValue = .object([
+      "object": "list", "data": .array(data), "model": json["model"] ?? "echo",
+      "usage": .object(["prompt_tokens": .int(Int64(tokens)), "total_tokens": .int(Int64(tokens))]),
+    ])
+    return UpstreamResponse(
+      head: UpstreamResponseHead(status: 200, headers: UpstreamHeaders([("content-type", "application/json")])),
+      body: UpstreamBody(chunks: [answer.serializedBytes()]))
+  }
+
+  static func error(_ status: Int, _ message: String) -> UpstreamResponse {
+    let body: JSONValue = .object([
+      "error": .object(["message": .string(message), "type": "invalid_request_error", "param": nil, "code": nil])
+    ])
+    return UpstreamResponse(
+      head: UpstreamResponseHead(status: status, headers: UpstreamHeaders([("content-type", "application/json")])),
+      body: UpstreamBody(chunks: [body.serializedBytes()]))
+  }
+}

@@ -1,0 +1,145 @@
+import Dispatch
+import Foundation
+import RouteCompiler
+import RouteSpec
+import RouterRuntime
+import Synchronization
+
+/// `louter serve [--routes DIR] [--listen HOST:PORT] [--verbose]`.
+enum ServeCommand {
+  static let usage = "louter serve [--routes DIR] [--listen HOST:PORT] [--verbose] [--grace SECONDS]"
+  static let help = """
+    Run the gateway: the Gemini API on HOST:PORT, routed by the compiled route table.
+    Refuses to start when the routes have errors (an unset ${VAR} is an error here).
+
+    Usage: \(usage)
+
+    Options:
+      --routes DIR         route files (default: ./routes)
+      --listen HOST:PORT   overrides [server] listen (default 127.0.0.1:8080); port 0 picks a free port
+      --verbose            one line per request on stderr: id, client, route, backends tried, mode,
+                           model -> rewritten model, status, TTFT, total, tokens in/out, tokens/s
+      --grace SECONDS      on SIGTERM/SIGINT, how long in-flight requests may take to finish (default 10)
+
+    SIGHUP reloads the route files; the new table replaces the old one whole, or the old one stays
+    when the new files have errors.
+    """
+
+  static func run(_ rawArguments: [String]) -> Int32 {
+    let arguments: Arguments
+    do {
+      arguments = try Arguments(
+        rawArguments, values: ["--routes", "--listen", "--grace"], flags: ["--verbose", "-h", "--help"])
+    } catch {
+      return CommandLineInterface.usageError(error.message, usage)
+    }
+    if arguments.flag("-h") || arguments.flag("--help") {
+      print(help)
+      return 0
+    }
+    guard arguments.positional.isEmpty else {
+      return CommandLineInterface.usageError("unexpected argument '\(arguments.positional[0])'", usage)
+    }
+    var listenOverride: ListenAddress?
+    if let text = arguments.value("--listen") {
+      guard let address = ListenAddress.parse(text) else {
+        return CommandLineInterface.usageError("--listen takes HOST:PORT, got '\(text)'", usage)
+      }
+      listenOverride = address
+    }
+    let grace = arguments.value("--grace").flatMap(Double.init) ?? 10
+    let routes = arguments.value("--routes") ?? "routes"
+    let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
+    DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
+    guard let table = load.table else {
+      FileHandle.standardError.write(Data("louter: not starting: the route files have errors\n".utf8))
+      return 1
+    }
+    let logger = RequestLogger(verbose: arguments.flag("--verbose"), target: table.server.requestLog)
+    let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { logger.log($0) })
+    let listen = listenOverride ?? table.server.listen
+    let configuration = HTTPServerConfiguration(
+      host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody)
+    let server = HTTPServer(configuration: configuration, handler: gateway)
+    let port: Int
+    do {
+      port = try server.start()
+    } catch {
+      FileHandle.standardError.write(Data("louter: cannot listen on \(listen): \(error)\n".utf8))
+      return 1
+    }
+    let shown = ListenAddress(host: listen.host, port: port)
+    print(
+      "louter \(LouterVersion.current) listening on http://\(shown) (\(table.routes.count) routes, "
+        + "\(table.backends.count) backends)")
+    fflush(nil)
+    installSignalHandlers(server: server, gateway: gateway, routes: routes, grace: grace)
+    dispatchMain()
+  }
+
+  /// Kept alive for the life of the process: Dispatch sources must not be released.
+  nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
+
+  static func installSignalHandlers(server: HTTPServer, gateway: Gateway, routes: String, grace: Double) {
+    let queue = DispatchQueue(label: "louter.signals")
+    for signalNumber in [SIGTERM, SIGINT] {
+      signal(signalNumber, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+      source.setEventHandler {
+        FileHandle.standardError.write(Data("louter: shutting down (grace \(grace)s)\n".utf8))
+        Task {
+          await server.shutdown(gracePeriod: .milliseconds(Int64(grace * 1000)))
+          exit(0)
+        }
+      }
+      source.resume()
+      signalSources.append(source)
+    }
+    signal(SIGHUP, SIG_IGN)
+    let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+    reload.setEventHandler {
+      let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
+      DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
+      if let table = load.table {
+        gateway.reload(table)
+        FileHandle.standardError.write(Data("louter: reloaded \(table.routes.count) routes\n".utf8))
+      } else {
+        FileHandle.standardError.write(Data("louter: reload refused: the route files have errors\n".utf8))
+      }
+    }
+    reload.resume()
+    signalSources.append(reload)
+  }
+}
+
+/// Prints `--verbose` lines and writes the JSON request log.
+final class RequestLogger: Sendable {
+  let verbose: Bool
+  let target: RequestLogTarget
+  private let file: Mutex<FileHandle?>
+
+  init(verbose: Bool, target: RequestLogTarget) {
+    self.verbose = verbose
+    self.target = target
+    var handle: FileHandle?
+    if case .file(let path) = target {
+      if !FileManager.default.fileExists(atPath: path) {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+      }
+      handle = FileHandle(forWritingAtPath: path)
+      handle?.seekToEndOfFile()
+    }
+    self.file = Mutex(handle)
+  }
+
+  func log(_ record: RequestRecord) {
+    if verbose { FileHandle.standardError.write(Data((record.line + "\n").utf8)) }
+    switch target {
+    case .off: break
+    case .stdout: FileHandle.standardOutput.write(Data((record.json.serialized() + "\n").utf8))
+    case .file:
+      let line = Data((record.json.serialized() + "\n").utf8)
+      file.withLock { $0?.write(line) }
+    }
+  }
+}
