@@ -176,6 +176,12 @@ public struct GenerationRule: Sendable, Hashable {
   public let parameter: GenerationParameter
   /// Its clamp and default.
   public let rule: ParameterRule
+
+  /// Creates a rule.
+  public init(parameter: GenerationParameter, rule: ParameterRule) {
+    self.parameter = parameter
+    self.rule = rule
+  }
 }
 
 /// What a matched route does.

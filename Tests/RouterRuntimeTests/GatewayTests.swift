@@ -281,4 +281,31 @@ enum GatewayTestError: Error {
         #"{"contents":[{"role":"user","parts":[{"text":"hi","thoughtSignature":"c2ln"}]}],"futureField":{"x":1}"#))
     #expect(sent.contains(#""systemInstruction":{"parts":[{"text":"Be kind."}]}"#))
   }
+
+  @Test func aClientThatDisconnectsCancelsTheUpstreamCall() async throws {
+    let upstreamClosed = Latch()
+    let backend = try FakeBackend { _, responder in
+      try? await responder.startStream(status: 200, headers: [("content-type", "text/event-stream")])
+      let chunk = #"data: {"choices":[{"index":0,"delta":{"content":"tick "},"finish_reason":null}]}"# + "\n\n"
+      // An endless stream: only louter hanging up on it can end it.
+      while true {
+        do {
+          try await responder.write(Array(chunk.utf8))
+        } catch {
+          upstreamClosed.open()
+          return
+        }
+        try? await Task.sleep(for: .milliseconds(20))
+      }
+    }
+    let louter = try GatewayUnderTest(routes([("endless", backend.port)]))
+    let client = try TestClient(port: louter.port)
+    let body = Self.hello
+    client.send(
+      "POST /v1beta/models/m:streamGenerateContent?alt=sse HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    )
+    _ = await client.read(until: "tick")
+    client.close()
+    await upstreamClosed.wait()
+  }
 }

@@ -1,0 +1,153 @@
+import RouteCompiler
+import RouteSpec
+import Testing
+
+@testable import RouterRuntime
+
+@Suite struct GeminiCallTests {
+  @Test func parsesMethodsAndModelsWithColonsAndSlashes() {
+    #expect(
+      GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/gemini-2.5-flash:generateContent")
+        == GeminiCall(version: "v1beta", method: .generateContent, model: "gemini-2.5-flash"))
+    #expect(
+      GeminiCall.parse(httpMethod: "POST", path: "/v1/models/llama3.2:3b:streamGenerateContent")
+        == GeminiCall(version: "v1", method: .streamGenerateContent, model: "llama3.2:3b"))
+    #expect(
+      GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/openai%2Fgpt-4o%3AcountTokens")
+        == GeminiCall(version: "v1beta", method: .countTokens, model: "openai/gpt-4o"))
+    #expect(GeminiCall.parse(httpMethod: "GET", path: "/v1beta/models")?.method == .listModels)
+    #expect(GeminiCall.parse(httpMethod: "GET", path: "/v1/models/llama3.2:3b")?.model == "llama3.2:3b")
+    #expect(GeminiCall.parse(httpMethod: "GET", path: "/v1/models/m:generateContent") == nil)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v2/models/m:generateContent") == nil)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/../x:generateContent") == nil)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/bad%zz:generateContent") == nil)
+  }
+
+  @Test func readsKeysFromTheQueryAndRemovesThem() {
+    #expect(QueryString.value("key", in: "alt=sse&key=abc%2B1") == "abc+1")
+    #expect(QueryString.removing(["key"], from: "key=abc&alt=sse") == "alt=sse")
+    #expect(QueryString.removing(["key"], from: "key=abc") == nil)
+  }
+}
+
+@Suite struct RouteActionTests {
+  @Test func systemPromptPrependsAppendsAndReplaces() {
+    let existing: JSONValue = .object(["role": "user", "parts": [.object(["text": "client"])]])
+    #expect(
+      RouteActions.systemInstruction(existing, action: .prepend("route"))
+        == .object(["role": "user", "parts": [.object(["text": "route"]), .object(["text": "client"])]]))
+    #expect(
+      RouteActions.systemInstruction(existing, action: .append("route"))
+        == .object(["role": "user", "parts": [.object(["text": "client"]), .object(["text": "route"])]]))
+    #expect(
+      RouteActions.systemInstruction(existing, action: .replace("route"))
+        == .object(["role": "user", "parts": [.object(["text": "route"])]]))
+    #expect(RouteActions.systemInstruction(nil, action: .prepend("r")) == .object(["parts": [.object(["text": "r"])]]))
+  }
+
+  @Test func generationRulesClampAndDefault() {
+    let rules = [
+      GenerationRule(parameter: .maxOutputTokens, rule: ParameterRule(max: 100)),
+      GenerationRule(parameter: .temperature, rule: ParameterRule(defaultValue: 0.2)),
+    ]
+    let clamped = RouteActions.generationConfig(.object(["maxOutputTokens": 5000]), rules: rules)
+    #expect(clamped == .object(["maxOutputTokens": 100, "temperature": 0.2]))
+    let snake = RouteActions.generationConfig(.object(["max_output_tokens": 50, "temperature": 1.0]), rules: rules)
+    #expect(snake == nil, "values inside the rules change nothing")
+  }
+}
+
+@Suite struct BackendHealthTests {
+  @Test func busyAtTheConcurrencyLimit() {
+    let health = BackendHealth(limit: 2)
+    #expect(health.acquire() == nil)
+    #expect(health.acquire() == nil)
+    #expect(health.acquire() == .busy(limit: 2))
+    health.release(healthy: true)
+    #expect(health.acquire() == nil)
+  }
+
+  @Test func opensAfterRepeatedFailuresThenLetsOneProbeThrough() {
+    let health = BackendHealth(limit: 10, failureThreshold: 3, coolDown: .seconds(10))
+    let start = ContinuousClock.now
+    for _ in 0..<3 {
+      #expect(health.acquire(now: start) == nil)
+      health.release(healthy: false, now: start)
+    }
+    guard case .coolingDown? = health.acquire(now: start.advanced(by: .seconds(5))) else {
+      Issue.record("expected the circuit to be open")
+      return
+    }
+    #expect(health.acquire(now: start.advanced(by: .seconds(5)), lastResort: true) == nil, "a last resort is tried")
+    health.release(healthy: nil)
+    let later = start.advanced(by: .seconds(11))
+    #expect(health.acquire(now: later) == nil, "half-open: one probe")
+    #expect(health.acquire(now: later) != nil, "only one probe at a time")
+    health.release(healthy: true, now: later)
+    #expect(health.acquire(now: later) == nil, "closed again after a good probe")
+  }
+}
+
+@Suite struct EchoTransportTests {
+  func send(_ body: String, path: String = "/chat/completions") async throws -> (Int, String) {
+    let request = UpstreamRequest(
+      method: "POST", url: "echo://local\(path)", headers: [], body: Array(body.utf8), connectTimeout: .seconds(1),
+      firstByteTimeout: .seconds(1), streamIdleTimeout: .seconds(1), totalTimeout: .seconds(1))
+    let response = try await EchoTransport().send(request)
+    var data: [UInt8] = []
+    while let chunk = try await response.body.next() { data += chunk }
+    return (response.head.status, String(decoding: data, as: UTF8.self))
+  }
+
+  @Test func streamsTheLastUserTextWordByWordWithHonestCounts() async throws {
+    let (status, text) = try await send(
+      #"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"one  two three"}]}"#
+    )
+    #expect(status == 200)
+    let events = text.split(separator: "\n\n").map { $0.dropFirst("data: ".count) }
+    #expect(events.last == "[DONE]")
+    var joined = ""
+    for event in events.dropLast() {
+      let json = try JSONParser.parse(String(event))
+      joined += json["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue ?? ""
+    }
+    #expect(joined == "one  two three")
+    #expect(text.contains(#""usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}"#))
+    #expect(text.contains(#""finish_reason":"stop""#))
+  }
+
+  @Test func cutsAtMaxTokensAndAnswersWholeWhenNotStreaming() async throws {
+    let (_, text) = try await send(#"{"model":"m","max_tokens":2,"messages":[{"role":"user","content":"a b c d"}]}"#)
+    let json = try JSONParser.parse(text)
+    #expect(json["choices"]?.arrayValue?.first?["message"]?["content"] == "a b")
+    #expect(json["choices"]?.arrayValue?.first?["finish_reason"] == "length")
+    let (status, _) = try await send("{broken")
+    #expect(status == 400)
+    let (embedStatus, embeddings) = try await send(#"{"model":"m","input":["x","y"]}"#, path: "/embeddings")
+    #expect(embedStatus == 200)
+    #expect(try JSONParser.parse(embeddings)["data"]?.arrayValue?.count == 2)
+  }
+}
+
+@Suite struct RequestRecordTests {
+  @Test func verboseLineNamesEverything() {
+    var record = RequestRecord(id: "abc")
+    record.client = "team-a"
+    record.route = "r"
+    record.hops = [.init(backend: "openai", outcome: "503"), .init(backend: "azure", outcome: "ok")]
+    record.mode = "openai"
+    record.method = "streamGenerateContent"
+    record.model = "gemini-2.5-pro"
+    record.upstreamModel = "gpt-4o"
+    record.status = 200
+    record.timeToFirstToken = 0.1
+    record.total = 1.1
+    record.inputTokens = 10
+    record.outputTokens = 50
+    record.streamed = true
+    #expect(
+      record.line
+        == "req=abc client=team-a route=r tried=openai(503),azure mode=openai streamGenerateContent model=gemini-2.5-pro->gpt-4o status=200 ttft=100.0ms total=1100.0ms tokens=10/50 tps=50.0"
+    )
+  }
+}
