@@ -123,3 +123,83 @@ def test_fallback_to_the_next_backend(louter, version):
     headers = response.sdk_http_response.headers if response.sdk_http_response else {}
     assert headers.get("x-louter-backend") == "demo"
     assert headers.get("x-louter-route") == "fallback"
+
+
+def get_weather(city: str) -> str:
+    """Returns the weather in a city."""
+    return f"sunny in {city}"
+
+
+WEATHER_TOOL = types.Tool(function_declarations=[types.FunctionDeclaration(
+    name="get_weather", description="Returns the weather in a city.",
+    parameters=types.Schema(type="OBJECT", properties={"city": types.Schema(type="STRING")}, required=["city"]))])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_function_calling_round_trip(louter, fake_backend, version):
+    config = types.GenerateContentConfig(tools=[WEATHER_TOOL],
+                                         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    response = client(louter, version).models.generate_content(model="fake-tools", contents="weather?", config=config)
+    call = response.function_calls[0]
+    assert call.name == "get_weather"
+    assert call.args == {"city": "Paris"}
+    sent = last_request(fake_backend)
+    assert sent["tools"][0]["function"]["name"] == "get_weather"
+    assert sent["tools"][0]["function"]["parameters"]["properties"]["city"]["type"] == "string"
+    # Send the result back: the backend must get a tool message paired with the call's id.
+    history = [types.Content(role="user", parts=[types.Part(text="weather?")]), response.candidates[0].content,
+               types.Content(role="user", parts=[types.Part.from_function_response(
+                   name="get_weather", response={"result": "sunny"})])]
+    client(louter, version).models.generate_content(model="fake-echo", contents=history, config=config)
+    messages = last_request(fake_backend)["messages"]
+    assert messages[1]["role"] == "assistant" and messages[1]["tool_calls"][0]["id"] == "call_1"
+    assert messages[2]["role"] == "tool" and messages[2]["tool_call_id"] == "call_1"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_streamed_function_call_is_reassembled(louter, version):
+    config = types.GenerateContentConfig(tools=[WEATHER_TOOL],
+                                         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    chunks = list(client(louter, version).models.generate_content_stream(
+        model="fake-tools", contents="weather?", config=config))
+    calls = [call for chunk in chunks for call in (chunk.function_calls or [])]
+    assert len(calls) == 1
+    assert calls[0].args == {"city": "Paris"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_json_schema(louter, fake_backend, version):
+    config = types.GenerateContentConfig(
+        response_mime_type="application/json",
+        response_schema=types.Schema(type="OBJECT", properties={"city": types.Schema(type="STRING"),
+                                                                "temp": types.Schema(type="INTEGER")}))
+    response = client(louter, version).models.generate_content(model="fake-json", contents="json please", config=config)
+    assert json.loads(response.text) == {"city": "Paris", "temp": 21}
+    sent = last_request(fake_backend)
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"]["properties"]["temp"]["type"] == "integer"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_image_part_becomes_a_data_url(louter, fake_backend, version):
+    png = bytes.fromhex("89504e470d0a1a0a")
+    contents = [types.Content(role="user", parts=[types.Part(text="what is this?"),
+                                                  types.Part.from_bytes(data=png, mime_type="image/png")])]
+    client(louter, version).models.generate_content(model="gemini-2.5-flash", contents=contents)
+    parts = last_request(fake_backend)["messages"][-1]["content"]
+    image = [p for p in parts if p["type"] == "image_url"][0]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,iVBORw0KGgo")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_count_tokens_is_an_estimate(louter, version):
+    response = client(louter, version).models.count_tokens(model="gemini-2.5-flash", contents="count these words please")
+    assert response.total_tokens > 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_embed_content(louter, version):
+    response = client(louter, version).models.embed_content(model="text-embedding", contents=["first", "second one"])
+    assert len(response.embeddings) == 2
+    assert response.embeddings[0].values == [5.0, 0.5, -0.25]
+    assert response.embeddings[1].values[0] == 10.0
