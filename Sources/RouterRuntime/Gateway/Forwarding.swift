@@ -152,6 +152,9 @@ extension Exchange {
     let reasons = failures.map { "\($0.backend): \($0.error.message)" }.joined(separator: "; ")
     let message = "all \(failures.count) backends failed: \(reasons)"
     let kinds = failures.map(\.kind)
+    if let code = failures.first?.error.code, failures.allSatisfy({ $0.error.code == code }), code != 499 {
+      return GeminiError(code: code, status: GeminiError.statusName(forHTTP: code), message: message)
+    }
     if kinds.allSatisfy({ $0 == .rateLimited || $0 == .busy }) {
       return GeminiError(code: 429, status: "RESOURCE_EXHAUSTED", message: message)
     }
