@@ -6,11 +6,13 @@ public enum TransportFactory {
   /// One URLSession-based transport shared by every https backend, so connections are reused.
   static let secure = URLSessionTransport()
 
-  /// The transport for `backend`: in-process for echo, URLSession otherwise.
+  /// The transport for `backend`: in-process for echo, our own client for plain http, URLSession for https.
   public static func make(_ backend: CompiledBackend) -> any UpstreamTransport {
     switch backend.protocolName {
-    case .echo: EchoTransport()
-    case .openai, .gemini: secure
+    case .echo: return EchoTransport()
+    case .openai, .gemini:
+      let plain = backend.url?.lowercased().hasPrefix("http://") ?? false
+      return plain ? PlainHTTPTransport.shared : secure
     }
   }
 }

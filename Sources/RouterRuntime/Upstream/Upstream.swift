@@ -3,7 +3,7 @@ import Synchronization
 /// One request to a backend, with its deadlines.
 public struct UpstreamRequest: Sendable {
   /// A header of the request.
-  public struct Header: Sendable {
+  public struct Header: Sendable, Equatable {
     /// Name.
     public var name: String
     /// Value.
