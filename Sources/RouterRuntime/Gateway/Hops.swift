@@ -254,19 +254,7 @@ extension Exchange {
         if committed {
           chunk = try await body.next()
         } else {
-          guard
-            let next = try await Deadline.run(
-              until: deadline, { () async throws(UpstreamError) -> [UInt8]? in try await body.next() })
-          else {
-            body.cancel()
-            return .failed(
-              HopFailure(
-                backend: backend.name, kind: .timeout,
-                error: .deadlineExceeded(
-                  "backend '\(backend.name)' sent no first token within \(backend.firstByteTimeout)"),
-                outcome: "timeout"))
-          }
-          chunk = next.value
+          chunk = try await body.next(deadline: deadline)
         }
       } catch {
         if !committed { return .failed(Self.failure(error, backend: backend.name)) }

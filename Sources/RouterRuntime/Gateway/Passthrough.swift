@@ -99,18 +99,7 @@ extension Exchange {
         if committed {
           chunk = try await body.next()
         } else {
-          guard
-            let next = try await Deadline.run(
-              until: deadline, { () async throws(UpstreamError) -> [UInt8]? in try await body.next() })
-          else {
-            body.cancel()
-            return .failed(
-              HopFailure(
-                backend: backend.name, kind: .timeout,
-                error: .deadlineExceeded("backend '\(backend.name)' sent nothing within \(backend.firstByteTimeout)"),
-                outcome: "timeout"))
-          }
-          chunk = next.value
+          chunk = try await body.next(deadline: deadline)
         }
       } catch {
         if !committed { return .failed(Self.failure(error, backend: backend.name)) }
@@ -166,42 +155,5 @@ extension Exchange {
       record.status = 499
     }
     return .served(healthy: true)
-  }
-}
-
-/// Runs an operation against a deadline.
-enum Deadline {
-  /// A value wrapper, so that an optional result can be told apart from a timeout.
-  struct Value<T: Sendable>: Sendable {
-    let value: T
-  }
-
-  /// The operation's result, or nil when `deadline` passes first (the operation's task is then cancelled).
-  static func run<T: Sendable>(
-    until deadline: ContinuousClock.Instant, _ operation: @escaping @Sendable () async throws(UpstreamError) -> T
-  ) async throws(UpstreamError) -> Value<T>? {
-    let outcome: Result<Value<T>?, UpstreamError> = await withTaskGroup(of: Result<Value<T>?, UpstreamError>?.self) {
-      group in
-      group.addTask {
-        do throws(UpstreamError) {
-          return .success(Value(value: try await operation()))
-        } catch {
-          return .failure(error)
-        }
-      }
-      group.addTask {
-        try? await Task.sleep(until: deadline, clock: .continuous)
-        return Task.isCancelled ? nil : .success(nil)
-      }
-      var result: Result<Value<T>?, UpstreamError> = .success(nil)
-      while let next = await group.next() {
-        guard let next else { continue }
-        result = next
-        break
-      }
-      group.cancelAll()
-      return result
-    }
-    return try outcome.get()
   }
 }

@@ -24,27 +24,15 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
       head += "\(header.name): \(header.value)\r\n"
     }
     head += "content-length: \(request.body.count)\r\n\r\n"
+    let now = ContinuousClock.now
     let exchange = ClientExchange(
-      request: Array(head.utf8) + request.body, idleTimeout: request.streamIdleTimeout, loop: loop)
+      request: Array(head.utf8) + request.body, idleTimeout: request.streamIdleTimeout, loop: loop,
+      firstByteDeadline: now.advanced(by: request.firstByteTimeout),
+      totalDeadline: now.advanced(by: request.totalTimeout),
+      firstByteTimeout: request.firstByteTimeout)
     loop.submit(.start(exchange, ClientLoop.Key(address: address.s_addr, port: target.port), address, target.port))
-    let deadline = ContinuousClock.now.advanced(by: request.firstByteTimeout)
-    let limit = request.firstByteTimeout
-    let result = await withTaskGroup(of: Result<UpstreamResponseHead, UpstreamError>?.self) { group in
-      group.addTask { await exchange.waitForHead() }
-      group.addTask {
-        try? await Task.sleep(until: deadline, clock: .continuous)
-        return Task.isCancelled ? nil : .failure(.timedOut("no response within \(limit)"))
-      }
-      var outcome: Result<UpstreamResponseHead, UpstreamError> = .failure(.cancelled)
-      while let next = await group.next() {
-        guard let next else { continue }
-        outcome = next
-        break
-      }
-      group.cancelAll()
-      return outcome
-    }
-    switch result {
+    // The loop enforces the first-byte, idle and total deadlines: no timer task per request.
+    switch await exchange.waitForHead() {
     case .success(let head): return UpstreamResponse(head: head, body: exchange.body)
     case .failure(let error):
       exchange.body.cancel()
@@ -88,16 +76,25 @@ final class ClientExchange: Sendable {
     )
   >((nil, nil))
   let id: UInt64
+  let firstByteDeadline: ContinuousClock.Instant
+  let totalDeadline: ContinuousClock.Instant
+  let firstByteTimeout: Duration
 
   private static let counter = Atomic<UInt64>(1)
 
-  init(request: [UInt8], idleTimeout: Duration, loop: ClientLoop) {
+  init(
+    request: [UInt8], idleTimeout: Duration, loop: ClientLoop, firstByteDeadline: ContinuousClock.Instant,
+    totalDeadline: ContinuousClock.Instant, firstByteTimeout: Duration
+  ) {
     self.request = request
+    self.firstByteDeadline = firstByteDeadline
+    self.totalDeadline = totalDeadline
+    self.firstByteTimeout = firstByteTimeout
     let id = Self.counter.add(1, ordering: .relaxed).newValue
     self.id = id
     body = UpstreamBody(
       idleTimeout: idleTimeout, flowControl: { pause in loop.submit(.pause(id, pause)) },
-      onCancel: { loop.submit(.cancel(id)) })
+      onCancel: { loop.submit(.cancel(id)) }, producerEnforcesDeadlines: true)
   }
 
   func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
@@ -152,6 +149,8 @@ final class ClientLoop: @unchecked Sendable {
     var reused: Bool
     var keepAlive = true
     var paused = false
+    var headReceived = false
+    var lastActivity = ContinuousClock.now
     var address: in_addr
     var port: Int
 
@@ -235,6 +234,30 @@ final class ClientLoop: @unchecked Sendable {
         return taken
       }
       for command in pending { run(command) }
+      if !byExchange.isEmpty { sweepDeadlines() }
+    }
+  }
+
+  private var lastSweep = ContinuousClock.now
+
+  /// Fails exchanges whose first byte, next chunk or whole answer is late.
+  private func sweepDeadlines() {
+    let now = ContinuousClock.now
+    guard now - lastSweep >= .milliseconds(2) else { return }
+    lastSweep = now
+    for connection in Array(byExchange.values) {
+      guard let exchange = connection.exchange else { continue }
+      if now >= exchange.totalDeadline {
+        fail(connection, .timedOut("the whole request took longer than its timeout"))
+      } else if !connection.headReceived {
+        if now >= exchange.firstByteDeadline {
+          fail(connection, .timedOut("no response within \(exchange.firstByteTimeout)"))
+        }
+      } else if let wanted = exchange.body.consumerDeadline, now >= wanted {
+        fail(connection, .timedOut("no first token in time"))
+      } else if !connection.paused, now - connection.lastActivity >= exchange.body.idleTimeout {
+        fail(connection, .timedOut("no data for \(exchange.body.idleTimeout)"))
+      }
     }
   }
 
@@ -278,6 +301,8 @@ final class ClientLoop: @unchecked Sendable {
 
   private func attach(_ exchange: ClientExchange, to connection: Connection) {
     connection.exchange = exchange
+    connection.headReceived = false
+    connection.lastActivity = ContinuousClock.now
     connection.parser = HTTPResponseParser()
     connection.outbound = exchange.request
     connection.offset = 0
@@ -346,6 +371,7 @@ final class ClientLoop: @unchecked Sendable {
           close(connection)
           return
         }
+        connection.lastActivity = ContinuousClock.now
         deliver(connection.parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])), connection)
         if count < buffer.count { return }
       }
@@ -358,6 +384,7 @@ final class ClientLoop: @unchecked Sendable {
       switch event {
       case .head(let status, let headers, let keepAlive):
         connection.keepAlive = keepAlive
+        connection.headReceived = true
         exchange.resolveHead(
           .success(UpstreamResponseHead(status: status, headers: UpstreamHeaders(headers.map { ($0.name, $0.value) }))))
       case .body(let bytes):

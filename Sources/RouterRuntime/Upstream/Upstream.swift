@@ -120,6 +120,8 @@ public final class UpstreamBody: Sendable {
     var failure: UpstreamError?
     var waiter: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?
     var paused = false
+    /// A deadline the consumer set for the next chunk (the first token's), enforced by the producer's loop.
+    var consumerDeadline: ContinuousClock.Instant?
   }
 
   private let state = Mutex(State())
@@ -129,11 +131,15 @@ public final class UpstreamBody: Sendable {
   let flowControl: (@Sendable (Bool) -> Void)?
   /// Called when the consumer cancels.
   let onCancel: (@Sendable () -> Void)?
+  /// True when the producer enforces the idle and consumer deadlines itself (our own client's loop),
+  /// so that waiting for a chunk costs no timer task.
+  let producerEnforcesDeadlines: Bool
 
   init(
     idleTimeout: Duration, pauseAbove: Int = 8 << 20, flowControl: (@Sendable (Bool) -> Void)? = nil,
-    onCancel: (@Sendable () -> Void)? = nil
+    onCancel: (@Sendable () -> Void)? = nil, producerEnforcesDeadlines: Bool = false
   ) {
+    self.producerEnforcesDeadlines = producerEnforcesDeadlines
     self.idleTimeout = idleTimeout
     self.pauseAbove = pauseAbove
     self.flowControl = flowControl
@@ -181,10 +187,21 @@ public final class UpstreamBody: Sendable {
     waiter?.resume(returning: failure.map { .failure($0) } ?? .success(nil))
   }
 
-  /// The next chunk, or nil at the end of the body.
-  public func next() async throws(UpstreamError) -> [UInt8]? {
+  /// The consumer's deadline for the next chunk, if any (read by the producer's loop).
+  var consumerDeadline: ContinuousClock.Instant? { state.withLock { $0.consumerDeadline } }
+
+  /// The next chunk, or nil at the end of the body; `.timedOut` after the idle timeout, or at `deadline`.
+  public func next(deadline consumerDeadline: ContinuousClock.Instant? = nil) async throws(UpstreamError) -> [UInt8]? {
     if let ready = take() { return try ready.get() }
-    let deadline = ContinuousClock.now.advanced(by: idleTimeout)
+    if producerEnforcesDeadlines {
+      state.withLock { $0.consumerDeadline = consumerDeadline }
+      let result = await waitForChunk()
+      state.withLock { $0.consumerDeadline = nil }
+      if case .failure(.cancelled) = result { cancel() }
+      return try result.get()
+    }
+    let idleDeadline = ContinuousClock.now.advanced(by: idleTimeout)
+    let deadline = consumerDeadline.map { min($0, idleDeadline) } ?? idleDeadline
     let idle = idleTimeout
     let result = await withTaskGroup(of: Result<[UInt8]?, UpstreamError>?.self) { group in
       group.addTask { await self.waitForChunk() }
