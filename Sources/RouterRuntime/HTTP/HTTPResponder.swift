@@ -15,13 +15,22 @@ final class ResponseChannel: Sendable {
     /// The most bytes ever held unsent: what backpressure bounds.
     var peakUnsent = 0
     var closed = false
+    /// The handler may write to the socket itself while nothing is queued in the loop for it.
+    var directAllowed: Bool
     var waiter: CheckedContinuation<Void, any Error>?
   }
 
-  let state = Mutex(State())
+  let state: Mutex<State>
   let highWater: Int
+  /// The connection's socket; written to directly only under `state`'s lock, which the loop also takes
+  /// (to mark the channel closed) before it closes the descriptor.
+  let fd: Int32
 
-  init(highWater: Int) { self.highWater = highWater }
+  init(highWater: Int, fd: Int32, directAllowed: Bool) {
+    self.highWater = highWater
+    self.fd = fd
+    self.state = Mutex(State(directAllowed: directAllowed))
+  }
 
   /// The loop sent `count` bytes of this response; wakes a waiting writer below half the high-water mark.
   func sent(_ count: Int) {
@@ -88,14 +97,24 @@ public final class HTTPResponder: Sendable {
   }
 
   private func enqueue(_ bytes: [UInt8], end: Bool, close: Bool) throws(HTTPResponderError) {
-    let accepted = channel.state.withLock { state -> Bool in
-      if state.closed { return false }
-      state.unsent += bytes.count
+    let fd = channel.fd
+    let remaining = channel.state.withLock { state -> ArraySlice<UInt8>? in
+      if state.closed { return nil }
+      var rest = bytes[...]
+      // Nothing queued and the socket writable: send from this thread and skip a loop wake-up on the
+      // latency path. The lock keeps the loop from closing the descriptor meanwhile.
+      if state.unsent == 0, state.directAllowed, !bytes.isEmpty {
+        let result = bytes.withUnsafeBytes { buffer in try? Posix.write(fd, from: buffer) }
+        if case .done(let count)? = result { rest = bytes[count...] }
+      }
+      state.unsent += rest.count
       state.peakUnsent = max(state.peakUnsent, state.unsent)
-      return true
+      return rest
     }
-    guard accepted else { throw .connectionClosed }
-    loop.submit(.write(connectionID, bytes, endOfResponse: end, close: close))
+    guard let remaining else { throw .connectionClosed }
+    if !remaining.isEmpty || end || close {
+      loop.submit(.write(connectionID, Array(remaining), endOfResponse: end, close: close))
+    }
   }
 
   /// Sends a whole response with `Content-Length`.

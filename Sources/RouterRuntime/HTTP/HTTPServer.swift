@@ -311,7 +311,9 @@ final class EventLoop: @unchecked Sendable {
     connection.inFlight = true
     connection.deadline = nil
     activeRequests.add(1, ordering: .relaxed)
-    let channel = ResponseChannel(highWater: configuration.writeHighWater)
+    let channel = ResponseChannel(
+      highWater: configuration.writeHighWater, fd: connection.fd,
+      directAllowed: connection.outboundOffset >= connection.outbound.count)
     connection.channel = channel
     let responder = HTTPResponder(
       connectionID: connection.id, loop: self, channel: channel, version: request.version, keepAlive: request.keepAlive)
@@ -394,9 +396,11 @@ final class EventLoop: @unchecked Sendable {
   private func close(_ connection: Connection) {
     guard connections.removeValue(forKey: connection.id) != nil else { return }
     openConnections.subtract(1, ordering: .relaxed)
+    // Mark the channel closed first: a handler writing directly holds its lock, so after this no
+    // handler can write to a descriptor number that the kernel may hand to a new connection.
+    connection.channel?.close()
     try? Posix.epollControl(epoll, Posix.epollDelete, connection.fd, events: 0, token: connection.id)
     Posix.close(connection.fd)
-    connection.channel?.close()
     if connection.inFlight {
       connection.inFlight = false
       activeRequests.subtract(1, ordering: .relaxed)
