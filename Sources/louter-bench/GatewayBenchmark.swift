@@ -17,6 +17,7 @@ enum GatewayBenchmark {
   /// The fake backend: answers chat completions at once; streams `words` chunks when asked, with `gap` between them.
   struct FakeOpenAI: HTTPHandler {
     let gap: Duration
+    var chunks = 8
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
       guard request.body.firstRange(of: Array(#""stream":true"#.utf8)) != nil else {
@@ -24,7 +25,7 @@ enum GatewayBenchmark {
         return
       }
       try? await responder.startStream(status: 200, headers: [("content-type", "text/event-stream")])
-      for index in 0..<8 {
+      for index in 0..<chunks {
         if index > 0, gap > .zero { try? await Task.sleep(for: gap) }
         let chunk =
           #"data: {"id":"c1","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":{"content":"w\#(index) "},"finish_reason":null}]}"#

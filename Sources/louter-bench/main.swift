@@ -7,6 +7,7 @@ let suites: [String: ([String]) throws -> Void] = [
   "toml": TOMLBenchmark.run,
   "routes": RouteTableBenchmark.run,
   "gateway": GatewayBenchmark.run,
+  "streams": StreamsBenchmark.run,
 ]
 guard let name = arguments.first, let suite = suites[name] else {
   let names = suites.keys.sorted().joined(separator: "|")
