@@ -38,6 +38,17 @@ url = "http://127.0.0.1:{port}/v1"
 [backends.demo]
 protocol = "echo"
 
+[backends.gemini]
+protocol = "gemini"
+url = "http://127.0.0.1:{gemini_port}"
+
+[[routes]]
+name = "passthrough"
+match = {{ model = "via-gemini*" }}
+system_prompt = {{ append = "Route appended." }}
+model = "upstream-model"
+backends = ["gemini"]
+
 [[routes]]
 name = "errors"
 match = {{ model = ["fake-500", "fake-429", "fake-context"] }}
@@ -87,12 +98,42 @@ def fake_backend():
     process.kill()
 
 
-@pytest.fixture(scope="session")
-def louter(fake_backend, tmp_path_factory):
-    routes = tmp_path_factory.mktemp("routes")
-    (routes / "routes.toml").write_text(textwrap.dedent(ROUTES.format(port=fake_backend)))
-    process, port = _start([LOUTER, "serve", "--routes", str(routes), "--listen", "127.0.0.1:0"],
-                           r"listening on http://127\.0\.0\.1:(\d+)")
-    yield port
+GEMINI_UPSTREAM = """
+[server]
+auth = "none"
+request_log = "off"
+[backends.echo]
+protocol = "echo"
+[[routes]]
+backends = ["echo"]
+"""
+
+
+def _serve(routes_dir):
+    return _start([LOUTER, "serve", "--routes", str(routes_dir), "--listen", "127.0.0.1:0"],
+                  r"listening on http://127\.0\.0\.1:(\d+)")
+
+
+def _stop(process):
     process.terminate()
-    process.wait(timeout=10)
+    # SIGTERM is a graceful shutdown: louter must exit 0.
+    assert process.wait(timeout=15) == 0
+
+
+@pytest.fixture(scope="session")
+def gemini_backend(tmp_path_factory):
+    """A second louter with the echo backend: a real Gemini-API server for passthrough tests."""
+    routes = tmp_path_factory.mktemp("gemini-routes")
+    (routes / "routes.toml").write_text(GEMINI_UPSTREAM)
+    process, port = _serve(routes)
+    yield port
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
+def louter(fake_backend, gemini_backend, tmp_path_factory):
+    routes = tmp_path_factory.mktemp("routes")
+    (routes / "routes.toml").write_text(textwrap.dedent(ROUTES.format(port=fake_backend, gemini_port=gemini_backend)))
+    process, port = _serve(routes)
+    yield port
+    _stop(process)

@@ -203,3 +203,16 @@ def test_embed_content(louter, version):
     assert len(response.embeddings) == 2
     assert response.embeddings[0].values == [5.0, 0.5, -0.25]
     assert response.embeddings[1].values[0] == 10.0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_passthrough_to_a_gemini_backend(louter, version):
+    response = client(louter, version).models.generate_content(
+        model="via-gemini-1", contents="passed through", config=types.GenerateContentConfig(system_instruction="Hi."))
+    assert response.text == "passed through"
+    assert response.model_version == "upstream-model"
+    headers = response.sdk_http_response.headers if response.sdk_http_response else {}
+    assert headers.get("x-louter-route") == "passthrough"
+    chunks = list(client(louter, version).models.generate_content_stream(model="via-gemini-2", contents="a b c"))
+    assert "".join(c.text or "" for c in chunks) == "a b c"
+    assert chunks[-1].usage_metadata.candidates_token_count == 3
