@@ -71,19 +71,19 @@ public struct HTTPRequestParser: Sendable {
       case .failed:
         break loop
       case .head:
-        guard let end = findHeadEnd(from: max(position, scanned)) else {
+        guard let end = buffer.httpHeadEnd(from: max(position, scanned)) else {
           scanned = max(position, buffer.count - 3)
           if buffer.count - position > maxHeadBytes {
             fail(431, "request line and headers exceed \(maxHeadBytes) bytes", into: &events)
           }
           break loop
         }
-        if end.headEnd - position > maxHeadBytes {
+        if end.head - position > maxHeadBytes {
           fail(431, "request line and headers exceed \(maxHeadBytes) bytes", into: &events)
           break loop
         }
-        let headBytes = buffer[position..<end.headEnd]
-        position = end.bodyStart
+        let headBytes = buffer[position..<end.head]
+        position = end.body
         scanned = position
         switch parseHead(headBytes) {
         case .failure(let error):
@@ -118,11 +118,11 @@ public struct HTTPRequestParser: Sendable {
           state = .fixedBody(remaining: remaining - available)
         }
       case .chunkSize:
-        guard let lineEnd = findLineEnd(from: position) else {
+        guard let lineEnd = buffer.httpLineEnd(from: position) else {
           if buffer.count - position > 1024 { fail(400, "chunk size line too long", into: &events) }
           break loop
         }
-        let line = buffer[position..<lineEnd.contentEnd]
+        let line = buffer[position..<lineEnd.content]
         position = lineEnd.next
         let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != 0x09 }
         guard !sizeText.isEmpty, sizeText.count <= 15,
@@ -146,22 +146,22 @@ public struct HTTPRequestParser: Sendable {
         position += available
         state = remaining - available == 0 ? .chunkDataEnd : .chunkData(remaining: remaining - available)
       case .chunkDataEnd:
-        guard let lineEnd = findLineEnd(from: position) else {
+        guard let lineEnd = buffer.httpLineEnd(from: position) else {
           if buffer.count - position >= 2 { fail(400, "chunk data not followed by CRLF", into: &events) }
           break loop
         }
-        guard lineEnd.contentEnd == position else {
+        guard lineEnd.content == position else {
           fail(400, "chunk data longer than its size", into: &events)
           break loop
         }
         position = lineEnd.next
         state = .chunkSize
       case .trailers:
-        guard let lineEnd = findLineEnd(from: position) else {
+        guard let lineEnd = buffer.httpLineEnd(from: position) else {
           if buffer.count - position > maxHeadBytes { fail(431, "trailers too large", into: &events) }
           break loop
         }
-        let empty = lineEnd.contentEnd == position
+        let empty = lineEnd.content == position
         position = lineEnd.next
         if empty { finishRequest(into: &events) }
       }
@@ -187,31 +187,6 @@ public struct HTTPRequestParser: Sendable {
     pending = nil
     body = []
     state = .head
-  }
-
-  /// The end of the head (`\r\n\r\n` or `\n\n`).
-  private func findHeadEnd(from start: Int) -> (headEnd: Int, bodyStart: Int)? {
-    var index = max(0, start)
-    while index < buffer.count {
-      if buffer[index] == 0x0A {
-        if index + 1 < buffer.count, buffer[index + 1] == 0x0A { return (index, index + 2) }
-        if index + 2 < buffer.count, buffer[index + 1] == 0x0D, buffer[index + 2] == 0x0A { return (index, index + 3) }
-      }
-      index += 1
-    }
-    return nil
-  }
-
-  private func findLineEnd(from start: Int) -> (contentEnd: Int, next: Int)? {
-    var index = start
-    while index < buffer.count {
-      if buffer[index] == 0x0A {
-        let contentEnd = index > start && buffer[index - 1] == 0x0D ? index - 1 : index
-        return (contentEnd, index + 1)
-      }
-      index += 1
-    }
-    return nil
   }
 
   enum BodyFraming {

@@ -46,7 +46,7 @@ struct HTTPResponseParser: Sendable {
       case .done, .failed:
         break loop
       case .head:
-        guard let end = headEnd(from: position) else {
+        guard let end = buffer.httpHeadEnd(from: position) else {
           if buffer.count - position > maxHeadBytes { fail("response head too large", &events) }
           break loop
         }
@@ -107,7 +107,7 @@ struct HTTPResponseParser: Sendable {
           state = .fixed(remaining: remaining - available)
         }
       case .chunkSize:
-        guard let line = lineEnd(from: position) else { break loop }
+        guard let line = buffer.httpLineEnd(from: position) else { break loop }
         let text = buffer[position..<line.content].prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 0x20 }
         position = line.next
         guard let size = Int(String(decoding: text, as: UTF8.self), radix: 16), size >= 0 else {
@@ -122,11 +122,11 @@ struct HTTPResponseParser: Sendable {
         position += available
         state = remaining == available ? .chunkDataEnd : .chunkData(remaining: remaining - available)
       case .chunkDataEnd:
-        guard let line = lineEnd(from: position) else { break loop }
+        guard let line = buffer.httpLineEnd(from: position) else { break loop }
         position = line.next
         state = .chunkSize
       case .trailers:
-        guard let line = lineEnd(from: position) else { break loop }
+        guard let line = buffer.httpLineEnd(from: position) else { break loop }
         let empty = line.content == position
         position = line.next
         if empty {
@@ -160,26 +160,5 @@ struct HTTPResponseParser: Sendable {
   private mutating func fail(_ message: String, _ events: inout [Event]) {
     state = .failed
     events.append(.error(message))
-  }
-
-  private func headEnd(from start: Int) -> (head: Int, body: Int)? {
-    var index = start
-    while index < buffer.count {
-      if buffer[index] == 0x0A {
-        if index + 1 < buffer.count, buffer[index + 1] == 0x0A { return (index, index + 2) }
-        if index + 2 < buffer.count, buffer[index + 1] == 0x0D, buffer[index + 2] == 0x0A { return (index, index + 3) }
-      }
-      index += 1
-    }
-    return nil
-  }
-
-  private func lineEnd(from start: Int) -> (content: Int, next: Int)? {
-    var index = start
-    while index < buffer.count {
-      if buffer[index] == 0x0A { return (index > start && buffer[index - 1] == 0x0D ? index - 1 : index, index + 1) }
-      index += 1
-    }
-    return nil
   }
 }

@@ -69,12 +69,7 @@ struct PlainURL {
 final class ClientExchange: Sendable {
   let request: [UInt8]
   let body: UpstreamBody
-  private let head = Mutex<
-    (
-      value: Result<UpstreamResponseHead, UpstreamError>?,
-      waiter: CheckedContinuation<Result<UpstreamResponseHead, UpstreamError>, Never>?
-    )
-  >((nil, nil))
+  let head = HeadLatch()
   let id: UInt64
   let firstByteDeadline: ContinuousClock.Instant
   let totalDeadline: ContinuousClock.Instant
@@ -97,31 +92,9 @@ final class ClientExchange: Sendable {
       onCancel: { loop.submit(.cancel(id)) }, producerEnforcesDeadlines: true)
   }
 
-  func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
-    let waiter = head.withLock { state -> CheckedContinuation<Result<UpstreamResponseHead, UpstreamError>, Never>? in
-      guard state.value == nil else { return nil }
-      state.value = value
-      let waiter = state.waiter
-      state.waiter = nil
-      return waiter
-    }
-    waiter?.resume(returning: value)
-  }
+  func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) { head.resolve(value) }
 
-  func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> {
-    await withTaskCancellationHandler {
-      await withCheckedContinuation { continuation in
-        let ready = head.withLock { state -> Result<UpstreamResponseHead, UpstreamError>? in
-          if let value = state.value { return value }
-          state.waiter = continuation
-          return nil
-        }
-        if let ready { continuation.resume(returning: ready) }
-      }
-    } onCancel: {
-      resolveHead(.failure(.cancelled))
-    }
-  }
+  func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
 }
 
 /// The client's epoll thread: connections, the keep-alive pool, reading and writing.

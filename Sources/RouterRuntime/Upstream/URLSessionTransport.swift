@@ -66,12 +66,7 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
   /// One data task's state: the head continuation and the body.
   final class Exchange: Sendable {
     let body: UpstreamBody
-    private let head = Mutex<HeadState>(HeadState())
-
-    struct HeadState {
-      var value: Result<UpstreamResponseHead, UpstreamError>?
-      var waiter: CheckedContinuation<Result<UpstreamResponseHead, UpstreamError>, Never>?
-    }
+    private let head = HeadLatch()
 
     init(idleTimeout: Duration, task: URLSessionDataTask) {
       let box = TaskBox(task)
@@ -81,37 +76,9 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
         onCancel: { box.task.cancel() })
     }
 
-    func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
-      let waiter = head.withLock { state -> CheckedContinuation<Result<UpstreamResponseHead, UpstreamError>, Never>? in
-        guard state.value == nil else { return nil }
-        state.value = value
-        let waiter = state.waiter
-        state.waiter = nil
-        return waiter
-      }
-      waiter?.resume(returning: value)
-    }
+    func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) { head.resolve(value) }
 
-    func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> {
-      await withTaskCancellationHandler {
-        await withCheckedContinuation { continuation in
-          let ready = head.withLock { state -> Result<UpstreamResponseHead, UpstreamError>? in
-            if let value = state.value { return value }
-            state.waiter = continuation
-            return nil
-          }
-          if let ready { continuation.resume(returning: ready) }
-        }
-      } onCancel: {
-        let waiter = head.withLock {
-          state -> CheckedContinuation<Result<UpstreamResponseHead, UpstreamError>, Never>? in
-          let waiter = state.waiter
-          state.waiter = nil
-          return waiter
-        }
-        waiter?.resume(returning: .failure(.cancelled))
-      }
-    }
+    func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
   }
 
   /// URLSessionTask is thread-safe but not marked Sendable on Linux.

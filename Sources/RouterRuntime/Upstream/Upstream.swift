@@ -278,3 +278,38 @@ public final class UpstreamBody: Sendable {
     onCancel?()
   }
 }
+
+/// Hands an upstream response head (or the failure that stands for it) to the one task waiting for it.
+final class HeadLatch: Sendable {
+  typealias Outcome = Result<UpstreamResponseHead, UpstreamError>
+
+  private let state = Mutex<(value: Outcome?, waiter: CheckedContinuation<Outcome, Never>?)>((nil, nil))
+
+  /// Sets the outcome once; later calls are ignored.
+  func resolve(_ value: Outcome) {
+    let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+      guard state.value == nil else { return nil }
+      state.value = value
+      let waiter = state.waiter
+      state.waiter = nil
+      return waiter
+    }
+    waiter?.resume(returning: value)
+  }
+
+  /// The outcome; a cancelled waiter gets `.cancelled`.
+  func wait() async -> Outcome {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        let ready = state.withLock { state -> Outcome? in
+          if let value = state.value { return value }
+          state.waiter = continuation
+          return nil
+        }
+        if let ready { continuation.resume(returning: ready) }
+      }
+    } onCancel: {
+      resolve(.failure(.cancelled))
+    }
+  }
+}
