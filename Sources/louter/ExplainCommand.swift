@@ -114,6 +114,11 @@ struct ExplanationRenderer {
     }
   }
 
+  /// Whole numbers without a fraction (`4096`, not `4096.0`).
+  static func number(_ value: Double) -> String {
+    value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+  }
+
   func human(_ explanation: Explanation) -> String {
     var out =
       "request: model '\(facts.model)', endpoint \(facts.endpoint.rawValue), client \(clientName(explanation.authentication))"
@@ -149,9 +154,9 @@ struct ExplanationRenderer {
       if let prompt = plan.systemPrompt { out += "system_prompt: \(prompt.mode) \"\(prompt.text)\"\n" }
       for rule in plan.generation {
         var parts: [String] = []
-        if let low = rule.rule.min { parts.append("min \(low)") }
-        if let high = rule.rule.max { parts.append("max \(high)") }
-        if let value = rule.rule.defaultValue { parts.append("default \(value)") }
+        if let low = rule.rule.min { parts.append("min \(Self.number(low))") }
+        if let high = rule.rule.max { parts.append("max \(Self.number(high))") }
+        if let value = rule.rule.defaultValue { parts.append("default \(Self.number(value))") }
         out += "generation.\(rule.parameter.rawValue): \(parts.joined(separator: ", "))\n"
       }
       let chain = plan.chain.map { index in
