@@ -68,13 +68,18 @@ final class Connection {
   }
 }
 
-/// The epoll loop. State is confined to the loop thread; only `commands` is shared.
-final class EventLoop: @unchecked Sendable {
+/// The epoll loop. State is confined to the loop thread; only `commands` and `jobs` are shared.
+///
+/// The loop is also the task executor its handlers prefer: a request's handler runs on the loop
+/// thread, so answering it needs no thread hop, and an upstream answer resumes it with one wake-up.
+final class EventLoop: @unchecked Sendable, TaskExecutor {
   let configuration: HTTPServerConfiguration
   let handler: any HTTPHandler
   let activeRequests = Atomic<Int>(0)
   let openConnections = Atomic<Int>(0)
   private let commands = Mutex<[LoopCommand]>([])
+  private let jobs = Mutex<[UnownedJob]>([])
+  private let loopThread = Mutex<pthread_t?>(nil)
   private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
   private let isStopped = Atomic<Bool>(false)
 
@@ -115,7 +120,36 @@ final class EventLoop: @unchecked Sendable {
   /// Hands a command to the loop thread and wakes it.
   func submit(_ command: LoopCommand) {
     commands.withLock { $0.append(command) }
-    Posix.signalEventFD(wakeFD)
+    if !isLoopThread { Posix.signalEventFD(wakeFD) }
+  }
+
+  /// True on the loop thread, where queued work runs before the next wait without a wake-up.
+  private var isLoopThread: Bool {
+    guard let thread = loopThread.withLock({ $0 }) else { return false }
+    return pthread_equal(thread, pthread_self()) != 0
+  }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let unowned = UnownedJob(job)
+    jobs.withLock { $0.append(unowned) }
+    if !isLoopThread { Posix.signalEventFD(wakeFD) }
+  }
+
+  /// Runs queued commands and jobs until none is left; jobs may queue more of both.
+  private func drainWork() {
+    while true {
+      runCommands()
+      let pending = jobs.withLock { queue -> [UnownedJob] in
+        let taken = queue
+        queue.removeAll(keepingCapacity: true)
+        return taken
+      }
+      if pending.isEmpty {
+        if commands.withLock({ $0.isEmpty }) { return }
+        continue
+      }
+      for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
+    }
   }
 
   func stop() async {
@@ -139,6 +173,7 @@ final class EventLoop: @unchecked Sendable {
       events.deallocate()
       tokens.deallocate()
     }
+    loopThread.withLock { $0 = pthread_self() }
     while running {
       let timeout: Int32 = connections.isEmpty ? 1000 : 100
       let count =
@@ -159,7 +194,7 @@ final class EventLoop: @unchecked Sendable {
           if mask & Posix.epollOut != 0, connections[token] != nil { flush(connection) }
         }
       }
-      runCommands()
+      drainWork()
       let now = ContinuousClock.now
       if now - lastSweep > .milliseconds(100) {
         lastSweep = now
@@ -169,7 +204,8 @@ final class EventLoop: @unchecked Sendable {
     for connection in Array(connections.values) { close(connection) }
     if listener >= 0 { Posix.close(listener) }
     Posix.close(epoll)
-    Posix.close(wakeFD)
+    // The eventfd stays open: a late submit from another thread must never write into a descriptor
+    // number the kernel has handed to a new socket.
     isStopped.store(true, ordering: .releasing)
     stopped.withLock { continuation in
       continuation?.resume()
@@ -318,7 +354,7 @@ final class EventLoop: @unchecked Sendable {
     let responder = HTTPResponder(
       connectionID: connection.id, loop: self, channel: channel, version: request.version, keepAlive: request.keepAlive)
     let handler = self.handler
-    connection.task = Task {
+    connection.task = Task(executorPreference: self) {
       await handler.handle(request, responder: responder)
       responder.handlerReturned()
     }
