@@ -235,6 +235,28 @@ extension Exchange {
     }
   }
 
+  /// The error a client sees when the upstream fails after its stream began.
+  static func midStreamError(_ error: UpstreamError, backend: String) -> GeminiError {
+    if case .timedOut = error {
+      return .deadlineExceeded("backend '\(backend)' stalled mid-stream: \(error.reason)")
+    }
+    return .unavailable("backend '\(backend)' broke off the stream: \(error.reason)")
+  }
+
+  /// Sends a stream's head: from here on nothing falls back. False when the client is gone.
+  mutating func commitStream(contentType: String, headers: [(String, String)]) async -> Bool {
+    do {
+      try await responder.startStream(status: 200, headers: [("content-type", contentType)] + commonHeaders + headers)
+    } catch {
+      record.status = 499
+      return false
+    }
+    record.streamed = true
+    record.status = 200
+    record.timeToFirstToken = Self.seconds(since: started)
+    return true
+  }
+
   /// Reads upstream chunks, turns them into Gemini events with `translate`, and writes them to the client.
   ///
   /// Until the first event is ready nothing is committed: a failure or a missed first-token deadline is a
@@ -251,19 +273,11 @@ extension Exchange {
     while true {
       let chunk: [UInt8]?
       do {
-        if committed {
-          chunk = try await body.next()
-        } else {
-          chunk = try await body.next(deadline: deadline)
-        }
+        // Before anything is committed, the first token has the hop's first-byte deadline.
+        chunk = try await body.next(deadline: committed ? nil : deadline)
       } catch {
         if !committed { return .failed(Self.failure(error, backend: backend.name)) }
-        let mapped: GeminiError =
-          if case .timedOut = error {
-            .deadlineExceeded("backend '\(backend.name)' stalled mid-stream: \(error.reason)")
-          } else {
-            .unavailable("backend '\(backend.name)' broke off the stream: \(error.reason)")
-          }
+        let mapped = Self.midStreamError(error, backend: backend.name)
         _ = try? await responder.write(writer.bytes(.error(mapped)))
         responder.abort()
         record.status = mapped.code
@@ -277,17 +291,10 @@ extension Exchange {
               error.code == 429 ? .rateLimited : (error.code >= 500 ? .serverError : .rejected)
             return .failed(HopFailure(backend: backend.name, kind: kind, error: error, outcome: "stream-error"))
           }
-          do {
-            try await responder.startStream(
-              status: 200, headers: [("content-type", writer.contentType)] + commonHeaders + headers)
-          } catch {
-            record.status = 499
+          guard await commitStream(contentType: writer.contentType, headers: headers) else {
             return .served(healthy: nil)
           }
           committed = true
-          record.streamed = true
-          record.status = 200
-          record.timeToFirstToken = Self.seconds(since: started)
         }
         if case .response(let json) = event {
           noteUsage(json["usageMetadata"])

@@ -96,35 +96,21 @@ extension Exchange {
     while true {
       let chunk: [UInt8]?
       do {
-        if committed {
-          chunk = try await body.next()
-        } else {
-          chunk = try await body.next(deadline: deadline)
-        }
+        // Before anything is committed, the first token has the hop's first-byte deadline.
+        chunk = try await body.next(deadline: committed ? nil : deadline)
       } catch {
         if !committed { return .failed(Self.failure(error, backend: backend.name)) }
-        if sse {
-          let mapped = GeminiError.unavailable("backend '\(backend.name)' broke off the stream: \(error.reason)")
-          _ = try? await responder.write(GeminiSSEWriter.event(mapped.json))
-        }
+        let mapped = Self.midStreamError(error, backend: backend.name)
+        if sse { _ = try? await responder.write(GeminiSSEWriter.event(mapped.json)) }
         responder.abort()
-        record.status = 503
+        record.status = mapped.code
         return .served(healthy: false)
       }
       guard let chunk else { break }
       if chunk.isEmpty { continue }
       if !committed {
-        do {
-          try await responder.startStream(
-            status: 200, headers: [("content-type", contentType)] + commonHeaders + headers)
-        } catch {
-          record.status = 499
-          return .served(healthy: nil)
-        }
+        guard await commitStream(contentType: contentType, headers: headers) else { return .served(healthy: nil) }
         committed = true
-        record.streamed = true
-        record.status = 200
-        record.timeToFirstToken = Self.seconds(since: started)
       }
       if sse {
         for event in parser.feed(chunk) where event.data.contains("usageMetadata") {
