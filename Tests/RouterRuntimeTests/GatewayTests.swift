@@ -308,4 +308,25 @@ enum GatewayTestError: Error {
     client.close()
     await upstreamClosed.wait()
   }
+
+  @Test func malformedRequestsGetA400AndNeverACrash() async throws {
+    let backend = try FakeBackend(FakeBackend.completion)
+    let louter = try GatewayUnderTest(routes([("primary", backend.port)]))
+    let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+    let bodies = [
+      "", "null", "[]", "\"text\"", "{", deep, #"{"contents":"hello"}"#, #"{"contents":[]}"#,
+      #"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"%%%"}}]}]}"#,
+      #"{"contents":[{"parts":[{"text":5}]}]}"#, #"{"contents":[{"role":"user","parts":[{"functionResponse":{}}]}]}"#,
+      #"{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"temperature":"hot"}}"#,
+      #"{"contents":[{"parts":[{"text":"x"}]}],"tools":[{"googleSearch":{}}]}"#,
+    ]
+    for body in bodies {
+      let answer = try await louter.post("/v1beta/models/m:generateContent", body)
+      #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(body.prefix(60)): \(answer.head.prefix(40))")
+      #expect(answer.body.contains("\"status\":\"INVALID_ARGUMENT\""), "\(body.prefix(60))")
+    }
+    #expect(backend.requestCount == 0, "nothing malformed reaches a backend")
+    let healthy = try await louter.post("/v1beta/models/m:generateContent", Self.hello)
+    #expect(healthy.head.hasPrefix("HTTP/1.1 200"))
+  }
 }
