@@ -1,6 +1,7 @@
 import Foundation
 import RouteCompiler
 import RouteSpec
+import RouterRuntime
 
 /// Loads and compiles a configuration; shared by `check`, `explain`, `dump` and `serve`.
 struct ConfigurationLoad {
@@ -62,7 +63,7 @@ struct DiagnosticOutput {
 enum Terminal {
   /// Colour only on a terminal, and never when NO_COLOR is set (any value).
   static func colorEnabled(fileDescriptor: Int32) -> Bool {
-    ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(fileDescriptor) == 1
+    ProcessInfo.processInfo.environment["NO_COLOR"] == nil && Posix.isTerminal(fileDescriptor)
   }
 }
 

@@ -83,7 +83,7 @@ enum ServeCommand {
   static func installSignalHandlers(server: HTTPServer, gateway: Gateway, routes: String, grace: Double) {
     let queue = DispatchQueue(label: "louter.signals")
     for signalNumber in [SIGTERM, SIGINT] {
-      signal(signalNumber, SIG_IGN)
+      Posix.ignore(signal: signalNumber)
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
       source.setEventHandler {
         FileHandle.standardError.write(Data("louter: shutting down (grace \(grace)s)\n".utf8))
@@ -95,7 +95,7 @@ enum ServeCommand {
       source.resume()
       signalSources.append(source)
     }
-    signal(SIGHUP, SIG_IGN)
+    Posix.ignore(signal: SIGHUP)
     let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
     reload.setEventHandler {
       let load = ConfigurationLoad.load(paths: [routes], mode: .serve)

@@ -41,6 +41,16 @@ public enum Posix {
     }
   }
 
+  /// Leaves `signalNumber` to a Dispatch signal source instead of its default action.
+  public static func ignore(signal signalNumber: Int32) {
+    signal(signalNumber, SIG_IGN)
+  }
+
+  /// Whether a descriptor is a terminal (for colour decisions).
+  public static func isTerminal(_ fd: Int32) -> Bool {
+    isatty(fd) == 1
+  }
+
   /// Ignores SIGPIPE for the process: a peer that goes away must be an error, not a kill.
   public static func ignoreSIGPIPE() {
     signal(SIGPIPE, SIG_IGN)
