@@ -24,7 +24,7 @@ struct Forwarding {
 }
 
 /// Why one hop did not serve the request (nothing was sent to the client).
-struct HopFailure {
+struct HopFailure: Error {
   /// What kind of failure, for the fallback decision and the final status.
   enum Kind: Equatable {
     case connect

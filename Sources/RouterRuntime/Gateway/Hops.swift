@@ -75,6 +75,23 @@ extension Exchange {
     return "\(base)/\(path)"
   }
 
+  /// Sends a hop's request; an unreachable backend or a non-200 answer is a hop failure.
+  func send(_ request: UpstreamRequest, via runtime: BackendRuntime, gemini: Bool) async -> Result<
+    UpstreamResponse, HopFailure
+  > {
+    let backend = runtime.backend
+    let response: UpstreamResponse
+    do {
+      response = try await runtime.transport.send(request)
+    } catch {
+      return .failure(Self.failure(error, backend: backend.name))
+    }
+    guard response.head.status == 200 else {
+      return .failure(await errorFailure(response.head, response.body, backend: backend, gemini: gemini))
+    }
+    return .success(response)
+  }
+
   /// Reads a whole body up to `limit` bytes.
   static func readAll(_ body: UpstreamBody, limit: Int) async throws(UpstreamError) -> [UInt8] {
     var data: [UInt8] = []
@@ -183,13 +200,9 @@ extension Exchange {
       body: translated.body.serializedBytes())
     let hopStarted = ContinuousClock.now
     let response: UpstreamResponse
-    do {
-      response = try await runtime.transport.send(request)
-    } catch {
-      return .failed(Self.failure(error, backend: backend.name))
-    }
-    guard response.head.status == 200 else {
-      return .failed(await errorFailure(response.head, response.body, backend: backend, gemini: false))
+    switch await send(request, via: runtime, gemini: false) {
+    case .success(let answer): response = answer
+    case .failure(let failure): return .failed(failure)
     }
     var headers: [(String, String)] = [("x-louter-backend", backend.name)]
     if let warning = translated.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
@@ -352,13 +365,9 @@ extension Exchange {
       backend, url: openAIURL(backend, path: "embeddings", model: forwarding.plan.model),
       headers: openAIHeaders(backend, key: forwarding.key, stream: false), body: translated.body.serializedBytes())
     let response: UpstreamResponse
-    do {
-      response = try await runtime.transport.send(request)
-    } catch {
-      return .failed(Self.failure(error, backend: backend.name))
-    }
-    guard response.head.status == 200 else {
-      return .failed(await errorFailure(response.head, response.body, backend: backend, gemini: false))
+    switch await send(request, via: runtime, gemini: false) {
+    case .success(let answer): response = answer
+    case .failure(let failure): return .failed(failure)
     }
     do {
       let bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)

@@ -51,13 +51,9 @@ extension Exchange {
     let upstream = upstreamRequest(backend, url: url, headers: headers, body: body)
     let hopStarted = ContinuousClock.now
     let response: UpstreamResponse
-    do {
-      response = try await runtime.transport.send(upstream)
-    } catch {
-      return .failed(Self.failure(error, backend: backend.name))
-    }
-    guard response.head.status == 200 else {
-      return .failed(await errorFailure(response.head, response.body, backend: backend, gemini: true))
+    switch await send(upstream, via: runtime, gemini: true) {
+    case .success(let answer): response = answer
+    case .failure(let failure): return .failed(failure)
     }
     let contentType = response.head.headers["content-type"] ?? "application/json; charset=UTF-8"
     let answerHeaders: [(String, String)] = [("x-louter-backend", backend.name)]
