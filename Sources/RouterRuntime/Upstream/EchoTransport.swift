@@ -2,36 +2,56 @@ import RouteSpec
 
 /// The `echo` backend: an in-process OpenAI-compatible server with no network.
 ///
-/// It answers `/chat/completions` with the last user message's text, streamed word by word when asked,
-/// with honest token counts: one token per word (a word is a run of non-space characters with the
-/// spaces before it); prompt tokens are the words of every message. `/embeddings` gets a small
-/// deterministic vector per input. It exists so that a new user can run the gateway with no account,
-/// and so tests and benchmarks have a backend with no cost of its own.
+/// It answers `POST .../chat/completions` with the last user message's text, streamed word by word when
+/// asked (one `chat.completion.chunk` per word, each carrying the whitespace before it, so that the
+/// chunks joined give the text back exactly), then a finish chunk, a usage chunk when
+/// `stream_options.include_usage` is set, and `data: [DONE]`.
+///
+/// Token counts are honest under one rule: a token is a word, a maximal run of non-whitespace
+/// characters. `prompt_tokens` counts the words of every message's text (string content, or its
+/// `text` parts), `completion_tokens` the words sent back; `max_completion_tokens` (or `max_tokens`)
+/// cuts the answer after that many words with `finish_reason: "length"`.
+///
+/// `POST .../embeddings` gets a small deterministic vector per input (from the SHA-256 of its text),
+/// `GET .../models` a list with the one model `echo`; anything else is a 404 in OpenAI's error shape.
+/// It exists so that a new user can run the gateway with no account, and so tests and benchmarks have
+/// a backend with no cost of its own.
 public struct EchoTransport: UpstreamTransport {
   /// Creates the echo backend.
   public init() {}
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
+    if Task.isCancelled { throw .cancelled }
+    let path = String(request.url.prefix { $0 != "?" })
+    if request.method.uppercased() == "GET" {
+      if path.hasSuffix("/models") { return Self.models() }
+      return Self.error(404, "echo serves GET /models, POST /chat/completions and POST /embeddings")
+    }
+    let isEmbeddings = path.hasSuffix("/embeddings")
+    guard isEmbeddings || path.hasSuffix("/chat/completions") else {
+      return Self.error(404, "echo serves GET /models, POST /chat/completions and POST /embeddings")
+    }
     guard let json = try? JSONParser.parse(request.body) else {
       return Self.error(400, "the request body is not JSON")
     }
-    if request.url.hasSuffix("/embeddings") { return Self.embeddings(json) }
-    guard request.url.hasSuffix("/chat/completions") else {
-      return Self.error(404, "echo serves /chat/completions and /embeddings")
-    }
+    if isEmbeddings { return Self.embeddings(json) }
     let model = json["model"]?.stringValue ?? "echo"
     let messages = json["messages"]?.arrayValue ?? []
     let text = messages.last { $0["role"]?.stringValue == "user" }.map(Self.text) ?? ""
     var words = Self.words(text)
-    let promptTokens = messages.reduce(0) { $0 + Self.words(Self.text($1)).count }
+    var completionTokens = Self.count(text)
+    let promptTokens = messages.reduce(0) { $0 + Self.count(Self.text($1)) }
     var finish = "stop"
-    if let limit = (json["max_completion_tokens"] ?? json["max_tokens"])?.intValue, limit >= 0, words.count > limit {
+    if let limit = (json["max_completion_tokens"] ?? json["max_tokens"])?.intValue, limit >= 0,
+      completionTokens > limit
+    {
       words = Array(words.prefix(Int(limit)))
+      completionTokens = Int(limit)
       finish = "length"
     }
     let usage: JSONValue = .object([
-      "prompt_tokens": .int(Int64(promptTokens)), "completion_tokens": .int(Int64(words.count)),
-      "total_tokens": .int(Int64(promptTokens + words.count)),
+      "prompt_tokens": .int(Int64(promptTokens)), "completion_tokens": .int(Int64(completionTokens)),
+      "total_tokens": .int(Int64(promptTokens + completionTokens)),
     ])
     let id: JSONValue = "chatcmpl-echo"
     guard json["stream"]?.boolValue == true else {
@@ -82,7 +102,23 @@ public struct EchoTransport: UpstreamTransport {
     }
   }
 
-  /// Words with the whitespace before each, so that joining them gives the text back.
+  /// The number of words (maximal runs of non-whitespace characters) in `text`: the echo's token count.
+  static func count(_ text: String) -> Int {
+    var count = 0
+    var inWord = false
+    for character in text {
+      if character.isWhitespace {
+        inWord = false
+      } else if !inWord {
+        inWord = true
+        count += 1
+      }
+    }
+    return count
+  }
+
+  /// Words with the whitespace before each, so that joining them gives the text back; whitespace after
+  /// the last word stays with it, and a text with no word at all is one piece.
   static func words(_ text: String) -> [String] {
     var words: [String] = []
     var current = ""
@@ -106,6 +142,16 @@ public struct EchoTransport: UpstreamTransport {
     return words
   }
 
+  static func models() -> UpstreamResponse {
+    let answer: JSONValue = .object([
+      "object": "list",
+      "data": [.object(["id": "echo", "object": "model", "created": 0, "owned_by": "louter"])],
+    ])
+    return UpstreamResponse(
+      head: UpstreamResponseHead(status: 200, headers: UpstreamHeaders([("content-type", "application/json")])),
+      body: UpstreamBody(chunks: [answer.serializedBytes()]))
+  }
+
   static func embeddings(_ json: JSONValue) -> UpstreamResponse {
     let inputs: [String]
     switch json["input"] {
@@ -118,7 +164,7 @@ public struct EchoTransport: UpstreamTransport {
       let vector = (0..<8).map { JSONValue.double(Double(Int(digest[$0]) - 128) / 128) }
       return .object(["object": "embedding", "index": .int(Int64(index)), "embedding": .array(vector)])
     }
-    let tokens = inputs.reduce(0) { $0 + words($1).count }
+    let tokens = inputs.reduce(0) { $0 + count($1) }
     let answer: JSONValue = .object([
       "object": "list", "data": .array(data), "model": json["model"] ?? "echo",
       "usage": .object(["prompt_tokens": .int(Int64(tokens)), "total_tokens": .int(Int64(tokens))]),

@@ -27,9 +27,8 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     let now = ContinuousClock.now
     let exchange = ClientExchange(
       request: Array(head.utf8) + request.body, idleTimeout: request.streamIdleTimeout, loop: loop,
-      firstByteDeadline: now.advanced(by: request.firstByteTimeout),
-      totalDeadline: now.advanced(by: request.totalTimeout),
-      firstByteTimeout: request.firstByteTimeout)
+      connectTimeout: request.connectTimeout, firstByteTimeout: request.firstByteTimeout,
+      totalTimeout: request.totalTimeout, start: now)
     loop.submit(.start(exchange, ClientLoop.Key(address: address.s_addr, port: target.port), address, target.port))
     // The loop enforces the first-byte, idle and total deadlines: no timer task per request.
     switch await exchange.waitForHead() {
@@ -71,20 +70,26 @@ final class ClientExchange: Sendable {
   let body: UpstreamBody
   let head = HeadLatch()
   let id: UInt64
+  let connectDeadline: ContinuousClock.Instant
   let firstByteDeadline: ContinuousClock.Instant
   let totalDeadline: ContinuousClock.Instant
+  let connectTimeout: Duration
   let firstByteTimeout: Duration
+  let totalTimeout: Duration
 
   private static let counter = Atomic<UInt64>(1)
 
   init(
-    request: [UInt8], idleTimeout: Duration, loop: ClientLoop, firstByteDeadline: ContinuousClock.Instant,
-    totalDeadline: ContinuousClock.Instant, firstByteTimeout: Duration
+    request: [UInt8], idleTimeout: Duration, loop: ClientLoop, connectTimeout: Duration, firstByteTimeout: Duration,
+    totalTimeout: Duration, start: ContinuousClock.Instant
   ) {
     self.request = request
-    self.firstByteDeadline = firstByteDeadline
-    self.totalDeadline = totalDeadline
+    self.connectDeadline = start.advanced(by: connectTimeout)
+    self.firstByteDeadline = start.advanced(by: firstByteTimeout)
+    self.totalDeadline = start.advanced(by: totalTimeout)
+    self.connectTimeout = connectTimeout
     self.firstByteTimeout = firstByteTimeout
+    self.totalTimeout = totalTimeout
     let id = Self.counter.add(1, ordering: .relaxed).newValue
     self.id = id
     body = UpstreamBody(
@@ -186,8 +191,10 @@ final class ClientLoop: @unchecked Sendable {
     let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(capacity))
     let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(capacity))
     while true {
+      // With exchanges in flight the loop wakes every 10 ms to check their deadlines; idle, once a second.
+      let wait: Int32 = byExchange.isEmpty ? 1000 : 10
       let count =
-        (try? Posix.epollWait(epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: 1000))
+        (try? Posix.epollWait(epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: wait))
         ?? 0
       for index in 0..<count {
         if tokens[index] == 1 {
@@ -221,15 +228,17 @@ final class ClientLoop: @unchecked Sendable {
     for connection in Array(byExchange.values) {
       guard let exchange = connection.exchange else { continue }
       if now >= exchange.totalDeadline {
-        fail(connection, .timedOut("the whole request took longer than its timeout"))
+        fail(connection, .timedOut(phase: .total(exchange.totalTimeout)))
+      } else if connection.connecting, now >= exchange.connectDeadline {
+        fail(connection, .timedOut(phase: .connect(exchange.connectTimeout)))
       } else if !connection.headReceived {
         if now >= exchange.firstByteDeadline {
-          fail(connection, .timedOut("no response within \(exchange.firstByteTimeout)"))
+          fail(connection, .timedOut(phase: .firstByte(exchange.firstByteTimeout)))
         }
       } else if let wanted = exchange.body.consumerDeadline, now >= wanted {
-        fail(connection, .timedOut("no first token in time"))
+        fail(connection, .timedOut(phase: .firstToken))
       } else if !connection.paused, now - connection.lastActivity >= exchange.body.idleTimeout {
-        fail(connection, .timedOut("no data for \(exchange.body.idleTimeout)"))
+        fail(connection, .timedOut(phase: .idle(exchange.body.idleTimeout)))
       }
     }
   }
@@ -316,7 +325,8 @@ final class ClientLoop: @unchecked Sendable {
   }
 
   private func readable(_ connection: Connection) {
-    while connections[connection.token] != nil, !connection.paused {
+    // `wantsPause`: the body asked to pause during this read loop; its command arrives after it.
+    while connections[connection.token] != nil, !connection.paused, connection.exchange?.body.wantsPause != true {
       let result: IOResult<Int>
       do {
         result = try Posix.read(connection.fd, into: buffer)

@@ -6,43 +6,70 @@ import Synchronization
 #endif
 
 /// The upstream transport on URLSession (FoundationNetworking): TLS, connection reuse, streaming.
+///
+/// One session per transport, with a delegate that turns URLSession's callbacks into a response head
+/// and a streamed `UpstreamBody`. Deadlines: connecting and the head share the first-byte deadline
+/// (URLSession does not tell when the connection is up, so `connectTimeout` is not enforced on its
+/// own); the body has the idle deadline between chunks and the total deadline overall.
+///
+/// Slow readers: on Linux, `URLSessionTask.suspend()` removes the transfer from libcurl's multi handle
+/// and `resume()` starts it again from the beginning (the request is sent a second time), so a body
+/// cannot be paused. Instead the body keeps at most `bufferLimit` unread bytes; beyond that it ends
+/// with `.tooLarge` and the task is cancelled.
 public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
   // URLSession and its delegate are thread-safe; the unchecked conformance covers the session reference.
   private let session: URLSession
   private let delegate: Delegate
+  private let bufferLimit: Int
 
-  /// Creates a transport with its own session.
-  public init() {
+  /// Creates a transport with its own session; a body may hold up to `bufferLimit` unread bytes.
+  public init(bufferLimit: Int = 8 << 20) {
     let configuration = URLSessionConfiguration.ephemeral
     configuration.httpMaximumConnectionsPerHost = 512
     configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
     configuration.urlCache = nil
     configuration.httpCookieStorage = nil
     configuration.httpShouldSetCookies = false
+    configuration.urlCredentialStorage = nil
     let delegate = Delegate()
     self.delegate = delegate
+    self.bufferLimit = bufferLimit
     self.session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
   }
 
+  deinit { session.invalidateAndCancel() }
+
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-    guard let url = URL(string: request.url) else { throw .invalidResponse("invalid url '\(request.url)'") }
+    guard let url = URL(string: request.url), let scheme = url.scheme?.lowercased(),
+      scheme == "http" || scheme == "https", url.host != nil
+    else { throw .invalidResponse("not an absolute http(s) URL: '\(request.url)'") }
     var urlRequest = URLRequest(url: url)
     urlRequest.httpMethod = request.method
     for header in request.headers { urlRequest.addValue(header.value, forHTTPHeaderField: header.name) }
     if !request.body.isEmpty { urlRequest.httpBody = Data(request.body) }
-    let total = request.totalTimeout.components
-    urlRequest.timeoutInterval = max(1, Double(total.seconds) + Double(total.attoseconds) / 1e18)
+    // URLSession's own timer counts whole seconds; it is only a backstop behind our deadlines.
+    urlRequest.timeoutInterval = Double(request.totalTimeout.components.seconds + 2)
+    let start = ContinuousClock.now
+    let totalDeadline = start.advanced(by: request.totalTimeout)
     let task = session.dataTask(with: urlRequest)
-    let exchange = Exchange(idleTimeout: request.streamIdleTimeout, task: task)
+    let exchange = Exchange(
+      task: task, origin: Origin(url), idleTimeout: request.streamIdleTimeout,
+      total: (totalDeadline, request.totalTimeout), bufferLimit: bufferLimit)
     delegate.register(task.taskIdentifier, exchange)
     task.resume()
-    let deadline = ContinuousClock.now.advanced(by: request.firstByteTimeout)
-    let limit = request.firstByteTimeout
+    var headDeadline = start.advanced(by: request.firstByteTimeout)
+    var missed = UpstreamTimeout.firstByte(request.firstByteTimeout)
+    if totalDeadline < headDeadline {
+      headDeadline = totalDeadline
+      missed = .total(request.totalTimeout)
+    }
+    let deadline = headDeadline
+    let timeout = missed
     let head = await withTaskGroup(of: Result<UpstreamResponseHead, UpstreamError>?.self) { group in
       group.addTask { await exchange.waitForHead() }
       group.addTask {
         try? await Task.sleep(until: deadline, clock: .continuous)
-        return Task.isCancelled ? nil : .failure(.timedOut("no response within \(limit)"))
+        return Task.isCancelled ? nil : .failure(.timedOut(phase: timeout))
       }
       var outcome: Result<UpstreamResponseHead, UpstreamError> = .failure(.cancelled)
       while let next = await group.next() {
@@ -57,22 +84,42 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
     case .success(let head):
       return UpstreamResponse(head: head, body: exchange.body)
     case .failure(let error):
+      exchange.body.finish(error)
       task.cancel()
       delegate.unregister(task.taskIdentifier)
       throw error
     }
   }
 
-  /// One data task's state: the head continuation and the body.
+  /// Scheme, host and port: redirects are followed only when all three stay the same.
+  struct Origin: Equatable {
+    let scheme: String
+    let host: String
+    let port: Int?
+
+    init(_ url: URL) {
+      scheme = url.scheme?.lowercased() ?? ""
+      host = url.host?.lowercased() ?? ""
+      port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : nil)
+    }
+  }
+
+  /// One data task's state: the head latch and the body.
   final class Exchange: Sendable {
     let body: UpstreamBody
+    let origin: Origin
+    let totalTimeout: Duration
     private let head = HeadLatch()
 
-    init(idleTimeout: Duration, task: URLSessionDataTask) {
+    init(
+      task: URLSessionDataTask, origin: Origin, idleTimeout: Duration,
+      total: (deadline: ContinuousClock.Instant, limit: Duration), bufferLimit: Int
+    ) {
       let box = TaskBox(task)
+      self.origin = origin
+      self.totalTimeout = total.limit
       body = UpstreamBody(
-        idleTimeout: idleTimeout,
-        flowControl: { pause in pause ? box.task.suspend() : box.task.resume() },
+        idleTimeout: idleTimeout, total: total, pauseAbove: bufferLimit, failWhenFull: true,
         onCancel: { box.task.cancel() })
     }
 
@@ -102,6 +149,7 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
       guard let http = response as? HTTPURLResponse else {
         exchange(dataTask.taskIdentifier)?.resolveHead(.failure(.invalidResponse("not an HTTP response")))
         completionHandler(.cancel)
+        dataTask.cancel()
         return
       }
       var pairs: [(String, String)] = []
@@ -117,6 +165,20 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
       exchange(dataTask.taskIdentifier)?.body.push([UInt8](data))
     }
 
+    // A redirect to another origin would carry the backend's credentials elsewhere: the 3xx answer is
+    // handed to the gateway as it is. Within the same origin the redirect is followed.
+    func urlSession(
+      _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+      newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+      guard let exchange = exchange(task.taskIdentifier), let target = request.url, Origin(target) == exchange.origin
+      else {
+        completionHandler(nil)
+        return
+      }
+      completionHandler(request)
+    }
+
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
       guard let exchange = exchanges.withLock({ $0.removeValue(forKey: task.taskIdentifier) }) else { return }
       guard let error else {
@@ -124,19 +186,28 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
         exchange.body.finish(nil)
         return
       }
-      let mapped = Self.map(error)
+      let mapped = Self.map(error, totalTimeout: exchange.totalTimeout)
       exchange.resolveHead(.failure(mapped))
       exchange.body.finish(mapped)
     }
 
-    static func map(_ error: any Error) -> UpstreamError {
+    /// URLSession's errors in louter's terms.
+    static func map(_ error: any Error, totalTimeout: Duration) -> UpstreamError {
       guard let urlError = error as? URLError else { return .connectionReset(String(describing: error)) }
+      let detail = "\(urlError.localizedDescription) (URLError \(urlError.code.rawValue))"
       switch urlError.code {
-      case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .secureConnectionFailed:
-        return .connectFailed(urlError.localizedDescription)
-      case .timedOut: return .timedOut(urlError.localizedDescription)
-      case .cancelled: return .cancelled
-      default: return .connectionReset(urlError.localizedDescription)
+      case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .secureConnectionFailed,
+        .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid,
+        .serverCertificateHasUnknownRoot, .clientCertificateRejected, .clientCertificateRequired,
+        .cannotLoadFromNetwork, .unsupportedURL, .badURL:
+        return .connectFailed(detail)
+      case .timedOut: return .timedOut(phase: .total(totalTimeout))
+      case .cancelled, .userCancelledAuthentication: return .cancelled
+      case .badServerResponse, .cannotParseResponse, .cannotDecodeRawData, .cannotDecodeContentData,
+        .httpTooManyRedirects, .redirectToNonExistentLocation, .zeroByteResource:
+        return .invalidResponse(detail)
+      case .dataLengthExceedsMaximum: return .tooLarge
+      default: return .connectionReset(detail)
       }
     }
   }

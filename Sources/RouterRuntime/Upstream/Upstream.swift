@@ -43,20 +43,59 @@ public struct UpstreamRequest: Sendable {
   }
 }
 
+/// Which deadline of an exchange passed, with the limit that was set for it.
+public enum UpstreamTimeout: Sendable, Equatable {
+  /// No TCP (and TLS) connection within the connect timeout.
+  case connect(Duration)
+  /// No response head within the first-byte timeout (which also covers connecting).
+  case firstByte(Duration)
+  /// The consumer's own deadline for the next chunk passed (the gateway's first-token deadline).
+  case firstToken
+  /// No body bytes for the stream idle timeout.
+  case idle(Duration)
+  /// The whole exchange took longer than its total timeout.
+  case total(Duration)
+
+  /// What happened, in words.
+  public var description: String {
+    switch self {
+    case .connect(let limit): "no connection within \(Self.format(limit))"
+    case .firstByte(let limit): "no response within \(Self.format(limit))"
+    case .firstToken: "no first token in time"
+    case .idle(let limit): "no data for \(Self.format(limit))"
+    case .total(let limit): "the whole exchange took longer than \(Self.format(limit))"
+    }
+  }
+
+  /// `300 ms`, `2.5 s`: the unit people write in route files, not `Duration`'s seconds and attoseconds.
+  static func format(_ duration: Duration) -> String {
+    let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    if milliseconds < 1000 { return "\(milliseconds) ms" }
+    if milliseconds % 1000 == 0 { return "\(milliseconds / 1000) s" }
+    return "\(Double(milliseconds) / 1000) s"
+  }
+}
+
 /// Why an upstream exchange failed.
-public enum UpstreamError: Error, Sendable {
+public enum UpstreamError: Error, Sendable, Equatable {
+  /// The backend could not be reached: refused, unresolvable, TLS handshake failed.
   case connectFailed(String)
-  case timedOut(String)
+  /// A deadline passed; `phase` says which.
+  case timedOut(phase: UpstreamTimeout)
+  /// The connection broke after the request was sent (reset, closed mid-answer).
   case connectionReset(String)
+  /// The backend answered something that is not HTTP, or a body cut short of its declared length.
   case invalidResponse(String)
+  /// The caller went away (its task was cancelled) and the exchange was stopped.
   case cancelled
+  /// The answer outgrew what louter buffers for it.
   case tooLarge
 
   /// What happened, for messages and logs.
   public var reason: String {
     switch self {
     case .connectFailed(let detail): "connection failed: \(detail)"
-    case .timedOut(let detail): "timed out: \(detail)"
+    case .timedOut(let phase): "timed out: \(phase.description)"
     case .connectionReset(let detail): "connection lost: \(detail)"
     case .invalidResponse(let detail): "invalid response: \(detail)"
     case .cancelled: "cancelled"
@@ -110,8 +149,9 @@ public protocol UpstreamTransport: Sendable {
 
 /// A response body delivered chunk by chunk as it arrives, with an idle deadline between chunks.
 ///
-/// Producers (a URLSession delegate, the echo backend) push chunks; the gateway pulls them with
-/// `next()`. The buffer is bounded: above `pauseAbove` bytes the producer is asked to pause.
+/// Producers (a URLSession delegate, our own client's loop, the echo backend) push chunks; the gateway
+/// pulls them with `next()`. The buffer is bounded: above `pauseAbove` bytes the producer is asked to
+/// pause, or, for a producer that cannot pause (`failWhenFull`), the body ends with `.tooLarge`.
 public final class UpstreamBody: Sendable {
   struct State {
     var chunks: [[UInt8]] = []
@@ -126,7 +166,11 @@ public final class UpstreamBody: Sendable {
 
   private let state = Mutex(State())
   let idleTimeout: Duration
+  /// The end of the whole exchange and its limit, enforced by `next()` unless the producer does it.
+  let total: (deadline: ContinuousClock.Instant, limit: Duration)?
   let pauseAbove: Int
+  /// True when the producer cannot pause: a full buffer ends the body instead of growing.
+  let failWhenFull: Bool
   /// Called to pause (true) or resume (false) the producer.
   let flowControl: (@Sendable (Bool) -> Void)?
   /// Called when the consumer cancels.
@@ -136,12 +180,15 @@ public final class UpstreamBody: Sendable {
   let producerEnforcesDeadlines: Bool
 
   init(
-    idleTimeout: Duration, pauseAbove: Int = 8 << 20, flowControl: (@Sendable (Bool) -> Void)? = nil,
+    idleTimeout: Duration, total: (deadline: ContinuousClock.Instant, limit: Duration)? = nil,
+    pauseAbove: Int = 8 << 20, failWhenFull: Bool = false, flowControl: (@Sendable (Bool) -> Void)? = nil,
     onCancel: (@Sendable () -> Void)? = nil, producerEnforcesDeadlines: Bool = false
   ) {
     self.producerEnforcesDeadlines = producerEnforcesDeadlines
     self.idleTimeout = idleTimeout
+    self.total = total
     self.pauseAbove = pauseAbove
+    self.failWhenFull = failWhenFull
     self.flowControl = flowControl
     self.onCancel = onCancel
   }
@@ -157,7 +204,10 @@ public final class UpstreamBody: Sendable {
   func push(_ chunk: [UInt8]) {
     guard !chunk.isEmpty else { return }
     var pause = false
+    var overflow = false
     let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
+      // Bytes that arrive after the end (a cancelled task's last callbacks) have no reader.
+      guard !state.finished else { return nil }
       if let waiter = state.waiter {
         state.waiter = nil
         return waiter
@@ -165,14 +215,30 @@ public final class UpstreamBody: Sendable {
       state.chunks.append(chunk)
       state.buffered += chunk.count
       if state.buffered > pauseAbove, !state.paused {
-        state.paused = true
-        pause = true
+        if failWhenFull {
+          // The reader is this far behind and the producer cannot be paused: stop rather than grow.
+          state.chunks.removeAll()
+          state.buffered = 0
+          state.finished = true
+          state.failure = .tooLarge
+          overflow = true
+        } else {
+          state.paused = true
+          pause = true
+        }
       }
       return nil
     }
     waiter?.resume(returning: .success(chunk))
     if pause { flowControl?(true) }
+    if overflow { onCancel?() }
   }
+
+  /// True while the buffer is above `pauseAbove` and the producer has been asked to pause.
+  var wantsPause: Bool { state.withLock { $0.paused } }
+
+  /// Bytes pushed and not yet read (for tests of the bound).
+  var bufferedBytes: Int { state.withLock { $0.buffered } }
 
   /// Ends the body, cleanly (nil) or with an error (producer side).
   func finish(_ failure: UpstreamError?) {
@@ -187,11 +253,21 @@ public final class UpstreamBody: Sendable {
     waiter?.resume(returning: failure.map { .failure($0) } ?? .success(nil))
   }
 
+  /// True once the producer has ended the body (its chunks may still be buffered).
+  var isFinished: Bool { state.withLock { $0.finished } }
+
   /// The consumer's deadline for the next chunk, if any (read by the producer's loop).
   var consumerDeadline: ContinuousClock.Instant? { state.withLock { $0.consumerDeadline } }
 
   /// The next chunk, or nil at the end of the body; `.timedOut` after the idle timeout, or at `deadline`.
   public func next(deadline consumerDeadline: ContinuousClock.Instant? = nil) async throws(UpstreamError) -> [UInt8]? {
+    if let total, !producerEnforcesDeadlines, ContinuousClock.now >= total.deadline, !isFinished {
+      // A backend that keeps sending still has to finish within the total timeout.
+      let error = UpstreamError.timedOut(phase: .total(total.limit))
+      finish(error)
+      cancel()
+      throw error
+    }
     if let ready = take() { return try ready.get() }
     if producerEnforcesDeadlines {
       state.withLock { $0.consumerDeadline = consumerDeadline }
@@ -200,14 +276,24 @@ public final class UpstreamBody: Sendable {
       if case .failure(.cancelled) = result { cancel() }
       return try result.get()
     }
-    let idleDeadline = ContinuousClock.now.advanced(by: idleTimeout)
-    let deadline = consumerDeadline.map { min($0, idleDeadline) } ?? idleDeadline
-    let idle = idleTimeout
+    // The earliest of the idle, consumer and total deadlines, and the timeout it stands for.
+    var earliest = ContinuousClock.now.advanced(by: idleTimeout)
+    var missed = UpstreamTimeout.idle(idleTimeout)
+    if let consumerDeadline, consumerDeadline < earliest {
+      earliest = consumerDeadline
+      missed = .firstToken
+    }
+    if let total, total.deadline < earliest {
+      earliest = total.deadline
+      missed = .total(total.limit)
+    }
+    let deadline = earliest
+    let timeout = missed
     let result = await withTaskGroup(of: Result<[UInt8]?, UpstreamError>?.self) { group in
       group.addTask { await self.waitForChunk() }
       group.addTask {
         try? await Task.sleep(until: deadline, clock: .continuous)
-        return Task.isCancelled ? nil : .failure(.timedOut("no data for \(idle)"))
+        return Task.isCancelled ? nil : .failure(.timedOut(phase: timeout))
       }
       var outcome: Result<[UInt8]?, UpstreamError> = .failure(.cancelled)
       while let next = await group.next() {
