@@ -15,7 +15,7 @@ enum CommandLineInterface {
       dump [PATH ...]      print the compiled route table as JSON, secrets redacted
       keygen [--prefix P]  print a new client key and its sha256: line
       toml-decode          TOML on stdin -> toml-test tagged JSON on stdout
-      help [COMMAND]       show help for a command
+      help [COMMAND]       show help for a command; `help codes` lists every diagnostic code
 
     Options:
       -h, --help           show this help

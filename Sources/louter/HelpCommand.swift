@@ -1,3 +1,4 @@
+import Foundation
 import RouteSpec
 
 /// `louter help [COMMAND]`.
@@ -15,6 +16,15 @@ enum HelpCommand {
   static func run(_ arguments: [String]) -> Int32 {
     guard let topic = arguments.first else {
       print(CommandLineInterface.overview)
+      return 0
+    }
+    if topic == "codes" {
+      // The catalogue of every diagnostic, with its stable code and default severity.
+      for code in DiagnosticCode.allCases {
+        print(
+          "\(code.rawValue)  \(code.defaultSeverity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(code.summary)"
+        )
+      }
       return 0
     }
     guard let text = topics[topic] else {
