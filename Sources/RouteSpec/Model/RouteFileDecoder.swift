@@ -12,7 +12,14 @@ public enum RouteFileDecoder {
     var reader = TableReader(table, context: "the top level")
     var diagnostics: [Diagnostic] = []
     if let version = reader.integer("version") {
-      if version.value > RouteLanguage.highestVersion || version.value < 1 {
+      if version.value < 1 {
+        // Not "too new": a version below 1 never existed, so upgrading louter would not help.
+        diagnostics.append(
+          Diagnostic(
+            .invalidValue, "invalid route-file version \(version.value)",
+            at: Label(version.span, "versions start at 1"),
+            help: "write version = \(RouteLanguage.highestVersion)"))
+      } else if version.value > RouteLanguage.highestVersion {
         diagnostics.append(
           Diagnostic(
             .unsupportedVersion, "unsupported route-file version \(version.value)",
@@ -31,6 +38,7 @@ public enum RouteFileDecoder {
           diagnostics.append(notATable(entry, "[backends.\(entry.key)]"))
           continue
         }
+        if entry.key.isEmpty { diagnostics.append(emptyName(entry, "[backends.NAME]")) }
         syntax.backends.append(decodeBackend(body, name: Spanned(entry.key, entry.keySpan), into: &diagnostics))
       }
     }
@@ -40,6 +48,7 @@ public enum RouteFileDecoder {
           diagnostics.append(notATable(entry, "[clients.\(entry.key)]"))
           continue
         }
+        if entry.key.isEmpty { diagnostics.append(emptyName(entry, "[clients.NAME]")) }
         syntax.clients.append(decodeClient(body, name: Spanned(entry.key, entry.keySpan), into: &diagnostics))
       }
     }
@@ -55,6 +64,13 @@ public enum RouteFileDecoder {
 
   private static func headerSpan(_ root: TOMLTable, _ key: String, _ fallback: SourceSpan) -> SourceSpan {
     root.entry(key)?.keySpan ?? fallback
+  }
+
+  /// `[backends.""]`: TOML allows an empty quoted key, but routes could not name it.
+  private static func emptyName(_ entry: TOMLTable.Entry, _ what: String) -> Diagnostic {
+    Diagnostic(
+      .emptyValue, "the NAME in \(what) must not be empty", at: Label(entry.keySpan),
+      help: "name it, e.g. \(what.replacingAll("NAME", with: "main"))")
   }
 
   private static func notATable(_ entry: TOMLTable.Entry, _ what: String) -> Diagnostic {
@@ -199,11 +215,22 @@ public enum RouteFileDecoder {
     for key in reader.strings("keys")?.value ?? [] {
       if ValueParsers.isDigestLine(key.value) {
         client.keyHashes.append(Spanned(String(key.value.dropFirst("sha256:".count)), key.span))
-      } else if key.value.hasPrefix("sha256:") {
+      } else if key.value.lowercased().hasPrefix("sha256:") {
+        // A digest with the wrong shape is not a secret, so it is not L0214: hashing it again
+        // would print the hash of a hash, which never matches any key.
+        let lowered = key.value.lowercased()
         reader.report(
           Diagnostic(
             .invalidValue, "malformed key digest", at: Label(key.span, "expected sha256: and 64 lowercase hex digits"),
-            help: "paste the line `louter keygen` prints"))
+            help: ValueParsers.isDigestLine(lowered)
+              ? "write the hex digits in lowercase: \"\(lowered)\""
+              : "paste the line `louter keygen` prints"))
+      } else if let variable = ValueParsers.wholeVariable(key.value) {
+        // `keys = ["${CI_KEY}"]` means the key comes from the environment: that is what key_env is for.
+        reader.report(
+          Diagnostic(
+            .invalidValue, "'keys' holds sha256 digests, not environment variables", at: Label(key.span),
+            help: "read the key from the environment with key_env = [\"\(variable)\"]"))
       } else {
         reader.report(
           Diagnostic(
@@ -236,23 +263,7 @@ public enum RouteFileDecoder {
       route.match = decodeMatch(match.table, span: match.span, into: &diagnostics)
     }
     if let prompt = reader.table("system_prompt") {
-      var promptReader = TableReader(prompt.table, context: "system_prompt")
-      var actions: [Spanned<SystemPromptAction>] = []
-      if let text = promptReader.string("prepend") { actions.append(Spanned(.prepend(text.value), text.span)) }
-      if let text = promptReader.string("append") { actions.append(Spanned(.append(text.value), text.span)) }
-      if let text = promptReader.string("replace") { actions.append(Spanned(.replace(text.value), text.span)) }
-      if actions.count > 1 {
-        promptReader.report(
-          Diagnostic(
-            .invalidValue, "system_prompt takes one of prepend, append or replace", at: Label(actions[1].span),
-            secondary: [Label(actions[0].span, "already given here")]))
-      } else if actions.isEmpty, prompt.table.entries.isEmpty {
-        promptReader.report(
-          Diagnostic(
-            .emptyValue, "system_prompt is empty", at: Label(prompt.span), help: "write { prepend = \"...\" }"))
-      }
-      route.systemPrompt = actions.first
-      diagnostics += promptReader.finish()
+      route.systemPrompt = decodeSystemPrompt(prompt.table, span: prompt.span, into: &diagnostics)
     }
     route.model = reader.string("model")
     if let entry = reader.entry("backends") {
@@ -274,6 +285,57 @@ public enum RouteFileDecoder {
     return route
   }
 
+  /// `{ prepend | append | replace = "..." }`: exactly one mode.
+  static func decodeSystemPrompt(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic])
+    -> Spanned<SystemPromptAction>?
+  {
+    let modes = ["prepend", "append", "replace"]
+    var actions: [Spanned<SystemPromptAction>] = []
+    for entry in table.entries {
+      // The keys of this table are the mode itself, so a misspelt one is a wrong value
+      // (L0206 with the allowed modes), not an unknown key.
+      guard modes.contains(entry.key) else {
+        diagnostics.append(
+          Diagnostic(
+            .invalidValue, "invalid system_prompt mode '\(entry.key)'", at: Label(entry.keySpan),
+            help: TableReader.choiceHelp(for: entry.key, in: modes)))
+        continue
+      }
+      guard case .string(let text) = entry.value.kind else {
+        diagnostics.append(
+          Diagnostic(
+            .wrongType, "expected a string for '\(entry.key)' in system_prompt, found \(entry.value.typeName)",
+            at: Label(entry.value.span)))
+        continue
+      }
+      // `replace = ""` removes the caller's system prompt; an empty prepend or append does nothing.
+      if text.isEmpty, entry.key != "replace" {
+        diagnostics.append(
+          Diagnostic(
+            .emptyValue, "'\(entry.key)' in system_prompt must not be empty", at: Label(entry.value.span),
+            help: "write the text to \(entry.key), or remove system_prompt"))
+        continue
+      }
+      let action: SystemPromptAction =
+        switch entry.key {
+        case "prepend": .prepend(text)
+        case "append": .append(text)
+        default: .replace(text)
+        }
+      actions.append(Spanned(action, entry.value.span))
+    }
+    if actions.count > 1 {
+      diagnostics.append(
+        Diagnostic(
+          .invalidValue, "system_prompt takes one of prepend, append or replace", at: Label(actions[1].span),
+          secondary: [Label(actions[0].span, "already given here")]))
+    } else if table.entries.isEmpty {
+      diagnostics.append(
+        Diagnostic(.emptyValue, "system_prompt is empty", at: Label(span), help: "write { prepend = \"...\" }"))
+    }
+    return actions.first
+  }
+
   static func decodeGeneration(_ table: TOMLTable, into diagnostics: inout [Diagnostic])
     -> [(parameter: Spanned<GenerationParameter>, rule: Spanned<ParameterRule>)]
   {
@@ -281,13 +343,19 @@ public enum RouteFileDecoder {
     let allowed = GenerationParameter.allCases.map(\.rawValue)
     for entry in table.entries {
       guard let parameter = GenerationParameter(rawValue: entry.key) else {
+        // The keys of `generation` name parameters, a closed set like an enum's values: L0206.
         diagnostics.append(
           Diagnostic(
-            .unknownKey, "unknown generation parameter '\(entry.key)'", at: Label(entry.keySpan),
-            help: Suggestion.help(for: entry.key, in: allowed) ?? "known: \(allowed.joined(separator: ", "))"))
+            .invalidValue, "invalid generation parameter '\(entry.key)'", at: Label(entry.keySpan),
+            help: TableReader.choiceHelp(for: entry.key, in: allowed)))
         continue
       }
-      // A bare number is shorthand for { default = N }.
+      // A bare number is shorthand for { default = N }: `temperature = 0.2` reads as naturally as
+      // the full table, and the common case needs no clamp.
+      if case .float = entry.value.kind, parameter.isInteger {
+        diagnostics.append(wholeNumberExpected("generation.\(entry.key)", found: entry.value))
+        continue
+      }
       if let number = ValueParsers.number(entry.value) {
         rules.append(
           (Spanned(parameter, entry.keySpan), Spanned(ParameterRule(defaultValue: number), entry.value.span)))
@@ -306,7 +374,9 @@ public enum RouteFileDecoder {
         ("min", \ParameterRule.min), ("max", \ParameterRule.max), ("default", \ParameterRule.defaultValue),
       ] {
         guard let value = reader.entry(key) else { continue }
-        if let number = ValueParsers.number(value.value) {
+        if case .float = value.value.kind, parameter.isInteger {
+          reader.report(wholeNumberExpected("'\(key)' in generation.\(entry.key)", found: value.value))
+        } else if let number = ValueParsers.number(value.value) {
           rule[keyPath: path] = number
         } else {
           reader.wrongType(key, expected: "a number", found: value.value)
@@ -318,11 +388,17 @@ public enum RouteFileDecoder {
     return rules
   }
 
+  private static func wholeNumberExpected(_ what: String, found value: TOMLValue) -> Diagnostic {
+    Diagnostic(
+      .wrongType, "expected an integer for \(what), found \(value.typeName)", at: Label(value.span),
+      help: "this parameter counts tokens or candidates: write a whole number")
+  }
+
   static func decodeMatch(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> MatchSyntax {
     var reader = TableReader(table, context: "match")
     var match = MatchSyntax(span: span)
-    match.clients = reader.strings("client")?.value ?? []
-    for model in reader.strings("model")?.value ?? [] {
+    match.clients = reader.strings("client", requireItems: true)?.value ?? []
+    for model in reader.strings("model", requireItems: true)?.value ?? [] {
       if let problem = ValueParsers.globProblem(model.value) {
         reader.report(
           Diagnostic(
@@ -332,14 +408,14 @@ public enum RouteFileDecoder {
         match.models.append(model)
       }
     }
-    match.keyPrefixes = reader.strings("key_prefix")?.value ?? []
+    match.keyPrefixes = reader.strings("key_prefix", requireItems: true)?.value ?? []
     match.stream = reader.bool("stream")
     match.tools = reader.bool("tools")
     match.images = reader.bool("images")
     if let headers = reader.table("header") {
       match.headers = decodeHeaderMatches(headers.table, reader: &reader)
     }
-    for endpoint in reader.strings("endpoint")?.value ?? [] {
+    for endpoint in reader.strings("endpoint", requireItems: true)?.value ?? [] {
       if let value = TableReader.choice(endpoint, key: "endpoint", Endpoint.self, reader: &reader) {
         match.endpoints.append(value)
       }
@@ -405,14 +481,17 @@ public enum RouteFileDecoder {
       diagnostics += expectReader.finish()
       test.expect = syntax
     }
-    if test.request == nil || test.expect == nil {
-      let missing = test.request == nil ? "request" : "expect"
+    // Only a key that is absent is missing: one of the wrong type already has its own error.
+    if table.entry("request") == nil {
       reader.report(
         Diagnostic(
-          .missingField, "[[tests]] has no '\(missing)'", at: Label(span),
-          help: missing == "request"
-            ? "add request = { model = \"...\" }"
-            : "add expect = { route = \"...\" } (or backends, model, deny, status)"))
+          .missingField, "[[tests]] has no 'request'", at: Label(span), help: "add request = { model = \"...\" }"))
+    }
+    if table.entry("expect") == nil {
+      reader.report(
+        Diagnostic(
+          .missingField, "[[tests]] has no 'expect'", at: Label(span),
+          help: "add expect = { route = \"...\" } (or backends, model, deny, status)"))
     }
     diagnostics += reader.finish()
     return test

@@ -17,6 +17,9 @@ public enum RouteLoader {
     var sources = SourceMap()
     var files: [RouteFileSyntax] = []
     var diagnostics: [Diagnostic] = []
+    // `louter check routes/ routes/a.toml` names a file twice; reading it once avoids reporting
+    // every name in it as defined twice.
+    var seen: Set<String> = []
     for path in paths {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -27,21 +30,32 @@ public enum RouteLoader {
         continue
       }
       var filePaths = [path]
+      let separator = path.hasSuffix("/") ? "" : "/"
       if isDirectory.boolValue {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let tomlNames = names.filter { $0.hasSuffix(".toml") }.sorted {
-          Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+          diagnostics.append(
+            Diagnostic(
+              .unreadablePath, "cannot read '\(path)': the folder cannot be listed", at: nil,
+              help: "check the folder's permissions"))
+          continue
         }
+        // A sub-folder that happens to end in .toml is not a route file (the folder is not recursive).
+        let tomlNames = names.filter { name in
+          var isFolder: ObjCBool = false
+          return name.hasSuffix(".toml")
+            && FileManager.default.fileExists(atPath: path + separator + name, isDirectory: &isFolder)
+            && !isFolder.boolValue
+        }
+        .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         if tomlNames.isEmpty {
           diagnostics.append(
             Diagnostic(
               .noRouteFiles, "no *.toml files in '\(path)'", at: nil, help: "add route files, or name the right folder")
           )
         }
-        let separator = path.hasSuffix("/") ? "" : "/"
         filePaths = tomlNames.map { path + separator + $0 }
       }
-      for filePath in filePaths {
+      for filePath in filePaths where seen.insert(URL(fileURLWithPath: filePath).standardizedFileURL.path).inserted {
         guard let data = FileManager.default.contents(atPath: filePath) else {
           diagnostics.append(Diagnostic(.unreadablePath, "cannot read '\(filePath)'", at: nil))
           continue

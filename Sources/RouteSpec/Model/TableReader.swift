@@ -76,7 +76,10 @@ struct TableReader {
   }
 
   /// A string or a list of strings (`model = "a"` or `model = ["a", "b"]`).
-  mutating func strings(_ key: String) -> Spanned<[Spanned<String>]>? {
+  ///
+  /// With `requireItems`, an empty list is an error: in `match` a list means "any of these", and
+  /// an empty one would silently drop the condition instead of matching nothing.
+  mutating func strings(_ key: String, requireItems: Bool = false) -> Spanned<[Spanned<String>]>? {
     guard let entry = entry(key) else { return nil }
     switch entry.value.kind {
     case .string(let text):
@@ -98,6 +101,13 @@ struct TableReader {
         }
         items.append(Spanned(text, value.span))
       }
+      if values.isEmpty, requireItems {
+        report(
+          Diagnostic(
+            .emptyValue, "'\(key)' in \(context) must not be an empty list", at: Label(entry.value.span),
+            help: "leave '\(key)' out to accept any value, or list at least one"))
+        return nil
+      }
       return Spanned(items, entry.value.span)
     default:
       wrongType(key, expected: "a string or a list of strings", found: entry.value)
@@ -116,12 +126,17 @@ struct TableReader {
     _ text: Spanned<String>, key: String, _ type: T.Type, reader: inout TableReader
   ) -> Spanned<T>? where T.RawValue == String {
     if let value = T(rawValue: text.value) { return Spanned(value, text.span) }
-    let allowed = T.allCases.map(\.rawValue)
     reader.report(
       Diagnostic(
         .invalidValue, "invalid \(key) '\(text.value)'", at: Label(text.span, "not one of the allowed values"),
-        help: Suggestion.help(for: text.value, in: allowed) ?? "use one of: \(allowed.joined(separator: ", "))"))
+        help: choiceHelp(for: text.value, in: T.allCases.map(\.rawValue))))
     return nil
+  }
+
+  /// `did you mean 'echo'? use one of: openai, gemini, echo`, or only the list when nothing is close.
+  static func choiceHelp(for value: String, in allowed: [String]) -> String {
+    let list = "use one of: " + allowed.joined(separator: ", ")
+    return Suggestion.help(for: value, in: allowed).map { "\($0) \(list)" } ?? list
   }
 
   /// Reports unknown keys and returns every diagnostic.

@@ -81,6 +81,10 @@ enum ValueParsers {
     switch value.kind {
     case .integer(let bytes) where bytes >= 0:
       return Spanned(Int(bytes), value.span)
+    case .integer(let bytes):
+      reader.report(
+        Diagnostic(.invalidSize, "invalid size \(bytes) for '\(key)'", at: Label(value.span), help: sizeHelp))
+      return nil
     case .string(let text):
       if let bytes = parseSize(text) { return Spanned(bytes, value.span) }
       var help = sizeHelp
@@ -108,8 +112,25 @@ enum ValueParsers {
     } else {
       return false
     }
-    let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-    return !host.isEmpty && !text.contains(where: \.isWhitespace)
+    let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+    // `user:pass@host:port`: only the host must be there; a port, when written, must be a number.
+    let hostAndPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
+    var host = hostAndPort
+    if hostAndPort.hasPrefix("[") {
+      guard let close = hostAndPort.firstIndex(of: "]") else { return false }
+      host = hostAndPort[...close]
+      let port = hostAndPort[hostAndPort.index(after: close)...]
+      guard port.isEmpty || isPort(port.dropFirst()) && port.hasPrefix(":") else { return false }
+    } else if let colon = hostAndPort.firstIndex(of: ":") {
+      host = hostAndPort[..<colon]
+      guard isPort(hostAndPort[hostAndPort.index(after: colon)...]) else { return false }
+    }
+    return !host.isEmpty && host != "[]" && !text.contains(where: \.isWhitespace)
+  }
+
+  private static func isPort(_ text: Substring) -> Bool {
+    guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(text) else { return false }
+    return port <= 65535
   }
 
   /// Why a model glob is not accepted, or nil.
@@ -153,6 +174,13 @@ enum ValueParsers {
   static func variableName(for backend: String) -> String {
     let cleaned = backend.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
     return String(cleaned) + "_API_KEY"
+  }
+
+  /// `NAME` when `text` is exactly `${NAME}`.
+  static func wholeVariable(_ text: String) -> String? {
+    guard text.hasPrefix("${"), text.hasSuffix("}"), text.count > 3 else { return nil }
+    let name = String(text.dropFirst(2).dropLast())
+    return isVariableName(name) ? name : nil
   }
 
   /// `sha256:` followed by 64 lowercase hex digits.
@@ -215,12 +243,22 @@ enum ValueParsers {
   static func stringList(_ value: TOMLValue, key: String, reader: inout TableReader) -> Spanned<[Spanned<String>]>? {
     switch value.kind {
     case .string(let text):
+      if text.isEmpty {
+        reader.report(
+          Diagnostic(.emptyValue, "'\(key)' in \(reader.context) must not be empty", at: Label(value.span)))
+        return nil
+      }
       return Spanned([Spanned(text, value.span)], value.span)
     case .array(let values):
       var items: [Spanned<String>] = []
       for element in values {
         guard case .string(let text) = element.kind else {
           reader.wrongType(key, expected: "a list of strings", found: element)
+          continue
+        }
+        if text.isEmpty {
+          reader.report(
+            Diagnostic(.emptyValue, "'\(key)' in \(reader.context) holds an empty string", at: Label(element.span)))
           continue
         }
         items.append(Spanned(text, element.span))
