@@ -3,12 +3,12 @@ import Testing
 
 @testable import RouteSpec
 
-/// Runs the whole toml-test corpus (/work/shared/toml-test) in-process, with toml-test's comparison rules.
+/// Runs the whole toml-test corpus (`Tests/toml-test`, MIT, see its README) in-process, with toml-test's comparison rules.
 @Suite struct TOMLComplianceTests {
-  /// `../shared/toml-test` from the repository root, three levels above this file.
+  /// `Tests/toml-test` in this repository, beside this file's folder.
   static var corpus: URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/toml-test")
+      .appendingPathComponent("toml-test")
   }
 
   static func cases(_ kind: String) -> [URL] {
