@@ -17,6 +17,13 @@ import Testing
     #expect(inline.status == 64)
   }
 
+  @Test func serveRejectsAnOutOfRangePort() throws {
+    for value in ["127.0.0.1:65536", "127.0.0.1:99999999999999999999", "127.0.0.1:-1", "127.0.0.1:abc"] {
+      let result = try CLI.run(["serve", "--routes", Self.missingRoutes, "--listen", value])
+      #expect(result.status == 64, "--listen '\(value)' exited \(result.status)")
+    }
+  }
+
   @Test func serveAcceptsAGraceInRange() throws {
     for value in ["0", "2.5", "3600"] {
       // Accepted: serve goes on to load the (missing) routes and stops there.
