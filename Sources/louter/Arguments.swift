@@ -57,6 +57,29 @@ struct Arguments {
   /// The last value of an option.
   func value(_ name: String) -> String? { values[name]?.last }
 
+  /// The last value of an option as a plain decimal number (`10`, `2.5`) within `range`, or nil when the option
+  /// is absent.
+  ///
+  /// - Throws: a usage problem for anything else (`abc`, `nan`, `inf`, `1e3`, `-1`, out of range): a typo must
+  ///   not silently become the default.
+  func number(_ name: String, in range: ClosedRange<Double>) throws(Problem) -> Double? {
+    guard let text = value(name) else { return nil }
+    let problem = Problem(
+      message: "\(name) takes a number from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), "
+        + "got '\(text)'")
+    let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+    // Digits only (Double() alone would also take "nan", "inf", "0x1p3" and "1e999").
+    let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    guard parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(isDigit) }), let number = Double(text),
+      range.contains(number)
+    else { throw problem }
+    return number
+  }
+
+  private static func format(_ number: Double) -> String {
+    number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+  }
+
   /// Every value of a repeatable option.
   func all(_ name: String) -> [String] { values[name] ?? [] }
 

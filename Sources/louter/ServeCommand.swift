@@ -19,11 +19,15 @@ enum ServeCommand {
       --listen HOST:PORT   overrides [server] listen (default 127.0.0.1:8080); port 0 picks a free port
       --verbose            one line per request on stderr: id, client, route, backends tried, mode,
                            model -> rewritten model, status, TTFT, total, tokens in/out, tokens/s
-      --grace SECONDS      on SIGTERM/SIGINT, how long in-flight requests may take to finish (default 10)
+      --grace SECONDS      on SIGTERM/SIGINT, how long in-flight requests may take to finish
+                           (0 to 3600, default 10)
 
     SIGHUP reloads the route files; the new table replaces the old one whole, or the old one stays
     when the new files have errors.
     """
+
+  /// Accepted `--grace` seconds: a longer drain is an operator mistake (and keeps the millisecond count small).
+  static let graceRange: ClosedRange<Double> = 0...3600
 
   static func run(_ rawArguments: [String]) -> Int32 {
     let arguments: Arguments
@@ -47,7 +51,12 @@ enum ServeCommand {
       }
       listenOverride = address
     }
-    let grace = arguments.value("--grace").flatMap(Double.init) ?? 10
+    let grace: Double
+    do {
+      grace = try arguments.number("--grace", in: graceRange) ?? 10
+    } catch {
+      return CommandLineInterface.usageError(error.message, usage)
+    }
     let routes = arguments.value("--routes") ?? "routes"
     let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)

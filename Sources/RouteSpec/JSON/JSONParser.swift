@@ -19,12 +19,19 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 ///
 /// Integers that fit `Int64` become `.int`, every other number `.double`. Object members keep their order
 /// and duplicates are kept (``JSONValue/subscript(_:)`` returns the first). Nesting deeper than
-/// ``defaultMaxDepth`` is rejected rather than risking the stack. Lone UTF-16 surrogates in `\u` escapes
+/// ``defaultMaxDepth`` (never deeper than ``maxSupportedDepth``) is rejected rather than risking the stack, and
+/// number literals longer than ``maxNumberLength`` bytes are rejected before any conversion. Lone UTF-16 surrogates in `\u` escapes
 /// become U+FFFD (some JSON writers emit them for broken text; refusing the whole body would be worse);
 /// raw bytes that are not valid UTF-8 are an error.
 public enum JSONParser {
   /// The nesting depth accepted by default.
   public static let defaultMaxDepth = 256
+  /// The deepest nesting any caller may ask for: the parser recurses once per level, and a thread's stack is
+  /// finite (a cooperative-pool thread has well under a megabyte).
+  public static let maxSupportedDepth = 512
+  /// The longest number literal accepted, in bytes: no real number needs more (a double has 17 significant
+  /// digits), and a megabyte of digits would only burn time in the conversion.
+  public static let maxNumberLength = 1024
 
   /// Parses one JSON document; surrounding whitespace is allowed, anything else after the value is an error.
   /// Error offsets count from the first byte of `bytes` (also for slices).
@@ -72,7 +79,7 @@ struct JSONCursor {
 
   init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
     self.buffer = buffer
-    self.maxDepth = maxDepth
+    self.maxDepth = min(maxDepth, JSONParser.maxSupportedDepth)
   }
 
   func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
@@ -339,6 +346,9 @@ struct JSONCursor {
       if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
       guard isDigit(current) else { throw error("expected a digit in exponent") }
       while isDigit(current) { position += 1 }
+    }
+    guard position - start <= JSONParser.maxNumberLength else {
+      throw error("number literal longer than \(JSONParser.maxNumberLength) bytes", at: start)
     }
     return !isInteger
   }

@@ -25,15 +25,7 @@ public enum JSONValue: Sendable, Equatable {
   }
 
   /// An integral number (also from an integral double such as `40.0`), or nil.
-  public var intValue: Int64? {
-    switch self {
-    case .int(let value): return value
-    case .double(let value):
-      guard value.rounded() == value, abs(value) < 9.2e18 else { return nil }
-      return Int64(value)
-    default: return nil
-    }
-  }
+  public var intValue: Int64? { integer(in: Int64.min...Int64.max) }
 
   /// Any number as a double, or nil.
   public var doubleValue: Double? {

@@ -137,9 +137,12 @@ extension Exchange {
 
   mutating func noteUsage(_ usage: JSONValue?) {
     guard let usage else { return }
-    if let prompt = usage["promptTokenCount"]?.intValue { record.inputTokens = Int(prompt) }
-    if let output = usage["candidatesTokenCount"]?.intValue {
-      record.outputTokens = Int(output) + Int(usage["thoughtsTokenCount"]?.intValue ?? 0)
+    // Counts from the backend are clamped and summed without overflow: it may send anything.
+    let range = OpenAIToGemini.tokenCountRange
+    if let prompt = usage["promptTokenCount"]?.clampedInteger(in: range) { record.inputTokens = Int(prompt) }
+    if let output = usage["candidatesTokenCount"]?.clampedInteger(in: range) {
+      let thoughts = usage["thoughtsTokenCount"]?.clampedInteger(in: range) ?? 0
+      record.outputTokens = Int(BoundedInteger.sum(output, thoughts, in: range))
     }
     record.tokensEstimated = false
   }

@@ -140,7 +140,8 @@ public enum UpstreamErrorMapper {
     switch value {
     case .some(.string(let text)): text
     case .some(.int(let number)): String(number)
-    case .some(.double(let number)): number.rounded() == number ? String(Int64(number)) : String(number)
+    // A huge or fractional double (`1e300`) stays as its own text; converting it would trap.
+    case .some(.double(let number)): BoundedInteger.exact(number).map { String($0) } ?? String(number)
     default: nil
     }
   }
@@ -214,22 +215,38 @@ public enum UpstreamErrorMapper {
     GeminiError.errorInfo(reason: reason, metadata: metadata)
   }
 
-  /// `retry-after` seconds (or `retry-after-ms`) as a protobuf Duration string like `37s`; HTTP-dates are ignored.
+  /// The longest retry delay louter passes on; a larger upstream value (`Retry-After: 1e300`) is clamped to it.
+  public static let maxRetryDelaySeconds: Int64 = 86_400
+
+  /// `retry-after` seconds (or `retry-after-ms`) as a protobuf Duration string like `37s`, clamped to
+  /// ``maxRetryDelaySeconds``.
+  ///
+  /// `Retry-After` is `1*DIGIT` seconds or an HTTP-date (RFC 9110 §10.2.3); dates and anything else are ignored.
+  /// `retry-after-ms` (OpenAI's) is whole milliseconds, optionally with a fraction that is dropped.
   public static func retryDelay(retryAfter: String?, milliseconds: String? = nil) -> String? {
-    if let milliseconds, let value = Double(milliseconds.trimmingWhitespace()), value.isFinite, value >= 0 {
-      return durationString(value / 1000)
+    let maxMilliseconds = maxRetryDelaySeconds * 1000
+    if let milliseconds {
+      let text = milliseconds.trimmingWhitespace()
+      let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+      if let whole = parts.first, let value = BoundedInteger.decimalDigits(whole, maximum: maxMilliseconds),
+        parts.count == 1 || BoundedInteger.decimalDigits(parts[1], maximum: 0) != nil
+      {
+        return durationString(milliseconds: value)
+      }
     }
-    if let retryAfter, let value = Double(retryAfter.trimmingWhitespace()), value.isFinite, value >= 0 {
-      return durationString(value)
+    if let retryAfter,
+      let seconds = BoundedInteger.decimalDigits(retryAfter.trimmingWhitespace(), maximum: maxRetryDelaySeconds)
+    {
+      return durationString(milliseconds: seconds * 1000)
     }
     return nil
   }
 
-  private static func durationString(_ seconds: Double) -> String {
-    if seconds.rounded() == seconds { return "\(Int64(seconds))s" }
-    let millis = (seconds * 1000).rounded()
-    let whole = Int64(millis / 1000)
-    let fraction = Int64(millis) % 1000
+  /// `37s` or `1.500s`; `milliseconds` is at most ``maxRetryDelaySeconds`` × 1000, so nothing here overflows.
+  private static func durationString(milliseconds: Int64) -> String {
+    let whole = milliseconds / 1000
+    let fraction = milliseconds % 1000
+    if fraction == 0 { return "\(whole)s" }
     let digits = String(fraction)
     return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits + "s"
   }

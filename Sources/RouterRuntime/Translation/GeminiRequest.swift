@@ -555,13 +555,15 @@ struct FieldReader {
     return number
   }
 
-  /// An integer; integral floats (`40.0`) are accepted because the Python SDK sends them.
+  /// An `int32` field (every integer in the Gemini request is one); integral floats (`40.0`) are accepted
+  /// because the Python SDK sends them. Anything outside `Int32` is rejected, never truncated.
   mutating func int(_ name: String) throws(GeminiRequestError) -> Int? {
     guard let value = value(name) else { return nil }
-    guard let number = value.intValue, let result = Int(exactly: number) else {
-      throw failure(name, "must be an integer")
+    guard value.intValue != nil else { throw failure(name, "must be an integer") }
+    guard let number = value.integer(in: Int64(Int32.min)...Int64(Int32.max)) else {
+      throw failure(name, "must be an integer between \(Int32.min) and \(Int32.max)")
     }
-    return result
+    return Int(number)
   }
 
   /// An array; a single non-array value counts as a one-element array.

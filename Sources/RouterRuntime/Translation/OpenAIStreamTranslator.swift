@@ -25,8 +25,15 @@ public struct OpenAIStreamTranslator: Sendable {
   private let options: GeminiResponseOptions
   private var model: String?
   private var id: String?
+  /// The most tool calls one stream may carry (all choices together); more is a stream error.
+  public static let maxToolCalls = 128
+  /// The most choices one stream may carry; more is a stream error.
+  public static let maxChoices = 128
+
   /// Tool-call slots per choice index.
-  private var toolCalls: [Int64: [ToolCallSlot]] = [:]
+  private var toolCalls: [Int64: ToolCallSlots] = [:]
+  /// Tool-call slots opened so far, over all choices.
+  private var toolCallCount = 0
   /// Finish reasons per choice index, as received.
   private var finishReasons: [Int64: String] = [:]
   /// Choice indices seen so far, in first-seen order.
@@ -65,8 +72,13 @@ public struct OpenAIStreamTranslator: Sendable {
     var events: [GeminiStreamEvent] = []
     guard case .array(let choices) = chunk["choices"] ?? .null else { return [] }
     for (position, choice) in choices.enumerated() {
-      let index = choice["index"]?.intValue ?? Int64(position)
-      if !choiceOrder.contains(index) { choiceOrder.append(index) }
+      let index = choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position)
+      if !choiceOrder.contains(index) {
+        guard choiceOrder.count < Self.maxChoices else {
+          return fail(events, "upstream stream has more than \(Self.maxChoices) choices")
+        }
+        choiceOrder.append(index)
+      }
       let delta = choice["delta"] ?? .object([])
       var parts: [JSONValue] = []
       if options.includeThoughts, let reasoning = OpenAIToGemini.reasoningText(delta), !reasoning.isEmpty {
@@ -78,8 +90,8 @@ public struct OpenAIStreamTranslator: Sendable {
       if let refusal = delta["refusal"]?.stringValue, !refusal.isEmpty {
         parts.append(.object([JSONMember("text", .string(refusal))]))
       }
-      if case .array(let fragments) = delta["tool_calls"] ?? .null {
-        accumulate(fragments, choice: index)
+      if case .array(let fragments) = delta["tool_calls"] ?? .null, !accumulate(fragments, choice: index) {
+        return fail(events, "upstream stream has more than \(Self.maxToolCalls) tool calls")
       }
       if let reason = choice["finish_reason"]?.stringValue { finishReasons[index] = reason }
       if !parts.isEmpty {
@@ -103,38 +115,54 @@ public struct OpenAIStreamTranslator: Sendable {
     return complete()
   }
 
+  /// Ends the stream with an error after the events produced so far.
+  private mutating func fail(_ events: [GeminiStreamEvent], _ message: String) -> [GeminiStreamEvent] {
+    isComplete = true
+    return events + [.error(.internal(message))]
+  }
+
   /// Tool-call accumulator: index reuse (Ollama), repeated ids/names, missing indices.
-  private mutating func accumulate(_ fragments: [JSONValue], choice: Int64) {
-    var slots = toolCalls[choice] ?? []
+  ///
+  /// Returns false when the stream would exceed ``maxToolCalls``; the upstream index only keys a slot, it never
+  /// sizes anything.
+  private mutating func accumulate(_ fragments: [JSONValue], choice: Int64) -> Bool {
+    var slots = toolCalls[choice] ?? ToolCallSlots()
+    defer { toolCalls[choice] = slots }
     for (position, fragment) in fragments.enumerated() {
-      var slotIndex = Int(fragment["index"]?.intValue ?? Int64(position))
       let fragmentID = fragment["id"]?.stringValue ?? ""
       let function = fragment["function"] ?? .object([])
-      if slotIndex < 0 { slotIndex = slots.count }
-      if slotIndex < slots.count {
+      // A negative index opens a new slot; a missing one is the fragment's position.
+      let upstreamIndex = fragment["index"]?.clampedInteger(in: Int64.min...Int64.max) ?? Int64(position)
+      var slot: Int
+      if upstreamIndex >= 0, let used = slots.position[upstreamIndex] {
+        slot = used
         // A different id at a used index means the backend reused the index (Ollama): open a new slot.
-        if !fragmentID.isEmpty, !slots[slotIndex].id.isEmpty, slots[slotIndex].id != fragmentID {
-          if let existing = slots.firstIndex(where: { $0.id == fragmentID }) {
-            slotIndex = existing
+        if !fragmentID.isEmpty, !slots.slots[used].id.isEmpty, slots.slots[used].id != fragmentID {
+          if let existing = slots.slots.firstIndex(where: { $0.id == fragmentID }) {
+            slot = existing
           } else {
-            slots.append(ToolCallSlot(id: "", name: "", arguments: ""))
-            slotIndex = slots.count - 1
+            guard toolCallCount < Self.maxToolCalls else { return false }
+            slot = slots.open(at: nil)
+            slots.position[upstreamIndex] = slot
+            toolCallCount += 1
           }
         }
       } else {
-        while slots.count <= slotIndex { slots.append(ToolCallSlot(id: "", name: "", arguments: "")) }
+        guard toolCallCount < Self.maxToolCalls else { return false }
+        slot = slots.open(at: upstreamIndex >= 0 ? upstreamIndex : nil)
+        toolCallCount += 1
       }
-      if slots[slotIndex].id.isEmpty { slots[slotIndex].id = fragmentID }
-      if let name = function["name"]?.stringValue, !name.isEmpty, slots[slotIndex].name.isEmpty {
-        slots[slotIndex].name = name
+      if slots.slots[slot].id.isEmpty { slots.slots[slot].id = fragmentID }
+      if let name = function["name"]?.stringValue, !name.isEmpty, slots.slots[slot].name.isEmpty {
+        slots.slots[slot].name = name
       }
       switch function["arguments"] {
-      case .some(.string(let text)): slots[slotIndex].arguments += text
-      case .some(.object(let members)): slots[slotIndex].arguments += JSONValue.object(members).serialized()
+      case .some(.string(let text)): slots.slots[slot].arguments += text
+      case .some(.object(let members)): slots.slots[slot].arguments += JSONValue.object(members).serialized()
       default: break
       }
     }
-    toolCalls[choice] = slots
+    return true
   }
 
   private mutating func complete() -> [GeminiStreamEvent] {
@@ -143,7 +171,7 @@ public struct OpenAIStreamTranslator: Sendable {
     // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason.
     for index in choiceOrder.isEmpty ? [0] : choiceOrder.sorted() {
       // Slots that never got a name are noise (e.g. an empty fragment); drop them.
-      let slots = (toolCalls[index] ?? []).filter { !$0.name.isEmpty }
+      let slots = (toolCalls[index]?.ordered ?? []).filter { !$0.name.isEmpty }
       let outcome = ToolCallSlot.parts(for: slots)
       var finish = OpenAIToGemini.finishReason(fromOpenAI: finishReasons[index])
       if outcome.malformed != nil { finish = "MALFORMED_FUNCTION_CALL" }
@@ -162,5 +190,30 @@ public struct OpenAIStreamTranslator: Sendable {
     members.append(JSONMember("modelVersion", .string(model ?? options.modelVersion)))
     members.append(JSONMember("responseId", .string(id ?? options.responseId)))
     return .object(members)
+  }
+}
+
+/// The tool-call slots of one choice, keyed sparsely by the upstream `index`.
+struct ToolCallSlots: Sendable {
+  /// Slots in the order they were opened.
+  var slots: [ToolCallSlot] = []
+  /// The order key of each slot: its upstream index, or (for a reused or missing index) one past the largest key
+  /// so far, so it sorts after every call already seen.
+  var keys: [Int64] = []
+  /// Slot position by upstream index.
+  var position: [Int64: Int] = [:]
+
+  /// Opens an empty slot for `index` (nil: no usable index) and returns its position.
+  mutating func open(at index: Int64?) -> Int {
+    let next = keys.max().map { $0 == Int64.max ? $0 : $0 + 1 } ?? 0
+    slots.append(ToolCallSlot(id: "", name: "", arguments: ""))
+    keys.append(index ?? next)
+    if let index { position[index] = slots.count - 1 }
+    return slots.count - 1
+  }
+
+  /// The slots by upstream index (ties in opening order).
+  var ordered: [ToolCallSlot] {
+    slots.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }.map { slots[$0] }
   }
 }

@@ -52,7 +52,7 @@ public enum OpenAIToGemini {
     var warnings = TranslationWarnings()
     var candidates: [(Int64, JSONValue)] = []
     for (position, choice) in choices.enumerated() {
-      let index = choice["index"]?.intValue ?? Int64(position)
+      let index = choice["index"]?.clampedInteger(in: candidateIndexRange) ?? Int64(position)
       let message = choice["message"] ?? .object([])
       var parts: [JSONValue] = []
       if options.includeThoughts, let reasoning = reasoningText(message), !reasoning.isEmpty {
@@ -107,6 +107,9 @@ public enum OpenAIToGemini {
     return GeminiTranslatedResponse(json: .object(body), warnings: warnings)
   }
 
+  /// The range of a candidate index (`int32` in the API); backend indices are clamped into it.
+  static let candidateIndexRange: ClosedRange<Int64> = 0...Int64(Int32.max)
+
   /// `message.reasoning_content` (DeepSeek, old vLLM) or `message.reasoning` (OpenRouter, vLLM, Ollama).
   static func reasoningText(_ message: JSONValue) -> String? {
     message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue
@@ -135,14 +138,22 @@ public enum OpenAIToGemini {
     }
   }
 
+  /// The range of a Gemini token count (`int32` in the API); backend counts are clamped into it.
+  public static let tokenCountRange: ClosedRange<Int64> = 0...Int64(Int32.max)
+
   /// OpenAI `usage` → Gemini `usageMetadata` (protocols.md §7.4); nil when absent (never invent zeros).
+  ///
+  /// Counts are clamped to ``tokenCountRange`` and summed without overflow: a backend may send anything.
   public static func usageMetadata(_ usage: JSONValue?) -> JSONValue? {
     guard let usage, case .object = usage else { return nil }
-    let prompt = usage["prompt_tokens"]?.intValue
-    let completion = usage["completion_tokens"]?.intValue
-    let reasoning = usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0
-    let cached = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
-    let total = usage["total_tokens"]?.intValue ?? (prompt.map { $0 + (completion ?? 0) })
+    func count(_ value: JSONValue?) -> Int64? { value?.clampedInteger(in: tokenCountRange) }
+    let prompt = count(usage["prompt_tokens"])
+    let completion = count(usage["completion_tokens"])
+    let reasoning = count(usage["completion_tokens_details"]?["reasoning_tokens"]) ?? 0
+    let cached = count(usage["prompt_tokens_details"]?["cached_tokens"]) ?? 0
+    let total =
+      count(usage["total_tokens"])
+      ?? prompt.map { BoundedInteger.sum($0, completion ?? 0, in: tokenCountRange) }
     guard prompt != nil || completion != nil || total != nil else { return nil }
     var members: [JSONMember] = []
     if let prompt { members.append(JSONMember("promptTokenCount", .int(prompt))) }
