@@ -89,7 +89,9 @@ import Testing
     #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")) == 400)
     #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")) == 400)
     #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n")) == 400)
-    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")) == 501)
+    // RFC 9112 6.3: chunked not last is a 400; a coding louter does not decode, before chunked, a 501.
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")) == 501)
     #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")) == 400)
     #expect(errorStatus(parse("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")) == 400)
     var generator = SystemRandomNumberGenerator()
@@ -100,5 +102,64 @@ import Testing
       }
       _ = parser.feed(Array("POST / HTTP/1.1\r\n".utf8) + noise)
     }
+  }
+
+  static func chunked(_ body: String, headers: String = "") -> String {
+    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\(headers)\r\n\(body)"
+  }
+
+  @Test func chunkSizesAreHexDigitsOnlyNeverATrap() {
+    for size in ["-1", "+5", "-0", " 5", "0x5", "ffffffffffffffffffff", "1000000000000000", "5 "] {
+      for step in [nil, 1] {
+        #expect(errorStatus(parse(Self.chunked("\(size)\r\nhello\r\n0\r\n\r\n"), splitEvery: step)) == 400, "\(size)")
+      }
+    }
+    let extensions = Self.chunked("5 ; name = \"quoted \\\" value\" ;flag\r\nhello\r\n0;last\r\n\r\n")
+    #expect(requests(parse(extensions)).map { String(decoding: $0.body, as: UTF8.self) } == ["hello"])
+    #expect(errorStatus(parse(Self.chunked("5;=x\r\nhello\r\n0\r\n\r\n"))) == 400)
+    #expect(errorStatus(parse(Self.chunked("5\r\nhello!\r\n0\r\n\r\n"))) == 400)
+    #expect(errorStatus(parse(Self.chunked("5\nhello\n0\n\n"))) == 400)
+  }
+
+  @Test func contentLengthIsOneNumberOfDigits() {
+    for value in ["-5", "+5", "5 5", "0x5", "99999999999999999999999", "", "5,6"] {
+      #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: \(value)\r\n\r\nhello")) == 400, "\(value)")
+    }
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n")) == 413)
+    let same = parse("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\nhello")
+    #expect(requests(same).map { String(decoding: $0.body, as: UTF8.self) } == ["hello"])
+  }
+
+  @Test func transferEncodingIsReadAcrossAllItsLines() {
+    // A second line used to be ignored: `chunked` then `gzip` means chunked is not the last coding.
+    #expect(errorStatus(parse(Self.chunked("0\r\n\r\n", headers: "Transfer-Encoding: gzip\r\n"))) == 400)
+    #expect(errorStatus(parse(Self.chunked("0\r\n\r\n", headers: "Transfer-Encoding: chunked\r\n"))) == 400)
+    #expect(errorStatus(parse(Self.chunked("0\r\n\r\n", headers: "Content-Length: 5\r\n"))) == 400)
+    #expect(
+      errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")) == 501)
+    #expect(errorStatus(parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")) == 400)
+    #expect(requests(parse(Self.chunked("0\r\n\r\n", headers: "Transfer-Encoding: \r\n"))).count == 1)
+  }
+
+  @Test func controlCharactersAndBadNamesInHeadersAre400() {
+    for line in [
+      "X: a\u{0}b", "X: a\rb", "X: a\nb: c", "X: a\u{7f}", "X\u{1}: y", "X : y", "X@: y", " folded: y", "X: y\n",
+    ] {
+      #expect(errorStatus(parse("GET / HTTP/1.1\r\n\(line)\r\n\r\n")) == 400, "\(line.debugDescription)")
+    }
+    let trailer = Self.chunked("0\r\nX: a\u{0}\r\n\r\n")
+    #expect(errorStatus(parse(trailer)) == 400)
+    #expect(errorStatus(parse(Self.chunked("0\r\n" + String(repeating: "X: y\r\n", count: 300)))) == 431)
+  }
+
+  @Test func theRequestLineIsStrict() {
+    for line in [
+      "GET  / HTTP/1.1", " GET / HTTP/1.1", "GET / HTTP/1.1 ", "GET\t/ HTTP/1.1", "G(T / HTTP/1.1", "GET / http/1.1",
+      "GET / HTTP/1.1x", "GET /\u{1} HTTP/1.1", "GET /caf\u{e9} HTTP/1.1", "GET x HTTP/1.1", "GET / HTTP/11",
+    ] {
+      #expect(errorStatus(parse("\(line)\r\n\r\n")) == 400, "\(line.debugDescription)")
+    }
+    #expect(errorStatus(parse("GET / HTTP/3.0\r\n\r\n")) == 505)
+    #expect(requests(parse("\r\n\r\nPATCH /p HTTP/1.1\r\n\r\n")).map(\.method) == ["PATCH"])
   }
 }

@@ -51,4 +51,51 @@ import Testing
     #expect(cut.error != nil)
     #expect(parse("SMTP nonsense\r\n\r\n", step: 5).error != nil)
   }
+
+  func failure(_ text: String) -> String? {
+    for step in [1, 1000] {
+      let result = parse(text, step: step)
+      if result.error == nil || result.ended { return nil }
+    }
+    return parse(text, step: 1000).error
+  }
+
+  @Test func contentLengthIsOneNumberOfDigits() {
+    for value in ["-5", "+5", "5 5", "0x5", "99999999999999999999999", "", "5, 6"] {
+      #expect(failure("HTTP/1.1 200 OK\r\nContent-Length: \(value)\r\n\r\nhello") != nil, "\(value)")
+    }
+    #expect(failure("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello") != nil)
+    let same = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5, 5\r\n\r\nhello", step: 2)
+    #expect(same.body == "hello" && same.ended)
+  }
+
+  @Test func chunkSizesAreHexDigitsOnly() {
+    for size in ["-1", "+5", "ffffffffffffffffffff", "5 ", "0x5"] {
+      #expect(
+        failure("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nhello\r\n0\r\n\r\n") != nil, "\(size)")
+    }
+    #expect(failure("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello!\r\n0\r\n\r\n") != nil)
+    #expect(failure("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: \u{0}\r\n\r\n") != nil)
+  }
+
+  @Test func transferEncodingIsReadAcrossAllItsLines() {
+    let twoLines = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n"
+    #expect(failure(twoLines) != nil)
+    #expect(failure("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n") != nil)
+    #expect(failure("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") != nil)
+    // Transfer-Encoding overrides a Content-Length sent with it, and such a connection is not reused.
+    let both = parse(
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", step: 3)
+    #expect(both.body == "ok" && both.ended && both.keepAlive == false)
+  }
+
+  @Test func controlCharactersAndBadNamesInHeadersAreErrors() {
+    for line in ["X: a\u{0}b", "X: a\rb", "X: a\nb: c", "X : y", "X@: y", " folded: y"] {
+      #expect(failure("HTTP/1.1 200 OK\r\n\(line)\r\nContent-Length: 0\r\n\r\n") != nil, "\(line.debugDescription)")
+    }
+    for statusLine in ["HTTP/1.1 20 OK", "HTTP/1.1 +20 OK", "HTTP/1.1 099 X", "HTTP/1.1 200 O\u{0}K", "HTTP/2 200 OK"] {
+      #expect(failure("\(statusLine)\r\nContent-Length: 0\r\n\r\n") != nil, "\(statusLine.debugDescription)")
+    }
+    #expect(parse("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", step: 1).ended)
+  }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import RouteSpec
 import Synchronization
 import Testing
 
@@ -258,5 +259,103 @@ final class Latch: Sendable {
     #expect(rest.contains("part2"))
     await stopping
     #expect((try? TestClient(port: port)) == nil, "the listener is closed after shutdown")
+  }
+
+  /// The head and the parsed JSON body of an error answer; the content-length must match the body.
+  static func errorAnswer(_ bytes: [UInt8]) throws -> (head: String, body: JSONValue) {
+    let separator = try #require(bytes.firstRange(of: Array("\r\n\r\n".utf8)))
+    let head = String(decoding: bytes[..<separator.lowerBound], as: UTF8.self)
+    let body = Array(bytes[separator.upperBound...])
+    #expect(head.contains("content-length: \(body.count)\r\n"))
+    return (head, try JSONParser.parse(body))
+  }
+
+  @Test func errorBodiesAreValidJSONWhateverTheMessage() throws {
+    let message = "a \"quote\", a \\ backslash, controls \u{0}\u{1}\n\r\t\u{7f}, caf\u{e9}"
+    for (status, name) in [(400, "INVALID_ARGUMENT"), (408, "DEADLINE_EXCEEDED"), (501, "UNIMPLEMENTED")] {
+      let answer = try Self.errorAnswer(EventLoop.errorResponse(HTTPParseError(status: status, message: message)))
+      #expect(answer.head.hasPrefix("HTTP/1.1 \(status) "))
+      #expect(answer.body["error"]?["code"]?.intValue == Int64(status))
+      #expect(answer.body["error"]?["message"]?.stringValue == message)
+      #expect(answer.body["error"]?["status"]?.stringValue == name)
+    }
+  }
+
+  @Test func aParseErrorEchoingClientTextIsValidJSON() async throws {
+    let (server, port) = try server(HTTPServerConfiguration(port: 0), Self.echo)
+    let client = try TestClient(port: port)
+    client.send("POST / HTTP/1.1\r\nTransfer-Encoding: \"x\\\"y\\\\\", chunked\r\n\r\n0\r\n\r\n")
+    let answer = try Self.errorAnswer(await client.readToEnd())
+    #expect(answer.head.hasPrefix("HTTP/1.1 501 "))
+    #expect(answer.body["error"]?["message"]?.stringValue == #"transfer coding '"x\"y\\"' is not supported"#)
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  /// Feeds `bytes` one at a time, `interval` apart from `start`, as the loop would: the deadline follows the
+  /// connection's phase after each read. Returns when the sweep would have answered 408 (nil if never).
+  static func timeoutWhileTrickling(
+    _ bytes: [UInt8], into parser: inout HTTPRequestParser, deadline: inout ConnectionDeadline,
+    from start: ContinuousClock.Instant, every interval: Duration, _ configuration: HTTPServerConfiguration
+  ) -> ContinuousClock.Instant? {
+    var now = start
+    for byte in bytes {
+      now = now.advanced(by: interval)
+      if deadline.verdict(at: now) == .requestTimeout { return now }
+      _ = parser.feed([byte])
+      let phase = ConnectionPhase(handling: false, closing: false, parser: parser.progress)
+      deadline = deadline.entering(phase, at: now, configuration)
+    }
+    return nil
+  }
+
+  @Test func aTrickledHeadOrBodyTimesOutAsAWhole() {
+    let configuration = HTTPServerConfiguration(port: 0, headTimeout: .seconds(10), bodyTimeout: .seconds(60))
+    let accepted = ContinuousClock.now
+    let head = Array("POST /v1beta/models/m:generateContent HTTP/1.1\r\nContent-Length: 1000\r\n\r\n".utf8)
+
+    // One byte every 500 ms: the head (72 bytes, 36 s) must time out 10 s after its first byte.
+    var parser = HTTPRequestParser()
+    var deadline = ConnectionDeadline.accepted(at: accepted, configuration)
+    let headTimeout = Self.timeoutWhileTrickling(
+      head, into: &parser, deadline: &deadline, from: accepted, every: .milliseconds(500), configuration)
+    #expect(headTimeout == accepted.advanced(by: .milliseconds(500) + .seconds(10) + .milliseconds(500)))
+
+    // The head at once, then the body one byte every 500 ms (1000 bytes, 500 s): 408 60 s after the head.
+    parser = HTTPRequestParser()
+    deadline = ConnectionDeadline.accepted(at: accepted, configuration)
+    _ = parser.feed(head)
+    deadline = deadline.entering(
+      ConnectionPhase(handling: false, closing: false, parser: parser.progress), at: accepted, configuration)
+    #expect(deadline == ConnectionDeadline(phase: .body, expiry: accepted.advanced(by: .seconds(60))))
+    let bodyTimeout = Self.timeoutWhileTrickling(
+      Array(repeating: 0x61, count: 1000), into: &parser, deadline: &deadline, from: accepted,
+      every: .milliseconds(500), configuration)
+    #expect(bodyTimeout == accepted.advanced(by: .seconds(60) + .milliseconds(500)))
+  }
+
+  @Test func deadlinesFollowTheConnectionsPhase() {
+    let configuration = HTTPServerConfiguration(
+      port: 0, headTimeout: .seconds(10), bodyTimeout: .seconds(60), idleTimeout: .seconds(30))
+    let start = ContinuousClock.now
+    let handling = ConnectionDeadline.accepted(at: start, configuration).entering(.handling, at: start, configuration)
+    #expect(handling.expiry == nil)
+    #expect(handling.verdict(at: start.advanced(by: .seconds(3600))) == .wait)
+    let idle = handling.entering(.idle, at: start, configuration)
+    #expect(idle.verdict(at: start.advanced(by: .seconds(31))) == .close)
+    #expect(idle.entering(.idle, at: start.advanced(by: .seconds(29)), configuration) == idle)
+    let closing = idle.entering(.closing, at: start, configuration)
+    #expect(closing.verdict(at: start.advanced(by: .seconds(31))) == .close)
+    #expect(ConnectionPhase(handling: true, closing: true, parser: .body) == .handling)
+    #expect(ConnectionPhase(handling: false, closing: true, parser: .head) == .closing)
+  }
+
+  @Test func outOfDescriptorsPausesTheListenerInsteadOfSpinning() {
+    for code in [EMFILE, ENFILE, ENOBUFS, ENOMEM, EBADF, EINVAL] {
+      #expect(AcceptFailure(errno: code) == .pause, "errno \(code)")
+    }
+    for code in [ECONNABORTED, EPROTO, EPERM, ENETUNREACH] {
+      #expect(AcceptFailure(errno: code) == .skip, "errno \(code)")
+    }
+    #expect(AcceptFailure.acceptBackoff > .zero)
   }
 }

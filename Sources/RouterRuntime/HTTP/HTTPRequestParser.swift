@@ -4,6 +4,18 @@ public struct HTTPParseError: Error, Sendable, Equatable {
   public let status: Int
   /// What was wrong.
   public let message: String
+
+  /// The answer's body: a Gemini error whose message is this one, serialised by the JSON writer so that
+  /// client text in the message (quotes, backslashes, control characters) can never break the JSON.
+  var geminiError: GeminiError {
+    let name =
+      switch status {
+      case 408: "DEADLINE_EXCEEDED"
+      case 500...: "UNIMPLEMENTED"
+      default: "INVALID_ARGUMENT"
+      }
+    return GeminiError(code: status, status: name, message: message)
+  }
 }
 
 /// The HTTP/1.x request parser: a pure state machine fed bytes, no I/O.
@@ -28,8 +40,19 @@ public struct HTTPRequestParser: Sendable {
     case chunkSize
     case chunkData(remaining: Int)
     case chunkDataEnd
-    case trailers
+    /// Reading the trailer section; `bytes` of it were consumed so far.
+    case trailers(bytes: Int)
     case failed
+  }
+
+  /// How far the parser is into the next request (what the connection's deadline depends on).
+  public enum Progress: Sendable, Equatable {
+    /// No byte of a next request yet (stray empty lines between requests do not count).
+    case idle
+    /// Part of a request head.
+    case head
+    /// The head is complete, the body is not.
+    case body
   }
 
   let maxHeadBytes: Int
@@ -37,6 +60,7 @@ public struct HTTPRequestParser: Sendable {
   let maxBodyBytes: Int
   private var state: State = .head
   private var buffer: [UInt8] = []
+  /// Where the search for the end of the current head or line resumes: bytes before it hold none.
   private var scanned = 0
   private var pending: HTTPRequest?
   private var body: [UInt8] = []
@@ -48,16 +72,12 @@ public struct HTTPRequestParser: Sendable {
     self.maxBodyBytes = maxBodyBytes
   }
 
-  /// True while no byte of a next request has arrived (for idle timeouts).
-  public var isIdle: Bool {
-    if case .head = state { return buffer.isEmpty }
-    return false
-  }
-
-  /// True while a head is partly received.
-  public var isReadingHead: Bool {
-    if case .head = state { return !buffer.isEmpty }
-    return false
+  /// How far the parser is into the next request.
+  public var progress: Progress {
+    switch state {
+    case .head: buffer.isEmpty ? .idle : .head
+    case .fixedBody, .chunkSize, .chunkData, .chunkDataEnd, .trailers, .failed: .body
+    }
   }
 
   /// Feeds bytes; returns the events they completed.
@@ -71,12 +91,23 @@ public struct HTTPRequestParser: Sendable {
       case .failed:
         break loop
       case .head:
-        guard let end = buffer.httpHeadEnd(from: max(position, scanned)) else {
-          scanned = max(position, buffer.count - 3)
+        // RFC 9112 2.2: empty lines before a request line are ignored.
+        while position + 1 < buffer.count, buffer[position] == HTTPFraming.cr, buffer[position + 1] == HTTPFraming.lf {
+          position += 2
+        }
+        let end: (head: Int, body: Int)
+        switch HTTPFraming.scanHead(buffer, start: position, resume: scanned) {
+        case .invalid(let message):
+          fail(400, message, into: &events)
+          break loop
+        case .incomplete(let resume):
+          scanned = resume
           if buffer.count - position > maxHeadBytes {
             fail(431, "request line and headers exceed \(maxHeadBytes) bytes", into: &events)
           }
           break loop
+        case .complete(let head, let body):
+          end = (head, body)
         }
         if end.head - position > maxHeadBytes {
           fail(431, "request line and headers exceed \(maxHeadBytes) bytes", into: &events)
@@ -112,28 +143,27 @@ public struct HTTPRequestParser: Sendable {
         if available == 0 { break loop }
         body.append(contentsOf: buffer[position..<(position + available)])
         position += available
+        scanned = position
         if remaining - available == 0 {
           finishRequest(into: &events)
         } else {
           state = .fixedBody(remaining: remaining - available)
         }
       case .chunkSize:
-        guard let lineEnd = buffer.httpLineEnd(from: position) else {
-          if buffer.count - position > 1024 { fail(400, "chunk size line too long", into: &events) }
+        guard
+          let line = nextLine(
+            from: &position, limit: HTTPFraming.maxChunkLineBytes, tooLong: (400, "chunk size line too long"),
+            into: &events)
+        else {
           break loop
         }
-        let line = buffer[position..<lineEnd.content]
-        position = lineEnd.next
-        let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != 0x09 }
-        guard !sizeText.isEmpty, sizeText.count <= 15,
-          let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16)
-        else {
+        guard let size = HTTPFraming.chunkSize(line) else {
           fail(400, "malformed chunk size", into: &events)
           break loop
         }
         if size == 0 {
-          state = .trailers
-        } else if body.count + size > maxBodyBytes {
+          state = .trailers(bytes: 0)
+        } else if size > maxBodyBytes - body.count {
           fail(413, "request body exceeds the limit of \(maxBodyBytes) bytes", into: &events)
           break loop
         } else {
@@ -144,26 +174,31 @@ public struct HTTPRequestParser: Sendable {
         if available == 0 { break loop }
         body.append(contentsOf: buffer[position..<(position + available)])
         position += available
+        scanned = position
         state = remaining - available == 0 ? .chunkDataEnd : .chunkData(remaining: remaining - available)
       case .chunkDataEnd:
-        guard let lineEnd = buffer.httpLineEnd(from: position) else {
-          if buffer.count - position >= 2 { fail(400, "chunk data not followed by CRLF", into: &events) }
-          break loop
-        }
-        guard lineEnd.content == position else {
-          fail(400, "chunk data longer than its size", into: &events)
-          break loop
-        }
-        position = lineEnd.next
+        // The line after the data must be empty: `limit: 0` refuses anything before its CRLF.
+        guard
+          nextLine(from: &position, limit: 0, tooLong: (400, "chunk data longer than its size"), into: &events) != nil
+        else { break loop }
         state = .chunkSize
-      case .trailers:
-        guard let lineEnd = buffer.httpLineEnd(from: position) else {
-          if buffer.count - position > maxHeadBytes { fail(431, "trailers too large", into: &events) }
+      case .trailers(let consumed):
+        let start = position
+        guard
+          let line = nextLine(
+            from: &position, limit: maxHeadBytes - consumed, tooLong: (431, "trailers exceed \(maxHeadBytes) bytes"),
+            into: &events)
+        else {
           break loop
         }
-        let empty = lineEnd.content == position
-        position = lineEnd.next
-        if empty { finishRequest(into: &events) }
+        if line.isEmpty {
+          finishRequest(into: &events)
+        } else if case .failure(let violation) = HTTPFraming.fieldLine(line) {
+          fail(400, "trailer: \(violation.message)", into: &events)
+          break loop
+        } else {
+          state = .trailers(bytes: consumed + (position - start))
+        }
       }
     }
     if position > 0 {
@@ -173,9 +208,35 @@ public struct HTTPRequestParser: Sendable {
     return events
   }
 
+  /// The next CRLF-terminated line at `position` (moved past it), or nil when it is incomplete or the parser
+  /// failed: a bare CR or LF is a 400, a line longer than `limit` bytes the `tooLong` error.
+  private mutating func nextLine(
+    from position: inout Int, limit: Int, tooLong: (status: Int, message: String), into events: inout [Event]
+  ) -> ArraySlice<UInt8>? {
+    switch HTTPFraming.scanLine(buffer, resume: max(position, scanned)) {
+    case .invalid(let message):
+      fail(400, message, into: &events)
+      return nil
+    case .incomplete(let resume):
+      scanned = resume
+      if resume - position > limit { fail(tooLong.status, tooLong.message, into: &events) }
+      return nil
+    case .complete(let content, let next):
+      if content - position > limit {
+        fail(tooLong.status, tooLong.message, into: &events)
+        return nil
+      }
+      let line = buffer[position..<content]
+      position = next
+      scanned = next
+      return line
+    }
+  }
+
   private mutating func fail(_ status: Int, _ message: String, into events: inout [Event]) {
     state = .failed
     buffer = []
+    scanned = 0
     events.append(.error(HTTPParseError(status: status, message: message)))
   }
 
@@ -196,81 +257,76 @@ public struct HTTPRequestParser: Sendable {
   }
 
   private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, BodyFraming, Bool), HTTPParseError> {
-    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
-      line.last == 0x0D ? line.dropLast() : line
-    }
-    while lines.first?.isEmpty == true { lines.removeFirst() }  // tolerate a stray CRLF before a request
+    let lines = HTTPFraming.lines(bytes)
     guard let requestLine = lines.first else { return .failure(HTTPParseError(status: 400, message: "empty request")) }
-    let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+    // request-line = method SP request-target SP HTTP-version, with exactly one SP between the parts.
+    let parts = requestLine.split(separator: HTTPFraming.space, omittingEmptySubsequences: false)
     guard parts.count == 3 else { return .failure(HTTPParseError(status: 400, message: "malformed request line")) }
-    let method = String(decoding: parts[0], as: UTF8.self)
-    let target = String(decoding: parts[1], as: UTF8.self)
-    let versionText = String(decoding: parts[2], as: UTF8.self)
-    guard method.utf8.allSatisfy({ (65...90).contains($0) }), !method.isEmpty else {
+    guard HTTPFraming.isToken(parts[0]) else {
       return .failure(HTTPParseError(status: 400, message: "malformed method"))
     }
-    guard target.hasPrefix("/") || target == "*" else {
+    // Origin form or `*`: visible ASCII only (anything else must be percent-encoded).
+    guard parts[1].first == UInt8(ascii: "/") || parts[1].elementsEqual([UInt8(ascii: "*")]),
+      parts[1].allSatisfy({ (0x21...0x7E).contains($0) })
+    else {
       return .failure(HTTPParseError(status: 400, message: "request target must be a path"))
     }
+    let method = String(decoding: parts[0], as: UTF8.self)
+    let target = String(decoding: parts[1], as: UTF8.self)
     let version: HTTPVersion
-    switch versionText {
+    switch String(decoding: parts[2], as: UTF8.self) {
     case "HTTP/1.1": version = .http11
     case "HTTP/1.0": version = .http10
-    default:
-      if versionText.hasPrefix("HTTP/") {
-        return .failure(HTTPParseError(status: 505, message: "\(versionText) is not supported"))
+    case let other:
+      // HTTP-version = "HTTP/" DIGIT "." DIGIT: a well-formed other version is unsupported, anything else malformed.
+      let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+      let text = Array(parts[2])
+      if text.count == 8, text.starts(with: Array("HTTP/".utf8)), isDigit(text[5]), text[6] == UInt8(ascii: "."),
+        isDigit(text[7])
+      {
+        return .failure(HTTPParseError(status: 505, message: "\(other) is not supported"))
       }
       return .failure(HTTPParseError(status: 400, message: "malformed protocol version"))
     }
     var headers = HTTPHeaders()
-    let headerLines = lines.dropFirst().filter { !$0.isEmpty }
+    let headerLines = lines.dropFirst()
     if headerLines.count > maxHeaders {
       return .failure(HTTPParseError(status: 431, message: "more than \(maxHeaders) header fields"))
     }
     for line in headerLines {
-      guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
-        return .failure(HTTPParseError(status: 400, message: "malformed header line"))
+      switch HTTPFraming.fieldLine(line) {
+      case .failure(let violation): return .failure(HTTPParseError(status: 400, message: violation.message))
+      case .success(let field): headers.append(name: field.name, value: field.value)
       }
-      let nameBytes = line[line.startIndex..<colon]
-      if nameBytes.contains(where: { $0 == 0x20 || $0 == 0x09 }) {
-        return .failure(HTTPParseError(status: 400, message: "whitespace in a header name"))
-      }
-      let valueBytes = line[line.index(after: colon)...].drop { $0 == 0x20 || $0 == 0x09 }
-      var value = String(decoding: valueBytes, as: UTF8.self)
-      while value.last == " " || value.last == "\t" { value.removeLast() }
-      headers.append(name: String(decoding: nameBytes, as: UTF8.self), value: value)
     }
     let connection = (headers["connection"] ?? "").lowercased()
     let keepAlive =
       version == .http11 ? !connection.contains("close") : connection.contains("keep-alive")
-    let transferEncoding = headers["transfer-encoding"]?.lowercased()
-    let lengths = headers.values(for: "content-length")
-    var framing = BodyFraming.none
-    if let transferEncoding {
-      guard lengths.isEmpty else {
+    let framing: BodyFraming
+    switch (
+      HTTPFraming.isChunked(headers.values(for: "transfer-encoding")),
+      HTTPFraming.contentLength(headers.values(for: "content-length"))
+    )
+    {
+    case (.failure(let violation), _):
+      return .failure(
+        HTTPParseError(status: violation.kind == .unsupportedCoding ? 501 : 400, message: violation.message))
+    case (_, .failure(let violation)):
+      return .failure(HTTPParseError(status: 400, message: violation.message))
+    case (.success(true), .success(let length)):
+      // RFC 9112 6.1: Transfer-Encoding with Content-Length, or in an HTTP/1.0 message, is faulty framing.
+      guard length == nil else {
         return .failure(HTTPParseError(status: 400, message: "both Transfer-Encoding and Content-Length"))
       }
-      guard transferEncoding.trimmingSpaces() == "chunked" else {
-        return .failure(HTTPParseError(status: 501, message: "transfer coding '\(transferEncoding)' is not supported"))
+      guard version == .http11 else {
+        return .failure(HTTPParseError(status: 400, message: "Transfer-Encoding in an HTTP/1.0 request"))
       }
       framing = .chunked
-    } else if let first = lengths.first {
-      guard lengths.allSatisfy({ $0 == first }), let length = Int(first), length >= 0 else {
-        return .failure(HTTPParseError(status: 400, message: "invalid Content-Length"))
-      }
-      framing = .length(length)
+    case (.success(false), .success(let length)):
+      framing = length.map { .length($0) } ?? .none
     }
     let expectContinue = headers["expect"]?.lowercased() == "100-continue"
     let request = HTTPRequest(method: method, target: target, version: version, headers: headers, keepAlive: keepAlive)
     return .success((request, framing, expectContinue))
-  }
-}
-
-extension String {
-  func trimmingSpaces() -> String {
-    var text = Substring(self)
-    while text.first == " " || text.first == "\t" { text = text.dropFirst() }
-    while text.last == " " || text.last == "\t" { text = text.dropLast() }
-    return String(text)
   }
 }

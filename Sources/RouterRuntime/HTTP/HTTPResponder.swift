@@ -200,7 +200,7 @@ public final class HTTPResponder: Sendable {
     let current = phase.withLock { $0 }
     switch current {
     case .idle:
-      let body = Array(#"{"error":{"code":500,"message":"the handler sent no response","status":"INTERNAL"}}"#.utf8)
+      let body = GeminiError.internal("the handler sent no response").bodyBytes
       var bytes = head(
         status: 500, headers: [("content-type", "application/json")], framing: "content-length: \(body.count)\r\n")
       bytes += body

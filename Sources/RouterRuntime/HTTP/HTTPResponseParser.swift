@@ -15,7 +15,8 @@ struct HTTPResponseParser: Sendable {
     case chunkSize
     case chunkData(remaining: Int)
     case chunkDataEnd
-    case trailers
+    /// Reading the trailer section; `bytes` of it were consumed so far.
+    case trailers(bytes: Int)
     case untilClose
     case done
     case failed
@@ -23,6 +24,8 @@ struct HTTPResponseParser: Sendable {
 
   private var state = State.head
   private var buffer: [UInt8] = []
+  /// Where the search for the end of the current head or line resumes: bytes before it hold none.
+  private var scanned = 0
   let maxHeadBytes = 64 * 1024
 
   /// True once the response ended.
@@ -46,60 +49,50 @@ struct HTTPResponseParser: Sendable {
       case .done, .failed:
         break loop
       case .head:
-        guard let end = buffer.httpHeadEnd(from: position) else {
+        let end: (head: Int, body: Int)
+        switch HTTPFraming.scanHead(buffer, start: position, resume: scanned) {
+        case .invalid(let message):
+          fail(message, &events)
+          break loop
+        case .incomplete(let resume):
+          scanned = resume
           if buffer.count - position > maxHeadBytes { fail("response head too large", &events) }
           break loop
+        case .complete(let head, let body):
+          end = (head, body)
         }
-        let lines = buffer[position..<end.head].split(separator: 0x0A).map { $0.last == 0x0D ? $0.dropLast() : $0 }
+        if end.head - position > maxHeadBytes {
+          fail("response head too large", &events)
+          break loop
+        }
+        let lines = HTTPFraming.lines(buffer[position..<end.head])
         position = end.body
-        guard let statusLine = lines.first else {
-          fail("empty response head", &events)
+        scanned = position
+        switch Self.parseHead(lines) {
+        case .failure(let violation):
+          fail(violation.message, &events)
           break loop
-        }
-        let parts = statusLine.split(separator: 0x20, maxSplits: 2)
-        guard parts.count >= 2, parts[0].starts(with: Array("HTTP/1.".utf8)),
-          let status = Int(String(decoding: parts[1], as: UTF8.self))
-        else {
-          fail("malformed status line", &events)
-          break loop
-        }
-        if (100..<200).contains(status) { continue }  // 100 Continue and friends: the real head follows
-        var headers: [UpstreamRequest.Header] = []
-        var length: Int?
-        var chunked = false
-        var close = parts[0].elementsEqual(Array("HTTP/1.0".utf8))
-        for line in lines.dropFirst() {
-          guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-          let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
-          let value = String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingSpaces()
-          headers.append(.init(name: name, value: value))
-          switch name.lowercased() {
-          case "content-length": length = Int(value)
-          case "transfer-encoding": chunked = value.lowercased().contains("chunked")
-          case "connection":
-            if value.lowercased().contains("close") { close = true }
-            if value.lowercased().contains("keep-alive") { close = false }
-          default: break
+        case .success(let head):
+          if (100..<200).contains(head.status) { continue }  // 100 Continue and friends: the real head follows
+          events.append(.head(status: head.status, headers: head.headers, keepAlive: head.keepAlive))
+          switch head.framing {
+          case .none:
+            state = .done
+            events.append(.end)
+          case .chunked:
+            state = .chunkSize
+          case .length(let length):
+            state = .fixed(remaining: length)
+          case .untilClose:
+            state = .untilClose
           }
-        }
-        let noBody = status == 204 || status == 304
-        if !chunked, length == nil, !noBody { close = true }
-        events.append(.head(status: status, headers: headers, keepAlive: !close))
-        if noBody || length == 0 {
-          state = .done
-          events.append(.end)
-        } else if chunked {
-          state = .chunkSize
-        } else if let length {
-          state = .fixed(remaining: length)
-        } else {
-          state = .untilClose
         }
       case .fixed(let remaining):
         let available = min(remaining, buffer.count - position)
         if available == 0 { break loop }
         events.append(.body(Array(buffer[position..<(position + available)])))
         position += available
+        scanned = position
         if remaining == available {
           state = .done
           events.append(.end)
@@ -107,31 +100,34 @@ struct HTTPResponseParser: Sendable {
           state = .fixed(remaining: remaining - available)
         }
       case .chunkSize:
-        guard let line = buffer.httpLineEnd(from: position) else { break loop }
-        let text = buffer[position..<line.content].prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 0x20 }
-        position = line.next
-        guard let size = Int(String(decoding: text, as: UTF8.self), radix: 16), size >= 0 else {
+        guard let line = nextLine(from: &position, limit: HTTPFraming.maxChunkLineBytes, &events) else { break loop }
+        guard let size = HTTPFraming.chunkSize(line) else {
           fail("malformed chunk size", &events)
           break loop
         }
-        state = size == 0 ? .trailers : .chunkData(remaining: size)
+        state = size == 0 ? .trailers(bytes: 0) : .chunkData(remaining: size)
       case .chunkData(let remaining):
         let available = min(remaining, buffer.count - position)
         if available == 0 { break loop }
         events.append(.body(Array(buffer[position..<(position + available)])))
         position += available
+        scanned = position
         state = remaining == available ? .chunkDataEnd : .chunkData(remaining: remaining - available)
       case .chunkDataEnd:
-        guard let line = buffer.httpLineEnd(from: position) else { break loop }
-        position = line.next
+        // The line after the data must be empty: `limit: 0` refuses anything before its CRLF.
+        guard nextLine(from: &position, limit: 0, &events) != nil else { break loop }
         state = .chunkSize
-      case .trailers:
-        guard let line = buffer.httpLineEnd(from: position) else { break loop }
-        let empty = line.content == position
-        position = line.next
-        if empty {
+      case .trailers(let consumed):
+        let start = position
+        guard let line = nextLine(from: &position, limit: maxHeadBytes - consumed, &events) else { break loop }
+        if line.isEmpty {
           state = .done
           events.append(.end)
+        } else if case .failure(let violation) = HTTPFraming.fieldLine(line) {
+          fail("trailer: \(violation.message)", &events)
+          break loop
+        } else {
+          state = .trailers(bytes: consumed + (position - start))
         }
       case .untilClose:
         if position < buffer.count { events.append(.body(Array(buffer[position...]))) }
@@ -140,6 +136,7 @@ struct HTTPResponseParser: Sendable {
       }
     }
     buffer.removeFirst(min(position, buffer.count))
+    scanned = max(0, scanned - position)
     return events
   }
 
@@ -157,8 +154,107 @@ struct HTTPResponseParser: Sendable {
     }
   }
 
+  /// The next CRLF-terminated line at `position` (moved past it), or nil when it is incomplete or the parser
+  /// failed on a bare CR or LF or a line longer than `limit` bytes.
+  private mutating func nextLine(from position: inout Int, limit: Int, _ events: inout [Event]) -> ArraySlice<UInt8>? {
+    switch HTTPFraming.scanLine(buffer, resume: max(position, scanned)) {
+    case .invalid(let message):
+      fail(message, &events)
+      return nil
+    case .incomplete(let resume):
+      scanned = resume
+      if resume - position > limit { fail("response line too long or chunk data longer than its size", &events) }
+      return nil
+    case .complete(let content, let next):
+      if content - position > limit {
+        fail("response line too long or chunk data longer than its size", &events)
+        return nil
+      }
+      let line = buffer[position..<content]
+      position = next
+      scanned = next
+      return line
+    }
+  }
+
   private mutating func fail(_ message: String, _ events: inout [Event]) {
     state = .failed
     events.append(.error(message))
+  }
+
+  /// How the body of a response is delimited.
+  enum BodyFraming: Equatable {
+    case none
+    case length(Int)
+    case chunked
+    case untilClose
+  }
+
+  /// A parsed response head.
+  struct Head: Equatable {
+    var status: Int
+    var headers: [UpstreamRequest.Header]
+    var keepAlive: Bool
+    var framing: BodyFraming
+  }
+
+  /// Reads a status line `HTTP/1.x SP 3DIGIT [SP reason]` and its field lines, and decides the framing
+  /// (RFC 9112 6.3): no body for 1xx, 204 and 304; else chunked, then Content-Length, then until close.
+  static func parseHead(_ lines: [ArraySlice<UInt8>]) -> Result<Head, HTTPFramingViolation> {
+    guard let statusLine = lines.first else { return .failure(.malformed("empty response head")) }
+    let parts = statusLine.split(separator: HTTPFraming.space, maxSplits: 2, omittingEmptySubsequences: false)
+    let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+    guard parts.count >= 2,
+      parts[0].elementsEqual("HTTP/1.1".utf8) || parts[0].elementsEqual("HTTP/1.0".utf8),
+      parts[1].count == 3, parts[1].allSatisfy(isDigit),
+      parts.count == 2 || parts[2].allSatisfy(HTTPFraming.isFieldValueByte)
+    else { return .failure(.malformed("malformed status line")) }
+    let status = parts[1].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
+    let isHTTP10 = parts[0].elementsEqual("HTTP/1.0".utf8)
+    var headers: [UpstreamRequest.Header] = []
+    var close = isHTTP10
+    for line in lines.dropFirst() {
+      switch HTTPFraming.fieldLine(line) {
+      case .failure(let violation): return .failure(violation)
+      case .success(let field):
+        headers.append(.init(name: field.name, value: field.value))
+        if field.name.lowercased() == "connection" {
+          let value = field.value.lowercased()
+          if value.contains("close") { close = true }
+          if value.contains("keep-alive") { close = false }
+        }
+      }
+    }
+    let values = { (name: String) in headers.filter { $0.name.lowercased() == name }.map(\.value) }
+    let transferEncoding = values("transfer-encoding")
+    if !transferEncoding.isEmpty, isHTTP10 {
+      return .failure(.malformed("Transfer-Encoding in an HTTP/1.0 response"))
+    }
+    let chunked: Bool
+    switch HTTPFraming.isChunked(transferEncoding) {
+    case .failure(let violation): return .failure(violation)
+    case .success(let value): chunked = value
+    }
+    let length: Int?
+    switch HTTPFraming.contentLength(values("content-length")) {
+    case .failure(let violation): return .failure(violation)
+    case .success(let value): length = value
+    }
+    let framing: BodyFraming
+    if (100..<200).contains(status) || status == 204 || status == 304 {
+      framing = .none
+    } else if chunked {
+      // RFC 9112 6.3: Transfer-Encoding overrides a Content-Length sent with it; such a response may be an
+      // attack, so its connection is not reused.
+      if length != nil { close = true }
+      framing = .chunked
+    } else if let length {
+      framing = length == 0 ? .none : .length(length)
+    } else {
+      close = true
+      framing = .untilClose
+    }
+    return .success(Head(status: status, headers: headers, keepAlive: !close, framing: framing))
   }
 }

@@ -58,13 +58,119 @@ final class Connection {
   var closeAfterFlush = false
   var readyRequests: [HTTPRequest] = []
   var pendingInput: [UInt8] = []
-  var deadline: ContinuousClock.Instant?
-  var deadlineStatus = 0
+  var deadline: ConnectionDeadline
 
-  init(id: UInt64, fd: Int32, parser: HTTPRequestParser) {
+  init(id: UInt64, fd: Int32, parser: HTTPRequestParser, deadline: ConnectionDeadline) {
     self.id = id
     self.fd = fd
     self.parser = parser
+    self.deadline = deadline
+  }
+
+  /// What the connection waits for now.
+  var phase: ConnectionPhase {
+    ConnectionPhase(handling: inFlight, closing: closeAfterFlush, parser: parser.progress)
+  }
+}
+
+/// What a connection waits for, which decides its deadline.
+enum ConnectionPhase: Sendable, Equatable {
+  /// Between requests, or before the first byte: closed quietly when the deadline passes.
+  case idle
+  /// Part of a request head arrived: 408 when the deadline passes.
+  case head
+  /// The head arrived, not yet the whole body: 408 when the deadline passes.
+  case body
+  /// A handler is answering: no deadline here (the gateway has its own).
+  case handling
+  /// A last answer is being sent before the connection closes: closed when the deadline passes.
+  case closing
+
+  /// The phase of a connection whose handler runs (`handling`), which closes after sending what it has
+  /// (`closing`), and whose parser is at `parser`.
+  init(handling: Bool, closing: Bool, parser: HTTPRequestParser.Progress) {
+    if handling {
+      self = .handling
+    } else if closing {
+      self = .closing
+    } else {
+      switch parser {
+      case .idle: self = .idle
+      case .head: self = .head
+      case .body: self = .body
+      }
+    }
+  }
+}
+
+/// A connection's deadline: it starts when the connection enters a phase and stays while it remains there,
+/// so bytes trickling in never extend it. The head has `headTimeout` from its first byte, the body
+/// `bodyTimeout` from the end of the head, an idle connection `idleTimeout` from the end of the last response.
+struct ConnectionDeadline: Sendable, Equatable {
+  /// What to do about a connection whose deadline passed.
+  enum Verdict: Sendable, Equatable {
+    case wait
+    /// Answer 408 and close.
+    case requestTimeout
+    /// Close without an answer.
+    case close
+  }
+
+  let phase: ConnectionPhase
+  /// When the phase's time runs out; nil while a handler runs.
+  let expiry: ContinuousClock.Instant?
+
+  /// A new connection: idle, but with `headTimeout` to send its first byte.
+  static func accepted(at now: ContinuousClock.Instant, _ configuration: HTTPServerConfiguration) -> Self {
+    Self(phase: .idle, expiry: now.advanced(by: configuration.headTimeout))
+  }
+
+  /// The deadline once the connection is in `phase` at `now`: unchanged if it already was.
+  func entering(
+    _ phase: ConnectionPhase, at now: ContinuousClock.Instant, _ configuration: HTTPServerConfiguration
+  ) -> Self {
+    if phase == self.phase { return self }
+    let timeout: Duration? =
+      switch phase {
+      case .idle, .closing: configuration.idleTimeout
+      case .head: configuration.headTimeout
+      case .body: configuration.bodyTimeout
+      case .handling: nil
+      }
+    return Self(phase: phase, expiry: timeout.map { now.advanced(by: $0) })
+  }
+
+  /// What to do at `now`.
+  func verdict(at now: ContinuousClock.Instant) -> Verdict {
+    guard let expiry, expiry < now else { return .wait }
+    switch phase {
+    case .head, .body: return .requestTimeout
+    case .idle, .closing, .handling: return .close
+    }
+  }
+}
+
+/// What the loop does when `accept` fails.
+enum AcceptFailure: Sendable, Equatable {
+  /// The failure belonged to one pending connection, which the kernel dropped: accept the next.
+  case skip
+  /// Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), or anything unexpected: stop polling the
+  /// listener for `acceptBackoff`. Polling it meanwhile would spin, as the listener stays readable.
+  case pause
+
+  /// How long the listener rests after `pause`.
+  static let acceptBackoff: Duration = .milliseconds(100)
+
+  /// The action for accept's errno.
+  init(errno code: Int32) {
+    switch code {
+    // accept(2): aborted connections, and network errors Linux passes on for a pending connection.
+    case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP,
+      ENETUNREACH, ETIMEDOUT:
+      self = .skip
+    default:
+      self = .pause
+    }
   }
 }
 
@@ -87,6 +193,8 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
   private var epoll: Int32 = -1
   private var wakeFD: Int32 = -1
   private var listener: Int32 = -1
+  /// While set, the listener is out of the epoll set until then (see `AcceptFailure.pause`).
+  private var listenerPausedUntil: ContinuousClock.Instant?
   private var connections: [UInt64: Connection] = [:]
   private var nextID: UInt64 = 2
   private var running = true
@@ -175,7 +283,7 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
     }
     loopThread.withLock { $0 = pthread_self() }
     while running {
-      let timeout: Int32 = connections.isEmpty ? 1000 : 100
+      let timeout: Int32 = connections.isEmpty && listenerPausedUntil == nil ? 1000 : 100
       let count =
         (try? Posix.epollWait(epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: timeout))
         ?? 0
@@ -196,6 +304,7 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
       }
       drainWork()
       let now = ContinuousClock.now
+      if let until = listenerPausedUntil, now >= until { resumeListener() }
       if now - lastSweep > .milliseconds(100) {
         lastSweep = now
         sweepDeadlines(now: now)
@@ -233,9 +342,12 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
         flush(connection)
       case .stopAccepting:
         if listener >= 0 {
-          try? Posix.epollControl(epoll, Posix.epollDelete, listener, events: 0, token: Self.listenerToken)
+          if listenerPausedUntil == nil {
+            try? Posix.epollControl(epoll, Posix.epollDelete, listener, events: 0, token: Self.listenerToken)
+          }
           Posix.close(listener)
           listener = -1
+          listenerPausedUntil = nil
         }
       case .stop:
         running = false
@@ -243,9 +355,25 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
     }
   }
 
+  /// Most connections accepted per wake-up: the listener is level-triggered, so the rest come next time
+  /// and reads of open connections are not starved meanwhile.
+  private static let acceptBatch = 256
+
   private func acceptAll() {
-    while listener >= 0 {
-      guard case .done(let fd)? = try? Posix.accept(listener) else { return }
+    for _ in 0..<Self.acceptBatch {
+      guard listener >= 0, listenerPausedUntil == nil else { return }
+      let fd: Int32
+      do {
+        guard case .done(let accepted) = try Posix.accept(listener) else { return }
+        fd = accepted
+      } catch {
+        switch AcceptFailure(errno: error.errno) {
+        case .skip: continue
+        case .pause:
+          pauseListener()
+          return
+        }
+      }
       if connections.count >= configuration.maxConnections {
         Posix.close(fd)
         continue
@@ -256,9 +384,8 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
         id: id, fd: fd,
         parser: HTTPRequestParser(
           maxHeadBytes: configuration.maxHeadBytes, maxHeaders: configuration.maxHeaders,
-          maxBodyBytes: configuration.maxBodyBytes))
-      connection.deadline = ContinuousClock.now.advanced(by: configuration.headTimeout)
-      connection.deadlineStatus = 408
+          maxBodyBytes: configuration.maxBodyBytes),
+        deadline: .accepted(at: ContinuousClock.now, configuration))
       do {
         try Posix.epollControl(
           epoll, Posix.epollAdd, fd, events: Posix.epollIn | Posix.epollReadHangUp, token: id)
@@ -268,6 +395,27 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
       }
       connections[id] = connection
       openConnections.add(1, ordering: .relaxed)
+    }
+  }
+
+  // Out of descriptors (EMFILE/ENFILE), the pending connection stays in the backlog and the level-triggered
+  // listener stays readable, so polling it would spin. The listener leaves the epoll set for a short back-off
+  // instead; the waiting clients are served once descriptors free up (or give up themselves). The
+  // spare-descriptor trick (close a reserved fd, accept, close, reopen) would shed them at once, but other
+  // threads (URLSession, the upstream client) open descriptors too and may take the freed one first.
+  private func pauseListener() {
+    try? Posix.epollControl(epoll, Posix.epollDelete, listener, events: 0, token: Self.listenerToken)
+    listenerPausedUntil = ContinuousClock.now.advanced(by: AcceptFailure.acceptBackoff)
+  }
+
+  private func resumeListener() {
+    listenerPausedUntil = nil
+    guard listener >= 0 else { return }
+    do {
+      try Posix.epollControl(epoll, Posix.epollAdd, listener, events: Posix.epollIn, token: Self.listenerToken)
+    } catch {
+      // Even epoll is out of memory: try again after another back-off.
+      listenerPausedUntil = ContinuousClock.now.advanced(by: AcceptFailure.acceptBackoff)
     }
   }
 
@@ -312,31 +460,33 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
       case .request(let request):
         connection.readyRequests.append(request)
       case .error(let error):
-        failRequest(connection, status: error.status, message: error.message)
+        failRequest(connection, error)
         return
       }
     }
-    if connection.parser.isReadingHead, connection.deadlineStatus != 408 || connection.deadline == nil {
-      connection.deadline = ContinuousClock.now.advanced(by: configuration.headTimeout)
-      connection.deadlineStatus = 408
-    } else if !connection.parser.isIdle, !connection.parser.isReadingHead {
-      connection.deadline = ContinuousClock.now.advanced(by: configuration.bodyTimeout)
-      connection.deadlineStatus = 408
-    }
+    updateDeadline(connection)
     startNextRequest(connection)
     if !connection.outbound.isEmpty { flush(connection) }
   }
 
-  private func failRequest(_ connection: Connection, status: Int, message: String) {
-    let body = Array(
-      "{\"error\":{\"code\":\(status),\"message\":\"\(message)\",\"status\":\"\(status == 408 ? "DEADLINE_EXCEEDED" : status == 413 || status == 431 ? "INVALID_ARGUMENT" : status >= 500 ? "UNIMPLEMENTED" : "INVALID_ARGUMENT")\"}}"
-        .utf8)
+  /// Moves the connection's deadline along with its phase (a phase it stays in keeps its deadline).
+  private func updateDeadline(_ connection: Connection) {
+    connection.deadline = connection.deadline.entering(connection.phase, at: ContinuousClock.now, configuration)
+  }
+
+  /// The whole answer to a request that failed to parse or arrive: a Gemini error body, then close.
+  static func errorResponse(_ error: HTTPParseError) -> [UInt8] {
+    let body = error.geminiError.bodyBytes
     let head =
-      "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\ncontent-type: application/json\r\n"
+      "HTTP/1.1 \(error.status) \(HTTPStatus.reason(error.status))\r\ncontent-type: application/json\r\n"
       + "content-length: \(body.count)\r\nconnection: close\r\n\r\n"
-    connection.outbound.append(contentsOf: Array(head.utf8) + body)
+    return Array(head.utf8) + body
+  }
+
+  private func failRequest(_ connection: Connection, _ error: HTTPParseError) {
+    connection.outbound.append(contentsOf: Self.errorResponse(error))
     connection.closeAfterFlush = true
-    connection.deadline = nil
+    updateDeadline(connection)
     flush(connection)
   }
 
@@ -345,7 +495,7 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
     var request = connection.readyRequests.removeFirst()
     if listener < 0 { request.keepAlive = false }
     connection.inFlight = true
-    connection.deadline = nil
+    updateDeadline(connection)
     activeRequests.add(1, ordering: .relaxed)
     let channel = ResponseChannel(
       highWater: configuration.writeHighWater, fd: connection.fd,
@@ -363,6 +513,7 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
   private func responseEnded(_ connection: Connection, close: Bool) {
     guard connection.inFlight else {
       if close { connection.closeAfterFlush = true }
+      updateDeadline(connection)
       return
     }
     connection.inFlight = false
@@ -370,10 +521,10 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
     activeRequests.subtract(1, ordering: .relaxed)
     if close {
       connection.closeAfterFlush = true
+      updateDeadline(connection)
       return
     }
-    connection.deadline = ContinuousClock.now.advanced(by: configuration.idleTimeout)
-    connection.deadlineStatus = 0
+    updateDeadline(connection)
     if !connection.readyRequests.isEmpty {
       startNextRequest(connection)
     } else if !connection.pendingInput.isEmpty {
@@ -447,11 +598,11 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
 
   private func sweepDeadlines(now: ContinuousClock.Instant) {
     for connection in Array(connections.values) {
-      guard let deadline = connection.deadline, deadline < now, !connection.inFlight else { continue }
-      if connection.deadlineStatus == 408, !connection.parser.isIdle {
-        failRequest(connection, status: 408, message: "the request did not arrive in time")
-      } else {
-        close(connection)
+      switch connection.deadline.verdict(at: now) {
+      case .wait: break
+      case .requestTimeout:
+        failRequest(connection, HTTPParseError(status: 408, message: "the request did not arrive in time"))
+      case .close: close(connection)
       }
     }
   }

@@ -92,11 +92,13 @@ public struct HTTPServerConfiguration: Sendable {
   public var maxHeaders: Int
   /// Largest request body: above it, 413.
   public var maxBodyBytes: Int
-  /// Time to receive a whole request head: then 408.
+  /// Time to receive a whole request head, from its first byte: then 408. A new connection also has this
+  /// long to send that first byte (else it is closed quietly). Bytes trickling in never extend it.
   public var headTimeout: Duration
-  /// Time to receive a whole body once the head arrived: then 408.
+  /// Time to receive a whole body, from the end of its head: then 408. Bytes trickling in never extend it.
   public var bodyTimeout: Duration
-  /// Idle time on a kept-alive connection before it is closed.
+  /// Idle time on a kept-alive connection, from the end of the last response, before it is closed; also how
+  /// long a client has to read a final answer (an error, or one sent with `connection: close`).
   public var idleTimeout: Duration
   /// Most open connections; more are refused at accept.
   public var maxConnections: Int

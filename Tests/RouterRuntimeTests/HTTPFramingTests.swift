@@ -1,0 +1,92 @@
+import Testing
+
+@testable import RouterRuntime
+
+@Suite struct HTTPFramingTests {
+  func size(_ line: String) -> Int? { HTTPFraming.chunkSize(Array(line.utf8)[...]) }
+
+  @Test func chunkSizesAreHexDigitsOnlyAndBounded() {
+    #expect(size("0") == 0)
+    #expect(size("1a") == 26)
+    #expect(size("FF") == 255)
+    #expect(size("fffffffffffffff") == 0xFFF_FFFF_FFFF_FFFF)
+    for bad in ["", "-1", "+5", "0x5", " 5", "5 ", "ffffffffffffffffffff", "1000000000000000", "5\u{0}", "g"] {
+      #expect(size(bad) == nil, "\(bad.debugDescription)")
+    }
+  }
+
+  @Test func chunkExtensionsFollowRFC9112() {
+    for good in ["5;a", "5;a=b", "5 ; a = b", "5;a=\"x y;\\\"z\"", "5;a;b=c;d=\"\"", "5\t;a"] {
+      #expect(size(good) == 5, "\(good.debugDescription)")
+    }
+    for bad in ["5;", "5;=b", "5;a=", "5;a=\"open", "5;a b", "5;a=b c", "5;a ", "5;a=\"\u{1}\"", "5;a=@"] {
+      #expect(size(bad) == nil, "\(bad.debugDescription)")
+    }
+  }
+
+  @Test func contentLengthIsDigitsOnlyBoundedAndConsistent() {
+    #expect(HTTPFraming.contentLength([]) == .success(nil))
+    #expect(HTTPFraming.contentLength(["42"]) == .success(42))
+    #expect(HTTPFraming.contentLength(["42", " 42 "]) == .success(42))
+    #expect(HTTPFraming.contentLength(["42, 42"]) == .success(42))
+    #expect(HTTPFraming.contentLength(["999999999999999999"]) == .success(999_999_999_999_999_999))
+    for bad in [["-5"], ["+5"], ["5 5"], [""], ["0x5"], ["42, 43"], ["42", "43"], ["42,"], ["9999999999999999999999"]] {
+      #expect((try? HTTPFraming.contentLength(bad).get()) == nil, "\(bad)")
+    }
+  }
+
+  @Test func transferEncodingIsOneListEndingInChunkedOnce() {
+    #expect(HTTPFraming.isChunked([]) == .success(false))
+    #expect(HTTPFraming.isChunked(["chunked"]) == .success(true))
+    #expect(HTTPFraming.isChunked(["Chunked"]) == .success(true))
+    #expect(HTTPFraming.isChunked([", chunked,"]) == .success(true))
+    for malformed in [["chunked", "chunked"], ["chunked, gzip"], ["chunked", "gzip"], ["gzip"], [""], [" , "]] {
+      #expect((try? HTTPFraming.isChunked(malformed).get()) == nil, "\(malformed)")
+      if case .failure(let violation) = HTTPFraming.isChunked(malformed) { #expect(violation.kind == .malformed) }
+    }
+    for unsupported in [["gzip, chunked"], ["gzip", "chunked"]] {
+      guard case .failure(let violation) = HTTPFraming.isChunked(unsupported) else {
+        Issue.record("\(unsupported) accepted")
+        continue
+      }
+      #expect(violation.kind == .unsupportedCoding)
+    }
+  }
+
+  @Test func fieldLinesRefuseControlCharactersBadNamesAndFolding() {
+    func field(_ text: String) -> (String, String)? {
+      guard case .success(let field) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }
+      return (field.name, field.value)
+    }
+    #expect(field("Name: value ")?.1 == "value")
+    #expect(field("X:\tv\tw\t")?.1 == "v\tw")
+    #expect(field("X:")?.1 == "")
+    #expect(field("X: caf\u{e9}")?.1 == "caf\u{e9}")
+    for bad in [
+      "X: a\u{0}b", "X: a\rb", "X: a\nb", "X: a\u{7f}", "X: a\u{1b}", "Bad Header: x", "X : y", ": y", "X(y): z",
+      " X: folded", "\tX: folded", "no colon",
+    ] {
+      #expect(field(bad) == nil, "\(bad.debugDescription)")
+    }
+  }
+
+  @Test func linesEndOnlyInCRLF() {
+    let head = Array("GET / HTTP/1.1\r\nA: b\r\n\r\nbody".utf8)
+    #expect(HTTPFraming.scanHead(head, start: 0, resume: 0) == .complete(head: 20, body: 24))
+    #expect(HTTPFraming.scanHead(Array("GET / HTTP/1.1\r\n\r".utf8), start: 0, resume: 0) == .incomplete(resume: 16))
+    for bad in ["GET / HTTP/1.1\n\n", "GET / HTTP/1.1\r\nA: b\n\r\n", "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n"] {
+      guard case .invalid = HTTPFraming.scanHead(Array(bad.utf8), start: 0, resume: 0) else {
+        Issue.record("\(bad.debugDescription) accepted")
+        continue
+      }
+    }
+    #expect(HTTPFraming.scanLine(Array("5\r\nhello".utf8), resume: 0) == .complete(content: 1, next: 3))
+    #expect(HTTPFraming.scanLine(Array("5\r".utf8), resume: 0) == .incomplete(resume: 1))
+    for bad in ["5\nhello", "5\rhello"] {
+      guard case .invalid = HTTPFraming.scanLine(Array(bad.utf8), resume: 0) else {
+        Issue.record("\(bad.debugDescription) accepted")
+        continue
+      }
+    }
+  }
+}
