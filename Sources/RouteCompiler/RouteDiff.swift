@@ -210,7 +210,8 @@ public enum RouteDiff {
 
   /// Requests that tell apart everything the rules of either table can tell apart: every client
   /// (and no client, where either table lets anonymous requests through) × every key prefix (and
-  /// none) × every literal model and a witness of every glob (and one model nothing matches) ×
+  /// none) × every literal model, a witness of every glob and of every overlapping pair of globs
+  /// (and one model nothing matches) ×
   /// stream, tools and images where a route matches on them × every endpoint where a route
   /// matches on one × every header value a route names (and the header absent).
   public static func coveringRequests(old: RouteTable, new: RouteTable) -> [DiffRequest] {
@@ -271,11 +272,23 @@ public enum RouteDiff {
       }
       for backend in table.backends { names.formUnion(backend.models) }
     }
+    var globs: [[String]] = []
     for pattern in patterns {
       switch pattern {
       case .exact(let name): names.insert(name)
       case .glob(let pieces, _):
         if let witness = globWitness(pieces: pieces), pattern.matches(witness) { names.insert(witness) }
+        if !globs.contains(pieces) { globs.append(pieces) }
+      }
+    }
+    // Two globs that overlap (`gemini-*-pro`, `gemini-2.5-*`) tell apart a name that matches both:
+    // reordering the two routes changes only such names. Pairs are bounded so that a table with
+    // thousands of globs stays fast; past the bound only single-glob witnesses are used.
+    if globs.count <= maxGlobsForPairs {
+      for (index, first) in globs.enumerated() {
+        for second in globs[(index + 1)...] {
+          if let witness = overlapWitness(first, second) { names.insert(witness) }
+        }
       }
     }
     var unmatched = unmatchedModel
@@ -288,6 +301,23 @@ public enum RouteDiff {
     }
     if !patterns.contains(where: { $0.matches(unmatched) }) { names.insert(unmatched) }
     return names.sorted()
+  }
+
+  /// Up to this many distinct globs, a witness is sought for every overlapping pair.
+  static let maxGlobsForPairs = 256
+
+  /// A name both globs match, when one is easy to build: the longer literal prefix, every
+  /// middle piece of both, the longer literal suffix; nil when that name does not match both.
+  static func overlapWitness(_ first: [String], _ second: [String]) -> String? {
+    guard first.count >= 2, second.count >= 2, let firstPrefix = first.first, let secondPrefix = second.first,
+      let firstSuffix = first.last, let secondSuffix = second.last
+    else { return nil }
+    let prefix = firstPrefix.count >= secondPrefix.count ? firstPrefix : secondPrefix
+    let suffix = firstSuffix.count >= secondSuffix.count ? firstSuffix : secondSuffix
+    let middle = Array(first.dropFirst().dropLast()) + Array(second.dropFirst().dropLast())
+    guard let witness = globWitness(pieces: [prefix] + middle.filter { !$0.isEmpty } + [suffix]) else { return nil }
+    let patterns = [first, second].map { ModelPattern($0.joined(separator: "*")) }
+    return patterns.allSatisfy { $0.matches(witness) } ? witness : nil
   }
 
   /// A name a glob matches: its literal pieces joined by `x` (after `-` when a piece ends in a
