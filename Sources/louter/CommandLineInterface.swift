@@ -13,6 +13,8 @@ enum CommandLineInterface {
       check [PATH ...]     parse and compile route files, run their [[tests]]
       explain --model M    show which route a request takes, and why
       dump [PATH ...]      print the compiled route table as JSON, secrets redacted
+      diff OLD NEW         show which requests two route sets treat differently
+      schema               print the JSON Schema of route files (for taplo / Even Better TOML)
       keygen [--prefix P]  print a new client key and its sha256: line
       toml-decode          TOML on stdin -> toml-test tagged JSON on stdout
       help [COMMAND]       show help for a command; `help codes` lists every diagnostic code
@@ -47,6 +49,10 @@ enum CommandLineInterface {
       return ExplainCommand.run(rest)
     case "dump":
       return DumpCommand.run(rest)
+    case "diff":
+      return DiffCommand.run(rest)
+    case "schema":
+      return SchemaCommand.run(rest)
     case "keygen":
       return KeygenCommand.run(rest)
     case "help":

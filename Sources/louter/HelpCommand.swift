@@ -8,6 +8,8 @@ enum HelpCommand {
     "serve": ServeCommand.help,
     "explain": ExplainCommand.help,
     "dump": DumpCommand.help,
+    "diff": DiffCommand.help,
+    "schema": SchemaCommand.help,
     "keygen": KeygenCommand.help,
     "toml-decode":
       "TOML on stdin, toml-test tagged JSON on stdout; exit 1 with a diagnostic on invalid input.\n\nUsage: \(TOMLDecodeCommand.usage)",

@@ -9,7 +9,7 @@ public enum RouteFileDecoder {
   /// Decodes one file's tree.
   public static func decode(_ table: TOMLTable, file: SourceFile) -> (RouteFileSyntax, [Diagnostic]) {
     var syntax = RouteFileSyntax(file: file.id)
-    var reader = TableReader(table, context: "the top level")
+    var reader = TableReader(table, context: "the top level", shape: RouteFileShape.file)
     var diagnostics: [Diagnostic] = []
     if let version = reader.integer("version") {
       if version.value < 1 {
@@ -105,7 +105,7 @@ public enum RouteFileDecoder {
   // MARK: server
 
   static func decodeServer(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> ServerSyntax {
-    var reader = TableReader(table, context: "[server]")
+    var reader = TableReader(table, context: "[server]", shape: RouteFileShape.server)
     var server = ServerSyntax(span: span)
     if let listen = reader.string("listen") {
       if let address = ListenAddress.parse(listen.value) {
@@ -139,7 +139,7 @@ public enum RouteFileDecoder {
   static func decodeBackend(_ table: TOMLTable, name: Spanned<String>, into diagnostics: inout [Diagnostic])
     -> BackendSyntax
   {
-    var reader = TableReader(table, context: "[backends.\(name.value)]")
+    var reader = TableReader(table, context: "[backends.\(name.value)]", shape: RouteFileShape.backend)
     var backend = BackendSyntax(name: name)
     backend.protocolName = reader.choice("protocol", BackendProtocol.self)
     if backend.protocolName == nil, table.entry("protocol") == nil {
@@ -210,7 +210,7 @@ public enum RouteFileDecoder {
   static func decodeClient(_ table: TOMLTable, name: Spanned<String>, into diagnostics: inout [Diagnostic])
     -> ClientSyntax
   {
-    var reader = TableReader(table, context: "[clients.\(name.value)]")
+    var reader = TableReader(table, context: "[clients.\(name.value)]", shape: RouteFileShape.client)
     var client = ClientSyntax(name: name)
     for key in reader.strings("keys")?.value ?? [] {
       if ValueParsers.isDigestLine(key.value) {
@@ -256,7 +256,7 @@ public enum RouteFileDecoder {
   // MARK: routes
 
   static func decodeRoute(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> RouteSyntax {
-    var reader = TableReader(table, context: "[[routes]]")
+    var reader = TableReader(table, context: "[[routes]]", shape: RouteFileShape.route)
     var route = RouteSyntax(span: span)
     route.name = reader.string("name")
     if let match = reader.table("match") {
@@ -289,7 +289,7 @@ public enum RouteFileDecoder {
   static func decodeSystemPrompt(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic])
     -> Spanned<SystemPromptAction>?
   {
-    let modes = ["prepend", "append", "replace"]
+    let modes = RouteFileShape.systemPromptModes
     var actions: [Spanned<SystemPromptAction>] = []
     for entry in table.entries {
       // The keys of this table are the mode itself, so a misspelt one is a wrong value
@@ -368,7 +368,7 @@ public enum RouteFileDecoder {
             at: Label(entry.value.span)))
         continue
       }
-      var reader = TableReader(body, context: "generation.\(entry.key)")
+      var reader = TableReader(body, context: "generation.\(entry.key)", shape: RouteFileShape.parameterRule)
       var rule = ParameterRule()
       for (key, path) in [
         ("min", \ParameterRule.min), ("max", \ParameterRule.max), ("default", \ParameterRule.defaultValue),
@@ -395,7 +395,7 @@ public enum RouteFileDecoder {
   }
 
   static func decodeMatch(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> MatchSyntax {
-    var reader = TableReader(table, context: "match")
+    var reader = TableReader(table, context: "match", shape: RouteFileShape.match)
     var match = MatchSyntax(span: span)
     match.clients = reader.strings("client", requireItems: true)?.value ?? []
     for model in reader.strings("model", requireItems: true)?.value ?? [] {
@@ -447,11 +447,11 @@ public enum RouteFileDecoder {
   static func decodeTest(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic])
     -> RouteTestSyntax
   {
-    var reader = TableReader(table, context: "[[tests]]")
+    var reader = TableReader(table, context: "[[tests]]", shape: RouteFileShape.test)
     var test = RouteTestSyntax(span: span)
     test.name = reader.string("name")
     if let request = reader.table("request") {
-      var requestReader = TableReader(request.table, context: "request")
+      var requestReader = TableReader(request.table, context: "request", shape: RouteFileShape.testRequest)
       var syntax = TestRequestSyntax(span: request.span)
       syntax.client = requestReader.string("client")
       syntax.model = requestReader.string("model")
@@ -467,7 +467,7 @@ public enum RouteFileDecoder {
       test.request = syntax
     }
     if let expect = reader.table("expect") {
-      var expectReader = TableReader(expect.table, context: "expect")
+      var expectReader = TableReader(expect.table, context: "expect", shape: RouteFileShape.testExpectation)
       var syntax = TestExpectationSyntax(span: expect.span)
       syntax.route = expectReader.string("route")
       syntax.model = expectReader.string("model")

@@ -6,17 +6,22 @@ struct TableReader {
   let table: TOMLTable
   /// How messages name this table: `[server]`, `[backends.openai]`, `match`.
   let context: String
+  /// The keys this table allows, declared in `RouteFileShape`: `finish` reports every other key.
+  let shape: TableShape
   private(set) var known: [String] = []
   private var diagnostics: [Diagnostic]
 
-  init(_ table: TOMLTable, context: String) {
+  init(_ table: TOMLTable, context: String, shape: TableShape) {
     self.table = table
     self.context = context
+    self.shape = shape
     self.diagnostics = []
   }
 
   /// The entry for `key`, marking it as known.
   mutating func entry(_ key: String) -> TOMLTable.Entry? {
+    // A key the decoder reads must be declared, or the schema would reject what the decoder accepts.
+    assert(shape.names.contains(key), "'\(key)' in \(context) is read but not declared in RouteFileShape")
     known.append(key)
     return table.entry(key)
   }
@@ -141,11 +146,14 @@ struct TableReader {
 
   /// Reports unknown keys and returns every diagnostic.
   mutating func finish() -> [Diagnostic] {
-    for entry in table.entries where !known.contains(entry.key) {
+    // A declared key the decoder never reads would pass both the schema and this check, then be ignored.
+    assert(Set(known) == Set(shape.names), "\(context) reads \(known), RouteFileShape declares \(shape.names)")
+    let allowed = shape.names
+    for entry in table.entries where !allowed.contains(entry.key) {
       report(
         Diagnostic(
           .unknownKey, "unknown key '\(entry.key)' in \(context)", at: Label(entry.keySpan, "not part of \(context)"),
-          help: Suggestion.help(for: entry.key, in: known) ?? "known keys: \(known.joined(separator: ", "))"))
+          help: Suggestion.help(for: entry.key, in: allowed) ?? "known keys: \(allowed.joined(separator: ", "))"))
     }
     return diagnostics
   }
