@@ -19,7 +19,7 @@ class PeerConnection:
     def __init__(self, sock, peer):
         self.sock = sock
         self.peer = peer
-        self.buffer = b""
+        self.buffer = bytearray()
 
     def read_request(self):
         """Reads one request (head and Content-Length body); returns (head, body) or None on EOF/timeout."""
@@ -31,6 +31,7 @@ class PeerConnection:
                     return None
                 self.buffer += data
             head, _, rest = self.buffer.partition(b"\r\n\r\n")
+            head = bytes(head)
             length = 0
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
@@ -44,7 +45,7 @@ class PeerConnection:
         except OSError:
             return None
         self.buffer = rest[length:]
-        return head, rest[:length]
+        return head, bytes(rest[:length])
 
     def send(self, data):
         """Sends bytes; False when louter already closed the connection (which is allowed)."""
@@ -124,7 +125,7 @@ class RawPeer:
                     return
                 head, body = request
                 with self.lock:
-                    self.requests.append({"head": head, "body": body, "extra": connection.buffer})
+                    self.requests.append({"head": head, "body": body, "extra": bytes(connection.buffer)})
                 if self.script(connection, head, body) != "keep":
                     return
         except Exception as error:  # recorded: a broken script must fail the test, not vanish
@@ -139,6 +140,13 @@ class RawPeer:
     def note_closed(self, closed):
         with self.lock:
             self.closed.append(closed)
+
+    def settle(self, timeout=WAIT + 1):
+        """Waits (bounded) until every connection's script has finished, without touching the sockets."""
+        with self.lock:
+            threads = list(self.threads)
+        for thread in threads:
+            thread.join(timeout=timeout)
 
     def close(self):
         """Stops accepting, closes every connection and joins the threads."""
@@ -253,7 +261,7 @@ class Client:
     def __init__(self, port, timeout=WAIT):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.settimeout(timeout)
-        self.buffer = b""
+        self.buffer = bytearray()
         self.eof = False
 
     def __enter__(self):
@@ -294,7 +302,7 @@ class Client:
             if not self._fill():
                 raise MalformedResponse(f"connection ended inside a line: {self.buffer[:200]!r}")
         line, _, self.buffer = self.buffer.partition(b"\r\n")
-        return line
+        return bytes(line)
 
     def read_response(self):
         """Reads one response; None when louter closed without sending a byte. Raises on malformed HTTP
@@ -306,7 +314,7 @@ class Client:
             if not self._fill():
                 raise MalformedResponse(f"connection ended inside a response head: {self.buffer[:200]!r}")
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
+        lines = bytes(head).split(b"\r\n")
         parts = lines[0].split(b" ", 2)
         if len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0") or not parts[1].isdigit():
             raise MalformedResponse(f"bad status line {lines[0]!r}")
@@ -321,7 +329,7 @@ class Client:
         encoding = (response.header("transfer-encoding") or "").lower()
         length = response.header("content-length")
         if encoding == "chunked":
-            body = b""
+            body = bytearray()
             while True:
                 size_line = self._line()
                 size = int(size_line.split(b";")[0], 16)
@@ -335,20 +343,20 @@ class Client:
                 if self.buffer[size:size + 2] != b"\r\n":
                     raise MalformedResponse("chunk not followed by CRLF")
                 body += self.buffer[:size]
-                self.buffer = self.buffer[size + 2:]
-            response.body = body
+                del self.buffer[:size + 2]
+            response.body = bytes(body)
         elif length is not None:
             size = int(length)
             while len(self.buffer) < size:
                 if not self._fill():
                     raise MalformedResponse(f"connection ended after {len(self.buffer)} of {size} body bytes")
-            response.body, self.buffer = self.buffer[:size], self.buffer[size:]
+            response.body, self.buffer = bytes(self.buffer[:size]), self.buffer[size:]
         elif status in (204, 304) or 100 <= status < 200:
             pass
         else:
             while self._fill():
                 pass
-            response.body, self.buffer = self.buffer, b""
+            response.body, self.buffer = bytes(self.buffer), bytearray()
         return response
 
     def closed_within(self, timeout):
