@@ -154,7 +154,7 @@ def _halt(process):
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
@@ -171,7 +171,9 @@ def louter_serve(tmp_path):
         folder = tmp_path / f"routes-{len(processes)}"
         folder.mkdir()
         (folder / "routes.toml").write_text(textwrap.dedent(routes_text))
-        process, port = _serve(folder)
+        # A short drain: these tests never wait for in-flight requests at shutdown.
+        process, port = _start([LOUTER, "serve", "--routes", str(folder), "--listen", "127.0.0.1:0", "--grace", "1"],
+                               r"listening on http://127\.0\.0\.1:(\d+)")
         processes.append(process)
         _drain(process)
         return port
