@@ -152,8 +152,8 @@ def _drain(process):
 def _halt(process):
     """Stops a louter that may already have crashed; never raises (teardown of xfail tests).
 
-    SIGKILL after 3 s: louter sometimes loses a SIGTERM (seen on main: the signal lands on the event-loop
-    thread, which does not block it, while the disposition is SIG_IGN for the Dispatch signal source)."""
+    SIGKILL after 3 s: louter sometimes does not act on a SIGTERM (seen on main about once per 50 runs:
+    no shutdown task ever runs; the main thread sits in Dispatch's sigsuspend, the event loop in epoll_wait)."""
     if process.poll() is None:
         process.terminate()
         try:
