@@ -281,18 +281,10 @@ DEFECTS = {
     ("stream_cut_mid_event", "openai", "stream"): "a stream cut mid-event breaks off the client's chunked response "
     "with no in-band error",
     ("stream_cut_mid_event", "gemini", "stream"): "passthrough relays a stream's partial last event",
-    ("error_500_code_1e300", "openai", "*"): "an OpenAI error code 1e300 crashes louter (Int(Double))",
-    ("error_400_code_1e300", "openai", "*"): "an OpenAI error code 1e300 crashes louter (Int(Double))",
-    ("retry_after_1e300", "openai", "*"): "Retry-After: 1e300 crashes louter",
-    ("usage_9223372036854775807", "gemini", "*"): "Gemini usage counts near Int64.max crash louter (overflow)",
-    ("usage_-9223372036854775808", "gemini", "*"): "Gemini usage counts near Int64.min crash louter (overflow)",
     ("invalid_utf8", "gemini", "*"): "passthrough relays invalid UTF-8 in a JSON body",
-    ("usage_-9223372036854775808", "openai", "*"): "negative OpenAI usage counts are relayed as negative Gemini "
-    "token counts",
 }
-#: Cases that must not even run on main: louter allocates without bound (a slot per tool-call index).
-NOT_RUN = {("tool_call_index_huge", "openai", "stream"): "a streamed tool call with index 100000000000 makes "
-           "louter append 1e11 slots (memory exhaustion)"}
+#: Cases that must not even run on main (unbounded allocation): (case, protocol, mode) -> the defect.
+NOT_RUN = {}
 
 
 def matrix():
