@@ -273,8 +273,6 @@ MUST_CLOSE = {"content_length_negative", "content_length_plus", "garbage_status_
               "stall_before_answering", "body_over_the_cap_declared", "header_line_of_10_mb"}
 #: (case, protocol or "*", mode or "*") -> the issue 8 defect that makes it fail on main.
 DEFECTS = {
-    ("content_length_negative", "*", "*"): "a backend's Content-Length -5 crashes louter",
-    ("content_length_plus", "*", "*"): "a backend's Content-Length '+N' is accepted (Int() takes a sign)",
     ("body_longer_than_length", "gemini", "*"): "passthrough relays a body cut by its Content-Length (invalid JSON)",
     ("body_shorter_than_length", "*", "stream"): "a stream the backend ends early breaks off the client's chunked "
     "response with no in-band error and no last chunk",
