@@ -152,6 +152,8 @@ func requestLine(_ request: String) -> String {
     let louter = try GatewayUnderTest(Self.geminiRoutes(port: backend.port, route: "model = \"\(hostile)\"\n"))
     let answer = try await louter.post("/v1beta/models/gemini-2.5-flash:generateContent", Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    // The fake accepted before louter could have its answer: no connection now means none at all.
+    try #require(backend.connectionCount == 1)
     await sighting.done.wait()
     #expect(sighting.requests.count == 1)
     #expect(
@@ -169,12 +171,36 @@ func requestLine(_ request: String) -> String {
     let answer = try await louter.post(
       "/v1beta/models/openai%2Fgpt-4o@2024:generateContent?alt=json&k%65y=client-key&x=a%26b", Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    // The fake accepted before louter could have its answer: no connection now means none at all.
+    try #require(backend.connectionCount == 1)
     await sighting.done.wait()
     #expect(sighting.requests.count == 1)
     #expect(
       sighting.requests.first.map(requestLine)
         == "POST /v1beta/models/openai%2Fgpt-4o@2024:generateContent?alt=json&x=a%26b HTTP/1.1")
     #expect(sighting.requests.first?.contains("x-goog-api-key: upstream-key\r\n") == true)
+    await louter.server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func azurePutsARouteModelInItsPathAsOneEncodedSegment() async throws {
+    let sighting = BackendSighting()
+    let backend = try Self.recordingBackend(sighting)
+    defer { backend.stop() }
+    let routes =
+      "[server]\nauth = \"none\"\n[backends.az]\nprotocol = \"openai\"\nflavor = \"azure\"\n"
+      + "api_version = \"2024-10-21 preview&x=1\"\nurl = \"http://127.0.0.1:\(backend.port)/\"\n"
+      + "api_key = \"${TEST_KEY}\"\n[[routes]]\nmodel = \"dep/../loy \\r\\nX: 1\"\nbackends = [\"az\"]\n"
+    let louter = try GatewayUnderTest(routes)
+    _ = try await louter.post("/v1beta/models/gemini-2.5-flash:generateContent", Self.hello)
+    // The fake accepted before louter could have its answer: no connection now means none at all.
+    try #require(backend.connectionCount == 1)
+    await sighting.done.wait()
+    #expect(sighting.requests.count == 1)
+    #expect(
+      sighting.requests.first.map(requestLine)
+        == "POST /openai/deployments/dep%2F..%2Floy%20%0D%0AX:%201/chat/completions?api-version=2024-10-21%20preview%26x%3D1 HTTP/1.1"
+    )
+    #expect(sighting.requests.first?.contains("api-key: upstream-key\r\n") == true)
     await louter.server.shutdown(gracePeriod: .seconds(1))
   }
 
@@ -202,6 +228,22 @@ func requestLine(_ request: String) -> String {
     let json = try JSONParser.parse(answer.body)
     #expect(json["error"]?["status"] == "INVALID_ARGUMENT")
     #expect(backend.connectionCount == 0)
+    await louter.server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func aBackendsContentTypeWithAControlCharacterIsNotRelayed() async throws {
+    let backend = try UpstreamFakeServer { connection in
+      guard connection.readRequest() != nil else { return }
+      connection.write(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\rX-Evil: 1\r\nContent-Length: \(Self.geminiAnswer.utf8.count)\r\n"
+          + "Connection: close\r\n\r\n\(Self.geminiAnswer)")
+    }
+    defer { backend.stop() }
+    let louter = try GatewayUnderTest(Self.geminiRoutes(port: backend.port))
+    let answer = try await louter.post("/v1beta/models/gemini-2.5-flash:generateContent", Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(!answer.head.contains("X-Evil"))
+    #expect(answer.head.lowercased().contains("content-type: application/json; charset=utf-8\r\n"))
     await louter.server.shutdown(gracePeriod: .seconds(1))
   }
 
@@ -242,7 +284,10 @@ func requestLine(_ request: String) -> String {
   /// connection (the read returning 0) before the fake's own safety limit.
   static func endlessBackend(_ sighting: BackendSighting, head: String, chunk: String) throws -> UpstreamFakeServer {
     try UpstreamFakeServer { connection in
-      guard let request = connection.readRequest() else { return }
+      guard let request = connection.readRequest() else {
+        sighting.finish(closed: true)
+        return
+      }
       sighting.saw(request)
       connection.write(head)
       connection.write(chunk)

@@ -52,7 +52,9 @@ extension Exchange {
     case .success(let answer): response = answer
     case .failure(let failure): return .failed(failure)
     }
-    let contentType = response.head.headers["content-type"] ?? "application/json; charset=UTF-8"
+    // The backend's bytes are as hostile as the client's: a bare CR in its content-type is not relayed.
+    let contentType =
+      response.head.headers["content-type"].flatMap { try? HeaderValue($0).text } ?? "application/json; charset=UTF-8"
     let answerHeaders: [(String, String)] = [("x-louter-backend", backend.name)]
     if !forwarding.stream {
       let bytes: [UInt8]
