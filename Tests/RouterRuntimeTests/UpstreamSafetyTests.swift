@@ -204,7 +204,7 @@ func requestLine(_ request: String) -> String {
     await louter.server.shutdown(gracePeriod: .seconds(1))
   }
 
-  @Test func aControlCharacterInTheModelIsA400AndNothingGoesUpstream() async throws {
+  @Test func aControlCharacterInTheModelIsRefusedBeforeRoutingAndNothingGoesUpstream() async throws {
     let sighting = BackendSighting()
     let backend = try Self.recordingBackend(sighting)
     defer { backend.stop() }
@@ -227,6 +227,19 @@ func requestLine(_ request: String) -> String {
     #expect(answer.head.hasPrefix("HTTP/1.1 400"))
     let json = try JSONParser.parse(answer.body)
     #expect(json["error"]?["status"] == "INVALID_ARGUMENT")
+    #expect(backend.connectionCount == 0)
+    await louter.server.shutdown(gracePeriod: .seconds(1))
+  }
+
+  @Test func aRouteFileHeaderWithCRLFSkipsTheBackendAsMisconfigured() async throws {
+    let sighting = BackendSighting()
+    let backend = try Self.recordingBackend(sighting)
+    defer { backend.stop() }
+    let louter = try GatewayUnderTest(
+      Self.geminiRoutes(port: backend.port, backend: #"headers = { "X-A" = "v\r\nX-Evil: 1" }"# + "\n"))
+    let answer = try await louter.post("/v1beta/models/gemini-2.5-flash:generateContent", Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 503"))
+    #expect(answer.body.contains("misconfigured"))
     #expect(backend.connectionCount == 0)
     await louter.server.shutdown(gracePeriod: .seconds(1))
   }
