@@ -34,11 +34,18 @@ public struct GeminiCall: Sendable, Equatable {
   /// The API versions louter serves.
   public static let versions: Set<String> = ["v1", "v1beta", "v1alpha"]
 
-  /// Parses `POST /v1beta/models/gemini-2.5-flash:generateContent` and friends; nil when the path is not a Gemini call.
+  /// Parses `POST /v1beta/models/gemini-2.5-flash:generateContent` and friends; nil when the path is not a
+  /// Gemini call or its model id is not valid (`decode` tells the two apart).
+  public static func parse(httpMethod: String, path rawPath: String) -> GeminiCall? {
+    (try? decode(httpMethod: httpMethod, path: rawPath)) ?? nil
+  }
+
+  /// Parses a Gemini call: nil when the path is not one, a 400 `INVALID_ARGUMENT` when it is one but its
+  /// model id falls outside `modelProblem`'s grammar (checked after percent-decoding, before routing).
   ///
   /// Model ids may hold `/` (`openai/gpt-4o`) and `:` (`llama3.2:3b`), so the path is split at the
   /// last `:` only when what follows is a known method name.
-  public static func parse(httpMethod: String, path rawPath: String) -> GeminiCall? {
+  public static func decode(httpMethod: String, path rawPath: String) throws(GeminiError) -> GeminiCall? {
     guard let path = percentDecoded(rawPath) else { return nil }
     let segments = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
     guard segments.count == 3, segments[0].isEmpty, versions.contains(String(segments[1])) else { return nil }
@@ -51,20 +58,48 @@ public struct GeminiCall: Sendable, Equatable {
     rest = rest.dropFirst("models/".count)
     // SDKs sometimes send the id with its own `models/` prefix once more.
     if rest.hasPrefix("models/") { rest = rest.dropFirst("models/".count) }
-    if let colon = rest.lastIndex(of: ":"), let method = Method(rawValue: String(rest[rest.index(after: colon)...])),
-      method != .listModels, method != .getModel
+    let method: Method
+    let model: String
+    if let colon = rest.lastIndex(of: ":"), let named = Method(rawValue: String(rest[rest.index(after: colon)...])),
+      named != .listModels, named != .getModel
     {
-      let model = String(rest[..<colon])
-      guard httpMethod == "POST", validModel(model) else { return nil }
-      return GeminiCall(version: version, method: method, model: model)
+      guard httpMethod == "POST" else { return nil }
+      method = named
+      model = String(rest[..<colon])
+    } else {
+      guard httpMethod == "GET" else { return nil }
+      method = .getModel
+      model = String(rest)
     }
-    let model = String(rest)
-    guard httpMethod == "GET", validModel(model) else { return nil }
-    return GeminiCall(version: version, method: .getModel, model: model)
+    if let problem = modelProblem(model) { throw .invalidArgument("The model name is not valid: \(problem).") }
+    return GeminiCall(version: version, method: method, model: model)
   }
 
-  private static func validModel(_ model: String) -> Bool {
-    !model.isEmpty && !model.contains("..") && !model.contains("?") && !model.contains("&")
+  /// The longest model id accepted, in bytes.
+  public static let maxModelLength = 256
+
+  /// Why `model` is not a model id, or nil when it is one.
+  ///
+  /// The grammar is what real ids look like (`gemini-2.5-flash`, `gpt-4o-2024-08-06`, `llama3.2:3b`,
+  /// `claude-3-5-sonnet@20240620`, `openai/gpt-4o`): ASCII letters, digits, `-`, `_`, `.`, `:` and `@`,
+  /// in `/`-separated non-empty segments, at most `maxModelLength` bytes, with no `..`. Control
+  /// characters, spaces, `%`, `?`, `#`, `&` and every non-ASCII byte are refused. The message never
+  /// repeats the id: it may hold control characters.
+  public static func modelProblem(_ model: String) -> String? {
+    if model.isEmpty { return "it is empty" }
+    if model.utf8.count > maxModelLength { return "it is longer than \(maxModelLength) bytes" }
+    let allowed = model.utf8.allSatisfy { byte in
+      (WireGrammar.isUnreserved(byte) && byte != UInt8(ascii: "~"))
+        || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "/")
+    }
+    if !allowed {
+      return "only letters, digits and - _ . : @ / may appear in it (no spaces, control characters or %)"
+    }
+    if model.contains("..") { return "it may not contain '..'" }
+    if model.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+      return "'/' may only separate two non-empty parts"
+    }
+    return nil
   }
 
   /// Percent-decodes a path; nil when an escape is malformed or the result is not UTF-8.
@@ -108,6 +143,25 @@ public enum QueryString {
       return GeminiCall.percentDecoded(raw.replacingAll("+", with: " ")) ?? raw
     }
     return nil
+  }
+
+  /// The pairs of a raw query, percent-decoded (`+` as space); nil when an escape is malformed.
+  public static func items(_ query: String?) -> [QueryItem]? {
+    guard let query else { return [] }
+    var items: [QueryItem] = []
+    for pair in query.split(separator: "&") {
+      let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      guard let name = GeminiCall.percentDecoded(String(parts[0]).replacingAll("+", with: " ")) else { return nil }
+      var value: String?
+      if parts.count == 2 {
+        guard let decoded = GeminiCall.percentDecoded(String(parts[1]).replacingAll("+", with: " ")) else {
+          return nil
+        }
+        value = decoded
+      }
+      items.append(QueryItem(name, value))
+    }
+    return items
   }
 
   /// The query without the parameters named in `names` (the client's `key` never goes upstream).

@@ -28,19 +28,77 @@ struct ClientStreamWriter {
 extension Exchange {
   // MARK: shared
 
-  func upstreamRequest(_ backend: CompiledBackend, url: String, headers: [(String, String)], body: [UInt8])
+  /// A `POST` to `backend` with its deadlines, from checked parts only.
+  func upstreamRequest(_ backend: CompiledBackend, url: UpstreamURL, headers: [UpstreamHeaderField], body: [UInt8])
     -> UpstreamRequest
   {
     UpstreamRequest(
-      method: "POST", url: url, headers: headers, body: body, connectTimeout: backend.connectTimeout.duration,
+      post: url, headers: headers, body: body, connectTimeout: backend.connectTimeout.duration,
       firstByteTimeout: backend.firstByteTimeout.duration, streamIdleTimeout: backend.streamIdleTimeout.duration,
       totalTimeout: backend.timeout.duration)
   }
 
-  static func baseURL(_ backend: CompiledBackend) -> String {
-    var url = backend.url ?? "echo://local"
-    while url.hasSuffix("/") { url.removeLast() }
-    return url
+  /// A piece of the client's request that cannot go upstream: the client's 400, never retried elsewhere.
+  static func clientFault(_ error: UpstreamTargetError, backend: String) -> HopFailure {
+    HopFailure(
+      backend: backend, kind: .rejected, error: .invalidArgument("The request cannot be forwarded: \(error)."),
+      outcome: "400")
+  }
+
+  /// A piece of the route file's backend that cannot go upstream: the backend is skipped as unconfigured.
+  static func backendFault(_ error: UpstreamTargetError, backend: String) -> HopFailure {
+    HopFailure(
+      backend: backend, kind: .notConfigured, error: .unavailable("backend '\(backend)' is misconfigured: \(error)"),
+      outcome: "misconfigured")
+  }
+
+  /// The backend's base URL with `path` and `query` appended; only the base can be at fault here, the
+  /// segments and pairs being encoded already.
+  static func url(_ backend: CompiledBackend, path: [PathSegment], query: [QueryItem] = []) throws(HopFailure)
+    -> UpstreamURL
+  {
+    do {
+      return try UpstreamURL(base: backend.url ?? "echo://local", path: path, query: query)
+    } catch {
+      throw backendFault(error, backend: backend.name)
+    }
+  }
+
+  /// Segments for constant path text (`chat/completions`) or text from the client (`client: true`).
+  static func segments(_ parts: [String], client: Bool, backend: CompiledBackend) throws(HopFailure) -> [PathSegment] {
+    var segments: [PathSegment] = []
+    for part in parts {
+      do {
+        segments.append(try PathSegment(part))
+      } catch {
+        throw client ? clientFault(error, backend: backend.name) : backendFault(error, backend: backend.name)
+      }
+    }
+    return segments
+  }
+
+  /// The key header (`forwardKey` sends the client's own key, which is then the client's fault if it
+  /// cannot be a header value) and the route file's extra headers.
+  static func credentialHeaders(
+    _ backend: CompiledBackend, clientKey: String?, name: String, value: (String) -> String
+  ) throws(HopFailure) -> [UpstreamHeaderField] {
+    var headers: [UpstreamHeaderField] = []
+    if let secret = backend.forwardKey ? clientKey : backend.apiKey, !secret.isEmpty {
+      do {
+        headers.append(try UpstreamHeaderField(name, value(secret)))
+      } catch {
+        throw backend.forwardKey
+          ? clientFault(error, backend: backend.name) : backendFault(error, backend: backend.name)
+      }
+    }
+    for header in backend.headers {
+      do {
+        headers.append(try UpstreamHeaderField(header.name, header.value))
+      } catch {
+        throw backendFault(error, backend: backend.name)
+      }
+    }
+    return headers
   }
 
   static func dialect(for backend: CompiledBackend) -> OpenAIDialect {
@@ -51,28 +109,44 @@ extension Exchange {
     return dialect
   }
 
-  func openAIHeaders(_ backend: CompiledBackend, key: String?, stream: Bool) -> [(String, String)] {
-    var headers: [(String, String)] = [
-      ("content-type", "application/json"), ("accept", stream ? "text/event-stream" : "application/json"),
+  func openAIHeaders(_ backend: CompiledBackend, key: String?, stream: Bool) throws(HopFailure)
+    -> [UpstreamHeaderField]
+  {
+    var headers = [
+      try Self.constantHeader("content-type", "application/json", backend: backend),
+      try Self.constantHeader("accept", stream ? "text/event-stream" : "application/json", backend: backend),
     ]
-    let secret = backend.forwardKey ? key : backend.apiKey
-    if let secret, !secret.isEmpty {
-      if backend.flavor == .azure {
-        headers.append(("api-key", secret))
-      } else {
-        headers.append(("authorization", "Bearer \(secret)"))
-      }
+    if backend.flavor == .azure {
+      headers += try Self.credentialHeaders(backend, clientKey: key, name: "api-key") { $0 }
+    } else {
+      headers += try Self.credentialHeaders(backend, clientKey: key, name: "authorization") { "Bearer \($0)" }
     }
-    return headers + backend.headers.map { ($0.name, $0.value) }
+    return headers
   }
 
-  func openAIURL(_ backend: CompiledBackend, path: String, model: String) -> String {
-    let base = Self.baseURL(backend)
-    if backend.flavor == .azure, backend.protocolName == .openai {
-      let version = backend.apiVersion.map { "?api-version=\($0)" } ?? ""
-      return "\(base)/openai/deployments/\(model)/\(path)\(version)"
+  /// A header louter itself writes; its text is a literal, so a failure is a programming error shown as a
+  /// misconfigured backend rather than a trap.
+  static func constantHeader(_ name: String, _ value: String, backend: CompiledBackend) throws(HopFailure)
+    -> UpstreamHeaderField
+  {
+    do {
+      return try UpstreamHeaderField(name, value)
+    } catch {
+      throw backendFault(error, backend: backend.name)
     }
-    return "\(base)/\(path)"
+  }
+
+  /// `chat/completions` or `embeddings` on an OpenAI backend; Azure puts the model (the deployment) in the
+  /// path, as one encoded segment, and its `api-version` in the query.
+  func openAIURL(_ backend: CompiledBackend, path: [String], model: String) throws(HopFailure) -> UpstreamURL {
+    let endpoint = try Self.segments(path, client: false, backend: backend)
+    if backend.flavor == .azure, backend.protocolName == .openai {
+      let deployment = try Self.segments([model], client: true, backend: backend)
+      let prefix = try Self.segments(["openai", "deployments"], client: false, backend: backend)
+      let query = backend.apiVersion.map { [QueryItem("api-version", $0)] } ?? []
+      return try Self.url(backend, path: prefix + deployment + endpoint, query: query)
+    }
+    return try Self.url(backend, path: endpoint)
   }
 
   /// Sends a hop's request; an unreachable backend or a non-200 answer is a hop failure.
@@ -84,6 +158,14 @@ extension Exchange {
     do {
       response = try await runtime.transport.send(request)
     } catch {
+      if case .invalidRequest = error {
+        // The typed builders refuse such text first; whatever slips through is sent nowhere, and
+        // another backend would get the same request.
+        return .failure(
+          HopFailure(
+            backend: backend.name, kind: .rejected,
+            error: .invalidArgument("The request cannot be forwarded: \(error.reason)."), outcome: "not-sent"))
+      }
       return .failure(Self.failure(error, backend: backend.name))
     }
     guard response.head.status == 200 else {
@@ -92,12 +174,26 @@ extension Exchange {
     return .success(response)
   }
 
-  /// Reads a whole body up to `limit` bytes.
-  static func readAll(_ body: UpstreamBody, limit: Int) async throws(UpstreamError) -> [UInt8] {
+  /// Reads a whole body up to `limit` bytes; `.tooLarge` beyond it, or at once when the declared
+  /// `content-length` is already beyond it.
+  ///
+  /// Past the cap the transfer is cancelled, which closes the upstream connection: the client has its
+  /// answer, and the backend must not hold a connection (and a slot) until its timeout.
+  static func readAll(_ body: UpstreamBody, declaredLength: String? = nil, limit: Int) async throws(UpstreamError)
+    -> [UInt8]
+  {
+    // `Int(_:)` gives nil for digits beyond Int's range; such a body is refused as it grows instead.
+    if let declared = declaredLength.flatMap({ Int($0.trimmingSpaces()) }), declared > limit {
+      body.cancel()
+      throw .tooLarge
+    }
     var data: [UInt8] = []
     while let chunk = try await body.next() {
+      guard chunk.count <= limit - data.count else {
+        body.cancel()
+        throw .tooLarge
+      }
       data += chunk
-      if data.count > limit { throw UpstreamError.tooLarge }
     }
     return data
   }
@@ -106,7 +202,9 @@ extension Exchange {
   func errorFailure(
     _ head: UpstreamResponseHead, _ body: UpstreamBody, backend: CompiledBackend, gemini: Bool
   ) async -> HopFailure {
-    let bytes = (try? await Self.readAll(body, limit: UpstreamLimits.errorBody)) ?? []
+    let bytes =
+      (try? await Self.readAll(body, declaredLength: head.headers["content-length"], limit: UpstreamLimits.errorBody))
+      ?? []
     let error: GeminiError
     if gemini, let relayed = Self.geminiError(bytes, status: head.status) {
       error = relayed
@@ -197,10 +295,15 @@ extension Exchange {
       return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
     }
     record.mode = backend.protocolName.rawValue
-    let request = upstreamRequest(
-      backend, url: openAIURL(backend, path: "chat/completions", model: forwarding.plan.model),
-      headers: openAIHeaders(backend, key: forwarding.key, stream: forwarding.stream),
-      body: translated.body.serializedBytes())
+    let request: UpstreamRequest
+    do {
+      request = upstreamRequest(
+        backend, url: try openAIURL(backend, path: ["chat", "completions"], model: forwarding.plan.model),
+        headers: try openAIHeaders(backend, key: forwarding.key, stream: forwarding.stream),
+        body: translated.body.serializedBytes())
+    } catch {
+      return .failed(error)
+    }
     let hopStarted = ContinuousClock.now
     let response: UpstreamResponse
     switch await send(request, via: runtime, gemini: false) {
@@ -215,7 +318,8 @@ extension Exchange {
     if !forwarding.stream {
       let bytes: [UInt8]
       do {
-        bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)
+        bytes = try await Self.readAll(
+          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
       } catch {
         return .failed(Self.failure(error, backend: backend.name))
       }
@@ -364,16 +468,23 @@ extension Exchange {
       return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
     }
     record.mode = backend.protocolName.rawValue
-    let request = upstreamRequest(
-      backend, url: openAIURL(backend, path: "embeddings", model: forwarding.plan.model),
-      headers: openAIHeaders(backend, key: forwarding.key, stream: false), body: translated.body.serializedBytes())
+    let request: UpstreamRequest
+    do {
+      request = upstreamRequest(
+        backend, url: try openAIURL(backend, path: ["embeddings"], model: forwarding.plan.model),
+        headers: try openAIHeaders(backend, key: forwarding.key, stream: false),
+        body: translated.body.serializedBytes())
+    } catch {
+      return .failed(error)
+    }
     let response: UpstreamResponse
     switch await send(request, via: runtime, gemini: false) {
     case .success(let answer): response = answer
     case .failure(let failure): return .failed(failure)
     }
     do {
-      let bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)
+      let bytes = try await Self.readAll(
+        response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
       let json = try JSONParser.parse(bytes)
       let answer = try EmbeddingTranslator.geminiResponse(json, batch: batch, expectedCount: translated.count)
       var headers: [(String, String)] = [("x-louter-backend", backend.name)]

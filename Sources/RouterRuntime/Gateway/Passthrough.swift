@@ -40,27 +40,27 @@ extension Exchange {
       forwarding.passthroughBody = body
     }
     record.mode = "gemini"
-    var url = "\(Self.baseURL(backend))/\(forwarding.call.version)/models/\(forwarding.plan.model):"
-    url += forwarding.call.method.rawValue
-    if let query = QueryString.removing(["key"], from: request.query) { url += "?" + query }
-    var headers: [(String, String)] = [("content-type", "application/json")]
-    if let secret = backend.forwardKey ? forwarding.key : backend.apiKey, !secret.isEmpty {
-      headers.append(("x-goog-api-key", secret))
+    let upstream: UpstreamRequest
+    do {
+      upstream = try passthroughRequest(backend, forwarding, body: body)
+    } catch {
+      return .failed(error)
     }
-    headers += backend.headers.map { ($0.name, $0.value) }
-    let upstream = upstreamRequest(backend, url: url, headers: headers, body: body)
     let hopStarted = ContinuousClock.now
     let response: UpstreamResponse
     switch await send(upstream, via: runtime, gemini: true) {
     case .success(let answer): response = answer
     case .failure(let failure): return .failed(failure)
     }
-    let contentType = response.head.headers["content-type"] ?? "application/json; charset=UTF-8"
+    // The backend's bytes are as hostile as the client's: a bare CR in its content-type is not relayed.
+    let contentType =
+      response.head.headers["content-type"].flatMap { try? HeaderValue($0).text } ?? "application/json; charset=UTF-8"
     let answerHeaders: [(String, String)] = [("x-louter-backend", backend.name)]
     if !forwarding.stream {
       let bytes: [UInt8]
       do {
-        bytes = try await Self.readAll(response.body, limit: UpstreamLimits.responseBody)
+        bytes = try await Self.readAll(
+          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
       } catch {
         return .failed(Self.failure(error, backend: backend.name))
       }
@@ -80,6 +80,25 @@ extension Exchange {
     return await relayBytes(
       response.body, backend: backend, hopStarted: hopStarted, contentType: contentType, headers: answerHeaders,
       sse: sse)
+  }
+
+  /// `POST {base}/{version}/models/{model}:{method}?{query}`: the model is one encoded path segment, the
+  /// client's query pairs are decoded and encoded again without `key` (in any spelling), and the key goes in
+  /// `x-goog-api-key`.
+  func passthroughRequest(_ backend: CompiledBackend, _ forwarding: Forwarding, body: [UInt8]) throws(HopFailure)
+    -> UpstreamRequest
+  {
+    guard let items = QueryString.items(request.query) else {
+      throw Self.clientFault(
+        UpstreamTargetError(.query, "has a malformed percent escape"), backend: backend.name)
+    }
+    let fixed = try Self.segments([forwarding.call.version, "models"], client: false, backend: backend)
+    let call = try Self.segments(
+      ["\(forwarding.plan.model):\(forwarding.call.method.rawValue)"], client: true, backend: backend)
+    let url = try Self.url(backend, path: fixed + call, query: items.filter { $0.name != "key" })
+    var headers = [try Self.constantHeader("content-type", "application/json", backend: backend)]
+    headers += try Self.credentialHeaders(backend, clientKey: forwarding.key, name: "x-goog-api-key") { $0 }
+    return upstreamRequest(backend, url: url, headers: headers, body: body)
   }
 
   mutating func relayBytes(

@@ -22,6 +22,8 @@ public struct EchoTransport: UpstreamTransport {
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
     if Task.isCancelled { throw .cancelled }
+    // The same wire rules as the network transports, so that a test against echo sees what a backend would.
+    try request.checkedForWire()
     let path = String(request.url.prefix { $0 != "?" })
     if request.method.uppercased() == "GET" {
       if path.hasSuffix("/models") { return Self.models() }

@@ -17,7 +17,13 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
   public init() {}
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-    guard let target = PlainURL(request.url) else { throw .invalidResponse("not a plain http URL: \(request.url)") }
+    // Nothing outside its grammar reaches the request line or a header line: a CR or LF there would
+    // let text from a client start a second request, with the backend's key, on this connection.
+    try request.checkedForWire()
+    guard let target = PlainURL(request.url) else { throw .invalidRequest("not a plain http URL") }
+    guard WireGrammar.isRequestTarget(target.pathAndQuery) else {
+      throw .invalidRequest(UpstreamTargetError(.requestTarget, "is not an origin-form path").description)
+    }
     guard let address = loop.resolve(target.host) else { throw .connectFailed("cannot resolve '\(target.host)'") }
     var head = "\(request.method) \(target.pathAndQuery) HTTP/1.1\r\nhost: \(target.hostHeader)\r\n"
     for header in request.headers where header.name.lowercased() != "host" {

@@ -40,9 +40,11 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
   deinit { session.invalidateAndCancel() }
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
+    // Foundation hands header values to libcurl as they are: a CR or LF would end the header there.
+    try request.checkedForWire()
     guard let url = URL(string: request.url), let scheme = url.scheme?.lowercased(),
       scheme == "http" || scheme == "https", url.host != nil
-    else { throw .invalidResponse("not an absolute http(s) URL: '\(request.url)'") }
+    else { throw .invalidRequest("not an absolute http(s) URL") }
     var urlRequest = URLRequest(url: url)
     urlRequest.httpMethod = request.method
     for header in request.headers { urlRequest.addValue(header.value, forHTTPHeaderField: header.name) }

@@ -41,6 +41,38 @@ public struct UpstreamRequest: Sendable {
     self.streamIdleTimeout = streamIdleTimeout
     self.totalTimeout = totalTimeout
   }
+
+  /// Creates a `POST` from checked parts only: the way the gateway builds every upstream request.
+  public init(
+    post url: UpstreamURL, headers: [UpstreamHeaderField], body: [UInt8], connectTimeout: Duration,
+    firstByteTimeout: Duration, streamIdleTimeout: Duration, totalTimeout: Duration
+  ) {
+    self.init(
+      method: "POST", url: url.text, headers: headers.map { ($0.name.text, $0.value.text) }, body: body,
+      connectTimeout: connectTimeout, firstByteTimeout: firstByteTimeout, streamIdleTimeout: streamIdleTimeout,
+      totalTimeout: totalTimeout)
+  }
+
+  /// Refuses, before anything is sent, a method that is not a token, a URL with a character outside
+  /// RFC 3986 or a malformed escape, and a header name or value that `HeaderName`/`HeaderValue` refuse.
+  ///
+  /// Every transport calls it: the request's fields are plain strings (tests and tools build them
+  /// directly), so the wire is guarded even where the typed builders were not used.
+  public func checkedForWire() throws(UpstreamError) {
+    guard !method.isEmpty, method.utf8.allSatisfy(WireGrammar.isTokenByte) else {
+      throw .invalidRequest(UpstreamTargetError(.method, "is not an HTTP token").description)
+    }
+    guard url.utf8.allSatisfy(WireGrammar.isURLByte), WireGrammar.hasValidEscapes(url.utf8) else {
+      throw .invalidRequest(UpstreamTargetError(.requestTarget, "holds characters a URL may not hold").description)
+    }
+    for header in headers {
+      do {
+        _ = try UpstreamHeaderField(header.name, header.value)
+      } catch {
+        throw .invalidRequest(error.description)
+      }
+    }
+  }
 }
 
 /// Which deadline of an exchange passed, with the limit that was set for it.
@@ -90,6 +122,8 @@ public enum UpstreamError: Error, Sendable, Equatable {
   case cancelled
   /// The answer outgrew what louter buffers for it.
   case tooLarge
+  /// The request itself could not be put on the wire (a character outside its grammar); nothing was sent.
+  case invalidRequest(String)
 
   /// What happened, for messages and logs.
   public var reason: String {
@@ -100,6 +134,7 @@ public enum UpstreamError: Error, Sendable, Equatable {
     case .invalidResponse(let detail): "invalid response: \(detail)"
     case .cancelled: "cancelled"
     case .tooLarge: "answer larger than louter accepts"
+    case .invalidRequest(let detail): "request not sent: \(detail)"
     }
   }
 }

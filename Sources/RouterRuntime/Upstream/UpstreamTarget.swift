@@ -1,0 +1,225 @@
+/// Why a piece of an upstream request cannot go on the wire: it falls outside its grammar.
+///
+/// The message never repeats the offending text: it may be a secret (a key) or hold control
+/// characters meant for a log line.
+public struct UpstreamTargetError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// Which piece of the request.
+  public enum Part: String, Sendable, Equatable {
+    case baseURL = "backend URL"
+    case pathSegment = "path segment"
+    case query = "query string"
+    case method = "method"
+    case headerName = "header name"
+    case headerValue = "header value"
+    case requestTarget = "request target"
+  }
+
+  /// Which piece was refused.
+  public let part: Part
+  /// What is wrong with it, in words.
+  public let reason: String
+
+  /// Creates an error.
+  public init(_ part: Part, _ reason: String) {
+    self.part = part
+    self.reason = reason
+  }
+
+  public var description: String { "\(part.rawValue) \(reason)" }
+}
+
+/// RFC 3986 and RFC 9110 character classes, the one place upstream text is judged byte by byte.
+enum WireGrammar {
+  /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
+  static func isUnreserved(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+      UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+      UInt8(ascii: "~"):
+      true
+    default: false
+    }
+  }
+
+  /// `"!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
+  static func isSubDelimiter(_ byte: UInt8) -> Bool {
+    Array("!$&'()*+,;=".utf8).contains(byte)
+  }
+
+  /// A byte of an origin-form request target (`/path?query`): pchar, `/`, `?`, and `%` of an escape.
+  static func isTargetByte(_ byte: UInt8) -> Bool {
+    isUnreserved(byte) || isSubDelimiter(byte) || Array(":@/?%".utf8).contains(byte)
+  }
+
+  /// A byte of an absolute URL: the request-target bytes plus `[` `]` of an IPv6 host.
+  static func isURLByte(_ byte: UInt8) -> Bool {
+    isTargetByte(byte) || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+  }
+
+  /// RFC 9110 `tchar`: the bytes of a method or a header name.
+  static func isTokenByte(_ byte: UInt8) -> Bool {
+    isUnreserved(byte) || Array("!#$%&'*+^`|".utf8).contains(byte)
+  }
+
+  /// A field-value byte: anything but a control character other than HTAB (CR, LF and NUL above all).
+  static func isFieldValueByte(_ byte: UInt8) -> Bool {
+    byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+  }
+
+  /// True when every `%` is followed by two hex digits.
+  static func hasValidEscapes(_ bytes: some Collection<UInt8>) -> Bool {
+    var remaining = 0
+    for byte in bytes {
+      if remaining > 0 {
+        guard isHexDigit(byte) else { return false }
+        remaining -= 1
+      } else if byte == UInt8(ascii: "%") {
+        remaining = 2
+      }
+    }
+    return remaining == 0
+  }
+
+  /// `text` with every byte outside `keep` written as `%HH`.
+  static func percentEncoded(_ text: String, keeping keep: (UInt8) -> Bool) -> String {
+    let digits = Array("0123456789ABCDEF".utf8)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count)
+    for byte in text.utf8 {
+      if keep(byte) {
+        bytes.append(byte)
+      } else {
+        bytes += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// A valid origin-form request target: `/`, then only target bytes, and well-formed escapes.
+  static func isRequestTarget(_ text: String) -> Bool {
+    text.utf8.first == UInt8(ascii: "/") && text.utf8.allSatisfy(isTargetByte) && hasValidEscapes(text.utf8)
+  }
+
+  private static func isHexDigit(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+      UInt8(ascii: "A")...UInt8(ascii: "F"):
+      true
+    default: false
+    }
+  }
+}
+
+/// One path segment of an upstream URL, percent-encoded: only unreserved characters, `:` and `@`
+/// stay as they are, so a `/`, `?`, `#`, `%`, space or control character in it can neither end the
+/// segment nor reach the request line raw.
+public struct PathSegment: Sendable, Equatable {
+  /// The segment as it goes on the wire.
+  public let encoded: String
+
+  /// Encodes `text`; an empty segment and the dot segments `.` and `..` are refused, since servers
+  /// normalise them away (even encoded) and the path would then point elsewhere.
+  public init(_ text: String) throws(UpstreamTargetError) {
+    guard !text.isEmpty else { throw UpstreamTargetError(.pathSegment, "is empty") }
+    guard text != ".", text != ".." else { throw UpstreamTargetError(.pathSegment, "is a dot segment") }
+    encoded = WireGrammar.percentEncoded(text) {
+      WireGrammar.isUnreserved($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "@")
+    }
+  }
+}
+
+/// One `name=value` pair of an upstream query, kept decoded and encoded only when written.
+public struct QueryItem: Sendable, Equatable {
+  /// The decoded name.
+  public let name: String
+  /// The decoded value; nil for a bare `name`.
+  public let value: String?
+
+  /// Creates a pair.
+  public init(_ name: String, _ value: String?) {
+    self.name = name
+    self.value = value
+  }
+
+  /// `name=value` with everything but unreserved characters percent-encoded (so `&`, `=`, `#` and
+  /// spaces stay inside their pair).
+  public var encoded: String {
+    let name = WireGrammar.percentEncoded(name, keeping: WireGrammar.isUnreserved)
+    guard let value else { return name }
+    return name + "=" + WireGrammar.percentEncoded(value, keeping: WireGrammar.isUnreserved)
+  }
+}
+
+/// An absolute upstream URL assembled from a checked base, encoded path segments and encoded query
+/// pairs: nothing else can be put in it.
+public struct UpstreamURL: Sendable, Equatable, CustomStringConvertible {
+  /// The URL text.
+  public let text: String
+
+  /// `base/segment/segment?pairs`. The base (a route file's `url`) must be `http://`, `https://` or
+  /// `echo://` followed only by URL characters, with no query or fragment of its own.
+  public init(base: String, path: [PathSegment], query: [QueryItem] = []) throws(UpstreamTargetError) {
+    let lowered = base.lowercased()
+    guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") || lowered.hasPrefix("echo://") else {
+      throw UpstreamTargetError(.baseURL, "is not an http://, https:// or echo:// URL")
+    }
+    guard base.utf8.allSatisfy(WireGrammar.isURLByte), WireGrammar.hasValidEscapes(base.utf8) else {
+      throw UpstreamTargetError(.baseURL, "holds characters a URL may not hold")
+    }
+    guard !base.contains("?") else { throw UpstreamTargetError(.baseURL, "has a query of its own") }
+    var text = base
+    while text.hasSuffix("/") { text.removeLast() }
+    for segment in path { text += "/" + segment.encoded }
+    if !query.isEmpty { text += "?" + query.map(\.encoded).joined(separator: "&") }
+    self.text = text
+  }
+
+  public var description: String { text }
+}
+
+/// An HTTP header name: an RFC 9110 token, nothing else.
+public struct HeaderName: Sendable, Equatable {
+  /// The name.
+  public let text: String
+
+  /// Checks `text`; anything but token characters (a space, `:`, CR, LF, NUL) is refused.
+  public init(_ text: String) throws(UpstreamTargetError) {
+    guard !text.isEmpty, text.utf8.allSatisfy(WireGrammar.isTokenByte) else {
+      throw UpstreamTargetError(.headerName, "is not an HTTP token")
+    }
+    self.text = text
+  }
+}
+
+/// An HTTP header value with no control character but HTAB: a CR, LF or NUL cannot end the header.
+public struct HeaderValue: Sendable, Equatable {
+  /// The value.
+  public let text: String
+
+  /// Checks `text`; a control character other than HTAB is refused.
+  public init(_ text: String) throws(UpstreamTargetError) {
+    guard text.utf8.allSatisfy(WireGrammar.isFieldValueByte) else {
+      throw UpstreamTargetError(.headerValue, "holds a control character")
+    }
+    self.text = text
+  }
+}
+
+/// A checked header of an upstream request.
+public struct UpstreamHeaderField: Sendable, Equatable {
+  /// Name.
+  public let name: HeaderName
+  /// Value.
+  public let value: HeaderValue
+
+  /// Checks both parts; the error names the header but never repeats the value.
+  public init(_ name: String, _ value: String) throws(UpstreamTargetError) {
+    let checkedName = try HeaderName(name)
+    do {
+      self.value = try HeaderValue(value)
+    } catch {
+      throw UpstreamTargetError(.headerValue, "of '\(name)' holds a control character")
+    }
+    self.name = checkedName
+  }
+}
