@@ -71,7 +71,9 @@ import Testing
     // A broken file is refused, said so on stderr, and the old table keeps serving.
     try "[[routes]]\nbackends = [\"nope\"]\n".write(to: file, atomically: true, encoding: .utf8)
     kill(process.processIdentifier, SIGHUP)
-    #expect(stderr.read(until: "louter: reload refused").contains("louter: reload refused"))
+    let refusal = stderr.read(until: "louter: reload refused")
+    #expect(refusal.contains("louter: reload refused"))
+    #expect(refusal.contains("unknown backend 'nope'"), "the refusal says why")
     let afterRefusal = try Self.post(port: port, text: "still here")
     #expect(afterRefusal.status == 200)
     #expect(afterRefusal.route == "first")
