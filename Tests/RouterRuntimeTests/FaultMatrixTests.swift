@@ -142,11 +142,12 @@ final class ManualClock: Sendable {
   }
 
   @Test func f06ASilentBackendMeetsTheFirstByteTimeoutIsHungUpOnAndNotRetried() async throws {
-    let hungUp = UpstreamEvent()
+    let hungUp = (UpstreamEvent(), UpstreamEvent())
     let silent = try RawFakeBackend { connection in
       connection.readRequest()
       // Never answers: only louter hanging up ends this.
-      if connection.waitForClose() { hungUp.fire() }
+      guard connection.waitForClose() else { return }
+      (connection.index == 1 ? hungUp.0 : hungUp.1).fire()
     }
     let spare = try RawFakeBackend.answering { _ in Self.ok }
     let chain = try gateway([silent, spare])
@@ -155,11 +156,13 @@ final class ManualClock: Sendable {
     let answer = try await chain.post(Self.generate, Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 200"))
     #expect(answer.head.contains("x-louter-backend: b1"))
+    // The hang-up comes after the fake read the request, so the count below is settled.
+    await hungUp.0.wait()
     #expect(silent.requestCount == 1, "a silent route is not retried")
-    await hungUp.wait()
     let last = try await alone.post(Self.generate, Self.hello)
     #expect(last.head.hasPrefix("HTTP/1.1 504"))
     #expect(last.body.contains("DEADLINE_EXCEEDED"))
+    await hungUp.1.wait()
     #expect(silent.requestCount == 2)
   }
 
