@@ -279,19 +279,21 @@ enum RawHTTP {
 /// The test tells a server thread to go on: `open()` from the test, `wait()` on the server's thread.
 final class UpstreamGate: Sendable {
   private let semaphore = DispatchSemaphore(value: 0)
-  private let openForGood = Atomic<Bool>(false)
+  private let finished = Atomic<Bool>(false)
   /// Lets one `wait` through.
   func open() { semaphore.signal() }
-  /// Lets every `wait` from now on through.
-  func openPermanently() {
-    openForGood.store(true, ordering: .releasing)
+  /// Makes every `wait` from now on return false: the script should stop what it was pacing.
+  func finish() {
+    finished.store(true, ordering: .releasing)
     semaphore.signal()
   }
-  /// Blocks the server thread; gives up after 20 s so that a failed test never leaves it behind for good.
+  /// Blocks the server thread until `open` (true) or `finish` (false); gives up after 20 s (false) so
+  /// that a failed test never leaves it behind for good.
   @discardableResult
   func wait() -> Bool {
-    if openForGood.load(ordering: .acquiring) { return true }
-    return semaphore.wait(timeout: .now() + 20) == .success
+    if finished.load(ordering: .acquiring) { return false }
+    let opened = semaphore.wait(timeout: .now() + 20) == .success
+    return opened && !finished.load(ordering: .acquiring)
   }
 }
 
