@@ -42,6 +42,7 @@ import Testing
   @Test func logsRequestsReloadsOnSIGHUPAndExitsZeroOnSIGTERM() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("louter-serve-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
     let log = folder.appendingPathComponent("requests.jsonl")
     let routes = folder.appendingPathComponent("routes")
     try FileManager.default.createDirectory(at: routes, withIntermediateDirectories: true)
@@ -53,37 +54,75 @@ import Testing
     process.executableURL = CLI.binary
     process.arguments = ["serve", "--routes", routes.path, "--listen", "127.0.0.1:0"]
     let output = Pipe()
+    let errors = Pipe()
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    process.standardError = errors
     try process.run()
     defer { if process.isRunning { process.terminate() } }
     let banner = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
     let port = try #require(banner.split(separator: ":").last?.split(separator: " ").first.flatMap { Int($0) })
+    let stderr = PipeReader(errors.fileHandleForReading)
 
     let first = try Self.post(port: port, text: "hello log")
     #expect(first.status == 200)
     #expect(first.route == "first")
     #expect(first.body.contains("hello log"))
-    let line = try #require(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first)
-    let entry = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-    #expect(entry["route"] as? String == "first")
-    #expect(entry["status"] as? Int == 200)
-    #expect(entry["output_tokens"] as? Int == 2)
 
-    // A broken file is refused and the old table keeps serving; a good one replaces it whole.
+    // A broken file is refused, said so on stderr, and the old table keeps serving.
     try "[[routes]]\nbackends = [\"nope\"]\n".write(to: file, atomically: true, encoding: .utf8)
     kill(process.processIdentifier, SIGHUP)
+    let refusal = stderr.read(until: "louter: reload refused")
+    #expect(refusal.contains("louter: reload refused"))
+    #expect(refusal.contains("unknown backend 'nope'"), "the refusal says why")
+    let afterRefusal = try Self.post(port: port, text: "still here")
+    #expect(afterRefusal.status == 200)
+    #expect(afterRefusal.route == "first")
+
+    // A good file replaces the table whole.
     try Self.routes("second").replacingOccurrences(of: "REQUEST_LOG", with: log.path).write(
       to: file, atomically: true, encoding: .utf8)
     kill(process.processIdentifier, SIGHUP)
-    var route: String?
-    for _ in 0..<200 where route != "second" {
-      route = try Self.post(port: port, text: "again").route
-    }
-    #expect(route == "second")
+    #expect(stderr.read(until: "louter: reloaded").contains("louter: reloaded 1 routes"))
+    let afterReload = try Self.post(port: port, text: "again")
+    #expect(afterReload.status == 200)
+    #expect(afterReload.route == "second")
 
     process.terminate()
     process.waitUntilExit()
     #expect(process.terminationStatus == 0)
+
+    // The process has exited after draining its requests: every log line is on disk now.
+    let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+    let entries = try lines.map { line in
+      try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+    #expect(entries.map { $0["route"] as? String } == ["first", "first", "second"])
+    let entry = try #require(entries.first)
+    #expect(entry["status"] as? Int == 200)
+    #expect(entry["output_tokens"] as? Int == 2)
+  }
+}
+
+/// Reads a child's pipe until a marker shows up, without fixed waits: each read blocks until output
+/// arrives, and gives up (returning what it has) after 20 s without any, or at end of file.
+final class PipeReader {
+  let handle: FileHandle
+  private var seen: [UInt8] = []
+
+  init(_ handle: FileHandle) { self.handle = handle }
+
+  /// Everything read so far, once it contains `marker` (or the pipe went quiet or closed).
+  func read(until marker: String) -> String {
+    let needle = Array(marker.utf8)
+    while seen.firstRange(of: needle) == nil {
+      var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+      let ready = poll(&poller, 1, 20_000)
+      if ready < 0, errno == EINTR { continue }
+      guard ready > 0 else { break }
+      let data = handle.availableData
+      if data.isEmpty { break }
+      seen += data
+    }
+    return String(decoding: seen, as: UTF8.self)
   }
 }

@@ -1,32 +1,56 @@
 import RouteSpec
+import Synchronization
 import Testing
 
 @testable import RouterRuntime
 
-/// The upstream fault matrix: each fault injected through a fake backend on 127.0.0.1.
-@Suite(.serialized, .timeLimit(.minutes(1))) struct FaultMatrixTests {
-  typealias Answer = @Sendable (HTTPRequest, HTTPResponder) async -> Void
-  static let hello = GatewayTests.hello
-  static let ok = FakeBackend.completion
+/// A clock the test moves by hand, for passive health's cool-down.
+final class ManualClock: Sendable {
+  private let instant = Mutex(ContinuousClock.now)
 
+  /// The current instant.
+  func now() -> ContinuousClock.Instant { instant.withLock { $0 } }
+
+  /// Moves the clock forward.
+  func advance(by duration: Duration) { instant.withLock { $0 = $0.advanced(by: duration) } }
+}
+
+/// The upstream fault matrix, numbered after failoverbench's scenario catalogue (S01…S16): each fault
+/// is injected by a raw-socket fake backend on 127.0.0.1 and louter's designed answer is asserted.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct FaultMatrixTests {
+  static let hello = GatewayTests.hello
+  static let completion =
+    #"{"id":"c1","object":"chat.completion","model":"gpt-x","choices":[{"index":0,"message":{"role":"assistant","content":"hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#
+  static let ok = RawHTTP.response(200, completion)
+  static let generate = "/v1beta/models/m:generateContent"
+  static let streamGenerate = "/v1beta/models/m:streamGenerateContent?alt=sse"
+
+  /// One OpenAI stream event carrying `content` (or the assistant role when nil), as a chunk.
   static func chunk(_ content: String?, finish: String? = nil) -> String {
     let delta = content.map { #"{"content":"\#($0)"}"# } ?? #"{"role":"assistant"}"#
     let reason = finish.map { "\"\($0)\"" } ?? "null"
-    return
+    return RawHTTP.chunk(
       #"data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":\#(delta),"finish_reason":\#(reason)}]}"#
-      + "\n\n"
+        + "\n\n")
   }
 
-  /// A stream that sends `first` at once, then runs `rest`.
-  static func stream(_ first: [String], then rest: @escaping @Sendable (HTTPResponder) async -> Void) -> Answer {
-    { _, responder in
-      try? await responder.startStream(status: 200, headers: [("content-type", "text/event-stream")])
-      for text in first { try? await responder.write(Array(text.utf8)) }
-      await rest(responder)
-    }
+  /// A whole, well-ended stream of `words` with usage and `[DONE]`.
+  static func stream(_ words: [String]) -> String {
+    RawHTTP.streamHead + words.map { chunk($0) }.joined() + chunk("", finish: "stop")
+      + RawHTTP.chunk(
+        #"data: {"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}}"# + "\n\n")
+      + RawHTTP.chunk("data: [DONE]\n\n") + RawHTTP.lastChunk
   }
 
-  func gateway(_ backends: [FakeBackend], idle: String = "30s") throws -> GatewayUnderTest {
+  /// An OpenAI error body.
+  static func error(_ message: String, type: String, code: String? = nil) -> String {
+    let code = code.map { #","code":"\#($0)""# } ?? ""
+    return #"{"error":{"message":"\#(message)","type":"\#(type)"\#(code)}}"#
+  }
+
+  func gateway(_ backends: [RawFakeBackend], idle: String = "30s", clock: ManualClock? = nil) throws
+    -> GatewayUnderTest
+  {
     var text = "[server]\nauth = \"none\"\n"
     for (index, backend) in backends.enumerated() {
       text +=
@@ -34,108 +58,285 @@ import Testing
         + "first_byte_timeout = \"400ms\"\nstream_idle_timeout = \"\(idle)\"\n"
     }
     text += "[[routes]]\nbackends = [\(backends.indices.map { "\"b\($0)\"" }.joined(separator: ", "))]\n"
-    return try GatewayUnderTest(text)
+    guard let clock else { return try GatewayUnderTest(text) }
+    return try GatewayUnderTest(text, clock: { clock.now() })
   }
 
   @Test func f01RetryAfter429MovesOnNowOrCarriesTheDelay() async throws {
-    let limited = try FakeBackend { _, responder in
-      try? await responder.respond(
-        status: 429, headers: [("retry-after", "7"), ("content-type", "application/json")],
-        body: Array(#"{"error":{"message":"quota","type":"rate_limit_error"}}"#.utf8))
+    let limited = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
+        429, Self.error("quota", type: "rate_limit_error"),
+        headers: ["Retry-After: 7", "Content-Type: application/json"])
     }
-    let spare = try FakeBackend(Self.ok)
-    let answer = try await gateway([limited, spare]).post("/v1beta/models/m:generateContent", Self.hello)
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let chain = try gateway([limited, spare])
+    let alone = try gateway([limited])
+    defer { stopAll(limited, spare, chain, alone) }
+    let answer = try await chain.post(Self.generate, Self.hello)
     #expect(answer.head.contains("x-louter-backend: b1"))
-    let alone = try await gateway([limited]).post("/v1beta/models/m:generateContent", Self.hello)
-    #expect(alone.head.hasPrefix("HTTP/1.1 429"))
-    #expect(alone.body.contains("\"retryDelay\":\"7s\""))
+    let last = try await alone.post(Self.generate, Self.hello)
+    #expect(last.head.hasPrefix("HTTP/1.1 429"))
+    #expect(last.body.contains("\"retryDelay\":\"7s\""))
+  }
+
+  @Test func f02A429WithoutRetryAfterIsNeverHammeredAndNeverOpensTheCircuit() async throws {
+    let limited = try RawFakeBackend.answering { _ in
+      RawHTTP.response(429, Self.error("slow down", type: "rate_limit_error"))
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let chain = try gateway([limited, spare])
+    let alone = try gateway([limited])
+    defer { stopAll(limited, spare, chain, alone) }
+    // Four in a row: each asks the limited backend once and moves on at once; a quota is not a fault,
+    // so the circuit stays closed and the fourth still asks it.
+    for _ in 0..<4 {
+      let answer = try await chain.post(Self.generate, Self.hello)
+      #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+      #expect(answer.head.contains("x-louter-backend: b1"))
+    }
+    #expect(limited.requestCount == 4)
+    let last = try await alone.post(Self.generate, Self.hello)
+    #expect(last.head.hasPrefix("HTTP/1.1 429"))
+    #expect(last.body.contains("RESOURCE_EXHAUSTED"))
+    #expect(!last.body.contains("retryDelay"), "no Retry-After, no invented delay")
+    #expect(limited.requestCount == 5, "one attempt per request: no retry loop")
+  }
+
+  @Test func f03AOneOff500MovesOnAndTheBackendServesTheNextRequest() async throws {
+    let flaky = try RawFakeBackend.answering { number in
+      number == 1 ? RawHTTP.response(500, Self.error("boom", type: "server_error")) : Self.ok
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try gateway([flaky, spare])
+    defer { stopAll(flaky, spare, louter) }
+    let first = try await louter.post(Self.generate, Self.hello)
+    #expect(first.head.hasPrefix("HTTP/1.1 200"))
+    #expect(first.head.contains("x-louter-backend: b1"))
+    let second = try await louter.post(Self.generate, Self.hello)
+    #expect(second.head.hasPrefix("HTTP/1.1 200"))
+    #expect(second.head.contains("x-louter-backend: b0"), "one failure does not open the circuit")
+    #expect(flaky.requestCount == 2 && spare.requestCount == 1)
   }
 
   @Test func f04A503ThatPersistsWalksTheChainThen503() async throws {
-    let down = FakeBackend.json(503, #"{"error":{"message":"overloaded","type":"server_error"}}"#)
-    let first = try FakeBackend(down)
-    let second = try FakeBackend(down)
-    let answer = try await gateway([first, second]).post("/v1beta/models/m:generateContent", Self.hello)
+    let down = RawHTTP.response(503, Self.error("overloaded", type: "server_error"))
+    let first = try RawFakeBackend.answering { _ in down }
+    let second = try RawFakeBackend.answering { _ in down }
+    let louter = try gateway([first, second])
+    defer { stopAll(first, second, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 503"))
     #expect(answer.body.contains("UNAVAILABLE"))
     #expect(first.requestCount == 1 && second.requestCount == 1)
   }
 
   @Test func f05AResetBeforeTheAnswerMovesOn() async throws {
-    let reset = try FakeBackend { _, responder in responder.abort() }
-    let spare = try FakeBackend(Self.ok)
-    let answer = try await gateway([reset, spare]).post("/v1beta/models/m:generateContent", Self.hello)
+    let reset = try RawFakeBackend.answering { _ in nil }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try gateway([reset, spare])
+    defer { stopAll(reset, spare, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 200"))
     #expect(answer.head.contains("x-louter-backend: b1"))
+    #expect(reset.requestCount == 1)
+  }
+
+  @Test func f06ASilentBackendMeetsTheFirstByteTimeoutIsHungUpOnAndNotRetried() async throws {
+    let hungUp = (UpstreamEvent(), UpstreamEvent())
+    let silent = try RawFakeBackend { connection in
+      connection.readRequest()
+      // Never answers: only louter hanging up ends this.
+      guard connection.waitForClose() else { return }
+      (connection.index == 1 ? hungUp.0 : hungUp.1).fire()
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let chain = try gateway([silent, spare])
+    let alone = try gateway([silent])
+    defer { stopAll(silent, spare, chain, alone) }
+    let answer = try await chain.post(Self.generate, Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(answer.head.contains("x-louter-backend: b1"))
+    // The hang-up comes after the fake read the request, so the count below is settled.
+    await hungUp.0.wait()
+    #expect(silent.requestCount == 1, "a silent route is not retried")
+    let last = try await alone.post(Self.generate, Self.hello)
+    #expect(last.head.hasPrefix("HTTP/1.1 504"))
+    #expect(last.body.contains("DEADLINE_EXCEEDED"))
+    await hungUp.1.wait()
+    #expect(silent.requestCount == 2)
   }
 
   @Test func f07ASlowFirstTokenMovesOnBeforeAnythingIsSent() async throws {
-    let slow = try FakeBackend(
-      Self.stream([Self.chunk(nil)]) { responder in
-        try? await Task.sleep(for: .seconds(3))
-        try? await responder.write(Array(Self.chunk("late").utf8))
-      })
-    let spare = try FakeBackend(FakeBackend.stream(["fast"]))
-    let answer = try await gateway([slow, spare]).post("/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
+    let slow = try RawFakeBackend { connection in
+      connection.readRequest()
+      connection.write(RawHTTP.streamHead + Self.chunk(nil))
+      // The first token would come only after louter gave up; it hangs up instead.
+      connection.waitForClose()
+      connection.write(Self.chunk("late"))
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.stream(["fast"]) }
+    let louter = try gateway([slow, spare])
+    defer { stopAll(slow, spare, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
     #expect(answer.head.contains("x-louter-backend: b1"))
     #expect(answer.body.contains("fast"))
     #expect(!answer.body.contains("late"))
   }
 
+  @Test func f08AStreamCutAfterTheFirstBytesEndsWithAnInBandErrorAndNoFallback() async throws {
+    let delivered = UpstreamGate()
+    let cut = try RawFakeBackend { connection in
+      connection.readRequest()
+      connection.write(RawHTTP.streamHead + Self.chunk(nil) + Self.chunk("partial"))
+      // Cut only once the client holds the first words: from then on no fallback may restart it.
+      delivered.wait()
+      connection.write(Self.chunk(" answer"))
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.stream(["spare"]) }
+    let louter = try gateway([cut, spare])
+    defer { stopAll(cut, spare, louter) }
+    let client = try TestClient(port: louter.port)
+    client.send(
+      "POST \(Self.streamGenerate) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + "Content-Length: \(Self.hello.utf8.count)\r\nConnection: close\r\n\r\n\(Self.hello)")
+    let head = await client.read(until: "partial")
+    #expect(head.contains("x-louter-backend: b0"))
+    delivered.open()
+    let rest = String(decoding: await client.readToEnd(), as: UTF8.self)
+    #expect(rest.contains("\"error\""))
+    #expect(!rest.contains("\"finishReason\":\"STOP\""))
+    #expect(!rest.hasSuffix("0\r\n\r\n"), "a cut stream must not end like a complete one")
+    #expect(spare.requestCount == 0, "never fall back after the first byte reached the client")
+  }
+
   @Test func f09AStalledStreamEndsAsAnError() async throws {
-    let stalling = try FakeBackend(
-      Self.stream([Self.chunk("partial")]) { _ in try? await Task.sleep(for: .seconds(5)) })
-    let answer = try await gateway([stalling], idle: "300ms").post(
-      "/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
+    let stalling = try RawFakeBackend { connection in
+      connection.readRequest()
+      connection.write(RawHTTP.streamHead + Self.chunk("partial"))
+      connection.waitForClose()
+    }
+    let louter = try gateway([stalling], idle: "300ms")
+    defer { stopAll(stalling, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
     #expect(answer.body.contains("partial"))
     #expect(answer.body.contains("\"code\":504"))
     #expect(!answer.body.hasSuffix("0\r\n\r\n"))
   }
 
   @Test func f10AMalformedChunkIsAnErrorEvent() async throws {
-    let broken = try FakeBackend(
-      Self.stream([Self.chunk("fine"), "data: {not json\n\n"]) { responder in try? await responder.finish() })
-    let answer = try await gateway([broken]).post("/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
+    let broken = try RawFakeBackend.answering { _ in
+      RawHTTP.streamHead + Self.chunk("fine") + RawHTTP.chunk("data: {not json\n\n") + RawHTTP.lastChunk
+    }
+    let louter = try gateway([broken])
+    defer { stopAll(broken, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
     #expect(answer.body.contains("fine"))
     #expect(answer.body.contains("\"error\""))
     #expect(!answer.body.hasSuffix("0\r\n\r\n"))
   }
 
   @Test func f11AStreamWithoutFinishOrDoneIsTreatedAsCut() async throws {
-    let truncated = try FakeBackend(
-      Self.stream([Self.chunk("half")]) { responder in try? await responder.finish() })
-    let answer = try await gateway([truncated]).post("/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
+    let truncated = try RawFakeBackend.answering { _ in
+      RawHTTP.streamHead + Self.chunk("half") + RawHTTP.lastChunk
+    }
+    let louter = try gateway([truncated])
+    defer { stopAll(truncated, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
     #expect(answer.body.contains("half"))
     #expect(answer.body.contains("\"error\""))
     #expect(!answer.body.contains("\"finishReason\":\"STOP\""))
   }
 
+  @Test func f12AContextLengthErrorIsTheCallersOwnAndIsNotRetriedOrMovedOn() async throws {
+    let rejecting = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
+        400,
+        Self.error(
+          "This model's maximum context length is 8192 tokens", type: "invalid_request_error",
+          code: "context_length_exceeded"))
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try gateway([rejecting, spare])
+    defer { stopAll(rejecting, spare, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 400"))
+    #expect(answer.head.contains("x-louter-backend: b0"))
+    #expect(answer.body.contains("INVALID_ARGUMENT"))
+    #expect(answer.body.contains("maximum context length"))
+    #expect(rejecting.requestCount == 1, "the same model is not asked again")
+    #expect(spare.requestCount == 0)
+  }
+
   @Test func f13AContentFilterIsFinishReasonSafety() async throws {
-    let filtered = try FakeBackend(
-      FakeBackend.json(
+    let filtered = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
         200,
         #"{"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"content_filter"}]}"#
-      ))
-    let answer = try await gateway([filtered]).post("/v1beta/models/m:generateContent", Self.hello)
+      )
+    }
+    let louter = try gateway([filtered])
+    defer { stopAll(filtered, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
     #expect(answer.body.contains("\"finishReason\":\"SAFETY\""))
   }
 
   @Test func f14AFallbackThatRejectsGivesItsOwnError() async throws {
-    let down = try FakeBackend(FakeBackend.json(503, #"{"error":{"message":"overloaded"}}"#))
-    let picky = try FakeBackend(
-      FakeBackend.json(
-        400, #"{"error":{"message":"Unrecognized request argument supplied: seed","type":"invalid_request_error"}}"#))
-    let answer = try await gateway([down, picky]).post("/v1beta/models/m:generateContent", Self.hello)
+    let down = try RawFakeBackend.answering { _ in
+      RawHTTP.response(503, Self.error("overloaded", type: "server_error"))
+    }
+    let picky = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
+        400, Self.error("Unrecognized request argument supplied: seed", type: "invalid_request_error"))
+    }
+    let louter = try gateway([down, picky])
+    defer { stopAll(down, picky, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 400"))
     #expect(answer.body.contains("Unrecognized request argument"))
     #expect(answer.head.contains("x-louter-backend: b1"))
   }
 
+  @Test func f15AFlappingPrimaryIsSkippedWhileDownThenProbedAndServesAgain() async throws {
+    let recovered = Atomic<Bool>(false)
+    let primary = try RawFakeBackend.answering { _ in
+      recovered.load(ordering: .acquiring)
+        ? Self.stream(["primary"]) : RawHTTP.response(503, Self.error("overloaded", type: "server_error"))
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.stream(["spare"]) }
+    let clock = ManualClock()
+    let louter = try gateway([primary, spare], clock: clock)
+    defer { stopAll(primary, spare, louter) }
+    func servedBy() async throws -> String {
+      let answer = try await louter.post(Self.streamGenerate, Self.hello)
+      #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+      return answer.head.contains("x-louter-backend: b0") ? "b0" : "b1"
+    }
+    // Down: three failures in a row open the circuit; every request is still served, by the spare.
+    for _ in 0..<3 { #expect(try await servedBy() == "b1") }
+    #expect(primary.requestCount == 3)
+    #expect(try await servedBy() == "b1")
+    #expect(primary.requestCount == 3, "an open circuit is skipped, not asked")
+    // Healthy again, but the cool-down has not passed: still skipped.
+    recovered.store(true, ordering: .releasing)
+    clock.advance(by: .seconds(5))
+    #expect(try await servedBy() == "b1")
+    #expect(primary.requestCount == 3)
+    // After the cool-down one probe goes through, succeeds, and closes the circuit.
+    clock.advance(by: .seconds(6))
+    #expect(try await servedBy() == "b0")
+    #expect(try await servedBy() == "b0")
+    #expect(primary.requestCount == 5)
+    #expect(spare.requestCount == 5)
+  }
+
   @Test func f16AccountingNamesTheBackendThatServed() async throws {
-    let down = try FakeBackend(FakeBackend.json(500, #"{"error":{"message":"boom"}}"#))
-    let good = try FakeBackend(FakeBackend.stream(["served"]))
-    let answer = try await gateway([down, good]).post("/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
+    let down = try RawFakeBackend.answering { _ in RawHTTP.response(500, Self.error("boom", type: "server_error")) }
+    let good = try RawFakeBackend.answering { _ in Self.stream(["served"]) }
+    let louter = try gateway([down, good])
+    defer { stopAll(down, good, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
     #expect(answer.head.contains("x-louter-backend: b1"))
     #expect(answer.body.contains("\"totalTokenCount\":6"))
+    #expect(down.requestCount == 1 && good.requestCount == 1)
   }
 }

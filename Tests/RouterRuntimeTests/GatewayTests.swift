@@ -19,7 +19,7 @@ final class Recorder: Sendable {
 }
 
 /// A fake upstream on 127.0.0.1 built on our own server, recording the requests it gets.
-final class FakeBackend: Sendable {
+final class FakeBackend: TestServer, Sendable {
   let server: HTTPServer
   let port: Int
   let recorder: Recorder
@@ -40,6 +40,9 @@ final class FakeBackend: Sendable {
       })
     port = try server.start()
   }
+
+  /// Stops the server: its loop closes every connection and ends.
+  func stop() { server.loop.submit(.stop) }
 
   var requestCount: Int { recorder.state.withLock { $0.count } }
   var receivedBody: [UInt8] { recorder.state.withLock { $0.body } }
@@ -83,11 +86,12 @@ final class FakeBackend: Sendable {
 }
 
 /// louter itself, on 127.0.0.1, serving a route file.
-struct GatewayUnderTest {
+struct GatewayUnderTest: TestServer {
   let server: HTTPServer
   let port: Int
 
-  init(_ routes: String) throws {
+  /// Serves `routes`; `clock` times passive health.
+  init(_ routes: String, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
     var sources = SourceMap()
     let file = sources.add(path: "test.toml", bytes: Array(routes.utf8))
     let tree = try TOMLParser.parse(file)
@@ -98,10 +102,13 @@ struct GatewayUnderTest {
     guard let table = result.table, !diagnostics.hasErrors else {
       throw GatewayTestError.routes(DiagnosticRenderer(sources: sources).render(diagnostics, format: .short))
     }
-    let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { _ in })
+    let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { _ in }, clock: clock)
     server = HTTPServer(configuration: HTTPServerConfiguration(port: 0), handler: gateway)
     port = try server.start()
   }
+
+  /// Stops the server: its loop closes every connection and ends.
+  func stop() { server.loop.submit(.stop) }
 
   func post(_ path: String, _ body: String, headers: String = "") async throws -> (head: String, body: String) {
     let client = try TestClient(port: port)
@@ -119,6 +126,16 @@ struct GatewayUnderTest {
     let text = String(decoding: await client.readToEnd(), as: UTF8.self)
     guard let split = text.firstRange(of: "\r\n\r\n") else { return (text, "") }
     return (String(text[..<split.lowerBound]), String(text[split.upperBound...]))
+  }
+}
+
+/// Suspends until the calling task is cancelled: a fake that stalls until louter hangs up or the test ends.
+func untilCancelled() async {
+  let (stream, continuation) = AsyncStream<Void>.makeStream()
+  await withTaskCancellationHandler {
+    for await _ in stream {}
+  } onCancel: {
+    continuation.finish()
   }
 }
 
@@ -144,6 +161,7 @@ enum GatewayTestError: Error {
   @Test func translatesAGenerateCallAndNamesTheBackend() async throws {
     let backend = try FakeBackend(FakeBackend.completion)
     let louter = try GatewayUnderTest(routes([("primary", backend.port)]))
+    defer { stopAll(backend, louter) }
     let answer = try await louter.post("/v1beta/models/gemini-2.5-flash:generateContent", Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 200"))
     #expect(answer.head.contains("x-louter-backend: primary"))
@@ -160,6 +178,7 @@ enum GatewayTestError: Error {
   @Test func streamsServerSentEventsInOrderWithUsageLast() async throws {
     let backend = try FakeBackend(FakeBackend.stream(["one", " two", " three"]))
     let louter = try GatewayUnderTest(routes([("primary", backend.port)]))
+    defer { stopAll(backend, louter) }
     let answer = try await louter.post("/v1/models/m:streamGenerateContent?alt=sse", Self.hello)
     #expect(answer.head.contains("content-type: text/event-stream"))
     let events = answer.body.split(separator: "\r\n\r\n").filter { $0.contains("data: ") }
@@ -176,6 +195,7 @@ enum GatewayTestError: Error {
   @Test func streamsAJSONArrayWithoutAlt() async throws {
     let backend = try FakeBackend(FakeBackend.stream(["a", "b"]))
     let louter = try GatewayUnderTest(routes([("primary", backend.port)]))
+    defer { stopAll(backend, louter) }
     let answer = try await louter.post("/v1beta/models/m:streamGenerateContent", Self.hello)
     let body = answer.body.split(separator: "\r\n").filter { !$0.allSatisfy(\.isHexDigit) }.joined(separator: "\r\n")
     #expect(body.hasPrefix("["))
@@ -185,11 +205,13 @@ enum GatewayTestError: Error {
   @Test func fallsBackOn5xxAndTimeoutButNotAfterTheFirstByte() async throws {
     let failing = try FakeBackend(FakeBackend.json(500, #"{"error":{"message":"boom","type":"server_error"}}"#))
     let slow = try FakeBackend { _, responder in
-      try? await Task.sleep(for: .seconds(5))
+      // Never answers in time: louter hanging up on it cancels this handler.
+      await untilCancelled()
       try? await responder.respond(status: 200, headers: [], body: [])
     }
     let good = try FakeBackend(FakeBackend.completion)
     let louter = try GatewayUnderTest(routes([("failing", failing.port), ("slow", slow.port), ("good", good.port)]))
+    defer { stopAll(failing, slow, good, louter) }
     let answer = try await louter.post("/v1beta/models/m:generateContent", Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 200"))
     #expect(answer.head.contains("x-louter-backend: good"))
@@ -198,6 +220,7 @@ enum GatewayTestError: Error {
     let cut = try FakeBackend(FakeBackend.stream(["partial", " answer"], cutAfter: 1))
     let spare = try FakeBackend(FakeBackend.stream(["spare"]))
     let second = try GatewayUnderTest(routes([("cut", cut.port), ("spare", spare.port)]))
+    defer { stopAll(cut, spare, second) }
     let streamed = try await second.post("/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
     #expect(streamed.body.contains("partial"))
     #expect(streamed.body.contains("\"error\""))
@@ -209,6 +232,7 @@ enum GatewayTestError: Error {
     let limited = try FakeBackend(FakeBackend.json(429, #"{"error":{"message":"slow down","type":"rate_limit"}}"#))
     let alsoLimited = try FakeBackend(FakeBackend.json(429, #"{"error":{"message":"later","type":"rate_limit"}}"#))
     let louter = try GatewayUnderTest(routes([("a", limited.port), ("b", alsoLimited.port)]))
+    defer { stopAll(limited, alsoLimited, louter) }
     let answer = try await louter.post("/v1beta/models/m:generateContent", Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 429"))
     let json = try JSONParser.parse(answer.body)
@@ -223,6 +247,7 @@ enum GatewayTestError: Error {
         400, #"{"error":{"message":"maximum context length exceeded","code":"context_length_exceeded"}}"#))
     let spare = try FakeBackend(FakeBackend.completion)
     let louter = try GatewayUnderTest(routes([("a", rejecting.port), ("b", spare.port)]))
+    defer { stopAll(rejecting, spare, louter) }
     let answer = try await louter.post("/v1beta/models/m:generateContent", Self.hello)
     #expect(answer.head.hasPrefix("HTTP/1.1 400"))
     #expect(answer.body.contains("INVALID_ARGUMENT"))
@@ -237,6 +262,7 @@ enum GatewayTestError: Error {
       + "[[routes]]\nmatch = { model = \"secret*\" }\ndeny = \"reserved\"\n"
       + "[[routes]]\nmatch = { client = \"team\", model = \"m\" }\nbackends = [\"a\"]\n"
     let louter = try GatewayUnderTest(text)
+    defer { stopAll(backend, louter) }
     let path = "/v1beta/models/m:generateContent"
     #expect(try await louter.post(path, Self.hello).head.hasPrefix("HTTP/1.1 403"))
     #expect(
@@ -269,6 +295,7 @@ enum GatewayTestError: Error {
       "[server]\nauth = \"none\"\n[backends.g]\nprotocol = \"gemini\"\nurl = \"http://127.0.0.1:\(gemini.port)\"\n"
       + "api_key = \"${TEST_KEY}\"\n[[routes]]\nmodel = \"gemini-real\"\nsystem_prompt = { prepend = \"Be kind.\" }\nbackends = [\"g\"]\n"
     let louter = try GatewayUnderTest(text)
+    defer { stopAll(gemini, louter) }
     let body =
       #"{"contents":[{"role":"user","parts":[{"text":"hi","thoughtSignature":"c2ln"}]}],"futureField":{"x":1}}"#
     let answer = try await louter.post("/v1beta/models/alias:generateContent?key=client-key", body)
@@ -287,18 +314,15 @@ enum GatewayTestError: Error {
     let backend = try FakeBackend { _, responder in
       try? await responder.startStream(status: 200, headers: [("content-type", "text/event-stream")])
       let chunk = #"data: {"choices":[{"index":0,"delta":{"content":"tick "},"finish_reason":null}]}"# + "\n\n"
-      // An endless stream: only louter hanging up on it can end it.
-      while true {
-        do {
-          try await responder.write(Array(chunk.utf8))
-        } catch {
-          upstreamClosed.open()
-          return
-        }
-        try? await Task.sleep(for: .milliseconds(20))
-      }
+      try? await responder.write(Array(chunk.utf8))
+      // A stream that never ends by itself: only louter hanging up on it (which cancels this handler)
+      // ends it, and the idle timeout below is far beyond the suite's time limit.
+      await untilCancelled()
+      upstreamClosed.open()
     }
-    let louter = try GatewayUnderTest(routes([("endless", backend.port)]))
+    let louter = try GatewayUnderTest(
+      routes([("endless", backend.port)], extra: "stream_idle_timeout = \"3600s\"\n"))
+    defer { stopAll(backend, louter) }
     let client = try TestClient(port: louter.port)
     let body = Self.hello
     client.send(
@@ -312,6 +336,7 @@ enum GatewayTestError: Error {
   @Test func malformedRequestsGetA400AndNeverACrash() async throws {
     let backend = try FakeBackend(FakeBackend.completion)
     let louter = try GatewayUnderTest(routes([("primary", backend.port)]))
+    defer { stopAll(backend, louter) }
     let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
     let bodies = [
       "", "null", "[]", "\"text\"", "{", deep, #"{"contents":"hello"}"#, #"{"contents":[]}"#,

@@ -27,21 +27,28 @@ public final class BackendHealth: Sendable {
   public let failureThreshold: Int
   /// How long an open circuit skips the backend.
   public let coolDown: Duration
+  /// The time `acquire` and `release` go by when not given one (tests inject their own).
+  public let clock: @Sendable () -> ContinuousClock.Instant
   private let state = Mutex(State())
 
   /// Creates the admission state of one backend.
-  public init(limit: Int, failureThreshold: Int = 3, coolDown: Duration = .seconds(10)) {
+  public init(
+    limit: Int, failureThreshold: Int = 3, coolDown: Duration = .seconds(10),
+    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+  ) {
     self.limit = limit
     self.failureThreshold = failureThreshold
     self.coolDown = coolDown
+    self.clock = clock
   }
 
   /// Takes a slot, or says why not. A granted slot must be given back with `release`.
   ///
   /// `lastResort` ignores an open circuit: when no other backend is left to try, asking this one
   /// beats answering 503 without trying.
-  public func acquire(now: ContinuousClock.Instant = .now, lastResort: Bool = false) -> Refusal? {
-    state.withLock { state in
+  public func acquire(now: ContinuousClock.Instant? = nil, lastResort: Bool = false) -> Refusal? {
+    let now = now ?? clock()
+    return state.withLock { state in
       if let openUntil = state.openUntil, !lastResort {
         if now < openUntil {
           let remaining = now.duration(to: openUntil).components
@@ -62,7 +69,8 @@ public final class BackendHealth: Sendable {
   }
 
   /// Gives a slot back; `healthy` false counts a failure (connect, timeout, 5xx, 429), nil says nothing about health.
-  public func release(healthy: Bool?, now: ContinuousClock.Instant = .now) {
+  public func release(healthy: Bool?, now: ContinuousClock.Instant? = nil) {
+    let now = now ?? clock()
     state.withLock { state in
       state.inFlight -= 1
       guard let healthy else {

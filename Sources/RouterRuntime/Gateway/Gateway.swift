@@ -11,10 +11,13 @@ public final class BackendRuntime: Sendable {
   /// How requests reach it.
   public let transport: any UpstreamTransport
 
-  /// Creates the runtime of one backend.
-  public init(backend: CompiledBackend, transport: any UpstreamTransport) {
+  /// Creates the runtime of one backend; `clock` times its passive health.
+  public init(
+    backend: CompiledBackend, transport: any UpstreamTransport,
+    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+  ) {
     self.backend = backend
-    self.health = BackendHealth(limit: backend.maxConcurrency)
+    self.health = BackendHealth(limit: backend.maxConcurrency, clock: clock)
     self.transport = transport
   }
 }
@@ -33,22 +36,28 @@ public final class Gateway: HTTPHandler, Sendable {
   private let snapshot: Mutex<Snapshot>
   private let makeTransport: @Sendable (CompiledBackend) -> any UpstreamTransport
   private let recordSink: @Sendable (RequestRecord) -> Void
+  private let clock: @Sendable () -> ContinuousClock.Instant
 
   /// Creates a gateway serving `table`; `transport` picks each backend's transport; `sink` receives
-  /// every finished request's record (for `--verbose` and the request log).
+  /// every finished request's record (for `--verbose` and the request log); `clock` times passive
+  /// health (tests inject one to cross a cool-down without waiting it out).
   public init(
     table: RouteTable, transport: @escaping @Sendable (CompiledBackend) -> any UpstreamTransport,
-    sink: @escaping @Sendable (RequestRecord) -> Void
+    sink: @escaping @Sendable (RequestRecord) -> Void,
+    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
   ) {
     self.makeTransport = transport
     self.recordSink = sink
+    self.clock = clock
     self.snapshot = Mutex(
-      Snapshot(table: table, backends: table.backends.map { BackendRuntime(backend: $0, transport: transport($0)) }))
+      Snapshot(
+        table: table,
+        backends: table.backends.map { BackendRuntime(backend: $0, transport: transport($0), clock: clock) }))
   }
 
   /// Replaces the table as a whole.
   public func reload(_ table: RouteTable) {
-    let backends = table.backends.map { BackendRuntime(backend: $0, transport: makeTransport($0)) }
+    let backends = table.backends.map { BackendRuntime(backend: $0, transport: makeTransport($0), clock: clock) }
     snapshot.withLock { $0 = Snapshot(table: table, backends: backends) }
   }
 
