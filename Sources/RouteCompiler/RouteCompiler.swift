@@ -38,6 +38,12 @@ public enum RouteCompiler {
     public static let maxConcurrency = 256
     /// `max_request_body`: 20 MiB.
     public static let maxRequestBody = 20 * 1024 * 1024
+    /// `[server] header_timeout`.
+    public static let headerTimeout = DurationValue(milliseconds: 10_000)
+    /// `[server] body_timeout`.
+    public static let bodyTimeout = DurationValue(milliseconds: 60_000)
+    /// `[server] idle_timeout`.
+    public static let idleTimeout = DurationValue(milliseconds: 60_000)
     /// `listen`.
     public static let listen = ListenAddress(host: "127.0.0.1", port: 8080)
   }
@@ -87,7 +93,10 @@ struct Compilation {
     let settings = ServerSettings(
       listen: server.listen ?? RouteCompiler.Defaults.listen, auth: auth,
       maxRequestBody: server.maxRequestBody ?? RouteCompiler.Defaults.maxRequestBody,
-      requestLog: server.requestLog ?? .stdout)
+      requestLog: server.requestLog ?? .stdout,
+      headerTimeout: server.headerTimeout ?? RouteCompiler.Defaults.headerTimeout,
+      bodyTimeout: server.bodyTimeout ?? RouteCompiler.Defaults.bodyTimeout,
+      idleTimeout: server.idleTimeout ?? RouteCompiler.Defaults.idleTimeout)
     var clientByKeyHash: [String: Int] = [:]
     for (index, client) in clients.enumerated() {
       for hash in client.keyHashes { clientByKeyHash[hash] = index }
@@ -105,6 +114,9 @@ struct Compilation {
     var auth: AuthMode?
     var maxRequestBody: Int?
     var requestLog: RequestLogTarget?
+    var headerTimeout: DurationValue?
+    var bodyTimeout: DurationValue?
+    var idleTimeout: DurationValue?
   }
 
   mutating func compileServer() -> ServerParts {
@@ -121,6 +133,9 @@ struct Compilation {
       parts.auth = server.auth?.value
       parts.maxRequestBody = server.maxRequestBody?.value
       parts.requestLog = server.requestLog?.value
+      parts.headerTimeout = server.headerTimeout?.value
+      parts.bodyTimeout = server.bodyTimeout?.value
+      parts.idleTimeout = server.idleTimeout?.value
     }
     return parts
   }

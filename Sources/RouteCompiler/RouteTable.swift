@@ -230,6 +230,12 @@ public struct ServerSettings: Sendable {
   public let maxRequestBody: Int
   /// Request log target.
   public let requestLog: RequestLogTarget
+  /// Whole-head deadline for a request, from its first byte.
+  public let headerTimeout: DurationValue
+  /// Whole-body deadline for a request, from the end of its head.
+  public let bodyTimeout: DurationValue
+  /// How long a keep-alive connection may wait for its next request.
+  public let idleTimeout: DurationValue
 }
 
 /// The immutable, validated route table that the runtime reads; replaced whole on reload.

@@ -68,7 +68,9 @@ enum ServeCommand {
     let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { logger.log($0) })
     let listen = listenOverride ?? table.server.listen
     let configuration = HTTPServerConfiguration(
-      host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody)
+      host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
+      headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,
+      idleTimeout: table.server.idleTimeout.duration)
     let server = HTTPServer(configuration: configuration, handler: gateway)
     let port: Int
     do {

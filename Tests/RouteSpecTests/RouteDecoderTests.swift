@@ -141,6 +141,9 @@ import Testing
       auth = "none"
       max_request_body = 1048576
       request_log = "/var/log/louter.jsonl"
+      header_timeout = "2s"
+      body_timeout = "30s"
+      idle_timeout = "5m"
 
       [backends.gem]
       protocol = "gemini"
@@ -173,6 +176,9 @@ import Testing
     #expect(syntax.server?.auth?.value == AuthMode.none)
     #expect(syntax.server?.maxRequestBody?.value == 1_048_576)
     #expect(syntax.server?.requestLog?.value == .file("/var/log/louter.jsonl"))
+    #expect(syntax.server?.headerTimeout?.value.milliseconds == 2_000)
+    #expect(syntax.server?.bodyTimeout?.value.milliseconds == 30_000)
+    #expect(syntax.server?.idleTimeout?.value.milliseconds == 300_000)
 
     let backend = try #require(syntax.backends.first)
     #expect(backend.protocolName?.value == .gemini)

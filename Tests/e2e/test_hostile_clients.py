@@ -182,7 +182,7 @@ TRICKLE_ROUTES = """
 [server]
 auth = "none"
 request_log = "off"
-head_timeout = "1s"
+header_timeout = "1s"
 body_timeout = "1s"
 [backends.echo]
 protocol = "echo"
@@ -191,8 +191,6 @@ backends = ["echo"]
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: the server's head/body deadlines (10 s / 60 s) are not configurable "
-                   "in [server] (head_timeout, body_timeout)")
 def test_body_trickled_then_stalled(louter_serve):
     port = louter_serve(TRICKLE_ROUTES)
     with Client(port) as client:

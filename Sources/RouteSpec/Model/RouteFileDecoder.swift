@@ -130,6 +130,14 @@ public enum RouteFileDecoder {
         }
       server.requestLog = Spanned(target, log.span)
     }
+    for (key, path) in [
+      ("header_timeout", \ServerSyntax.headerTimeout), ("body_timeout", \ServerSyntax.bodyTimeout),
+      ("idle_timeout", \ServerSyntax.idleTimeout),
+    ] {
+      if let entry = reader.entry(key) {
+        server[keyPath: path] = ValueParsers.duration(entry.value, key: key, reader: &reader)
+      }
+    }
     diagnostics += reader.finish()
     return server
   }

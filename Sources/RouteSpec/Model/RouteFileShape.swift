@@ -67,6 +67,9 @@ public enum RouteFileShape {
     KeyShape("auth", .choice(AuthMode.allCases.map(\.rawValue)), "required: every request needs a known key"),
     KeyShape("max_request_body", .size, "largest request body accepted (\"20MiB\"); 413 above it"),
     KeyShape("request_log", .string(nonEmpty: true), "stdout, off, or a file path (JSON lines)"),
+    KeyShape("header_timeout", .duration, "a request's line and headers must arrive within this of their first byte"),
+    KeyShape("body_timeout", .duration, "a request body must arrive whole within this of the end of its head"),
+    KeyShape("idle_timeout", .duration, "a keep-alive connection with no request in flight is closed after this"),
   ])
 
   /// `[backends.NAME]`.

@@ -125,6 +125,12 @@ public struct ServerSyntax: Sendable {
   public var maxRequestBody: Spanned<Int>?
   /// `request_log = "stdout" | "off" | path`.
   public var requestLog: Spanned<RequestLogTarget>?
+  /// `header_timeout = "10s"`: whole-head deadline from its first byte.
+  public var headerTimeout: Spanned<DurationValue>?
+  /// `body_timeout = "60s"`: whole-body deadline from the end of the head.
+  public var bodyTimeout: Spanned<DurationValue>?
+  /// `idle_timeout = "60s"`: how long a keep-alive connection may wait for its next request.
+  public var idleTimeout: Spanned<DurationValue>?
 
   /// Creates an empty server table at `span`.
   public init(span: SourceSpan) { self.span = span }
