@@ -59,7 +59,15 @@ struct Exchange {
       await respond(200, json: body)
       return
     }
-    guard let call = GeminiCall.parse(httpMethod: request.method, path: path) else {
+    let parsed: GeminiCall?
+    do {
+      parsed = try GeminiCall.decode(httpMethod: request.method, path: path)
+    } catch {
+      // A Gemini method with a model outside the model-id grammar: the client's mistake, before routing.
+      await fail(error)
+      return
+    }
+    guard let call = parsed else {
       await fail(
         GeminiError(
           code: 404, status: "NOT_FOUND",

@@ -182,8 +182,9 @@ extension Exchange {
   static func readAll(_ body: UpstreamBody, declaredLength: String? = nil, limit: Int) async throws(UpstreamError)
     -> [UInt8]
   {
-    // `Int(_:)` gives nil for digits beyond Int's range; such a body is refused as it grows instead.
-    if let declared = declaredLength.flatMap({ Int($0.trimmingSpaces()) }), declared > limit {
+    // Digits only (the response parser has already refused anything else); saturated, never trapping.
+    let declared = declaredLength.flatMap { BoundedInteger.decimalDigits($0.trimmingWhitespace(), maximum: .max) }
+    if let declared, declared > Int64(limit) {
       body.cancel()
       throw .tooLarge
     }
