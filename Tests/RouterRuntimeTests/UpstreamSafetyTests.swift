@@ -123,8 +123,8 @@ func requestLine(_ request: String) -> String {
 
   /// A raw-socket Gemini backend: records each request on a connection, answers the first with
   /// `Connection: close`, then records whatever else arrives until louter closes the connection.
-  static func recordingBackend(_ sighting: BackendSighting) throws -> UpstreamFakeServer {
-    try UpstreamFakeServer { connection in
+  static func recordingBackend(_ sighting: BackendSighting) throws -> RawFakeBackend {
+    try RawFakeBackend { connection in
       guard let first = connection.readRequest() else {
         sighting.finish(closed: true)
         return
@@ -246,7 +246,7 @@ func requestLine(_ request: String) -> String {
   }
 
   @Test func aBackendsContentTypeWithAControlCharacterIsNotRelayed() async throws {
-    let backend = try UpstreamFakeServer { connection in
+    let backend = try RawFakeBackend { connection in
       guard connection.readRequest() != nil else { return }
       connection.write(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\rX-Evil: 1\r\nContent-Length: \(Self.geminiAnswer.utf8.count)\r\n"
@@ -263,7 +263,7 @@ func requestLine(_ request: String) -> String {
 
   @Test(arguments: UpstreamTransportKind.allCases)
   func theTransportsRefuseATargetOrHeaderOutsideTheGrammarBeforeConnecting(_ kind: UpstreamTransportKind) async throws {
-    let backend = try UpstreamFakeServer { connection in connection.readRequest() }
+    let backend = try RawFakeBackend { connection in connection.readRequest() }
     defer { backend.stop() }
     let badTarget = UpstreamRequest.test(port: backend.port, path: "/v1/x HTTP/1.1\r\nHost: evil\r\n\r\nGET /y")
     var badHeader = UpstreamRequest.test(port: backend.port)
@@ -283,7 +283,7 @@ func requestLine(_ request: String) -> String {
   }
 
   @Test func plainHTTPRefusesATargetThatIsNotOriginForm() async throws {
-    let backend = try UpstreamFakeServer { connection in connection.readRequest() }
+    let backend = try RawFakeBackend { connection in connection.readRequest() }
     defer { backend.stop() }
     var request = UpstreamRequest.test(port: backend.port)
     request.url = "http://127.0.0.1:\(backend.port)?x=1"
@@ -296,8 +296,8 @@ func requestLine(_ request: String) -> String {
 
   /// A backend whose body is larger than the cap and never ends: it reports whether louter closed the
   /// connection (the read returning 0) before the fake's own safety limit.
-  static func endlessBackend(_ sighting: BackendSighting, head: String, chunk: String) throws -> UpstreamFakeServer {
-    try UpstreamFakeServer { connection in
+  static func endlessBackend(_ sighting: BackendSighting, head: String, chunk: String) throws -> RawFakeBackend {
+    try RawFakeBackend { connection in
       guard let request = connection.readRequest() else {
         sighting.finish(closed: true)
         return
@@ -305,7 +305,7 @@ func requestLine(_ request: String) -> String {
       sighting.saw(request)
       connection.write(head)
       connection.write(chunk)
-      sighting.finish(closed: connection.waitForClose(limit: .seconds(40)))
+      sighting.finish(closed: connection.waitForClose())
     }
   }
 
