@@ -245,6 +245,8 @@ func requestLine(_ request: String) -> String {
     await louter.server.shutdown(gracePeriod: .seconds(1))
   }
 
+  /// The response parser refuses a bare CR in a field value (RFC 9112), so such an answer is a backend failure
+  /// and nothing of its head reaches the client.
   @Test func aBackendsContentTypeWithAControlCharacterIsNotRelayed() async throws {
     let backend = try RawFakeBackend { connection in
       guard connection.readRequest() != nil else { return }
@@ -255,9 +257,9 @@ func requestLine(_ request: String) -> String {
     defer { backend.stop() }
     let louter = try GatewayUnderTest(Self.geminiRoutes(port: backend.port))
     let answer = try await louter.post("/v1beta/models/gemini-2.5-flash:generateContent", Self.hello)
-    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(answer.head.hasPrefix("HTTP/1.1 50"))
     #expect(!answer.head.contains("X-Evil"))
-    #expect(answer.head.lowercased().contains("content-type: application/json; charset=utf-8\r\n"))
+    #expect(try JSONParser.parse(answer.body)["error"] != nil)
     await louter.server.shutdown(gracePeriod: .seconds(1))
   }
 
