@@ -57,6 +57,8 @@ enum ServeCommand {
     } catch {
       return CommandLineInterface.usageError(error.message, usage)
     }
+    // Before any thread starts, so every thread inherits the mask and only `serveSignals` takes them.
+    Posix.blockSignals(handledSignals)
     let routes = arguments.value("--routes") ?? "routes"
     let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
@@ -84,42 +86,44 @@ enum ServeCommand {
       "louter \(LouterVersion.current) listening on http://\(shown) (\(table.routes.count) routes, "
         + "\(table.backends.count) backends)")
     fflush(nil)
-    installSignalHandlers(server: server, gateway: gateway, routes: routes, grace: grace)
-    dispatchMain()
+    serveSignals(server: server, gateway: gateway, routes: routes, grace: grace)
   }
 
-  /// Kept alive for the life of the process: Dispatch sources must not be released.
-  nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
+  /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
+  static let handledSignals = [SIGTERM, SIGINT, SIGHUP]
 
-  static func installSignalHandlers(server: HTTPServer, gateway: Gateway, routes: String, grace: Double) {
-    let queue = DispatchQueue(label: "louter.signals")
-    for signalNumber in [SIGTERM, SIGINT] {
-      Posix.ignore(signal: signalNumber)
-      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-      source.setEventHandler {
-        FileHandle.standardError.write(Data("louter: shutting down (grace \(grace)s)\n".utf8))
-        Task {
-          await server.shutdown(gracePeriod: .milliseconds(Int64(grace * 1000)))
-          exit(0)
-        }
+  /// Takes the handled signals one by one on the main thread, for the life of the process.
+  ///
+  /// They were blocked before any thread started (see `run`), so one that arrives while the server is
+  /// starting stays pending until this loop takes it: none is lost, and none kills the process.
+  static func serveSignals(server: HTTPServer, gateway: Gateway, routes: String, grace: Double) -> Never {
+    while true {
+      let signalNumber = Posix.waitForSignal(handledSignals)
+      if signalNumber == SIGHUP {
+        reload(gateway: gateway, routes: routes)
+        continue
       }
-      source.resume()
-      signalSources.append(source)
-    }
-    Posix.ignore(signal: SIGHUP)
-    let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-    reload.setEventHandler {
-      let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
-      DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
-      if let table = load.table {
-        gateway.reload(table)
-        FileHandle.standardError.write(Data("louter: reloaded \(table.routes.count) routes\n".utf8))
-      } else {
-        FileHandle.standardError.write(Data("louter: reload refused: the route files have errors\n".utf8))
+      FileHandle.standardError.write(Data("louter: shutting down (grace \(grace)s)\n".utf8))
+      let drained = DispatchSemaphore(value: 0)
+      Task {
+        await server.shutdown(gracePeriod: .milliseconds(Int64(grace * 1000)))
+        drained.signal()
       }
+      drained.wait()
+      exit(0)
     }
-    reload.resume()
-    signalSources.append(reload)
+  }
+
+  /// Compiles the routes again; a set with errors never replaces the running table.
+  static func reload(gateway: Gateway, routes: String) {
+    let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
+    DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
+    if let table = load.table {
+      gateway.reload(table)
+      FileHandle.standardError.write(Data("louter: reloaded \(table.routes.count) routes\n".utf8))
+    } else {
+      FileHandle.standardError.write(Data("louter: reload refused: the route files have errors\n".utf8))
+    }
   }
 }
 

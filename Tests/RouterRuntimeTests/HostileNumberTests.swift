@@ -26,6 +26,15 @@ import Testing
     #expect(UpstreamErrorMapper.readBody(Array(#"{"error":{"message":"m","code":-0.0}}"#.utf8)).code == "0")
   }
 
+  /// Found by the `openai-stream` fuzz target: an integer literal past Int64 is parsed as a double and trapped
+  /// in the same conversion, reached through a stream's error event.
+  @Test func aFuzzFoundIntegerPastInt64InAStreamErrorIsKeptAsText() throws {
+    let event = #"{"error":{"message":"m","code":5092233720368547758074}}"#
+    let streamed = UpstreamErrorMapper.mapStreamError(try json(event), backend: "b")
+    #expect(streamed.code == 500)
+    #expect(UpstreamErrorMapper.readBody(Array(event.utf8)).code == "5.092233720368548e+21")
+  }
+
   // MARK: defect 2: Retry-After: 1e300
 
   @Test func aHugeRetryAfterIsIgnoredOrClamped() {

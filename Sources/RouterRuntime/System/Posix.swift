@@ -41,9 +41,27 @@ public enum Posix {
     }
   }
 
-  /// Leaves `signalNumber` to a Dispatch signal source instead of its default action.
-  public static func ignore(signal signalNumber: Int32) {
-    signal(signalNumber, SIG_IGN)
+  /// Blocks `signals` in the calling thread and in every thread it starts afterwards, so that they stay
+  /// pending until ``waitForSignal(_:)`` takes one: a signal that arrives early is never lost or fatal.
+  public static func blockSignals(_ signals: [Int32]) {
+    var set = signalSet(signals)
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+  }
+
+  /// Waits until one of `signals` (blocked beforehand with ``blockSignals(_:)``) is pending and takes it.
+  public static func waitForSignal(_ signals: [Int32]) -> Int32 {
+    var set = signalSet(signals)
+    var received: Int32 = 0
+    // sigwait fails only for an invalid set, which `signalSet` never builds; retry rather than trap.
+    while sigwait(&set, &received) != 0 {}
+    return received
+  }
+
+  private static func signalSet(_ signals: [Int32]) -> sigset_t {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for signalNumber in signals { sigaddset(&set, signalNumber) }
+    return set
   }
 
   /// Whether a descriptor is a terminal (for colour decisions).
