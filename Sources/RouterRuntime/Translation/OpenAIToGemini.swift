@@ -115,12 +115,14 @@ public enum OpenAIToGemini {
     message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue
   }
 
-  /// The members of one candidate; a candidate without parts gets `content:{"role":"model"}`.
+  /// The members of one candidate. A content always has `parts`: with nothing to say it is one empty text part,
+  /// as in Google's own last stream chunk (clients such as the legacy SDK's `chunk.text` fail on a content
+  /// without parts).
   static func candidateObject(parts: [JSONValue], index: Int64, finishReason: String?, finishMessage: String? = nil)
     -> [JSONMember]
   {
-    var content: [JSONMember] = [JSONMember("role", "model")]
-    if !parts.isEmpty { content.append(JSONMember("parts", .array(parts))) }
+    let parts = parts.isEmpty ? [JSONValue.object([JSONMember("text", "")])] : parts
+    let content: [JSONMember] = [JSONMember("role", "model"), JSONMember("parts", .array(parts))]
     var candidate: [JSONMember] = [JSONMember("content", .object(content))]
     if let finishReason { candidate.append(JSONMember("finishReason", .string(finishReason))) }
     if let finishMessage { candidate.append(JSONMember("finishMessage", .string(finishMessage))) }
