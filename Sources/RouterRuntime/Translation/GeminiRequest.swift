@@ -42,7 +42,7 @@ public struct GeminiRequest: Sendable, Equatable {
   public static func decode(body: [UInt8]) throws(GeminiRequestError) -> GeminiRequest {
     let json: JSONValue
     do {
-      json = try JSONParser.parse(body)
+      json = try JSONParser.parse(body, syntax: .geminiRequest)
     } catch {
       throw GeminiRequestError("Invalid JSON payload received. \(error.message) at byte \(error.offset).")
     }
