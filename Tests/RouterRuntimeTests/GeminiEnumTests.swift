@@ -148,4 +148,45 @@ import Testing
     #expect(GeminiEnum.finishReason.encode("STOP", asNumber: false) == .string("STOP"))
     #expect(GeminiEnum.finishReason.encode("SOMETHING_NEW", asNumber: true) == .string("SOMETHING_NEW"))
   }
+
+  @Test(arguments: [
+    ("$alt=json;enum-encoding=int", GeminiAlt(sse: false, integerEnums: true)),
+    ("%24alt=json%3Benum-encoding%3Dint&key=k", GeminiAlt(sse: false, integerEnums: true)),
+    ("alt=json", GeminiAlt()), ("alt=sse", GeminiAlt(sse: true)), ("key=k", GeminiAlt()),
+  ])
+  func altParameter(query: String, alt: GeminiAlt) {
+    #expect(GeminiAlt.parse(query: query) == alt)
+  }
+
+  /// With `enum-encoding=int` the answer's enums are numbers, as Google answers; otherwise names.
+  @Test func answersUseNumbersOnlyWhenAsked() throws {
+    var options = trResponseOptions
+    options.integerEnums = true
+    let completion = try trJSON(
+      #"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"a"},"finish_reason":"length"}]}"#)
+    let numbered = try OpenAIToGemini.translate(completion, options: options)
+    #expect(numbered.json["candidates"]?.arrayValue?.first?["finishReason"] == .int(2))
+    let named = try OpenAIToGemini.translate(completion, options: trResponseOptions)
+    #expect(named.json["candidates"]?.arrayValue?.first?["finishReason"] == "MAX_TOKENS")
+
+    var translator = OpenAIStreamTranslator(options: options)
+    _ = translator.consume(#"{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}]}"#)
+    let last = translator.consume("[DONE]").last?.json
+    #expect(last?["candidates"]?.arrayValue?.first?["finishReason"] == .int(1))
+  }
+
+  @Test func numberedResponseConvertsEveryResponseEnum() throws {
+    let response = try trJSON(
+      #"""
+      {"candidates":[{"content":{"role":"model","parts":[{"executableCode":{"language":"PYTHON","code":"x"}},
+        {"codeExecutionResult":{"outcome":"OUTCOME_FAILED","output":""}}]},"finishReason":"SAFETY",
+        "safetyRatings":[{"category":"HARM_CATEGORY_HATE_SPEECH","probability":"LOW"}]}],
+       "promptFeedback":{"blockReason":"OTHER","safetyRatings":[]},
+       "usageMetadata":{"promptTokensDetails":[{"modality":"AUDIO","tokenCount":1}]},"modelVersion":"STOP"}
+      """#)
+    #expect(
+      GeminiEnum.numbered(response: response).serialized()
+        == #"{"candidates":[{"content":{"role":"model","parts":[{"executableCode":{"language":1,"code":"x"}},{"codeExecutionResult":{"outcome":2,"output":""}}]},"finishReason":3,"safetyRatings":[{"category":8,"probability":2}]}],"promptFeedback":{"blockReason":2,"safetyRatings":[]},"usageMetadata":{"promptTokensDetails":[{"modality":4,"tokenCount":1}]},"modelVersion":"STOP"}"#
+    )
+  }
 }

@@ -151,3 +151,68 @@ extension FieldReader {
     }
   }
 }
+
+/// What the client's `alt` (or `$alt`) query parameter asks of the answer: `alt=sse`, `alt=json`, or the legacy
+/// SDK's `$alt=json;enum-encoding=int`.
+public struct GeminiAlt: Sendable, Equatable {
+  /// Server-sent events (`sse`) rather than JSON.
+  public var sse: Bool
+  /// Enums in the answer as protobuf numbers (`enum-encoding=int`).
+  public var integerEnums: Bool
+
+  /// Creates a value.
+  public init(sse: Bool = false, integerEnums: Bool = false) {
+    self.sse = sse
+    self.integerEnums = integerEnums
+  }
+
+  /// Reads `alt` or `$alt` from a raw query string; absent or unknown means JSON with enum names.
+  public static func parse(query: String?) -> GeminiAlt {
+    // Python's requests percent-encodes the legacy SDK's `$alt` name as `%24alt`.
+    let names = ["alt", "$alt", "%24alt"]
+    guard let value = names.lazy.compactMap({ QueryString.value($0, in: query) }).first else { return GeminiAlt() }
+    let options = value.lowercased().split(separator: ";").map { String($0).trimmingWhitespace() }
+    return GeminiAlt(sse: options.first == "sse", integerEnums: options.dropFirst().contains("enum-encoding=int"))
+  }
+}
+
+extension GeminiEnum {
+  /// A `GenerateContentResponse` with its enums as protobuf numbers, as Google answers `enum-encoding=int`:
+  /// `finishReason`, safety ratings, `promptFeedback.blockReason`, token-detail modalities, code parts.
+  public static func numbered(response: JSONValue) -> JSONValue {
+    response.mapping { path, key, value in
+      let table: GeminiEnum? =
+        switch (path.last, key) {
+        case ("candidates", "finishReason"): .finishReason
+        case ("safetyRatings", "category"): .harmCategory
+        case ("safetyRatings", "probability"): .harmProbability
+        case ("promptFeedback", "blockReason"): .blockReason
+        case (_, "modality") where path.last?.hasSuffix("TokensDetails") == true: .modality
+        case ("executableCode", "language"): .language
+        case ("codeExecutionResult", "outcome"): .outcome
+        default: nil
+        }
+      guard let table, case .string(let name) = value else { return value }
+      return table.encode(name, asNumber: true)
+    }
+  }
+}
+
+extension JSONValue {
+  /// Rebuilds the value, passing every object member through `transform(path, key, value)`, where `path` lists
+  /// the keys of the enclosing members (array elements keep their array's key). Children are transformed first.
+  func mapping(_ transform: ([String], String, JSONValue) -> JSONValue, path: [String] = []) -> JSONValue {
+    switch self {
+    case .object(let members):
+      return .object(
+        members.map { member in
+          let child = member.value.mapping(transform, path: path + [member.key])
+          return JSONMember(member.key, transform(path, member.key, child))
+        })
+    case .array(let elements):
+      return .array(elements.map { $0.mapping(transform, path: path) })
+    default:
+      return self
+    }
+  }
+}
