@@ -41,6 +41,14 @@ public struct GeminiEnum: Sendable {
     case notAnEnum
     /// An integer the enum has no value for.
     case unknownNumber(Int64)
+
+    /// The explanation that follows a field's name in a 400 message.
+    public func message(_ table: GeminiEnum) -> String {
+      switch self {
+      case .notAnEnum: "must be a \(table.name) name or number"
+      case .unknownNumber(let number): "has no \(table.name) value numbered \(number)"
+      }
+    }
   }
 
   /// The one decoding rule for enum fields: a name (any case; returned uppercased, and kept even when this table
@@ -145,10 +153,7 @@ extension FieldReader {
   }
 
   func failure(_ name: String, _ reason: GeminiEnum.DecodeFailure, _ table: GeminiEnum) -> GeminiRequestError {
-    switch reason {
-    case .notAnEnum: failure(name, "must be a \(table.name) name or number")
-    case .unknownNumber(let number): failure(name, "has no \(table.name) value numbered \(number)")
-    }
+    failure(name, reason.message(table))
   }
 }
 

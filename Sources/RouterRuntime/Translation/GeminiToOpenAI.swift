@@ -479,13 +479,9 @@ public enum SchemaConverter {
       let value = member.value
       switch key {
       case "type":
-        let name: String
-        switch GeminiEnum.type.decode(value) {
-        case .success(let decoded): name = decoded
-        case .failure(.notAnEnum): throw GeminiRequestError("\(path).type: must be a Type name or number")
-        case .failure(.unknownNumber(let number)):
-          throw GeminiRequestError("\(path).type: has no Type value numbered \(number)")
-        }
+        let name = try GeminiEnum.type.decode(value).mapError {
+          GeminiRequestError("\(path).type: \($0.message(.type))")
+        }.get()
         let lowered = name.lowercased()
         guard lowered != "type_unspecified" else { continue }
         guard ["string", "number", "integer", "boolean", "array", "object", "null"].contains(lowered) else {
