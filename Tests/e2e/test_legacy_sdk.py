@@ -165,7 +165,8 @@ def test_embeddings(legacy):
     assert [vector[0] for vector in batch["embedding"]] == [1.0, 3.0]
 
 
-# Google's REST samples, as published: their bodies end objects and arrays with a trailing comma.
+# Bodies in the shape of Google's published countTokens and embedContent REST samples, which end objects and
+# arrays with a trailing comma (Google's front accepts them).
 COUNT_TOKENS_SAMPLE = b"""{
     "contents": [{
       "parts":[{
