@@ -63,7 +63,7 @@ func trGeminiResponse(_ text: String, includeThoughts: Bool = false) throws -> G
     )
     #expect(
       result.json["candidates"]?.serialized()
-        == #"[{"content":{"role":"model"},"finishReason":"STOP","index":0},{"content":{"role":"model","parts":[{"text":"B"}]},"finishReason":"MAX_TOKENS","index":1}]"#
+        == #"[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0},{"content":{"role":"model","parts":[{"text":"B"}]},"finishReason":"MAX_TOKENS","index":1}]"#
     )
   }
 

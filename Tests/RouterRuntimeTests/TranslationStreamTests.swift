@@ -75,7 +75,7 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
     let done = translator.consume("[DONE]")
     #expect(
       done.map { $0.json.serialized() } == [
-        #"{"candidates":[{"content":{"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5},"modelVersion":"gpt-4o","responseId":"c1"}"#
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5},"modelVersion":"gpt-4o","responseId":"c1"}"#
       ])
     #expect(translator.isComplete)
     #expect(translator.finish().isEmpty)
@@ -106,7 +106,7 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
       none
         == #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":"a"}]},"index":0}],"modelVersion":"route-model","responseId":"louter-1"}"#
         + "\r\n\r\n"
-        + #"data: {"candidates":[{"content":{"role":"model"},"finishReason":"STOP","index":0}],"modelVersion":"route-model","responseId":"louter-1"}"#
+        + #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0}],"modelVersion":"route-model","responseId":"louter-1"}"#
         + "\r\n\r\n")
   }
 
@@ -126,7 +126,7 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
       output
         == #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Hi"}]},"index":0}],"modelVersion":"gpt-4o","responseId":"az1"}"#
         + "\r\n\r\n"
-        + #"data: {"candidates":[{"content":{"role":"model"},"finishReason":"STOP","index":0}],"modelVersion":"gpt-4o","responseId":"az1"}"#
+        + #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0}],"modelVersion":"gpt-4o","responseId":"az1"}"#
         + "\r\n\r\n")
   }
 
@@ -215,7 +215,7 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
       """)
     #expect(
       output.hasSuffix(
-        #"{"candidates":[{"content":{"role":"model"},"finishReason":"STOP","index":0},{"content":{"role":"model"},"finishReason":"MAX_TOKENS","index":1}],"modelVersion":"route-model","responseId":"louter-1"}"#
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0},{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"MAX_TOKENS","index":1}],"modelVersion":"route-model","responseId":"louter-1"}"#
           + "\r\n\r\n"))
     #expect(output.hasPrefix(#"data: {"candidates":[{"content":{"role":"model","parts":[{"text":"B"}]},"index":1}]"#))
   }

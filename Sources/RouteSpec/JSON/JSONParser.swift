@@ -15,7 +15,22 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
   public var description: String { "\(message) at byte \(offset)" }
 }
 
-/// A strict RFC 8259 JSON parser working directly on UTF-8 bytes.
+/// Which departures from RFC 8259 a parse accepts.
+public struct JSONSyntax: Sendable, Equatable {
+  /// Accept one comma after the last member or element (`{"a":1,}`, `[1,2,]`); never `{,}`, `[,]` or `,,`.
+  public var allowsTrailingCommas: Bool
+
+  /// Creates a syntax.
+  public init(allowsTrailingCommas: Bool) { self.allowsTrailingCommas = allowsTrailingCommas }
+
+  /// RFC 8259 exactly: backends' answers, route data, everything that is not a Gemini client's request.
+  public static let strict = JSONSyntax(allowsTrailingCommas: false)
+  /// Request bodies from Gemini clients: Google's front accepts trailing commas and its own REST samples
+  /// (countTokens, embedContent) rely on them. Nothing else is relaxed (no comments, single quotes, bare keys).
+  public static let geminiRequest = JSONSyntax(allowsTrailingCommas: true)
+}
+
+/// An RFC 8259 JSON parser working directly on UTF-8 bytes (strict unless a ``JSONSyntax`` says otherwise).
 ///
 /// Integers that fit `Int64` become `.int`, every other number `.double`. Object members keep their order
 /// and duplicates are kept (``JSONValue/subscript(_:)`` returns the first). Nesting deeper than
@@ -36,27 +51,30 @@ public enum JSONParser {
   /// Parses one JSON document; surrounding whitespace is allowed, anything else after the value is an error.
   /// Error offsets count from the first byte of `bytes` (also for slices).
   public static func parse(
-    _ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth
+    _ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth, syntax: JSONSyntax = .strict
   ) throws(JSONParseError) -> JSONValue {
     let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
-      parseResult(buffer, maxDepth: maxDepth)
+      parseResult(buffer, maxDepth: maxDepth, syntax: syntax)
     }
     if let result { return try result.get() }
     let copy = Array(bytes)
-    return try copy.withUnsafeBufferPointer { buffer in parseResult(buffer, maxDepth: maxDepth) }.get()
+    return try copy.withUnsafeBufferPointer { buffer in parseResult(buffer, maxDepth: maxDepth, syntax: syntax) }
+      .get()
   }
 
   /// Parses JSON text.
-  public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
+  public static func parse(
+    _ text: String, maxDepth: Int = defaultMaxDepth, syntax: JSONSyntax = .strict
+  ) throws(JSONParseError) -> JSONValue {
     var text = text
     // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
-    return try text.withUTF8 { buffer in parseResult(buffer, maxDepth: maxDepth) }.get()
+    return try text.withUTF8 { buffer in parseResult(buffer, maxDepth: maxDepth, syntax: syntax) }.get()
   }
 
-  private static func parseResult(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> Result<
-    JSONValue, JSONParseError
-  > {
-    var cursor = JSONCursor(buffer: buffer, maxDepth: maxDepth)
+  private static func parseResult(
+    _ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, syntax: JSONSyntax
+  ) -> Result<JSONValue, JSONParseError> {
+    var cursor = JSONCursor(buffer: buffer, maxDepth: maxDepth, syntax: syntax)
     do throws(JSONParseError) {
       cursor.skipWhitespace()
       let value = try cursor.parseValue(depth: 0)
@@ -75,11 +93,21 @@ public enum JSONParser {
 struct JSONCursor {
   let buffer: UnsafeBufferPointer<UInt8>
   let maxDepth: Int
+  let syntax: JSONSyntax
   var position = 0
 
-  init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+  init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, syntax: JSONSyntax) {
     self.buffer = buffer
     self.maxDepth = min(maxDepth, JSONParser.maxSupportedDepth)
+    self.syntax = syntax
+  }
+
+  /// After a comma (and whitespace): whether `close` ends the container here, which only a syntax allowing
+  /// trailing commas permits; consumes it when so.
+  mutating func closesAfterComma(_ close: UInt8) -> Bool {
+    guard syntax.allowsTrailingCommas, current == close else { return false }
+    position += 1
+    return true
   }
 
   func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
@@ -162,6 +190,7 @@ struct JSONCursor {
       case UInt8(ascii: ","):
         position += 1
         skipWhitespace()
+        if closesAfterComma(UInt8(ascii: "}")) { return .object(members) }
       case UInt8(ascii: "}"):
         position += 1
         return .object(members)
@@ -186,6 +215,7 @@ struct JSONCursor {
       case UInt8(ascii: ","):
         position += 1
         skipWhitespace()
+        if closesAfterComma(UInt8(ascii: "]")) { return .array(elements) }
       case UInt8(ascii: "]"):
         position += 1
         return .array(elements)
@@ -423,6 +453,7 @@ struct JSONCursor {
       case UInt8(ascii: ","):
         position += 1
         skipWhitespace()
+        if closesAfterComma(UInt8(ascii: "}")) { return }
       case UInt8(ascii: "}"):
         position += 1
         return
@@ -446,6 +477,7 @@ struct JSONCursor {
       case UInt8(ascii: ","):
         position += 1
         skipWhitespace()
+        if closesAfterComma(UInt8(ascii: "]")) { return }
       case UInt8(ascii: "]"):
         position += 1
         return

@@ -23,12 +23,15 @@ public struct JSONObjectLayout: Sendable, Equatable {
   public var closeBrace: Int
   /// The members in document order (duplicates kept).
   public var members: [JSONMemberLocation]
+  /// Offset of a comma after the last member (``JSONSyntax/geminiRequest`` allows one), if any.
+  public var trailingComma: Int?
 
   /// Creates a layout.
-  public init(openBrace: Int, closeBrace: Int, members: [JSONMemberLocation]) {
+  public init(openBrace: Int, closeBrace: Int, members: [JSONMemberLocation], trailingComma: Int? = nil) {
     self.openBrace = openBrace
     self.closeBrace = closeBrace
     self.members = members
+    self.trailingComma = trailingComma
   }
 
   /// The first member whose key is one of `keys` (e.g. both spellings of a proto field), or nil.
@@ -43,7 +46,8 @@ public struct JSONObjectLayout: Sendable, Equatable {
 /// Byte-faithful edits of a JSON object, for passthrough: only the edited member's bytes change.
 ///
 /// Passthrough must keep unknown fields, `thoughtSignature`s and number spellings exactly as the client sent
-/// them, so edits splice bytes instead of re-serialising the document.
+/// them, so edits splice bytes instead of re-serialising the document. The bytes are always a Gemini client's
+/// request body, so they are read with ``JSONSyntax/geminiRequest`` (trailing commas kept as they are).
 public enum JSONPatch {
   /// A change to one member, named by all spellings it may have (`["systemInstruction", "system_instruction"]`).
   public struct MemberEdit: Sendable {
@@ -87,7 +91,7 @@ public enum JSONPatch {
   }
 
   private static func layoutResult(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONObjectLayout, JSONParseError> {
-    var cursor = JSONCursor(buffer: buffer, maxDepth: JSONParser.defaultMaxDepth)
+    var cursor = JSONCursor(buffer: buffer, maxDepth: JSONParser.defaultMaxDepth, syntax: .geminiRequest)
     do throws(JSONParseError) {
       cursor.skipWhitespace()
       guard cursor.current == UInt8(ascii: "{") else { throw cursor.error("expected a JSON object") }
@@ -96,6 +100,7 @@ public enum JSONPatch {
       var members: [JSONMemberLocation] = []
       cursor.skipWhitespace()
       var close = cursor.position
+      var trailingComma: Int?
       if cursor.current == UInt8(ascii: "}") {
         cursor.position += 1
       } else {
@@ -115,8 +120,14 @@ public enum JSONPatch {
           cursor.skipWhitespace()
           switch cursor.current {
           case UInt8(ascii: ","):
+            let comma = cursor.position
             cursor.position += 1
             cursor.skipWhitespace()
+            if cursor.closesAfterComma(UInt8(ascii: "}")) {
+              trailingComma = comma
+              close = cursor.position - 1
+              break loop
+            }
           case UInt8(ascii: "}"):
             close = cursor.position
             cursor.position += 1
@@ -127,7 +138,8 @@ public enum JSONPatch {
       }
       cursor.skipWhitespace()
       guard cursor.atEnd else { throw cursor.error("unexpected data after the JSON value") }
-      return .success(JSONObjectLayout(openBrace: open, closeBrace: close, members: members))
+      return .success(
+        JSONObjectLayout(openBrace: open, closeBrace: close, members: members, trailingComma: trailingComma))
     } catch {
       return .failure(error)
     }
@@ -142,7 +154,7 @@ public enum JSONPatch {
     for edit in edits {
       let layout = try layout(of: current)
       if let location = layout.member(namedAnyOf: edit.keys) {
-        let old = try JSONParser.parse(current[location.valueRange])
+        let old = try JSONParser.parse(current[location.valueRange], syntax: .geminiRequest)
         if let new = try edit.transform(old) {
           current = replacingValue(of: location, with: new.serializedBytes(), in: current)
         } else {
@@ -194,6 +206,9 @@ public enum JSONPatch {
       range = location.keyRange.lowerBound..<layout.members[index + 1].keyRange.lowerBound
     } else if index > 0 {
       range = layout.members[index - 1].valueRange.upperBound..<location.valueRange.upperBound
+    } else if let comma = layout.trailingComma {
+      // The only member: its trailing comma goes too (`{,}` is not JSON even with trailing commas allowed).
+      range = location.keyRange.lowerBound..<(comma + 1)
     } else {
       range = location.keyRange.lowerBound..<location.valueRange.upperBound
     }

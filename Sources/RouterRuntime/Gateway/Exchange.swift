@@ -119,7 +119,7 @@ struct Exchange {
     }
     let body: JSONValue
     do {
-      body = try JSONParser.parse(request.body)
+      body = try JSONParser.parse(request.body, syntax: .geminiRequest)
     } catch {
       await fail(.invalidArgument("Invalid JSON payload received. \(error.description)"))
       return
@@ -145,8 +145,29 @@ struct Exchange {
       record.upstreamModel = plan.model
       commonHeaders.append(("x-louter-route", record.route))
       var forwarding = Forwarding(call: call, plan: plan, body: body, key: key, stream: stream)
+      if let error = decodeAtFront(&forwarding) {
+        await fail(error)
+        return
+      }
       await forward(&forwarding)
     }
+  }
+
+  /// Decodes a generate request before any backend when every backend of the chain translates it (none would
+  /// pass the client's bytes through, so each would decode it the same way): a request louter cannot read is
+  /// then the front's 400, and the record names no backend. Returns that error, or nil to go on.
+  mutating func decodeAtFront(_ forwarding: inout Forwarding) -> GeminiError? {
+    guard forwarding.call.method == .generateContent || forwarding.call.method == .streamGenerateContent else {
+      return nil
+    }
+    let chain = forwarding.plan.chain
+    guard !chain.isEmpty, chain.allSatisfy({ backends[$0].backend.protocolName != .gemini }) else { return nil }
+    do {
+      forwarding.decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
+    } catch {
+      return error.geminiError
+    }
+    return nil
   }
 
   /// The key from `x-goog-api-key`, then `?key=`, then `Authorization: Bearer`.

@@ -22,7 +22,7 @@ public struct RequestRecord: Sendable {
   public var client: String = "-"
   /// Route name, or `-`.
   public var route: String = "-"
-  /// Hops in order.
+  /// Hops in order: only backends louter really tried (empty when the front answered by itself).
   public var hops: [Hop] = []
   /// `openai` (translated), `gemini` (passthrough), `echo`, or `local` (answered by louter itself).
   public var mode: String = "local"
@@ -79,11 +79,20 @@ public struct RequestRecord: Sendable {
     return text
   }
 
+  /// Who produced an error answer: `front` when louter refused or answered the request before trying any
+  /// backend (bad JSON, an undecodable request, no route, a denied key), `backend` when a hop's outcome is the
+  /// answer; nil for a success.
+  public var rejectedBy: String? {
+    guard status >= 400 else { return nil }
+    return hops.isEmpty ? "front" : "backend"
+  }
+
   /// The JSON request-log form.
   public var json: JSONValue {
     .object([
       "id": .string(id), "client": .string(client), "route": .string(route),
       "backends": .array(hops.map { .object(["backend": .string($0.backend), "outcome": .string($0.outcome)]) }),
+      "rejected_by": rejectedBy.map(JSONValue.string) ?? .null,
       "mode": .string(mode), "method": .string(method), "model": .string(model),
       "upstream_model": .string(upstreamModel),
       "status": .int(Int64(status)), "ttft_ms": timeToFirstToken.map { .double(($0 * 1e6).rounded() / 1e3) } ?? .null,

@@ -45,9 +45,10 @@ public enum EmbeddingTranslator {
           throw reader.failure("model", "\"\(model)\" differs from the model in the URL (\"models/\(urlModel)\")")
         }
       }
-      for field in ["taskType", "title"] where reader.value(field) != nil {
-        warnings.drop(path.isEmpty ? field : "\(path).\(field)")
+      if try reader.enumValue("taskType", .taskType) != nil {
+        warnings.drop(path.isEmpty ? "taskType" : "\(path).taskType")
       }
+      if reader.value("title") != nil { warnings.drop(path.isEmpty ? "title" : "\(path).title") }
       if let value = try reader.int("outputDimensionality") {
         if let dimensions, dimensions != value {
           throw reader.failure("outputDimensionality", "must be the same for every request in a batch")

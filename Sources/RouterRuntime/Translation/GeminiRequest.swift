@@ -42,7 +42,7 @@ public struct GeminiRequest: Sendable, Equatable {
   public static func decode(body: [UInt8]) throws(GeminiRequestError) -> GeminiRequest {
     let json: JSONValue
     do {
-      json = try JSONParser.parse(body)
+      json = try JSONParser.parse(body, syntax: .geminiRequest)
     } catch {
       throw GeminiRequestError("Invalid JSON payload received. \(error.message) at byte \(error.offset).")
     }
@@ -75,7 +75,17 @@ public struct GeminiRequest: Sendable, Equatable {
         config, path: "generationConfig", unknown: &reader.unknown)
     }
     request.cachedContent = try reader.string("cachedContent")
-    for name in ["safetySettings", "labels", "serviceTier", "model"] where reader.value(name) != nil {
+    if let settings = try reader.array("safetySettings") {
+      // OpenAI backends have no safety settings, but a malformed one is still the client's error, as on Google.
+      for (index, element) in settings.enumerated() {
+        var setting = try FieldReader(element, path: "safetySettings[\(index)]", what: "SafetySetting")
+        _ = try setting.enumValue("category", .harmCategory)
+        _ = try setting.enumValue("threshold", .harmBlockThreshold)
+        setting.finish()
+      }
+      request.ignoredFields.append("safetySettings")
+    }
+    for name in ["labels", "serviceTier", "model"] where reader.value(name) != nil {
       if name != "model" { request.ignoredFields.append(name) }
     }
     reader.finish()
@@ -242,7 +252,7 @@ public struct GeminiPart: Sendable, Equatable {
     }
     if let code = reader.value("executableCode") {
       var data = try FieldReader(code, path: path, what: "executableCode", prefix: "executableCode.")
-      let language = try data.string("language")
+      let language = try data.enumValue("language", .language)
       let text = try data.string("code") ?? ""
       data.finish()
       reader.unknown.append(contentsOf: data.unknown)
@@ -250,7 +260,7 @@ public struct GeminiPart: Sendable, Equatable {
     }
     if let result = reader.value("codeExecutionResult") {
       var data = try FieldReader(result, path: path, what: "codeExecutionResult", prefix: "codeExecutionResult.")
-      let outcome = try data.string("outcome")
+      let outcome = try data.enumValue("outcome", .outcome)
       let output = try data.string("output") ?? ""
       data.finish()
       reader.unknown.append(contentsOf: data.unknown)
@@ -329,7 +339,8 @@ public struct GeminiTool: Sendable, Equatable {
         guard let name = try decl.string("name"), !name.isEmpty else { throw decl.failure("name", "is required") }
         let declaration = GeminiFunctionDeclaration(
           name: name, description: try decl.string("description"), parameters: decl.value("parameters"),
-          parametersJsonSchema: decl.value("parametersJsonSchema"), behavior: try decl.string("behavior"))
+          parametersJsonSchema: decl.value("parametersJsonSchema"),
+          behavior: try decl.enumValue("behavior", .behavior))
         // Response schemas describe the function's result; OpenAI has no slot for them.
         _ = decl.value("response")
         _ = decl.value("responseJsonSchema")
@@ -348,7 +359,7 @@ public struct GeminiTool: Sendable, Equatable {
 
 /// `toolConfig`.
 public struct GeminiToolConfig: Sendable, Equatable {
-  /// `functionCallingConfig.mode`, uppercased.
+  /// `functionCallingConfig.mode`, as an uppercased name (numbers are read by ``GeminiEnum/functionCallingMode``).
   public var mode: String?
   /// `functionCallingConfig.allowedFunctionNames`.
   public var allowedFunctionNames: [String]
@@ -369,7 +380,7 @@ public struct GeminiToolConfig: Sendable, Equatable {
     var config = GeminiToolConfig(mode: nil)
     if let calling = reader.value("functionCallingConfig") {
       var inner = try FieldReader(calling, path: "\(path).functionCallingConfig", what: "FunctionCallingConfig")
-      config.mode = try inner.string("mode")?.uppercased()
+      config.mode = try inner.enumValue("mode", .functionCallingMode)
       config.allowedFunctionNames = try inner.stringArray("allowedFunctionNames") ?? []
       inner.finish()
       reader.unknown.append(contentsOf: inner.unknown)
@@ -428,7 +439,7 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
   public var responseLogprobs: Bool?
   /// Number of top logprobs per token.
   public var logprobs: Int?
-  /// Requested output modalities, uppercased.
+  /// Requested output modalities, as uppercased names.
   public var responseModalities: [String]?
   /// Thinking configuration.
   public var thinkingConfig: GeminiThinkingConfig?
@@ -459,7 +470,7 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
     config.responseJsonSchema = reader.value("responseJsonSchema")
     config.responseLogprobs = try reader.bool("responseLogprobs")
     config.logprobs = try reader.int("logprobs")
-    config.responseModalities = try reader.stringArray("responseModalities")?.map { $0.uppercased() }
+    config.responseModalities = try reader.enumArray("responseModalities", .responseModality)
     if let thinking = reader.value("thinkingConfig") {
       var inner = try FieldReader(thinking, path: "\(path).thinkingConfig", what: "ThinkingConfig")
       config.thinkingConfig = GeminiThinkingConfig(
@@ -471,7 +482,10 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
     for field in ["speechConfig", "imageConfig"] where reader.value(field) != nil {
       config.mediaOutputFields.append("\(path).\(field)")
     }
-    for field in ["mediaResolution", "enableEnhancedCivicAnswers", "audioTranscriptionConfig", "enableAffectiveDialog"]
+    if try reader.enumValue("mediaResolution", .mediaResolution) != nil {
+      config.ignoredFields.append("\(path).mediaResolution")
+    }
+    for field in ["enableEnhancedCivicAnswers", "audioTranscriptionConfig", "enableAffectiveDialog"]
     where reader.value(field) != nil {
       config.ignoredFields.append("\(path).\(field)")
     }

@@ -479,7 +479,9 @@ public enum SchemaConverter {
       let value = member.value
       switch key {
       case "type":
-        guard case .string(let name) = value else { throw GeminiRequestError("\(path).type: must be a string") }
+        let name = try GeminiEnum.type.decode(value).mapError {
+          GeminiRequestError("\(path).type: \($0.message(.type))")
+        }.get()
         let lowered = name.lowercased()
         guard lowered != "type_unspecified" else { continue }
         guard ["string", "number", "integer", "boolean", "array", "object", "null"].contains(lowered) else {

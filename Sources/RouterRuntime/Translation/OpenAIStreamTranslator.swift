@@ -189,7 +189,7 @@ public struct OpenAIStreamTranslator: Sendable {
     if let usage { members.append(JSONMember("usageMetadata", usage)) }
     members.append(JSONMember("modelVersion", .string(model ?? options.modelVersion)))
     members.append(JSONMember("responseId", .string(id ?? options.responseId)))
-    return .object(members)
+    return options.encoded(.object(members))
   }
 }
 

@@ -10,13 +10,24 @@ public struct GeminiResponseOptions: Sendable, Equatable {
   public var responseId: String
   /// Backend name, for error details.
   public var backend: String
+  /// Answer enums as protobuf numbers (the client sent `$alt=json;enum-encoding=int`; see ``GeminiAlt``).
+  public var integerEnums: Bool
 
   /// Creates options.
-  public init(includeThoughts: Bool = false, modelVersion: String, responseId: String, backend: String = "") {
+  public init(
+    includeThoughts: Bool = false, modelVersion: String, responseId: String, backend: String = "",
+    integerEnums: Bool = false
+  ) {
     self.includeThoughts = includeThoughts
     self.modelVersion = modelVersion
     self.responseId = responseId
     self.backend = backend
+    self.integerEnums = integerEnums
+  }
+
+  /// A finished response in the enum spelling the client asked for.
+  func encoded(_ response: JSONValue) -> JSONValue {
+    integerEnums ? GeminiEnum.numbered(response: response) : response
   }
 }
 
@@ -104,7 +115,7 @@ public enum OpenAIToGemini {
     if let usage = usageMetadata(response["usage"]) { body.append(JSONMember("usageMetadata", usage)) }
     body.append(JSONMember("modelVersion", .string(response["model"]?.stringValue ?? options.modelVersion)))
     body.append(JSONMember("responseId", .string(response["id"]?.stringValue ?? options.responseId)))
-    return GeminiTranslatedResponse(json: .object(body), warnings: warnings)
+    return GeminiTranslatedResponse(json: options.encoded(.object(body)), warnings: warnings)
   }
 
   /// The range of a candidate index (`int32` in the API); backend indices are clamped into it.
@@ -115,12 +126,14 @@ public enum OpenAIToGemini {
     message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue
   }
 
-  /// The members of one candidate; a candidate without parts gets `content:{"role":"model"}`.
+  /// The members of one candidate. A content always has `parts`: with nothing to say it is one empty text part,
+  /// as in Google's own last stream chunk (clients such as the legacy SDK's `chunk.text` fail on a content
+  /// without parts).
   static func candidateObject(parts: [JSONValue], index: Int64, finishReason: String?, finishMessage: String? = nil)
     -> [JSONMember]
   {
-    var content: [JSONMember] = [JSONMember("role", "model")]
-    if !parts.isEmpty { content.append(JSONMember("parts", .array(parts))) }
+    let parts = parts.isEmpty ? [JSONValue.object([JSONMember("text", "")])] : parts
+    let content: [JSONMember] = [JSONMember("role", "model"), JSONMember("parts", .array(parts))]
     var candidate: [JSONMember] = [JSONMember("content", .object(content))]
     if let finishReason { candidate.append(JSONMember("finishReason", .string(finishReason))) }
     if let finishMessage { candidate.append(JSONMember("finishMessage", .string(finishMessage))) }
