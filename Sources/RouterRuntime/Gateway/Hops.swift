@@ -315,7 +315,7 @@ extension Exchange {
     if let warning = translated.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
     let options = GeminiResponseOptions(
       includeThoughts: translated.includeThoughts, modelVersion: forwarding.plan.model, responseId: record.id,
-      backend: backend.name)
+      backend: backend.name, integerEnums: GeminiAlt.parse(query: self.request.query).integerEnums)
     if !forwarding.stream {
       let bytes: [UInt8]
       do {
@@ -508,8 +508,8 @@ extension Exchange {
 }
 
 extension GeminiCall {
-  /// `?alt=sse` asks for server-sent events; without it a stream is one JSON array.
+  /// `?alt=sse` (or `$alt=sse`) asks for server-sent events; without it a stream is one JSON array.
   func isSSE(request: HTTPRequest) -> Bool {
-    QueryString.value("alt", in: request.query)?.lowercased() == "sse"
+    GeminiAlt.parse(query: request.query).sse
   }
 }
