@@ -174,6 +174,23 @@ struct ChunkedBody {
     #expect(!body.terminated)
   }
 
+  @Test func aPassthroughJSONArrayStreamCutMidElementEndsWithAnInBandErrorElement() async throws {
+    let first = "[" + Self.geminiAnswer("first")
+    let cut = first + ",\r\n" + #"{"candidates":[{"cut-here"#
+    let bad = try Self.once(Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n\(cut)".utf8))
+    let spare = try Self.spare("gemini")
+    let chain = try gateway("gemini", [bad, spare])
+    defer { stopAll(bad, spare, chain) }
+    let answer = try await chain.post("/v1beta/models/m:streamGenerateContent", Self.hello)
+    #expect(answer.head.contains("x-louter-backend: b0"))
+    let body = ChunkedBody(answer.body)
+    #expect(body.payload.hasPrefix(first))
+    #expect(!body.payload.contains("cut-here"), "the partial element is dropped")
+    let error = String(decoding: body.payload.utf8.dropFirst(first.utf8.count), as: UTF8.self)
+    #expect(error.hasPrefix(",\r\n" + #"{"error":"#) && error.hasSuffix("]"), "an in-band error element")
+    #expect(!body.terminated)
+  }
+
   // The two below held before this suite (the transport reports a body shorter than declared); they pin
   // the in-band error and the missing terminating chunk that the e2e client must accept.
   @Test(arguments: ["gemini", "openai"])
@@ -244,5 +261,42 @@ struct ChunkedBody {
     }
     var cut = SSEEventFramer()
     #expect(throws: SSEEventFramer.Failure.self) { _ = try cut.feed(Self.bytes("data: {\"a\":\n\n")) }
+  }
+}
+
+@Suite struct JSONArrayFramerTests {
+  static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+  @Test func elementsAreRelayedWholeWhateverThePieces() throws {
+    let all = Self.bytes("[{\"a\":\"x]}\\\"{\"},\r\n{\"b\":[1,{\"c\":2}]}\r\n]")
+    for split in 0...all.count {
+      var framer = JSONArrayFramer()
+      let first = try framer.feed(Array(all[..<split]))
+      let second = try framer.feed(Array(all[split...]))
+      #expect(first.bytes + second.bytes == all, "split at \(split)")
+      #expect(
+        first.events + second.events == [.object(["a": "x]}\"{"]), .object(["b": [1, .object(["c": 2])]])],
+        "split at \(split)")
+      #expect(framer.closed)
+    }
+  }
+
+  @Test func aPieceEndingInsideAnElementHoldsItBack() throws {
+    var framer = JSONArrayFramer()
+    let piece = try framer.feed(Self.bytes("[{\"a\":1},\r\n{\"b\""))
+    #expect(piece.bytes == Self.bytes("[{\"a\":1}"))
+    #expect(!framer.closed)
+    #expect(try framer.feed(Self.bytes(":2}")).bytes == Self.bytes(",\r\n{\"b\":2}"))
+  }
+
+  @Test func whatIsNoArrayOfObjectsIsRefused() {
+    for text in ["{\"a\":1}", "[1]", "[\"s\"]", "[{\"a\":1}]]", "[{\"a\":1}}", "[{\"a\":\u{1}}]"] {
+      var framer = JSONArrayFramer()
+      #expect(throws: SSEEventFramer.Failure.self, "\(text)") { _ = try framer.feed(Self.bytes(text)) }
+    }
+    var invalid = JSONArrayFramer()
+    #expect(throws: SSEEventFramer.Failure.self) {
+      _ = try invalid.feed([0x5B, 0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D])
+    }
   }
 }

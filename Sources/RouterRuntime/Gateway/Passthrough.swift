@@ -106,17 +106,17 @@ extension Exchange {
     return upstreamRequest(backend, url: url, headers: headers, body: body)
   }
 
-  /// Relays a passthrough stream as it comes. SSE is cut at event boundaries and only whole events, each
-  /// one JSON value, are forwarded; a stream that ends inside an event is broken off.
+  /// Relays a passthrough stream as it comes, cut after whole SSE events or JSON-array elements, each one
+  /// JSON value; a stream that ends inside one is broken off.
   ///
   /// Until the first bytes are relayed a failure is a hop failure and the chain goes on; after them it is
-  /// an in-band error (SSE) and the response ends without its terminating chunk.
+  /// an in-band error and the response ends without its terminating chunk.
   mutating func relayBytes(
     _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, contentType: String,
     headers: [(String, String)], sse: Bool
   ) async -> HopResult {
     var committed = false
-    var framer = SSEEventFramer()
+    var framer = PassthroughStreamFramer(sse: sse)
     let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
     while true {
       var chunk: [UInt8]?
@@ -128,7 +128,7 @@ extension Exchange {
         if !committed { return .failed(Self.failure(error, backend: backend.name)) }
         broken = Self.midStreamError(error, backend: backend.name)
       }
-      if sse, broken == nil {
+      if broken == nil {
         do {
           let framed = try framer.feed(chunk ?? [])
           for event in framed.events { noteUsage(event["usageMetadata"]) }
@@ -137,13 +137,13 @@ extension Exchange {
           body.cancel()
           broken = Self.notJSON(error.what, backend: backend.name)
         }
-        if chunk == nil, broken == nil, framer.holdsPartialEvent {
+        if chunk == nil, broken == nil, !framer.endsCleanly {
           broken = .unavailable("backend '\(backend.name)' ended the stream inside an event")
         }
       }
       if let broken {
         if !committed { return .failed(Self.badAnswer(broken, backend: backend.name)) }
-        if sse { _ = try? await responder.write(GeminiSSEWriter.event(broken.json)) }
+        _ = try? await responder.write(framer.errorBytes(broken))
         responder.abort()
         record.status = broken.code
         return .served(healthy: false)

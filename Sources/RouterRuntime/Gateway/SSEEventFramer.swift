@@ -91,3 +91,127 @@ extension SSEEventFramer.Failure {
     }
   }
 }
+
+/// Cuts a relayed Gemini JSON-array stream (`[` obj `,` obj … `]`) after whole elements, so that a
+/// passthrough forwards only elements that parse, byte for byte, and can end a broken stream with an
+/// in-band `{"error":…}` element.
+struct JSONArrayFramer {
+  private var pending: [UInt8] = []
+  private var scanned = 0
+  private var depth = 0
+  private var inString = false
+  private var escaped = false
+  /// Where the element being read starts in `pending`.
+  private var elementStart: Int?
+  /// True once the array's closing `]` was read.
+  private(set) var closed = false
+  let maxElementBytes = SSEParser().maxEventBytes
+
+  /// Takes the next piece of the upstream body; returns the elements it completed.
+  mutating func feed(_ piece: [UInt8]) throws(SSEEventFramer.Failure) -> SSEEventFramer.Events {
+    pending += piece
+    var boundary: Int?
+    var events: [JSONValue] = []
+    var index = scanned
+    while index < pending.count {
+      let byte = pending[index]
+      index += 1
+      if inString {
+        if escaped {
+          escaped = false
+        } else if byte == UInt8(ascii: "\\") {
+          escaped = true
+        } else if byte == UInt8(ascii: "\"") {
+          inString = false
+        }
+        continue
+      }
+      switch byte {
+      case UInt8(ascii: "{"), UInt8(ascii: "["):
+        if closed || (depth == 0 && byte == UInt8(ascii: "{")) { throw .notJSON("a stream that is not a JSON array") }
+        if depth == 1 { elementStart = index - 1 }
+        depth += 1
+      case UInt8(ascii: "}"), UInt8(ascii: "]"):
+        if depth == 1, elementStart == nil, byte == UInt8(ascii: "]") {
+          depth = 0
+          closed = true
+          boundary = index
+          continue
+        }
+        guard depth > 1 else { throw .notJSON("a stream that is not a JSON array") }
+        depth -= 1
+        if depth == 1, let start = elementStart {
+          do {
+            events.append(try JSONParser.parse(pending[start..<index]))
+          } catch {
+            throw .notJSON("a stream element that is not JSON (\(error.description))")
+          }
+          elementStart = nil
+          boundary = index
+        }
+      case UInt8(ascii: "\""):
+        guard depth > 1 else { throw .notJSON("a stream element that is not an object") }
+        inString = true
+      case 0x20, 0x09, 0x0A, 0x0D:
+        break
+      case UInt8(ascii: ","):
+        guard depth >= 1, !closed else { throw .notJSON("a stream that is not a JSON array") }
+      default:
+        // Numbers, literals, colons: only inside an element.
+        guard depth > 1 else { throw .notJSON("a stream that is not a JSON array of objects") }
+      }
+    }
+    scanned = pending.count
+    var bytes: [UInt8] = []
+    if let boundary {
+      bytes = Array(pending[..<boundary])
+      pending.removeFirst(boundary)
+      elementStart = elementStart.map { $0 - boundary }
+      scanned = pending.count
+    }
+    if pending.count > maxElementBytes { throw .oversized }
+    return SSEEventFramer.Events(bytes: bytes, events: events)
+  }
+}
+
+/// The framer of a passthrough stream in the form the client asked for, and the in-band error in it.
+enum PassthroughStreamFramer {
+  case sse(SSEEventFramer)
+  case array(JSONArrayFramer)
+
+  init(sse: Bool) { self = sse ? .sse(SSEEventFramer()) : .array(JSONArrayFramer()) }
+
+  mutating func feed(_ piece: [UInt8]) throws(SSEEventFramer.Failure) -> SSEEventFramer.Events {
+    switch self {
+    case .sse(var framer):
+      defer { self = .sse(framer) }
+      return try framer.feed(piece)
+    case .array(var framer):
+      defer { self = .array(framer) }
+      return try framer.feed(piece)
+    }
+  }
+
+  /// True when the stream ended where it may end: between SSE events, or after the array's `]`.
+  var endsCleanly: Bool {
+    switch self {
+    case .sse(let framer): !framer.holdsPartialEvent
+    case .array(let framer): framer.closed
+    }
+  }
+
+  /// The in-band error after the whole events relayed so far: an SSE event, or a last array element and
+  /// the `]` (nothing once the array was closed). Only written once something was relayed, so the array
+  /// always has an element before it.
+  func errorBytes(_ error: GeminiError) -> [UInt8] {
+    switch self {
+    case .sse: return GeminiSSEWriter.event(error.json)
+    case .array(let framer):
+      if framer.closed { return [] }
+      var out: [UInt8] = [UInt8(ascii: ","), 0x0D, 0x0A]
+      out += error.json.serializedBytes()
+      out.append(UInt8(ascii: "]"))
+      return out
+    }
+  }
+}
