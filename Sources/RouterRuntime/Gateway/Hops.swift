@@ -329,14 +329,10 @@ extension Exchange {
         let json = try JSONParser.parse(bytes)
         answer = try OpenAIToGemini.translate(json, options: options).json
       } catch let error as GeminiError {
-        return .failed(HopFailure(backend: backend.name, kind: .serverError, error: error, outcome: "bad-answer"))
+        return .failed(Self.badAnswer(error, backend: backend.name))
       } catch {
         return .failed(
-          HopFailure(
-            backend: backend.name, kind: .serverError,
-            error: GeminiError(
-              code: 502, status: "UNAVAILABLE", message: "backend '\(backend.name)' sent a body that is not JSON"),
-            outcome: "bad-answer"))
+          Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
       noteUsage(answer["usageMetadata"])
       await respond(200, json: answer, headers: headers)
@@ -354,6 +350,16 @@ extension Exchange {
       if finished { events += translator.finish() }
       return events
     }
+  }
+
+  /// A 2xx answer that cannot be relayed or translated: a backend fault, and the chain goes on.
+  static func badAnswer(_ error: GeminiError, backend: String) -> HopFailure {
+    HopFailure(backend: backend, kind: .serverError, error: error, outcome: "bad-answer")
+  }
+
+  /// The 502 for an answer that is not what a Gemini client can read; `what` says what was sent.
+  static func notJSON(_ what: String, backend: String) -> GeminiError {
+    GeminiError(code: 502, status: "UNAVAILABLE", message: "backend '\(backend)' sent \(what)")
   }
 
   /// The error a client sees when the upstream fails after its stream began.
@@ -493,16 +499,12 @@ extension Exchange {
       await respond(200, json: answer, headers: headers)
       return .served(healthy: true)
     } catch let error as GeminiError {
-      return .failed(HopFailure(backend: backend.name, kind: .serverError, error: error, outcome: "bad-answer"))
+      return .failed(Self.badAnswer(error, backend: backend.name))
     } catch let error as UpstreamError {
       return .failed(Self.failure(error, backend: backend.name))
     } catch {
       return .failed(
-        HopFailure(
-          backend: backend.name, kind: .serverError,
-          error: GeminiError(
-            code: 502, status: "UNAVAILABLE", message: "backend '\(backend.name)' sent a body that is not JSON"),
-          outcome: "bad-answer"))
+        Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
     }
   }
 }

@@ -64,7 +64,12 @@ extension Exchange {
       } catch {
         return .failed(Self.failure(error, backend: backend.name))
       }
-      if let json = try? JSONParser.parse(bytes) { noteUsage(json["usageMetadata"]) }
+      // Relayed only when it is one JSON value: a body cut by its length, or not UTF-8, is the backend's fault.
+      guard let json = try? JSONParser.parse(bytes) else {
+        return .failed(
+          Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
+      }
+      noteUsage(json["usageMetadata"])
       record.status = 200
       do {
         try await responder.respond(
@@ -101,24 +106,46 @@ extension Exchange {
     return upstreamRequest(backend, url: url, headers: headers, body: body)
   }
 
+  /// Relays a passthrough stream as it comes, cut after whole SSE events or JSON-array elements, each one
+  /// JSON value; a stream that ends inside one is broken off.
+  ///
+  /// Until the first bytes are relayed a failure is a hop failure and the chain goes on; after them it is
+  /// an in-band error and the response ends without its terminating chunk.
   mutating func relayBytes(
     _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, contentType: String,
     headers: [(String, String)], sse: Bool
   ) async -> HopResult {
     var committed = false
-    var parser = SSEParser()
+    var framer = PassthroughStreamFramer(sse: sse)
     let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
     while true {
-      let chunk: [UInt8]?
+      var chunk: [UInt8]?
+      var broken: GeminiError?
       do {
         // Before anything is committed, the first token has the hop's first-byte deadline.
         chunk = try await body.next(deadline: committed ? nil : deadline)
       } catch {
         if !committed { return .failed(Self.failure(error, backend: backend.name)) }
-        let mapped = Self.midStreamError(error, backend: backend.name)
-        if sse { _ = try? await responder.write(GeminiSSEWriter.event(mapped.json)) }
+        broken = Self.midStreamError(error, backend: backend.name)
+      }
+      if broken == nil {
+        do {
+          let framed = try framer.feed(chunk ?? [])
+          for event in framed.events { noteUsage(event["usageMetadata"]) }
+          if chunk != nil { chunk = framed.bytes }
+        } catch {
+          body.cancel()
+          broken = Self.notJSON(error.what, backend: backend.name)
+        }
+        if chunk == nil, broken == nil, !framer.endsCleanly {
+          broken = .unavailable("backend '\(backend.name)' ended the stream inside an event")
+        }
+      }
+      if let broken {
+        if !committed { return .failed(Self.badAnswer(broken, backend: backend.name)) }
+        _ = try? await responder.write(framer.errorBytes(broken))
         responder.abort()
-        record.status = mapped.code
+        record.status = broken.code
         return .served(healthy: false)
       }
       guard let chunk else { break }
@@ -126,11 +153,6 @@ extension Exchange {
       if !committed {
         guard await commitStream(contentType: contentType, headers: headers) else { return .served(healthy: nil) }
         committed = true
-      }
-      if sse {
-        for event in parser.feed(chunk) where event.data.contains("usageMetadata") {
-          if let json = try? JSONParser.parse(event.data) { noteUsage(json["usageMetadata"]) }
-        }
       }
       do {
         try await responder.write(chunk)
@@ -141,13 +163,13 @@ extension Exchange {
       }
     }
     if !committed {
+      record.status = 200
       do {
         try await responder.respond(
           status: 200, headers: [("content-type", contentType)] + commonHeaders + headers, body: [])
       } catch {
         record.status = 499
       }
-      record.status = 200
       return .served(healthy: true)
     }
     do {

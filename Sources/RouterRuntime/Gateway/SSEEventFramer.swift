@@ -1,0 +1,217 @@
+import RouteSpec
+
+/// Cuts a relayed SSE byte stream at event boundaries, so that a passthrough forwards whole events only,
+/// byte for byte, and can tell a stream cut inside an event from one that ended cleanly.
+///
+/// An event ends at a blank line (any of CRLF, LF, CR twice in a row, WHATWG rules); what follows the last
+/// boundary is held until its event completes, at most ``maxEventBytes`` bytes.
+struct SSEEventFramer {
+  /// The whole events a piece completed, and the events read from them.
+  struct Events {
+    /// The bytes to relay: exactly the upstream's, from the previous boundary to the last new one.
+    var bytes: [UInt8] = []
+    /// The events in `bytes`, each with its `data` checked to be one JSON value.
+    var events: [JSONValue] = []
+  }
+
+  /// Why the relayed stream cannot go on.
+  enum Failure: Error, Equatable {
+    /// An event's bytes are not UTF-8 or its data is not one JSON value.
+    case notJSON(String)
+    /// An event grew past ``maxEventBytes`` without ending.
+    case oversized
+  }
+
+  private var pending: [UInt8] = []
+  /// How far `pending` has been scanned for line ends.
+  private var scanned = 0
+  /// The byte before `scanned` ended a line (true at the start: a leading blank line ends nothing).
+  private var atLineStart = true
+  /// The byte before `scanned` was a CR: an LF right after it belongs to the same line end.
+  private var afterCR = false
+  private var parser = SSEParser()
+
+  var maxEventBytes: Int { parser.maxEventBytes }
+
+  /// True when bytes of an event that has not ended are held (line ends alone are no event).
+  var holdsPartialEvent: Bool { pending.contains { $0 != 0x0D && $0 != 0x0A } }
+
+  /// Takes the next piece of the upstream body; returns the events it completed.
+  mutating func feed(_ piece: [UInt8]) throws(Failure) -> Events {
+    pending += piece
+    var boundary: Int?
+    var index = scanned
+    while index < pending.count {
+      let byte = pending[index]
+      if afterCR, byte == 0x0A {
+        // The LF of a CRLF that ended a blank line is part of that boundary.
+        afterCR = false
+        if boundary == index { boundary = index + 1 }
+        index += 1
+        continue
+      }
+      afterCR = byte == 0x0D
+      if byte == 0x0D || byte == 0x0A {
+        if atLineStart { boundary = index + 1 }
+        atLineStart = true
+      } else {
+        atLineStart = false
+      }
+      index += 1
+    }
+    scanned = pending.count
+    guard let boundary else {
+      if pending.count > maxEventBytes { throw .oversized }
+      return Events()
+    }
+    let bytes = Array(pending[..<boundary])
+    pending.removeFirst(boundary)
+    scanned = pending.count
+    if pending.count > maxEventBytes { throw .oversized }
+    // SSE is UTF-8; the parser below would quietly replace what is not.
+    guard String(validating: bytes, as: UTF8.self) != nil else { throw .notJSON("an event that is not UTF-8") }
+    var events: [JSONValue] = []
+    for event in parser.feed(bytes) {
+      do {
+        events.append(try JSONParser.parse(event.data))
+      } catch {
+        throw .notJSON("an event that is not JSON (\(error.description))")
+      }
+    }
+    return Events(bytes: bytes, events: events)
+  }
+}
+
+extension SSEEventFramer.Failure {
+  /// What the backend sent, for the error message.
+  var what: String {
+    switch self {
+    case .notJSON(let detail): detail
+    case .oversized: "a stream event larger than louter accepts"
+    }
+  }
+}
+
+/// Cuts a relayed Gemini JSON-array stream (`[` obj `,` obj … `]`) after whole elements, so that a
+/// passthrough forwards only elements that parse, byte for byte, and can end a broken stream with an
+/// in-band `{"error":…}` element.
+struct JSONArrayFramer {
+  private var pending: [UInt8] = []
+  private var scanned = 0
+  private var depth = 0
+  private var inString = false
+  private var escaped = false
+  /// Where the element being read starts in `pending`.
+  private var elementStart: Int?
+  /// True once the array's closing `]` was read.
+  private(set) var closed = false
+  let maxElementBytes = SSEParser().maxEventBytes
+
+  /// Takes the next piece of the upstream body; returns the elements it completed.
+  mutating func feed(_ piece: [UInt8]) throws(SSEEventFramer.Failure) -> SSEEventFramer.Events {
+    pending += piece
+    var boundary: Int?
+    var events: [JSONValue] = []
+    var index = scanned
+    while index < pending.count {
+      let byte = pending[index]
+      index += 1
+      if inString {
+        if escaped {
+          escaped = false
+        } else if byte == UInt8(ascii: "\\") {
+          escaped = true
+        } else if byte == UInt8(ascii: "\"") {
+          inString = false
+        }
+        continue
+      }
+      switch byte {
+      case UInt8(ascii: "{"), UInt8(ascii: "["):
+        if closed || (depth == 0 && byte == UInt8(ascii: "{")) { throw .notJSON("a stream that is not a JSON array") }
+        if depth == 1 { elementStart = index - 1 }
+        depth += 1
+      case UInt8(ascii: "}"), UInt8(ascii: "]"):
+        if depth == 1, elementStart == nil, byte == UInt8(ascii: "]") {
+          depth = 0
+          closed = true
+          boundary = index
+          continue
+        }
+        guard depth > 1 else { throw .notJSON("a stream that is not a JSON array") }
+        depth -= 1
+        if depth == 1, let start = elementStart {
+          do {
+            events.append(try JSONParser.parse(pending[start..<index]))
+          } catch {
+            throw .notJSON("a stream element that is not JSON (\(error.description))")
+          }
+          elementStart = nil
+          boundary = index
+        }
+      case UInt8(ascii: "\""):
+        guard depth > 1 else { throw .notJSON("a stream element that is not an object") }
+        inString = true
+      case 0x20, 0x09, 0x0A, 0x0D:
+        break
+      case UInt8(ascii: ","):
+        guard depth >= 1, !closed else { throw .notJSON("a stream that is not a JSON array") }
+      default:
+        // Numbers, literals, colons: only inside an element.
+        guard depth > 1 else { throw .notJSON("a stream that is not a JSON array of objects") }
+      }
+    }
+    scanned = pending.count
+    var bytes: [UInt8] = []
+    if let boundary {
+      bytes = Array(pending[..<boundary])
+      pending.removeFirst(boundary)
+      elementStart = elementStart.map { $0 - boundary }
+      scanned = pending.count
+    }
+    if pending.count > maxElementBytes { throw .oversized }
+    return SSEEventFramer.Events(bytes: bytes, events: events)
+  }
+}
+
+/// The framer of a passthrough stream in the form the client asked for, and the in-band error in it.
+enum PassthroughStreamFramer {
+  case sse(SSEEventFramer)
+  case array(JSONArrayFramer)
+
+  init(sse: Bool) { self = sse ? .sse(SSEEventFramer()) : .array(JSONArrayFramer()) }
+
+  mutating func feed(_ piece: [UInt8]) throws(SSEEventFramer.Failure) -> SSEEventFramer.Events {
+    switch self {
+    case .sse(var framer):
+      defer { self = .sse(framer) }
+      return try framer.feed(piece)
+    case .array(var framer):
+      defer { self = .array(framer) }
+      return try framer.feed(piece)
+    }
+  }
+
+  /// True when the stream ended where it may end: between SSE events, or after the array's `]`.
+  var endsCleanly: Bool {
+    switch self {
+    case .sse(let framer): !framer.holdsPartialEvent
+    case .array(let framer): framer.closed
+    }
+  }
+
+  /// The in-band error after the whole events relayed so far: an SSE event, or a last array element and
+  /// the `]` (nothing once the array was closed). Only written once something was relayed, so the array
+  /// always has an element before it.
+  func errorBytes(_ error: GeminiError) -> [UInt8] {
+    switch self {
+    case .sse: return GeminiSSEWriter.event(error.json)
+    case .array(let framer):
+      if framer.closed { return [] }
+      var out: [UInt8] = [UInt8(ascii: ","), 0x0D, 0x0A]
+      out += error.json.serializedBytes()
+      out.append(UInt8(ascii: "]"))
+      return out
+    }
+  }
+}
