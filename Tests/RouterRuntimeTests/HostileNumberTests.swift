@@ -202,6 +202,12 @@ import Testing
     #expect(budget?.contains("thinkingBudget must be an integer between") == true)
     #expect(try trDecodeError(#"{"contents":[],"generationConfig":{"maxOutputTokens":2147483647}}"#) == nil)
     #expect(try trDecodeError(#"{"contents":[],"generationConfig":{"seed":-2147483648.0}}"#) == nil)
+    // Counts are never negative; a seed may be.
+    for field in ["maxOutputTokens", "candidateCount", "topK"] {
+      let message = try trDecodeError(#"{"contents":[],"generationConfig":{"\#(field)":-1}}"#)
+      #expect(message == "generationConfig: \(field) must be an integer between 0 and 2147483647", "\(field)")
+    }
+    #expect(try trDecodeError(#"{"contents":[],"generationConfig":{"seed":-1}}"#) == nil)
   }
 
   // MARK: the JSON parser itself

@@ -237,6 +237,8 @@ class Response:
         self.status = status
         self.headers = headers
         self.body = body
+        #: False when a chunked body ended (the connection closed) before its last chunk.
+        self.complete = True
 
     def header(self, name):
         for key, value in self.headers:
@@ -331,6 +333,10 @@ class Client:
         if encoding == "chunked":
             body = bytearray()
             while True:
+                # A stream that failed after it began ends without its last chunk: record it, don't raise.
+                if not self.buffer and not self._fill():
+                    response.complete = False
+                    break
                 size_line = self._line()
                 size = int(size_line.split(b";")[0], 16)
                 if size == 0:

@@ -272,12 +272,7 @@ MUST_FALL_BACK = {"garbage_status_line", "no_header_end", "stall_before_answerin
 MUST_CLOSE = {"content_length_negative", "content_length_plus", "garbage_status_line", "stall_after_headers",
               "stall_before_answering", "body_over_the_cap_declared", "header_line_of_10_mb"}
 #: (case, protocol or "*", mode or "*") -> the issue 8 defect that makes it fail on main.
-DEFECTS = {
-    # louter sends the in-band error and, as README says, no terminating chunk (RelayFidelityTests); the e2e
-    # client (rawpeers.Client.read_response) raises on a chunked body without its last chunk.
-    ("body_shorter_than_length", "*", "stream"): "the e2e client cannot read a stream ended by an in-band error",
-    ("stream_cut_mid_event", "*", "stream"): "the e2e client cannot read a stream ended by an in-band error",
-}
+DEFECTS = {}
 #: Cases that must not even run on main (unbounded allocation): (case, protocol, mode) -> the defect.
 NOT_RUN = {}
 
@@ -338,6 +333,8 @@ def assert_well_formed(response, stream, translated):
         return "fallback" if texts == [HEALTHY_TEXT] else "relayed"
     events = parse_sse(response.body)
     assert events, response
+    if not response.complete:
+        assert any("error" in e for e in events), "a stream cut without its last chunk must carry an in-band error"
     for event in events:
         if translated:
             assert_sane_usage(event)

@@ -458,9 +458,10 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
     var config = GeminiGenerationConfig()
     config.temperature = try reader.double("temperature")
     config.topP = try reader.double("topP")
-    config.topK = try reader.int("topK")
-    config.candidateCount = try reader.int("candidateCount")
-    config.maxOutputTokens = try reader.int("maxOutputTokens")
+    // Counts cannot be negative: a backend would take `max_tokens: -1` as its own error, or worse, as "no limit".
+    config.topK = try reader.int("topK", minimum: 0)
+    config.candidateCount = try reader.int("candidateCount", minimum: 0)
+    config.maxOutputTokens = try reader.int("maxOutputTokens", minimum: 0)
     config.stopSequences = try reader.stringArray("stopSequences")
     config.presencePenalty = try reader.double("presencePenalty")
     config.frequencyPenalty = try reader.double("frequencyPenalty")
@@ -571,11 +572,11 @@ struct FieldReader {
 
   /// An `int32` field (every integer in the Gemini request is one); integral floats (`40.0`) are accepted
   /// because the Python SDK sends them. Anything outside `Int32` is rejected, never truncated.
-  mutating func int(_ name: String) throws(GeminiRequestError) -> Int? {
+  mutating func int(_ name: String, minimum: Int32 = .min) throws(GeminiRequestError) -> Int? {
     guard let value = value(name) else { return nil }
     guard value.intValue != nil else { throw failure(name, "must be an integer") }
-    guard let number = value.integer(in: Int64(Int32.min)...Int64(Int32.max)) else {
-      throw failure(name, "must be an integer between \(Int32.min) and \(Int32.max)")
+    guard let number = value.integer(in: Int64(minimum)...Int64(Int32.max)) else {
+      throw failure(name, "must be an integer between \(minimum) and \(Int32.max)")
     }
     return Int(number)
   }
