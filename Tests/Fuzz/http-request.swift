@@ -22,8 +22,6 @@ func parse(_ pieces: [ArraySlice<UInt8>]) -> Outcome {
       case .error: outcome.failed = true
       }
     }
-    _ = parser.isIdle
-    _ = parser.isReadingHead
   }
   return outcome
 }
