@@ -152,6 +152,28 @@ import Testing
     #expect(translator.isComplete)
   }
 
+  /// Arguments are held until the stream ends, so their total is bounded: fragments streamed forever end the
+  /// stream with an error instead of growing the process.
+  @Test func toolCallArgumentsPastTheCapAreAStreamError() {
+    var translator = OpenAIStreamTranslator(options: trResponseOptions)
+    let fragment = String(repeating: "a", count: 1024 * 1024)
+    let first = #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]}"#
+    #expect(translator.consume(first).isEmpty)
+    var last: [GeminiStreamEvent] = []
+    var sent = 0
+    while !translator.isComplete, sent <= OpenAIStreamTranslator.maxToolCallArgumentBytes {
+      last = translator.consume(
+        #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\#(fragment)"}}]}}]}"#)
+      sent += fragment.utf8.count
+    }
+    guard case .error(let error) = last.last else {
+      Issue.record("expected a stream error after \(sent) bytes, got \(last)")
+      return
+    }
+    #expect(error.message.contains("tool-call arguments exceed"))
+    #expect(sent > OpenAIStreamTranslator.maxToolCallArgumentBytes)
+  }
+
   @Test func moreThanTheChoiceLimitIsAStreamError() {
     var translator = OpenAIStreamTranslator(options: trResponseOptions)
     let choices = (0...OpenAIStreamTranslator.maxChoices).map { #"{"index":\#($0),"delta":{}}"# }

@@ -29,11 +29,17 @@ public struct OpenAIStreamTranslator: Sendable {
   public static let maxToolCalls = 128
   /// The most choices one stream may carry; more is a stream error.
   public static let maxChoices = 128
+  /// The most tool-call argument bytes one stream may hold until its end (all calls together): they are
+  /// kept until the last event, so a backend streaming fragments forever must not grow the process without
+  /// bound. The same as the cap on a whole non-streamed answer.
+  public static let maxToolCallArgumentBytes = 64 * 1024 * 1024
 
   /// Tool-call slots per choice index.
   private var toolCalls: [Int64: ToolCallSlots] = [:]
   /// Tool-call slots opened so far, over all choices.
   private var toolCallCount = 0
+  /// Argument bytes held in the slots, over all choices.
+  private var toolCallArgumentBytes = 0
   /// Finish reasons per choice index, as received.
   private var finishReasons: [Int64: String] = [:]
   /// Choice indices seen so far, in first-seen order.
@@ -90,8 +96,8 @@ public struct OpenAIStreamTranslator: Sendable {
       if let refusal = delta["refusal"]?.stringValue, !refusal.isEmpty {
         parts.append(.object([JSONMember("text", .string(refusal))]))
       }
-      if case .array(let fragments) = delta["tool_calls"] ?? .null, !accumulate(fragments, choice: index) {
-        return fail(events, "upstream stream has more than \(Self.maxToolCalls) tool calls")
+      if case .array(let fragments) = delta["tool_calls"] ?? .null, let problem = accumulate(fragments, choice: index) {
+        return fail(events, problem)
       }
       if let reason = choice["finish_reason"]?.stringValue { finishReasons[index] = reason }
       if !parts.isEmpty {
@@ -123,9 +129,10 @@ public struct OpenAIStreamTranslator: Sendable {
 
   /// Tool-call accumulator: index reuse (Ollama), repeated ids/names, missing indices.
   ///
-  /// Returns false when the stream would exceed ``maxToolCalls``; the upstream index only keys a slot, it never
-  /// sizes anything.
-  private mutating func accumulate(_ fragments: [JSONValue], choice: Int64) -> Bool {
+  /// Returns why the stream must end when it would exceed ``maxToolCalls`` or ``maxToolCallArgumentBytes``, else
+  /// nil; the upstream index only keys a slot, it never sizes anything.
+  private mutating func accumulate(_ fragments: [JSONValue], choice: Int64) -> String? {
+    let tooMany = "upstream stream has more than \(Self.maxToolCalls) tool calls"
     var slots = toolCalls[choice] ?? ToolCallSlots()
     defer { toolCalls[choice] = slots }
     for (position, fragment) in fragments.enumerated() {
@@ -141,14 +148,14 @@ public struct OpenAIStreamTranslator: Sendable {
           if let existing = slots.slots.firstIndex(where: { $0.id == fragmentID }) {
             slot = existing
           } else {
-            guard toolCallCount < Self.maxToolCalls else { return false }
+            guard toolCallCount < Self.maxToolCalls else { return tooMany }
             slot = slots.open(at: nil)
             slots.position[upstreamIndex] = slot
             toolCallCount += 1
           }
         }
       } else {
-        guard toolCallCount < Self.maxToolCalls else { return false }
+        guard toolCallCount < Self.maxToolCalls else { return tooMany }
         slot = slots.open(at: upstreamIndex >= 0 ? upstreamIndex : nil)
         toolCallCount += 1
       }
@@ -156,13 +163,19 @@ public struct OpenAIStreamTranslator: Sendable {
       if let name = function["name"]?.stringValue, !name.isEmpty, slots.slots[slot].name.isEmpty {
         slots.slots[slot].name = name
       }
+      let text: String
       switch function["arguments"] {
-      case .some(.string(let text)): slots.slots[slot].arguments += text
-      case .some(.object(let members)): slots.slots[slot].arguments += JSONValue.object(members).serialized()
-      default: break
+      case .some(.string(let fragmentText)): text = fragmentText
+      case .some(.object(let members)): text = JSONValue.object(members).serialized()
+      default: text = ""
       }
+      toolCallArgumentBytes += text.utf8.count
+      guard toolCallArgumentBytes <= Self.maxToolCallArgumentBytes else {
+        return "upstream stream's tool-call arguments exceed \(Self.maxToolCallArgumentBytes) bytes"
+      }
+      slots.slots[slot].arguments += text
     }
-    return true
+    return nil
   }
 
   private mutating func complete() -> [GeminiStreamEvent] {
