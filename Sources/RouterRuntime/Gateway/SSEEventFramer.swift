@@ -1,7 +1,8 @@
 import RouteSpec
 
 /// Cuts a relayed SSE byte stream at event boundaries, so that a passthrough forwards whole events only,
-/// byte for byte (but for ``CandidateParts``), and can tell a stream cut inside an event from one that ended cleanly.
+/// byte for byte (but for ``CandidateParts``), and can tell a stream cut inside an event from one that
+/// ended cleanly.
 ///
 /// An event ends at a blank line (any of CRLF, LF, CR twice in a row, WHATWG rules); what follows the last
 /// boundary is held until its event completes, at most ``maxEventBytes`` bytes.
@@ -82,7 +83,7 @@ struct SSEEventFramer {
     for end in boundaries {
       let segment = whole[start..<end]
       start = end
-      var relayed = Array(segment)
+      var rewritten: [UInt8]?
       for event in parser.feed(segment) {
         let json: JSONValue
         do {
@@ -91,11 +92,11 @@ struct SSEEventFramer {
           throw .notJSON("an event that is not JSON (\(error.description))")
         }
         result.events.append(json)
-        if let patched = CandidateParts.patched(Array(event.data.utf8), answer: json) {
-          relayed = Self.replacingData(of: segment, data: Array(event.data.utf8), with: patched)
+        if let patched = CandidateParts.patched(event.data.utf8, answer: json) {
+          rewritten = Self.replacingData(of: segment, data: event.data.utf8, with: patched)
         }
       }
-      result.bytes += relayed
+      if let rewritten { result.bytes += rewritten } else { result.bytes += segment }
     }
     return result
   }
@@ -103,7 +104,9 @@ struct SSEEventFramer {
   /// The event in `segment` with its data `data` replaced by `patched`: spliced in place when the data is
   /// one `data:` line at the event's start (as Gemini sends it), so the line ends stay the backend's;
   /// otherwise the event is written anew as one `data:` line.
-  private static func replacingData(of segment: ArraySlice<UInt8>, data: [UInt8], with patched: [UInt8]) -> [UInt8] {
+  private static func replacingData(
+    of segment: ArraySlice<UInt8>, data: String.UTF8View, with patched: [UInt8]
+  ) -> [UInt8] {
     let field = Array("data:".utf8)
     if segment.starts(with: field) {
       var start = segment.startIndex + field.count
@@ -132,14 +135,15 @@ enum CandidateParts {
   ///
   /// `answer` is `bytes` parsed. Only the `candidates` member is written anew; every other member keeps
   /// its bytes.
-  static func patched(_ bytes: [UInt8], answer: JSONValue) -> [UInt8]? {
+  static func patched(_ bytes: some Collection<UInt8>, answer: JSONValue) -> [UInt8]? {
+    // Checked on the parsed value first: the bytes of the usual chunk are not even copied.
     let candidates = answer["candidates"]?.arrayValue ?? []
     guard candidates.contains(where: { lacksParts($0) }) else { return nil }
     let edit = JSONPatch.MemberEdit(keys: ["candidates"]) { value in
       guard case .array(let list) = value else { return value }
       return .array(list.map(withParts))
     }
-    return try? JSONPatch.apply([edit], to: bytes)
+    return try? JSONPatch.apply([edit], to: Array(bytes))
   }
 
   /// True when the candidate has a `content` object without `parts` (or with `"parts":null`).
@@ -176,8 +180,8 @@ extension SSEEventFramer.Failure {
 }
 
 /// Cuts a relayed Gemini JSON-array stream (`[` obj `,` obj … `]`) after whole elements, so that a
-/// passthrough forwards only elements that parse, byte for byte (but for ``CandidateParts``), and can end a broken stream with an
-/// in-band `{"error":…}` element.
+/// passthrough forwards only elements that parse, byte for byte (but for ``CandidateParts``), and can end
+/// a broken stream with an in-band `{"error":…}` element.
 struct JSONArrayFramer {
   private var pending: [UInt8] = []
   private var scanned = 0
@@ -232,7 +236,7 @@ struct JSONArrayFramer {
             throw .notJSON("a stream element that is not JSON (\(error.description))")
           }
           events.append(element)
-          if let patched = CandidateParts.patched(Array(pending[start..<index]), answer: element) {
+          if let patched = CandidateParts.patched(pending[start..<index], answer: element) {
             rewritten.append((start..<index, patched))
           }
           elementStart = nil
