@@ -73,14 +73,16 @@ extension Exchange {
       record.status = 200
       do {
         try await responder.respond(
-          status: 200, headers: [("content-type", contentType)] + commonHeaders + answerHeaders, body: bytes)
+          status: 200, headers: [("content-type", contentType)] + commonHeaders + answerHeaders,
+          body: CandidateParts.patched(bytes, answer: json) ?? bytes)
       } catch {
         record.status = 499
       }
       record.timeToFirstToken = Self.seconds(since: started)
       return .served(healthy: true)
     }
-    // Relay the bytes as they come; parse a copy of SSE events only to learn the usage.
+    // Relay the bytes as they come, whole events only; parse a copy of each to learn the usage and to give
+    // a content without parts its empty text part.
     let sse = forwarding.call.isSSE(request: request)
     return await relayBytes(
       response.body, backend: backend, hopStarted: hopStarted, contentType: contentType, headers: answerHeaders,

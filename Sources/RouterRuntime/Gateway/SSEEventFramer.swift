@@ -1,14 +1,16 @@
 import RouteSpec
 
 /// Cuts a relayed SSE byte stream at event boundaries, so that a passthrough forwards whole events only,
-/// byte for byte, and can tell a stream cut inside an event from one that ended cleanly.
+/// byte for byte (but for ``CandidateParts``), and can tell a stream cut inside an event from one that
+/// ended cleanly.
 ///
 /// An event ends at a blank line (any of CRLF, LF, CR twice in a row, WHATWG rules); what follows the last
 /// boundary is held until its event completes, at most ``maxEventBytes`` bytes.
 struct SSEEventFramer {
   /// The whole events a piece completed, and the events read from them.
   struct Events {
-    /// The bytes to relay: exactly the upstream's, from the previous boundary to the last new one.
+    /// The bytes to relay: the upstream's, from the previous boundary to the last new one, with only the
+    /// events whose candidates lack `parts` rewritten (``CandidateParts``).
     var bytes: [UInt8] = []
     /// The events in `bytes`, each with its `data` checked to be one JSON value.
     var events: [JSONValue] = []
@@ -39,20 +41,25 @@ struct SSEEventFramer {
   /// Takes the next piece of the upstream body; returns the events it completed.
   mutating func feed(_ piece: [UInt8]) throws(Failure) -> Events {
     pending += piece
-    var boundary: Int?
+    var boundaries: [Int] = []
     var index = scanned
     while index < pending.count {
       let byte = pending[index]
       if afterCR, byte == 0x0A {
-        // The LF of a CRLF that ended a blank line is part of that boundary.
+        // The LF of a CRLF that ended a blank line is part of that boundary, also when the CR ended the
+        // previous piece (nothing is pending before it then): it is relayed, not held to the stream's end.
         afterCR = false
-        if boundary == index { boundary = index + 1 }
+        if boundaries.last == index {
+          boundaries[boundaries.count - 1] = index + 1
+        } else if index == 0 {
+          boundaries.append(1)
+        }
         index += 1
         continue
       }
       afterCR = byte == 0x0D
       if byte == 0x0D || byte == 0x0A {
-        if atLineStart { boundary = index + 1 }
+        if atLineStart { boundaries.append(index + 1) }
         atLineStart = true
       } else {
         atLineStart = false
@@ -60,25 +67,105 @@ struct SSEEventFramer {
       index += 1
     }
     scanned = pending.count
-    guard let boundary else {
+    guard let boundary = boundaries.last else {
       if pending.count > maxEventBytes { throw .oversized }
       return Events()
     }
-    let bytes = Array(pending[..<boundary])
+    let whole = Array(pending[..<boundary])
     pending.removeFirst(boundary)
     scanned = pending.count
     if pending.count > maxEventBytes { throw .oversized }
     // SSE is UTF-8; the parser below would quietly replace what is not.
-    guard String(validating: bytes, as: UTF8.self) != nil else { throw .notJSON("an event that is not UTF-8") }
-    var events: [JSONValue] = []
-    for event in parser.feed(bytes) {
-      do {
-        events.append(try JSONParser.parse(event.data))
-      } catch {
-        throw .notJSON("an event that is not JSON (\(error.description))")
+    guard String(validating: whole, as: UTF8.self) != nil else { throw .notJSON("an event that is not UTF-8") }
+    var result = Events()
+    var start = 0
+    // Each boundary ends at most one event; one whose candidates lack `parts` is the only one rewritten.
+    for end in boundaries {
+      let segment = whole[start..<end]
+      start = end
+      var rewritten: [UInt8]?
+      for event in parser.feed(segment) {
+        let json: JSONValue
+        do {
+          json = try JSONParser.parse(event.data)
+        } catch {
+          throw .notJSON("an event that is not JSON (\(error.description))")
+        }
+        result.events.append(json)
+        if let patched = CandidateParts.patched(event.data.utf8, answer: json) {
+          rewritten = Self.replacingData(of: segment, data: event.data.utf8, with: patched)
+        }
+      }
+      if let rewritten { result.bytes += rewritten } else { result.bytes += segment }
+    }
+    return result
+  }
+
+  /// The event in `segment` with its data `data` replaced by `patched`: spliced in place when the data is
+  /// one `data:` line at the event's start (as Gemini sends it), so the line ends stay the backend's;
+  /// otherwise the event is written anew as one `data:` line.
+  private static func replacingData(
+    of segment: ArraySlice<UInt8>, data: String.UTF8View, with patched: [UInt8]
+  ) -> [UInt8] {
+    let field = Array("data:".utf8)
+    if segment.starts(with: field) {
+      var start = segment.startIndex + field.count
+      if start < segment.endIndex, segment[start] == UInt8(ascii: " ") { start += 1 }
+      let end = start + data.count
+      if end < segment.endIndex, segment[start..<end].elementsEqual(data),
+        segment[end] == 0x0D || segment[end] == 0x0A
+      {
+        return Array(segment[..<start]) + patched + Array(segment[end...])
       }
     }
-    return Events(bytes: bytes, events: events)
+    return Array("data: ".utf8) + patched + [0x0D, 0x0A, 0x0D, 0x0A]
+  }
+}
+
+/// The rule that every candidate `content` has `parts`, applied to a relayed Gemini answer or stream
+/// element: Google's streams carry `parts` in every chunk with content, and clients such as the legacy
+/// SDK's `chunk.text` fail on a last chunk of `"content":{"role":"model"}`. Translated answers follow
+/// the same rule in ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)``.
+enum CandidateParts {
+  /// What a content with nothing else carries: one empty text part.
+  static let emptyText: JSONValue = [.object([JSONMember("text", "")])]
+
+  /// The answer's bytes with `"parts":[{"text":""}]` added to every candidate `content` object whose
+  /// `parts` is absent or null; nil when there is none, so that the bytes are relayed as they are.
+  ///
+  /// `answer` is `bytes` parsed. Only the `candidates` member is written anew; every other member keeps
+  /// its bytes.
+  static func patched(_ bytes: some Collection<UInt8>, answer: JSONValue) -> [UInt8]? {
+    // Checked on the parsed value first: the bytes of the usual chunk are not even copied.
+    let candidates = answer["candidates"]?.arrayValue ?? []
+    guard candidates.contains(where: { lacksParts($0) }) else { return nil }
+    let edit = JSONPatch.MemberEdit(keys: ["candidates"]) { value in
+      guard case .array(let list) = value else { return value }
+      return .array(list.map(withParts))
+    }
+    return try? JSONPatch.apply([edit], to: Array(bytes))
+  }
+
+  /// True when the candidate has a `content` object without `parts` (or with `"parts":null`).
+  private static func lacksParts(_ candidate: JSONValue) -> Bool {
+    guard case .object(let content)? = candidate["content"] else { return false }
+    let parts = content.first { $0.key == "parts" }?.value
+    return parts == nil || parts == .null
+  }
+
+  /// The candidate with an empty text part in a content that lacks parts; any other candidate as it is.
+  private static func withParts(_ candidate: JSONValue) -> JSONValue {
+    guard lacksParts(candidate), case .object(var members) = candidate,
+      let index = members.firstIndex(where: { $0.key == "content" }),
+      case .object(var content) = members[index].value
+    else { return candidate }
+    if let parts = content.firstIndex(where: { $0.key == "parts" }) {
+      content[parts].value = emptyText
+    } else {
+      content.append(JSONMember("parts", emptyText))
+    }
+    members[index].value = .object(content)
+    return .object(members)
   }
 }
 
@@ -93,8 +180,8 @@ extension SSEEventFramer.Failure {
 }
 
 /// Cuts a relayed Gemini JSON-array stream (`[` obj `,` obj … `]`) after whole elements, so that a
-/// passthrough forwards only elements that parse, byte for byte, and can end a broken stream with an
-/// in-band `{"error":…}` element.
+/// passthrough forwards only elements that parse, byte for byte (but for ``CandidateParts``), and can end
+/// a broken stream with an in-band `{"error":…}` element.
 struct JSONArrayFramer {
   private var pending: [UInt8] = []
   private var scanned = 0
@@ -112,6 +199,7 @@ struct JSONArrayFramer {
     pending += piece
     var boundary: Int?
     var events: [JSONValue] = []
+    var rewritten: [(range: Range<Int>, bytes: [UInt8])] = []
     var index = scanned
     while index < pending.count {
       let byte = pending[index]
@@ -141,10 +229,15 @@ struct JSONArrayFramer {
         guard depth > 1 else { throw .notJSON("a stream that is not a JSON array") }
         depth -= 1
         if depth == 1, let start = elementStart {
+          let element: JSONValue
           do {
-            events.append(try JSONParser.parse(pending[start..<index]))
+            element = try JSONParser.parse(pending[start..<index])
           } catch {
             throw .notJSON("a stream element that is not JSON (\(error.description))")
+          }
+          events.append(element)
+          if let patched = CandidateParts.patched(pending[start..<index], answer: element) {
+            rewritten.append((start..<index, patched))
           }
           elementStart = nil
           boundary = index
@@ -164,7 +257,13 @@ struct JSONArrayFramer {
     scanned = pending.count
     var bytes: [UInt8] = []
     if let boundary {
-      bytes = Array(pending[..<boundary])
+      var from = 0
+      for element in rewritten {
+        bytes += pending[from..<element.range.lowerBound]
+        bytes += element.bytes
+        from = element.range.upperBound
+      }
+      bytes += pending[from..<boundary]
       pending.removeFirst(boundary)
       elementStart = elementStart.map { $0 - boundary }
       scanned = pending.count
