@@ -46,6 +46,19 @@ public enum RouteCompiler {
     public static let idleTimeout = DurationValue(milliseconds: 60_000)
     /// `listen`.
     public static let listen = ListenAddress(host: "127.0.0.1", port: 8080)
+
+    /// The token limits of a model no `models` entry gives them for, by the protocol of the backend it goes to.
+    ///
+    /// louter cannot know the limits of the model behind a backend, so it reports those of the family the
+    /// protocol usually serves: a gemini backend the current Gemini models (2.5 Pro and Flash: 1048576 in,
+    /// 65536 out), an openai or echo backend GPT-4o's (128000 in, 16384 out). A client that sizes its prompt
+    /// from them then neither reads 0 nor overruns a typical backend by much; exact limits go in `models`.
+    public static func tokenLimits(for protocolName: BackendProtocol) -> TokenLimits {
+      switch protocolName {
+      case .gemini: TokenLimits(input: 1_048_576, output: 65_536)
+      case .openai, .echo: TokenLimits(input: 128_000, output: 16_384)
+      }
+    }
   }
 
   /// Compiles `files` against `environment`.
@@ -235,7 +248,14 @@ struct Compilation {
       timeout: timeouts.total, maxConcurrency: syntax.maxConcurrency?.value ?? RouteCompiler.Defaults.maxConcurrency,
       forwardKey: syntax.forwardKey?.value ?? false,
       maxTokensField: syntax.maxTokensField?.value ?? (flavor == .azure ? "max_completion_tokens" : "max_tokens"),
-      streamUsage: syntax.streamUsage?.value ?? true, models: syntax.models.map(\.value), span: syntax.name.span)
+      streamUsage: syntax.streamUsage?.value ?? true,
+      models: syntax.models.map { model in
+        let defaults = RouteCompiler.Defaults.tokenLimits(for: protocolName)
+        return BackendModel(
+          name: model.name.value,
+          limits: TokenLimits(
+            input: model.inputTokens?.value ?? defaults.input, output: model.outputTokens?.value ?? defaults.output))
+      }, span: syntax.name.span)
   }
 
   mutating func checkTimeouts(_ syntax: BackendSyntax) -> (

@@ -270,7 +270,7 @@ public enum RouteDiff {
         patterns += route.match.models
         if case .forward(let action) = route.action, let model = action.model { names.insert(model) }
       }
-      for backend in table.backends { names.formUnion(backend.models) }
+      for backend in table.backends { names.formUnion(backend.models.map(\.name)) }
     }
     var globs: [[String]] = []
     for pattern in patterns {

@@ -34,10 +34,38 @@ public struct CompiledBackend: Sendable {
   public let maxTokensField: String
   /// Ask for `stream_options.include_usage` (openai).
   public let streamUsage: Bool
-  /// Models this backend lists for `GET models`.
-  public let models: [String]
+  /// Models this backend lists for `GET models`, with their limits (defaults applied), as written.
+  public let models: [BackendModel]
   /// Where it was defined.
   public let span: SourceSpan
+}
+
+/// The token limits `GET models/{m}` reports for a model (`inputTokenLimit`, `outputTokenLimit`).
+public struct TokenLimits: Sendable, Hashable {
+  /// Tokens a prompt may hold.
+  public let input: Int
+  /// Tokens an answer may hold.
+  public let output: Int
+
+  /// Creates limits.
+  public init(input: Int, output: Int) {
+    self.input = input
+    self.output = output
+  }
+}
+
+/// A model a backend lists in `models`.
+public struct BackendModel: Sendable, Hashable {
+  /// The name clients call it by.
+  public let name: String
+  /// Its limits: as written, or the backend protocol's defaults.
+  public let limits: TokenLimits
+
+  /// Creates an entry.
+  public init(name: String, limits: TokenLimits) {
+    self.name = name
+    self.limits = limits
+  }
 }
 
 /// A client after validation: its name and the SHA-256 digests of its keys.

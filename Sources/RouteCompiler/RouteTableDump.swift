@@ -52,7 +52,15 @@ extension CompiledBackend {
       "forward_key": .bool(forwardKey),
       "max_tokens_field": protocolName == .openai ? .string(maxTokensField) : nil,
       "stream_usage": protocolName == .openai ? .bool(streamUsage) : nil,
-      "models": models.isEmpty ? nil : .array(models.map { .string($0) }),
+      "models": models.isEmpty
+        ? nil
+        : .array(
+          models.map { model in
+            .object([
+              "name": .string(model.name), "input_tokens": .int(Int64(model.limits.input)),
+              "output_tokens": .int(Int64(model.limits.output)),
+            ])
+          }),
     ])
   }
 }

@@ -187,7 +187,7 @@ import Testing
     #expect(backend.timeout?.value.milliseconds == 3_600_000)
     #expect(backend.maxTokensField?.value == "max_completion_tokens")
     #expect(backend.streamUsage?.value == false)
-    #expect(backend.models.map(\.value) == ["gemini-2.5-pro", "gemini-2.5-flash"])
+    #expect(backend.models.map(\.name.value) == ["gemini-2.5-pro", "gemini-2.5-flash"])
     #expect(backend.apiKey?.value.variables == ["A", "B"])
     #expect(syntax.clients.first?.keyHashes.count == 1)
 

@@ -152,7 +152,6 @@ def test_list_and_get_models(legacy):
     assert model.name == "models/gpt-fake"
 
 
-@pytest.mark.xfail(strict=True, reason="models/{m} has no inputTokenLimit/outputTokenLimit yet (issue 13 item 4)")
 def test_model_token_limits(legacy):
     model = legacy.get_model("models/gpt-fake")
     assert model.input_token_limit > 0 and model.output_token_limit > 0

@@ -208,9 +208,81 @@ public enum RouteFileDecoder {
     backend.forwardKey = reader.bool("forward_key")
     backend.maxTokensField = reader.string("max_tokens_field")
     backend.streamUsage = reader.bool("stream_usage")
-    backend.models = reader.strings("models")?.value ?? []
+    if let entry = reader.entry("models") {
+      backend.models = decodeModels(entry.value, backend: name.value, reader: &reader)
+    }
     diagnostics += reader.finish()
     return backend
+  }
+
+  /// `models = "a"` or `models = ["a", { name = "b", input_tokens = N, output_tokens = N }]`.
+  static func decodeModels(_ value: TOMLValue, backend: String, reader: inout TableReader) -> [ModelEntrySyntax] {
+    let elements: [TOMLValue]
+    switch value.kind {
+    case .string: elements = [value]
+    case .array(let values): elements = values
+    default:
+      reader.wrongType(
+        "models", expected: "a list of model names or { name, input_tokens, output_tokens }", found: value)
+      return []
+    }
+    let context = "a model of [backends.\(backend)]"
+    var models: [ModelEntrySyntax] = []
+    for element in elements {
+      let model: ModelEntrySyntax
+      switch element.kind {
+      case .string(let text):
+        guard !text.isEmpty else {
+          reader.report(
+            Diagnostic(.emptyValue, "a model name in [backends.\(backend)] is empty", at: Label(element.span)))
+          continue
+        }
+        model = ModelEntrySyntax(name: Spanned(text, element.span))
+      case .table(let table):
+        var entryReader = TableReader(table, context: context, shape: RouteFileShape.backendModel)
+        let name = entryReader.string("name")
+        let input = tokenLimit("input_tokens", context: context, reader: &entryReader)
+        let output = tokenLimit("output_tokens", context: context, reader: &entryReader)
+        if table.entry("name") == nil {
+          entryReader.report(
+            Diagnostic(
+              .missingField, "\(context) has no 'name'", at: Label(element.span),
+              help: "add name = \"...\", the model name clients call"))
+        }
+        for diagnostic in entryReader.finish() { reader.report(diagnostic) }
+        guard let name else { continue }
+        model = ModelEntrySyntax(name: name, inputTokens: input, outputTokens: output)
+      default:
+        reader.wrongType(
+          "models", expected: "a model name or { name, input_tokens, output_tokens }", found: element)
+        continue
+      }
+      // Two entries for one name would leave GET models/{m} to pick between two sets of limits.
+      if let first = models.first(where: { $0.name.value == model.name.value }) {
+        reader.report(
+          Diagnostic(
+            .duplicateName, "model '\(model.name.value)' is listed twice in [backends.\(backend)]",
+            at: Label(model.name.span, "listed again here"), secondary: [Label(first.name.span, "first listed here")],
+            help: "keep one entry, with its limits"))
+        continue
+      }
+      models.append(model)
+    }
+    return models
+  }
+
+  /// `input_tokens` or `output_tokens`: an integer in `ModelEntrySyntax.limitRange`, or nil after reporting why not.
+  private static func tokenLimit(_ key: String, context: String, reader: inout TableReader) -> Spanned<Int>? {
+    guard let limit = reader.integer(key) else { return nil }
+    guard ModelEntrySyntax.limitRange.contains(limit.value) else {
+      reader.report(
+        Diagnostic(
+          .invalidValue, "'\(key)' in \(context) is out of range",
+          at: Label(limit.span, "allowed: 1 to \(ModelEntrySyntax.limitRange.upperBound)"),
+          help: "the Gemini API reports token limits as 32-bit counts of at least one token"))
+      return nil
+    }
+    return limit
   }
 
   // MARK: clients

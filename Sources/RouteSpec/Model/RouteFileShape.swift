@@ -8,12 +8,17 @@ public indirect enum ValueShape: Sendable {
   case boolean
   /// A TOML integer.
   case integer
+  /// A TOML integer within a range (the decoder reports any other as out of range).
+  case integerIn(ClosedRange<Int>)
   /// A TOML integer or float.
   case number
   /// A string or a list of strings; `nonEmptyList` when `[]` is an error.
   case stringOrList(nonEmptyList: Bool)
   /// One of these values, or a list of them; `nonEmptyList` when `[]` is an error.
   case choiceOrList([String], nonEmptyList: Bool)
+  /// A name, or a list whose items are names or tables of this shape with a required `name`
+  /// (a name alone stands for the table with every other key at its default).
+  case namesOrTables(TableShape)
   /// `"250ms"`, `"5s"`, `"1m30s"`.
   case duration
   /// `"20MiB"` or a whole number of bytes.
@@ -88,7 +93,16 @@ public enum RouteFileShape {
     KeyShape("forward_key", .boolean, "send the caller's own key upstream"),
     KeyShape("max_tokens_field", .string(nonEmpty: true), "openai only: max_tokens or max_completion_tokens"),
     KeyShape("stream_usage", .boolean, "openai only: ask for stream_options.include_usage"),
-    KeyShape("models", .stringOrList(nonEmptyList: false), "what GET models lists for this backend"),
+    KeyShape(
+      "models", .namesOrTables(backendModel),
+      "what GET models lists for this backend: names, or { name, input_tokens, output_tokens }"),
+  ])
+
+  /// An element of a backend's `models` written as a table; `name` is required.
+  public static let backendModel = TableShape(keys: [
+    KeyShape("name", .string(nonEmpty: true), "the model name clients call"),
+    KeyShape("input_tokens", .integerIn(ModelEntrySyntax.limitRange), "inputTokenLimit (default by protocol)"),
+    KeyShape("output_tokens", .integerIn(ModelEntrySyntax.limitRange), "outputTokenLimit (default by protocol)"),
   ])
 
   /// `[clients.NAME]`.
@@ -222,6 +236,11 @@ extension RouteFileShape {
       return [JSONMember("type", "boolean")]
     case .integer:
       return [JSONMember("type", "integer")]
+    case .integerIn(let range):
+      return [
+        JSONMember("type", "integer"), JSONMember("minimum", .int(Int64(range.lowerBound))),
+        JSONMember("maximum", .int(Int64(range.upperBound))),
+      ]
     case .number:
       return [JSONMember("type", "number")]
     case .stringOrList(let nonEmptyList):
@@ -234,6 +253,13 @@ extension RouteFileShape {
       var list = [JSONMember("type", "array"), JSONMember("items", item)]
       if nonEmptyList { list.append(JSONMember("minItems", 1)) }
       return [JSONMember("anyOf", [item, .object(list)])]
+    case .namesOrTables(let table):
+      let name = JSONValue.object([JSONMember("type", "string"), JSONMember("minLength", 1)])
+      let element = JSONValue.object(schema(of: table) + [JSONMember("required", ["name"])])
+      let list = JSONValue.object([
+        JSONMember("type", "array"), JSONMember("items", .object([JSONMember("anyOf", [name, element])])),
+      ])
+      return [JSONMember("anyOf", [name, list])]
     case .duration:
       return [
         JSONMember("type", "string"), JSONMember("pattern", "^([0-9]+(ms|s|m|h))+$"),

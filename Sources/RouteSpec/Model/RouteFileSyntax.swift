@@ -236,11 +236,33 @@ public struct BackendSyntax: Sendable {
   public var maxTokensField: Spanned<String>?
   /// `stream_usage = false` for backends that reject `stream_options` (openai only).
   public var streamUsage: Spanned<Bool>?
-  /// `models = [...]`: the model names this backend serves, for `GET models` (optional).
-  public var models: [Spanned<String>] = []
+  /// `models = [...]`: the models this backend serves, for `GET models` (optional).
+  public var models: [ModelEntrySyntax] = []
 
   /// Creates a backend with only its name.
   public init(name: Spanned<String>) { self.name = name }
+}
+
+/// One element of a backend's `models`: `"name"`, or `{ name = "...", input_tokens = N, output_tokens = N }`.
+///
+/// A limit left out takes the backend protocol's default when the route table is compiled.
+public struct ModelEntrySyntax: Sendable {
+  /// The model name, as clients call it.
+  public var name: Spanned<String>
+  /// `input_tokens`: what `GET models/{m}` reports as `inputTokenLimit`.
+  public var inputTokens: Spanned<Int>?
+  /// `output_tokens`: what `GET models/{m}` reports as `outputTokenLimit`.
+  public var outputTokens: Spanned<Int>?
+
+  /// Creates an entry; limits not given take their defaults.
+  public init(name: Spanned<String>, inputTokens: Spanned<Int>? = nil, outputTokens: Spanned<Int>? = nil) {
+    self.name = name
+    self.inputTokens = inputTokens
+    self.outputTokens = outputTokens
+  }
+
+  /// The limits a route file may give: at least one token, and the Gemini API's `Model` carries them as int32.
+  public static let limitRange = 1...Int(Int32.max)
 }
 
 /// A `[clients.NAME]` table.

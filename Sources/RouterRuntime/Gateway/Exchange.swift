@@ -100,16 +100,18 @@ struct Exchange {
     let client = authentication.clientIndex
     switch call.method {
     case .listModels:
-      let names = ModelCatalog.models(for: client, table: table)
+      let caller = RequestFacts(client: client, key: key, model: "", headers: request.headers.lowercasedPairs)
+      let models = ModelCatalog.models(for: caller, table: table)
       let pageSize = QueryString.value("pageSize", in: request.query).flatMap { Int($0) }
       await respond(
         200,
         json: ModelCatalog.listJSON(
-          names, pageSize: pageSize, pageToken: QueryString.value("pageToken", in: request.query)))
+          models, pageSize: pageSize, pageToken: QueryString.value("pageToken", in: request.query)))
       return
     case .getModel:
-      if case .forward = table.plan(for: RequestFacts(client: client, key: key, model: call.model)) {
-        await respond(200, json: ModelCatalog.modelJSON(call.model))
+      let caller = RequestFacts(client: client, key: key, model: call.model, headers: request.headers.lowercasedPairs)
+      if let model = ModelCatalog.model(call.model, for: caller, table: table) {
+        await respond(200, json: ModelCatalog.modelJSON(model))
       } else {
         await fail(.notFound("models/\(call.model) is not found for this client"))
       }
