@@ -157,7 +157,8 @@ import Testing
   @Test func toolCallArgumentsPastTheCapAreAStreamError() {
     var translator = OpenAIStreamTranslator(options: trResponseOptions)
     let fragment = String(repeating: "a", count: 1024 * 1024)
-    let first = #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]}"#
+    let first =
+      #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]}"#
     #expect(translator.consume(first).isEmpty)
     var last: [GeminiStreamEvent] = []
     var sent = 0
