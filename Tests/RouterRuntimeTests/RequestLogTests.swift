@@ -56,6 +56,26 @@ private final class Drain: Sendable {
     return record
   }
 
+  /// Logs the records numbered `numbers` on a thread of its own (so that a blocked call cannot block the
+  /// test); the semaphore is signalled when every call has returned.
+  static func logOnAThread(_ log: RequestLog, _ numbers: Range<Int>) -> DispatchSemaphore {
+    let returned = DispatchSemaphore(value: 0)
+    let caller = Thread {
+      for number in numbers { log.log(Self.record(number)) }
+      returned.signal()
+    }
+    caller.start()
+    return returned
+  }
+
+  /// Whether the calls returned while nobody reads. A safety net rather than a measurement: they take
+  /// seconds; blocked on a full pipe they never return (and the test fails instead of hanging).
+  static func returns(_ returned: DispatchSemaphore) -> Bool {
+    let didReturn = returned.wait(timeout: .now() + .seconds(60)) == .success
+    #expect(didReturn, "logging returned while nobody read the pipe")
+    return didReturn
+  }
+
   /// The record numbers in the JSON lines, in the order they arrived.
   static func numbers(_ lines: [String]) throws -> [Int] {
     try lines.map { line in
@@ -93,15 +113,17 @@ private final class Drain: Sendable {
     let notices = try TestPipe()
     let log = RequestLog(verboseFD: nil, jsonFD: json.writeEnd, noticeFD: notices.writeEnd)
     // 100,000 lines of about 300 bytes: far past the 64 KiB pipe buffer and the 4 MiB queue. With writes on
-    // the caller's thread the first full pipe would block this loop for good (the time limit ends it).
+    // the caller's thread the first full pipe would block the logging thread until a reader shows up.
     let total = 100_000
-    for number in 0..<total { log.log(Self.record(number)) }
+    let returned = Self.logOnAThread(log, 0..<total)
+    let callsReturned = Self.returns(returned)
     let dropped = log.droppedLines
     #expect(dropped > 0)
 
     // The reader shows up: what was kept arrives, in order, then the notice of what was not.
     let jsonLines = Drain(json.readEnd)
     let noticeLines = Drain(notices.readEnd)
+    if !callsReturned { returned.wait() }
     #expect(log.close(deadline: .distantFuture))
     Glibc.close(json.writeEnd)
     Glibc.close(notices.writeEnd)
@@ -118,17 +140,19 @@ private final class Drain: Sendable {
     let json = try TestPipe()
     let notices = try TestPipe()
     let log = RequestLog(verboseFD: nil, jsonFD: json.writeEnd, noticeFD: notices.writeEnd, capacityBytes: 1 << 20)
-    for number in 0..<10_000 { log.log(Self.record(number)) }
+    let returned = Self.logOnAThread(log, 0..<10_000)
+    let callsReturned = Self.returns(returned)
     // Nobody reads: the writer is blocked in write(2), and close returns at its deadline, unfinished.
     #expect(!log.close(deadline: .now() + .milliseconds(100)))
     #expect(!log.flush(deadline: .now()))
 
-    // Lines logged after close are dropped; once a reader appears, the writer finishes and stops.
+    // Once a reader appears, the writer finishes and stops; lines logged after close are dropped.
+    let jsonLines = Drain(json.readEnd)
+    let noticeLines = Drain(notices.readEnd)
+    if !callsReturned { returned.wait() }
     let dropped = log.droppedLines
     log.log(Self.record(10_000))
     #expect(log.droppedLines == dropped + 1)
-    let jsonLines = Drain(json.readEnd)
-    let noticeLines = Drain(notices.readEnd)
     #expect(log.close(deadline: .distantFuture))
     Glibc.close(json.writeEnd)
     Glibc.close(notices.writeEnd)
