@@ -3,7 +3,6 @@ import Foundation
 import RouteCompiler
 import RouteSpec
 import RouterRuntime
-import Synchronization
 
 /// `louter serve [--routes DIR] [--listen HOST:PORT] [--verbose]`.
 enum ServeCommand {
@@ -66,8 +65,14 @@ enum ServeCommand {
       FileHandle.standardError.write(Data("louter: not starting: the route files have errors\n".utf8))
       return 1
     }
-    let logger = RequestLogger(verbose: arguments.flag("--verbose"), target: table.server.requestLog)
-    let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { logger.log($0) })
+    let requestLog: RequestLog
+    do {
+      requestLog = try RequestLog.open(verbose: arguments.flag("--verbose"), target: table.server.requestLog)
+    } catch {
+      FileHandle.standardError.write(Data("louter: request log off: cannot open it: \(error)\n".utf8))
+      requestLog = RequestLog(verboseFD: arguments.flag("--verbose") ? STDERR_FILENO : nil, jsonFD: nil)
+    }
+    let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { requestLog.log($0) })
     let listen = listenOverride ?? table.server.listen
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
@@ -86,7 +91,7 @@ enum ServeCommand {
       "louter \(LouterVersion.current) listening on http://\(shown) (\(table.routes.count) routes, "
         + "\(table.backends.count) backends)")
     fflush(nil)
-    serveSignals(server: server, gateway: gateway, routes: routes, grace: grace)
+    serveSignals(server: server, gateway: gateway, requestLog: requestLog, routes: routes, grace: grace)
   }
 
   /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
@@ -96,7 +101,9 @@ enum ServeCommand {
   ///
   /// They were blocked before any thread started (see `run`), so one that arrives while the server is
   /// starting stays pending until this loop takes it: none is lost, and none kills the process.
-  static func serveSignals(server: HTTPServer, gateway: Gateway, routes: String, grace: Double) -> Never {
+  static func serveSignals(
+    server: HTTPServer, gateway: Gateway, requestLog: RequestLog, routes: String, grace: Double
+  ) -> Never {
     while true {
       let signalNumber = Posix.waitForSignal(handledSignals)
       if signalNumber == SIGHUP {
@@ -110,9 +117,15 @@ enum ServeCommand {
         drained.signal()
       }
       drained.wait()
+      // The last lines reach a live reader; a reader that is gone or stalled costs them, never a hang.
+      _ = requestLog.close(deadline: .now() + .milliseconds(Int(logFlushSeconds(grace: grace) * 1000)))
       exit(0)
     }
   }
+
+  /// How long shutdown waits for the request log to be written: the grace period, and at least one second
+  /// so that `--grace 0` still writes the last lines to a reader that is keeping up.
+  static func logFlushSeconds(grace: Double) -> Double { max(grace, 1) }
 
   /// Compiles the routes again; a set with errors never replaces the running table.
   static func reload(gateway: Gateway, routes: String) {
@@ -123,38 +136,6 @@ enum ServeCommand {
       FileHandle.standardError.write(Data("louter: reloaded \(table.routes.count) routes\n".utf8))
     } else {
       FileHandle.standardError.write(Data("louter: reload refused: the route files have errors\n".utf8))
-    }
-  }
-}
-
-/// Prints `--verbose` lines and writes the JSON request log.
-final class RequestLogger: Sendable {
-  let verbose: Bool
-  let target: RequestLogTarget
-  private let file: Mutex<FileHandle?>
-
-  init(verbose: Bool, target: RequestLogTarget) {
-    self.verbose = verbose
-    self.target = target
-    var handle: FileHandle?
-    if case .file(let path) = target {
-      if !FileManager.default.fileExists(atPath: path) {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-      }
-      handle = FileHandle(forWritingAtPath: path)
-      handle?.seekToEndOfFile()
-    }
-    self.file = Mutex(handle)
-  }
-
-  func log(_ record: RequestRecord) {
-    if verbose { FileHandle.standardError.write(Data((record.line + "\n").utf8)) }
-    switch target {
-    case .off: break
-    case .stdout: FileHandle.standardOutput.write(Data((record.json.serialized() + "\n").utf8))
-    case .file:
-      let line = Data((record.json.serialized() + "\n").utf8)
-      file.withLock { $0?.write(line) }
     }
   }
 }

@@ -221,6 +221,29 @@ public enum Posix {
     try call("send") { send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
   }
 
+  /// Writes every byte of `bytes` to `fd` (a pipe, file or terminal), blocking until all are written: a
+  /// short write continues, and a non-blocking descriptor that is full is waited on with `poll`. Only for
+  /// threads that may block (the request log's writer), never the event loop. SIGPIPE must be ignored
+  /// (``ignoreSIGPIPE()``) so that a reader that went away is an `EPIPE` error.
+  public static func writeAll(fd: Int32, bytes: UnsafeRawBufferPointer) throws(IOError) {
+    guard let base = bytes.baseAddress else { return }
+    var offset = 0
+    while offset < bytes.count {
+      switch try call("write", { Glibc.write(fd, base + offset, bytes.count - offset) }) {
+      case .done(let written): offset += written
+      case .wouldBlock:
+        var waiter = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        _ = try call("poll") { Int(poll(&waiter, 1, -1)) }
+      }
+    }
+  }
+
+  /// Opens (creating with mode 0644 when missing) a file for appending, close-on-exec.
+  public static func openForAppending(_ path: String) throws(IOError) -> Int32 {
+    Int32(
+      try mustComplete("open") { Int(Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)) })
+  }
+
   /// Closes a descriptor; errors on close are not actionable.
   public static func close(_ fd: Int32) {
     _ = Glibc.close(fd)
