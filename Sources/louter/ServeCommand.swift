@@ -110,7 +110,8 @@ enum ServeCommand {
         reload(gateway: gateway, routes: routes)
         continue
       }
-      FileHandle.standardError.write(Data("louter: shutting down (grace \(grace)s)\n".utf8))
+      // Never blocks: stderr may be a pipe that nobody reads (`--verbose` filled it), and this thread must exit.
+      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: shutting down (grace \(grace)s)\n")
       let drained = DispatchSemaphore(value: 0)
       Task {
         await server.shutdown(gracePeriod: .milliseconds(Int64(grace * 1000)))
@@ -133,9 +134,9 @@ enum ServeCommand {
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
     if let table = load.table {
       gateway.reload(table)
-      FileHandle.standardError.write(Data("louter: reloaded \(table.routes.count) routes\n".utf8))
+      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reloaded \(table.routes.count) routes\n")
     } else {
-      FileHandle.standardError.write(Data("louter: reload refused: the route files have errors\n".utf8))
+      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reload refused: the route files have errors\n")
     }
   }
 }

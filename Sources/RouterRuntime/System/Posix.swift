@@ -238,6 +238,18 @@ public enum Posix {
     }
   }
 
+  /// Writes a short line (at most `PIPE_BUF`, 4 KiB) only when `fd` can take it now, else drops it; true when
+  /// written. For notices from a thread that must never block on a reader that has stopped reading (the
+  /// signal thread): a pipe reports writable only with room for `PIPE_BUF` bytes, and such a write is whole.
+  @discardableResult
+  public static func writeIfReady(fd: Int32, line: String) -> Bool {
+    let bytes = Array(line.utf8)
+    guard bytes.count <= Int(PIPE_BUF) else { return false }
+    var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+    guard poll(&poller, 1, 0) == 1, poller.revents & Int16(POLLOUT) != 0 else { return false }
+    return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count
+  }
+
   /// Opens (creating with mode 0644 when missing) a file for appending, close-on-exec.
   public static func openForAppending(_ path: String) throws(IOError) -> Int32 {
     Int32(
