@@ -22,8 +22,10 @@ enum DiffCommand {
                            only model is required; without --requests, a covering set is
                            derived from both route sets (every client, key prefix, model and
                            model glob, flag, endpoint and header value the routes tell apart)
-      --format FORMAT      human (default): a table; json: one object; github: Markdown for a
-                           pull-request comment
+      --format FORMAT      human (default): a table; json: one object; github: first one GitHub
+                           Actions annotation per changed request, at the NEW route that now
+                           serves it (::warning when a forwarded request is now refused,
+                           ::notice otherwise), then the Markdown table for a pull-request comment
       -h, --help           show this help
 
     Exit codes: 0 no request changes, 1 some request changes (or a route set does not compile),
@@ -90,7 +92,9 @@ enum DiffCommand {
     switch format {
     case .human: print(renderer.human(), terminator: "")
     case .json: print(renderer.json().serialized(pretty: true))
-    case .github: print(renderer.markdown(), terminator: "")
+    case .github:
+      print(renderer.annotations(newRoutes: newTable.routes, sources: new.sources), terminator: "")
+      print(renderer.markdown(), terminator: "")
     }
     return report.changes.isEmpty ? 0 : 1
   }
@@ -272,6 +276,27 @@ struct DiffRenderer {
     out += "\n| request | old | new | changed |\n|---|---|---|---|\n"
     for row in rows() {
       out += "| " + row.map(Self.markdownCell).joined(separator: " | ") + " |\n"
+    }
+    return out
+  }
+
+  /// One GitHub Actions annotation line per change, at the span of the NEW route that now serves
+  /// the request (no position when none does: 404 or a rejected key). `::warning` when a request
+  /// forwarded before is now refused (deny, 404, rejected key), `::notice` otherwise.
+  func annotations(newRoutes: [CompiledRoute], sources: SourceMap) -> String {
+    let renderer = DiagnosticRenderer(sources: sources)
+    var out = ""
+    for change in report.changes {
+      let refused = change.old.status == 200 && change.new.status != 200
+      let span = change.new.route.flatMap { route in
+        newRoutes.indices.contains(route.index) ? newRoutes[route.index].span : nil
+      }
+      let actions = change.aspects.contains(.actions)
+      let message =
+        "\(Self.describe(change.request))\nold: \(Self.describe(change.old, actions: actions))"
+        + "\nnew: \(Self.describe(change.new, actions: actions))"
+      let title = "louter diff: \(change.aspects.map(\.rawValue).joined(separator: ", ")) changed"
+      out += renderer.githubAnnotation(refused ? .warning : .notice, at: span, title: title, message: message) + "\n"
     }
     return out
   }

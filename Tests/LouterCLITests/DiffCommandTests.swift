@@ -25,9 +25,14 @@ import Testing
   struct Scratch {
     let root: URL
 
-    init(old: String, new: String) throws {
+    /// The NEW folder's name: GitHub annotations escape it as a property.
+    let newName: String
+
+    init(old: String, new: String, newName: String = "new") throws {
       root = FileManager.default.temporaryDirectory.appendingPathComponent("louter-diff-\(UUID().uuidString)")
+      self.newName = newName
       for (name, text) in [("old", old), ("new", new)] {
+        let name = name == "new" ? newName : name
         let folder = root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: folder.appendingPathComponent("routes.toml"))
@@ -35,7 +40,7 @@ import Testing
     }
 
     var old: String { root.appendingPathComponent("old").path }
-    var new: String { root.appendingPathComponent("new").path }
+    var new: String { root.appendingPathComponent(newName).path }
 
     func write(_ name: String, _ text: String) throws -> String {
       let url = root.appendingPathComponent(name)
@@ -87,9 +92,57 @@ import Testing
     defer { scratch.remove() }
     let result = try CLI.run(["diff", "--format=github", scratch.old, scratch.new])
     #expect(result.status == 1)
-    #expect(result.stdout.hasPrefix("### louter diff: 1 of 2 requests change"))
+    // After the annotation lines.
+    #expect(result.stdout.contains("\n### louter diff: 1 of 2 requests change"))
     #expect(result.stdout.contains("| request | old | new | changed |"))
     #expect(result.stdout.contains("| gemini-2.5-pro-x anonymous | pro: gemini-2.5-pro-x -> a, b |"))
+  }
+
+  @Test func githubFormatAnnotatesEachChangeAtTheNewRouteBeforeTheTable() throws {
+    // The route moves down two lines in NEW: the annotation follows it. The folder name is a
+    // property value, so its `%`, `,` and `:` are escaped.
+    let scratch = try Scratch(old: Self.routes, new: "# moved\n\n" + Self.reordered, newName: "n%,:ew")
+    defer { scratch.remove() }
+    let result = try CLI.run(["diff", "--format", "github", scratch.old, scratch.new])
+    #expect(result.status == 1)
+    let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+    let file = scratch.root.path + "/n%25%2C%3Aew/routes.toml"
+    let message =
+      "gemini-2.5-pro-x anonymous%0Aold: pro: gemini-2.5-pro-x -> a, b%0Anew: pro: gemini-2.5-pro-x -> b, a"
+    #expect(
+      lines.first
+        == "::notice file=\(file),line=10,col=1,endColumn=11,title=louter diff%3A backends changed::\(message)")
+    #expect(lines.dropFirst().first == "### louter diff: 1 of 2 requests change (backends 1)")
+  }
+
+  static let deniedWithoutDefault = #"""
+    [server]
+    auth = "none"
+    [backends.a]
+    protocol = "echo"
+
+    [[routes]]
+    name = "pro"
+    match = { model = "gemini-2.5-pro*" }
+    deny = "50% off\r\nno: a, b"
+    """#
+
+  @Test func githubFormatWarnsWhenARequestBecomesRefusedAndEscapesTheMessage() throws {
+    let scratch = try Scratch(old: Self.routes, new: Self.deniedWithoutDefault)
+    defer { scratch.remove() }
+    let result = try CLI.run(["diff", "--format", "github", scratch.old, scratch.new])
+    #expect(result.status == 1, "\(result.stderr)")
+    let annotations = result.stdout.split(separator: "\n").filter { $0.hasPrefix("::") }.map(String.init)
+    let deniedMessage =
+      "gemini-2.5-pro-x anonymous%0Aold: pro: gemini-2.5-pro-x -> a, b%0Anew: pro: deny \"50%25 off%0D%0Ano: a, b\""
+    let denied =
+      "::warning file=\(scratch.new)/routes.toml,line=6,col=1,endColumn=11,"
+      + "title=louter diff%3A status%2C deny changed::\(deniedMessage)"
+    // No route serves it any more: the annotation has no position.
+    let unrouted =
+      "::warning title=louter diff%3A status%2C route changed::louter-diff-unmatched-model anonymous"
+      + "%0Aold: default: louter-diff-unmatched-model -> a%0Anew: 404 no route"
+    #expect(annotations == [denied, unrouted])
   }
 
   @Test func requestsFileIsEvaluatedInsteadOfTheCoveringSet() throws {

@@ -10,6 +10,16 @@ public enum DiagnosticFormat: String, Sendable, CaseIterable {
   case github
 }
 
+/// The workflow commands that make a GitHub Actions annotation, by the colour GitHub gives them.
+public enum GitHubAnnotationLevel: String, Sendable, CaseIterable {
+  /// Red: `::error`.
+  case error
+  /// Yellow: `::warning`.
+  case warning
+  /// Blue: `::notice`.
+  case notice
+}
+
 /// Prints diagnostics against the sources they point into.
 public struct DiagnosticRenderer: Sendable {
   /// The files the spans refer to.
@@ -146,33 +156,59 @@ public struct DiagnosticRenderer: Sendable {
 
   /// GitHub Actions annotation.
   public func github(_ diagnostic: Diagnostic) -> String {
-    let command: String
+    let level: GitHubAnnotationLevel
     switch diagnostic.severity {
-    case .error: command = "error"
-    case .warning: command = "warning"
-    case .note: command = "notice"
+    case .error: level = .error
+    case .warning: level = .warning
+    case .note: level = .notice
     }
+    var message = "\(diagnostic.code.rawValue): \(diagnostic.message)"
+    if let help = diagnostic.help { message += "\nhelp: \(help)" }
+    return githubAnnotation(level, at: diagnostic.primary?.span, title: diagnostic.code.rawValue, message: message)
+  }
+
+  /// One GitHub Actions workflow command, `::level file=F,line=L,col=C[,endColumn=E],title=T::message`:
+  /// the position properties only when `span` is given (`endColumn` when the span ends on its first
+  /// line), every property and the message escaped as GitHub's runner unescapes them.
+  public func githubAnnotation(_ level: GitHubAnnotationLevel, at span: SourceSpan?, title: String, message: String)
+    -> String
+  {
     var properties: [String] = []
-    if let primary = diagnostic.primary {
-      let (path, location) = position(primary.span)
-      let end = sources[primary.span.file].location(of: primary.span.end)
+    if let span {
+      let (path, location) = position(span)
+      let end = sources[span.file].location(of: span.end)
       properties.append("file=\(escapeProperty(path))")
       properties.append("line=\(location.line)")
       properties.append("col=\(location.column)")
       if end.line == location.line { properties.append("endColumn=\(end.column)") }
     }
-    properties.append("title=\(escapeProperty("\(diagnostic.code.rawValue)"))")
-    var message = "\(diagnostic.code.rawValue): \(diagnostic.message)"
-    if let help = diagnostic.help { message += "\nhelp: \(help)" }
-    return "::\(command) \(properties.joined(separator: ","))::\(escapeData(message))"
+    properties.append("title=\(escapeProperty(title))")
+    return "::\(level.rawValue) \(properties.joined(separator: ","))::\(escapeData(message))"
   }
 
   private func escapeData(_ text: String) -> String {
-    text.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D").replacingAll("\n", with: "%0A")
+    escape(text, property: false)
   }
 
   private func escapeProperty(_ text: String) -> String {
-    escapeData(text).replacingAll(":", with: "%3A").replacingAll(",", with: "%2C")
+    escape(text, property: true)
+  }
+
+  /// `%`, CR and LF percent-encoded, and in a property also `:` and `,`. Scalar by scalar: `"\r\n"`
+  /// is one `Character`, which a Character-wise replace of `"\r"` or `"\n"` would leave raw.
+  private func escape(_ text: String, property: Bool) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "%": out += "%25"
+      case "\r": out += "%0D"
+      case "\n": out += "%0A"
+      case ":" where property: out += "%3A"
+      case "," where property: out += "%2C"
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out
   }
 
   /// The JSON object for one diagnostic.
