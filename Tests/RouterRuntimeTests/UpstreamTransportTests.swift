@@ -146,15 +146,12 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     defer { server.stop() }
     let response = try await kind.transport.send(
       .test(port: server.port, total: .milliseconds(700)))
-    var chunks = 0
     let error = await upstreamFailure {
-      while try await response.body.next() != nil {
-        chunks += 1
-        read.open()
-      }
+      while try await response.body.next() != nil { read.open() }
     }
+    // `send` returned, so the deadline fell during the body; how many ticks arrived first depends on the
+    // machine's load, so it is not asserted.
     #expect(error == .timedOut(phase: .total(.milliseconds(700))))
-    #expect(chunks >= 1, "the deadline fell mid-body")
     // The transport gave up on the body, so it must have hung up on the server.
     read.finish()
     await closed.wait()
