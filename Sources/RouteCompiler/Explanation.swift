@@ -12,32 +12,35 @@ public struct Explanation: Sendable {
   public let heldFields: [String]
   /// The authentication outcome.
   public let authentication: Authentication
-  /// The plan.
-  public let plan: RoutePlan?
+  /// What the table does with the request (`RouteTable.decide`).
+  public let decision: RouteDecision
 }
 
 extension RouteTable {
-  /// Evaluates `facts` route by route and records why each earlier route was skipped.
-  public func explain(_ facts: RequestFacts, authentication: Authentication, limit: Int = 5) -> Explanation {
-    if authentication.rejectionStatus != nil {
-      return Explanation(
-        skipped: [], skippedCount: 0, matched: nil, heldFields: [], authentication: authentication, plan: nil)
+  /// Decides `query` and records why each route before the matched one (every route, when none matched)
+  /// was skipped; a request refused by authentication skips nothing.
+  public func explain(_ query: RouteQuery, limit: Int = 5) -> Explanation {
+    let authentication = authenticate(query.caller, key: query.facts.key)
+    let decision = decide(query.facts, authentication: authentication)
+    var facts = query.facts
+    facts.client = authentication.clientIndex
+    let evaluated: Int
+    switch decision {
+    case .unauthenticated: evaluated = 0
+    case .noRoute, .denied, .routed: evaluated = decision.route ?? routes.count
     }
     var skipped: [(Int, MatchFailure)] = []
     var skippedCount = 0
-    for (index, route) in routes.enumerated() {
-      if let failure = route.match.firstFailure(facts) {
-        skippedCount += 1
-        if skipped.count < limit { skipped.append((index, failure)) }
-        continue
-      }
-      return Explanation(
-        skipped: skipped, skippedCount: skippedCount, matched: index, heldFields: route.match.constrainedFields,
-        authentication: authentication, plan: plan(route: index, facts: facts))
+    for index in 0..<evaluated {
+      // Every route before the decided one fails to match, so each has a first failing field.
+      guard let failure = routes[index].match.firstFailure(facts) else { continue }
+      skippedCount += 1
+      if skipped.count < limit { skipped.append((index, failure)) }
     }
     return Explanation(
-      skipped: skipped, skippedCount: skippedCount, matched: nil, heldFields: [], authentication: authentication,
-      plan: .noRoute)
+      skipped: skipped, skippedCount: skippedCount, matched: decision.route,
+      heldFields: decision.route.map { routes[$0].match.constrainedFields } ?? [], authentication: authentication,
+      decision: decision)
   }
 }
 

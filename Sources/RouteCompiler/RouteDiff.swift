@@ -140,7 +140,7 @@ public struct RouteDiffReport: Sendable {
   public let changes: [RouteDiffChange]
 }
 
-/// Compares what two compiled route tables do with the same requests, using `RouteTable.plan(for:)`:
+/// Compares what two compiled route tables do with the same requests, using `RouteTable.decide`:
 /// the decision function the gateway itself uses.
 public enum RouteDiff {
   /// The model name used for "a model that no glob or exact name matches".
@@ -160,27 +160,22 @@ public enum RouteDiff {
     return RouteDiffReport(evaluated: requests.count, changes: changes)
   }
 
-  /// What `table` does with `request`: authentication as the gateway does it, then `plan(for:)`.
+  /// What `table` does with `request`: `RouteTable.decide`, with the client resolved by name.
   public static func outcome(of request: DiffRequest, in table: RouteTable) -> DiffOutcome {
-    let authentication: Authentication
-    if let client = request.client {
-      // A client this table does not define has no key it knows: its key is an unknown key here.
-      authentication =
-        table.clientIndex[client].map { .client($0) } ?? (table.server.auth == .required ? .invalidKey : .anonymous)
-    } else {
-      authentication = table.authenticate(key: request.key)
-    }
-    if let status = authentication.rejectionStatus { return .rejected(status: status) }
+    // A client this table does not define has no key it knows: its key is an unknown key here.
+    let caller = request.client.map { name in table.clientIndex[name].map(RouteCaller.client) ?? .unknownClient }
     let facts = RequestFacts(
-      client: authentication.clientIndex, key: request.key, model: request.model, endpoint: request.endpoint,
-      stream: request.stream, tools: request.tools, images: request.images,
-      headers: request.headers.map { ($0.name, $0.value) })
-    switch table.plan(for: facts) {
+      key: request.key, model: request.model, endpoint: request.endpoint, stream: request.stream,
+      tools: request.tools, images: request.images, headers: request.headers.map { ($0.name, $0.value) })
+    let decision = table.decide(RouteQuery(caller: caller ?? .presentedKey, facts: facts))
+    switch decision {
+    case .unauthenticated:
+      return .rejected(status: decision.status)
     case .noRoute:
       return .noRoute
-    case .deny(let route, let message):
+    case .denied(let route, let message):
       return .denied(route: DiffRoute(name: table.routes[route].name, index: route), message: message)
-    case .forward(let plan):
+    case .routed(let plan):
       let actions = DiffActions(
         systemPrompt: plan.systemPrompt, generation: plan.generation,
         fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains))

@@ -53,24 +53,22 @@ public enum RouteTestRunner {
       return Diagnostic(
         .routeTestInvalid, "\(title) has no model", at: Label(request.span), help: "add model = \"...\" to request")
     }
-    var authentication: Authentication
+    var caller = RouteCaller.presentedKey
     if let client = request.client {
       guard let index = table.clientIndex[client.value] else {
         return Diagnostic(
           .routeTestInvalid, "\(title) names unknown client '\(client.value)'", at: Label(client.span),
           help: Suggestion.help(for: client.value, in: table.clients.map(\.name)))
       }
-      authentication = .client(index)
-    } else {
-      authentication = table.authenticate(key: request.key?.value)
+      caller = .client(index)
     }
     let stream = request.stream?.value ?? (request.endpoint?.value == .stream)
     let facts = RequestFacts(
-      client: authentication.clientIndex, key: request.key?.value, model: model.value,
+      key: request.key?.value, model: model.value,
       endpoint: request.endpoint?.value ?? (stream ? .stream : .generate), stream: stream,
       tools: request.tools?.value ?? false, images: request.images?.value ?? false,
       headers: request.headers.map { ($0.name.value.lowercased(), $0.value.value) })
-    let outcome = evaluate(facts, authentication: authentication, table: table)
+    let outcome = evaluate(table.decide(RouteQuery(caller: caller, facts: facts)), table: table)
     var mismatches: [String] = []
     func actualRoute() -> String { outcome.route.map { "'\(table.routes[$0].name)'" } ?? "no route" }
     if let route = expect.route, outcome.route.map({ table.routes[$0].name }) != route.value {
@@ -98,19 +96,17 @@ public enum RouteTestRunner {
       notes: mismatches)
   }
 
-  static func evaluate(_ facts: RequestFacts, authentication: Authentication, table: RouteTable) -> Outcome {
-    if let status = authentication.rejectionStatus {
-      return Outcome(status: status, route: nil, model: nil, backends: nil, denied: true)
-    }
-    switch table.plan(for: facts) {
+  /// The decision in the terms a test's `expect` compares (a refused request counts as denied).
+  static func evaluate(_ decision: RouteDecision, table: RouteTable) -> Outcome {
+    switch decision {
+    case .unauthenticated, .denied:
+      return Outcome(status: decision.status, route: decision.route, model: nil, backends: nil, denied: true)
     case .noRoute:
-      return Outcome(status: 404, route: nil, model: nil, backends: nil, denied: false)
-    case .deny(let route, _):
-      return Outcome(status: 403, route: route, model: nil, backends: nil, denied: true)
-    case .forward(let plan):
+      return Outcome(status: decision.status, route: nil, model: nil, backends: nil, denied: false)
+    case .routed(let plan):
       return Outcome(
-        status: 200, route: plan.route, model: plan.model, backends: plan.chain.map { table.backends[$0].name },
-        denied: false)
+        status: decision.status, route: plan.route, model: plan.model,
+        backends: plan.chain.map { table.backends[$0].name }, denied: false)
     }
   }
 }

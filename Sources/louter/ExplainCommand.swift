@@ -67,22 +67,19 @@ enum ExplainCommand {
       DiagnosticOutput(format: .human).print(load.diagnostics.filter { $0.severity == .error }, sources: load.sources)
       return 1
     }
-    var authentication: Authentication
+    var caller = RouteCaller.presentedKey
     if let client = arguments.value("--client") {
       guard let index = table.clientIndex[client] else {
         let hint = Suggestion.help(for: client, in: table.clients.map(\.name)).map { " (\($0))" } ?? ""
         return CommandLineInterface.usageError("unknown client '\(client)'\(hint)", usage)
       }
-      authentication = .client(index)
-    } else {
-      authentication = table.authenticate(key: arguments.value("--key"))
+      caller = .client(index)
     }
     let stream = arguments.flag("--stream") || endpoint == .stream
     let facts = RequestFacts(
-      client: authentication.clientIndex, key: arguments.value("--key"), model: model,
-      endpoint: endpoint ?? (stream ? .stream : .generate), stream: stream, tools: arguments.flag("--tools"),
-      images: arguments.flag("--images"), headers: headers)
-    let explanation = table.explain(facts, authentication: authentication)
+      key: arguments.value("--key"), model: model, endpoint: endpoint ?? (stream ? .stream : .generate),
+      stream: stream, tools: arguments.flag("--tools"), images: arguments.flag("--images"), headers: headers)
+    let explanation = table.explain(RouteQuery(caller: caller, facts: facts))
     let renderer = ExplanationRenderer(table: table, sources: load.sources, facts: facts)
     if format == "json" {
       print(renderer.json(explanation).serialized(pretty: true))
@@ -126,9 +123,13 @@ struct ExplanationRenderer {
     if facts.tools { out += ", tools" }
     if facts.images { out += ", images" }
     out += "\n"
-    if let status = explanation.authentication.rejectionStatus {
-      let reason = status == 403 ? "PERMISSION_DENIED: a key is required" : "INVALID_ARGUMENT: API key not valid"
-      return out + "result: \(status) \(reason) (no route is evaluated)\n"
+    if case .unauthenticated(let failure) = explanation.decision {
+      let reason =
+        switch failure {
+        case .missingKey: "PERMISSION_DENIED: a key is required"
+        case .unknownKey: "INVALID_ARGUMENT: API key not valid"
+        }
+      return out + "result: \(explanation.decision.status) \(reason) (no route is evaluated)\n"
     }
     if !explanation.skipped.isEmpty {
       out += "skipped:\n"
@@ -146,10 +147,10 @@ struct ExplanationRenderer {
       explanation.heldFields.isEmpty
       ? "no match table: matches everything" : explanation.heldFields.joined(separator: ", ")
     out += "matched: \(route.name) (\(location(route.span))): \(held)\n"
-    switch explanation.plan {
-    case .deny(_, let message):
+    switch explanation.decision {
+    case .denied(_, let message):
       out += "result: 403 PERMISSION_DENIED: \(message)\n"
-    case .forward(let plan):
+    case .routed(let plan):
       out += "model: \(facts.model)" + (plan.model == facts.model ? " (unchanged)" : " -> \(plan.model)") + "\n"
       if let prompt = plan.systemPrompt { out += "system_prompt: \(prompt.mode) \"\(prompt.text)\"\n" }
       for rule in plan.generation {
@@ -166,7 +167,7 @@ struct ExplanationRenderer {
       out += "backends: \(chain.joined(separator: " -> "))\n"
       let triggers = FallbackTrigger.allCases.filter(plan.fallbackOn.contains).map(\.rawValue)
       out += "fallback_on: \(triggers.joined(separator: ", "))\n"
-    case .noRoute, nil:
+    case .noRoute, .unauthenticated:
       out += "result: 404 NOT_FOUND\n"
     }
     return out
@@ -192,8 +193,8 @@ struct ExplanationRenderer {
           })),
       JSONMember("skipped_total", .int(Int64(explanation.skippedCount))),
     ]
-    if let status = explanation.authentication.rejectionStatus {
-      members.append(JSONMember("status", .int(Int64(status))))
+    if case .unauthenticated = explanation.decision {
+      members.append(JSONMember("status", .int(Int64(explanation.decision.status))))
       return .object(members)
     }
     if let matched = explanation.matched {
@@ -205,18 +206,18 @@ struct ExplanationRenderer {
             "held": .array(explanation.heldFields.map { .string($0) }),
           ])))
     }
-    switch explanation.plan {
-    case .deny(_, let message):
+    switch explanation.decision {
+    case .denied(_, let message):
       members.append(JSONMember("status", 403))
       members.append(JSONMember("deny", .string(message)))
-    case .forward(let plan):
+    case .routed(let plan):
       members.append(JSONMember("status", 200))
       members.append(JSONMember("model", .string(plan.model)))
       if let prompt = plan.systemPrompt {
         members.append(JSONMember("system_prompt", .object([JSONMember(prompt.mode, .string(prompt.text))])))
       }
       members.append(JSONMember("backends", .array(plan.chain.map { .string(table.backends[$0].name) })))
-    case .noRoute, nil:
+    case .noRoute, .unauthenticated:
       members.append(JSONMember("status", 404))
     }
     return .object(members)

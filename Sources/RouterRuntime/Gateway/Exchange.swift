@@ -77,26 +77,13 @@ struct Exchange {
     record.method = call.method.rawValue
     record.model = call.model.isEmpty ? "-" : call.model
     let key = Self.presentedKey(request)
+    // Authentication comes before the body is read: a refused caller gets its error whatever it sent.
     let authentication = table.authenticate(key: key)
-    switch authentication {
-    case .missingKey:
-      await fail(
-        GeminiError(
-          code: 403, status: "PERMISSION_DENIED",
-          message: "Method doesn't allow unregistered callers (callers without established identity). "
-            + "Please use API Key or other form of API consumer identity to call this API."))
+    if let failure = authentication.failure {
+      await fail(Self.error(for: failure))
       return
-    case .invalidKey:
-      await fail(
-        GeminiError(
-          code: 400, status: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key.",
-          details: [GeminiError.errorInfo(reason: "API_KEY_INVALID", domain: "googleapis.com")]))
-      return
-    case .client(let index):
-      record.client = table.clients[index].name
-    case .anonymous:
-      break
     }
+    if let index = authentication.clientIndex { record.client = table.clients[index].name }
     let client = authentication.clientIndex
     switch call.method {
     case .listModels:
@@ -135,14 +122,16 @@ struct Exchange {
       client: client, key: key, model: call.model, endpoint: call.endpoint, stream: stream,
       tools: RequestFeatures.declaresTools(body), images: RequestFeatures.carriesImages(body),
       headers: request.headers.lowercasedPairs)
-    switch table.plan(for: facts) {
+    switch table.decide(facts, authentication: authentication) {
+    case .unauthenticated(let failure):
+      await fail(Self.error(for: failure))
     case .noRoute:
       await fail(.notFound("no route serves model '\(call.model)' for this client"))
-    case .deny(let route, let message):
+    case .denied(let route, let message):
       record.route = table.routes[route].name
       commonHeaders.append(("x-louter-route", record.route))
       await fail(GeminiError(code: 403, status: "PERMISSION_DENIED", message: message))
-    case .forward(let plan):
+    case .routed(let plan):
       record.route = table.routes[plan.route].name
       record.upstreamModel = plan.model
       commonHeaders.append(("x-louter-route", record.route))
@@ -152,6 +141,21 @@ struct Exchange {
         return
       }
       await forward(&forwarding)
+    }
+  }
+
+  /// The Gemini API's answer to a caller refused by authentication.
+  static func error(for failure: AuthenticationFailure) -> GeminiError {
+    switch failure {
+    case .missingKey:
+      GeminiError(
+        code: 403, status: "PERMISSION_DENIED",
+        message: "Method doesn't allow unregistered callers (callers without established identity). "
+          + "Please use API Key or other form of API consumer identity to call this API.")
+    case .unknownKey:
+      GeminiError(
+        code: 400, status: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key.",
+        details: [GeminiError.errorInfo(reason: "API_KEY_INVALID", domain: "googleapis.com")])
     }
   }
 

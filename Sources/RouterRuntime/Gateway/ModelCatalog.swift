@@ -55,6 +55,8 @@ public enum ModelCatalog {
   public static func model(_ name: String, for caller: RequestFacts, table: RouteTable) -> ModelInfo? {
     var methods: [GeminiCall.Method] = []
     var first: ForwardPlan?
+    // The caller reached the catalog past the gateway's front, so it is authenticated (or auth is off).
+    let authentication: Authentication = caller.client.map { .client($0) } ?? .anonymous
     for method in generationMethods {
       var facts = caller
       facts.model = name
@@ -62,7 +64,7 @@ public enum ModelCatalog {
       facts.stream = method == .streamGenerateContent
       facts.tools = false
       facts.images = false
-      guard case .forward(let plan) = table.plan(for: facts) else { continue }
+      guard case .routed(let plan) = table.decide(facts, authentication: authentication) else { continue }
       methods.append(method)
       if first == nil { first = plan }
     }
