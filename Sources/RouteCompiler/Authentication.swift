@@ -11,15 +11,6 @@ public enum Authentication: Sendable, Equatable {
   /// Auth is required and the key is unknown: 400 INVALID_ARGUMENT (API_KEY_INVALID).
   case invalidKey
 
-  /// The HTTP status the request gets before any route, or nil when it may go on.
-  public var rejectionStatus: Int? {
-    switch self {
-    case .anonymous, .client: nil
-    case .missingKey: 403
-    case .invalidKey: 400
-    }
-  }
-
   /// The client index, if authenticated.
   public var clientIndex: Int? {
     if case .client(let index) = self { return index }
