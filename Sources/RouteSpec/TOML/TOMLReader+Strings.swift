@@ -122,14 +122,7 @@ extension TOMLReader {
     pos += 2
   }
 
-  static func hexValue(_ value: UInt8) -> UInt8? {
-    switch value {
-    case ASCII.zero...ASCII.nine: value - ASCII.zero
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): value - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): value - UInt8(ascii: "A") + 10
-    default: nil
-    }
-  }
+  static func hexValue(_ value: UInt8) -> UInt8? { HexDigit.value(of: value) }
 
   mutating func appendScalar(_ scalar: Unicode.Scalar) {
     let value = scalar.value

@@ -307,10 +307,9 @@ enum PassthroughStreamFramer {
     case .sse: return GeminiSSEWriter.event(error.json)
     case .array(let framer):
       if framer.closed { return [] }
-      var out: [UInt8] = [UInt8(ascii: ","), 0x0D, 0x0A]
-      out += error.json.serializedBytes()
-      out.append(UInt8(ascii: "]"))
-      return out
+      // The relayed array has at least one element: continue it with the writer's own error element.
+      var writer = GeminiJSONArrayWriter(elementsWritten: 1)
+      return writer.error(error)
     }
   }
 }

@@ -1,3 +1,5 @@
+import RouteSpec
+
 /// A message that breaks the framing rules, with what was wrong.
 struct HTTPFramingViolation: Error, Sendable, Equatable {
   /// Malformed framing (a request gets 400), or a well-formed transfer coding louter does not implement (501).
@@ -206,9 +208,9 @@ enum HTTPFraming {
   static func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
     var index = line.startIndex
     var size = 0
-    while index < line.endIndex, let digit = hexValue(line[index]) {
+    while index < line.endIndex, let digit = HexDigit.value(of: line[index]) {
       guard index - line.startIndex < maxChunkSizeDigits else { return nil }
-      size = size << 4 | digit
+      size = size << 4 | Int(digit)
       index += 1
     }
     guard index > line.startIndex else { return nil }
@@ -260,15 +262,6 @@ enum HTTPFraming {
       index += 1
     }
     return nil
-  }
-
-  private static func hexValue(_ byte: UInt8) -> Int? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
-    default: nil
-    }
   }
 }
 

@@ -143,8 +143,9 @@ public struct GeminiJSONArrayWriter: Sendable {
   /// True once ``end()`` or ``error(_:)`` closed the array.
   public private(set) var isClosed = false
 
-  /// Creates a writer.
-  public init() {}
+  /// Creates a writer; `elementsWritten` counts elements that went out already (a relayed array that this
+  /// writer continues), so that the next element starts with a separator.
+  public init(elementsWritten: Int = 0) { elements = elementsWritten }
 
   /// Bytes for the next element (the first one also opens the array).
   public mutating func element(_ value: JSONValue) -> [UInt8] {

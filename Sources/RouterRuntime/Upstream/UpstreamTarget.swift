@@ -1,3 +1,5 @@
+import RouteSpec
+
 /// Why a piece of an upstream request cannot go on the wire: it falls outside its grammar.
 ///
 /// The message never repeats the offending text: it may be a secret (a key) or hold control
@@ -71,7 +73,7 @@ enum WireGrammar {
     var remaining = 0
     for byte in bytes {
       if remaining > 0 {
-        guard isHexDigit(byte) else { return false }
+        guard HexDigit.value(of: byte) != nil else { return false }
         remaining -= 1
       } else if byte == UInt8(ascii: "%") {
         remaining = 2
@@ -98,15 +100,6 @@ enum WireGrammar {
   /// A valid origin-form request target: `/`, then only target bytes, and well-formed escapes.
   static func isRequestTarget(_ text: String) -> Bool {
     text.utf8.first == UInt8(ascii: "/") && text.utf8.allSatisfy(isTargetByte) && hasValidEscapes(text.utf8)
-  }
-
-  private static func isHexDigit(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
-      UInt8(ascii: "A")...UInt8(ascii: "F"):
-      true
-    default: false
-    }
   }
 }
 
