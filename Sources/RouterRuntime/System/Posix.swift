@@ -69,6 +69,9 @@ public enum Posix {
     isatty(fd) == 1
   }
 
+  /// The processors online now (at least 1): the default number of workers.
+  public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
   /// Ignores SIGPIPE for the process: a peer that goes away must be an error, not a kill.
   public static func ignoreSIGPIPE() {
     signal(SIGPIPE, SIG_IGN)

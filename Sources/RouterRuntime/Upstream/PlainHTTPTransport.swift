@@ -2,18 +2,19 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// Our own HTTP/1.1 client for plain `http://` backends (a local vLLM or Ollama): one epoll thread,
-/// pooled keep-alive connections with TCP_NODELAY, bodies streamed chunk by chunk.
+/// Our own HTTP/1.1 client for plain `http://` backends (a local vLLM or Ollama): pooled keep-alive
+/// connections with TCP_NODELAY, bodies streamed chunk by chunk.
 ///
-/// Measured against URLSession on loopback it adds a fraction of the latency (see README); https
-/// backends keep using `URLSessionTransport` for TLS.
+/// The exchange runs on the reactor of the calling task: a gateway handler runs on its client
+/// connection's reactor, so the upstream socket is served by that same thread, from that reactor's own
+/// pool, with no hand-over. Callers outside any reactor (tests, tools) use `Reactor.shared`.
 public final class PlainHTTPTransport: UpstreamTransport, Sendable {
   /// The transport every plain-http backend shares.
   public static let shared = PlainHTTPTransport()
 
-  let loop = ClientLoop()
+  private let addresses = Mutex<[String: in_addr]>([:])
 
-  /// Creates a transport with its own loop thread.
+  /// Creates a transport.
   public init() {}
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
@@ -24,25 +25,30 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     guard WireGrammar.isRequestTarget(target.pathAndQuery) else {
       throw .invalidRequest(UpstreamTargetError(.requestTarget, "is not an origin-form path").description)
     }
-    guard let address = loop.resolve(target.host) else { throw .connectFailed("cannot resolve '\(target.host)'") }
+    guard let address = resolve(target.host) else { throw .connectFailed("cannot resolve '\(target.host)'") }
     var head = "\(request.method) \(target.pathAndQuery) HTTP/1.1\r\nhost: \(target.hostHeader)\r\n"
     for header in request.headers where header.name.lowercased() != "host" {
       head += "\(header.name): \(header.value)\r\n"
     }
     head += "content-length: \(request.body.count)\r\n\r\n"
-    let now = ContinuousClock.now
-    let exchange = ClientExchange(
-      request: Array(head.utf8) + request.body, idleTimeout: request.streamIdleTimeout, loop: loop,
-      connectTimeout: request.connectTimeout, firstByteTimeout: request.firstByteTimeout,
-      totalTimeout: request.totalTimeout, start: now)
-    loop.submit(.start(exchange, ClientLoop.Key(address: address.s_addr, port: target.port), address, target.port))
-    // The loop enforces the first-byte, idle and total deadlines: no timer task per request.
-    switch await exchange.waitForHead() {
+    let reactor = Reactor.currentOrShared
+    let exchange = UpstreamExchange(
+      request: Array(head.utf8) + request.body, key: UpstreamPool.Key(address: address.s_addr, port: target.port),
+      deadlines: UpstreamDeadlines(request, start: .now), reactor: reactor)
+    await reactor.perform { reactor.upstreamPool.start(exchange) }
+    switch await exchange.head.wait() {
     case .success(let head): return UpstreamResponse(head: head, body: exchange.body)
     case .failure(let error):
       exchange.body.cancel()
       throw error
     }
+  }
+
+  private func resolve(_ host: String) -> in_addr? {
+    if let cached = addresses.withLock({ $0[host] }) { return cached }
+    guard let address = Posix.resolveIPv4(host) else { return nil }
+    addresses.withLock { $0[host] = address }
+    return address
   }
 }
 
@@ -59,7 +65,7 @@ struct PlainURL {
     let authority = rest.prefix { $0 != "/" && $0 != "?" }
     pathAndQuery = rest.dropFirst(authority.count).isEmpty ? "/" : String(rest.dropFirst(authority.count))
     if let colon = authority.lastIndex(of: ":"), !authority.hasPrefix("[") {
-      guard let port = Int(authority[authority.index(after: colon)...]) else { return nil }
+      guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else { return nil }
       host = String(authority[..<colon])
       self.port = port
     } else {
@@ -70,359 +76,315 @@ struct PlainURL {
   }
 }
 
-/// One request/response on the client loop.
-final class ClientExchange: Sendable {
+/// One request/response of our own client: the bytes to send, its deadlines, the head latch and the body.
+final class UpstreamExchange: Sendable {
   let request: [UInt8]
-  let body: UpstreamBody
+  let key: UpstreamPool.Key
+  let deadlines: UpstreamDeadlines
   let head = HeadLatch()
-  let id: UInt64
-  let connectDeadline: ContinuousClock.Instant
-  let firstByteDeadline: ContinuousClock.Instant
-  let totalDeadline: ContinuousClock.Instant
-  let connectTimeout: Duration
-  let firstByteTimeout: Duration
-  let totalTimeout: Duration
+  let body: UpstreamBody
 
-  private static let counter = Atomic<UInt64>(1)
-
-  init(
-    request: [UInt8], idleTimeout: Duration, loop: ClientLoop, connectTimeout: Duration, firstByteTimeout: Duration,
-    totalTimeout: Duration, start: ContinuousClock.Instant
-  ) {
+  init(request: [UInt8], key: UpstreamPool.Key, deadlines: UpstreamDeadlines, reactor: Reactor) {
     self.request = request
-    self.connectDeadline = start.advanced(by: connectTimeout)
-    self.firstByteDeadline = start.advanced(by: firstByteTimeout)
-    self.totalDeadline = start.advanced(by: totalTimeout)
-    self.connectTimeout = connectTimeout
-    self.firstByteTimeout = firstByteTimeout
-    self.totalTimeout = totalTimeout
-    let id = Self.counter.add(1, ordering: .relaxed).newValue
-    self.id = id
+    self.key = key
+    self.deadlines = deadlines
+    let box = ExchangeBox()
     body = UpstreamBody(
-      idleTimeout: idleTimeout, flowControl: { pause in loop.submit(.pause(id, pause)) },
-      onCancel: { loop.submit(.cancel(id)) }, producerEnforcesDeadlines: true)
+      flowControl: { pause in reactor.execute { box.connection?.setPaused(pause) } },
+      onCancel: { reactor.execute { box.connection?.cancel() } })
+    self.box = box
   }
 
-  func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) { head.resolve(value) }
+  /// The connection serving the exchange now (loop-thread state, behind a Sendable box for the body's
+  /// callbacks, which always hop to the loop before touching it).
+  let box: ExchangeBox
 
-  func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
+  /// Ends the exchange with `error`: the head (if still awaited) and the body fail.
+  func fail(_ error: UpstreamError) {
+    head.resolve(.failure(error))
+    body.finish(error)
+  }
 }
 
-/// The client's epoll thread: connections, the keep-alive pool, reading and writing.
-final class ClientLoop: @unchecked Sendable {
+/// Holds the connection an exchange runs on; read and written on the loop thread only.
+final class ExchangeBox: @unchecked Sendable {
+  var connection: UpstreamConnection?
+}
+
+/// One reactor's upstream connections: idle keep-alive connections by address. Loop-thread state.
+final class UpstreamPool {
   struct Key: Hashable {
     let address: UInt32
     let port: Int
   }
 
-  enum Command {
-    case start(ClientExchange, Key, in_addr, Int)
-    case pause(UInt64, Bool)
-    case cancel(UInt64)
-  }
+  let reactor: Reactor
+  private var idle: [Key: [UpstreamConnection]] = [:]
 
-  final class Connection {
-    let fd: Int32
-    let key: Key
-    let token: UInt64
-    var exchange: ClientExchange?
-    var parser = HTTPResponseParser()
-    var outbound: [UInt8] = []
-    var offset = 0
-    var connecting: Bool
-    var reused: Bool
-    var keepAlive = true
-    var paused = false
-    var headReceived = false
-    var lastActivity = ContinuousClock.now
-    var address: in_addr
-    var port: Int
+  init(reactor: Reactor) { self.reactor = reactor }
 
-    init(fd: Int32, key: Key, token: UInt64, connecting: Bool, reused: Bool, address: in_addr, port: Int) {
-      self.fd = fd
-      self.key = key
-      self.token = token
-      self.connecting = connecting
-      self.reused = reused
-      self.address = address
-      self.port = port
-    }
-  }
-
-  private let commands = Mutex<[Command]>([])
-  private let started = Mutex(false)
-  private let resolved = Mutex<[String: in_addr]>([:])
-  private var epoll: Int32 = -1
-  private var wakeFD: Int32 = -1
-  // Loop-thread state.
-  private var connections: [UInt64: Connection] = [:]
-  private var byExchange: [UInt64: Connection] = [:]
-  private var idle: [Key: [Connection]] = [:]
-  private var nextToken: UInt64 = 2
-  private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-
-  init() {}
-
-  deinit { buffer.deallocate() }
-
-  func resolve(_ host: String) -> in_addr? {
-    if let cached = resolved.withLock({ $0[host] }) { return cached }
-    guard let address = Posix.resolveIPv4(host) else { return nil }
-    resolved.withLock { $0[host] = address }
-    return address
-  }
-
-  func submit(_ command: Command) {
-    startIfNeeded()
-    commands.withLock { $0.append(command) }
-    Posix.signalEventFD(wakeFD)
-  }
-
-  private func startIfNeeded() {
-    started.withLock { started in
-      guard !started else { return }
-      started = true
-      Posix.ignoreSIGPIPE()
-      epoll = (try? Posix.epollCreate()) ?? -1
-      wakeFD = (try? Posix.eventFD()) ?? -1
-      try? Posix.epollControl(epoll, Posix.epollAdd, wakeFD, events: Posix.epollIn, token: 1)
-      let thread = Thread { [self] in run() }
-      thread.name = "louter-upstream"
-      thread.start()
-    }
-  }
-
-  private func run() {
-    let capacity: Int32 = 256
-    let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(capacity))
-    let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(capacity))
-    while true {
-      // With exchanges in flight the loop wakes every 10 ms to check their deadlines; idle, once a second.
-      let wait: Int32 = byExchange.isEmpty ? 1000 : 10
-      let count =
-        (try? Posix.epollWait(epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: wait))
-        ?? 0
-      for index in 0..<count {
-        if tokens[index] == 1 {
-          Posix.drainEventFD(wakeFD)
-          continue
-        }
-        guard let connection = connections[tokens[index]] else { continue }
-        let mask = events[index]
-        if mask & Posix.epollOut != 0 { writable(connection) }
-        if connections[connection.token] != nil, mask & (Posix.epollIn | Posix.epollHangUp | Posix.epollError) != 0 {
-          readable(connection)
-        }
-      }
-      let pending = commands.withLock { queue -> [Command] in
-        let taken = queue
-        queue.removeAll(keepingCapacity: true)
-        return taken
-      }
-      for command in pending { run(command) }
-      if !byExchange.isEmpty { sweepDeadlines() }
-    }
-  }
-
-  private var lastSweep = ContinuousClock.now
-
-  /// Fails exchanges whose first byte, next chunk or whole answer is late.
-  private func sweepDeadlines() {
-    let now = ContinuousClock.now
-    guard now - lastSweep >= .milliseconds(2) else { return }
-    lastSweep = now
-    for connection in Array(byExchange.values) {
-      guard let exchange = connection.exchange else { continue }
-      if now >= exchange.totalDeadline {
-        fail(connection, .timedOut(phase: .total(exchange.totalTimeout)))
-      } else if connection.connecting, now >= exchange.connectDeadline {
-        fail(connection, .timedOut(phase: .connect(exchange.connectTimeout)))
-      } else if !connection.headReceived {
-        if now >= exchange.firstByteDeadline {
-          fail(connection, .timedOut(phase: .firstByte(exchange.firstByteTimeout)))
-        }
-      } else if let wanted = exchange.body.consumerDeadline, now >= wanted {
-        fail(connection, .timedOut(phase: .firstToken))
-      } else if !connection.paused, now - connection.lastActivity >= exchange.body.idleTimeout {
-        fail(connection, .timedOut(phase: .idle(exchange.body.idleTimeout)))
-      }
-    }
-  }
-
-  private func run(_ command: Command) {
-    switch command {
-    case .start(let exchange, let key, let address, let port):
-      start(exchange, key: key, address: address, port: port, allowReuse: true)
-    case .pause(let id, let pause):
-      guard let connection = byExchange[id], connection.paused != pause else { return }
-      connection.paused = pause
-      updateInterest(connection)
-    case .cancel(let id):
-      guard let connection = byExchange[id] else { return }
-      connection.exchange?.resolveHead(.failure(.cancelled))
-      close(connection)
-    }
-  }
-
-  private func start(_ exchange: ClientExchange, key: Key, address: in_addr, port: Int, allowReuse: Bool) {
-    if allowReuse, let connection = idle[key]?.popLast() {
-      connection.reused = true
-      attach(exchange, to: connection)
+  /// Starts `exchange` on an idle connection to its address, else on a new one.
+  func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
+    if allowReuse, let connection = idle[exchange.key]?.popLast() {
+      connection.attach(exchange, reused: true)
       return
     }
     do {
-      let (fd, result) = try Posix.connect(to: address, port: port)
-      let token = nextToken
-      nextToken += 1
-      var isConnecting = false
-      if case .wouldBlock = result { isConnecting = true }
-      let connection = Connection(
-        fd: fd, key: key, token: token, connecting: isConnecting, reused: false, address: address, port: port)
-      connections[token] = connection
-      try Posix.epollControl(epoll, Posix.epollAdd, fd, events: Posix.epollIn | Posix.epollOut, token: token)
-      attach(exchange, to: connection)
+      let (fd, result) = try Posix.connect(to: in_addr(s_addr: exchange.key.address), port: exchange.key.port)
+      var connecting = false
+      if case .wouldBlock = result { connecting = true }
+      let connection = UpstreamConnection(fd: fd, key: exchange.key, pool: self, connecting: connecting)
+      do {
+        try connection.register()
+      } catch {
+        Posix.close(fd)
+        exchange.fail(.connectFailed(error.description))
+        return
+      }
+      connection.attach(exchange, reused: false)
     } catch {
-      exchange.resolveHead(.failure(.connectFailed(error.description)))
-      exchange.body.finish(.connectFailed(error.description))
+      exchange.fail(.connectFailed(error.description))
     }
   }
 
-  private func attach(_ exchange: ClientExchange, to connection: Connection) {
-    connection.exchange = exchange
-    connection.headReceived = false
-    connection.lastActivity = ContinuousClock.now
-    connection.parser = HTTPResponseParser()
-    connection.outbound = exchange.request
-    connection.offset = 0
-    connection.paused = false
-    byExchange[exchange.id] = connection
-    if !connection.connecting { writable(connection) }
-    updateInterest(connection)
+  /// A connection finished its exchange and may carry another.
+  func release(_ connection: UpstreamConnection) {
+    idle[connection.key, default: []].append(connection)
   }
 
-  private func updateInterest(_ connection: Connection) {
-    var events: UInt32 = connection.paused ? 0 : Posix.epollIn
-    if connection.connecting || connection.offset < connection.outbound.count { events |= Posix.epollOut }
-    try? Posix.epollControl(epoll, Posix.epollModify, connection.fd, events: events, token: connection.token)
+  /// A connection closed.
+  func forget(_ connection: UpstreamConnection) {
+    idle[connection.key]?.removeAll { $0 === connection }
+  }
+}
+
+/// One upstream socket on a reactor: writes the request, parses the answer, feeds the body, enforces
+/// the exchange's deadlines with one timer. Loop-thread state.
+final class UpstreamConnection: ReactorSource {
+  let fd: Int32
+  let key: UpstreamPool.Key
+  let pool: UpstreamPool
+  private var reactor: Reactor { pool.reactor }
+  private var token: UInt64 = 0
+  private var exchange: UpstreamExchange?
+  private var parser = HTTPResponseParser()
+  private var outbound: [UInt8] = []
+  private var offset = 0
+  private var connecting: Bool
+  private var reused = false
+  private var keepAlive = true
+  private var paused = false
+  private var headReceived = false
+  private var lastActivity = ContinuousClock.now
+  private var closed = false
+  private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
+
+  init(fd: Int32, key: UpstreamPool.Key, pool: UpstreamPool, connecting: Bool) {
+    self.fd = fd
+    self.key = key
+    self.pool = pool
+    self.connecting = connecting
   }
 
-  private func writable(_ connection: Connection) {
-    if connection.connecting {
-      connection.connecting = false
-      if let error = Posix.socketError(connection.fd) {
-        fail(connection, .connectFailed(error.description))
+  func register() throws(IOError) {
+    token = try reactor.register(fd, events: Posix.epollIn | Posix.epollOut, source: self)
+  }
+
+  func attach(_ exchange: UpstreamExchange, reused: Bool) {
+    self.exchange = exchange
+    self.reused = reused
+    exchange.box.connection = self
+    headReceived = false
+    lastActivity = .now
+    parser = HTTPResponseParser()
+    outbound = exchange.request
+    offset = 0
+    paused = false
+    checkDeadlines()
+    if !connecting { writable() }
+    if !closed { updateInterest() }
+  }
+
+  private var stage: UpstreamDeadlines.Stage {
+    if connecting { return .connecting }
+    if !headReceived { return .awaitingHead }
+    return .receiving(lastActivity: lastActivity, paused: paused)
+  }
+
+  /// Fails the exchange if one of its deadlines passed, else keeps one timer at the next check.
+  private func checkDeadlines() {
+    guard let exchange else { return }
+    switch exchange.deadlines.check(stage, now: .now) {
+    case .expired(let timeout):
+      fail(.timedOut(phase: timeout))
+    case .checkAgain(let instant):
+      if let timer {
+        if timer.at <= instant { return }
+        reactor.cancel(timer.id)
+      }
+      let id = reactor.schedule(at: instant) { [self] in
+        timer = nil
+        checkDeadlines()
+      }
+      timer = (id, instant)
+    }
+  }
+
+  private func updateInterest() {
+    var events: UInt32 = paused ? 0 : Posix.epollIn
+    if connecting || offset < outbound.count { events |= Posix.epollOut }
+    reactor.modify(fd, token: token, events: events)
+  }
+
+  func ready(_ events: UInt32) {
+    if events & Posix.epollOut != 0 { writable() }
+    if !closed, events & (Posix.epollIn | Posix.epollHangUp | Posix.epollError) != 0 { readable() }
+  }
+
+  func reactorStopping() { fail(.cancelled) }
+
+  /// The consumer's buffer is full (true) or has room again (false).
+  func setPaused(_ pause: Bool) {
+    guard !closed, exchange != nil, paused != pause else { return }
+    paused = pause
+    if !pause { lastActivity = .now }
+    updateInterest()
+    checkDeadlines()
+  }
+
+  /// The consumer went away.
+  func cancel() {
+    guard !closed, let exchange else { return }
+    exchange.head.resolve(.failure(.cancelled))
+    close()
+  }
+
+  private func writable() {
+    if connecting {
+      connecting = false
+      if let error = Posix.socketError(fd) {
+        fail(.connectFailed(error.description))
         return
       }
     }
-    while connection.offset < connection.outbound.count {
+    while offset < outbound.count {
       let result: IOResult<Int>
       do {
-        result = try connection.outbound.withUnsafeBytes { bytes throws(IOError) in
-          try Posix.write(connection.fd, from: UnsafeRawBufferPointer(rebasing: bytes[connection.offset...]))
+        result = try outbound.withUnsafeBytes { bytes throws(IOError) in
+          try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
         }
       } catch {
-        retryOrFail(connection, .connectionReset(String(describing: error)))
+        retryOrFail(.connectionReset(String(describing: error)))
         return
       }
       guard case .done(let count) = result else { break }
-      connection.offset += count
+      offset += count
     }
-    updateInterest(connection)
+    if offset >= outbound.count, !outbound.isEmpty {
+      outbound = []
+      offset = 0
+    }
+    updateInterest()
   }
 
-  private func readable(_ connection: Connection) {
-    // `wantsPause`: the body asked to pause during this read loop; its command arrives after it.
-    while connections[connection.token] != nil, !connection.paused, connection.exchange?.body.wantsPause != true {
+  private func readable() {
+    let buffer = reactor.readBuffer
+    // `wantsPause`: the body asked to pause during this read loop; its call arrives after it.
+    while !closed, !paused, exchange?.body.wantsPause != true {
       let result: IOResult<Int>
       do {
-        result = try Posix.read(connection.fd, into: buffer)
+        result = try Posix.read(fd, into: buffer)
       } catch {
-        retryOrFail(connection, .connectionReset(error.description))
+        retryOrFail(.connectionReset(error.description))
         return
       }
       switch result {
       case .wouldBlock:
         return
       case .done(0):
-        if connection.exchange == nil {
-          close(connection)
+        guard exchange != nil else {
+          close()
           return
         }
-        if connection.parser.isAtStart {
-          retryOrFail(connection, .connectionReset("the backend closed the connection without answering"))
+        if parser.isAtStart {
+          retryOrFail(.connectionReset("the backend closed the connection without answering"))
           return
         }
-        deliver(connection.parser.endOfStream(), connection)
-        close(connection)
+        deliver(parser.endOfStream())
+        close()
         return
       case .done(let count):
-        guard connection.exchange != nil else {
-          close(connection)
+        guard exchange != nil else {
+          // An idle pooled connection must stay silent: anything it says makes it unusable.
+          close()
           return
         }
-        connection.lastActivity = ContinuousClock.now
-        deliver(connection.parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])), connection)
+        lastActivity = .now
+        deliver(parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])))
         if count < buffer.count { return }
       }
     }
   }
 
-  private func deliver(_ events: [HTTPResponseParser.Event], _ connection: Connection) {
-    guard let exchange = connection.exchange else { return }
+  private func deliver(_ events: [HTTPResponseParser.Event]) {
+    guard let exchange else { return }
     for event in events {
       switch event {
       case .head(let status, let headers, let keepAlive):
-        connection.keepAlive = keepAlive
-        connection.headReceived = true
-        exchange.resolveHead(
+        self.keepAlive = keepAlive
+        headReceived = true
+        checkDeadlines()
+        exchange.head.resolve(
           .success(UpstreamResponseHead(status: status, headers: UpstreamHeaders(headers.map { ($0.name, $0.value) }))))
       case .body(let bytes):
         exchange.body.push(bytes)
       case .end:
         exchange.body.finish(nil)
-        byExchange[exchange.id] = nil
-        connection.exchange = nil
-        if connection.keepAlive, connections[connection.token] != nil {
-          idle[connection.key, default: []].append(connection)
-          updateInterest(connection)
+        detach()
+        if keepAlive, !closed {
+          pool.release(self)
+          updateInterest()
         } else {
-          close(connection)
+          close()
         }
         return
       case .error(let message):
-        fail(connection, .invalidResponse(message))
+        fail(.invalidResponse(message))
         return
       }
     }
   }
 
+  private func detach() {
+    exchange?.box.connection = nil
+    exchange = nil
+    if let timer { reactor.cancel(timer.id) }
+    timer = nil
+  }
+
   /// A reused keep-alive connection may have been closed by the backend just before we used it:
   /// the request never reached it, so one fresh connection is tried before failing.
-  private func retryOrFail(_ connection: Connection, _ error: UpstreamError) {
-    guard connection.reused, connection.parser.isAtStart, let exchange = connection.exchange else {
-      fail(connection, error)
+  private func retryOrFail(_ error: UpstreamError) {
+    guard reused, parser.isAtStart, let exchange else {
+      fail(error)
       return
     }
-    connection.exchange = nil
-    byExchange[exchange.id] = nil
-    close(connection)
-    start(exchange, key: connection.key, address: connection.address, port: connection.port, allowReuse: false)
+    detach()
+    close()
+    pool.start(exchange, allowReuse: false)
   }
 
-  private func fail(_ connection: Connection, _ error: UpstreamError) {
-    if let exchange = connection.exchange {
-      exchange.resolveHead(.failure(error))
-      exchange.body.finish(error)
-    }
-    close(connection)
+  private func fail(_ error: UpstreamError) {
+    exchange?.fail(error)
+    close()
   }
 
-  private func close(_ connection: Connection) {
-    guard connections.removeValue(forKey: connection.token) != nil else { return }
-    if let exchange = connection.exchange { byExchange[exchange.id] = nil }
-    connection.exchange = nil
-    idle[connection.key]?.removeAll { $0 === connection }
-    try? Posix.epollControl(epoll, Posix.epollDelete, connection.fd, events: 0, token: connection.token)
-    Posix.close(connection.fd)
+  private func close() {
+    guard !closed else { return }
+    closed = true
+    detach()
+    pool.forget(self)
+    reactor.deregister(fd, token: token)
+    Posix.close(fd)
   }
 }
