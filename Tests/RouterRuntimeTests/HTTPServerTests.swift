@@ -361,3 +361,43 @@ final class Latch: Sendable {
     #expect(AcceptFailure.acceptBackoff > .zero)
   }
 }
+
+/// The reactor layout: connections spread over the workers, and a request never leaves its loop.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct ReactorLayoutTests {
+  @Test func connectionsSpreadOverTheWorkersAndAnUpstreamHopStaysOnTheConnectionsLoop() async throws {
+    let backend = try RawFakeBackend.answering { _ in "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" }
+    defer { backend.stop() }
+    let backendPort = backend.port
+    let handler = ClosureHandler { _, responder in
+      // The loop this handler runs on before and after the upstream exchange, which our own client
+      // must serve from the same loop: no thread hop on the request path.
+      let before = Reactor.current?.name ?? "none"
+      var answer = "failed"
+      if let response = try? await PlainHTTPTransport.shared.send(.test(port: backendPort)) {
+        var body: [UInt8] = []
+        while let chunk = try? await response.body.next() { body += chunk }
+        answer = String(decoding: body, as: UTF8.self)
+      }
+      // The connection went back to the pool of the loop the handler runs on.
+      let pooled = Reactor.current?.upstreamPool.idleConnections ?? 0
+      let after = pooled == 1 ? Reactor.current?.name ?? "none" : "elsewhere"
+      try? await responder.respond(status: 200, headers: [], body: Array("\(before) \(after) \(answer)".utf8))
+    }
+    let server = HTTPServer(configuration: HTTPServerConfiguration(port: 0, workers: 2), handler: handler)
+    let port = try server.start()
+    var loops: [String] = []
+    var clients: [TestClient] = []
+    for _ in 0..<2 {
+      // Each connection stays open, so the next one goes to the worker with fewer.
+      let client = try TestClient(port: port)
+      clients.append(client)
+      client.send("GET / HTTP/1.1\r\n\r\n")
+      let response = await client.read(until: "ok")
+      let words = response.split(separator: "\r\n\r\n").last?.split(separator: " ").map(String.init) ?? []
+      #expect(words.count == 3 && words[0] == words[1] && words[2] == "ok", "\(response)")
+      loops.append(words.first ?? "")
+    }
+    #expect(Set(loops) == ["louter-worker-0", "louter-worker-1"])
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+}

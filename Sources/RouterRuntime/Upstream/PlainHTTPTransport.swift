@@ -123,6 +123,9 @@ final class UpstreamPool {
 
   init(reactor: Reactor) { self.reactor = reactor }
 
+  /// Idle keep-alive connections held now.
+  var idleConnections: Int { idle.values.reduce(0) { $0 + $1.count } }
+
   /// Starts `exchange` on an idle connection to its address, else on a new one.
   func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
     if allowReuse, let connection = idle[exchange.key]?.popLast() {
