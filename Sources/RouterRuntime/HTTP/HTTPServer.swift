@@ -514,8 +514,10 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
     timer = nil
     reactor.deregister(fd, token: token)
     Posix.close(fd)
-    if requestActive { task?.cancel() }
+    let wasActive = requestActive
+    // Counted as ended before the cancel, whose handlers may run at once and look.
     endRequest()
+    if wasActive { task?.cancel() }
     task = nil
     if let waiter = roomWaiter {
       roomWaiter = nil

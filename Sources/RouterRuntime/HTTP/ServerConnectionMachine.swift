@@ -99,7 +99,8 @@ struct ServerConnectionMachine {
     closing = true
     guard inFlight != nil else { return [.closeNow] }
     inFlight = nil
-    return [.cancelHandler, .responseEnded, .closeNow]
+    // Counted as ended before the cancel, whose handlers may run at once and look.
+    return [.responseEnded, .cancelHandler, .closeNow]
   }
 
   /// A deadline armed by `.deadline` is due.

@@ -161,32 +161,25 @@ final class UpstreamPool {
   }
 }
 
-/// One upstream socket on a reactor: writes the request, parses the answer, feeds the body, enforces
-/// the exchange's deadlines with one timer. Loop-thread state.
+/// One upstream socket on a reactor, driven by an `UpstreamConnectionMachine`: this shell does the I/O
+/// and hands the machine's results to the exchange. Loop-thread state.
 final class UpstreamConnection: ReactorSource {
   let fd: Int32
   let key: UpstreamPool.Key
   let pool: UpstreamPool
   private var reactor: Reactor { pool.reactor }
   private var token: UInt64 = 0
+  private var machine: UpstreamConnectionMachine
   private var exchange: UpstreamExchange?
-  private var parser = HTTPResponseParser()
   private var outbound: [UInt8] = []
   private var offset = 0
-  private var connecting: Bool
-  private var reused = false
-  private var keepAlive = true
-  private var paused = false
-  private var headReceived = false
-  private var lastActivity = ContinuousClock.now
-  private var closed = false
   private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
 
   init(fd: Int32, key: UpstreamPool.Key, pool: UpstreamPool, connecting: Bool) {
     self.fd = fd
     self.key = key
     self.pool = pool
-    self.connecting = connecting
+    machine = UpstreamConnectionMachine(connecting: connecting, now: .now)
   }
 
   func register() throws(IOError) {
@@ -195,81 +188,35 @@ final class UpstreamConnection: ReactorSource {
 
   func attach(_ exchange: UpstreamExchange, reused: Bool) {
     self.exchange = exchange
-    self.reused = reused
     exchange.box.connection = self
-    headReceived = false
-    lastActivity = .now
-    parser = HTTPResponseParser()
     outbound = exchange.request
     offset = 0
-    paused = false
-    checkDeadlines()
-    if !connecting { writable() }
-    if !closed { updateInterest() }
+    apply(machine.attach(exchange.deadlines, reused: reused, now: .now))
+    // A connection still connecting writes once it becomes writable.
+    if !machine.isClosed, !machine.isConnecting { writable() }
   }
 
-  private var stage: UpstreamDeadlines.Stage {
-    if connecting { return .connecting }
-    if !headReceived { return .awaitingHead }
-    return .receiving(lastActivity: lastActivity, paused: paused)
-  }
-
-  /// Fails the exchange if one of its deadlines passed, else keeps one timer at the next check.
-  private func checkDeadlines() {
-    guard let exchange else { return }
-    switch exchange.deadlines.check(stage, now: .now) {
-    case .expired(let timeout):
-      fail(.timedOut(phase: timeout))
-    case .checkAgain(let instant):
-      if let timer {
-        if timer.at <= instant { return }
-        reactor.cancel(timer.id)
-      }
-      let id = reactor.schedule(at: instant) { [self] in
-        timer = nil
-        checkDeadlines()
-      }
-      timer = (id, instant)
-    }
-  }
-
-  private func updateInterest() {
-    var events: UInt32 = paused ? 0 : Posix.epollIn
-    if connecting || offset < outbound.count { events |= Posix.epollOut }
-    reactor.modify(fd, token: token, events: events)
-  }
+  // MARK: events
 
   func ready(_ events: UInt32) {
     if events & Posix.epollOut != 0 { writable() }
-    if !closed, events & (Posix.epollIn | Posix.epollHangUp | Posix.epollError) != 0 { readable() }
+    if !machine.isClosed, events & (Posix.epollIn | Posix.epollHangUp | Posix.epollError) != 0 { readable() }
   }
 
-  func reactorStopping() { fail(.cancelled) }
+  func reactorStopping() { apply(machine.shutDown()) }
 
   /// The consumer's buffer is full (true) or has room again (false).
-  func setPaused(_ pause: Bool) {
-    guard !closed, exchange != nil, paused != pause else { return }
-    paused = pause
-    if !pause { lastActivity = .now }
-    updateInterest()
-    checkDeadlines()
-  }
+  func setPaused(_ pause: Bool) { apply(machine.setPaused(pause, now: .now)) }
 
   /// The consumer went away.
-  func cancel() {
-    guard !closed, let exchange else { return }
-    exchange.head.resolve(.failure(.cancelled))
-    close()
-  }
+  func cancel() { apply(machine.cancel()) }
 
   private func writable() {
-    if connecting {
-      connecting = false
-      if let error = Posix.socketError(fd) {
-        fail(.connectFailed(error.description))
-        return
-      }
+    if machine.isConnecting {
+      apply(machine.connected(error: Posix.socketError(fd)?.description, now: .now))
+      if machine.isClosed { return }
     }
+    guard !outbound.isEmpty else { return }
     while offset < outbound.count {
       let result: IOResult<Int>
       do {
@@ -277,85 +224,86 @@ final class UpstreamConnection: ReactorSource {
           try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
         }
       } catch {
-        retryOrFail(.connectionReset(String(describing: error)))
+        apply(machine.socketFailed(String(describing: error)))
         return
       }
-      guard case .done(let count) = result else { break }
+      guard case .done(let count) = result else { return }
       offset += count
     }
-    if offset >= outbound.count, !outbound.isEmpty {
-      outbound = []
-      offset = 0
-    }
-    updateInterest()
+    outbound = []
+    offset = 0
+    apply(machine.requestSent())
   }
 
   private func readable() {
     let buffer = reactor.readBuffer
     // `wantsPause`: the body asked to pause during this read loop; its call arrives after it.
-    while !closed, !paused, exchange?.body.wantsPause != true {
+    while machine.readsNow, exchange?.body.wantsPause != true {
       let result: IOResult<Int>
       do {
         result = try Posix.read(fd, into: buffer)
       } catch {
-        retryOrFail(.connectionReset(error.description))
+        apply(machine.socketFailed(error.description))
         return
       }
       switch result {
       case .wouldBlock:
         return
       case .done(0):
-        guard exchange != nil else {
-          close()
-          return
-        }
-        if parser.isAtStart {
-          retryOrFail(.connectionReset("the backend closed the connection without answering"))
-          return
-        }
-        deliver(parser.endOfStream())
-        close()
+        apply(machine.endOfInput(now: .now))
         return
       case .done(let count):
-        guard exchange != nil else {
-          // An idle pooled connection must stay silent: anything it says makes it unusable.
-          close()
-          return
-        }
-        lastActivity = .now
-        deliver(parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])))
+        apply(machine.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now))
         if count < buffer.count { return }
       }
     }
   }
 
-  private func deliver(_ events: [HTTPResponseParser.Event]) {
-    guard let exchange else { return }
-    for event in events {
-      switch event {
-      case .head(let status, let headers, let keepAlive):
-        self.keepAlive = keepAlive
-        headReceived = true
-        checkDeadlines()
-        exchange.head.resolve(
+  // MARK: actions
+
+  private func apply(_ actions: [UpstreamConnectionMachine.Action]) {
+    for action in actions {
+      switch action {
+      case .deliverHead(let status, let headers):
+        exchange?.head.resolve(
           .success(UpstreamResponseHead(status: status, headers: UpstreamHeaders(headers.map { ($0.name, $0.value) }))))
-      case .body(let bytes):
-        exchange.body.push(bytes)
-      case .end:
-        exchange.body.finish(nil)
+      case .deliverBody(let bytes):
+        exchange?.body.push(bytes)
+      case .finishBody:
+        exchange?.body.finish(nil)
         detach()
-        if keepAlive, !closed {
-          pool.release(self)
-          updateInterest()
-        } else {
-          close()
+      case .fail(let error):
+        exchange?.fail(error)
+        detach()
+      case .retryOnFreshConnection:
+        if let exchange {
+          detach()
+          pool.start(exchange, allowReuse: false)
         }
-        return
-      case .error(let message):
-        fail(.invalidResponse(message))
-        return
+      case .release:
+        pool.release(self)
+      case .close:
+        close()
+      case .deadline(let instant):
+        arm(instant)
+      case .interest(let read, let write):
+        var events: UInt32 = read ? Posix.epollIn : 0
+        if write { events |= Posix.epollOut }
+        if !machine.isClosed { reactor.modify(fd, token: token, events: events) }
       }
     }
+  }
+
+  private func arm(_ instant: ContinuousClock.Instant) {
+    if let timer {
+      if timer.at <= instant { return }
+      reactor.cancel(timer.id)
+    }
+    let id = reactor.schedule(at: instant) { [self] in
+      timer = nil
+      apply(machine.deadlineReached(now: .now))
+    }
+    timer = (id, instant)
   }
 
   private func detach() {
@@ -365,26 +313,7 @@ final class UpstreamConnection: ReactorSource {
     timer = nil
   }
 
-  /// A reused keep-alive connection may have been closed by the backend just before we used it:
-  /// the request never reached it, so one fresh connection is tried before failing.
-  private func retryOrFail(_ error: UpstreamError) {
-    guard reused, parser.isAtStart, let exchange else {
-      fail(error)
-      return
-    }
-    detach()
-    close()
-    pool.start(exchange, allowReuse: false)
-  }
-
-  private func fail(_ error: UpstreamError) {
-    exchange?.fail(error)
-    close()
-  }
-
   private func close() {
-    guard !closed else { return }
-    closed = true
     detach()
     pool.forget(self)
     reactor.deregister(fd, token: token)
