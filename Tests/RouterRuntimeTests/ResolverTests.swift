@@ -261,10 +261,23 @@ private func eventually(_ condition: () -> Bool, sourceLocation: SourceLocation 
   }
 
   @Test func connectsOverIPv6() throws {
-    let listener = try Posix.listen(host: "::1", port: 0)
+    let listener = try Posix.listen(on: literal("[::1]", port: 0))
     defer { Posix.close(listener.fd) }
     let port = try #require(UInt16(exactly: listener.port))
     try connectAndAccept(literal("[::1]", port: port), listener: listener.fd)
+  }
+
+  @Test func listeningOnATakenPortFails() throws {
+    let listener = try Posix.listen(on: literal("127.0.0.1", port: 0))
+    defer { Posix.close(listener.fd) }
+    let port = try #require(UInt16(exactly: listener.port))
+    #expect(port != 0)
+    #expect(throws: IOError.self) { try Posix.listen(on: literal("127.0.0.1", port: port)) }
+    do {
+      _ = try Posix.listen(on: literal("127.0.0.1", port: port))
+    } catch {
+      #expect(error.errno == EADDRINUSE && error.function == "bind")
+    }
   }
 
   @Test func connectingToAClosedPortFails() throws {

@@ -368,6 +368,25 @@ extension Posix {
     throw IOError(errno: code, function: "connect")
   }
 
+  /// A non-blocking, close-on-exec TCP listener with SO_REUSEADDR bound to `address` (port 0 picks a free
+  /// port), and the port it got.
+  public static func listen(on address: SocketAddress, backlog: Int32 = 4096) throws(IOError) -> (fd: Int32, port: Int)
+  {
+    let fd = try streamSocket(family: address.family)
+    do throws(IOError) {
+      var one: Int32 = 1
+      _ = try mustComplete("setsockopt") {
+        Int(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)))
+      }
+      _ = try mustComplete("bind") { Int(address.withSockaddr { bind(fd, $0, $1) }) }
+      _ = try mustComplete("listen") { Int(Glibc.listen(fd, backlog)) }
+      return (fd, try boundPort(fd))
+    } catch {
+      Glibc.close(fd)
+      throw error
+    }
+  }
+
   /// A new non-blocking, close-on-exec TCP socket of `family` (`AF_INET` or `AF_INET6`).
   static func streamSocket(family: Int32) throws(IOError) -> Int32 {
     Int32(
