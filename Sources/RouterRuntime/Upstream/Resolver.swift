@@ -71,15 +71,15 @@ public final class Resolver: Sendable {
   /// The resolver's fixed times and bounds.
   public struct Limits: Sendable {
     /// How long addresses are reused.
-    public var positiveTTL: Duration
+    public let positiveTTL: Duration
     /// How long a failure (not found, error, timeout) is reused.
-    public var negativeTTL: Duration
+    public let negativeTTL: Duration
     /// The deadline of a lookup, from its first request.
-    public var timeout: Duration
+    public let timeout: Duration
     /// The most names cached.
-    public var capacity: Int
+    public let capacity: Int
     /// The most getaddrinfo calls running at once.
-    public var concurrentLookups: Int
+    public let concurrentLookups: Int
 
     public init(
       positiveTTL: Duration = .seconds(30), negativeTTL: Duration = .seconds(2), timeout: Duration = .seconds(5),
