@@ -320,3 +320,88 @@ public enum Posix {
   static let epollHangUp = clouter_EPOLLHUP
   static let epollReadHangUp = clouter_EPOLLRDHUP
 }
+
+// MARK: name lookup and connecting to a SocketAddress
+
+extension Posix {
+  /// The most addresses one lookup keeps (a hostile resolver answer must not size an allocation).
+  static let mostLookupAddresses = 32
+
+  /// Every TCP address of `host` (a name; see ``ResolveError``'s name rule), IPv4 and IPv6, in the order
+  /// getaddrinfo prefers (RFC 6724), each with `port`, duplicates dropped. Blocks for as long as the system
+  /// resolver takes: call it only off the event loop, as ``Resolver`` does.
+  public static func lookup(host: String, port: UInt16) -> Result<[SocketAddress], ResolveError> {
+    guard ResolveError.isLookupName(host) else { return .failure(.invalidHost(host)) }
+    var hints = addrinfo()
+    hints.ai_family = AF_UNSPEC
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var results: UnsafeMutablePointer<addrinfo>?
+    let status = getaddrinfo(host, nil, &hints, &results)
+    let code = errno
+    defer { if let results { freeaddrinfo(results) } }
+    guard status == 0 else {
+      if status == EAI_NONAME { return .failure(.notFound(host)) }
+      let reason = status == EAI_SYSTEM ? String(cString: strerror(code)) : String(cString: gai_strerror(status))
+      return .failure(.failed(host: host, code: status, reason: reason))
+    }
+    var addresses: [SocketAddress] = []
+    var cursor = results
+    while let entry = cursor, addresses.count < mostLookupAddresses {
+      cursor = entry.pointee.ai_next
+      guard let raw = entry.pointee.ai_addr,
+        let address = SocketAddress(UnsafePointer(raw), length: entry.pointee.ai_addrlen)?.withPort(port),
+        !addresses.contains(address)
+      else { continue }
+      addresses.append(address)
+    }
+    return addresses.isEmpty ? .failure(.notFound(host)) : .success(addresses)
+  }
+
+  /// Starts a non-blocking TCP connection to `address` (IPv4 or IPv6) with TCP_NODELAY; `.wouldBlock` means it
+  /// is in progress (wait for writable, then read ``socketError(_:)``). The descriptor is closed on error.
+  public static func connect(to address: SocketAddress) throws(IOError) -> (fd: Int32, result: IOResult<Void>) {
+    let fd = try streamSocket(family: address.family)
+    setNoDelay(fd)
+    let result = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+    if result == 0 { return (fd, .done(())) }
+    let code = errno
+    // EINTR: the connection continues asynchronously, exactly like EINPROGRESS.
+    if code == EINPROGRESS || code == EINTR { return (fd, .wouldBlock) }
+    Glibc.close(fd)
+    throw IOError(errno: code, function: "connect")
+  }
+
+  /// A non-blocking, close-on-exec TCP listener with SO_REUSEADDR bound to `address` (port 0 picks a free
+  /// port), and the port it got.
+  public static func listen(on address: SocketAddress, backlog: Int32 = 4096) throws(IOError) -> (fd: Int32, port: Int)
+  {
+    let fd = try streamSocket(family: address.family)
+    do throws(IOError) {
+      var one: Int32 = 1
+      _ = try mustComplete("setsockopt") {
+        Int(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)))
+      }
+      _ = try mustComplete("bind") { Int(address.withSockaddr { bind(fd, $0, $1) }) }
+      _ = try mustComplete("listen") { Int(Glibc.listen(fd, backlog)) }
+      return (fd, try boundPort(fd))
+    } catch {
+      Glibc.close(fd)
+      throw error
+    }
+  }
+
+  /// A new non-blocking, close-on-exec TCP socket of `family` (`AF_INET` or `AF_INET6`).
+  static func streamSocket(family: Int32) throws(IOError) -> Int32 {
+    Int32(
+      try mustComplete("socket") {
+        Int(
+          socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+      })
+  }
+
+  /// Sets TCP_NODELAY: delayed ACKs with Nagle add tens of milliseconds to small writes, so never batch.
+  static func setNoDelay(_ fd: Int32) {
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+  }
+}
