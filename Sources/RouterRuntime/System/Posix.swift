@@ -163,47 +163,6 @@ public enum Posix {
     }
   }
 
-  /// The IPv4 address of `host` (a literal, `localhost`, or a name resolved with getaddrinfo).
-  public static func resolveIPv4(_ host: String) -> in_addr? {
-    var address = in_addr()
-    let literal = host == "localhost" ? "127.0.0.1" : host
-    if inet_pton(AF_INET, literal, &address) == 1 { return address }
-    var hints = addrinfo()
-    hints.ai_family = AF_INET
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var results: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(host, nil, &hints, &results) == 0, let first = results else { return nil }
-    defer { freeaddrinfo(results) }
-    guard let socketAddress = first.pointee.ai_addr else { return nil }
-    return socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-  }
-
-  /// Starts a non-blocking connection; `.wouldBlock` means it is in progress (wait for writable).
-  public static func connect(to address: in_addr, port: Int) throws(IOError) -> (fd: Int32, result: IOResult<Void>) {
-    let fd = Int32(
-      try mustComplete("socket") {
-        Int(
-          socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        )
-      })
-    var one: Int32 = 1
-    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    var target = sockaddr_in()
-    target.sin_family = sa_family_t(AF_INET)
-    target.sin_port = in_port_t(UInt16(port).bigEndian)
-    target.sin_addr = address
-    let result = withUnsafePointer(to: &target) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    if result == 0 { return (fd, .done(())) }
-    let code = errno
-    if code == EINPROGRESS || code == EINTR { return (fd, .wouldBlock) }
-    Glibc.close(fd)
-    throw IOError(errno: code, function: "connect")
-  }
-
   /// The pending error of a socket (after a non-blocking connect), or nil.
   public static func socketError(_ fd: Int32) -> IOError? {
     var value: Int32 = 0

@@ -12,7 +12,8 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
   /// The transport every plain-http backend shares.
   public static let shared = PlainHTTPTransport()
 
-  private let addresses = Mutex<[String: in_addr]>([:])
+  /// Names are looked up off the loop and cached for a TTL (see `Resolver`).
+  private let resolver = Resolver()
 
   /// Creates a transport.
   public init() {}
@@ -25,7 +26,15 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     guard WireGrammar.isRequestTarget(target.pathAndQuery) else {
       throw .invalidRequest(UpstreamTargetError(.requestTarget, "is not an origin-form path").description)
     }
-    guard let address = resolve(target.host) else { throw .connectFailed("cannot resolve '\(target.host)'") }
+    let addresses: [SocketAddress]
+    // The cache answers on the loop; only a name not cached waits, off the loop, for getaddrinfo.
+    var answer = resolver.cached(host: target.host, port: target.port)
+    if answer == nil { answer = await resolver.resolve(target.host, port: target.port) }
+    switch answer ?? .failure(.notFound(target.host)) {
+    case .success(let found) where !found.isEmpty: addresses = found
+    case .success: throw .connectFailed("cannot resolve '\(target.host)': no address")
+    case .failure(let error): throw .connectFailed("cannot resolve '\(target.host)': \(error)")
+    }
     var head = "\(request.method) \(target.pathAndQuery) HTTP/1.1\r\nhost: \(target.hostHeader)\r\n"
     for header in request.headers where header.name.lowercased() != "host" {
       head += "\(header.name): \(header.value)\r\n"
@@ -33,8 +42,9 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     head += "content-length: \(request.body.count)\r\n\r\n"
     let reactor = Reactor.currentOrShared
     let exchange = UpstreamExchange(
-      request: Array(head.utf8) + request.body, key: UpstreamPool.Key(address: address.s_addr, port: target.port),
-      deadlines: UpstreamDeadlines(request, start: .now), reactor: reactor)
+      request: Array(head.utf8) + request.body, addresses: addresses,
+      deadlines: UpstreamDeadlines(request, start: .now),
+      reactor: reactor)
     await reactor.perform { reactor.upstreamPool.start(exchange) }
     switch await exchange.head.wait() {
     case .success(let head): return UpstreamResponse(head: head, body: exchange.body)
@@ -44,16 +54,11 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     }
   }
 
-  private func resolve(_ host: String) -> in_addr? {
-    if let cached = addresses.withLock({ $0[host] }) { return cached }
-    guard let address = Posix.resolveIPv4(host) else { return nil }
-    addresses.withLock { $0[host] = address }
-    return address
-  }
 }
 
-/// `http://host[:port]/path?query`.
+/// `http://host[:port]/path?query`; the host may be an IPv6 literal in brackets (`http://[::1]:8000/v1`).
 struct PlainURL {
+  /// The host as written (brackets kept for IPv6).
   let host: String
   let port: Int
   let pathAndQuery: String
@@ -64,14 +69,29 @@ struct PlainURL {
     let rest = text.dropFirst(7)
     let authority = rest.prefix { $0 != "/" && $0 != "?" }
     pathAndQuery = rest.dropFirst(authority.count).isEmpty ? "/" : String(rest.dropFirst(authority.count))
-    if let colon = authority.lastIndex(of: ":"), !authority.hasPrefix("[") {
-      guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-      host = String(authority[..<colon])
+    var hostPart = authority
+    var portPart: Substring?
+    if authority.hasPrefix("[") {
+      guard let close = authority.firstIndex(of: "]") else { return nil }
+      hostPart = authority[...close]
+      let after = authority[authority.index(after: close)...]
+      if !after.isEmpty {
+        guard after.hasPrefix(":") else { return nil }
+        portPart = after.dropFirst()
+      }
+    } else if let colon = authority.lastIndex(of: ":") {
+      hostPart = authority[..<colon]
+      portPart = authority[authority.index(after: colon)...]
+    }
+    if let portPart {
+      guard !portPart.isEmpty, portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), portPart.count <= 5,
+        let port = Int(portPart), (1...65535).contains(port)
+      else { return nil }
       self.port = port
     } else {
-      host = String(authority)
       port = 80
     }
+    host = String(hostPart)
     if host.isEmpty { return nil }
   }
 }
@@ -79,14 +99,15 @@ struct PlainURL {
 /// One request/response of our own client: the bytes to send, its deadlines, the head latch and the body.
 final class UpstreamExchange: Sendable {
   let request: [UInt8]
-  let key: UpstreamPool.Key
+  /// Where the backend is, in the resolver's order: a connect that fails moves on to the next.
+  let addresses: [SocketAddress]
   let deadlines: UpstreamDeadlines
   let head = HeadLatch()
   let body: UpstreamBody
 
-  init(request: [UInt8], key: UpstreamPool.Key, deadlines: UpstreamDeadlines, reactor: Reactor) {
+  init(request: [UInt8], addresses: [SocketAddress], deadlines: UpstreamDeadlines, reactor: Reactor) {
     self.request = request
-    self.key = key
+    self.addresses = addresses
     self.deadlines = deadlines
     let box = ExchangeBox()
     body = UpstreamBody(
@@ -106,17 +127,16 @@ final class UpstreamExchange: Sendable {
   }
 }
 
-/// Holds the connection an exchange runs on; read and written on the loop thread only.
+/// Holds the connection an exchange runs on and which address it tried last; loop-thread state only.
 final class ExchangeBox: @unchecked Sendable {
   var connection: UpstreamConnection?
+  var addressIndex = 0
 }
 
 /// One reactor's upstream connections: idle keep-alive connections by address. Loop-thread state.
 final class UpstreamPool {
-  struct Key: Hashable {
-    let address: UInt32
-    let port: Int
-  }
+  /// Connections are pooled by the address they reach.
+  typealias Key = SocketAddress
 
   let reactor: Reactor
   private var idle: [Key: [UpstreamConnection]] = [:]
@@ -126,17 +146,35 @@ final class UpstreamPool {
   /// Idle keep-alive connections held now.
   var idleConnections: Int { idle.values.reduce(0) { $0 + $1.count } }
 
-  /// Starts `exchange` on an idle connection to its address, else on a new one.
+  /// Starts `exchange` on an idle connection to one of its addresses, else on a new one to the first.
   func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
-    if allowReuse, let connection = idle[exchange.key]?.popLast() {
-      connection.attach(exchange, reused: true)
-      return
+    if allowReuse {
+      for address in exchange.addresses {
+        if let connection = idle[address]?.popLast() {
+          connection.attach(exchange, reused: true)
+          return
+        }
+      }
     }
+    exchange.box.addressIndex = 0
+    connect(exchange)
+  }
+
+  /// The connect to the exchange's current address failed: the next one, if any, is tried.
+  func tryNextAddress(_ exchange: UpstreamExchange) -> Bool {
+    guard exchange.box.addressIndex + 1 < exchange.addresses.count else { return false }
+    exchange.box.addressIndex += 1
+    connect(exchange)
+    return true
+  }
+
+  private func connect(_ exchange: UpstreamExchange) {
+    let address = exchange.addresses[exchange.box.addressIndex]
     do {
-      let (fd, result) = try Posix.connect(to: in_addr(s_addr: exchange.key.address), port: exchange.key.port)
+      let (fd, result) = try Posix.connect(to: address)
       var connecting = false
       if case .wouldBlock = result { connecting = true }
-      let connection = UpstreamConnection(fd: fd, key: exchange.key, pool: self, connecting: connecting)
+      let connection = UpstreamConnection(fd: fd, key: address, pool: self, connecting: connecting)
       do {
         try connection.register()
       } catch {
@@ -146,7 +184,7 @@ final class UpstreamPool {
       }
       connection.attach(exchange, reused: false)
     } catch {
-      exchange.fail(.connectFailed(error.description))
+      if !tryNextAddress(exchange) { exchange.fail(.connectFailed(error.description)) }
     }
   }
 
@@ -273,8 +311,14 @@ final class UpstreamConnection: ReactorSource {
         exchange?.body.finish(nil)
         detach()
       case .fail(let error):
-        exchange?.fail(error)
-        detach()
+        if case .connectFailed = error, let exchange {
+          // IPv6 first and a backend that listens on IPv4 only (or the reverse): the next address.
+          detach()
+          if !pool.tryNextAddress(exchange) { exchange.fail(error) }
+        } else {
+          exchange?.fail(error)
+          detach()
+        }
       case .retryOnFreshConnection:
         if let exchange {
           detach()
