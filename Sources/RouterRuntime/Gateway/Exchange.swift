@@ -69,9 +69,8 @@ struct Exchange {
     }
     guard let call = parsed else {
       await fail(
-        GeminiError(
-          code: 404, status: "NOT_FOUND",
-          message: "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
+        .notFound(
+          "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
       return
     }
     record.method = call.method.rawValue
@@ -130,7 +129,7 @@ struct Exchange {
     case .denied(let route, let message):
       record.route = table.routes[route].name
       commonHeaders.append(("x-louter-route", record.route))
-      await fail(GeminiError(code: 403, status: "PERMISSION_DENIED", message: message))
+      await fail(GeminiError(.permissionDenied, message: message))
     case .routed(let plan):
       record.route = table.routes[plan.route].name
       record.upstreamModel = plan.model
@@ -149,12 +148,12 @@ struct Exchange {
     switch failure {
     case .missingKey:
       GeminiError(
-        code: 403, status: "PERMISSION_DENIED",
+        .permissionDenied,
         message: "Method doesn't allow unregistered callers (callers without established identity). "
           + "Please use API Key or other form of API consumer identity to call this API.")
     case .unknownKey:
       GeminiError(
-        code: 400, status: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key.",
+        .invalidArgument, message: "API key not valid. Please pass a valid API key.",
         details: [GeminiError.errorInfo(reason: "API_KEY_INVALID", domain: "googleapis.com")])
     }
   }

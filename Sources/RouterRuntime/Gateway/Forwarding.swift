@@ -134,8 +134,7 @@ extension Exchange {
     case .busy(let limit)?:
       return HopFailure(
         backend: backend.name, kind: .busy,
-        error: GeminiError(
-          code: 429, status: "RESOURCE_EXHAUSTED", message: "backend '\(backend.name)' is at max_concurrency \(limit)"),
+        error: GeminiError(.resourceExhausted, message: "backend '\(backend.name)' is at max_concurrency \(limit)"),
         outcome: "busy")
     case .coolingDown(let remaining)?:
       return HopFailure(
@@ -152,15 +151,17 @@ extension Exchange {
     let reasons = failures.map { "\($0.backend): \($0.error.message)" }.joined(separator: "; ")
     let message = "all \(failures.count) backends failed: \(reasons)"
     let kinds = failures.map(\.kind)
-    if let code = failures.first?.error.code, failures.allSatisfy({ $0.error.code == code }), code != 499 {
-      return GeminiError(code: code, status: GeminiError.statusName(forHTTP: code), message: message)
+    if let first = failures.first?.error, first.code != 499,
+      failures.allSatisfy({ $0.error.code == first.code && $0.error.rpc == first.rpc })
+    {
+      return GeminiError(first.rpc, message: message, httpStatus: first.code)
     }
     if kinds.allSatisfy({ $0 == .rateLimited || $0 == .busy }) {
-      return GeminiError(code: 429, status: "RESOURCE_EXHAUSTED", message: message)
+      return GeminiError(.resourceExhausted, message: message)
     }
     if kinds.allSatisfy({ $0 == .timeout }) { return .deadlineExceeded(message) }
     if kinds.allSatisfy({ $0 == .serverError }) {
-      return GeminiError(code: 502, status: "UNAVAILABLE", message: message)
+      return GeminiError(.unavailable, message: message, httpStatus: 502)
     }
     return .unavailable(message)
   }
@@ -175,7 +176,7 @@ extension Exchange {
     case .cancelled:
       return HopFailure(
         backend: backend, kind: .rejected,
-        error: GeminiError(code: 499, status: "CANCELLED", message: "client went away"),
+        error: GeminiError(.cancelled, message: "client went away"),
         outcome: "cancelled")
     case .connectFailed:
       return HopFailure(

@@ -217,21 +217,22 @@ extension Exchange {
       {
       case .error(let mapped): error = mapped
       case .promptBlocked:
-        error = GeminiError(
-          code: 400, status: "INVALID_ARGUMENT", message: "the prompt was blocked by \(backend.name)'s filter")
+        error = .invalidArgument("the prompt was blocked by \(backend.name)'s filter")
       }
     }
     return Self.failure(status: head.status, error: error, backend: backend.name)
   }
 
-  /// A Gemini backend's own error body, kept as it is.
+  /// A Gemini backend's own error body, kept as it is but for what a client could not read: a `code` that
+  /// is no HTTP error status becomes the answer's own, a `status` that is no google.rpc code the one that
+  /// status stands for.
   static func geminiError(_ bytes: [UInt8], status: Int) -> GeminiError? {
     guard let json = try? JSONParser.parse(bytes), let error = json["error"] else { return nil }
-    let code = error["code"]?.intValue.map(Int.init) ?? status
+    let code = error["code"]?.integer(in: 400...599).map(Int.init) ?? status
+    let rpc = error["status"]?.stringValue.flatMap(RPCCode.init(name:)) ?? RPCCode(upstreamHTTPStatus: code)
     return GeminiError(
-      code: code, status: error["status"]?.stringValue ?? GeminiError.statusName(forHTTP: code),
-      message: error["message"]?.stringValue ?? "upstream returned HTTP \(status)",
-      details: error["details"]?.arrayValue ?? [])
+      rpc, message: error["message"]?.stringValue ?? "upstream returned HTTP \(status)",
+      details: error["details"]?.arrayValue ?? [], httpStatus: code)
   }
 
   mutating func noteUsage(_ usage: JSONValue?) {
@@ -359,7 +360,7 @@ extension Exchange {
 
   /// The 502 for an answer that is not what a Gemini client can read; `what` says what was sent.
   static func notJSON(_ what: String, backend: String) -> GeminiError {
-    GeminiError(code: 502, status: "UNAVAILABLE", message: "backend '\(backend)' sent \(what)")
+    GeminiError(.unavailable, message: "backend '\(backend)' sent \(what)", httpStatus: 502)
   }
 
   /// The error a client sees when the upstream fails after its stream began.
