@@ -41,14 +41,14 @@ extension Exchange {
   /// A piece of the client's request that cannot go upstream: the client's 400, never retried elsewhere.
   static func clientFault(_ error: UpstreamTargetError, backend: String) -> HopFailure {
     HopFailure(
-      backend: backend, kind: .rejected, error: .invalidArgument("The request cannot be forwarded: \(error)."),
+      backend: backend, fault: .rejected, error: .invalidArgument("The request cannot be forwarded: \(error)."),
       outcome: "400")
   }
 
   /// A piece of the route file's backend that cannot go upstream: the backend is skipped as unconfigured.
   static func backendFault(_ error: UpstreamTargetError, backend: String) -> HopFailure {
     HopFailure(
-      backend: backend, kind: .notConfigured, error: .unavailable("backend '\(backend)' is misconfigured: \(error)"),
+      backend: backend, fault: .skipped, error: .unavailable("backend '\(backend)' is misconfigured: \(error)"),
       outcome: "misconfigured")
   }
 
@@ -158,14 +158,6 @@ extension Exchange {
     do {
       response = try await runtime.transport.send(request)
     } catch {
-      if case .invalidRequest = error {
-        // The typed builders refuse such text first; whatever slips through is sent nowhere, and
-        // another backend would get the same request.
-        return .failure(
-          HopFailure(
-            backend: backend.name, kind: .rejected,
-            error: .invalidArgument("The request cannot be forwarded: \(error.reason)."), outcome: "not-sent"))
-      }
       return .failure(Self.failure(error, backend: backend.name))
     }
     guard response.head.status == 200 else {
@@ -220,7 +212,8 @@ extension Exchange {
         error = .invalidArgument("the prompt was blocked by \(backend.name)'s filter")
       }
     }
-    return Self.failure(status: head.status, error: error, backend: backend.name)
+    let retryAfter = head.headers["retry-after"] != nil || head.headers["retry-after-ms"] != nil
+    return Self.failure(status: head.status, retryAfter: retryAfter, error: error, backend: backend.name)
   }
 
   /// A Gemini backend's own error body, kept as it is but for what a client could not read: a `code` that
@@ -271,7 +264,7 @@ extension Exchange {
           headers: [("x-louter-backend", backend.name), ("x-louter-warning", "approximated=countTokens")])
         return .served(healthy: nil)
       } catch {
-        return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+        return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
       }
     case .embedContent, .batchEmbedContents:
       return await embeddingHop(runtime, forwarding)
@@ -285,7 +278,7 @@ extension Exchange {
       do {
         decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
       } catch {
-        return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+        return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
       }
       forwarding.decoded = decoded
     }
@@ -294,7 +287,7 @@ extension Exchange {
       translated = try GeminiToOpenAI.translate(
         decoded, model: forwarding.plan.model, dialect: Self.dialect(for: backend), stream: forwarding.stream)
     } catch {
-      return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+      return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
     record.mode = backend.protocolName.rawValue
     let request: UpstreamRequest
@@ -355,7 +348,7 @@ extension Exchange {
 
   /// A 2xx answer that cannot be relayed or translated: a backend fault, and the chain goes on.
   static func badAnswer(_ error: GeminiError, backend: String) -> HopFailure {
-    HopFailure(backend: backend, kind: .serverError, error: error, outcome: "bad-answer")
+    HopFailure(backend: backend, fault: .invalidAnswer, error: error, outcome: "bad-answer")
   }
 
   /// The 502 for an answer that is not what a Gemini client can read; `what` says what was sent.
@@ -415,9 +408,9 @@ extension Exchange {
       for event in events {
         if !committed {
           if case .error(let error) = event {
-            let kind: HopFailure.Kind =
-              error.code == 429 ? .rateLimited : (error.code >= 500 ? .serverError : .rejected)
-            return .failed(HopFailure(backend: backend.name, kind: kind, error: error, outcome: "stream-error"))
+            return .failed(
+              Self.failure(
+                status: error.code, retryAfter: false, error: error, backend: backend.name, outcome: "stream-error"))
           }
           guard await commitStream(contentType: writer.contentType, headers: headers) else {
             return .served(healthy: nil)
@@ -446,7 +439,7 @@ extension Exchange {
     if !committed {
       return .failed(
         HopFailure(
-          backend: backend.name, kind: .serverError,
+          backend: backend.name, fault: .invalidAnswer,
           error: .unavailable("backend '\(backend.name)' ended the stream without any answer"), outcome: "empty"))
     }
     if record.outputTokens == nil {
@@ -473,7 +466,7 @@ extension Exchange {
       translated = try EmbeddingTranslator.openAIRequest(
         forwarding.body, batch: batch, urlModel: forwarding.call.model, backendModel: forwarding.plan.model)
     } catch {
-      return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+      return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
     record.mode = backend.protocolName.rawValue
     let request: UpstreamRequest

@@ -34,7 +34,7 @@ extension Exchange {
       } catch {
         return .failed(
           HopFailure(
-            backend: backend.name, kind: .rejected, error: .invalidArgument("Invalid JSON payload received. \(error)"),
+            backend: backend.name, fault: .rejected, error: .invalidArgument("Invalid JSON payload received. \(error)"),
             outcome: "400"))
       }
       forwarding.passthroughBody = body
