@@ -7,8 +7,8 @@ import Testing
 @Suite struct FallbackPolicyTests {
   private static let every = FallbackPolicy(fallbackOn: Set(FallbackTrigger.allCases))
   private static let none = FallbackPolicy(fallbackOn: [])
-  private static let middle = ChainPosition(hasNext: true, clientHasBytes: false)
-  private static let last = ChainPosition(hasNext: false, clientHasBytes: false)
+  private static let middle = ChainPosition.beforeAnswer(hasNext: true)
+  private static let last = ChainPosition.beforeAnswer(hasNext: false)
 
   private static let faults: [HopFault] = [
     .connectFailed, .timedOut(.connect(.seconds(1))), .timedOut(.firstByte(.seconds(1))), .timedOut(.firstToken),
@@ -90,11 +90,9 @@ import Testing
   /// client is still gone.
   @Test func afterTheFirstByteEverythingIsAnswered() {
     for policy in [Self.every, Self.none] {
-      for hasNext in [true, false] {
-        for fault in Self.faults {
-          let decision = policy.decide(fault, at: ChainPosition(hasNext: hasNext, clientHasBytes: true))
-          #expect(decision == (fault == .cancelledByClient ? .fail(.clientGone) : .answer), "\(fault)")
-        }
+      for fault in Self.faults {
+        let decision = policy.decide(fault, at: .afterFirstByte)
+        #expect(decision == (fault == .cancelledByClient ? .fail(.clientGone) : .answer), "\(fault)")
       }
     }
   }

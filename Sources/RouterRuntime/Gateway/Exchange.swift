@@ -27,7 +27,11 @@ struct Exchange {
   }
 
   static func seconds(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = (ContinuousClock.now - start).components
+    seconds(from: start, to: .now)
+  }
+
+  static func seconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
+    let elapsed = (end - start).components
     return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
   }
 

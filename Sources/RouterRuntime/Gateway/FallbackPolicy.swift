@@ -56,12 +56,12 @@ enum HopFault: Equatable, Sendable {
   }
 }
 
-/// Where in its chain a hop failed.
-struct ChainPosition: Equatable, Sendable {
-  /// Another backend follows this one.
-  var hasNext: Bool
+/// Where a failure happened.
+enum ChainPosition: Equatable, Sendable {
+  /// Nothing has reached the client yet; `hasNext` when another backend follows this one.
+  case beforeAnswer(hasNext: Bool)
   /// Part of the answer (a stream's head) has reached the client, so none of it can be taken back.
-  var clientHasBytes: Bool
+  case afterFirstByte
 }
 
 /// What the chain does after a hop failed.
@@ -92,9 +92,9 @@ struct FallbackPolicy: Sendable {
   func decide(_ fault: HopFault, at position: ChainPosition) -> FallbackDecision {
     if fault == .cancelledByClient { return .fail(.clientGone) }
     // Nothing sent can be taken back: from the first byte on, a failure is the client's answer.
-    if position.clientHasBytes { return .answer }
+    guard case .beforeAnswer(let hasNext) = position else { return .answer }
     let goesOn = fault.passesOver || fault.trigger.map(fallbackOn.contains) == true
     guard goesOn else { return .answer }
-    return position.hasNext ? .next : .fail(.spent)
+    return hasNext ? .next : .fail(.spent)
   }
 }

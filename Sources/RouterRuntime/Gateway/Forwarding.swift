@@ -13,10 +13,13 @@ struct Forwarding {
   /// The passthrough body, patched once for every Gemini hop.
   var passthroughBody: [UInt8]?
   var failures: [HopFailure] = []
+  /// The route's fallback rule.
+  let policy: FallbackPolicy
 
   init(call: GeminiCall, plan: ForwardPlan, body: JSONValue, key: String?, stream: Bool) {
     self.call = call
     self.plan = plan
+    self.policy = FallbackPolicy(fallbackOn: plan.fallbackOn)
     self.body = body
     self.key = key
     self.stream = stream
@@ -45,7 +48,6 @@ extension Exchange {
   /// Tries the chain's backends in order, as ``FallbackPolicy`` says, until one answers.
   mutating func forward(_ forwarding: inout Forwarding) async {
     let chain = forwarding.plan.chain
-    let policy = FallbackPolicy(fallbackOn: forwarding.plan.fallbackOn)
     for (position, index) in chain.enumerated() {
       if Task.isCancelled {
         clientWentAway()
@@ -74,8 +76,7 @@ extension Exchange {
       record.hops.append(.init(backend: runtime.backend.name, outcome: failure.outcome))
       forwarding.failures.append(failure)
       // A hop that failed has sent nothing: bytes that reach the client make it `.served`.
-      switch policy.decide(failure.fault, at: ChainPosition(hasNext: position < chain.count - 1, clientHasBytes: false))
-      {
+      switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: position < chain.count - 1)) {
       case .next:
         continue
       case .answer:
@@ -154,13 +155,16 @@ extension Exchange {
     return .unavailable(message)
   }
 
-  /// A hop failure from a transport error before anything was sent to the client.
-  static func failure(_ error: UpstreamError, backend: String) -> HopFailure {
+  /// A hop failure from a transport error; `midStream` when the client's stream had begun, which only
+  /// words the error the client sees.
+  static func failure(_ error: UpstreamError, backend: String, midStream: Bool = false) -> HopFailure {
     switch error {
     case .timedOut(let phase):
+      let message =
+        midStream
+        ? "backend '\(backend)' stalled mid-stream: \(error.reason)" : "backend '\(backend)': \(error.reason)"
       return HopFailure(
-        backend: backend, fault: .timedOut(phase), error: .deadlineExceeded("backend '\(backend)': \(error.reason)"),
-        outcome: "timeout")
+        backend: backend, fault: .timedOut(phase), error: .deadlineExceeded(message), outcome: "timeout")
     case .cancelled:
       return HopFailure(
         backend: backend, fault: .cancelledByClient, error: GeminiError(.cancelled, message: "client went away"),
@@ -176,8 +180,10 @@ extension Exchange {
         backend: backend, fault: .rejected,
         error: .invalidArgument("The request cannot be forwarded: \(error.reason)."), outcome: "not-sent")
     case .connectionReset, .invalidResponse, .tooLarge:
-      return HopFailure(
-        backend: backend, fault: .reset, error: .unavailable("backend '\(backend)': \(error.reason)"), outcome: "reset")
+      let message =
+        midStream
+        ? "backend '\(backend)' broke off the stream: \(error.reason)" : "backend '\(backend)': \(error.reason)"
+      return HopFailure(backend: backend, fault: .reset, error: .unavailable(message), outcome: "reset")
     }
   }
 

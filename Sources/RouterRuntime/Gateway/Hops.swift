@@ -229,15 +229,9 @@ extension Exchange {
   }
 
   mutating func noteUsage(_ usage: JSONValue?) {
-    guard let usage else { return }
-    // Counts from the backend are clamped and summed without overflow: it may send anything.
-    let range = OpenAIToGemini.tokenCountRange
-    if let prompt = usage["promptTokenCount"]?.clampedInteger(in: range) { record.inputTokens = Int(prompt) }
-    if let output = usage["candidatesTokenCount"]?.clampedInteger(in: range) {
-      let thoughts = usage["thoughtsTokenCount"]?.clampedInteger(in: range) ?? 0
-      record.outputTokens = Int(BoundedInteger.sum(output, thoughts, in: range))
-    }
-    record.tokensEstimated = false
+    var counts = TokenUsage()
+    counts.note(usage)
+    record.apply(counts)
   }
 
   /// Text characters of a response chunk, for the token estimate when no usage arrives.
@@ -333,17 +327,10 @@ extension Exchange {
       record.timeToFirstToken = Self.seconds(since: started)
       return .served(healthy: true)
     }
-    var parser = SSEParser()
-    var translator = OpenAIStreamTranslator(options: options)
-    return await relayStream(
-      response.body, backend: backend, hopStarted: hopStarted, headers: headers,
-      sse: forwarding.call.isSSE(request: self.request)
-    ) { chunk, finished in
-      var events: [GeminiStreamEvent] = []
-      for event in finished ? parser.finish() : parser.feed(chunk) { events += translator.consume(event.data) }
-      if finished { events += translator.finish() }
-      return events
-    }
+    let form = TranslatedStreamForm(
+      backend: backend.name, options: options, sse: forwarding.call.isSSE(request: self.request))
+    return await relay(
+      response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
   }
 
   /// A 2xx answer that cannot be relayed or translated: a backend fault, and the chain goes on.
@@ -356,104 +343,31 @@ extension Exchange {
     GeminiError(.unavailable, message: "backend '\(backend)' sent \(what)", httpStatus: 502)
   }
 
-  /// The error a client sees when the upstream fails after its stream began.
-  static func midStreamError(_ error: UpstreamError, backend: String) -> GeminiError {
-    if case .timedOut = error {
-      return .deadlineExceeded("backend '\(backend)' stalled mid-stream: \(error.reason)")
-    }
-    return .unavailable("backend '\(backend)' broke off the stream: \(error.reason)")
-  }
-
-  /// Sends a stream's head: from here on nothing falls back. False when the client is gone.
-  mutating func commitStream(contentType: String, headers: [(String, String)]) async -> Bool {
-    do {
-      try await responder.startStream(status: 200, headers: [("content-type", contentType)] + commonHeaders + headers)
-    } catch {
-      record.status = 499
-      return false
-    }
-    record.streamed = true
-    record.status = 200
-    record.timeToFirstToken = Self.seconds(since: started)
-    return true
-  }
-
-  /// Reads upstream chunks, turns them into Gemini events with `translate`, and writes them to the client.
-  ///
-  /// Until the first event is ready nothing is committed: a failure or a missed first-token deadline is a
-  /// hop failure and the chain goes on. After it, failures become an in-band error event and the response
-  /// ends as an error.
-  mutating func relayStream(
-    _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, headers: [(String, String)],
-    sse: Bool, translate: (_ chunk: [UInt8], _ finished: Bool) -> [GeminiStreamEvent]
+  /// Relays a stream to the client with the one ``StreamRelay`` and records what it saw.
+  mutating func relay(
+    _ body: UpstreamBody, form: some StreamForm, backend: CompiledBackend, hopStarted: ContinuousClock.Instant,
+    headers: [(String, String)], _ forwarding: Forwarding
   ) async -> HopResult {
-    var writer = ClientStreamWriter(sse: sse)
-    var committed = false
-    var textBytes = 0
-    let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
-    while true {
-      let chunk: [UInt8]?
-      do {
-        // Before anything is committed, the first token has the hop's first-byte deadline.
-        chunk = try await body.next(deadline: committed ? nil : deadline)
-      } catch {
-        if !committed { return .failed(Self.failure(error, backend: backend.name)) }
-        let mapped = Self.midStreamError(error, backend: backend.name)
-        _ = try? await responder.write(writer.bytes(.error(mapped)))
-        responder.abort()
-        record.status = mapped.code
-        return .served(healthy: false)
-      }
-      let events = translate(chunk ?? [], chunk == nil)
-      for event in events {
-        if !committed {
-          if case .error(let error) = event {
-            return .failed(
-              Self.failure(
-                status: error.code, retryAfter: false, error: error, backend: backend.name, outcome: "stream-error"))
-          }
-          guard await commitStream(contentType: writer.contentType, headers: headers) else {
-            return .served(healthy: nil)
-          }
-          committed = true
-        }
-        if case .response(let json) = event {
-          noteUsage(json["usageMetadata"])
-          textBytes += Self.textBytes(json)
-        }
-        do {
-          try await responder.write(writer.bytes(event))
-        } catch {
-          body.cancel()
-          record.status = 499
-          return .served(healthy: nil)
-        }
-        if case .error(let error) = event {
-          responder.abort()
-          record.status = error.code
-          return .served(healthy: false)
-        }
-      }
-      if chunk == nil { break }
+    var relay = StreamRelay(
+      form: form, backend: backend.name, policy: forwarding.policy,
+      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers)
+    let result = await relay.run(from: body, to: responder)
+    note(relay.facts)
+    return result
+  }
+
+  /// Fills the record from what a relay saw.
+  mutating func note(_ facts: RelayFacts) {
+    if let committedAt = facts.committedAt {
+      record.streamed = true
+      record.timeToFirstToken = Self.seconds(from: started, to: committedAt)
     }
-    if !committed {
-      return .failed(
-        HopFailure(
-          backend: backend.name, fault: .invalidAnswer,
-          error: .unavailable("backend '\(backend.name)' ended the stream without any answer"), outcome: "empty"))
-    }
-    if record.outputTokens == nil {
-      record.outputTokens = (textBytes + 3) / 4
+    if let status = facts.status { record.status = status }
+    record.apply(facts.usage)
+    if facts.complete, record.outputTokens == nil {
+      record.outputTokens = (facts.textBytes + 3) / 4
       record.tokensEstimated = true
     }
-    do {
-      let tail = writer.end()
-      if !tail.isEmpty { try await responder.write(tail) }
-      try await responder.finish()
-    } catch {
-      record.status = 499
-    }
-    return .served(healthy: true)
   }
 
   // MARK: embeddings

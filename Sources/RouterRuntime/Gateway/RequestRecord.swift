@@ -102,3 +102,13 @@ public struct RequestRecord: Sendable {
     ])
   }
 }
+
+extension RequestRecord {
+  /// Takes the token counts a backend reported; nothing when it reported none.
+  mutating func apply(_ usage: TokenUsage) {
+    guard usage.reported else { return }
+    if let input = usage.input { inputTokens = input }
+    if let output = usage.output { outputTokens = output }
+    tokensEstimated = false
+  }
+}
