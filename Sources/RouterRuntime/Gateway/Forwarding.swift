@@ -66,14 +66,14 @@ extension Exchange {
         switch result {
         case .served(let healthy):
           runtime.health.release(healthy: healthy)
-          record.hops.append(.init(backend: runtime.backend.name, outcome: "ok"))
+          log(.hopEnded(backend: runtime.backend.name, outcome: "ok"))
           return
         case .failed(let failed):
           runtime.health.release(healthy: failed.fault.countsAgainstHealth ? false : nil)
           failure = failed
         }
       }
-      record.hops.append(.init(backend: runtime.backend.name, outcome: failure.outcome))
+      log(.hopEnded(backend: runtime.backend.name, outcome: failure.outcome))
       forwarding.failures.append(failure)
       // A hop that failed has sent nothing: bytes that reach the client make it `.served`.
       switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: position < chain.count - 1)) {
@@ -98,7 +98,7 @@ extension Exchange {
 
   /// The client is gone: nothing more is sent.
   mutating func clientWentAway() {
-    record.status = 499
+    log(.clientGone)
   }
 
   /// A backend that cannot be tried at all: no key, or no slot.

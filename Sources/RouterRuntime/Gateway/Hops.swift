@@ -231,7 +231,7 @@ extension Exchange {
   mutating func noteUsage(_ usage: JSONValue?) {
     var counts = TokenUsage()
     counts.note(usage)
-    record.apply(counts)
+    log(.usage(counts))
   }
 
   /// Text characters of a response chunk, for the token estimate when no usage arrives.
@@ -283,7 +283,7 @@ extension Exchange {
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    record.mode = backend.protocolName.rawValue
+    log(.hopStarted(mode: backend.protocolName.rawValue))
     let request: UpstreamRequest
     do {
       request = upstreamRequest(
@@ -323,8 +323,7 @@ extension Exchange {
           Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
       noteUsage(answer["usageMetadata"])
-      await respond(200, json: answer, headers: headers)
-      record.timeToFirstToken = Self.seconds(since: started)
+      await respond(200, json: answer, headers: headers, tokens: true)
       return .served(healthy: true)
     }
     let form = TranslatedStreamForm(
@@ -352,22 +351,8 @@ extension Exchange {
       form: form, backend: backend.name, policy: forwarding.policy,
       firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers)
     let result = await relay.run(from: body, to: responder)
-    note(relay.facts)
+    log(.streamed(relay.facts))
     return result
-  }
-
-  /// Fills the record from what a relay saw.
-  mutating func note(_ facts: RelayFacts) {
-    if let committedAt = facts.committedAt {
-      record.streamed = true
-      record.timeToFirstToken = Self.seconds(from: started, to: committedAt)
-    }
-    if let status = facts.status { record.status = status }
-    record.apply(facts.usage)
-    if facts.complete, record.outputTokens == nil {
-      record.outputTokens = (facts.textBytes + 3) / 4
-      record.tokensEstimated = true
-    }
   }
 
   // MARK: embeddings
@@ -382,7 +367,7 @@ extension Exchange {
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    record.mode = backend.protocolName.rawValue
+    log(.hopStarted(mode: backend.protocolName.rawValue))
     let request: UpstreamRequest
     do {
       request = upstreamRequest(

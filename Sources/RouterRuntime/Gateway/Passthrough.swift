@@ -39,7 +39,7 @@ extension Exchange {
       }
       forwarding.passthroughBody = body
     }
-    record.mode = "gemini"
+    log(.hopStarted(mode: "gemini"))
     let upstream: UpstreamRequest
     do {
       upstream = try passthroughRequest(backend, forwarding, body: body)
@@ -70,15 +70,9 @@ extension Exchange {
           Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
       noteUsage(json["usageMetadata"])
-      record.status = 200
-      do {
-        try await responder.respond(
-          status: 200, headers: [("content-type", contentType)] + commonHeaders + answerHeaders,
-          body: CandidateParts.patched(bytes, answer: json) ?? bytes)
-      } catch {
-        record.status = 499
-      }
-      record.timeToFirstToken = Self.seconds(since: started)
+      await respond(
+        200, body: CandidateParts.patched(bytes, answer: json) ?? bytes, contentType: contentType,
+        headers: answerHeaders, tokens: true)
       return .served(healthy: true)
     }
     // Relay the bytes as they come, whole events only; parse a copy of each to learn the usage and to give
