@@ -90,3 +90,15 @@ import Testing
     }
   }
 }
+
+@Suite struct FieldNameTests {
+  @Test func namesCompareCaseInsensitivelyInASCIIOnly() {
+    #expect(FieldName.equal("Content-Length", "content-length"))
+    #expect(FieldName.equal("X-GOOG-API-KEY", "x-goog-api-key"))
+    #expect(!FieldName.equal("content-length", "content-lengt"))
+    #expect(!FieldName.equal("host", "hosts"))
+    // Only A-Z fold: "[" (0x5B) is not "{" (0x7B), and non-ASCII never folds.
+    #expect(!FieldName.equal("a[", "a{"))
+    #expect(!FieldName.equal("\u{C9}", "\u{E9}"))
+  }
+}

@@ -277,3 +277,25 @@ extension BidirectionalCollection<UInt8> {
     return self[start..<end]
   }
 }
+
+/// Header names compared as HTTP compares them (ASCII case-insensitive, RFC 9110 §5.1), byte by byte:
+/// no lowercased copies on the request path.
+enum FieldName {
+  /// True when `a` and `b` are the same field name in any ASCII case.
+  static func equal(_ a: String, _ b: String) -> Bool {
+    var a = a
+    var b = b
+    return a.withUTF8 { left in
+      b.withUTF8 { right in
+        guard left.count == right.count else { return false }
+        for index in 0..<left.count where lower(left[index]) != lower(right[index]) { return false }
+        return true
+      }
+    }
+  }
+
+  @inline(__always)
+  private static func lower(_ byte: UInt8) -> UInt8 {
+    byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+  }
+}

@@ -219,14 +219,14 @@ struct HTTPResponseParser: Sendable {
       case .failure(let violation): return .failure(violation)
       case .success(let field):
         headers.append(.init(name: field.name, value: field.value))
-        if field.name.lowercased() == "connection" {
+        if FieldName.equal(field.name, "connection") {
           let value = field.value.lowercased()
           if value.contains("close") { close = true }
           if value.contains("keep-alive") { close = false }
         }
       }
     }
-    let values = { (name: String) in headers.filter { $0.name.lowercased() == name }.map(\.value) }
+    let values = { (name: String) in headers.filter { FieldName.equal($0.name, name) }.map(\.value) }
     let transferEncoding = values("transfer-encoding")
     if !transferEncoding.isEmpty, isHTTP10 {
       return .failure(.malformed("Transfer-Encoding in an HTTP/1.0 response"))

@@ -11,7 +11,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
   /// The first value of `name` (any case).
   public subscript(name: String) -> String? {
-    for pair in pairs where pair.name.count == name.count && pair.name.lowercased() == name.lowercased() {
+    for pair in pairs where FieldName.equal(pair.name, name) {
       return pair.value
     }
     return nil
@@ -19,7 +19,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
   /// Every value of `name` (any case).
   public func values(for name: String) -> [String] {
-    pairs.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+    pairs.filter { FieldName.equal($0.name, name) }.map(\.value)
   }
 
   /// The pairs with lowercase names.

@@ -36,7 +36,7 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     case .failure(let error): throw .connectFailed("cannot resolve '\(target.host)': \(error)")
     }
     var head = "\(request.method) \(target.pathAndQuery) HTTP/1.1\r\nhost: \(target.hostHeader)\r\n"
-    for header in request.headers where header.name.lowercased() != "host" {
+    for header in request.headers where !FieldName.equal(header.name, "host") {
       head += "\(header.name): \(header.value)\r\n"
     }
     head += "content-length: \(request.body.count)\r\n\r\n"

@@ -149,8 +149,7 @@ public struct UpstreamHeaders: Sendable {
 
   /// The first value of `name`, any case.
   public subscript(name: String) -> String? {
-    let lowered = name.lowercased()
-    return pairs.first { $0.name.lowercased() == lowered }?.value
+    pairs.first { FieldName.equal($0.name, name) }?.value
   }
 }
 
