@@ -28,10 +28,7 @@ enum StreamsBenchmark {
       index += 1
     }
     if counts.isEmpty { counts = [1_000, 8_000] }
-    var limit = rlimit()
-    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    limit.rlim_cur = limit.rlim_max
-    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    Posix.raiseDescriptorLimit()
 
     let backend = HTTPServer(
       configuration: HTTPServerConfiguration(port: 0),

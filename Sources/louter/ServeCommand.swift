@@ -71,6 +71,8 @@ enum ServeCommand {
     }
     // Before any thread starts, so every thread inherits the mask and only `serveSignals` takes them.
     Posix.blockSignals(handledSignals)
+    // Every held stream costs a descriptor (two with a network backend): take what the system allows.
+    Posix.raiseDescriptorLimit()
     let routes = arguments.value("--routes") ?? "routes"
     let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 
 @testable import RouterRuntime
@@ -196,5 +197,14 @@ import Testing
     }
     #expect(heap.count == 1)
     #expect(heap.storedEntries < 200)
+  }
+}
+
+@Suite struct DescriptorLimitTests {
+  @Test func theSoftLimitIsRaisedToTheHardOne() {
+    var before = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &before)
+    let now = Posix.raiseDescriptorLimit()
+    #expect(now == UInt64(before.rlim_max))
   }
 }

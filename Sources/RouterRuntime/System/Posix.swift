@@ -69,6 +69,20 @@ public enum Posix {
     isatty(fd) == 1
   }
 
+  /// Raises the soft limit on open descriptors to the hard one (each client connection and each upstream
+  /// connection holds one); returns the limit now in force.
+  @discardableResult
+  public static func raiseDescriptorLimit() -> UInt64 {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+    if limit.rlim_cur < limit.rlim_max {
+      var raised = limit
+      raised.rlim_cur = limit.rlim_max
+      if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+    }
+    return UInt64(limit.rlim_cur)
+  }
+
   /// The processors online now (at least 1): the default number of workers.
   public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
