@@ -93,16 +93,16 @@ def main():
             if row["failed"]:
                 out.append("| %s | %d | failed | | | | | | |" % (row["label"], conc))
                 continue
-            added = "–"
+            extra = "–"
             base = rows.get((BASELINE.get(target, ""), conc))
             if base and not base["failed"]:
-                added = "%s / %s" % (micros(row["p50"] - base["p50"]), micros(row["p99"] - base["p99"]))
+                extra = "%s / %s" % (micros(row["p50"] - base["p50"]), micros(row["p99"] - base["p99"]))
             ratio = "–"
             hop = rows.get(("hop", conc))
             if target.startswith(("louter", "tlslouter")) and hop and not hop["failed"]:
                 ratio = "%.2f" % (row["rps"] / hop["rps"])
             out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %d |" % (
-                row["label"], conc, rate(row["rps"]), micros(row["p50"]), micros(row["p99"]), added, ratio,
+                row["label"], conc, rate(row["rps"]), micros(row["p50"]), micros(row["p99"]), extra, ratio,
                 "%.1f" % row["cpu"] if row["cpu"] is not None else "–", row["errors"]))
     out.append("")
     out.append("Added latency: the row minus the same backend reached directly, at the same concurrency. "
@@ -133,7 +133,7 @@ def main():
     out.append("|---|---|")
     out.append("| idle RSS after start | %s |" % mib(facts.get("idle_rss_kib")))
     out.append("| RSS after the http rows | %s |" % mib(facts.get("rss_after_http_kib")))
-    out.append("| RSS after the https rows | %s |" % mib(facts.get("rss_after_https_kib")))
+    out.append("| RSS after the https rows (a louter of their own) | %s |" % mib(facts.get("rss_after_https_kib")))
     for run in streams:
         failed = ", ".join("%d %s" % (n, why) for why, n in sorted(run["failed"].items())) or "none"
         out.append("| %d streams: held at once / completed / failed | %d / %d / %s |" % (
@@ -154,6 +154,12 @@ def main():
     def goal(text, measured, met):
         out.append("| %s | %s | %s |" % (text, measured, "–" if met is None else ("yes" if met else "no")))
 
+    def added(value, limit):
+        # A tail of the direct row longer than louter's is noise from a shared machine, not a measurement.
+        if value < 0:
+            return "%s (noise: the direct row's is longer)" % micros(value), None
+        return micros(value), value <= limit
+
     def ok(*keys):
         return all(rows.get(k) and not rows[k]["failed"] for k in keys)
 
@@ -166,14 +172,13 @@ def main():
     if ok(("louter1", 1), ("direct", 1)):
         p50 = rows[("louter1", 1)]["p50"] - rows[("direct", 1)]["p50"]
         p99 = rows[("louter1", 1)]["p99"] - rows[("direct", 1)]["p99"]
-        goal("added latency at concurrency 1: p50 ≤ 50 µs", micros(p50), p50 <= 50)
-        goal("added latency at concurrency 1: p99 ≤ 100 µs", micros(p99), p99 <= 100)
+        goal("added latency at concurrency 1: p50 ≤ 50 µs", *added(p50, 50))
+        goal("added latency at concurrency 1: p99 ≤ 100 µs", *added(p99, 100))
     if ok(("louter1", 64), ("direct", 64)):
         # Added, like the concurrency-1 goal: the nginx hop alone is near 2 ms p99 at 64 on this machine.
         p99 = rows[("louter1", 64)]["p99"]
-        added = p99 - rows[("direct", 64)]["p99"]
-        goal("added p99 at concurrency 64 ≤ 1 ms (louter, 1 worker)", "%s (p99 %s)" % (micros(added), micros(p99)),
-             added <= 1000)
+        text, met = added(p99 - rows[("direct", 64)]["p99"], 1000)
+        goal("added p99 at concurrency 64 ≤ 1 ms (louter, 1 worker)", "%s (p99 %s)" % (text, micros(p99)), met)
     if ttft and "overhead_p50_us" in ttft:
         goal("streaming TTFT overhead p50 ≤ 200 µs", micros(ttft["overhead_p50_us"]), ttft["overhead_p50_us"] <= 200)
         goal("streaming TTFT overhead p99 ≤ 1 ms", micros(ttft["overhead_p99_us"]), ttft["overhead_p99_us"] <= 1000)
@@ -197,7 +202,7 @@ def main():
              value <= 2)
     if ok(("tlslouter", 1), ("tlsdirect", 1)):
         p50 = rows[("tlslouter", 1)]["p50"] - rows[("tlsdirect", 1)]["p50"]
-        goal("https: ≤ 200 µs added p50 at concurrency 1", micros(p50), p50 <= 200)
+        goal("https: ≤ 200 µs added p50 at concurrency 1", *added(p50, 200))
     print("\n".join(out))
 
 
