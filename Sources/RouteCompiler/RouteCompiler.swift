@@ -44,6 +44,8 @@ public enum RouteCompiler {
     public static let bodyTimeout = DurationValue(milliseconds: 60_000)
     /// `[server] idle_timeout`.
     public static let idleTimeout = DurationValue(milliseconds: 60_000)
+    /// `[server] workers`: the accepted range (the default is one per core, decided at `serve`).
+    public static let workerRange = 1...1024
     /// `listen`.
     public static let listen = ListenAddress(host: "127.0.0.1", port: 8080)
 
@@ -109,7 +111,7 @@ struct Compilation {
       requestLog: server.requestLog ?? .stdout,
       headerTimeout: server.headerTimeout ?? RouteCompiler.Defaults.headerTimeout,
       bodyTimeout: server.bodyTimeout ?? RouteCompiler.Defaults.bodyTimeout,
-      idleTimeout: server.idleTimeout ?? RouteCompiler.Defaults.idleTimeout)
+      idleTimeout: server.idleTimeout ?? RouteCompiler.Defaults.idleTimeout, workers: server.workers)
     var clientByKeyHash: [String: Int] = [:]
     for (index, client) in clients.enumerated() {
       for hash in client.keyHashes { clientByKeyHash[hash] = index }
@@ -130,6 +132,7 @@ struct Compilation {
     var headerTimeout: DurationValue?
     var bodyTimeout: DurationValue?
     var idleTimeout: DurationValue?
+    var workers: Int?
   }
 
   mutating func compileServer() -> ServerParts {
@@ -149,6 +152,14 @@ struct Compilation {
       parts.headerTimeout = server.headerTimeout?.value
       parts.bodyTimeout = server.bodyTimeout?.value
       parts.idleTimeout = server.idleTimeout?.value
+      if let workers = server.workers {
+        if RouteCompiler.Defaults.workerRange.contains(workers.value) {
+          parts.workers = workers.value
+        } else {
+          diagnostics.append(
+            .outOfRange(.invalidValue, field: "workers", allowed: "1 to 1024", at: workers.span))
+        }
+      }
     }
     return parts
   }

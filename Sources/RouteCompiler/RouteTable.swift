@@ -264,6 +264,8 @@ public struct ServerSettings: Sendable {
   public let bodyTimeout: DurationValue
   /// How long a keep-alive connection may wait for its next request.
   public let idleTimeout: DurationValue
+  /// Event loops to run; nil means one per core (decided where louter runs, not where it compiles).
+  public let workers: Int?
 }
 
 /// The immutable, validated route table that the runtime reads; replaced whole on reload.

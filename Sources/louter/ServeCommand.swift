@@ -6,7 +6,8 @@ import RouterRuntime
 
 /// `louter serve [--routes DIR] [--listen HOST:PORT] [--verbose]`.
 enum ServeCommand {
-  static let usage = "louter serve [--routes DIR] [--listen HOST:PORT] [--verbose] [--grace SECONDS]"
+  static let usage =
+    "louter serve [--routes DIR] [--listen HOST:PORT] [--workers N] [--verbose] [--grace SECONDS]"
   static let help = """
     Run the gateway: the Gemini API on HOST:PORT, routed by the compiled route table.
     Refuses to start when the routes have errors (an unset ${VAR} is an error here).
@@ -16,6 +17,8 @@ enum ServeCommand {
     Options:
       --routes DIR         route files (default: ./routes)
       --listen HOST:PORT   overrides [server] listen (default 127.0.0.1:8080); port 0 picks a free port
+      --workers N          overrides [server] workers: event loops, each on its own thread with its own
+                           connections and upstream pool (1 to 1024, default one per core)
       --verbose            one line per request on stderr: id, client, route, backends tried, mode,
                            model -> rewritten model, status, TTFT, total, tokens in/out, tokens/s
       --grace SECONDS      on SIGTERM/SIGINT, how long in-flight requests may take to finish
@@ -27,12 +30,17 @@ enum ServeCommand {
 
   /// Accepted `--grace` seconds: a longer drain is an operator mistake (and keeps the millisecond count small).
   static let graceRange: ClosedRange<Double> = 0...3600
+  /// Accepted `--workers`, as for `[server] workers`.
+  static let workerRange =
+    Double(
+      RouteCompiler.Defaults.workerRange.lowerBound)...Double(
+      RouteCompiler.Defaults.workerRange.upperBound)
 
   static func run(_ rawArguments: [String]) -> Int32 {
     let arguments: Arguments
     do {
       arguments = try Arguments(
-        rawArguments, values: ["--routes", "--listen", "--grace"], flags: ["--verbose", "-h", "--help"])
+        rawArguments, values: ["--routes", "--listen", "--grace", "--workers"], flags: ["--verbose", "-h", "--help"])
     } catch {
       return CommandLineInterface.usageError(error.message, usage)
     }
@@ -51,10 +59,15 @@ enum ServeCommand {
       listenOverride = address
     }
     let grace: Double
+    let workersOverride: Int?
     do {
       grace = try arguments.number("--grace", in: graceRange) ?? 10
+      workersOverride = try arguments.number("--workers", in: workerRange).map { Int($0) }
     } catch {
       return CommandLineInterface.usageError(error.message, usage)
+    }
+    if let text = arguments.value("--workers"), !text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+      return CommandLineInterface.usageError("--workers takes a whole number from 1 to 1024, got '\(text)'", usage)
     }
     // Before any thread starts, so every thread inherits the mask and only `serveSignals` takes them.
     Posix.blockSignals(handledSignals)
@@ -77,7 +90,8 @@ enum ServeCommand {
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
       headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,
-      idleTimeout: table.server.idleTimeout.duration)
+      idleTimeout: table.server.idleTimeout.duration,
+      workers: workersOverride ?? table.server.workers ?? Posix.processorCount)
     let server = HTTPServer(configuration: configuration, handler: gateway)
     let port: Int
     do {

@@ -24,6 +24,16 @@ import Testing
     }
   }
 
+  @Test func serveRejectsABadWorkerCountWithAUsageError() throws {
+    for value in ["0", "1025", "2.5", "-1", "abc", "", "1e3", "99999999999999999999"] {
+      let result = try CLI.run(["serve", "--routes", Self.missingRoutes, "--workers", value])
+      #expect(result.status == 64, "--workers '\(value)' exited \(result.status)")
+    }
+    // In range: serve goes on to load the (missing) routes and stops there.
+    let accepted = try CLI.run(["serve", "--routes", Self.missingRoutes, "--workers", "4"])
+    #expect(accepted.status == 1, "\(accepted.stderr)")
+  }
+
   @Test func serveAcceptsAGraceInRange() throws {
     for value in ["0", "2.5", "3600"] {
       // Accepted: serve goes on to load the (missing) routes and stops there.

@@ -151,3 +151,17 @@ import Testing
     }
   }
 }
+
+/// `[server] workers`: a count of event loops, in range, or one per core when absent.
+@Suite struct WorkerSettingTests {
+  @Test func workersInRangeCompileAndOutOfRangeIsAnError() {
+    let three = Pipeline("[server]\nworkers = 3\n")
+    #expect(three.table?.server.workers == 3, "\(three.rendered)")
+    #expect(Pipeline("[server]\nlisten = \"127.0.0.1:1\"\n").table?.server.workers == nil)
+    for bad in ["0", "1025", "-4"] {
+      let pipeline = Pipeline("[server]\nworkers = \(bad)\n")
+      #expect(pipeline.table == nil, "workers = \(bad)")
+      #expect(pipeline.rendered.contains("workers"), "\(pipeline.rendered)")
+    }
+  }
+}

@@ -144,6 +144,7 @@ import Testing
       header_timeout = "2s"
       body_timeout = "30s"
       idle_timeout = "5m"
+      workers = 3
 
       [backends.gem]
       protocol = "gemini"
@@ -179,6 +180,7 @@ import Testing
     #expect(syntax.server?.headerTimeout?.value.milliseconds == 2_000)
     #expect(syntax.server?.bodyTimeout?.value.milliseconds == 30_000)
     #expect(syntax.server?.idleTimeout?.value.milliseconds == 300_000)
+    #expect(syntax.server?.workers?.value == 3)
 
     let backend = try #require(syntax.backends.first)
     #expect(backend.protocolName?.value == .gemini)

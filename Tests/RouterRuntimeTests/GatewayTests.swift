@@ -42,7 +42,7 @@ final class FakeBackend: TestServer, Sendable {
   }
 
   /// Stops the server: its loop closes every connection and ends.
-  func stop() { server.loop.submit(.stop) }
+  func stop() { server.stopNow() }
 
   var requestCount: Int { recorder.state.withLock { $0.count } }
   var receivedBody: [UInt8] { recorder.state.withLock { $0.body } }
@@ -108,7 +108,7 @@ struct GatewayUnderTest: TestServer {
   }
 
   /// Stops the server: its loop closes every connection and ends.
-  func stop() { server.loop.submit(.stop) }
+  func stop() { server.stopNow() }
 
   func post(_ path: String, _ body: String, headers: String = "") async throws -> (head: String, body: String) {
     let client = try TestClient(port: port)

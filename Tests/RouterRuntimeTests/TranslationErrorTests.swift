@@ -93,8 +93,6 @@ import Testing
   }
 
   @Test func statusNames() {
-    #expect(GeminiError.statusName(forHTTP: 499) == "CANCELLED")
-    #expect(GeminiError.statusName(forHTTP: 412) == "FAILED_PRECONDITION")
     #expect(
       GeminiError.invalidArgument("x").json.serialized()
         == #"{"error":{"code":400,"message":"x","status":"INVALID_ARGUMENT"}}"#)

@@ -330,8 +330,10 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     defer { server.stop() }
     let transport = URLSessionTransport(bufferLimit: 1 << 20)
     let response = try await transport.send(.test(port: server.port))
-    // URLSession reads on regardless of us: the server gets all 16 MiB out while nothing is read.
+    // URLSession reads on regardless of us: the server gets all 16 MiB out while nothing is read, and the
+    // body, unable to pause it, ends itself rather than grow.
     await written.wait()
+    await response.body.waitUntilFinished()
     var received = 0
     let error = await upstreamFailure {
       while let chunk = try await response.body.next() {

@@ -138,6 +138,7 @@ public enum RouteFileDecoder {
         server[keyPath: path] = ValueParsers.duration(entry.value, key: key, reader: &reader)
       }
     }
+    server.workers = reader.integer("workers")
     diagnostics += reader.finish()
     return server
   }

@@ -75,6 +75,7 @@ public enum RouteFileShape {
     KeyShape("header_timeout", .duration, "a request's line and headers must arrive within this of their first byte"),
     KeyShape("body_timeout", .duration, "a request body must arrive whole within this of the end of its head"),
     KeyShape("idle_timeout", .duration, "a keep-alive connection with no request in flight is closed after this"),
+    KeyShape("workers", .integer, "event loops, each on its own thread (1 to 1024; default: one per core)"),
   ])
 
   /// `[backends.NAME]`.

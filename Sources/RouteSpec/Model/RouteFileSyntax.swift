@@ -131,6 +131,8 @@ public struct ServerSyntax: Sendable {
   public var bodyTimeout: Spanned<DurationValue>?
   /// `idle_timeout = "60s"`: how long a keep-alive connection may wait for its next request.
   public var idleTimeout: Spanned<DurationValue>?
+  /// `workers = 4`: event loops; absent means one per core.
+  public var workers: Spanned<Int>?
 
   /// Creates an empty server table at `span`.
   public init(span: SourceSpan) { self.span = span }

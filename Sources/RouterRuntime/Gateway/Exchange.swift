@@ -8,7 +8,8 @@ struct Exchange {
   let table: RouteTable
   let backends: [BackendRuntime]
   let started: ContinuousClock.Instant
-  var record: RequestRecord
+  /// Written only through ``log(_:)``.
+  private(set) var record: RequestRecord
   /// Headers every answer carries.
   var commonHeaders: [(String, String)]
 
@@ -26,20 +27,32 @@ struct Exchange {
     self.commonHeaders = [("x-request-id", id)]
   }
 
-  static func seconds(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = (ContinuousClock.now - start).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+  /// Tells the request record what happened.
+  mutating func log(_ event: RequestEvent) {
+    record.apply(event, started: started)
   }
 
   // MARK: answers
 
-  mutating func respond(_ status: Int, json: JSONValue, headers extra: [(String, String)] = []) async {
-    record.status = status
-    let headers = [("content-type", "application/json; charset=UTF-8")] + commonHeaders + extra
+  /// Sends a whole JSON answer; `tokens` when it carries the model's answer.
+  mutating func respond(_ status: Int, json: JSONValue, headers extra: [(String, String)] = [], tokens: Bool = false)
+    async
+  {
+    await respond(
+      status, body: json.serializedBytes(), contentType: "application/json; charset=UTF-8", headers: extra,
+      tokens: tokens)
+  }
+
+  /// Sends a whole answer and records its status, or 499 when the client is gone.
+  mutating func respond(
+    _ status: Int, body: [UInt8], contentType: String, headers extra: [(String, String)], tokens: Bool
+  ) async {
+    let headers = [("content-type", contentType)] + commonHeaders + extra
     do {
-      try await responder.respond(status: status, headers: headers, body: json.serializedBytes())
+      try await responder.respond(status: status, headers: headers, body: body)
+      log(.answered(status: status, tokens: tokens, at: .now))
     } catch {
-      record.status = 499
+      log(.clientGone)
     }
   }
 
@@ -69,13 +82,11 @@ struct Exchange {
     }
     guard let call = parsed else {
       await fail(
-        GeminiError(
-          code: 404, status: "NOT_FOUND",
-          message: "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
+        .notFound(
+          "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
       return
     }
-    record.method = call.method.rawValue
-    record.model = call.model.isEmpty ? "-" : call.model
+    log(.call(method: call.method.rawValue, model: call.model))
     let key = Self.presentedKey(request)
     // Authentication comes before the body is read: a refused caller gets its error whatever it sent.
     let authentication = table.authenticate(key: key)
@@ -83,7 +94,7 @@ struct Exchange {
       await fail(Self.error(for: failure))
       return
     }
-    if let index = authentication.clientIndex { record.client = table.clients[index].name }
+    if let index = authentication.clientIndex { log(.client(table.clients[index].name)) }
     let client = authentication.clientIndex
     switch call.method {
     case .listModels:
@@ -128,12 +139,11 @@ struct Exchange {
     case .noRoute:
       await fail(.notFound("no route serves model '\(call.model)' for this client"))
     case .denied(let route, let message):
-      record.route = table.routes[route].name
+      log(.route(table.routes[route].name, upstreamModel: nil))
       commonHeaders.append(("x-louter-route", record.route))
-      await fail(GeminiError(code: 403, status: "PERMISSION_DENIED", message: message))
+      await fail(GeminiError(.permissionDenied, message: message))
     case .routed(let plan):
-      record.route = table.routes[plan.route].name
-      record.upstreamModel = plan.model
+      log(.route(table.routes[plan.route].name, upstreamModel: plan.model))
       commonHeaders.append(("x-louter-route", record.route))
       var forwarding = Forwarding(call: call, plan: plan, body: body, key: key, stream: stream)
       if let error = decodeAtFront(&forwarding) {
@@ -149,12 +159,12 @@ struct Exchange {
     switch failure {
     case .missingKey:
       GeminiError(
-        code: 403, status: "PERMISSION_DENIED",
+        .permissionDenied,
         message: "Method doesn't allow unregistered callers (callers without established identity). "
           + "Please use API Key or other form of API consumer identity to call this API.")
     case .unknownKey:
       GeminiError(
-        code: 400, status: "INVALID_ARGUMENT", message: "API key not valid. Please pass a valid API key.",
+        .invalidArgument, message: "API key not valid. Please pass a valid API key.",
         details: [GeminiError.errorInfo(reason: "API_KEY_INVALID", domain: "googleapis.com")])
     }
   }

@@ -13,10 +13,13 @@ struct Forwarding {
   /// The passthrough body, patched once for every Gemini hop.
   var passthroughBody: [UInt8]?
   var failures: [HopFailure] = []
+  /// The route's fallback rule.
+  let policy: FallbackPolicy
 
   init(call: GeminiCall, plan: ForwardPlan, body: JSONValue, key: String?, stream: Bool) {
     self.call = call
     self.plan = plan
+    self.policy = FallbackPolicy(fallbackOn: plan.fallbackOn)
     self.body = body
     self.key = key
     self.stream = stream
@@ -25,40 +28,12 @@ struct Forwarding {
 
 /// Why one hop did not serve the request (nothing was sent to the client).
 struct HopFailure: Error {
-  /// What kind of failure, for the fallback decision and the final status.
-  enum Kind: Equatable {
-    case connect
-    case timeout
-    case rateLimited
-    case serverError
-    case busy
-    case notConfigured
-    /// The request itself is wrong for this backend: never retried elsewhere.
-    case rejected
-  }
-
   let backend: String
-  let kind: Kind
+  /// What went wrong, for the fallback decision, passive health and the final status.
+  let fault: HopFault
   let error: GeminiError
   /// Short text for the request record (`503`, `connect`, `busy`).
   let outcome: String
-
-  /// The route-file trigger this failure is, if any.
-  var trigger: FallbackTrigger? {
-    switch kind {
-    case .connect: .connect
-    case .timeout: .timeout
-    case .rateLimited: .rateLimited
-    case .serverError: .serverError
-    case .busy, .notConfigured, .rejected: nil
-    }
-  }
-
-  /// Busy, cooling-down and unconfigured backends are skipped whatever `fallback_on` says.
-  var alwaysFallsThrough: Bool { kind == .busy || kind == .notConfigured }
-
-  /// Whether the failure says something about the backend's health (a 429 is a quota, not a fault).
-  var countsAgainstHealth: Bool { kind == .connect || kind == .timeout || kind == .serverError }
 }
 
 /// What a hop did.
@@ -70,46 +45,60 @@ enum HopResult {
 }
 
 extension Exchange {
+  /// Tries the chain's backends in order, as ``FallbackPolicy`` says, until one answers.
   mutating func forward(_ forwarding: inout Forwarding) async {
     let chain = forwarding.plan.chain
     for (position, index) in chain.enumerated() {
       if Task.isCancelled {
-        record.status = 499
+        clientWentAway()
         return
       }
       let runtime = backends[index]
-      if let failure = precheck(runtime, key: forwarding.key, lastResort: position == chain.count - 1) {
-        record.hops.append(.init(backend: runtime.backend.name, outcome: failure.outcome))
-        forwarding.failures.append(failure)
-        continue
-      }
-      let result: HopResult
-      switch runtime.backend.protocolName {
-      case .gemini: result = await passthroughHop(runtime, &forwarding)
-      case .openai, .echo: result = await translatedHop(runtime, &forwarding)
-      }
-      switch result {
-      case .served(let healthy):
-        runtime.health.release(healthy: healthy)
-        record.hops.append(.init(backend: runtime.backend.name, outcome: "ok"))
-        return
-      case .failed(let failure):
-        runtime.health.release(healthy: failure.countsAgainstHealth ? false : nil)
-        record.hops.append(.init(backend: runtime.backend.name, outcome: failure.outcome))
-        forwarding.failures.append(failure)
-        let fallsThrough = failure.trigger.map(forwarding.plan.fallbackOn.contains) ?? false
-        if fallsThrough, position < chain.count - 1 { continue }
-        if !fallsThrough {
-          await fail(failure.error, headers: [("x-louter-backend", failure.backend)])
-          return
+      let failure: HopFailure
+      if let refused = precheck(runtime, key: forwarding.key, lastResort: position == chain.count - 1) {
+        failure = refused
+      } else {
+        let result: HopResult
+        switch runtime.backend.protocolName {
+        case .gemini: result = await passthroughHop(runtime, &forwarding)
+        case .openai, .echo: result = await translatedHop(runtime, &forwarding)
         }
+        switch result {
+        case .served(let healthy):
+          runtime.health.release(healthy: healthy)
+          log(.hopEnded(backend: runtime.backend.name, outcome: "ok"))
+          return
+        case .failed(let failed):
+          runtime.health.release(healthy: failed.fault.countsAgainstHealth ? false : nil)
+          failure = failed
+        }
+      }
+      log(.hopEnded(backend: runtime.backend.name, outcome: failure.outcome))
+      forwarding.failures.append(failure)
+      // A hop that failed has sent nothing: bytes that reach the client make it `.served`.
+      switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: position < chain.count - 1)) {
+      case .next:
+        continue
+      case .answer:
+        await fail(failure.error, headers: [("x-louter-backend", failure.backend)])
+        return
+      case .fail(.clientGone):
+        clientWentAway()
+        return
+      case .fail(.spent):
+        break
       }
     }
     if Task.isCancelled {
-      record.status = 499
+      clientWentAway()
       return
     }
     await fail(Self.aggregate(forwarding.failures))
+  }
+
+  /// The client is gone: nothing more is sent.
+  mutating func clientWentAway() {
+    log(.clientGone)
   }
 
   /// A backend that cannot be tried at all: no key, or no slot.
@@ -118,13 +107,13 @@ extension Exchange {
     if backend.protocolName != .echo {
       if backend.forwardKey, key == nil {
         return HopFailure(
-          backend: backend.name, kind: .notConfigured,
+          backend: backend.name, fault: .skipped,
           error: .unavailable("backend '\(backend.name)' forwards the client's key, but none was presented"),
           outcome: "no-key")
       }
       if !backend.forwardKey, backend.hasAPIKey, (backend.apiKey ?? "").isEmpty {
         return HopFailure(
-          backend: backend.name, kind: .notConfigured,
+          backend: backend.name, fault: .skipped,
           error: .unavailable("backend '\(backend.name)' has an empty api_key"), outcome: "no-key")
       }
     }
@@ -133,13 +122,12 @@ extension Exchange {
       return nil
     case .busy(let limit)?:
       return HopFailure(
-        backend: backend.name, kind: .busy,
-        error: GeminiError(
-          code: 429, status: "RESOURCE_EXHAUSTED", message: "backend '\(backend.name)' is at max_concurrency \(limit)"),
+        backend: backend.name, fault: .busy,
+        error: GeminiError(.resourceExhausted, message: "backend '\(backend.name)' is at max_concurrency \(limit)"),
         outcome: "busy")
     case .coolingDown(let remaining)?:
       return HopFailure(
-        backend: backend.name, kind: .busy,
+        backend: backend.name, fault: .unhealthy,
         error: .unavailable("backend '\(backend.name)' is cooling down after repeated failures (\(remaining) ms left)"),
         outcome: "cooling-down")
     }
@@ -151,52 +139,60 @@ extension Exchange {
     if failures.count == 1 { return last.error }
     let reasons = failures.map { "\($0.backend): \($0.error.message)" }.joined(separator: "; ")
     let message = "all \(failures.count) backends failed: \(reasons)"
-    let kinds = failures.map(\.kind)
-    if let code = failures.first?.error.code, failures.allSatisfy({ $0.error.code == code }), code != 499 {
-      return GeminiError(code: code, status: GeminiError.statusName(forHTTP: code), message: message)
+    let faults = failures.map(\.fault)
+    if let first = failures.first?.error, first.code != 499,
+      failures.allSatisfy({ $0.error.code == first.code && $0.error.rpc == first.rpc })
+    {
+      return GeminiError(first.rpc, message: message, httpStatus: first.code)
     }
-    if kinds.allSatisfy({ $0 == .rateLimited || $0 == .busy }) {
-      return GeminiError(code: 429, status: "RESOURCE_EXHAUSTED", message: message)
+    if faults.allSatisfy({ $0.trigger == .rateLimited || $0 == .busy || $0 == .unhealthy }) {
+      return GeminiError(.resourceExhausted, message: message)
     }
-    if kinds.allSatisfy({ $0 == .timeout }) { return .deadlineExceeded(message) }
-    if kinds.allSatisfy({ $0 == .serverError }) {
-      return GeminiError(code: 502, status: "UNAVAILABLE", message: message)
+    if faults.allSatisfy({ $0.trigger == .timeout }) { return .deadlineExceeded(message) }
+    if faults.allSatisfy({ $0.trigger == .serverError }) {
+      return GeminiError(.unavailable, message: message, httpStatus: 502)
     }
     return .unavailable(message)
   }
 
-  /// A hop failure from a transport error before anything was sent to the client.
-  static func failure(_ error: UpstreamError, backend: String) -> HopFailure {
+  /// A hop failure from a transport error; `midStream` when the client's stream had begun, which only
+  /// words the error the client sees.
+  static func failure(_ error: UpstreamError, backend: String, midStream: Bool = false) -> HopFailure {
     switch error {
-    case .timedOut:
+    case .timedOut(let phase):
+      let message =
+        midStream
+        ? "backend '\(backend)' stalled mid-stream: \(error.reason)" : "backend '\(backend)': \(error.reason)"
       return HopFailure(
-        backend: backend, kind: .timeout, error: .deadlineExceeded("backend '\(backend)': \(error.reason)"),
-        outcome: "timeout")
+        backend: backend, fault: .timedOut(phase), error: .deadlineExceeded(message), outcome: "timeout")
     case .cancelled:
       return HopFailure(
-        backend: backend, kind: .rejected,
-        error: GeminiError(code: 499, status: "CANCELLED", message: "client went away"),
+        backend: backend, fault: .cancelledByClient, error: GeminiError(.cancelled, message: "client went away"),
         outcome: "cancelled")
     case .connectFailed:
       return HopFailure(
-        backend: backend, kind: .connect, error: .unavailable("backend '\(backend)': \(error.reason)"),
+        backend: backend, fault: .connectFailed, error: .unavailable("backend '\(backend)': \(error.reason)"),
         outcome: "connect")
-    default:
+    case .invalidRequest:
+      // The typed builders refuse such text first; whatever slips through is sent nowhere, and another
+      // backend would get the same request.
       return HopFailure(
-        backend: backend, kind: .connect, error: .unavailable("backend '\(backend)': \(error.reason)"), outcome: "reset"
-      )
+        backend: backend, fault: .rejected,
+        error: .invalidArgument("The request cannot be forwarded: \(error.reason)."), outcome: "not-sent")
+    case .connectionReset, .invalidResponse, .tooLarge:
+      let message =
+        midStream
+        ? "backend '\(backend)' broke off the stream: \(error.reason)" : "backend '\(backend)': \(error.reason)"
+      return HopFailure(backend: backend, fault: .reset, error: .unavailable(message), outcome: "reset")
     }
   }
 
-  /// A hop failure from an upstream HTTP error answer.
-  static func failure(status: Int, error: GeminiError, backend: String) -> HopFailure {
-    let kind: HopFailure.Kind
-    switch status {
-    case 429: kind = .rateLimited
-    case 408: kind = .timeout
-    case 500...599: kind = .serverError
-    default: kind = .rejected
-    }
-    return HopFailure(backend: backend, kind: kind, error: error, outcome: String(status))
+  /// A hop failure from an upstream HTTP error answer, or from an error event before the stream began.
+  static func failure(status: Int, retryAfter: Bool, error: GeminiError, backend: String, outcome: String? = nil)
+    -> HopFailure
+  {
+    HopFailure(
+      backend: backend, fault: .upstreamStatus(status, retryAfter: retryAfter), error: error,
+      outcome: outcome ?? String(status))
   }
 }

@@ -71,7 +71,7 @@ public final class Gateway: HTTPHandler, Sendable {
     var exchange = Exchange(
       request: request, responder: responder, table: current.table, backends: current.backends, started: started)
     await exchange.run()
-    exchange.record.total = Exchange.seconds(since: started)
+    exchange.log(.finished(at: .now))
     recordSink(exchange.record)
   }
 }

@@ -41,14 +41,14 @@ extension Exchange {
   /// A piece of the client's request that cannot go upstream: the client's 400, never retried elsewhere.
   static func clientFault(_ error: UpstreamTargetError, backend: String) -> HopFailure {
     HopFailure(
-      backend: backend, kind: .rejected, error: .invalidArgument("The request cannot be forwarded: \(error)."),
+      backend: backend, fault: .rejected, error: .invalidArgument("The request cannot be forwarded: \(error)."),
       outcome: "400")
   }
 
   /// A piece of the route file's backend that cannot go upstream: the backend is skipped as unconfigured.
   static func backendFault(_ error: UpstreamTargetError, backend: String) -> HopFailure {
     HopFailure(
-      backend: backend, kind: .notConfigured, error: .unavailable("backend '\(backend)' is misconfigured: \(error)"),
+      backend: backend, fault: .skipped, error: .unavailable("backend '\(backend)' is misconfigured: \(error)"),
       outcome: "misconfigured")
   }
 
@@ -158,14 +158,6 @@ extension Exchange {
     do {
       response = try await runtime.transport.send(request)
     } catch {
-      if case .invalidRequest = error {
-        // The typed builders refuse such text first; whatever slips through is sent nowhere, and
-        // another backend would get the same request.
-        return .failure(
-          HopFailure(
-            backend: backend.name, kind: .rejected,
-            error: .invalidArgument("The request cannot be forwarded: \(error.reason)."), outcome: "not-sent"))
-      }
       return .failure(Self.failure(error, backend: backend.name))
     }
     guard response.head.status == 200 else {
@@ -217,33 +209,29 @@ extension Exchange {
       {
       case .error(let mapped): error = mapped
       case .promptBlocked:
-        error = GeminiError(
-          code: 400, status: "INVALID_ARGUMENT", message: "the prompt was blocked by \(backend.name)'s filter")
+        error = .invalidArgument("the prompt was blocked by \(backend.name)'s filter")
       }
     }
-    return Self.failure(status: head.status, error: error, backend: backend.name)
+    let retryAfter = head.headers["retry-after"] != nil || head.headers["retry-after-ms"] != nil
+    return Self.failure(status: head.status, retryAfter: retryAfter, error: error, backend: backend.name)
   }
 
-  /// A Gemini backend's own error body, kept as it is.
+  /// A Gemini backend's own error body, kept as it is but for what a client could not read: a `code` that
+  /// is no HTTP error status becomes the answer's own, a `status` that is no google.rpc code the one that
+  /// status stands for.
   static func geminiError(_ bytes: [UInt8], status: Int) -> GeminiError? {
     guard let json = try? JSONParser.parse(bytes), let error = json["error"] else { return nil }
-    let code = error["code"]?.intValue.map(Int.init) ?? status
+    let code = error["code"]?.integer(in: 400...599).map(Int.init) ?? status
+    let rpc = error["status"]?.stringValue.flatMap(RPCCode.init(name:)) ?? RPCCode(upstreamHTTPStatus: code)
     return GeminiError(
-      code: code, status: error["status"]?.stringValue ?? GeminiError.statusName(forHTTP: code),
-      message: error["message"]?.stringValue ?? "upstream returned HTTP \(status)",
-      details: error["details"]?.arrayValue ?? [])
+      rpc, message: error["message"]?.stringValue ?? "upstream returned HTTP \(status)",
+      details: error["details"]?.arrayValue ?? [], httpStatus: code)
   }
 
   mutating func noteUsage(_ usage: JSONValue?) {
-    guard let usage else { return }
-    // Counts from the backend are clamped and summed without overflow: it may send anything.
-    let range = OpenAIToGemini.tokenCountRange
-    if let prompt = usage["promptTokenCount"]?.clampedInteger(in: range) { record.inputTokens = Int(prompt) }
-    if let output = usage["candidatesTokenCount"]?.clampedInteger(in: range) {
-      let thoughts = usage["thoughtsTokenCount"]?.clampedInteger(in: range) ?? 0
-      record.outputTokens = Int(BoundedInteger.sum(output, thoughts, in: range))
-    }
-    record.tokensEstimated = false
+    var counts = TokenUsage()
+    counts.note(usage)
+    log(.usage(counts))
   }
 
   /// Text characters of a response chunk, for the token estimate when no usage arrives.
@@ -270,7 +258,7 @@ extension Exchange {
           headers: [("x-louter-backend", backend.name), ("x-louter-warning", "approximated=countTokens")])
         return .served(healthy: nil)
       } catch {
-        return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+        return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
       }
     case .embedContent, .batchEmbedContents:
       return await embeddingHop(runtime, forwarding)
@@ -284,7 +272,7 @@ extension Exchange {
       do {
         decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
       } catch {
-        return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+        return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
       }
       forwarding.decoded = decoded
     }
@@ -293,9 +281,9 @@ extension Exchange {
       translated = try GeminiToOpenAI.translate(
         decoded, model: forwarding.plan.model, dialect: Self.dialect(for: backend), stream: forwarding.stream)
     } catch {
-      return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+      return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    record.mode = backend.protocolName.rawValue
+    log(.hopStarted(mode: backend.protocolName.rawValue))
     let request: UpstreamRequest
     do {
       request = upstreamRequest(
@@ -335,131 +323,36 @@ extension Exchange {
           Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
       noteUsage(answer["usageMetadata"])
-      await respond(200, json: answer, headers: headers)
-      record.timeToFirstToken = Self.seconds(since: started)
+      await respond(200, json: answer, headers: headers, tokens: true)
       return .served(healthy: true)
     }
-    var parser = SSEParser()
-    var translator = OpenAIStreamTranslator(options: options)
-    return await relayStream(
-      response.body, backend: backend, hopStarted: hopStarted, headers: headers,
-      sse: forwarding.call.isSSE(request: self.request)
-    ) { chunk, finished in
-      var events: [GeminiStreamEvent] = []
-      for event in finished ? parser.finish() : parser.feed(chunk) { events += translator.consume(event.data) }
-      if finished { events += translator.finish() }
-      return events
-    }
+    let form = TranslatedStreamForm(
+      backend: backend.name, options: options, sse: forwarding.call.isSSE(request: self.request))
+    return await relay(
+      response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
   }
 
   /// A 2xx answer that cannot be relayed or translated: a backend fault, and the chain goes on.
   static func badAnswer(_ error: GeminiError, backend: String) -> HopFailure {
-    HopFailure(backend: backend, kind: .serverError, error: error, outcome: "bad-answer")
+    HopFailure(backend: backend, fault: .invalidAnswer, error: error, outcome: "bad-answer")
   }
 
   /// The 502 for an answer that is not what a Gemini client can read; `what` says what was sent.
   static func notJSON(_ what: String, backend: String) -> GeminiError {
-    GeminiError(code: 502, status: "UNAVAILABLE", message: "backend '\(backend)' sent \(what)")
+    GeminiError(.unavailable, message: "backend '\(backend)' sent \(what)", httpStatus: 502)
   }
 
-  /// The error a client sees when the upstream fails after its stream began.
-  static func midStreamError(_ error: UpstreamError, backend: String) -> GeminiError {
-    if case .timedOut = error {
-      return .deadlineExceeded("backend '\(backend)' stalled mid-stream: \(error.reason)")
-    }
-    return .unavailable("backend '\(backend)' broke off the stream: \(error.reason)")
-  }
-
-  /// Sends a stream's head: from here on nothing falls back. False when the client is gone.
-  mutating func commitStream(contentType: String, headers: [(String, String)]) async -> Bool {
-    do {
-      try await responder.startStream(status: 200, headers: [("content-type", contentType)] + commonHeaders + headers)
-    } catch {
-      record.status = 499
-      return false
-    }
-    record.streamed = true
-    record.status = 200
-    record.timeToFirstToken = Self.seconds(since: started)
-    return true
-  }
-
-  /// Reads upstream chunks, turns them into Gemini events with `translate`, and writes them to the client.
-  ///
-  /// Until the first event is ready nothing is committed: a failure or a missed first-token deadline is a
-  /// hop failure and the chain goes on. After it, failures become an in-band error event and the response
-  /// ends as an error.
-  mutating func relayStream(
-    _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, headers: [(String, String)],
-    sse: Bool, translate: (_ chunk: [UInt8], _ finished: Bool) -> [GeminiStreamEvent]
+  /// Relays a stream to the client with the one ``StreamRelay`` and records what it saw.
+  mutating func relay(
+    _ body: UpstreamBody, form: some StreamForm, backend: CompiledBackend, hopStarted: ContinuousClock.Instant,
+    headers: [(String, String)], _ forwarding: Forwarding
   ) async -> HopResult {
-    var writer = ClientStreamWriter(sse: sse)
-    var committed = false
-    var textBytes = 0
-    let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
-    while true {
-      let chunk: [UInt8]?
-      do {
-        // Before anything is committed, the first token has the hop's first-byte deadline.
-        chunk = try await body.next(deadline: committed ? nil : deadline)
-      } catch {
-        if !committed { return .failed(Self.failure(error, backend: backend.name)) }
-        let mapped = Self.midStreamError(error, backend: backend.name)
-        _ = try? await responder.write(writer.bytes(.error(mapped)))
-        responder.abort()
-        record.status = mapped.code
-        return .served(healthy: false)
-      }
-      let events = translate(chunk ?? [], chunk == nil)
-      for event in events {
-        if !committed {
-          if case .error(let error) = event {
-            let kind: HopFailure.Kind =
-              error.code == 429 ? .rateLimited : (error.code >= 500 ? .serverError : .rejected)
-            return .failed(HopFailure(backend: backend.name, kind: kind, error: error, outcome: "stream-error"))
-          }
-          guard await commitStream(contentType: writer.contentType, headers: headers) else {
-            return .served(healthy: nil)
-          }
-          committed = true
-        }
-        if case .response(let json) = event {
-          noteUsage(json["usageMetadata"])
-          textBytes += Self.textBytes(json)
-        }
-        do {
-          try await responder.write(writer.bytes(event))
-        } catch {
-          body.cancel()
-          record.status = 499
-          return .served(healthy: nil)
-        }
-        if case .error(let error) = event {
-          responder.abort()
-          record.status = error.code
-          return .served(healthy: false)
-        }
-      }
-      if chunk == nil { break }
-    }
-    if !committed {
-      return .failed(
-        HopFailure(
-          backend: backend.name, kind: .serverError,
-          error: .unavailable("backend '\(backend.name)' ended the stream without any answer"), outcome: "empty"))
-    }
-    if record.outputTokens == nil {
-      record.outputTokens = (textBytes + 3) / 4
-      record.tokensEstimated = true
-    }
-    do {
-      let tail = writer.end()
-      if !tail.isEmpty { try await responder.write(tail) }
-      try await responder.finish()
-    } catch {
-      record.status = 499
-    }
-    return .served(healthy: true)
+    var relay = StreamRelay(
+      form: form, backend: backend.name, policy: forwarding.policy,
+      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers)
+    let result = await relay.run(from: body, to: responder)
+    log(.streamed(relay.facts))
+    return result
   }
 
   // MARK: embeddings
@@ -472,9 +365,9 @@ extension Exchange {
       translated = try EmbeddingTranslator.openAIRequest(
         forwarding.body, batch: batch, urlModel: forwarding.call.model, backendModel: forwarding.plan.model)
     } catch {
-      return .failed(HopFailure(backend: backend.name, kind: .rejected, error: error.geminiError, outcome: "400"))
+      return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    record.mode = backend.protocolName.rawValue
+    log(.hopStarted(mode: backend.protocolName.rawValue))
     let request: UpstreamRequest
     do {
       request = upstreamRequest(

@@ -34,12 +34,12 @@ extension Exchange {
       } catch {
         return .failed(
           HopFailure(
-            backend: backend.name, kind: .rejected, error: .invalidArgument("Invalid JSON payload received. \(error)"),
+            backend: backend.name, fault: .rejected, error: .invalidArgument("Invalid JSON payload received. \(error)"),
             outcome: "400"))
       }
       forwarding.passthroughBody = body
     }
-    record.mode = "gemini"
+    log(.hopStarted(mode: "gemini"))
     let upstream: UpstreamRequest
     do {
       upstream = try passthroughRequest(backend, forwarding, body: body)
@@ -70,23 +70,17 @@ extension Exchange {
           Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
       noteUsage(json["usageMetadata"])
-      record.status = 200
-      do {
-        try await responder.respond(
-          status: 200, headers: [("content-type", contentType)] + commonHeaders + answerHeaders,
-          body: CandidateParts.patched(bytes, answer: json) ?? bytes)
-      } catch {
-        record.status = 499
-      }
-      record.timeToFirstToken = Self.seconds(since: started)
+      await respond(
+        200, body: CandidateParts.patched(bytes, answer: json) ?? bytes, contentType: contentType,
+        headers: answerHeaders, tokens: true)
       return .served(healthy: true)
     }
     // Relay the bytes as they come, whole events only; parse a copy of each to learn the usage and to give
     // a content without parts its empty text part.
-    let sse = forwarding.call.isSSE(request: request)
-    return await relayBytes(
-      response.body, backend: backend, hopStarted: hopStarted, contentType: contentType, headers: answerHeaders,
-      sse: sse)
+    let form = PassthroughStreamForm(
+      backend: backend.name, contentType: contentType, sse: forwarding.call.isSSE(request: request))
+    return await relay(
+      response.body, form: form, backend: backend, hopStarted: hopStarted, headers: answerHeaders, forwarding)
   }
 
   /// `POST {base}/{version}/models/{model}:{method}?{query}`: the model is one encoded path segment, the
@@ -108,77 +102,4 @@ extension Exchange {
     return upstreamRequest(backend, url: url, headers: headers, body: body)
   }
 
-  /// Relays a passthrough stream as it comes, cut after whole SSE events or JSON-array elements, each one
-  /// JSON value; a stream that ends inside one is broken off.
-  ///
-  /// Until the first bytes are relayed a failure is a hop failure and the chain goes on; after them it is
-  /// an in-band error and the response ends without its terminating chunk.
-  mutating func relayBytes(
-    _ body: UpstreamBody, backend: CompiledBackend, hopStarted: ContinuousClock.Instant, contentType: String,
-    headers: [(String, String)], sse: Bool
-  ) async -> HopResult {
-    var committed = false
-    var framer = PassthroughStreamFramer(sse: sse)
-    let deadline = hopStarted.advanced(by: backend.firstByteTimeout.duration)
-    while true {
-      var chunk: [UInt8]?
-      var broken: GeminiError?
-      do {
-        // Before anything is committed, the first token has the hop's first-byte deadline.
-        chunk = try await body.next(deadline: committed ? nil : deadline)
-      } catch {
-        if !committed { return .failed(Self.failure(error, backend: backend.name)) }
-        broken = Self.midStreamError(error, backend: backend.name)
-      }
-      if broken == nil {
-        do {
-          let framed = try framer.feed(chunk ?? [])
-          for event in framed.events { noteUsage(event["usageMetadata"]) }
-          if chunk != nil { chunk = framed.bytes }
-        } catch {
-          body.cancel()
-          broken = Self.notJSON(error.what, backend: backend.name)
-        }
-        if chunk == nil, broken == nil, !framer.endsCleanly {
-          broken = .unavailable("backend '\(backend.name)' ended the stream inside an event")
-        }
-      }
-      if let broken {
-        if !committed { return .failed(Self.badAnswer(broken, backend: backend.name)) }
-        _ = try? await responder.write(framer.errorBytes(broken))
-        responder.abort()
-        record.status = broken.code
-        return .served(healthy: false)
-      }
-      guard let chunk else { break }
-      if chunk.isEmpty { continue }
-      if !committed {
-        guard await commitStream(contentType: contentType, headers: headers) else { return .served(healthy: nil) }
-        committed = true
-      }
-      do {
-        try await responder.write(chunk)
-      } catch {
-        body.cancel()
-        record.status = 499
-        return .served(healthy: nil)
-      }
-    }
-    if !committed {
-      record.status = 200
-      do {
-        try await responder.respond(
-          status: 200, headers: [("content-type", contentType)] + commonHeaders + headers, body: [])
-      } catch {
-        record.status = 499
-      }
-      return .served(healthy: true)
-    }
-    do {
-      try await responder.finish()
-    } catch {
-      record.status = 499
-    }
-    return .served(healthy: true)
-  }
 }

@@ -102,3 +102,83 @@ public struct RequestRecord: Sendable {
     ])
   }
 }
+
+/// One thing that happened to a request, as its record learns it: the gateway's parts send these, and
+/// ``RequestRecord/apply(_:started:)`` is the one place that writes the record.
+enum RequestEvent {
+  /// The front read the call: the endpoint and the requested model.
+  case call(method: String, model: String)
+  /// The caller's key named this client.
+  case client(String)
+  /// The route that matched, and the model it sends upstream (nil when the route denied the request).
+  case route(String, upstreamModel: String?)
+  /// A hop began on a backend of this kind (`openai`, `gemini`, `echo`).
+  case hopStarted(mode: String)
+  /// A hop ended: `ok`, or why it did not serve the request.
+  case hopEnded(backend: String, outcome: String)
+  /// A whole answer with this status went to the client; `tokens` when it carried the model's answer,
+  /// whose first token then arrived with its last.
+  case answered(status: Int, tokens: Bool, at: ContinuousClock.Instant)
+  /// Token counts a backend reported in a whole answer.
+  case usage(TokenUsage)
+  /// A stream relayed to the client, as the relay saw it.
+  case streamed(RelayFacts)
+  /// The client went away: nothing more could be sent.
+  case clientGone
+  /// The request is over.
+  case finished(at: ContinuousClock.Instant)
+}
+
+extension RequestRecord {
+  /// Writes what `event` says; `started` is when the request arrived.
+  mutating func apply(_ event: RequestEvent, started: ContinuousClock.Instant) {
+    switch event {
+    case .call(let method, let model):
+      self.method = method
+      self.model = model.isEmpty ? "-" : model
+    case .client(let name):
+      client = name
+    case .route(let name, let upstream):
+      route = name
+      if let upstream { upstreamModel = upstream }
+    case .hopStarted(let mode):
+      self.mode = mode
+    case .hopEnded(let backend, let outcome):
+      hops.append(Hop(backend: backend, outcome: outcome))
+    case .answered(let status, let tokens, let at):
+      self.status = status
+      if tokens { timeToFirstToken = Self.seconds(from: started, to: at) }
+    case .usage(let usage):
+      apply(usage)
+    case .streamed(let facts):
+      if let committedAt = facts.committedAt {
+        streamed = true
+        timeToFirstToken = Self.seconds(from: started, to: committedAt)
+      }
+      if let status = facts.status { self.status = status }
+      apply(facts.usage)
+      if facts.complete, outputTokens == nil {
+        outputTokens = (facts.textBytes + 3) / 4
+        tokensEstimated = true
+      }
+    case .clientGone:
+      status = 499
+    case .finished(let at):
+      total = Self.seconds(from: started, to: at)
+    }
+  }
+
+  /// Seconds between two instants.
+  static func seconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
+    let elapsed = (end - start).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+  }
+
+  /// Takes the token counts a backend reported; nothing when it reported none.
+  private mutating func apply(_ usage: TokenUsage) {
+    guard usage.reported else { return }
+    if let input = usage.input { inputTokens = input }
+    if let output = usage.output { outputTokens = output }
+    tokensEstimated = false
+  }
+}

@@ -8,13 +8,13 @@ public struct HTTPParseError: Error, Sendable, Equatable {
   /// The answer's body: a Gemini error whose message is this one, serialised by the JSON writer so that
   /// client text in the message (quotes, backslashes, control characters) can never break the JSON.
   var geminiError: GeminiError {
-    let name =
+    let rpc: RPCCode =
       switch status {
-      case 408: "DEADLINE_EXCEEDED"
-      case 500...: "UNIMPLEMENTED"
-      default: "INVALID_ARGUMENT"
+      case 408: .deadlineExceeded
+      case 500...: .unimplemented
+      default: .invalidArgument
       }
-    return GeminiError(code: status, status: name, message: message)
+    return GeminiError(rpc, message: message, httpStatus: status)
   }
 }
 

@@ -1,152 +1,166 @@
 import Foundation
 import Synchronization
 
-/// The HTTP/1.1 server: one epoll event-loop thread owns every socket; each request's handler runs
-/// in its own task and hands response bytes back to the loop.
+/// The HTTP/1.1 server: `workers` reactors, each owning the client connections it was given and running
+/// their handlers on its own thread.
+///
+/// One listener on the first reactor accepts and hands each connection to the reactor with the fewest
+/// open connections (one wake-up per connection, never per request). Not `SO_REUSEPORT`: with it a second
+/// `louter serve` started by the same user on the same port would silently take a share of the clients,
+/// and the kernel's 4-tuple hash spreads a few long-lived keep-alive connections unevenly.
 public final class HTTPServer: Sendable {
-  let loop: EventLoop
+  let state: ServerState
 
   /// Creates a server; nothing is bound until `start`.
   public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
-    loop = EventLoop(configuration: configuration, handler: handler)
+    state = ServerState(configuration: configuration, handler: handler)
   }
 
-  /// Binds, starts the loop thread, and returns the bound port.
+  /// Binds, starts the reactors' threads, and returns the bound port.
   public func start() throws(IOError) -> Int {
-    try loop.start()
+    try state.start()
   }
 
   /// Requests being handled now.
-  public var activeRequestCount: Int { loop.activeRequests.load(ordering: .relaxed) }
+  public var activeRequestCount: Int { state.activeRequests.load(ordering: .relaxed) }
 
   /// Open connections now.
-  public var connectionCount: Int { loop.openConnections.load(ordering: .relaxed) }
+  public var connectionCount: Int { state.openConnections.load(ordering: .relaxed) }
 
-  /// Stops accepting new connections.
-  public func stopAccepting() { loop.submit(.stopAccepting) }
+  /// Stops accepting new connections; idle keep-alive connections close, busy ones after their answer.
+  public func stopAccepting() { state.stopAccepting() }
+
+  /// Closes everything at once, without waiting (for tests that stop a peer abruptly).
+  func stopNow() {
+    for worker in state.workers { worker.reactor.requestStop() }
+  }
 
   /// Stops accepting, lets in-flight requests and streams finish within `gracePeriod`, then closes everything.
   public func shutdown(gracePeriod: Duration) async {
-    loop.submit(.stopAccepting)
-    let deadline = ContinuousClock.now.advanced(by: gracePeriod)
-    while loop.activeRequests.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
-      try? await Task.sleep(for: .milliseconds(10))
+    await state.shutdown(gracePeriod: gracePeriod)
+  }
+}
+
+/// What the server's reactors share: configuration, handler, counters, and the shutdown hand-shake.
+final class ServerState: Sendable {
+  let configuration: HTTPServerConfiguration
+  let handler: any HTTPHandler
+  let activeRequests = Atomic<Int>(0)
+  let openConnections = Atomic<Int>(0)
+  /// Workers, set once by `start`.
+  private let started = Mutex<[ServerWorker]>([])
+  /// The shutdown waiting for in-flight requests to end.
+  private let quiet = Mutex<(draining: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+  init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
+    self.configuration = configuration
+    self.handler = handler
+  }
+
+  var workers: [ServerWorker] { started.withLock { $0 } }
+
+  func start() throws(IOError) -> Int {
+    let count = max(1, configuration.workers)
+    var workers: [ServerWorker] = []
+    for index in 0..<count {
+      workers.append(ServerWorker(reactor: try Reactor(name: "louter-worker-\(index)"), server: self))
     }
-    await loop.stop()
-  }
-}
-
-/// Commands from handler tasks to the loop thread.
-enum LoopCommand: Sendable {
-  case write(UInt64, [UInt8], endOfResponse: Bool, close: Bool)
-  case abort(UInt64)
-  case stopAccepting
-  case stop
-}
-
-/// One client connection; touched only by the loop thread.
-final class Connection {
-  let id: UInt64
-  let fd: Int32
-  var parser: HTTPRequestParser
-  var outbound: [UInt8] = []
-  var outboundOffset = 0
-  var waitingForWritable = false
-  var channel: ResponseChannel?
-  var task: Task<Void, Never>?
-  var inFlight = false
-  var closeAfterFlush = false
-  var readyRequests: [HTTPRequest] = []
-  var pendingInput: [UInt8] = []
-  var deadline: ConnectionDeadline
-
-  init(id: UInt64, fd: Int32, parser: HTTPRequestParser, deadline: ConnectionDeadline) {
-    self.id = id
-    self.fd = fd
-    self.parser = parser
-    self.deadline = deadline
+    let (fd, port) = try Posix.listen(host: configuration.host, port: configuration.port)
+    let listener = Listener(fd: fd, worker: workers[0], server: self)
+    started.withLock { $0 = workers }
+    for worker in workers { worker.reactor.start() }
+    workers[0].reactor.execute { listener.open() }
+    return port
   }
 
-  /// What the connection waits for now.
-  var phase: ConnectionPhase {
-    ConnectionPhase(handling: inFlight, closing: closeAfterFlush, parser: parser.progress)
+  /// The worker that takes the next connection: the one with the fewest open.
+  func leastLoadedWorker() -> ServerWorker? {
+    workers.min { $0.connections.load(ordering: .relaxed) < $1.connections.load(ordering: .relaxed) }
   }
-}
 
-/// What a connection waits for, which decides its deadline.
-enum ConnectionPhase: Sendable, Equatable {
-  /// Between requests, or before the first byte: closed quietly when the deadline passes.
-  case idle
-  /// Part of a request head arrived: 408 when the deadline passes.
-  case head
-  /// The head arrived, not yet the whole body: 408 when the deadline passes.
-  case body
-  /// A handler is answering: no deadline here (the gateway has its own).
-  case handling
-  /// A last answer is being sent before the connection closes: closed when the deadline passes.
-  case closing
+  func stopAccepting() {
+    for worker in workers { worker.reactor.execute { worker.drain() } }
+  }
 
-  /// The phase of a connection whose handler runs (`handling`), which closes after sending what it has
-  /// (`closing`), and whose parser is at `parser`.
-  init(handling: Bool, closing: Bool, parser: HTTPRequestParser.Progress) {
-    if handling {
-      self = .handling
-    } else if closing {
-      self = .closing
-    } else {
-      switch parser {
-      case .idle: self = .idle
-      case .head: self = .head
-      case .body: self = .body
+  /// A request ended: wakes a shutdown waiting for the last one.
+  func requestEnded() {
+    guard activeRequests.subtract(1, ordering: .relaxed).newValue == 0 else { return }
+    wakeQuietWaiter(onlyIfIdle: true)
+  }
+
+  private func wakeQuietWaiter(onlyIfIdle: Bool) {
+    let waiter = quiet.withLock { quiet -> CheckedContinuation<Void, Never>? in
+      guard quiet.draining, !onlyIfIdle || activeRequests.load(ordering: .relaxed) == 0 else { return nil }
+      defer { quiet.waiter = nil }
+      return quiet.waiter
+    }
+    waiter?.resume()
+  }
+
+  func shutdown(gracePeriod: Duration) async {
+    stopAccepting()
+    let workers = self.workers
+    if let first = workers.first {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        quiet.withLock { $0 = (true, continuation) }
+        // Either the last request ends, or the grace period does: whichever comes first resumes.
+        wakeQuietWaiter(onlyIfIdle: true)
+        let deadline = ContinuousClock.now.advanced(by: gracePeriod)
+        first.reactor.execute { [self] in
+          _ = first.reactor.schedule(at: deadline) { self.wakeQuietWaiter(onlyIfIdle: false) }
+        }
       }
     }
+    for worker in workers { await worker.reactor.stop() }
   }
 }
 
-/// A connection's deadline: it starts when the connection enters a phase and stays while it remains there,
-/// so bytes trickling in never extend it. The head has `headTimeout` from its first byte, the body
-/// `bodyTimeout` from the end of the head, an idle connection `idleTimeout` from the end of the last response.
-struct ConnectionDeadline: Sendable, Equatable {
-  /// What to do about a connection whose deadline passed.
-  enum Verdict: Sendable, Equatable {
-    case wait
-    /// Answer 408 and close.
-    case requestTimeout
-    /// Close without an answer.
-    case close
+/// One reactor serving connections. `connections` is read by the acceptor on another thread; `open` is
+/// loop-thread state.
+final class ServerWorker: @unchecked Sendable {
+  let reactor: Reactor
+  let server: ServerState
+  let connections = Atomic<Int>(0)
+  private var open: [ObjectIdentifier: ServerConnection] = [:]
+  private(set) var isDraining = false
+  /// The listener, on the first worker only.
+  var listener: Listener?
+
+  init(reactor: Reactor, server: ServerState) {
+    self.reactor = reactor
+    self.server = server
   }
 
-  let phase: ConnectionPhase
-  /// When the phase's time runs out; nil while a handler runs.
-  let expiry: ContinuousClock.Instant?
-
-  /// A new connection: idle, but with `headTimeout` to send its first byte.
-  static func accepted(at now: ContinuousClock.Instant, _ configuration: HTTPServerConfiguration) -> Self {
-    Self(phase: .idle, expiry: now.advanced(by: configuration.headTimeout))
-  }
-
-  /// The deadline once the connection is in `phase` at `now`: unchanged if it already was.
-  func entering(
-    _ phase: ConnectionPhase, at now: ContinuousClock.Instant, _ configuration: HTTPServerConfiguration
-  ) -> Self {
-    if phase == self.phase { return self }
-    let timeout: Duration? =
-      switch phase {
-      case .idle, .closing: configuration.idleTimeout
-      case .head: configuration.headTimeout
-      case .body: configuration.bodyTimeout
-      case .handling: nil
-      }
-    return Self(phase: phase, expiry: timeout.map { now.advanced(by: $0) })
-  }
-
-  /// What to do at `now`.
-  func verdict(at now: ContinuousClock.Instant) -> Verdict {
-    guard let expiry, expiry < now else { return .wait }
-    switch phase {
-    case .head, .body: return .requestTimeout
-    case .idle, .closing, .handling: return .close
+  /// Takes an accepted socket (on the loop thread).
+  func adopt(_ fd: Int32) {
+    if isDraining {
+      Posix.close(fd)
+      return
     }
+    let connection = ServerConnection(fd: fd, worker: self, now: .now)
+    do {
+      try connection.register()
+    } catch {
+      Posix.close(fd)
+      return
+    }
+    open[ObjectIdentifier(connection)] = connection
+    connections.add(1, ordering: .relaxed)
+    server.openConnections.add(1, ordering: .relaxed)
+  }
+
+  /// A connection closed (on the loop thread).
+  func closed(_ connection: ServerConnection) {
+    guard open.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
+    connections.subtract(1, ordering: .relaxed)
+    server.openConnections.subtract(1, ordering: .relaxed)
+  }
+
+  /// The server stops: every connection drains.
+  func drain() {
+    isDraining = true
+    listener?.close()
+    for connection in Array(open.values) { connection.serverDraining() }
   }
 }
 
@@ -174,227 +188,62 @@ enum AcceptFailure: Sendable, Equatable {
   }
 }
 
-/// The epoll loop. State is confined to the loop thread; only `commands` and `jobs` are shared.
-///
-/// The loop is also the task executor its handlers prefer: a request's handler runs on the loop
-/// thread, so answering it needs no thread hop, and an upstream answer resumes it with one wake-up.
-final class EventLoop: @unchecked Sendable, TaskExecutor {
-  let configuration: HTTPServerConfiguration
-  let handler: any HTTPHandler
-  let activeRequests = Atomic<Int>(0)
-  let openConnections = Atomic<Int>(0)
-  private let commands = Mutex<[LoopCommand]>([])
-  private let jobs = Mutex<[UnownedJob]>([])
-  private let loopThread = Mutex<pthread_t?>(nil)
-  private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
-  private let isStopped = Atomic<Bool>(false)
+/// The listening socket, on the first worker's reactor; loop-thread state.
+final class Listener: ReactorSource, @unchecked Sendable {
+  private let fd: Int32
+  private let worker: ServerWorker
+  private let server: ServerState
+  private var token: UInt64?
+  private var closed = false
 
-  // Loop-thread state.
-  private var epoll: Int32 = -1
-  private var wakeFD: Int32 = -1
-  private var listener: Int32 = -1
-  /// While set, the listener is out of the epoll set until then (see `AcceptFailure.pause`).
-  private var listenerPausedUntil: ContinuousClock.Instant?
-  private var connections: [UInt64: Connection] = [:]
-  private var nextID: UInt64 = 2
-  private var running = true
-  private var lastSweep = ContinuousClock.now
-  private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-
-  private static let listenerToken: UInt64 = 0
-  private static let wakeToken: UInt64 = 1
-
-  init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
-    self.configuration = configuration
-    self.handler = handler
+  init(fd: Int32, worker: ServerWorker, server: ServerState) {
+    self.fd = fd
+    self.worker = worker
+    self.server = server
   }
 
-  deinit { readBuffer.deallocate() }
-
-  func start() throws(IOError) -> Int {
-    Posix.ignoreSIGPIPE()
-    let (fd, port) = try Posix.listen(host: configuration.host, port: configuration.port)
-    listener = fd
-    epoll = try Posix.epollCreate()
-    wakeFD = try Posix.eventFD()
-    try Posix.epollControl(epoll, Posix.epollAdd, listener, events: Posix.epollIn, token: Self.listenerToken)
-    try Posix.epollControl(epoll, Posix.epollAdd, wakeFD, events: Posix.epollIn, token: Self.wakeToken)
-    let thread = Thread { [self] in run() }
-    thread.name = "louter-http"
-    thread.start()
-    return port
-  }
-
-  /// Hands a command to the loop thread and wakes it.
-  func submit(_ command: LoopCommand) {
-    commands.withLock { $0.append(command) }
-    if !isLoopThread { Posix.signalEventFD(wakeFD) }
-  }
-
-  /// True on the loop thread, where queued work runs before the next wait without a wake-up.
-  private var isLoopThread: Bool {
-    guard let thread = loopThread.withLock({ $0 }) else { return false }
-    return pthread_equal(thread, pthread_self()) != 0
-  }
-
-  func enqueue(_ job: consuming ExecutorJob) {
-    let unowned = UnownedJob(job)
-    jobs.withLock { $0.append(unowned) }
-    if !isLoopThread { Posix.signalEventFD(wakeFD) }
-  }
-
-  /// Runs queued commands and jobs until none is left; jobs may queue more of both.
-  private func drainWork() {
-    while true {
-      runCommands()
-      let pending = jobs.withLock { queue -> [UnownedJob] in
-        let taken = queue
-        queue.removeAll(keepingCapacity: true)
-        return taken
-      }
-      if pending.isEmpty {
-        if commands.withLock({ $0.isEmpty }) { return }
-        continue
-      }
-      for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
+  /// Starts waiting for connections (or again after a back-off).
+  func open() {
+    guard !closed, token == nil else { return }
+    do {
+      token = try worker.reactor.register(fd, events: Posix.epollIn, source: self)
+    } catch {
+      // Even epoll is out of memory: try again after another back-off.
+      pause()
     }
-  }
-
-  func stop() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      if isStopped.load(ordering: .acquiring) {
-        continuation.resume()
-        return
-      }
-      stopped.withLock { $0 = continuation }
-      submit(.stop)
-    }
-  }
-
-  // MARK: the loop
-
-  private func run() {
-    let capacity: Int32 = 256
-    let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(capacity))
-    let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(capacity))
-    defer {
-      events.deallocate()
-      tokens.deallocate()
-    }
-    loopThread.withLock { $0 = pthread_self() }
-    while running {
-      let timeout: Int32 = connections.isEmpty && listenerPausedUntil == nil ? 1000 : 100
-      let count =
-        (try? Posix.epollWait(epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: timeout))
-        ?? 0
-      for index in 0..<count {
-        let token = tokens[index]
-        let mask = events[index]
-        switch token {
-        case Self.listenerToken: acceptAll()
-        case Self.wakeToken:
-          Posix.drainEventFD(wakeFD)
-        default:
-          guard let connection = connections[token] else { continue }
-          if mask & (Posix.epollIn | Posix.epollHangUp | Posix.epollError | Posix.epollReadHangUp) != 0 {
-            readable(connection)
-          }
-          if mask & Posix.epollOut != 0, connections[token] != nil { flush(connection) }
-        }
-      }
-      drainWork()
-      let now = ContinuousClock.now
-      if let until = listenerPausedUntil, now >= until { resumeListener() }
-      if now - lastSweep > .milliseconds(100) {
-        lastSweep = now
-        sweepDeadlines(now: now)
-      }
-    }
-    for connection in Array(connections.values) { close(connection) }
-    if listener >= 0 { Posix.close(listener) }
-    Posix.close(epoll)
-    // The eventfd stays open: a late submit from another thread must never write into a descriptor
-    // number the kernel has handed to a new socket.
-    isStopped.store(true, ordering: .releasing)
-    stopped.withLock { continuation in
-      continuation?.resume()
-      continuation = nil
-    }
-  }
-
-  private func runCommands() {
-    let pending = commands.withLock { queue -> [LoopCommand] in
-      let taken = queue
-      queue.removeAll(keepingCapacity: true)
-      return taken
-    }
-    for command in pending {
-      switch command {
-      case .write(let id, let bytes, let end, let close):
-        guard let connection = connections[id] else { continue }
-        connection.outbound.append(contentsOf: bytes)
-        if end { responseEnded(connection, close: close) }
-        flush(connection)
-      case .abort(let id):
-        guard let connection = connections[id] else { continue }
-        connection.closeAfterFlush = true
-        responseEnded(connection, close: true)
-        flush(connection)
-      case .stopAccepting:
-        if listener >= 0 {
-          if listenerPausedUntil == nil {
-            try? Posix.epollControl(epoll, Posix.epollDelete, listener, events: 0, token: Self.listenerToken)
-          }
-          Posix.close(listener)
-          listener = -1
-          listenerPausedUntil = nil
-        }
-      case .stop:
-        running = false
-      }
-    }
+    worker.listener = self
+    if worker.isDraining { close() }
   }
 
   /// Most connections accepted per wake-up: the listener is level-triggered, so the rest come next time
   /// and reads of open connections are not starved meanwhile.
   private static let acceptBatch = 256
 
-  private func acceptAll() {
+  func ready(_ events: UInt32) {
     for _ in 0..<Self.acceptBatch {
-      guard listener >= 0, listenerPausedUntil == nil else { return }
+      guard token != nil else { return }
       let fd: Int32
       do {
-        guard case .done(let accepted) = try Posix.accept(listener) else { return }
+        guard case .done(let accepted) = try Posix.accept(self.fd) else { return }
         fd = accepted
       } catch {
         switch AcceptFailure(errno: error.errno) {
         case .skip: continue
         case .pause:
-          pauseListener()
+          pause()
           return
         }
       }
-      if connections.count >= configuration.maxConnections {
+      if server.openConnections.load(ordering: .relaxed) >= server.configuration.maxConnections {
         Posix.close(fd)
         continue
       }
-      let id = nextID
-      nextID += 1
-      let connection = Connection(
-        id: id, fd: fd,
-        parser: HTTPRequestParser(
-          maxHeadBytes: configuration.maxHeadBytes, maxHeaders: configuration.maxHeaders,
-          maxBodyBytes: configuration.maxBodyBytes),
-        deadline: .accepted(at: ContinuousClock.now, configuration))
-      do {
-        try Posix.epollControl(
-          epoll, Posix.epollAdd, fd, events: Posix.epollIn | Posix.epollReadHangUp, token: id)
-      } catch {
-        Posix.close(fd)
+      guard let target = server.leastLoadedWorker(), target !== worker else {
+        worker.adopt(fd)
         continue
       }
-      connections[id] = connection
-      openConnections.add(1, ordering: .relaxed)
+      // Counted at once, so the next accept in this batch sees it.
+      target.reactor.execute { target.adopt(fd) }
     }
   }
 
@@ -402,208 +251,278 @@ final class EventLoop: @unchecked Sendable, TaskExecutor {
   // listener stays readable, so polling it would spin. The listener leaves the epoll set for a short back-off
   // instead; the waiting clients are served once descriptors free up (or give up themselves). The
   // spare-descriptor trick (close a reserved fd, accept, close, reopen) would shed them at once, but other
-  // threads (URLSession, the upstream client) open descriptors too and may take the freed one first.
-  private func pauseListener() {
-    try? Posix.epollControl(epoll, Posix.epollDelete, listener, events: 0, token: Self.listenerToken)
-    listenerPausedUntil = ContinuousClock.now.advanced(by: AcceptFailure.acceptBackoff)
+  // threads (URLSession, the request log) open descriptors too and may take the freed one first.
+  private func pause() {
+    if let token { worker.reactor.deregister(fd, token: token) }
+    token = nil
+    _ = worker.reactor.schedule(at: ContinuousClock.now.advanced(by: AcceptFailure.acceptBackoff)) { [self] in open() }
   }
 
-  private func resumeListener() {
-    listenerPausedUntil = nil
-    guard listener >= 0 else { return }
-    do {
-      try Posix.epollControl(epoll, Posix.epollAdd, listener, events: Posix.epollIn, token: Self.listenerToken)
-    } catch {
-      // Even epoll is out of memory: try again after another back-off.
-      listenerPausedUntil = ContinuousClock.now.advanced(by: AcceptFailure.acceptBackoff)
+  /// Stops accepting for good.
+  func close() {
+    guard !closed else { return }
+    closed = true
+    if let token { worker.reactor.deregister(fd, token: token) }
+    token = nil
+    Posix.close(fd)
+  }
+
+  func reactorStopping() { close() }
+}
+
+/// One client connection: its socket, outbound buffer, handler task and deadline timer, driven by a
+/// `ServerConnectionMachine`. Loop-thread state only: the responder reaches it through its reactor.
+final class ServerConnection: ReactorSource, @unchecked Sendable {
+  let fd: Int32
+  let worker: ServerWorker
+  var reactor: Reactor { worker.reactor }
+  private var token: UInt64 = 0
+  private var machine: ServerConnectionMachine
+  private var outbound: [UInt8] = []
+  private var outboundOffset = 0
+  private var waitingForWritable = false
+  private var readingPaused = false
+  private var closeWhenWritten = false
+  private(set) var isClosed = false
+  private var requestActive = false
+  private var task: Task<Void, Never>?
+  private var responder: HTTPResponder?
+  /// A streamed write waiting for the socket to take what is queued.
+  private var roomWaiter: CheckedContinuation<Void, Never>?
+  /// The most bytes ever queued unsent: what backpressure bounds (read by tests).
+  private(set) var peakQueued = 0
+  private var timer: (id: TimerHeap<() -> Void>.ID, expiry: ContinuousClock.Instant)?
+
+  init(fd: Int32, worker: ServerWorker, now: ContinuousClock.Instant) {
+    self.fd = fd
+    self.worker = worker
+    machine = ServerConnectionMachine(configuration: worker.server.configuration, acceptedAt: now)
+  }
+
+  func register() throws(IOError) {
+    token = try reactor.register(fd, events: interest, source: self)
+    if let expiry = machine.deadline.expiry { arm(expiry) }
+  }
+
+  private var interest: UInt32 {
+    var events = Posix.epollReadHangUp
+    if !readingPaused { events |= Posix.epollIn }
+    if waitingForWritable { events |= Posix.epollOut }
+    return events
+  }
+
+  // MARK: events
+
+  func ready(_ events: UInt32) {
+    if events & (Posix.epollIn | Posix.epollHangUp | Posix.epollError | Posix.epollReadHangUp) != 0 {
+      if readingPaused {
+        // Not reading: only a hang-up or error can bring us here.
+        apply(machine.peerClosed())
+      } else {
+        readable()
+      }
     }
+    if !isClosed, events & Posix.epollOut != 0 { flush() }
   }
 
-  private func readable(_ connection: Connection) {
-    while connections[connection.id] != nil {
+  private func readable() {
+    let buffer = reactor.readBuffer
+    while !isClosed, !readingPaused {
       let result: IOResult<Int>
       do {
-        result = try Posix.read(connection.fd, into: readBuffer)
+        result = try Posix.read(fd, into: buffer)
       } catch {
-        close(connection)
+        apply(machine.peerClosed())
         return
       }
       switch result {
       case .wouldBlock:
         return
       case .done(0):
-        // The client went away: cancel whatever it was waiting for.
-        close(connection)
+        apply(machine.peerClosed())
         return
       case .done(let count):
-        let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
-        if connection.closeAfterFlush { continue }
-        if connection.inFlight || !connection.readyRequests.isEmpty {
-          connection.pendingInput.append(contentsOf: bytes)
-          if connection.pendingInput.count > configuration.maxHeadBytes + configuration.maxBodyBytes {
-            close(connection)
-            return
-          }
+        apply(machine.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now))
+        if count < buffer.count { return }
+      }
+    }
+  }
+
+  func serverDraining() { apply(machine.serverDraining()) }
+
+  func reactorStopping() { close() }
+
+  private func timerFired() {
+    timer = nil
+    apply(machine.deadlineReached(now: .now))
+  }
+
+  // MARK: the handler's calls (loop thread)
+
+  /// Runs one of the machine's handler events for request `id`; fails once the connection is closed or
+  /// that request's answer has ended.
+  func handlerCall(
+    for id: UInt64,
+    _ event: (inout ServerConnectionMachine) throws(HTTPResponderError) -> [ServerConnectionMachine.Action]
+  ) -> Result<Void, HTTPResponderError> {
+    guard !isClosed else { return .failure(.connectionClosed) }
+    guard machine.requestInFlight == id else { return .failure(.invalidState("the response has ended")) }
+    do {
+      apply(try event(&machine))
+      return .success(())
+    } catch {
+      return .failure(error)
+    }
+  }
+
+  /// True while more than the high-water mark is queued for the socket.
+  var mustWaitForRoom: Bool {
+    !isClosed && outbound.count - outboundOffset > worker.server.configuration.writeHighWater
+  }
+
+  /// Resumes `continuation` once the queue is below half the high-water mark, or the connection closed.
+  func waitForRoom(_ continuation: CheckedContinuation<Void, Never>) {
+    if mustWaitForRoom {
+      roomWaiter = continuation
+    } else {
+      continuation.resume()
+    }
+  }
+
+  // MARK: actions
+
+  private func apply(_ actions: [ServerConnectionMachine.Action]) {
+    for action in actions {
+      switch action {
+      case .write(let bytes):
+        if outbound.isEmpty {
+          outbound = bytes
         } else {
-          process(connection, connection.parser.feed(bytes))
+          outbound.append(contentsOf: bytes)
         }
-        if count < readBuffer.count { return }
-      }
-    }
-  }
-
-  private func process(_ connection: Connection, _ events: [HTTPRequestParser.Event]) {
-    for event in events {
-      switch event {
-      case .expectContinue:
-        connection.outbound.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-      case .request(let request):
-        connection.readyRequests.append(request)
-      case .error(let error):
-        failRequest(connection, error)
+        peakQueued = max(peakQueued, outbound.count - outboundOffset)
+      case .startHandler(let request, let id):
+        startHandler(request, id: id)
+      case .cancelHandler:
+        task?.cancel()
+      case .responseEnded:
+        endRequest()
+      case .pauseReading:
+        readingPaused = true
+        reactor.modify(fd, token: token, events: interest)
+      case .resumeReading:
+        readingPaused = false
+        reactor.modify(fd, token: token, events: interest)
+      case .closeAfterWriting:
+        closeWhenWritten = true
+      case .closeNow:
+        close()
         return
+      case .deadline(let expiry):
+        arm(expiry)
       }
     }
-    updateDeadline(connection)
-    startNextRequest(connection)
-    if !connection.outbound.isEmpty { flush(connection) }
+    if !isClosed { flush() }
   }
 
-  /// Moves the connection's deadline along with its phase (a phase it stays in keeps its deadline).
-  private func updateDeadline(_ connection: Connection) {
-    connection.deadline = connection.deadline.entering(connection.phase, at: ContinuousClock.now, configuration)
-  }
-
-  /// The whole answer to a request that failed to parse or arrive: a Gemini error body, then close.
-  static func errorResponse(_ error: HTTPParseError) -> [UInt8] {
-    let body = error.geminiError.bodyBytes
-    let head =
-      "HTTP/1.1 \(error.status) \(HTTPStatus.reason(error.status))\r\ncontent-type: application/json\r\n"
-      + "content-length: \(body.count)\r\nconnection: close\r\n\r\n"
-    return Array(head.utf8) + body
-  }
-
-  private func failRequest(_ connection: Connection, _ error: HTTPParseError) {
-    connection.outbound.append(contentsOf: Self.errorResponse(error))
-    connection.closeAfterFlush = true
-    updateDeadline(connection)
-    flush(connection)
-  }
-
-  private func startNextRequest(_ connection: Connection) {
-    guard !connection.inFlight, !connection.closeAfterFlush, !connection.readyRequests.isEmpty else { return }
-    var request = connection.readyRequests.removeFirst()
-    if listener < 0 { request.keepAlive = false }
-    connection.inFlight = true
-    updateDeadline(connection)
-    activeRequests.add(1, ordering: .relaxed)
-    let channel = ResponseChannel(
-      highWater: configuration.writeHighWater, fd: connection.fd,
-      directAllowed: connection.outboundOffset >= connection.outbound.count)
-    connection.channel = channel
-    let responder = HTTPResponder(
-      connectionID: connection.id, loop: self, channel: channel, version: request.version, keepAlive: request.keepAlive)
-    let handler = self.handler
-    connection.task = Task(executorPreference: self) {
+  private func startHandler(_ request: HTTPRequest, id: UInt64) {
+    let responder = HTTPResponder(connection: self, requestID: id)
+    self.responder = responder
+    requestActive = true
+    worker.server.activeRequests.add(1, ordering: .relaxed)
+    let handler = worker.server.handler
+    task = Task(executorPreference: reactor) {
       await handler.handle(request, responder: responder)
-      responder.handlerReturned()
+      await responder.handlerReturned()
     }
   }
 
-  private func responseEnded(_ connection: Connection, close: Bool) {
-    guard connection.inFlight else {
-      if close { connection.closeAfterFlush = true }
-      updateDeadline(connection)
-      return
-    }
-    connection.inFlight = false
-    connection.task = nil
-    activeRequests.subtract(1, ordering: .relaxed)
-    if close {
-      connection.closeAfterFlush = true
-      updateDeadline(connection)
-      return
-    }
-    updateDeadline(connection)
-    if !connection.readyRequests.isEmpty {
-      startNextRequest(connection)
-    } else if !connection.pendingInput.isEmpty {
-      let input = connection.pendingInput
-      connection.pendingInput = []
-      process(connection, connection.parser.feed(input))
-    }
+  private func endRequest() {
+    guard requestActive else { return }
+    requestActive = false
+    responder = nil
+    worker.server.requestEnded()
   }
 
-  private func flush(_ connection: Connection) {
-    while connection.outboundOffset < connection.outbound.count {
+  /// Keeps one timer at the earliest deadline asked for; a later one is re-armed when that fires.
+  private func arm(_ expiry: ContinuousClock.Instant) {
+    if let timer {
+      if timer.expiry <= expiry { return }
+      reactor.cancel(timer.id)
+    }
+    let id = reactor.schedule(at: expiry) { [self] in timerFired() }
+    timer = (id, expiry)
+  }
+
+  private func flush() {
+    while outboundOffset < outbound.count {
       let result: IOResult<Int>
       do {
-        result = try connection.outbound.withUnsafeBytes { buffer throws(IOError) in
-          try Posix.write(connection.fd, from: UnsafeRawBufferPointer(rebasing: buffer[connection.outboundOffset...]))
+        result = try outbound.withUnsafeBytes { buffer throws(IOError) in
+          try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[outboundOffset...]))
         }
       } catch {
-        close(connection)
+        apply(machine.peerClosed())
         return
       }
       switch result {
       case .wouldBlock:
-        if !connection.waitingForWritable {
-          connection.waitingForWritable = true
-          try? Posix.epollControl(
-            epoll, Posix.epollModify, connection.fd,
-            events: Posix.epollIn | Posix.epollReadHangUp | Posix.epollOut, token: connection.id)
+        if !waitingForWritable {
+          waitingForWritable = true
+          reactor.modify(fd, token: token, events: interest)
         }
-        compact(connection)
+        compact()
+        resumeWriterIfRoom()
         return
       case .done(let count):
-        connection.outboundOffset += count
-        connection.channel?.sent(count)
+        outboundOffset += count
       }
     }
-    connection.outbound.removeAll(keepingCapacity: connection.outbound.count < 1 << 20)
-    connection.outboundOffset = 0
-    if connection.waitingForWritable {
-      connection.waitingForWritable = false
-      try? Posix.epollControl(
-        epoll, Posix.epollModify, connection.fd, events: Posix.epollIn | Posix.epollReadHangUp, token: connection.id)
+    outbound.removeAll(keepingCapacity: outbound.count < 1 << 20)
+    outboundOffset = 0
+    if waitingForWritable {
+      waitingForWritable = false
+      reactor.modify(fd, token: token, events: interest)
     }
-    if connection.closeAfterFlush, !connection.inFlight {
-      Posix.shutdownWrite(connection.fd)
-      close(connection)
-    }
-  }
-
-  private func compact(_ connection: Connection) {
-    if connection.outboundOffset > 64 * 1024, connection.outboundOffset > connection.outbound.count / 2 {
-      connection.outbound.removeFirst(connection.outboundOffset)
-      connection.outboundOffset = 0
+    resumeWriterIfRoom()
+    if closeWhenWritten {
+      Posix.shutdownWrite(fd)
+      close()
     }
   }
 
-  private func close(_ connection: Connection) {
-    guard connections.removeValue(forKey: connection.id) != nil else { return }
-    openConnections.subtract(1, ordering: .relaxed)
-    // Mark the channel closed first: a handler writing directly holds its lock, so after this no
-    // handler can write to a descriptor number that the kernel may hand to a new connection.
-    connection.channel?.close()
-    try? Posix.epollControl(epoll, Posix.epollDelete, connection.fd, events: 0, token: connection.id)
-    Posix.close(connection.fd)
-    if connection.inFlight {
-      connection.inFlight = false
-      activeRequests.subtract(1, ordering: .relaxed)
-      connection.task?.cancel()
-    }
-    connection.task = nil
+  private func resumeWriterIfRoom() {
+    guard let waiter = roomWaiter,
+      outbound.count - outboundOffset <= worker.server.configuration.writeHighWater / 2
+    else { return }
+    roomWaiter = nil
+    waiter.resume()
   }
 
-  private func sweepDeadlines(now: ContinuousClock.Instant) {
-    for connection in Array(connections.values) {
-      switch connection.deadline.verdict(at: now) {
-      case .wait: break
-      case .requestTimeout:
-        failRequest(connection, HTTPParseError(status: 408, message: "the request did not arrive in time"))
-      case .close: close(connection)
-      }
+  private func compact() {
+    if outboundOffset > 64 * 1024, outboundOffset > outbound.count / 2 {
+      outbound.removeFirst(outboundOffset)
+      outboundOffset = 0
     }
+  }
+
+  private func close() {
+    guard !isClosed else { return }
+    isClosed = true
+    responder?.markClosed()
+    if let timer { reactor.cancel(timer.id) }
+    timer = nil
+    reactor.deregister(fd, token: token)
+    Posix.close(fd)
+    let wasActive = requestActive
+    // Counted as ended before the cancel, whose handlers may run at once and look.
+    endRequest()
+    if wasActive { task?.cancel() }
+    task = nil
+    if let waiter = roomWaiter {
+      roomWaiter = nil
+      waiter.resume()
+    }
+    worker.closed(self)
   }
 }

@@ -69,6 +69,9 @@ public enum Posix {
     isatty(fd) == 1
   }
 
+  /// The processors online now (at least 1): the default number of workers.
+  public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
   /// Ignores SIGPIPE for the process: a peer that goes away must be an error, not a kill.
   public static func ignoreSIGPIPE() {
     signal(SIGPIPE, SIG_IGN)
@@ -158,47 +161,6 @@ public enum Posix {
       setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
       return .done(fd)
     }
-  }
-
-  /// The IPv4 address of `host` (a literal, `localhost`, or a name resolved with getaddrinfo).
-  public static func resolveIPv4(_ host: String) -> in_addr? {
-    var address = in_addr()
-    let literal = host == "localhost" ? "127.0.0.1" : host
-    if inet_pton(AF_INET, literal, &address) == 1 { return address }
-    var hints = addrinfo()
-    hints.ai_family = AF_INET
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var results: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(host, nil, &hints, &results) == 0, let first = results else { return nil }
-    defer { freeaddrinfo(results) }
-    guard let socketAddress = first.pointee.ai_addr else { return nil }
-    return socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-  }
-
-  /// Starts a non-blocking connection; `.wouldBlock` means it is in progress (wait for writable).
-  public static func connect(to address: in_addr, port: Int) throws(IOError) -> (fd: Int32, result: IOResult<Void>) {
-    let fd = Int32(
-      try mustComplete("socket") {
-        Int(
-          socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        )
-      })
-    var one: Int32 = 1
-    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    var target = sockaddr_in()
-    target.sin_family = sa_family_t(AF_INET)
-    target.sin_port = in_port_t(UInt16(port).bigEndian)
-    target.sin_addr = address
-    let result = withUnsafePointer(to: &target) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    if result == 0 { return (fd, .done(())) }
-    let code = errno
-    if code == EINPROGRESS || code == EINTR { return (fd, .wouldBlock) }
-    Glibc.close(fd)
-    throw IOError(errno: code, function: "connect")
   }
 
   /// The pending error of a socket (after a non-blocking connect), or nil.
@@ -316,4 +278,89 @@ public enum Posix {
   static let epollError = clouter_EPOLLERR
   static let epollHangUp = clouter_EPOLLHUP
   static let epollReadHangUp = clouter_EPOLLRDHUP
+}
+
+// MARK: name lookup and connecting to a SocketAddress
+
+extension Posix {
+  /// The most addresses one lookup keeps (a hostile resolver answer must not size an allocation).
+  static let mostLookupAddresses = 32
+
+  /// Every TCP address of `host` (a name; see ``ResolveError``'s name rule), IPv4 and IPv6, in the order
+  /// getaddrinfo prefers (RFC 6724), each with `port`, duplicates dropped. Blocks for as long as the system
+  /// resolver takes: call it only off the event loop, as ``Resolver`` does.
+  public static func lookup(host: String, port: UInt16) -> Result<[SocketAddress], ResolveError> {
+    guard ResolveError.isLookupName(host) else { return .failure(.invalidHost(host)) }
+    var hints = addrinfo()
+    hints.ai_family = AF_UNSPEC
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var results: UnsafeMutablePointer<addrinfo>?
+    let status = getaddrinfo(host, nil, &hints, &results)
+    let code = errno
+    defer { if let results { freeaddrinfo(results) } }
+    guard status == 0 else {
+      if status == EAI_NONAME { return .failure(.notFound(host)) }
+      let reason = status == EAI_SYSTEM ? String(cString: strerror(code)) : String(cString: gai_strerror(status))
+      return .failure(.failed(host: host, code: status, reason: reason))
+    }
+    var addresses: [SocketAddress] = []
+    var cursor = results
+    while let entry = cursor, addresses.count < mostLookupAddresses {
+      cursor = entry.pointee.ai_next
+      guard let raw = entry.pointee.ai_addr,
+        let address = SocketAddress(UnsafePointer(raw), length: entry.pointee.ai_addrlen)?.withPort(port),
+        !addresses.contains(address)
+      else { continue }
+      addresses.append(address)
+    }
+    return addresses.isEmpty ? .failure(.notFound(host)) : .success(addresses)
+  }
+
+  /// Starts a non-blocking TCP connection to `address` (IPv4 or IPv6) with TCP_NODELAY; `.wouldBlock` means it
+  /// is in progress (wait for writable, then read ``socketError(_:)``). The descriptor is closed on error.
+  public static func connect(to address: SocketAddress) throws(IOError) -> (fd: Int32, result: IOResult<Void>) {
+    let fd = try streamSocket(family: address.family)
+    setNoDelay(fd)
+    let result = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+    if result == 0 { return (fd, .done(())) }
+    let code = errno
+    // EINTR: the connection continues asynchronously, exactly like EINPROGRESS.
+    if code == EINPROGRESS || code == EINTR { return (fd, .wouldBlock) }
+    Glibc.close(fd)
+    throw IOError(errno: code, function: "connect")
+  }
+
+  /// A non-blocking, close-on-exec TCP listener with SO_REUSEADDR bound to `address` (port 0 picks a free
+  /// port), and the port it got.
+  public static func listen(on address: SocketAddress, backlog: Int32 = 4096) throws(IOError) -> (fd: Int32, port: Int)
+  {
+    let fd = try streamSocket(family: address.family)
+    do throws(IOError) {
+      var one: Int32 = 1
+      _ = try mustComplete("setsockopt") {
+        Int(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)))
+      }
+      _ = try mustComplete("bind") { Int(address.withSockaddr { bind(fd, $0, $1) }) }
+      _ = try mustComplete("listen") { Int(Glibc.listen(fd, backlog)) }
+      return (fd, try boundPort(fd))
+    } catch {
+      Glibc.close(fd)
+      throw error
+    }
+  }
+
+  /// A new non-blocking, close-on-exec TCP socket of `family` (`AF_INET` or `AF_INET6`).
+  static func streamSocket(family: Int32) throws(IOError) -> Int32 {
+    Int32(
+      try mustComplete("socket") {
+        Int(
+          socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+      })
+  }
+
+  /// Sets TCP_NODELAY: delayed ACKs with Nagle add tens of milliseconds to small writes, so never batch.
+  static func setNoDelay(_ fd: Int32) {
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+  }
 }

@@ -1,25 +1,122 @@
 public import RouteSpec
 
+/// A `google.rpc.Code`: the canonical status of a Google API error, with its protobuf number as raw value.
+///
+/// The two HTTP mappings live here and nowhere else: ``httpStatus`` (google/rpc/code.proto's documented
+/// status for each code) and ``init(upstreamHTTPStatus:)`` (the code an upstream's HTTP error answer stands
+/// for).
+public enum RPCCode: Int, Sendable, CaseIterable {
+  case ok = 0
+  case cancelled = 1
+  case unknown = 2
+  case invalidArgument = 3
+  case deadlineExceeded = 4
+  case notFound = 5
+  case alreadyExists = 6
+  case permissionDenied = 7
+  case resourceExhausted = 8
+  case failedPrecondition = 9
+  case aborted = 10
+  case outOfRange = 11
+  case unimplemented = 12
+  case `internal` = 13
+  case unavailable = 14
+  case dataLoss = 15
+  case unauthenticated = 16
+
+  /// The name on the wire (`status` in an error body), e.g. `INVALID_ARGUMENT`.
+  public var name: String {
+    switch self {
+    case .ok: "OK"
+    case .cancelled: "CANCELLED"
+    case .unknown: "UNKNOWN"
+    case .invalidArgument: "INVALID_ARGUMENT"
+    case .deadlineExceeded: "DEADLINE_EXCEEDED"
+    case .notFound: "NOT_FOUND"
+    case .alreadyExists: "ALREADY_EXISTS"
+    case .permissionDenied: "PERMISSION_DENIED"
+    case .resourceExhausted: "RESOURCE_EXHAUSTED"
+    case .failedPrecondition: "FAILED_PRECONDITION"
+    case .aborted: "ABORTED"
+    case .outOfRange: "OUT_OF_RANGE"
+    case .unimplemented: "UNIMPLEMENTED"
+    case .internal: "INTERNAL"
+    case .unavailable: "UNAVAILABLE"
+    case .dataLoss: "DATA_LOSS"
+    case .unauthenticated: "UNAUTHENTICATED"
+    }
+  }
+
+  /// The code with this wire name; nil for a name that is none of them.
+  public init?(name: String) {
+    guard let code = Self.allCases.first(where: { $0.name == name }) else { return nil }
+    self = code
+  }
+
+  /// The HTTP status google/rpc/code.proto documents for the code.
+  public var httpStatus: Int {
+    switch self {
+    case .ok: 200
+    case .cancelled: 499
+    case .unknown, .internal, .dataLoss: 500
+    case .invalidArgument, .failedPrecondition, .outOfRange: 400
+    case .deadlineExceeded: 504
+    case .notFound: 404
+    case .alreadyExists, .aborted: 409
+    case .permissionDenied: 403
+    case .unauthenticated: 401
+    case .resourceExhausted: 429
+    case .unimplemented: 501
+    case .unavailable: 503
+    }
+  }
+
+  /// The code an upstream's HTTP error answer stands for.
+  ///
+  /// A 4xx the table does not name is the request's fault (`INVALID_ARGUMENT`), a 5xx it does not name the
+  /// backend's (`INTERNAL`); a status that is no error at all is `UNKNOWN`. An upstream 499 says the
+  /// upstream thinks louter went away, which is no client's cancellation: it is a 4xx like any other.
+  public init(upstreamHTTPStatus status: Int) {
+    switch status {
+    case 401: self = .unauthenticated
+    case 403: self = .permissionDenied
+    case 404: self = .notFound
+    case 408, 504: self = .deadlineExceeded
+    case 409: self = .aborted
+    case 429: self = .resourceExhausted
+    case 400..<500: self = .invalidArgument
+    case 501: self = .unimplemented
+    case 502, 503: self = .unavailable
+    case 500..<600: self = .internal
+    default: self = .unknown
+    }
+  }
+}
+
 /// A Gemini API error (`google.rpc.Status` over HTTP), as louter sends it to clients.
 ///
 /// Rendered as `{"error":{"code":H,"message":…,"status":S,"details":[…]}}` where `code` is the HTTP status.
 public struct GeminiError: Error, Sendable, Equatable {
-  /// The HTTP status (also the `code` in the body).
+  /// The HTTP status (also the `code` in the body): the code's own unless the error says otherwise.
   public var code: Int
-  /// The canonical status name, e.g. `INVALID_ARGUMENT`.
-  public var status: String
+  /// The canonical status.
+  public var rpc: RPCCode
   /// The message shown to the client.
   public var message: String
   /// `details[]` entries, each an object with an `@type`.
   public var details: [JSONValue]
 
-  /// Creates an error.
-  public init(code: Int, status: String, message: String, details: [JSONValue] = []) {
-    self.code = code
-    self.status = status
+  /// Creates an error; `httpStatus` replaces the code's documented status (a 502 `UNAVAILABLE`, a 413
+  /// `INVALID_ARGUMENT`).
+  public init(_ rpc: RPCCode, message: String, details: [JSONValue] = [], httpStatus: Int? = nil) {
+    self.code = httpStatus ?? rpc.httpStatus
+    self.rpc = rpc
     self.message = message
     self.details = details
   }
+
+  /// The canonical status name, e.g. `INVALID_ARGUMENT`.
+  public var status: String { rpc.name }
 
   /// The error body object.
   public var json: JSONValue {
@@ -37,45 +134,27 @@ public struct GeminiError: Error, Sendable, Equatable {
 
   /// 400 `INVALID_ARGUMENT`.
   public static func invalidArgument(_ message: String) -> GeminiError {
-    GeminiError(code: 400, status: "INVALID_ARGUMENT", message: message)
+    GeminiError(.invalidArgument, message: message)
   }
 
   /// 404 `NOT_FOUND`.
   public static func notFound(_ message: String) -> GeminiError {
-    GeminiError(code: 404, status: "NOT_FOUND", message: message)
+    GeminiError(.notFound, message: message)
   }
 
   /// 500 `INTERNAL`.
   public static func `internal`(_ message: String) -> GeminiError {
-    GeminiError(code: 500, status: "INTERNAL", message: message)
+    GeminiError(.internal, message: message)
   }
 
   /// 503 `UNAVAILABLE`: the backend could not be reached or its answer broke off.
   public static func unavailable(_ message: String) -> GeminiError {
-    GeminiError(code: 503, status: "UNAVAILABLE", message: message)
+    GeminiError(.unavailable, message: message)
   }
 
   /// 504 `DEADLINE_EXCEEDED`.
   public static func deadlineExceeded(_ message: String) -> GeminiError {
-    GeminiError(code: 504, status: "DEADLINE_EXCEEDED", message: message)
-  }
-
-  /// The canonical status name for an HTTP status (google/rpc/code.proto mapping, reversed).
-  public static func statusName(forHTTP code: Int) -> String {
-    switch code {
-    case 400: "INVALID_ARGUMENT"
-    case 401: "UNAUTHENTICATED"
-    case 403: "PERMISSION_DENIED"
-    case 404: "NOT_FOUND"
-    case 409: "ABORTED"
-    case 429: "RESOURCE_EXHAUSTED"
-    case 499: "CANCELLED"
-    case 501: "UNIMPLEMENTED"
-    case 503: "UNAVAILABLE"
-    case 504: "DEADLINE_EXCEEDED"
-    case 400..<500: "FAILED_PRECONDITION"
-    default: code >= 500 ? "INTERNAL" : "UNKNOWN"
-    }
+    GeminiError(.deadlineExceeded, message: message)
   }
 
   /// An `ErrorInfo` detail.
@@ -168,35 +247,23 @@ public enum UpstreamErrorMapper {
       return .promptBlocked(.object([JSONMember("promptFeedback", .object([JSONMember("blockReason", "SAFETY")]))]))
     }
     var message = upstream.message.isEmpty ? "upstream returned HTTP \(status)" : upstream.message
-    let code: Int
+    var rpc = RPCCode(upstreamHTTPStatus: status)
     switch status {
     case 400, 413, 422:
-      code = 400
       if lowered.contains("context_length_exceeded") || lowered.contains("maximum context length")
         || lowered.contains("context length")
       {
         message = "The input exceeds the model's context window (context length exceeded): " + message
       }
-    case 401, 403:
-      if clientKeyForwarded {
-        code = status
-      } else {
-        code = 500
-        message = "upstream authentication failed: " + message
-      }
-    case 404: code = 404
-    case 408: code = 504
-    case 409: code = 409
-    case 429: code = 429
-    case 500: code = 500
-    case 501: code = 501
-    case 502, 503: code = 503
-    case 504: code = 504
-    case 400..<500: code = 400
-    default: code = 500
+    case 401 where !clientKeyForwarded, 403 where !clientKeyForwarded:
+      // louter's own key was refused: the route file's fault, not the client's.
+      rpc = .internal
+      message = "upstream authentication failed: " + message
+    default:
+      break
     }
     var details: [JSONValue] = []
-    if code == 429, let delay = retryDelay(retryAfter: retryAfter, milliseconds: retryAfterMilliseconds) {
+    if rpc == .resourceExhausted, let delay = retryDelay(retryAfter: retryAfter, milliseconds: retryAfterMilliseconds) {
       metadata.append(("retryAfter", delay))
       details.append(errorInfo(reason: reason, metadata: metadata))
       details.append(
@@ -207,8 +274,7 @@ public enum UpstreamErrorMapper {
     } else {
       details.append(errorInfo(reason: reason, metadata: metadata))
     }
-    return .error(
-      GeminiError(code: code, status: GeminiError.statusName(forHTTP: code), message: message, details: details))
+    return .error(GeminiError(rpc, message: message, details: details))
   }
 
   private static func errorInfo(reason: String, metadata: [(String, String)]) -> JSONValue {
@@ -270,7 +336,7 @@ public enum UpstreamErrorMapper {
     guard case .error(let error) = map(status: status, body: event.serializedBytes(), backend: backend) else {
       // A content filter hit after 200 can no longer become a blocked-prompt answer.
       return GeminiError(
-        code: 400, status: "INVALID_ARGUMENT",
+        .invalidArgument,
         message: "The response was blocked by the backend's content filter: "
           + upstream.message,
         details: [errorInfo(reason: "content_filter", metadata: [("backend", backend)])])

@@ -11,7 +11,7 @@ public struct GeminiRequestError: Error, Sendable, Equatable {
   /// The Gemini error sent to the client.
   public var geminiError: GeminiError {
     GeminiError(
-      code: 400, status: "INVALID_ARGUMENT", message: message,
+      .invalidArgument, message: message,
       details: [GeminiError.errorInfo(reason: "INVALID_REQUEST")])
   }
 }

@@ -2,18 +2,20 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// Our own HTTP/1.1 client for plain `http://` backends (a local vLLM or Ollama): one epoll thread,
-/// pooled keep-alive connections with TCP_NODELAY, bodies streamed chunk by chunk.
+/// Our own HTTP/1.1 client for plain `http://` backends (a local vLLM or Ollama): pooled keep-alive
+/// connections with TCP_NODELAY, bodies streamed chunk by chunk.
 ///
-/// Measured against URLSession on loopback it adds a fraction of the latency (see README); https
-/// backends keep using `URLSessionTransport` for TLS.
+/// The exchange runs on the reactor of the calling task: a gateway handler runs on its client
+/// connection's reactor, so the upstream socket is served by that same thread, from that reactor's own
+/// pool, with no hand-over. Callers outside any reactor (tests, tools) use `Reactor.shared`.
 public final class PlainHTTPTransport: UpstreamTransport, Sendable {
   /// The transport every plain-http backend shares.
   public static let shared = PlainHTTPTransport()
 
-  let loop = ClientLoop()
+  /// Names are looked up off the loop and cached for a TTL (see `Resolver`).
+  private let resolver = Resolver()
 
-  /// Creates a transport with its own loop thread.
+  /// Creates a transport.
   public init() {}
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
@@ -24,30 +26,39 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     guard WireGrammar.isRequestTarget(target.pathAndQuery) else {
       throw .invalidRequest(UpstreamTargetError(.requestTarget, "is not an origin-form path").description)
     }
-    guard let address = loop.resolve(target.host) else { throw .connectFailed("cannot resolve '\(target.host)'") }
+    let addresses: [SocketAddress]
+    // The cache answers on the loop; only a name not cached waits, off the loop, for getaddrinfo.
+    var answer = resolver.cached(host: target.host, port: target.port)
+    if answer == nil { answer = await resolver.resolve(target.host, port: target.port) }
+    switch answer ?? .failure(.notFound(target.host)) {
+    case .success(let found) where !found.isEmpty: addresses = found
+    case .success: throw .connectFailed("cannot resolve '\(target.host)': no address")
+    case .failure(let error): throw .connectFailed("cannot resolve '\(target.host)': \(error)")
+    }
     var head = "\(request.method) \(target.pathAndQuery) HTTP/1.1\r\nhost: \(target.hostHeader)\r\n"
     for header in request.headers where header.name.lowercased() != "host" {
       head += "\(header.name): \(header.value)\r\n"
     }
     head += "content-length: \(request.body.count)\r\n\r\n"
-    let now = ContinuousClock.now
-    let exchange = ClientExchange(
-      request: Array(head.utf8) + request.body, idleTimeout: request.streamIdleTimeout, loop: loop,
-      connectTimeout: request.connectTimeout, firstByteTimeout: request.firstByteTimeout,
-      totalTimeout: request.totalTimeout, start: now)
-    loop.submit(.start(exchange, ClientLoop.Key(address: address.s_addr, port: target.port), address, target.port))
-    // The loop enforces the first-byte, idle and total deadlines: no timer task per request.
-    switch await exchange.waitForHead() {
+    let reactor = Reactor.currentOrShared
+    let exchange = UpstreamExchange(
+      request: Array(head.utf8) + request.body, addresses: addresses,
+      deadlines: UpstreamDeadlines(request, start: .now),
+      reactor: reactor)
+    await reactor.perform { reactor.upstreamPool.start(exchange) }
+    switch await exchange.head.wait() {
     case .success(let head): return UpstreamResponse(head: head, body: exchange.body)
     case .failure(let error):
       exchange.body.cancel()
       throw error
     }
   }
+
 }
 
-/// `http://host[:port]/path?query`.
+/// `http://host[:port]/path?query`; the host may be an IPv6 literal in brackets (`http://[::1]:8000/v1`).
 struct PlainURL {
+  /// The host as written (brackets kept for IPv6).
   let host: String
   let port: Int
   let pathAndQuery: String
@@ -58,371 +69,298 @@ struct PlainURL {
     let rest = text.dropFirst(7)
     let authority = rest.prefix { $0 != "/" && $0 != "?" }
     pathAndQuery = rest.dropFirst(authority.count).isEmpty ? "/" : String(rest.dropFirst(authority.count))
-    if let colon = authority.lastIndex(of: ":"), !authority.hasPrefix("[") {
-      guard let port = Int(authority[authority.index(after: colon)...]) else { return nil }
-      host = String(authority[..<colon])
+    var hostPart = authority
+    var portPart: Substring?
+    if authority.hasPrefix("[") {
+      guard let close = authority.firstIndex(of: "]") else { return nil }
+      hostPart = authority[...close]
+      let after = authority[authority.index(after: close)...]
+      if !after.isEmpty {
+        guard after.hasPrefix(":") else { return nil }
+        portPart = after.dropFirst()
+      }
+    } else if let colon = authority.lastIndex(of: ":") {
+      hostPart = authority[..<colon]
+      portPart = authority[authority.index(after: colon)...]
+    }
+    if let portPart {
+      guard !portPart.isEmpty, portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), portPart.count <= 5,
+        let port = Int(portPart), (1...65535).contains(port)
+      else { return nil }
       self.port = port
     } else {
-      host = String(authority)
       port = 80
     }
+    host = String(hostPart)
     if host.isEmpty { return nil }
   }
 }
 
-/// One request/response on the client loop.
-final class ClientExchange: Sendable {
+/// One request/response of our own client: the bytes to send, its deadlines, the head latch and the body.
+final class UpstreamExchange: Sendable {
   let request: [UInt8]
-  let body: UpstreamBody
+  /// Where the backend is, in the resolver's order: a connect that fails moves on to the next.
+  let addresses: [SocketAddress]
+  let deadlines: UpstreamDeadlines
   let head = HeadLatch()
-  let id: UInt64
-  let connectDeadline: ContinuousClock.Instant
-  let firstByteDeadline: ContinuousClock.Instant
-  let totalDeadline: ContinuousClock.Instant
-  let connectTimeout: Duration
-  let firstByteTimeout: Duration
-  let totalTimeout: Duration
+  let body: UpstreamBody
 
-  private static let counter = Atomic<UInt64>(1)
-
-  init(
-    request: [UInt8], idleTimeout: Duration, loop: ClientLoop, connectTimeout: Duration, firstByteTimeout: Duration,
-    totalTimeout: Duration, start: ContinuousClock.Instant
-  ) {
+  init(request: [UInt8], addresses: [SocketAddress], deadlines: UpstreamDeadlines, reactor: Reactor) {
     self.request = request
-    self.connectDeadline = start.advanced(by: connectTimeout)
-    self.firstByteDeadline = start.advanced(by: firstByteTimeout)
-    self.totalDeadline = start.advanced(by: totalTimeout)
-    self.connectTimeout = connectTimeout
-    self.firstByteTimeout = firstByteTimeout
-    self.totalTimeout = totalTimeout
-    let id = Self.counter.add(1, ordering: .relaxed).newValue
-    self.id = id
+    self.addresses = addresses
+    self.deadlines = deadlines
+    let box = ExchangeBox()
     body = UpstreamBody(
-      idleTimeout: idleTimeout, flowControl: { pause in loop.submit(.pause(id, pause)) },
-      onCancel: { loop.submit(.cancel(id)) }, producerEnforcesDeadlines: true)
+      flowControl: { pause in reactor.execute { box.connection?.setPaused(pause) } },
+      onCancel: { reactor.execute { box.connection?.cancel() } })
+    self.box = box
   }
 
-  func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) { head.resolve(value) }
+  /// The connection serving the exchange now (loop-thread state, behind a Sendable box for the body's
+  /// callbacks, which always hop to the loop before touching it).
+  let box: ExchangeBox
 
-  func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
+  /// Ends the exchange with `error`: the head (if still awaited) and the body fail.
+  func fail(_ error: UpstreamError) {
+    head.resolve(.failure(error))
+    body.finish(error)
+  }
 }
 
-/// The client's epoll thread: connections, the keep-alive pool, reading and writing.
-final class ClientLoop: @unchecked Sendable {
-  struct Key: Hashable {
-    let address: UInt32
-    let port: Int
-  }
+/// Holds the connection an exchange runs on and which address it tried last; loop-thread state only.
+final class ExchangeBox: @unchecked Sendable {
+  var connection: UpstreamConnection?
+  var addressIndex = 0
+}
 
-  enum Command {
-    case start(ClientExchange, Key, in_addr, Int)
-    case pause(UInt64, Bool)
-    case cancel(UInt64)
-  }
+/// One reactor's upstream connections: idle keep-alive connections by address. Loop-thread state.
+final class UpstreamPool {
+  /// Connections are pooled by the address they reach.
+  typealias Key = SocketAddress
 
-  final class Connection {
-    let fd: Int32
-    let key: Key
-    let token: UInt64
-    var exchange: ClientExchange?
-    var parser = HTTPResponseParser()
-    var outbound: [UInt8] = []
-    var offset = 0
-    var connecting: Bool
-    var reused: Bool
-    var keepAlive = true
-    var paused = false
-    var headReceived = false
-    var lastActivity = ContinuousClock.now
-    var address: in_addr
-    var port: Int
+  let reactor: Reactor
+  private var idle: [Key: [UpstreamConnection]] = [:]
 
-    init(fd: Int32, key: Key, token: UInt64, connecting: Bool, reused: Bool, address: in_addr, port: Int) {
-      self.fd = fd
-      self.key = key
-      self.token = token
-      self.connecting = connecting
-      self.reused = reused
-      self.address = address
-      self.port = port
-    }
-  }
+  init(reactor: Reactor) { self.reactor = reactor }
 
-  private let commands = Mutex<[Command]>([])
-  private let started = Mutex(false)
-  private let resolved = Mutex<[String: in_addr]>([:])
-  private var epoll: Int32 = -1
-  private var wakeFD: Int32 = -1
-  // Loop-thread state.
-  private var connections: [UInt64: Connection] = [:]
-  private var byExchange: [UInt64: Connection] = [:]
-  private var idle: [Key: [Connection]] = [:]
-  private var nextToken: UInt64 = 2
-  private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+  /// Idle keep-alive connections held now.
+  var idleConnections: Int { idle.values.reduce(0) { $0 + $1.count } }
 
-  init() {}
-
-  deinit { buffer.deallocate() }
-
-  func resolve(_ host: String) -> in_addr? {
-    if let cached = resolved.withLock({ $0[host] }) { return cached }
-    guard let address = Posix.resolveIPv4(host) else { return nil }
-    resolved.withLock { $0[host] = address }
-    return address
-  }
-
-  func submit(_ command: Command) {
-    startIfNeeded()
-    commands.withLock { $0.append(command) }
-    Posix.signalEventFD(wakeFD)
-  }
-
-  private func startIfNeeded() {
-    started.withLock { started in
-      guard !started else { return }
-      started = true
-      Posix.ignoreSIGPIPE()
-      epoll = (try? Posix.epollCreate()) ?? -1
-      wakeFD = (try? Posix.eventFD()) ?? -1
-      try? Posix.epollControl(epoll, Posix.epollAdd, wakeFD, events: Posix.epollIn, token: 1)
-      let thread = Thread { [self] in run() }
-      thread.name = "louter-upstream"
-      thread.start()
-    }
-  }
-
-  private func run() {
-    let capacity: Int32 = 256
-    let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(capacity))
-    let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(capacity))
-    while true {
-      // With exchanges in flight the loop wakes every 10 ms to check their deadlines; idle, once a second.
-      let wait: Int32 = byExchange.isEmpty ? 1000 : 10
-      let count =
-        (try? Posix.epollWait(epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: wait))
-        ?? 0
-      for index in 0..<count {
-        if tokens[index] == 1 {
-          Posix.drainEventFD(wakeFD)
-          continue
-        }
-        guard let connection = connections[tokens[index]] else { continue }
-        let mask = events[index]
-        if mask & Posix.epollOut != 0 { writable(connection) }
-        if connections[connection.token] != nil, mask & (Posix.epollIn | Posix.epollHangUp | Posix.epollError) != 0 {
-          readable(connection)
+  /// Starts `exchange` on an idle connection to one of its addresses, else on a new one to the first.
+  func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
+    if allowReuse {
+      for address in exchange.addresses {
+        if let connection = idle[address]?.popLast() {
+          connection.attach(exchange, reused: true)
+          return
         }
       }
-      let pending = commands.withLock { queue -> [Command] in
-        let taken = queue
-        queue.removeAll(keepingCapacity: true)
-        return taken
-      }
-      for command in pending { run(command) }
-      if !byExchange.isEmpty { sweepDeadlines() }
     }
+    exchange.box.addressIndex = 0
+    connect(exchange)
   }
 
-  private var lastSweep = ContinuousClock.now
-
-  /// Fails exchanges whose first byte, next chunk or whole answer is late.
-  private func sweepDeadlines() {
-    let now = ContinuousClock.now
-    guard now - lastSweep >= .milliseconds(2) else { return }
-    lastSweep = now
-    for connection in Array(byExchange.values) {
-      guard let exchange = connection.exchange else { continue }
-      if now >= exchange.totalDeadline {
-        fail(connection, .timedOut(phase: .total(exchange.totalTimeout)))
-      } else if connection.connecting, now >= exchange.connectDeadline {
-        fail(connection, .timedOut(phase: .connect(exchange.connectTimeout)))
-      } else if !connection.headReceived {
-        if now >= exchange.firstByteDeadline {
-          fail(connection, .timedOut(phase: .firstByte(exchange.firstByteTimeout)))
-        }
-      } else if let wanted = exchange.body.consumerDeadline, now >= wanted {
-        fail(connection, .timedOut(phase: .firstToken))
-      } else if !connection.paused, now - connection.lastActivity >= exchange.body.idleTimeout {
-        fail(connection, .timedOut(phase: .idle(exchange.body.idleTimeout)))
-      }
-    }
+  /// The connect to the exchange's current address failed: the next one, if any, is tried.
+  func tryNextAddress(_ exchange: UpstreamExchange) -> Bool {
+    guard exchange.box.addressIndex + 1 < exchange.addresses.count else { return false }
+    exchange.box.addressIndex += 1
+    connect(exchange)
+    return true
   }
 
-  private func run(_ command: Command) {
-    switch command {
-    case .start(let exchange, let key, let address, let port):
-      start(exchange, key: key, address: address, port: port, allowReuse: true)
-    case .pause(let id, let pause):
-      guard let connection = byExchange[id], connection.paused != pause else { return }
-      connection.paused = pause
-      updateInterest(connection)
-    case .cancel(let id):
-      guard let connection = byExchange[id] else { return }
-      connection.exchange?.resolveHead(.failure(.cancelled))
-      close(connection)
-    }
-  }
-
-  private func start(_ exchange: ClientExchange, key: Key, address: in_addr, port: Int, allowReuse: Bool) {
-    if allowReuse, let connection = idle[key]?.popLast() {
-      connection.reused = true
-      attach(exchange, to: connection)
-      return
-    }
+  private func connect(_ exchange: UpstreamExchange) {
+    let address = exchange.addresses[exchange.box.addressIndex]
     do {
-      let (fd, result) = try Posix.connect(to: address, port: port)
-      let token = nextToken
-      nextToken += 1
-      var isConnecting = false
-      if case .wouldBlock = result { isConnecting = true }
-      let connection = Connection(
-        fd: fd, key: key, token: token, connecting: isConnecting, reused: false, address: address, port: port)
-      connections[token] = connection
-      try Posix.epollControl(epoll, Posix.epollAdd, fd, events: Posix.epollIn | Posix.epollOut, token: token)
-      attach(exchange, to: connection)
-    } catch {
-      exchange.resolveHead(.failure(.connectFailed(error.description)))
-      exchange.body.finish(.connectFailed(error.description))
-    }
-  }
-
-  private func attach(_ exchange: ClientExchange, to connection: Connection) {
-    connection.exchange = exchange
-    connection.headReceived = false
-    connection.lastActivity = ContinuousClock.now
-    connection.parser = HTTPResponseParser()
-    connection.outbound = exchange.request
-    connection.offset = 0
-    connection.paused = false
-    byExchange[exchange.id] = connection
-    if !connection.connecting { writable(connection) }
-    updateInterest(connection)
-  }
-
-  private func updateInterest(_ connection: Connection) {
-    var events: UInt32 = connection.paused ? 0 : Posix.epollIn
-    if connection.connecting || connection.offset < connection.outbound.count { events |= Posix.epollOut }
-    try? Posix.epollControl(epoll, Posix.epollModify, connection.fd, events: events, token: connection.token)
-  }
-
-  private func writable(_ connection: Connection) {
-    if connection.connecting {
-      connection.connecting = false
-      if let error = Posix.socketError(connection.fd) {
-        fail(connection, .connectFailed(error.description))
+      let (fd, result) = try Posix.connect(to: address)
+      var connecting = false
+      if case .wouldBlock = result { connecting = true }
+      let connection = UpstreamConnection(fd: fd, key: address, pool: self, connecting: connecting)
+      do {
+        try connection.register()
+      } catch {
+        Posix.close(fd)
+        exchange.fail(.connectFailed(error.description))
         return
       }
+      connection.attach(exchange, reused: false)
+    } catch {
+      if !tryNextAddress(exchange) { exchange.fail(.connectFailed(error.description)) }
     }
-    while connection.offset < connection.outbound.count {
+  }
+
+  /// A connection finished its exchange and may carry another.
+  func release(_ connection: UpstreamConnection) {
+    idle[connection.key, default: []].append(connection)
+  }
+
+  /// A connection closed.
+  func forget(_ connection: UpstreamConnection) {
+    idle[connection.key]?.removeAll { $0 === connection }
+  }
+}
+
+/// One upstream socket on a reactor, driven by an `UpstreamConnectionMachine`: this shell does the I/O
+/// and hands the machine's results to the exchange. Loop-thread state.
+final class UpstreamConnection: ReactorSource {
+  let fd: Int32
+  let key: UpstreamPool.Key
+  let pool: UpstreamPool
+  private var reactor: Reactor { pool.reactor }
+  private var token: UInt64 = 0
+  private var machine: UpstreamConnectionMachine
+  private var exchange: UpstreamExchange?
+  private var outbound: [UInt8] = []
+  private var offset = 0
+  private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
+
+  init(fd: Int32, key: UpstreamPool.Key, pool: UpstreamPool, connecting: Bool) {
+    self.fd = fd
+    self.key = key
+    self.pool = pool
+    machine = UpstreamConnectionMachine(connecting: connecting, now: .now)
+  }
+
+  func register() throws(IOError) {
+    token = try reactor.register(fd, events: Posix.epollIn | Posix.epollOut, source: self)
+  }
+
+  func attach(_ exchange: UpstreamExchange, reused: Bool) {
+    self.exchange = exchange
+    exchange.box.connection = self
+    outbound = exchange.request
+    offset = 0
+    apply(machine.attach(exchange.deadlines, reused: reused, now: .now))
+    // A connection still connecting writes once it becomes writable.
+    if !machine.isClosed, !machine.isConnecting { writable() }
+  }
+
+  // MARK: events
+
+  func ready(_ events: UInt32) {
+    if events & Posix.epollOut != 0 { writable() }
+    if !machine.isClosed, events & (Posix.epollIn | Posix.epollHangUp | Posix.epollError) != 0 { readable() }
+  }
+
+  func reactorStopping() { apply(machine.shutDown()) }
+
+  /// The consumer's buffer is full (true) or has room again (false).
+  func setPaused(_ pause: Bool) { apply(machine.setPaused(pause, now: .now)) }
+
+  /// The consumer went away.
+  func cancel() { apply(machine.cancel()) }
+
+  private func writable() {
+    if machine.isConnecting {
+      apply(machine.connected(error: Posix.socketError(fd)?.description, now: .now))
+      if machine.isClosed { return }
+    }
+    guard !outbound.isEmpty else { return }
+    while offset < outbound.count {
       let result: IOResult<Int>
       do {
-        result = try connection.outbound.withUnsafeBytes { bytes throws(IOError) in
-          try Posix.write(connection.fd, from: UnsafeRawBufferPointer(rebasing: bytes[connection.offset...]))
+        result = try outbound.withUnsafeBytes { bytes throws(IOError) in
+          try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
         }
       } catch {
-        retryOrFail(connection, .connectionReset(String(describing: error)))
+        apply(machine.socketFailed(String(describing: error)))
         return
       }
-      guard case .done(let count) = result else { break }
-      connection.offset += count
+      guard case .done(let count) = result else { return }
+      offset += count
     }
-    updateInterest(connection)
+    outbound = []
+    offset = 0
+    apply(machine.requestSent())
   }
 
-  private func readable(_ connection: Connection) {
-    // `wantsPause`: the body asked to pause during this read loop; its command arrives after it.
-    while connections[connection.token] != nil, !connection.paused, connection.exchange?.body.wantsPause != true {
+  private func readable() {
+    let buffer = reactor.readBuffer
+    // `wantsPause`: the body asked to pause during this read loop; its call arrives after it.
+    while machine.readsNow, exchange?.body.wantsPause != true {
       let result: IOResult<Int>
       do {
-        result = try Posix.read(connection.fd, into: buffer)
+        result = try Posix.read(fd, into: buffer)
       } catch {
-        retryOrFail(connection, .connectionReset(error.description))
+        apply(machine.socketFailed(error.description))
         return
       }
       switch result {
       case .wouldBlock:
         return
       case .done(0):
-        if connection.exchange == nil {
-          close(connection)
-          return
-        }
-        if connection.parser.isAtStart {
-          retryOrFail(connection, .connectionReset("the backend closed the connection without answering"))
-          return
-        }
-        deliver(connection.parser.endOfStream(), connection)
-        close(connection)
+        apply(machine.endOfInput(now: .now))
         return
       case .done(let count):
-        guard connection.exchange != nil else {
-          close(connection)
-          return
-        }
-        connection.lastActivity = ContinuousClock.now
-        deliver(connection.parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])), connection)
+        apply(machine.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now))
         if count < buffer.count { return }
       }
     }
   }
 
-  private func deliver(_ events: [HTTPResponseParser.Event], _ connection: Connection) {
-    guard let exchange = connection.exchange else { return }
-    for event in events {
-      switch event {
-      case .head(let status, let headers, let keepAlive):
-        connection.keepAlive = keepAlive
-        connection.headReceived = true
-        exchange.resolveHead(
+  // MARK: actions
+
+  private func apply(_ actions: [UpstreamConnectionMachine.Action]) {
+    for action in actions {
+      switch action {
+      case .deliverHead(let status, let headers):
+        exchange?.head.resolve(
           .success(UpstreamResponseHead(status: status, headers: UpstreamHeaders(headers.map { ($0.name, $0.value) }))))
-      case .body(let bytes):
-        exchange.body.push(bytes)
-      case .end:
-        exchange.body.finish(nil)
-        byExchange[exchange.id] = nil
-        connection.exchange = nil
-        if connection.keepAlive, connections[connection.token] != nil {
-          idle[connection.key, default: []].append(connection)
-          updateInterest(connection)
+      case .deliverBody(let bytes):
+        exchange?.body.push(bytes)
+      case .finishBody:
+        exchange?.body.finish(nil)
+        detach()
+      case .fail(let error):
+        if case .connectFailed = error, let exchange {
+          // IPv6 first and a backend that listens on IPv4 only (or the reverse): the next address.
+          detach()
+          if !pool.tryNextAddress(exchange) { exchange.fail(error) }
         } else {
-          close(connection)
+          exchange?.fail(error)
+          detach()
         }
-        return
-      case .error(let message):
-        fail(connection, .invalidResponse(message))
-        return
+      case .retryOnFreshConnection:
+        if let exchange {
+          detach()
+          pool.start(exchange, allowReuse: false)
+        }
+      case .release:
+        pool.release(self)
+      case .close:
+        close()
+      case .deadline(let instant):
+        arm(instant)
+      case .interest(let read, let write):
+        var events: UInt32 = read ? Posix.epollIn : 0
+        if write { events |= Posix.epollOut }
+        if !machine.isClosed { reactor.modify(fd, token: token, events: events) }
       }
     }
   }
 
-  /// A reused keep-alive connection may have been closed by the backend just before we used it:
-  /// the request never reached it, so one fresh connection is tried before failing.
-  private func retryOrFail(_ connection: Connection, _ error: UpstreamError) {
-    guard connection.reused, connection.parser.isAtStart, let exchange = connection.exchange else {
-      fail(connection, error)
-      return
+  private func arm(_ instant: ContinuousClock.Instant) {
+    if let timer {
+      if timer.at <= instant { return }
+      reactor.cancel(timer.id)
     }
-    connection.exchange = nil
-    byExchange[exchange.id] = nil
-    close(connection)
-    start(exchange, key: connection.key, address: connection.address, port: connection.port, allowReuse: false)
+    let id = reactor.schedule(at: instant) { [self] in
+      timer = nil
+      apply(machine.deadlineReached(now: .now))
+    }
+    timer = (id, instant)
   }
 
-  private func fail(_ connection: Connection, _ error: UpstreamError) {
-    if let exchange = connection.exchange {
-      exchange.resolveHead(.failure(error))
-      exchange.body.finish(error)
-    }
-    close(connection)
+  private func detach() {
+    exchange?.box.connection = nil
+    exchange = nil
+    if let timer { reactor.cancel(timer.id) }
+    timer = nil
   }
 
-  private func close(_ connection: Connection) {
-    guard connections.removeValue(forKey: connection.token) != nil else { return }
-    if let exchange = connection.exchange { byExchange[exchange.id] = nil }
-    connection.exchange = nil
-    idle[connection.key]?.removeAll { $0 === connection }
-    try? Posix.epollControl(epoll, Posix.epollDelete, connection.fd, events: 0, token: connection.token)
-    Posix.close(connection.fd)
+  private func close() {
+    detach()
+    pool.forget(self)
+    reactor.deregister(fd, token: token)
+    Posix.close(fd)
   }
 }

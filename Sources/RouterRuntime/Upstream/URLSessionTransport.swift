@@ -51,42 +51,21 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
     if !request.body.isEmpty { urlRequest.httpBody = Data(request.body) }
     // URLSession's own timer counts whole seconds; it is only a backstop behind our deadlines.
     urlRequest.timeoutInterval = Double(request.totalTimeout.components.seconds + 2)
-    let start = ContinuousClock.now
-    let totalDeadline = start.advanced(by: request.totalTimeout)
+    let deadlines = UpstreamDeadlines(request, start: .now)
     let task = session.dataTask(with: urlRequest)
     let exchange = Exchange(
-      task: task, origin: Origin(url), idleTimeout: request.streamIdleTimeout,
-      total: (totalDeadline, request.totalTimeout), bufferLimit: bufferLimit)
+      task: task, origin: Origin(url), totalTimeout: request.totalTimeout, bufferLimit: bufferLimit)
     delegate.register(task.taskIdentifier, exchange)
     task.resume()
-    var headDeadline = start.advanced(by: request.firstByteTimeout)
-    var missed = UpstreamTimeout.firstByte(request.firstByteTimeout)
-    if totalDeadline < headDeadline {
-      headDeadline = totalDeadline
-      missed = .total(request.totalTimeout)
-    }
-    let deadline = headDeadline
-    let timeout = missed
-    let head = await withTaskGroup(of: Result<UpstreamResponseHead, UpstreamError>?.self) { group in
-      group.addTask { await exchange.waitForHead() }
-      group.addTask {
-        try? await Task.sleep(until: deadline, clock: .continuous)
-        return Task.isCancelled ? nil : .failure(.timedOut(phase: timeout))
-      }
-      var outcome: Result<UpstreamResponseHead, UpstreamError> = .failure(.cancelled)
-      while let next = await group.next() {
-        guard let next else { continue }
-        outcome = next
-        break
-      }
-      group.cancelAll()
-      return outcome
-    }
-    switch head {
+    // The deadlines live on the caller's reactor: one timer, moved along as the exchange goes.
+    let reactor = Reactor.currentOrShared
+    await reactor.perform { exchange.watch(deadlines, on: reactor) }
+    switch await exchange.waitForHead() {
     case .success(let head):
       return UpstreamResponse(head: head, body: exchange.body)
     case .failure(let error):
       exchange.body.finish(error)
+      exchange.stopWatching()
       task.cancel()
       delegate.unregister(task.taskIdentifier)
       throw error
@@ -106,28 +85,59 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
     }
   }
 
-  /// One data task's state: the head latch and the body.
+  /// One data task's state: the head latch, the body and the deadline watch.
   final class Exchange: Sendable {
     let body: UpstreamBody
     let origin: Origin
     let totalTimeout: Duration
     private let head = HeadLatch()
+    /// Set once the head arrived (URLSession tells no earlier stage).
+    private let headArrived = Atomic<Bool>(false)
+    /// The watch's pending timer, cancelled when the task completes so that no timer outlives it.
+    private let watchTimer = Mutex<(reactor: Reactor, id: TimerHeap<() -> Void>.ID)?>(nil)
 
-    init(
-      task: URLSessionDataTask, origin: Origin, idleTimeout: Duration,
-      total: (deadline: ContinuousClock.Instant, limit: Duration), bufferLimit: Int
-    ) {
+    init(task: URLSessionDataTask, origin: Origin, totalTimeout: Duration, bufferLimit: Int) {
       let box = TaskBox(task)
       self.origin = origin
-      self.totalTimeout = total.limit
-      body = UpstreamBody(
-        idleTimeout: idleTimeout, total: total, pauseAbove: bufferLimit, failWhenFull: true,
-        onCancel: { box.task.cancel() })
+      self.totalTimeout = totalTimeout
+      body = UpstreamBody(pauseAbove: bufferLimit, failWhenFull: true, onCancel: { box.task.cancel() })
     }
 
-    func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) { head.resolve(value) }
+    func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
+      if case .success = value { headArrived.store(true, ordering: .releasing) }
+      head.resolve(value)
+    }
 
     func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
+
+    /// Checks `deadlines` on `reactor` (its loop thread) until the body ends: the first byte, then the
+    /// idle gap and the total, with the same rule as our own client.
+    func watch(_ deadlines: UpstreamDeadlines, on reactor: Reactor) {
+      guard !body.isFinished else { return }
+      let stage: UpstreamDeadlines.Stage
+      if headArrived.load(ordering: .acquiring) {
+        let activity = body.activity
+        stage = .receiving(lastActivity: activity.last, paused: activity.paused)
+      } else {
+        stage = .awaitingHead
+      }
+      switch deadlines.check(stage, now: .now) {
+      case .expired(let timeout):
+        let error = UpstreamError.timedOut(phase: timeout)
+        resolveHead(.failure(error))
+        body.finish(error)
+        body.onCancel?()
+      case .checkAgain(let instant):
+        let id = reactor.schedule(at: instant) { [self] in watch(deadlines, on: reactor) }
+        watchTimer.withLock { $0 = (reactor, id) }
+      }
+    }
+
+    /// The task completed: its deadlines no longer matter.
+    func stopWatching() {
+      guard let timer = watchTimer.withLock({ $0 }) else { return }
+      timer.reactor.cancelFromAnyThread(timer.id)
+    }
   }
 
   /// URLSessionTask is thread-safe but not marked Sendable on Linux.
@@ -183,6 +193,7 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
       guard let exchange = exchanges.withLock({ $0.removeValue(forKey: task.taskIdentifier) }) else { return }
+      exchange.stopWatching()
       guard let error else {
         exchange.resolveHead(.failure(.invalidResponse("the connection closed before a response")))
         exchange.body.finish(nil)

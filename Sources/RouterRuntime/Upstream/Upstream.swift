@@ -182,11 +182,13 @@ public protocol UpstreamTransport: Sendable {
   func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse
 }
 
-/// A response body delivered chunk by chunk as it arrives, with an idle deadline between chunks.
+/// A response body delivered chunk by chunk as it arrives.
 ///
-/// Producers (a URLSession delegate, our own client's loop, the echo backend) push chunks; the gateway
-/// pulls them with `next()`. The buffer is bounded: above `pauseAbove` bytes the producer is asked to
-/// pause, or, for a producer that cannot pause (`failWhenFull`), the body ends with `.tooLarge`.
+/// Producers (our own client's connection on a reactor, a URLSession delegate, the echo backend) push
+/// chunks; the gateway pulls them with `next()`. The producer enforces the exchange's own deadlines (idle,
+/// total) with timers on a reactor; the consumer's deadline for its next chunk (the first token's) is a
+/// timer on the consumer's reactor. The buffer is bounded: above `pauseAbove` bytes the producer is asked
+/// to pause, or, for a producer that cannot pause (`failWhenFull`), the body ends with `.tooLarge`.
 public final class UpstreamBody: Sendable {
   struct State {
     var chunks: [[UInt8]] = []
@@ -194,15 +196,14 @@ public final class UpstreamBody: Sendable {
     var finished = false
     var failure: UpstreamError?
     var waiter: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?
+    /// Waiting for the body to end, whatever is still buffered (`waitUntilFinished`).
+    var finishWaiters: [CheckedContinuation<Void, Never>] = []
     var paused = false
-    /// A deadline the consumer set for the next chunk (the first token's), enforced by the producer's loop.
-    var consumerDeadline: ContinuousClock.Instant?
+    /// When the producer last pushed (the idle deadline counts from it).
+    var lastActivity = ContinuousClock.now
   }
 
   private let state = Mutex(State())
-  let idleTimeout: Duration
-  /// The end of the whole exchange and its limit, enforced by `next()` unless the producer does it.
-  let total: (deadline: ContinuousClock.Instant, limit: Duration)?
   let pauseAbove: Int
   /// True when the producer cannot pause: a full buffer ends the body instead of growing.
   let failWhenFull: Bool
@@ -210,18 +211,11 @@ public final class UpstreamBody: Sendable {
   let flowControl: (@Sendable (Bool) -> Void)?
   /// Called when the consumer cancels.
   let onCancel: (@Sendable () -> Void)?
-  /// True when the producer enforces the idle and consumer deadlines itself (our own client's loop),
-  /// so that waiting for a chunk costs no timer task.
-  let producerEnforcesDeadlines: Bool
 
   init(
-    idleTimeout: Duration, total: (deadline: ContinuousClock.Instant, limit: Duration)? = nil,
     pauseAbove: Int = 8 << 20, failWhenFull: Bool = false, flowControl: (@Sendable (Bool) -> Void)? = nil,
-    onCancel: (@Sendable () -> Void)? = nil, producerEnforcesDeadlines: Bool = false
+    onCancel: (@Sendable () -> Void)? = nil
   ) {
-    self.producerEnforcesDeadlines = producerEnforcesDeadlines
-    self.idleTimeout = idleTimeout
-    self.total = total
     self.pauseAbove = pauseAbove
     self.failWhenFull = failWhenFull
     self.flowControl = flowControl
@@ -230,7 +224,7 @@ public final class UpstreamBody: Sendable {
 
   /// A body that is already complete.
   convenience init(chunks: [[UInt8]]) {
-    self.init(idleTimeout: .seconds(60))
+    self.init()
     for chunk in chunks { push(chunk) }
     finish(nil)
   }
@@ -243,6 +237,7 @@ public final class UpstreamBody: Sendable {
     let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
       // Bytes that arrive after the end (a cancelled task's last callbacks) have no reader.
       guard !state.finished else { return nil }
+      state.lastActivity = .now
       if let waiter = state.waiter {
         state.waiter = nil
         return waiter
@@ -275,74 +270,57 @@ public final class UpstreamBody: Sendable {
   /// Bytes pushed and not yet read (for tests of the bound).
   var bufferedBytes: Int { state.withLock { $0.buffered } }
 
-  /// Ends the body, cleanly (nil) or with an error (producer side).
+  /// When the producer last pushed, and whether it is paused (for the idle deadline).
+  var activity: (last: ContinuousClock.Instant, paused: Bool) { state.withLock { ($0.lastActivity, $0.paused) } }
+
+  /// Ends the body, cleanly (nil) or with an error (producer side, or a deadline).
   func finish(_ failure: UpstreamError?) {
-    let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
-      guard !state.finished else { return nil }
+    let (waiter, finishWaiters) = state.withLock {
+      state -> (CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?, [CheckedContinuation<Void, Never>]) in
+      guard !state.finished else { return (nil, []) }
       state.finished = true
       state.failure = failure
-      let waiter = state.waiter
-      state.waiter = nil
-      return waiter
+      defer {
+        state.waiter = nil
+        state.finishWaiters = []
+      }
+      return (state.waiter, state.finishWaiters)
     }
     waiter?.resume(returning: failure.map { .failure($0) } ?? .success(nil))
+    for waiter in finishWaiters { waiter.resume() }
+  }
+
+  /// Returns once the producer has ended the body (for tests that must not race the producer).
+  func waitUntilFinished() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let finished = state.withLock { state -> Bool in
+        if state.finished { return true }
+        state.finishWaiters.append(continuation)
+        return false
+      }
+      if finished { continuation.resume() }
+    }
   }
 
   /// True once the producer has ended the body (its chunks may still be buffered).
   var isFinished: Bool { state.withLock { $0.finished } }
 
-  /// The consumer's deadline for the next chunk, if any (read by the producer's loop).
-  var consumerDeadline: ContinuousClock.Instant? { state.withLock { $0.consumerDeadline } }
-
-  /// The next chunk, or nil at the end of the body; `.timedOut` after the idle timeout, or at `deadline`.
-  public func next(deadline consumerDeadline: ContinuousClock.Instant? = nil) async throws(UpstreamError) -> [UInt8]? {
-    if let total, !producerEnforcesDeadlines, ContinuousClock.now >= total.deadline, !isFinished {
-      // A backend that keeps sending still has to finish within the total timeout.
-      let error = UpstreamError.timedOut(phase: .total(total.limit))
-      finish(error)
-      cancel()
-      throw error
-    }
+  /// The next chunk, or nil at the end of the body; `.timedOut(.firstToken)` if nothing came by `deadline`.
+  public func next(deadline: ContinuousClock.Instant? = nil) async throws(UpstreamError) -> [UInt8]? {
     if let ready = take() { return try ready.get() }
-    if producerEnforcesDeadlines {
-      state.withLock { $0.consumerDeadline = consumerDeadline }
-      let result = await waitForChunk()
-      state.withLock { $0.consumerDeadline = nil }
-      if case .failure(.cancelled) = result { cancel() }
-      return try result.get()
-    }
-    // The earliest of the idle, consumer and total deadlines, and the timeout it stands for.
-    var earliest = ContinuousClock.now.advanced(by: idleTimeout)
-    var missed = UpstreamTimeout.idle(idleTimeout)
-    if let consumerDeadline, consumerDeadline < earliest {
-      earliest = consumerDeadline
-      missed = .firstToken
-    }
-    if let total, total.deadline < earliest {
-      earliest = total.deadline
-      missed = .total(total.limit)
-    }
-    let deadline = earliest
-    let timeout = missed
-    let result = await withTaskGroup(of: Result<[UInt8]?, UpstreamError>?.self) { group in
-      group.addTask { await self.waitForChunk() }
-      group.addTask {
-        try? await Task.sleep(until: deadline, clock: .continuous)
-        return Task.isCancelled ? nil : .failure(.timedOut(phase: timeout))
+    let result: Result<[UInt8]?, UpstreamError>
+    if let deadline {
+      // The consumer's own deadline: a timer on the consumer's reactor ends the wait.
+      let reactor = Reactor.currentOrShared
+      let timer = await reactor.perform { [self] in
+        reactor.schedule(at: deadline) { self.finish(.timedOut(phase: .firstToken)) }
       }
-      var outcome: Result<[UInt8]?, UpstreamError> = .failure(.cancelled)
-      while let next = await group.next() {
-        guard let next else { continue }
-        outcome = next
-        break
-      }
-      group.cancelAll()
-      return outcome
+      result = await waitForChunk()
+      reactor.cancelFromAnyThread(timer)
+    } else {
+      result = await waitForChunk()
     }
-    if case .failure(let error) = result {
-      if case .timedOut = error { finish(error) }
-      cancel()
-    }
+    if case .failure(let error) = result, error != .tooLarge { cancel() }
     return try result.get()
   }
 
@@ -354,6 +332,7 @@ public final class UpstreamBody: Sendable {
         state.buffered -= chunk.count
         if state.paused, state.buffered < pauseAbove / 2 {
           state.paused = false
+          state.lastActivity = .now
           resume = true
         }
         return .success(chunk)
@@ -368,20 +347,12 @@ public final class UpstreamBody: Sendable {
   private func waitForChunk() async -> Result<[UInt8]?, UpstreamError> {
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>) in
-        let ready = state.withLock { state -> Result<[UInt8]?, UpstreamError>? in
-          if !state.chunks.isEmpty || state.finished { return nil }
-          if Task.isCancelled { return .failure(.cancelled) }
+        let parked = state.withLock { state -> Bool in
+          if !state.chunks.isEmpty || state.finished || Task.isCancelled { return false }
           state.waiter = continuation
-          return .success([])
+          return true
         }
-        switch ready {
-        case .success(let chunk)? where chunk?.isEmpty == true:
-          break
-        case let value?:
-          continuation.resume(returning: value)
-        case nil:
-          continuation.resume(returning: take() ?? .failure(.cancelled))
-        }
+        if !parked { continuation.resume(returning: take() ?? .failure(.cancelled)) }
       }
     } onCancel: {
       let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
@@ -397,6 +368,66 @@ public final class UpstreamBody: Sendable {
   public func cancel() {
     finish(.cancelled)
     onCancel?()
+  }
+}
+
+/// The deadlines of one upstream exchange, and the one rule for which has passed: shared by our own
+/// client's connections and the URLSession watchdog.
+struct UpstreamDeadlines: Sendable {
+  /// Where the exchange is.
+  enum Stage: Sendable {
+    case connecting
+    case awaitingHead
+    /// The head arrived; the body's last bytes came at `lastActivity`, and reading is `paused` (a slow
+    /// consumer: the backend's silence then is ours, and does not count as idle).
+    case receiving(lastActivity: ContinuousClock.Instant, paused: Bool)
+  }
+
+  /// What a check found.
+  enum Check: Sendable, Equatable {
+    case expired(UpstreamTimeout)
+    /// Nothing has passed; check again at this instant.
+    case checkAgain(ContinuousClock.Instant)
+  }
+
+  let connectTimeout: Duration
+  let firstByteTimeout: Duration
+  let idleTimeout: Duration
+  let totalTimeout: Duration
+  let start: ContinuousClock.Instant
+
+  init(_ request: UpstreamRequest, start: ContinuousClock.Instant) {
+    connectTimeout = request.connectTimeout
+    firstByteTimeout = request.firstByteTimeout
+    idleTimeout = request.streamIdleTimeout
+    totalTimeout = request.totalTimeout
+    self.start = start
+  }
+
+  /// Which deadline has passed at `now` in `stage`, else when to look again.
+  func check(_ stage: Stage, now: ContinuousClock.Instant) -> Check {
+    let total = start.advanced(by: totalTimeout)
+    if now >= total { return .expired(.total(totalTimeout)) }
+    var next = total
+    switch stage {
+    case .connecting:
+      let connect = start.advanced(by: connectTimeout)
+      if now >= connect { return .expired(.connect(connectTimeout)) }
+      let firstByte = start.advanced(by: firstByteTimeout)
+      if now >= firstByte { return .expired(.firstByte(firstByteTimeout)) }
+      next = min(next, connect, firstByte)
+    case .awaitingHead:
+      let firstByte = start.advanced(by: firstByteTimeout)
+      if now >= firstByte { return .expired(.firstByte(firstByteTimeout)) }
+      next = min(next, firstByte)
+    case .receiving(let lastActivity, let paused):
+      if !paused {
+        let idle = lastActivity.advanced(by: idleTimeout)
+        if now >= idle { return .expired(.idle(idleTimeout)) }
+        next = min(next, idle)
+      }
+    }
+    return .checkAgain(next)
   }
 }
 

@@ -1,0 +1,266 @@
+import RouteSpec
+
+/// Where a stream relay reads: the upstream body, chunk by chunk.
+protocol StreamSource {
+  /// The next chunk, nil at the end; throws when the transfer fails or `deadline` passes first.
+  func next(deadline: ContinuousClock.Instant?) async throws(UpstreamError) -> [UInt8]?
+  /// Stops the transfer: the relay wants no more of it.
+  func cancel()
+}
+
+extension UpstreamBody: StreamSource {}
+
+/// Where a stream relay writes: the client's streamed response.
+protocol StreamSink {
+  func startStream(status: Int, headers: [(String, String)]) async throws(HTTPResponderError)
+  func write(_ bytes: [UInt8]) async throws(HTTPResponderError)
+  func finish() async throws(HTTPResponderError)
+  /// Ends the response as a failure, without its terminating chunk.
+  func abort()
+}
+
+extension HTTPResponder: StreamSink {}
+
+/// What one upstream piece became in the client's form.
+struct RelayPiece {
+  /// Bytes for the client.
+  var bytes: [UInt8] = []
+  /// The Gemini answers `bytes` carries, each one event or array element.
+  var answers: [JSONValue] = []
+  /// The stream cannot go on after `bytes`: before the first answer reached the client this is the hop's
+  /// failure, after it the in-band error that ends the stream.
+  var failure: HopFailure?
+}
+
+/// How upstream bytes become the client's stream: translated (OpenAI events → Gemini events) or
+/// passthrough (Gemini events relayed byte for byte), each as SSE or one JSON array.
+protocol StreamForm {
+  /// The client's `content-type`.
+  var contentType: String { get }
+  /// Takes the next upstream chunk, or the upstream's end (nil).
+  mutating func feed(_ chunk: [UInt8]?) -> RelayPiece
+  /// The in-band error that follows what was written so far.
+  mutating func errorBytes(_ error: GeminiError) -> [UInt8]
+  /// What ends a stream that ended well.
+  mutating func end() -> [UInt8]
+}
+
+/// An OpenAI-compatible event stream translated into Gemini events.
+struct TranslatedStreamForm: StreamForm {
+  let backend: String
+  var parser = SSEParser()
+  var translator: OpenAIStreamTranslator
+  var writer: ClientStreamWriter
+
+  init(backend: String, options: GeminiResponseOptions, sse: Bool) {
+    self.backend = backend
+    self.translator = OpenAIStreamTranslator(options: options)
+    self.writer = ClientStreamWriter(sse: sse)
+  }
+
+  var contentType: String { writer.contentType }
+
+  mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
+    var events: [GeminiStreamEvent] = []
+    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() { events += translator.consume(event.data) }
+    if chunk == nil { events += translator.finish() }
+    var piece = RelayPiece()
+    for event in events {
+      switch event {
+      case .response(let answer):
+        piece.bytes += writer.bytes(event)
+        piece.answers.append(answer)
+      case .error(let error):
+        // The backend's own error event, or louter's reading of a stream it could not translate.
+        piece.failure = Exchange.failure(
+          status: error.code, retryAfter: false, error: error, backend: backend, outcome: "stream-error")
+        return piece
+      }
+    }
+    return piece
+  }
+
+  mutating func errorBytes(_ error: GeminiError) -> [UInt8] { writer.bytes(.error(error)) }
+
+  mutating func end() -> [UInt8] { writer.end() }
+}
+
+/// A Gemini backend's stream relayed as it comes, cut after whole SSE events or JSON-array elements.
+struct PassthroughStreamForm: StreamForm {
+  let backend: String
+  let contentType: String
+  var framer: PassthroughStreamFramer
+
+  init(backend: String, contentType: String, sse: Bool) {
+    self.backend = backend
+    self.contentType = contentType
+    self.framer = PassthroughStreamFramer(sse: sse)
+  }
+
+  mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
+    var piece = RelayPiece()
+    do {
+      let framed = try framer.feed(chunk ?? [])
+      piece.bytes = framed.bytes
+      piece.answers = framed.events
+    } catch {
+      piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
+      return piece
+    }
+    if chunk == nil, !framer.endsCleanly {
+      piece.failure = Exchange.badAnswer(
+        .unavailable("backend '\(backend)' ended the stream inside an event"), backend: backend)
+    }
+    return piece
+  }
+
+  mutating func errorBytes(_ error: GeminiError) -> [UInt8] { framer.errorBytes(error) }
+
+  // The backend's own end (the array's `]`) was relayed with its last element.
+  mutating func end() -> [UInt8] { [] }
+}
+
+/// What a relay saw, for the request record.
+struct RelayFacts: Equatable {
+  /// When the head went to the client; nil when nothing was committed.
+  var committedAt: ContinuousClock.Instant?
+  /// The status the client's answer ended with: 200, an in-band error's code, or 499 when the client went
+  /// away; nil when nothing was sent.
+  var status: Int?
+  /// Token counts from the answers' `usageMetadata`.
+  var usage = TokenUsage()
+  /// Text bytes of the answers, for the estimate when no usage arrives.
+  var textBytes = 0
+  /// The upstream's stream ended as it should and every answer was relayed (the client may still have
+  /// gone before the end was written).
+  var complete = false
+}
+
+/// The one relay of a stream to the client, translated or passthrough, SSE or JSON array.
+///
+/// Its rules: the head is committed with the first answer (bytes before it, such as SSE comments, are held
+/// with it); until then any failure, a missed first-token deadline or a stream with no answer is the hop's
+/// failure and the chain goes on; after it ``FallbackPolicy`` answers in-band: the error goes after what was
+/// written and the response ends without its terminating chunk. A client that went away ends the relay as
+/// 499 with the upstream cancelled.
+struct StreamRelay<Form: StreamForm> {
+  var form: Form
+  let backend: String
+  let policy: FallbackPolicy
+  /// The hop's first-byte deadline, which the first answer must meet.
+  let firstAnswerDeadline: ContinuousClock.Instant
+  /// Headers of the committed head (`content-type` is the form's).
+  let headers: [(String, String)]
+  private(set) var facts = RelayFacts()
+  private var held: [UInt8] = []
+
+  init(
+    form: Form, backend: String, policy: FallbackPolicy, firstAnswerDeadline: ContinuousClock.Instant,
+    headers: [(String, String)]
+  ) {
+    self.form = form
+    self.backend = backend
+    self.policy = policy
+    self.firstAnswerDeadline = firstAnswerDeadline
+    self.headers = headers
+  }
+
+  /// Relays `body` to `client`; `now` stamps the commit.
+  mutating func run(
+    from body: some StreamSource, to client: some StreamSink,
+    now: () -> ContinuousClock.Instant = { ContinuousClock.now }
+  ) async -> HopResult {
+    while true {
+      let chunk: [UInt8]?
+      var piece: RelayPiece
+      do {
+        chunk = try await body.next(deadline: facts.committedAt == nil ? firstAnswerDeadline : nil)
+        piece = form.feed(chunk)
+      } catch {
+        chunk = nil
+        piece = RelayPiece(failure: Exchange.failure(error, backend: backend, midStream: facts.committedAt != nil))
+      }
+      for answer in piece.answers {
+        facts.usage.note(answer["usageMetadata"])
+        facts.textBytes += Exchange.textBytes(answer)
+      }
+      if facts.committedAt == nil, !piece.answers.isEmpty {
+        do {
+          try await client.startStream(status: 200, headers: [("content-type", form.contentType)] + headers)
+        } catch {
+          return clientGone(body)
+        }
+        facts.committedAt = now()
+        facts.status = 200
+      }
+      if facts.committedAt == nil {
+        held += piece.bytes
+      } else if !held.isEmpty || !piece.bytes.isEmpty {
+        do {
+          try await client.write(held + piece.bytes)
+        } catch {
+          return clientGone(body)
+        }
+        held = []
+      }
+      if let failure = piece.failure { return await fail(failure, body: body, client: client) }
+      if chunk == nil { break }
+    }
+    guard facts.committedAt != nil else {
+      return .failed(
+        HopFailure(
+          backend: backend, fault: .invalidAnswer,
+          error: .unavailable("backend '\(backend)' ended the stream without any answer"), outcome: "empty"))
+    }
+    facts.complete = true
+    do {
+      let tail = form.end()
+      if !tail.isEmpty { try await client.write(tail) }
+      try await client.finish()
+    } catch {
+      facts.status = 499
+    }
+    return .served(healthy: true)
+  }
+
+  private mutating func fail(_ failure: HopFailure, body: some StreamSource, client: some StreamSink) async
+    -> HopResult
+  {
+    body.cancel()
+    guard facts.committedAt != nil else { return .failed(failure) }
+    switch policy.decide(failure.fault, at: .afterFirstByte) {
+    case .fail(.clientGone):
+      return clientGone(body)
+    case .answer, .next, .fail(.spent):
+      _ = try? await client.write(form.errorBytes(failure.error))
+      client.abort()
+      facts.status = failure.error.code
+      return .served(healthy: false)
+    }
+  }
+
+  private mutating func clientGone(_ body: some StreamSource) -> HopResult {
+    body.cancel()
+    facts.status = 499
+    return .served(healthy: nil)
+  }
+}
+
+/// Token counts read from `usageMetadata`, clamped: the backend may send anything.
+struct TokenUsage: Equatable {
+  var input: Int?
+  var output: Int?
+  /// True once any usage arrived.
+  var reported = false
+
+  mutating func note(_ usage: JSONValue?) {
+    guard let usage else { return }
+    let range = OpenAIToGemini.tokenCountRange
+    if let prompt = usage["promptTokenCount"]?.clampedInteger(in: range) { input = Int(prompt) }
+    if let candidates = usage["candidatesTokenCount"]?.clampedInteger(in: range) {
+      let thoughts = usage["thoughtsTokenCount"]?.clampedInteger(in: range) ?? 0
+      output = Int(BoundedInteger.sum(candidates, thoughts, in: range))
+    }
+    reported = true
+  }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Synchronization
+
+/// Something on a reactor that waits for readiness of one descriptor. Called on the loop thread only.
+protocol ReactorSource: AnyObject {
+  /// The descriptor is ready for what `events` (epoll bits) says.
+  func ready(_ events: UInt32)
+  /// The reactor is stopping: close the descriptor and fail whatever waits on it.
+  func reactorStopping()
+}
+
+/// One event loop: an epoll instance, a timer heap whose nearest deadline is `epoll_wait`'s timeout, the
+/// descriptors registered with it, and the task executor its requests' handlers prefer.
+///
+/// Each `louter serve` worker is one reactor on its own thread. It owns its client connections *and* its
+/// upstream keep-alive pool, so a request whose handler runs here relays between two sockets of this
+/// thread: no lock and no wake-up on the request path. Only `execute` and `enqueue` are for other threads;
+/// everything else must be called on the loop thread (`isCurrent`).
+final class Reactor: @unchecked Sendable, TaskExecutor {
+  /// Work handed over from other threads (or queued by the loop thread for after the current event).
+  private struct Inbox {
+    var jobs: [UnownedJob] = []
+    var work: [@Sendable () -> Void] = []
+    /// The loop is (about to be) in epoll_wait: a producer must write the eventfd.
+    var sleeping = false
+    /// The loop has ended: jobs go to the global executor, work to a Dispatch queue.
+    var stopped = false
+    var isEmpty: Bool { jobs.isEmpty && work.isEmpty }
+  }
+
+  let name: String
+  private let inbox = Mutex(Inbox())
+  private let epoll: Int32
+  private let wakeFD: Int32
+  private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+  // Loop-thread state.
+  private var sources: [UInt64: any ReactorSource] = [:]
+  private var nextToken: UInt64 = 1
+  private var timers = TimerHeap<() -> Void>()
+  private var running = true
+  /// One read buffer for every descriptor of this loop: reads never overlap on one thread.
+  let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+  /// This loop's pool of upstream connections (created on first use).
+  lazy var upstreamPool = UpstreamPool(reactor: self)
+
+  private static let wakeToken: UInt64 = 0
+
+  /// Creates a reactor; its thread starts with `start()`.
+  init(name: String) throws(IOError) {
+    self.name = name
+    epoll = try Posix.epollCreate()
+    do {
+      wakeFD = try Posix.eventFD()
+      try Posix.epollControl(epoll, Posix.epollAdd, wakeFD, events: Posix.epollIn, token: Self.wakeToken)
+    } catch {
+      Posix.close(epoll)
+      throw error
+    }
+  }
+
+  deinit { readBuffer.deallocate() }
+
+  /// Starts the loop thread.
+  func start() {
+    Posix.ignoreSIGPIPE()
+    let thread = Thread { [self] in run() }
+    thread.name = name
+    // Handlers build and parse JSON on this thread: the default 512 KiB secondary-thread stack is short.
+    thread.stackSize = 8 << 20
+    thread.start()
+  }
+
+  /// The reactor whose loop thread is the calling thread.
+  static var current: Reactor? {
+    guard let pointer = pthread_getspecific(currentReactorKey) else { return nil }
+    return Unmanaged<Reactor>.fromOpaque(pointer).takeUnretainedValue()
+  }
+
+  /// True on this reactor's loop thread.
+  var isCurrent: Bool { pthread_getspecific(currentReactorKey) == Unmanaged.passUnretained(self).toOpaque() }
+
+  /// A reactor with its own thread for callers outside any loop (tests, tools): started on first use.
+  static let shared: Reactor = {
+    // Only epoll_create or eventfd running out of descriptors at the first upstream call can fail here.
+    guard let reactor = try? Reactor(name: "louter-client") else { fatalError("cannot create an epoll instance") }
+    reactor.start()
+    return reactor
+  }()
+
+  /// The reactor of the calling thread, else the shared one.
+  static var currentOrShared: Reactor { current ?? shared }
+
+  // MARK: from any thread
+
+  /// Runs `work` on the loop thread, after what it is doing now.
+  func execute(_ work: @escaping @Sendable () -> Void) {
+    let outcome = inbox.withLock { inbox -> (wake: Bool, stopped: Bool) in
+      if inbox.stopped { return (false, true) }
+      inbox.work.append(work)
+      return (wakeIfSleeping(&inbox), false)
+    }
+    if outcome.stopped {
+      // The loop is gone and nothing else runs its state: any thread may finish the work.
+      DispatchQueue.global().async(execute: work)
+    } else if outcome.wake {
+      Posix.signalEventFD(wakeFD)
+    }
+  }
+
+  /// Runs `body` on the loop thread and returns its value: inline when called there, else queued.
+  func perform<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    if isCurrent { return body() }
+    return await withCheckedContinuation { continuation in execute { continuation.resume(returning: body()) } }
+  }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let unowned = UnownedJob(job)
+    let outcome = inbox.withLock { inbox -> (wake: Bool, stopped: Bool) in
+      if inbox.stopped { return (false, true) }
+      inbox.jobs.append(unowned)
+      return (wakeIfSleeping(&inbox), false)
+    }
+    if outcome.stopped {
+      // A task that preferred this loop outlived it: let the global executor finish it.
+      globalConcurrentExecutor.enqueue(ExecutorJob(unowned))
+    } else if outcome.wake {
+      Posix.signalEventFD(wakeFD)
+    }
+  }
+
+  private func wakeIfSleeping(_ inbox: inout Inbox) -> Bool {
+    guard inbox.sleeping else { return false }
+    inbox.sleeping = false
+    return true
+  }
+
+  /// Asks the loop to end (every source is told to stop, then the thread exits) without waiting for it.
+  func requestStop() { execute { [self] in running = false } }
+
+  /// Ends the loop: every source is told to stop, then the thread exits. Returns once it has.
+  func stop() async {
+    requestStop()
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let done = finished.withLock { state -> Bool in
+        if state.done { return true }
+        state.waiters.append(continuation)
+        return false
+      }
+      if done { continuation.resume() }
+    }
+  }
+
+  // MARK: loop thread only
+
+  /// Adds `fd` to the loop with `events`; `source` is told when it is ready. Returns its token.
+  func register(_ fd: Int32, events: UInt32, source: any ReactorSource) throws(IOError) -> UInt64 {
+    let token = nextToken
+    nextToken += 1
+    try Posix.epollControl(epoll, Posix.epollAdd, fd, events: events, token: token)
+    sources[token] = source
+    return token
+  }
+
+  /// Changes what `fd` waits for.
+  func modify(_ fd: Int32, token: UInt64, events: UInt32) {
+    try? Posix.epollControl(epoll, Posix.epollModify, fd, events: events, token: token)
+  }
+
+  /// Removes `fd` from the loop (before it is closed).
+  func deregister(_ fd: Int32, token: UInt64) {
+    guard sources.removeValue(forKey: token) != nil else { return }
+    try? Posix.epollControl(epoll, Posix.epollDelete, fd, events: 0, token: token)
+  }
+
+  /// Runs `action` on the loop thread at `deadline` (or soon after), unless cancelled first.
+  func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping () -> Void) -> TimerHeap<() -> Void>.ID {
+    timers.schedule(at: deadline, action)
+  }
+
+  /// Cancels a scheduled action.
+  func cancel(_ timer: TimerHeap<() -> Void>.ID) { timers.cancel(timer) }
+
+  /// Cancels a scheduled action from any thread: at once on the loop thread, else queued.
+  func cancelFromAnyThread(_ timer: TimerHeap<() -> Void>.ID) {
+    if isCurrent {
+      timers.cancel(timer)
+    } else {
+      execute { [self] in timers.cancel(timer) }
+    }
+  }
+
+  // MARK: the loop
+
+  private func run() {
+    pthread_setspecific(currentReactorKey, Unmanaged.passUnretained(self).toOpaque())
+    let capacity: Int32 = 256
+    let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(capacity))
+    let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(capacity))
+    defer {
+      events.deallocate()
+      tokens.deallocate()
+    }
+    while running {
+      drainInbox()
+      guard running else { break }
+      let timeout = timers.waitMilliseconds(from: .now)
+      let mayBlock = inbox.withLock { inbox -> Bool in
+        guard inbox.isEmpty else { return false }
+        inbox.sleeping = true
+        return true
+      }
+      let count =
+        (try? Posix.epollWait(
+          epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: mayBlock ? timeout : 0)) ?? 0
+      if mayBlock { inbox.withLock { $0.sleeping = false } }
+      for index in 0..<count {
+        let token = tokens[index]
+        if token == Self.wakeToken {
+          Posix.drainEventFD(wakeFD)
+        } else if let source = sources[token] {
+          source.ready(events[index])
+        }
+      }
+      if timers.count > 0 {
+        for action in timers.popExpired(at: .now) { action() }
+      }
+    }
+    for source in Array(sources.values) { source.reactorStopping() }
+    sources.removeAll()
+    // Work queued meanwhile (a cancelled handler's last writes) still runs here, then later arrivals go
+    // elsewhere (see `enqueue`).
+    drainInbox()
+    let (lateJobs, lateWork) = inbox.withLock { inbox -> ([UnownedJob], [@Sendable () -> Void]) in
+      inbox.stopped = true
+      defer {
+        inbox.jobs = []
+        inbox.work = []
+      }
+      return (inbox.jobs, inbox.work)
+    }
+    for item in lateWork { item() }
+    for job in lateJobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+    Posix.close(epoll)
+    // The eventfd stays open: a late producer must never write into a descriptor number the kernel has
+    // handed to a new socket.
+    let waiters = finished.withLock { state -> [CheckedContinuation<Void, Never>] in
+      state.done = true
+      let waiters = state.waiters
+      state.waiters = []
+      return waiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  /// Runs queued work and jobs until none is left; each may queue more.
+  private func drainInbox() {
+    while true {
+      let (jobs, work) = inbox.withLock { inbox -> ([UnownedJob], [@Sendable () -> Void]) in
+        defer {
+          inbox.jobs = []
+          inbox.work = []
+        }
+        return (inbox.jobs, inbox.work)
+      }
+      if jobs.isEmpty, work.isEmpty { return }
+      for item in work { item() }
+      for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+    }
+  }
+}
+
+/// The thread-specific slot that names the reactor running on a thread.
+private let currentReactorKey: pthread_key_t = {
+  var key = pthread_key_t()
+  pthread_key_create(&key, nil)
+  return key
+}()

@@ -1,0 +1,155 @@
+import RouteSpec
+import Testing
+
+@testable import RouterRuntime
+
+/// The chain's fallback rule, table-driven: no sockets, no backends.
+@Suite struct FallbackPolicyTests {
+  private static let every = FallbackPolicy(fallbackOn: Set(FallbackTrigger.allCases))
+  private static let none = FallbackPolicy(fallbackOn: [])
+  private static let middle = ChainPosition.beforeAnswer(hasNext: true)
+  private static let last = ChainPosition.beforeAnswer(hasNext: false)
+
+  private static let faults: [HopFault] = [
+    .connectFailed, .timedOut(.connect(.seconds(1))), .timedOut(.firstByte(.seconds(1))), .timedOut(.firstToken),
+    .timedOut(.idle(.seconds(1))), .timedOut(.total(.seconds(1))), .reset, .invalidAnswer,
+    .upstreamStatus(429, retryAfter: false), .upstreamStatus(429, retryAfter: true),
+    .upstreamStatus(503, retryAfter: true), .upstreamStatus(408, retryAfter: false),
+    .upstreamStatus(400, retryAfter: false), .upstreamStatus(404, retryAfter: false),
+    .upstreamStatus(500, retryAfter: false), .upstreamStatus(599, retryAfter: false), .busy, .unhealthy, .skipped,
+    .rejected, .cancelledByClient,
+  ]
+
+  @Test func triggers() {
+    let table: [(HopFault, FallbackTrigger?)] = [
+      (.connectFailed, .connect), (.reset, .connect), (.timedOut(.connect(.seconds(1))), .timeout),
+      (.timedOut(.firstToken), .timeout), (.timedOut(.idle(.seconds(2))), .timeout),
+      (.timedOut(.total(.seconds(3))), .timeout), (.invalidAnswer, .serverError),
+      (.upstreamStatus(429, retryAfter: true), .rateLimited), (.upstreamStatus(429, retryAfter: false), .rateLimited),
+      (.upstreamStatus(408, retryAfter: false), .timeout), (.upstreamStatus(500, retryAfter: false), .serverError),
+      (.upstreamStatus(503, retryAfter: true), .serverError), (.upstreamStatus(599, retryAfter: false), .serverError),
+      (.upstreamStatus(400, retryAfter: false), nil), (.upstreamStatus(418, retryAfter: false), nil),
+      (.upstreamStatus(600, retryAfter: false), nil), (.busy, nil), (.unhealthy, nil), (.skipped, nil),
+      (.rejected, nil), (.cancelledByClient, nil),
+    ]
+    for (fault, trigger) in table { #expect(fault.trigger == trigger, "\(fault)") }
+  }
+
+  /// `fallback_on` covering every trigger: what goes on, what is answered, what ends the chain.
+  @Test func everyTriggerConfigured() {
+    let table: [(HopFault, FallbackDecision, FallbackDecision)] = [
+      // fault, with a next backend, at the last backend
+      (.connectFailed, .next, .fail(.spent)),
+      (.timedOut(.firstByte(.seconds(1))), .next, .fail(.spent)),
+      (.timedOut(.firstToken), .next, .fail(.spent)),
+      (.reset, .next, .fail(.spent)),
+      (.invalidAnswer, .next, .fail(.spent)),
+      (.upstreamStatus(429, retryAfter: false), .next, .fail(.spent)),
+      (.upstreamStatus(429, retryAfter: true), .next, .fail(.spent)),
+      (.upstreamStatus(503, retryAfter: true), .next, .fail(.spent)),
+      (.upstreamStatus(408, retryAfter: false), .next, .fail(.spent)),
+      (.upstreamStatus(400, retryAfter: false), .answer, .answer),
+      (.upstreamStatus(404, retryAfter: false), .answer, .answer),
+      (.busy, .next, .fail(.spent)),
+      (.unhealthy, .next, .fail(.spent)),
+      (.skipped, .next, .fail(.spent)),
+      (.rejected, .answer, .answer),
+      (.cancelledByClient, .fail(.clientGone), .fail(.clientGone)),
+    ]
+    for (fault, middle, last) in table {
+      #expect(Self.every.decide(fault, at: Self.middle) == middle, "\(fault) with a next backend")
+      #expect(Self.every.decide(fault, at: Self.last) == last, "\(fault) at the last backend")
+    }
+  }
+
+  /// An empty `fallback_on`: every backend fault is answered, but backends never tried are still passed over.
+  @Test func noTriggerConfigured() {
+    for fault in Self.faults {
+      let expected: FallbackDecision =
+        switch fault {
+        case .cancelledByClient: .fail(.clientGone)
+        case .busy, .unhealthy, .skipped: .next
+        default: .answer
+        }
+      #expect(Self.none.decide(fault, at: Self.middle) == expected, "\(fault)")
+    }
+  }
+
+  /// One trigger at a time: only faults of that trigger go on.
+  @Test func eachTriggerAlone() {
+    for trigger in FallbackTrigger.allCases {
+      let policy = FallbackPolicy(fallbackOn: [trigger])
+      for fault in Self.faults where !fault.passesOver && fault != .cancelledByClient {
+        let expected: FallbackDecision = fault.trigger == trigger ? .next : .answer
+        #expect(policy.decide(fault, at: Self.middle) == expected, "\(trigger) \(fault)")
+      }
+    }
+  }
+
+  /// Once bytes reached the client nothing falls back: every fault is answered (in-band), but a gone
+  /// client is still gone.
+  @Test func afterTheFirstByteEverythingIsAnswered() {
+    for policy in [Self.every, Self.none] {
+      for fault in Self.faults {
+        let decision = policy.decide(fault, at: .afterFirstByte)
+        #expect(decision == (fault == .cancelledByClient ? .fail(.clientGone) : .answer), "\(fault)")
+      }
+    }
+  }
+
+  @Test func health() {
+    let table: [(HopFault, Bool)] = [
+      (.connectFailed, true), (.reset, true), (.timedOut(.total(.seconds(1))), true), (.invalidAnswer, true),
+      (.upstreamStatus(500, retryAfter: false), true), (.upstreamStatus(408, retryAfter: false), true),
+      (.upstreamStatus(429, retryAfter: true), false), (.upstreamStatus(400, retryAfter: false), false),
+      (.busy, false), (.unhealthy, false), (.skipped, false), (.rejected, false), (.cancelledByClient, false),
+    ]
+    for (fault, counts) in table { #expect(fault.countsAgainstHealth == counts, "\(fault)") }
+  }
+
+  /// Transport errors and upstream statuses become the faults the policy reads.
+  @Test func faultsFromTheUpstream() {
+    let table: [(UpstreamError, HopFault, String)] = [
+      (.connectFailed("refused"), .connectFailed, "connect"),
+      (.timedOut(phase: .firstToken), .timedOut(.firstToken), "timeout"),
+      (.connectionReset("rst"), .reset, "reset"), (.invalidResponse("junk"), .reset, "reset"),
+      (.tooLarge, .reset, "reset"), (.cancelled, .cancelledByClient, "cancelled"),
+      (.invalidRequest("CR"), .rejected, "not-sent"),
+    ]
+    for (error, fault, outcome) in table {
+      let failure = Exchange.failure(error, backend: "b")
+      #expect(failure.fault == fault, "\(error)")
+      #expect(failure.outcome == outcome)
+    }
+    let limited = Exchange.failure(
+      status: 429, retryAfter: true, error: GeminiError(.resourceExhausted, message: "q"), backend: "b")
+    #expect(limited.fault == .upstreamStatus(429, retryAfter: true) && limited.outcome == "429")
+  }
+
+  /// The answer for a spent chain: the most telling status over every failure.
+  @Test func aggregate() {
+    func failure(_ fault: HopFault, _ error: GeminiError) -> HopFailure {
+      HopFailure(backend: "b", fault: fault, error: error, outcome: "x")
+    }
+    let limited = failure(.upstreamStatus(429, retryAfter: false), GeminiError(.resourceExhausted, message: "q"))
+    let busy = failure(.busy, GeminiError(.resourceExhausted, message: "busy"))
+    let cooling = failure(.unhealthy, .unavailable("cooling"))
+    #expect(Exchange.aggregate([limited, cooling]).code == 429)
+    #expect(Exchange.aggregate([busy, cooling]).code == 429)
+    let timeouts = [
+      failure(.timedOut(.firstToken), .deadlineExceeded("t")),
+      failure(.upstreamStatus(408, retryAfter: false), .unavailable("408")),
+    ]
+    #expect(Exchange.aggregate(timeouts).rpc == .deadlineExceeded)
+    let broken = [
+      failure(.invalidAnswer, .unavailable("a")), failure(.upstreamStatus(500, retryAfter: false), .internal("b")),
+    ]
+    #expect(Exchange.aggregate(broken).code == 502 && Exchange.aggregate(broken).rpc == .unavailable)
+    let same = [
+      failure(.invalidAnswer, Exchange.notJSON("x", backend: "a")),
+      failure(.reset, Exchange.notJSON("y", backend: "b")),
+    ]
+    #expect(Exchange.aggregate(same).code == 502 && Exchange.aggregate(same).rpc == .unavailable)
+    #expect(Exchange.aggregate([failure(.connectFailed, .unavailable("c")), limited]).code == 503)
+  }
+}
