@@ -95,10 +95,22 @@ public struct GeminiCall: Sendable, Equatable {
     if !allowed {
       return "only letters, digits and - _ . : @ / may appear in it (no spaces, control characters or %)"
     }
-    if model.contains("..") { return "it may not contain '..'" }
-    if model.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
-      return "'/' may only separate two non-empty parts"
+    // Byte scans: String's substring search goes through the regex engine and cost more than the rest
+    // of the front together.
+    let dot = UInt8(ascii: ".")
+    let slash = UInt8(ascii: "/")
+    var previous: UInt8 = 0
+    for byte in model.utf8 {
+      if byte == dot, previous == dot { return "it may not contain '..'" }
+      previous = byte
     }
+    // A separator first, last or doubled leaves an empty part.
+    previous = slash
+    for byte in model.utf8 {
+      if byte == slash, previous == slash { return "'/' may only separate two non-empty parts" }
+      previous = byte
+    }
+    if previous == slash { return "'/' may only separate two non-empty parts" }
     return nil
   }
 
