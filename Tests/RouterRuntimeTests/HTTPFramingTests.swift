@@ -102,3 +102,16 @@ import Testing
     #expect(!FieldName.equal("\u{C9}", "\u{E9}"))
   }
 }
+
+@Suite struct ConnectionOptionsTests {
+  @Test func tokensAreWholeCaseInsensitiveAndCloseWins() {
+    #expect(!ConnectionOptions(["Close"]).persists(persistentByDefault: true))
+    #expect(!ConnectionOptions(["keep-alive, close"]).persists(persistentByDefault: true))
+    #expect(ConnectionOptions(["Keep-Alive"]).persists(persistentByDefault: false))
+    #expect(!ConnectionOptions(["upgrade", " CLOSE "]).persists(persistentByDefault: true))
+    // A token that only contains the word is another token.
+    #expect(ConnectionOptions(["closed", "x-close-later"]).persists(persistentByDefault: true))
+    #expect(!ConnectionOptions(["keep-alive-ish"]).persists(persistentByDefault: false))
+    #expect(ConnectionOptions([]).persists(persistentByDefault: true))
+  }
+}

@@ -321,8 +321,10 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     let server = try RawFakeBackend { connection in
       connection.readRequest()
       guard connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n") else { return }
+      // Until everything is written, or louter hangs up on the answer it would not hold: either way the
+      // client has had the chance to buffer more than its limit.
       for _ in 0..<(size / piece.count) {
-        guard connection.write(piece) else { return }
+        guard connection.write(piece) else { break }
       }
       written.fire()
       connection.waitForClose()
@@ -330,8 +332,8 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     defer { server.stop() }
     let transport = URLSessionTransport(bufferLimit: 1 << 20)
     let response = try await transport.send(.test(port: server.port))
-    // URLSession reads on regardless of us: the server gets all 16 MiB out while nothing is read, and the
-    // body, unable to pause it, ends itself rather than grow.
+    // URLSession reads on regardless of us while nothing is read, and the body, unable to pause it, ends
+    // itself rather than grow.
     await written.wait()
     await response.body.waitUntilFinished()
     var received = 0

@@ -299,3 +299,35 @@ enum FieldName {
     byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
   }
 }
+
+/// The options of `Connection` headers (RFC 9110 §7.6.1): comma-separated tokens in any case, over every
+/// line of the field. Read byte by byte; `close` wins over `keep-alive`.
+struct ConnectionOptions: Equatable {
+  private(set) var close = false
+  private(set) var keepAlive = false
+
+  init(_ values: some Sequence<String>) {
+    for value in values {
+      for token in Array(value.utf8).split(separator: UInt8(ascii: ",")) {
+        let name = String(decoding: Self.trimmingWhitespace(token), as: UTF8.self)
+        if FieldName.equal(name, "close") { close = true }
+        if FieldName.equal(name, "keep-alive") { keepAlive = true }
+      }
+    }
+  }
+
+  /// Whether the connection stays open after this message, for an HTTP/1.1 (`persistentByDefault`) or
+  /// HTTP/1.0 peer.
+  func persists(persistentByDefault: Bool) -> Bool {
+    if close { return false }
+    return persistentByDefault || keepAlive
+  }
+
+  private static func trimmingWhitespace(_ token: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    var start = token.startIndex
+    var end = token.endIndex
+    while start < end, token[start] == 0x20 || token[start] == 0x09 { start += 1 }
+    while end > start, token[end - 1] == 0x20 || token[end - 1] == 0x09 { end -= 1 }
+    return token[start..<end]
+  }
+}

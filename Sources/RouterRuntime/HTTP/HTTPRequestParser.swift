@@ -299,9 +299,8 @@ public struct HTTPRequestParser: Sendable {
       case .success(let field): headers.append(name: field.name, value: field.value)
       }
     }
-    let connection = (headers["connection"] ?? "").lowercased()
-    let keepAlive =
-      version == .http11 ? !connection.contains("close") : connection.contains("keep-alive")
+    let keepAlive = ConnectionOptions(headers.values(for: "connection")).persists(
+      persistentByDefault: version == .http11)
     let framing: BodyFraming
     switch (
       HTTPFraming.isChunked(headers.values(for: "transfer-encoding")),

@@ -213,20 +213,14 @@ struct HTTPResponseParser: Sendable {
     guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
     let isHTTP10 = parts[0].elementsEqual("HTTP/1.0".utf8)
     var headers: [UpstreamRequest.Header] = []
-    var close = isHTTP10
     for line in lines.dropFirst() {
       switch HTTPFraming.fieldLine(line) {
       case .failure(let violation): return .failure(violation)
-      case .success(let field):
-        headers.append(.init(name: field.name, value: field.value))
-        if FieldName.equal(field.name, "connection") {
-          let value = field.value.lowercased()
-          if value.contains("close") { close = true }
-          if value.contains("keep-alive") { close = false }
-        }
+      case .success(let field): headers.append(.init(name: field.name, value: field.value))
       }
     }
     let values = { (name: String) in headers.filter { FieldName.equal($0.name, name) }.map(\.value) }
+    var close = !ConnectionOptions(values("connection")).persists(persistentByDefault: !isHTTP10)
     let transferEncoding = values("transfer-encoding")
     if !transferEncoding.isEmpty, isHTTP10 {
       return .failure(.malformed("Transfer-Encoding in an HTTP/1.0 response"))
