@@ -111,7 +111,8 @@ struct Compilation {
       requestLog: server.requestLog ?? .stdout,
       headerTimeout: server.headerTimeout ?? RouteCompiler.Defaults.headerTimeout,
       bodyTimeout: server.bodyTimeout ?? RouteCompiler.Defaults.bodyTimeout,
-      idleTimeout: server.idleTimeout ?? RouteCompiler.Defaults.idleTimeout, workers: server.workers)
+      idleTimeout: server.idleTimeout ?? RouteCompiler.Defaults.idleTimeout, workers: server.workers,
+      adminKeyHashes: server.adminKeyHashes)
     var clientByKeyHash: [String: Int] = [:]
     for (index, client) in clients.enumerated() {
       for hash in client.keyHashes { clientByKeyHash[hash] = index }
@@ -133,6 +134,7 @@ struct Compilation {
     var bodyTimeout: DurationValue?
     var idleTimeout: DurationValue?
     var workers: Int?
+    var adminKeyHashes: [String] = []
   }
 
   mutating func compileServer() -> ServerParts {
@@ -152,6 +154,7 @@ struct Compilation {
       parts.headerTimeout = server.headerTimeout?.value
       parts.bodyTimeout = server.bodyTimeout?.value
       parts.idleTimeout = server.idleTimeout?.value
+      parts.adminKeyHashes = server.adminKeyHashes.map(\.value)
       if let workers = server.workers {
         if RouteCompiler.Defaults.workerRange.contains(workers.value) {
           parts.workers = workers.value

@@ -266,6 +266,13 @@ public struct ServerSettings: Sendable {
   public let idleTimeout: DurationValue
   /// Event loops to run; nil means one per core (decided where louter runs, not where it compiles).
   public let workers: Int?
+  /// Lowercase hex SHA-256 of each key that may read `/metrics`; empty: none (then only loopback may).
+  public let adminKeyHashes: [String]
+
+  /// True when `key` is one of the admin keys.
+  public func isAdminKey(_ key: String) -> Bool {
+    !adminKeyHashes.isEmpty && adminKeyHashes.contains(SHA256.hexDigest(key))
+  }
 }
 
 /// The immutable, validated route table that the runtime reads; replaced whole on reload.

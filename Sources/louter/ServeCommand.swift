@@ -26,6 +26,9 @@ enum ServeCommand {
 
     SIGHUP reloads the route files; the new table replaces the old one whole, or the old one stays
     when the new files have errors.
+
+    GET /metrics serves Prometheus metrics to a caller with one of [server] admin_keys (as
+    Authorization: Bearer KEY); without admin_keys, only while listening on a loopback address.
     """
 
   /// Accepted `--grace` seconds: a longer drain is an operator mistake (and keeps the millisecond count small).
@@ -87,14 +90,26 @@ enum ServeCommand {
       FileHandle.standardError.write(Data("louter: request log off: cannot open it: \(error)\n".utf8))
       requestLog = RequestLog(verboseFD: arguments.flag("--verbose") ? STDERR_FILENO : nil, jsonFD: nil)
     }
-    let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { requestLog.log($0) })
+    let metrics = GatewayMetrics()
+    let gateway = Gateway(
+      table: table, transport: TransportFactory.make,
+      sink: {
+        requestLog.log($0)
+        metrics.record($0)
+      })
     let listen = listenOverride ?? table.server.listen
+    let handler = MetricsHandler(
+      inner: gateway, metrics: metrics, loopback: MetricsAccess.isLoopback(host: listen.host),
+      server: { gateway.table.server })
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
       headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,
       idleTimeout: table.server.idleTimeout.duration,
       workers: workersOverride ?? table.server.workers ?? Posix.processorCount)
-    let server = HTTPServer(configuration: configuration, handler: gateway)
+    let server = HTTPServer(configuration: configuration, handler: handler)
+    metrics.readGauges {
+      ServerGauges(requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount)
+    }
     let port: Int
     do {
       port = try server.start()
@@ -107,7 +122,8 @@ enum ServeCommand {
       "louter \(LouterVersion.current) listening on http://\(shown) (\(table.routes.count) routes, "
         + "\(table.backends.count) backends)")
     fflush(nil)
-    serveSignals(server: server, gateway: gateway, requestLog: requestLog, routes: routes, grace: grace)
+    serveSignals(
+      server: server, gateway: gateway, metrics: metrics, requestLog: requestLog, routes: routes, grace: grace)
   }
 
   /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
@@ -118,12 +134,13 @@ enum ServeCommand {
   /// They were blocked before any thread started (see `run`), so one that arrives while the server is
   /// starting stays pending until this loop takes it: none is lost, and none kills the process.
   static func serveSignals(
-    server: HTTPServer, gateway: Gateway, requestLog: RequestLog, routes: String, grace: Double
+    server: HTTPServer, gateway: Gateway, metrics: GatewayMetrics, requestLog: RequestLog, routes: String,
+    grace: Double
   ) -> Never {
     while true {
       let signalNumber = Posix.waitForSignal(handledSignals)
       if signalNumber == SIGHUP {
-        reload(gateway: gateway, routes: routes)
+        metrics.reloaded(succeeded: reload(gateway: gateway, routes: routes))
         continue
       }
       // Never blocks: stderr may be a pipe that nobody reads (`--verbose` filled it), and this thread must exit.
@@ -144,15 +161,16 @@ enum ServeCommand {
   /// so that `--grace 0` still writes the last lines to a reader that is keeping up.
   static func logFlushSeconds(grace: Double) -> Double { max(grace, 1) }
 
-  /// Compiles the routes again; a set with errors never replaces the running table.
-  static func reload(gateway: Gateway, routes: String) {
+  /// Compiles the routes again; a set with errors never replaces the running table. True when it replaced it.
+  static func reload(gateway: Gateway, routes: String) -> Bool {
     let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
     if let table = load.table {
       gateway.reload(table)
       Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reloaded \(table.routes.count) routes\n")
-    } else {
-      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reload refused: the route files have errors\n")
+      return true
     }
+    Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reload refused: the route files have errors\n")
+    return false
   }
 }

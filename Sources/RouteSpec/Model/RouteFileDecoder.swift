@@ -139,6 +139,7 @@ public enum RouteFileDecoder {
       }
     }
     server.workers = reader.integer("workers")
+    server.adminKeyHashes = decodeKeyDigests("admin_keys", environmentHelp: nil, reader: &reader)
     diagnostics += reader.finish()
     return server
   }
@@ -286,6 +287,44 @@ public enum RouteFileDecoder {
     return limit
   }
 
+  /// Reads `key` as `"sha256:<64 lowercase hex>"` digests (a string or a list) and returns the hex digits;
+  /// reports a plain-text key, a malformed digest or a `${VAR}` instead. `environmentHelp` names the key that
+  /// reads keys from the environment in the same table, if it has one.
+  static func decodeKeyDigests(_ key: String, environmentHelp: String?, reader: inout TableReader)
+    -> [Spanned<String>]
+  {
+    var digests: [Spanned<String>] = []
+    for item in reader.strings(key)?.value ?? [] {
+      if ValueParsers.isDigestLine(item.value) {
+        digests.append(Spanned(String(item.value.dropFirst("sha256:".count)), item.span))
+      } else if item.value.lowercased().hasPrefix("sha256:") {
+        // A digest with the wrong shape is not a secret, so it is not L0214: hashing it again
+        // would print the hash of a hash, which never matches any key.
+        let lowered = item.value.lowercased()
+        reader.report(
+          Diagnostic(
+            .invalidValue, "malformed key digest", at: Label(item.span, "expected sha256: and 64 lowercase hex digits"),
+            help: ValueParsers.isDigestLine(lowered)
+              ? "write the hex digits in lowercase: \"\(lowered)\""
+              : "paste the line `louter keygen` prints"))
+      } else if let variable = ValueParsers.wholeVariable(item.value) {
+        // `keys = ["${CI_KEY}"]` asks for the environment, but digest lists hold only hashes.
+        reader.report(
+          Diagnostic(
+            .invalidValue, "'\(key)' holds sha256 digests, not environment variables", at: Label(item.span),
+            help: environmentHelp.map { "read the key from the environment with \($0) = [\"\(variable)\"]" }
+              ?? "write the key's hash: \"sha256:...\" as `louter keygen` prints it"))
+      } else {
+        reader.report(
+          Diagnostic(
+            .plainTextKey, "plain-text key in a route file", at: Label(item.span, "a secret written in the file"),
+            notes: ["route files live in git: store only the key's hash"],
+            help: "write the key's hash instead: \"sha256:\(SHA256.hexDigest(item.value))\""))
+      }
+    }
+    return digests
+  }
+
   // MARK: clients
 
   static func decodeClient(_ table: TOMLTable, name: Spanned<String>, into diagnostics: inout [Diagnostic])
@@ -293,33 +332,7 @@ public enum RouteFileDecoder {
   {
     var reader = TableReader(table, context: "[clients.\(name.value)]", shape: RouteFileShape.client)
     var client = ClientSyntax(name: name)
-    for key in reader.strings("keys")?.value ?? [] {
-      if ValueParsers.isDigestLine(key.value) {
-        client.keyHashes.append(Spanned(String(key.value.dropFirst("sha256:".count)), key.span))
-      } else if key.value.lowercased().hasPrefix("sha256:") {
-        // A digest with the wrong shape is not a secret, so it is not L0214: hashing it again
-        // would print the hash of a hash, which never matches any key.
-        let lowered = key.value.lowercased()
-        reader.report(
-          Diagnostic(
-            .invalidValue, "malformed key digest", at: Label(key.span, "expected sha256: and 64 lowercase hex digits"),
-            help: ValueParsers.isDigestLine(lowered)
-              ? "write the hex digits in lowercase: \"\(lowered)\""
-              : "paste the line `louter keygen` prints"))
-      } else if let variable = ValueParsers.wholeVariable(key.value) {
-        // `keys = ["${CI_KEY}"]` means the key comes from the environment: that is what key_env is for.
-        reader.report(
-          Diagnostic(
-            .invalidValue, "'keys' holds sha256 digests, not environment variables", at: Label(key.span),
-            help: "read the key from the environment with key_env = [\"\(variable)\"]"))
-      } else {
-        reader.report(
-          Diagnostic(
-            .plainTextKey, "plain-text key in a route file", at: Label(key.span, "a secret written in the file"),
-            notes: ["route files live in git: store only the key's hash"],
-            help: "write the key's hash instead: \"sha256:\(SHA256.hexDigest(key.value))\""))
-      }
-    }
+    client.keyHashes = decodeKeyDigests("keys", environmentHelp: "key_env", reader: &reader)
     for variable in reader.strings("key_env")?.value ?? [] {
       if ValueParsers.isVariableName(variable.value) {
         client.keyEnvironment.append(variable)

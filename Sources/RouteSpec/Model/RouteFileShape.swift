@@ -76,6 +76,9 @@ public enum RouteFileShape {
     KeyShape("body_timeout", .duration, "a request body must arrive whole within this of the end of its head"),
     KeyShape("idle_timeout", .duration, "a keep-alive connection with no request in flight is closed after this"),
     KeyShape("workers", .integer, "event loops, each on its own thread (1 to 1024; default: one per core)"),
+    KeyShape(
+      "admin_keys", .stringOrList(nonEmptyList: false),
+      "\"sha256:...\" digests of the keys that may read /metrics (default: none, and /metrics only on loopback)"),
   ])
 
   /// `[backends.NAME]`.

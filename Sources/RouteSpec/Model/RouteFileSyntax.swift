@@ -133,6 +133,8 @@ public struct ServerSyntax: Sendable {
   public var idleTimeout: Spanned<DurationValue>?
   /// `workers = 4`: event loops; absent means one per core.
   public var workers: Spanned<Int>?
+  /// `admin_keys = ["sha256:..."]`: lowercase hex digests of the keys that may read `/metrics`.
+  public var adminKeyHashes: [Spanned<String>] = []
 
   /// Creates an empty server table at `span`.
   public init(span: SourceSpan) { self.span = span }

@@ -1,0 +1,335 @@
+import Foundation
+import Synchronization
+
+/// The labels of one finished request, derived from its record. Every value comes from a bounded set: route,
+/// backend and client names of the route table, louter's own modes and hop outcomes, and status codes kept
+/// within 100...599. Never a key, and never the model a client asked for (a glob route passes any name on).
+struct RequestLabels: Hashable, Sendable {
+  /// The route that matched, or `none`.
+  let route: String
+  /// The backend of the last hop, or `none` when louter answered by itself.
+  let backend: String
+  /// The client the key named, or `none` (anonymous).
+  let client: String
+  /// `openai`, `gemini`, `echo` or `local`.
+  let mode: String
+  /// The status sent, `100`...`599`, else `other`.
+  let code: String
+  /// `2xx`...`5xx`, else `other`.
+  let statusClass: String
+  /// See ``RequestOutcome``.
+  let outcome: String
+
+  init(_ record: RequestRecord) {
+    route = Self.name(record.route)
+    backend = record.hops.last.map { Self.name($0.backend) } ?? "none"
+    client = Self.name(record.client)
+    mode = record.mode
+    code = Self.code(record.status)
+    statusClass = (100...599).contains(record.status) ? "\(record.status / 100)xx" : "other"
+    outcome = RequestOutcome(record).rawValue
+  }
+
+  /// The route and backend, the labels of the latency and token metrics.
+  var routeBackend: RouteBackend { RouteBackend(route: route, backend: backend) }
+
+  /// A table name, or `none` for the record's `-`.
+  static func name(_ text: String) -> String { text == "-" || text.isEmpty ? "none" : text }
+
+  /// A status as a label: the code within 100...599, else `other`.
+  static func code(_ status: Int) -> String { (100...599).contains(status) ? String(status) : "other" }
+
+  /// A hop outcome as a label: louter's own words (`connect`, `timeout`, `busy`, ...) as they are; a status
+  /// code within 100...599, else `other`.
+  static func reason(_ outcome: String) -> String {
+    guard let first = outcome.utf8.first, first >= 0x30, first <= 0x39 else { return outcome }
+    return Int(outcome).map(code) ?? "other"
+  }
+
+  var pairs: [(String, String)] {
+    [
+      ("route", route), ("backend", backend), ("client", client), ("mode", mode), ("code", code),
+      ("status_class", statusClass), ("outcome", outcome),
+    ]
+  }
+}
+
+/// How a request ended, for the `outcome` label.
+enum RequestOutcome: String, Sendable {
+  /// Answered with a status below 400.
+  case success
+  /// Refused or answered with an error by louter before any backend was tried.
+  case rejected
+  /// A backend's failure was the answer.
+  case backendError = "backend_error"
+  /// The client went away before the answer was sent (499).
+  case clientClosed = "client_closed"
+
+  init(_ record: RequestRecord) {
+    if record.status == 499 {
+      self = .clientClosed
+    } else {
+      switch record.rejectedBy {
+      case nil: self = .success
+      case "front": self = .rejected
+      default: self = .backendError
+      }
+    }
+  }
+}
+
+/// A route and a backend.
+struct RouteBackend: Hashable, Sendable {
+  let route: String
+  let backend: String
+
+  var pairs: [(String, String)] { [("route", route), ("backend", backend)] }
+}
+
+/// A hop that failed and sent the request on to the next backend of its chain.
+struct FallbackLabels: Hashable, Sendable {
+  let route: String
+  /// The backend that failed.
+  let backend: String
+  /// The hop's outcome (see ``RequestLabels/reason(_:)``).
+  let reason: String
+
+  var pairs: [(String, String)] { [("route", route), ("backend", backend), ("reason", reason)] }
+}
+
+/// A backend hop and how it ended.
+struct HopLabels: Hashable, Sendable {
+  let backend: String
+  let outcome: String
+
+  var pairs: [(String, String)] { [("backend", backend), ("outcome", outcome)] }
+}
+
+/// The process figures read from `/proc` when scraped.
+struct ProcessFigures: Sendable {
+  /// Resident memory in bytes (`VmRSS`), nil where `/proc` is not there.
+  var residentBytes: Int?
+  /// Open descriptors (entries of `/proc/self/fd`), nil where `/proc` is not there.
+  var openDescriptors: Int?
+
+  /// Reads the running process's figures.
+  static func current() -> ProcessFigures {
+    let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+    // The directory listing itself holds one descriptor while it runs; Prometheus' own clients count it too.
+    let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+    return ProcessFigures(residentBytes: status.flatMap(residentBytes(status:)), openDescriptors: descriptors)
+  }
+
+  /// `VmRSS:   1234 kB` of a `/proc/PID/status` text, in bytes; nil when absent or malformed.
+  static func residentBytes(status: String) -> Int? {
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+      let fields = line.dropFirst("VmRSS:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+      guard fields.count == 2, fields[1] == "kB", let kibibytes = Int(fields[0]), kibibytes >= 0 else { return nil }
+      let (bytes, overflow) = kibibytes.multipliedReportingOverflow(by: 1024)
+      return overflow ? nil : bytes
+    }
+    return nil
+  }
+}
+
+/// Live figures of the HTTP server, read when scraped.
+public struct ServerGauges: Sendable {
+  /// Requests being handled now (the scrape itself among them).
+  public var requestsInFlight: Int
+  /// Open client connections now.
+  public var openConnections: Int
+
+  /// Creates the figures.
+  public init(requestsInFlight: Int, openConnections: Int) {
+    self.requestsInFlight = requestsInFlight
+    self.openConnections = openConnections
+  }
+}
+
+/// What `/metrics` reports: counters and histograms fed by every finished request's record, the route table's
+/// reloads, and figures read when scraped (the server's gauges, the process's memory and descriptors).
+///
+/// Threads: ``record(_:)`` runs on the thread that finished the request (an event loop); it derives the labels
+/// first and then holds one lock for a few dictionary updates. A scrape copies the state under the same lock
+/// and writes the text outside it.
+public final class GatewayMetrics: Sendable {
+  /// Time to first token, seconds.
+  static let latencyBounds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+  /// Output tokens per second.
+  static let throughputBounds: [Double] = [1, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]
+
+  struct State {
+    var requests: [RequestLabels: Int] = [:]
+    var duration: [RouteBackend: Histogram] = [:]
+    var firstToken: [RouteBackend: Histogram] = [:]
+    var throughput: [RouteBackend: Histogram] = [:]
+    var inputTokens: [RouteBackend: Int] = [:]
+    var outputTokens: [RouteBackend: Int] = [:]
+    var fallbacks: [FallbackLabels: Int] = [:]
+    var hops: [HopLabels: Int] = [:]
+    var generation = 1
+    var lastReloadSucceeded = true
+    var lastReloadTime: Double
+    var reloads: [Bool: Int] = [true: 0, false: 0]
+  }
+
+  private let state: Mutex<State>
+  private let gauges = Mutex<(@Sendable () -> ServerGauges)?>(nil)
+  private let wallClock: @Sendable () -> Double
+
+  /// Metrics of a gateway whose first table was loaded now; `wallClock` gives seconds since 1970 (tests
+  /// inject one).
+  public init(wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    self.wallClock = wallClock
+    state = Mutex(State(lastReloadTime: wallClock()))
+  }
+
+  /// Reads the server's live figures at each scrape (set once the server exists, as it is built with the
+  /// handler that serves these metrics).
+  public func readGauges(_ read: @escaping @Sendable () -> ServerGauges) {
+    gauges.withLock { $0 = read }
+  }
+
+  /// Counts one finished request: the gateway's record sink.
+  public func record(_ record: RequestRecord) {
+    let labels = RequestLabels(record)
+    let key = labels.routeBackend
+    let tokensPerSecond = record.tokensPerSecond
+    var fallbacks: [FallbackLabels] = []
+    var hops: [HopLabels] = []
+    for (index, hop) in record.hops.enumerated() {
+      let backend = RequestLabels.name(hop.backend)
+      let reason = RequestLabels.reason(hop.outcome)
+      hops.append(HopLabels(backend: backend, outcome: reason))
+      if index < record.hops.count - 1 {
+        fallbacks.append(FallbackLabels(route: labels.route, backend: backend, reason: reason))
+      }
+    }
+    state.withLock { state in
+      state.requests[labels, default: 0] += 1
+      state.duration[key, default: Histogram(bounds: Self.latencyBounds)].observe(record.total)
+      if let ttft = record.timeToFirstToken {
+        state.firstToken[key, default: Histogram(bounds: Self.latencyBounds)].observe(ttft)
+      }
+      if let tokensPerSecond {
+        state.throughput[key, default: Histogram(bounds: Self.throughputBounds)].observe(tokensPerSecond)
+      }
+      // Token counts come from backends: saturate rather than trap.
+      if let input = record.inputTokens {
+        state.inputTokens[key, default: 0] = Self.adding(state.inputTokens[key, default: 0], input)
+      }
+      if let output = record.outputTokens {
+        state.outputTokens[key, default: 0] = Self.adding(state.outputTokens[key, default: 0], output)
+      }
+      for fallback in fallbacks { state.fallbacks[fallback, default: 0] += 1 }
+      for hop in hops { state.hops[hop, default: 0] += 1 }
+    }
+  }
+
+  /// Notes a reload: a new table generation when it `succeeded`, else the old table stays.
+  public func reloaded(succeeded: Bool) {
+    let now = wallClock()
+    state.withLock { state in
+      if succeeded { state.generation += 1 }
+      state.lastReloadSucceeded = succeeded
+      state.lastReloadTime = now
+      state.reloads[succeeded, default: 0] += 1
+    }
+  }
+
+  /// `total + count` for a non-negative `count`, at most `Int.max`.
+  static func adding(_ total: Int, _ count: Int) -> Int {
+    let (sum, overflow) = total.addingReportingOverflow(max(0, count))
+    return overflow ? Int.max : sum
+  }
+
+  /// The exposition, with the server's and the process's figures read now.
+  public func exposition() -> String {
+    exposition(process: ProcessFigures.current())
+  }
+
+  func exposition(process: ProcessFigures) -> String {
+    let snapshot = state.withLock { $0 }
+    let live = gauges.withLock { $0 }?() ?? ServerGauges(requestsInFlight: 0, openConnections: 0)
+    var out = PrometheusText()
+
+    out.family(
+      "louter_requests_total", .counter,
+      help: "Requests answered, by route, last backend, client, mode, status and outcome.")
+    for (labels, count) in snapshot.requests.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
+      out.sample("louter_requests_total", labels: labels.pairs, count)
+    }
+    histograms(
+      &out, "louter_request_duration_seconds", help: "Time from a request's arrival to its end.",
+      snapshot.duration)
+    histograms(
+      &out, "louter_time_to_first_token_seconds",
+      help: "Time from a request's arrival to its first token reaching the client.", snapshot.firstToken)
+    histograms(
+      &out, "louter_output_tokens_per_second",
+      help: "Output tokens per second of generation (after the first token for streams).", snapshot.throughput)
+    counters(&out, "louter_input_tokens_total", help: "Prompt tokens, as reported or estimated.", snapshot.inputTokens)
+    counters(
+      &out, "louter_output_tokens_total", help: "Output tokens, as reported or estimated.", snapshot.outputTokens)
+    out.family(
+      "louter_fallbacks_total", .counter, help: "Hops that failed and passed the request to the next backend.")
+    for (labels, count) in snapshot.fallbacks.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
+      out.sample("louter_fallbacks_total", labels: labels.pairs, count)
+    }
+    out.family("louter_backend_hops_total", .counter, help: "Backend hops tried, by how they ended.")
+    for (labels, count) in snapshot.hops.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
+      out.sample("louter_backend_hops_total", labels: labels.pairs, count)
+    }
+
+    out.family("louter_requests_in_flight", .gauge, help: "Requests being handled now, this scrape included.")
+    out.sample("louter_requests_in_flight", live.requestsInFlight)
+    out.family("louter_open_connections", .gauge, help: "Open client connections.")
+    out.sample("louter_open_connections", live.openConnections)
+
+    out.family(
+      "louter_route_table_generation", .gauge, help: "The route table in use: 1 at start, one more per good reload.")
+    out.sample("louter_route_table_generation", snapshot.generation)
+    out.family(
+      "louter_route_table_last_reload_success", .gauge,
+      help: "1 when the last load of the route files succeeded, 0 when it was refused (the old table stays).")
+    out.sample("louter_route_table_last_reload_success", snapshot.lastReloadSucceeded ? 1 : 0)
+    out.family(
+      "louter_route_table_last_reload_timestamp_seconds", .gauge,
+      help: "When the route files were last loaded, in seconds since 1970.")
+    out.sample("louter_route_table_last_reload_timestamp_seconds", snapshot.lastReloadTime)
+    out.family("louter_route_table_reloads_total", .counter, help: "Reloads (SIGHUP), by result.")
+    out.sample("louter_route_table_reloads_total", labels: [("result", "success")], snapshot.reloads[true, default: 0])
+    out.sample("louter_route_table_reloads_total", labels: [("result", "failure")], snapshot.reloads[false, default: 0])
+
+    if let resident = process.residentBytes {
+      out.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
+      out.sample("process_resident_memory_bytes", resident)
+    }
+    if let descriptors = process.openDescriptors {
+      out.family("process_open_fds", .gauge, help: "Number of open file descriptors.")
+      out.sample("process_open_fds", descriptors)
+    }
+    return out.text
+  }
+
+  private func histograms(
+    _ out: inout PrometheusText, _ name: String, help: String, _ values: [RouteBackend: Histogram]
+  ) {
+    out.family(name, .histogram, help: help)
+    for (labels, histogram) in values.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
+      out.histogram(name, labels: labels.pairs, histogram)
+    }
+  }
+
+  private func counters(_ out: inout PrometheusText, _ name: String, help: String, _ values: [RouteBackend: Int]) {
+    out.family(name, .counter, help: help)
+    for (labels, count) in values.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
+      out.sample(name, labels: labels.pairs, count)
+    }
+  }
+
+  /// A stable order of label sets, so that two scrapes list series alike.
+  static func order(_ left: [(String, String)], _ right: [(String, String)]) -> Bool {
+    left.map(\.1).lexicographicallyPrecedes(right.map(\.1))
+  }
+}

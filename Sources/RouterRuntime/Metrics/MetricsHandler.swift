@@ -1,0 +1,93 @@
+public import RouteCompiler
+
+/// Who may read `/metrics`.
+///
+/// With `[server] admin_keys`, only a caller presenting one of those keys (as a client presents its key). Without
+/// them, anyone who can connect, but only while louter listens on a loopback address: there the callers are
+/// this machine's own users; on any other address the metrics (route, backend and client names, traffic) would
+/// be public, so they are off until admin keys are set.
+public enum MetricsAccess: Sendable, Equatable {
+  /// Serve the metrics.
+  case allowed
+  /// 401: admin keys are set and the caller presented none of them.
+  case unauthorized
+  /// 403: no admin keys, and louter listens on an address other machines can reach.
+  case disabled
+
+  /// Decides for a caller that presented `key` (nil: none), under `server`'s admin keys, on a loopback
+  /// listener or not.
+  public static func decide(key: String?, server: ServerSettings, loopback: Bool) -> MetricsAccess {
+    if server.adminKeyHashes.isEmpty { return loopback ? .allowed : .disabled }
+    guard let key, !key.isEmpty, server.isAdminKey(key) else { return .unauthorized }
+    return .allowed
+  }
+
+  /// True when `host` (a listen host) is reachable from this machine only: `localhost`, `::1` or 127.0.0.0/8.
+  public static func isLoopback(host: String) -> Bool {
+    if host == "localhost" || host == "::1" { return true }
+    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+    return parts.count == 4 && parts[0] == "127"
+      && parts.allSatisfy { part in
+        !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+          && (Int(part) ?? 256) <= 255
+      }
+  }
+}
+
+/// The handler `louter serve` runs: answers `GET /metrics` itself and hands every other request to `inner`
+/// (the gateway).
+public struct MetricsHandler: HTTPHandler {
+  /// The path the metrics are served on.
+  public static let path = "/metrics"
+
+  let inner: any HTTPHandler
+  let metrics: GatewayMetrics
+  let loopback: Bool
+  let server: @Sendable () -> ServerSettings
+
+  /// Serves `metrics` in front of `inner`; `loopback` says whether louter listens on a loopback address, and
+  /// `server` gives the settings in force now (the admin keys change with a reload).
+  public init(
+    inner: any HTTPHandler, metrics: GatewayMetrics, loopback: Bool, server: @escaping @Sendable () -> ServerSettings
+  ) {
+    self.inner = inner
+    self.metrics = metrics
+    self.loopback = loopback
+    self.server = server
+  }
+
+  /// Answers `/metrics`, or passes the request on.
+  public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
+    guard request.path == Self.path else {
+      await inner.handle(request, responder: responder)
+      return
+    }
+    let status: Int
+    var headers: [(String, String)] = []
+    let body: String
+    if request.method != "GET" {
+      status = 405
+      headers.append(("allow", "GET"))
+      body = "louter: \(Self.path) answers GET only\n"
+    } else {
+      switch MetricsAccess.decide(key: Exchange.presentedKey(request), server: server(), loopback: loopback) {
+      case .allowed:
+        status = 200
+        body = metrics.exposition()
+      case .unauthorized:
+        status = 401
+        headers.append(("www-authenticate", "Bearer realm=\"louter metrics\""))
+        body = "louter: \(Self.path) needs an admin key ([server] admin_keys), as Authorization: Bearer KEY\n"
+      case .disabled:
+        status = 403
+        body =
+          "louter: \(Self.path) is off: louter listens beyond loopback and [server] admin_keys is not set\n"
+      }
+    }
+    let contentType = status == 200 ? PrometheusText.contentType : "text/plain; charset=utf-8"
+    // A client gone before its answer needs nothing more.
+    try? await responder.respond(
+      status: status, headers: [("content-type", contentType), ("cache-control", "no-store")] + headers,
+      body: Array(body.utf8))
+  }
+}

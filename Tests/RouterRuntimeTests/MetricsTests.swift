@@ -1,0 +1,135 @@
+import RouteCompiler
+import RouteSpec
+import Testing
+
+@testable import RouterRuntime
+
+@Suite struct PrometheusTextTests {
+  @Test func labelValuesEscapeBackslashQuoteAndNewline() {
+    var text = PrometheusText()
+    text.family("louter_x_total", .counter, help: "A \\ help\nline with \"quotes\".")
+    text.sample("louter_x_total", labels: [("route", "a\\b\"c\nd"), ("backend", "plain")], 3)
+    #expect(
+      text.text == """
+        # HELP louter_x_total A \\\\ help\\nline with "quotes".
+        # TYPE louter_x_total counter
+        louter_x_total{route="a\\\\b\\"c\\nd",backend="plain"} 3
+
+        """)
+  }
+
+  @Test func histogramBucketsAreCumulativeAndEndWithInf() {
+    var histogram = Histogram(bounds: [1, 0.1])
+    for value in [0.1, 0.05, 0.5, 100, .nan, .infinity] { histogram.observe(value) }
+    var text = PrometheusText()
+    text.histogram("h_seconds", labels: [("route", "r")], histogram)
+    #expect(
+      text.text == """
+        h_seconds_bucket{route="r",le="0.1"} 2
+        h_seconds_bucket{route="r",le="1.0"} 3
+        h_seconds_bucket{route="r",le="+Inf"} 4
+        h_seconds_sum{route="r"} 100.65
+        h_seconds_count{route="r"} 4
+
+        """)
+  }
+
+  @Test func specialValuesUseThePrometheusSpelling() {
+    #expect(PrometheusText.format(.infinity) == "+Inf")
+    #expect(PrometheusText.format(-.infinity) == "-Inf")
+    #expect(PrometheusText.format(.nan) == "NaN")
+    #expect(PrometheusText.format(0.25) == "0.25")
+  }
+}
+
+@Suite struct GatewayMetricsTests {
+  static func record(
+    route: String = "r", client: String = "-", hops: [(String, String)], status: Int, mode: String = "openai"
+  ) -> RequestRecord {
+    var record = RequestRecord(id: "x")
+    record.route = route
+    record.client = client
+    record.hops = hops.map { RequestRecord.Hop(backend: $0.0, outcome: $0.1) }
+    record.status = status
+    record.mode = mode
+    record.model = "client-chosen-model"
+    record.upstreamModel = "client-chosen-model"
+    record.total = 0.2
+    record.timeToFirstToken = 0.1
+    record.inputTokens = 10
+    record.outputTokens = 20
+    return record
+  }
+
+  static func lines(_ metrics: GatewayMetrics) -> [Substring] {
+    metrics.exposition(process: ProcessFigures(residentBytes: 4096, openDescriptors: 7)).split(separator: "\n")
+  }
+
+  @Test func aFallbackIsCountedByReasonAndTheRequestByItsLastBackend() {
+    let metrics = GatewayMetrics(wallClock: { 1000 })
+    metrics.record(Self.record(hops: [("a", "503"), ("b", "connect"), ("c", "ok")], status: 200))
+    metrics.record(Self.record(client: "team", hops: [("a", "9999")], status: 0))
+    let lines = Self.lines(metrics)
+    #expect(
+      lines.contains(
+        #"louter_requests_total{route="r",backend="c",client="none",mode="openai",code="200",status_class="2xx",outcome="success"} 1"#
+      ))
+    #expect(
+      lines.contains(
+        #"louter_requests_total{route="r",backend="a",client="team",mode="openai",code="other",status_class="other",outcome="success"} 1"#
+      ))
+    #expect(lines.contains(#"louter_fallbacks_total{route="r",backend="a",reason="503"} 1"#))
+    #expect(lines.contains(#"louter_fallbacks_total{route="r",backend="b",reason="connect"} 1"#))
+    #expect(!lines.contains { $0.hasPrefix("louter_fallbacks_total") && $0.contains(#"backend="c""#) })
+    #expect(lines.contains(#"louter_backend_hops_total{backend="a",outcome="other"} 1"#))
+    #expect(lines.contains(#"louter_input_tokens_total{route="r",backend="c"} 10"#))
+    #expect(lines.contains(#"louter_time_to_first_token_seconds_count{route="r",backend="c"} 1"#))
+    #expect(lines.contains(#"louter_output_tokens_per_second_bucket{route="r",backend="c",le="200.0"} 1"#))
+    #expect(lines.contains("process_resident_memory_bytes 4096"))
+    #expect(lines.contains("process_open_fds 7"))
+    // The model a client names is never a label: any string would make a new series.
+    #expect(!lines.contains { $0.contains("client-chosen-model") })
+  }
+
+  @Test func outcomesTellTheFrontTheBackendAndAGoneClientApart() {
+    let metrics = GatewayMetrics()
+    metrics.record(Self.record(route: "-", hops: [], status: 404, mode: "local"))
+    metrics.record(Self.record(hops: [("a", "503")], status: 503))
+    metrics.record(Self.record(hops: [("a", "ok")], status: 499))
+    let lines = Self.lines(metrics)
+    #expect(
+      lines.contains(
+        #"louter_requests_total{route="none",backend="none",client="none",mode="local",code="404",status_class="4xx",outcome="rejected"} 1"#
+      ))
+    #expect(lines.contains { $0.contains(#"code="503""#) && $0.contains(#"outcome="backend_error""#) })
+    #expect(lines.contains { $0.contains(#"code="499""#) && $0.contains(#"outcome="client_closed""#) })
+  }
+
+  @Test func tokenCountsFromABackendSaturateInsteadOfTrapping() {
+    let metrics = GatewayMetrics()
+    var huge = Self.record(hops: [("a", "ok")], status: 200)
+    huge.inputTokens = Int.max
+    metrics.record(huge)
+    metrics.record(huge)
+    #expect(Self.lines(metrics).contains(#"louter_input_tokens_total{route="r",backend="a"} \#(Int.max)"#))
+  }
+
+  @Test func reloadsMoveTheGenerationOnlyWhenTheyReplaceTheTable() {
+    let metrics = GatewayMetrics(wallClock: { 1500 })
+    metrics.reloaded(succeeded: true)
+    metrics.reloaded(succeeded: false)
+    let lines = Self.lines(metrics)
+    #expect(lines.contains("louter_route_table_generation 2"))
+    #expect(lines.contains("louter_route_table_last_reload_success 0"))
+    #expect(lines.contains("louter_route_table_last_reload_timestamp_seconds 1500.0"))
+    #expect(lines.contains(#"louter_route_table_reloads_total{result="success"} 1"#))
+    #expect(lines.contains(#"louter_route_table_reloads_total{result="failure"} 1"#))
+  }
+
+  @Test func residentMemoryIsReadFromTheStatusFile() {
+    #expect(ProcessFigures.residentBytes(status: "Name:\tlouter\nVmRSS:\t    5120 kB\nVmSwap:\t0 kB\n") == 5_242_880)
+    #expect(ProcessFigures.residentBytes(status: "VmRSS:\t99999999999999999999 kB\n") == nil)
+    #expect(ProcessFigures.residentBytes(status: "Name:\tlouter\n") == nil)
+    #expect(ProcessFigures.current().openDescriptors ?? 0 > 0)
+  }
+}
