@@ -289,6 +289,14 @@ public enum Endpoint: String, Sendable, CaseIterable, Hashable {
   case listModels = "list_models"
 }
 
+/// The API a client speaks, told by the front that answered it (`match.front`).
+public enum Front: String, Sendable, CaseIterable, Hashable {
+  /// The Gemini API (`/v1beta/models/...`).
+  case gemini
+  /// OpenAI's Chat Completions API (`/v1/chat/completions`, `/v1/models`).
+  case openai
+}
+
 /// What makes a backend hop count as failed so the next backend is tried.
 public enum FallbackTrigger: String, Sendable, CaseIterable, Hashable {
   case connect

@@ -12,6 +12,8 @@ struct Exchange {
   private(set) var record: RequestRecord
   /// Headers every answer carries.
   var commonHeaders: [(String, String)]
+  /// The API the client speaks: it shapes every error the client gets.
+  var front: Front = .gemini
 
   init(
     request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
@@ -56,8 +58,15 @@ struct Exchange {
     }
   }
 
+  /// Sends `error` in the shape of the client's API.
   mutating func fail(_ error: GeminiError, headers: [(String, String)] = []) async {
-    await respond(error.code, json: error.json, headers: headers)
+    switch front {
+    case .gemini:
+      await respond(error.code, json: error.json, headers: headers)
+    case .openai:
+      await respond(
+        error.code, json: OpenAIWire.errorJSON(error), headers: headers + OpenAIWire.retryAfterHeaders(error))
+    }
   }
 
   // MARK: front
@@ -70,6 +79,11 @@ struct Exchange {
         ? .object(["status": "ok"])
         : .object(["status": "ready", "routes": .int(Int64(table.routes.count))])
       await respond(200, json: body)
+      return
+    }
+    if OpenAICall.servesOpenAI(request) {
+      front = .openai
+      await runOpenAI()
       return
     }
     let parsed: GeminiCall?
