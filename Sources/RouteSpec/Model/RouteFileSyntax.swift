@@ -397,6 +397,8 @@ public struct MatchSyntax: Sendable {
   public var headers: [(name: Spanned<String>, value: Spanned<String>)] = []
   /// `endpoint`.
   public var endpoints: [Spanned<Endpoint>] = []
+  /// `front`.
+  public var front: Spanned<Front>?
 
   /// Creates an empty match at `span`.
   public init(span: SourceSpan) { self.span = span }
@@ -447,6 +449,8 @@ public struct TestRequestSyntax: Sendable {
   public var headers: [(name: Spanned<String>, value: Spanned<String>)] = []
   /// `endpoint`.
   public var endpoint: Spanned<Endpoint>?
+  /// `front`.
+  public var front: Spanned<Front>?
 
   /// Creates an empty request at `span`.
   public init(span: SourceSpan) { self.span = span }

@@ -42,11 +42,11 @@ extension Exchange {
     case .listModels:
       log(.call(method: call.method.rawValue, model: ""))
       let models = ModelCatalog.models(
-        for: RequestFacts(client: client, key: key, model: "", headers: headers), table: table)
+        for: RequestFacts(client: client, key: key, model: "", headers: headers, front: .openai), table: table)
       await respond(200, json: .object(["object": "list", "data": .array(models.map { Self.openAIModel($0.name) })]))
     case .getModel:
       log(.call(method: call.method.rawValue, model: call.model))
-      let caller = RequestFacts(client: client, key: key, model: call.model, headers: headers)
+      let caller = RequestFacts(client: client, key: key, model: call.model, headers: headers, front: .openai)
       if GeminiCall.modelProblem(call.model) == nil, ModelCatalog.model(call.model, for: caller, table: table) != nil {
         await respond(200, json: Self.openAIModel(call.model))
       } else {
@@ -100,7 +100,7 @@ extension Exchange {
     let facts = RequestFacts(
       client: authentication.clientIndex, key: key, model: model, endpoint: stream ? .stream : .generate,
       stream: stream, tools: !(body["tools"]?.arrayValue?.isEmpty ?? true), images: Self.carriesImages(body),
-      headers: request.headers.lowercasedPairs)
+      headers: request.headers.lowercasedPairs, front: .openai)
     switch table.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):
       await fail(Self.openAIError(for: failure))
