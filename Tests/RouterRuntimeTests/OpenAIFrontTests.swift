@@ -154,6 +154,31 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
   }
 }
 
+@Suite struct OpenAIFrontEmbeddingsTests {
+  @Test func goldenEmbeddingsBothWays() throws {
+    let body = try json(#"{"model":"e","input":["a","b"],"encoding_format":"base64","dimensions":2,"user":"u"}"#)
+    let request = try OpenAIFrontEmbeddings.geminiRequest(body, model: "text-embedding-004")
+    let part = #"{"parts":[{"text":"a"}]}"#
+    #expect(
+      request.body.serialized()
+        == #"{"requests":[{"model":"models/text-embedding-004","content":\#(part),"outputDimensionality":2},"#
+        + #"{"model":"models/text-embedding-004","content":{"parts":[{"text":"b"}]},"outputDimensionality":2}]}"#)
+    #expect(request.base64 && request.count == 2 && request.warnings.dropped == ["user"])
+    let answer = try json(#"{"embeddings":[{"values":[1.5,-2]},{"values":[0,1]}]}"#)
+    let out = try OpenAIFrontEmbeddings.openAIResponse(answer, request: request, model: "e", estimatedTokens: 2)
+    // 1.5 = 0x3FC00000, -2 = 0xC0000000, little-endian float32.
+    #expect(out["data"]?.arrayValue?.first?["embedding"] == .string("AADAPwAAAMA="))
+    #expect(out["usage"]?["total_tokens"] == .int(2))
+    let short = try json(#"{"embeddings":[{"values":[1]}]}"#)
+    #expect(throws: GeminiError.self) {
+      try OpenAIFrontEmbeddings.openAIResponse(short, request: request, model: "e", estimatedTokens: 0)
+    }
+    #expect(throws: GeminiRequestError.self) {
+      try OpenAIFrontEmbeddings.geminiRequest(json(#"{"model":"e","input":[[1,2]]}"#), model: "m")
+    }
+  }
+}
+
 @Suite struct OpenAIFrontGatewayTests {
   private func request(_ method: String, _ target: String, _ headers: [(String, String)] = []) -> HTTPRequest {
     HTTPRequest(method: method, target: target, headers: HTTPHeaders(headers.map { (name: $0.0, value: $0.1) }))

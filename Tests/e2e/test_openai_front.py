@@ -2,6 +2,7 @@
 backends on 127.0.0.1 — an OpenAI one (passthrough, fake_openai.py) and a Gemini one (translated,
 FakeGemini below) — and through a chain whose first backend fails."""
 import hashlib
+import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,17 @@ fallback_on = ["5xx"]
 backends = ["down", "gem"]
 
 [[routes]]
+name = "reserved"
+match = {{ model = "forbidden" }}
+deny = "this model is reserved"
+
+[[routes]]
+name = "openai-only"
+match = {{ model = "front-probe", front = "openai" }}
+model = "gem-chat"
+backends = ["gem"]
+
+[[routes]]
 name = "to-gemini"
 match = {{ model = "gem-*" }}
 system_prompt = {{ append = "Route appended." }}
@@ -57,8 +69,10 @@ backends = ["oai"]
 
 class FakeGemini:
     """A scripted Gemini backend. The model in the path picks the answer:
-    gem-tools: two get_weather calls; gem-429 / gem-500: that error; gem-cut: a stream that breaks
-    after its first event; anything else: echoes the last user text and the system instruction."""
+    gem-tools: two get_weather calls; gem-json: a JSON object; gem-429 / gem-500: that error; gem-cut: a
+    stream that ends after its first event; gem-broken: a stream whose second event is an error;
+    :batchEmbedContents: [1.5, 2.0] per input; anything else: echoes the last user text and the system
+    instruction."""
 
     def __init__(self):
         self.requests = []
@@ -75,6 +89,9 @@ class FakeGemini:
                 owner.requests.append({"path": self.path, "body": body})
                 model = self.path.split("/models/")[1].split(":")[0]
                 stream = "alt=sse" in self.path
+                if ":batchEmbedContents" in self.path:
+                    answer = {"embeddings": [{"values": [1.5, 2.0]} for _ in body["requests"]]}
+                    return self.send(200, json.dumps(answer).encode(), "application/json")
                 if model in ("gem-429", "gem-500"):
                     status = int(model[4:])
                     error = {"error": {"code": status, "message": f"fake {status}",
@@ -88,6 +105,9 @@ class FakeGemini:
                         {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
                         {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}]},
                         "finishReason": "STOP", "index": 0}]}]
+                elif model == "gem-json":
+                    answers = [{"candidates": [{"content": {"role": "model", "parts": [
+                        {"text": '{"city": "Paris", "temp": 21}'}]}, "finishReason": "STOP", "index": 0}]}]
                 else:
                     last = body["contents"][-1]["parts"]
                     text = " ".join(p.get("text", json.dumps(p.get("functionResponse"))) for p in last)
@@ -109,6 +129,8 @@ class FakeGemini:
                 if model == "gem-cut":
                     answers = answers[:1]
                     answers[0]["candidates"][0].pop("finishReason", None)
+                if model == "gem-broken":
+                    answers = answers[:1] + [{"error": {"code": 500, "message": "model crashed", "status": "INTERNAL"}}]
                 payload = b"".join(b"data: " + json.dumps(a).encode() + b"\r\n\r\n" for a in answers)
                 self.send(200, payload, "text/event-stream")
 
@@ -300,3 +322,87 @@ def test_chain_falls_back_to_gemini(front):
     chunks = list(client(front).chat.completions.create(
         model="chain-x", messages=[{"role": "user", "content": "streamed too"}], stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("streamed too")
+
+
+# --- more of the SDK's surface ------------------------------------------------------------------
+
+
+def test_missing_key_and_deny_route(front):
+    # The SDK refuses to send without a key: a raw request shows the 401 in OpenAI's shape.
+    missing = requests.post(f"http://127.0.0.1:{front}/v1/chat/completions",
+                            json={"model": "gpt-fake", "messages": [{"role": "user", "content": "x"}]}, timeout=10)
+    assert missing.status_code == 401 and missing.json()["error"]["type"] == "authentication_error"
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client(front).chat.completions.create(model="forbidden", messages=[{"role": "user", "content": "x"}])
+    assert "reserved" in caught.value.message
+
+
+def test_front_match_field(front, gemini):
+    answer = client(front).chat.completions.create(
+        model="front-probe", messages=[{"role": "user", "content": "probe"}])
+    assert answer.choices[0].message.content.startswith("probe")
+    assert "/models/gem-chat:" in gemini.requests[-1]["path"]
+
+
+def test_json_schema_parse_to_gemini(front, gemini):
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    parsed = client(front).chat.completions.parse(
+        model="gem-json", messages=[{"role": "user", "content": "weather"}], response_format=Weather)
+    assert parsed.choices[0].message.parsed == Weather(city="Paris", temp=21)
+    config = gemini.requests[-1]["body"]["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"]["additionalProperties"] is False
+
+
+def test_image_to_gemini(front, gemini):
+    client(front).chat.completions.create(model="gem-chat", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
+    parts = gemini.requests[-1]["body"]["contents"][0]["parts"]
+    assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}
+
+
+def test_mid_stream_error_raises_and_sends_no_done(front):
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in client(front).chat.completions.create(
+                model="gem-broken", messages=[{"role": "user", "content": "a b"}], stream=True):
+            received.append(chunk)
+    assert received and "model crashed" in caught.value.message
+    # On the wire: the error event, then the response ends without its last chunk and without [DONE].
+    connection = http.client.HTTPConnection("127.0.0.1", front, timeout=10)
+    body = json.dumps({"model": "gem-broken", "messages": [{"role": "user", "content": "a"}], "stream": True})
+    connection.request("POST", "/v1/chat/completions", body=body,
+                       headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        response.read()
+    connection.close()
+    text = cut.value.partial.decode()
+    assert '"error"' in text.rstrip().rsplit("data: ", 1)[-1] and "[DONE]" not in text
+
+
+def test_embeddings_both_backends(front):
+    passthrough = client(front).embeddings.create(model="gpt-fake", input=["abc", "de"])
+    assert [d.embedding for d in passthrough.data] == [[3.0, 0.5, -0.25], [2.0, 0.5, -0.25]]
+    translated = client(front).embeddings.create(model="gem-embed", input="hello")
+    assert translated.data[0].embedding == [1.5, 2.0]
+    floats = client(front).embeddings.create(model="gem-embed", input=["a", "b"], encoding_format="float")
+    assert [d.index for d in floats.data] == [0, 1]
+
+
+def test_both_sdks_on_one_listener(front):
+    from google import genai
+
+    gemini_client = genai.Client(api_key=KEY, http_options={"base_url": f"http://127.0.0.1:{front}"})
+    answer = gemini_client.models.generate_content(model="gem-chat", contents="from genai")
+    assert answer.text.startswith("from genai")
+    assert any(m.name.endswith("gpt-fake") or m.name for m in gemini_client.models.list())
+    assert client(front).chat.completions.create(
+        model="gem-chat", messages=[{"role": "user", "content": "from openai"}]).choices[0].message.content.startswith(
+        "from openai")

@@ -2,7 +2,7 @@ import Foundation
 import RouteCompiler
 import RouteSpec
 
-/// One OpenAI chat request as the front read it.
+/// One OpenAI chat or embeddings request as the front read it.
 struct OpenAIChat {
   /// The client's body, parsed.
   let body: JSONValue
@@ -52,11 +52,8 @@ extension Exchange {
       } else {
         await fail(.notFound("The model '\(call.model)' does not exist or you do not have access to it."))
       }
-    case .embeddings:
-      log(.call(method: call.method.rawValue, model: ""))
-      await fail(GeminiError(.unimplemented, message: "embeddings are not served on the OpenAI front yet"))
-    case .chatCompletions:
-      await chatCompletion(key: key, authentication: authentication)
+    case .embeddings, .chatCompletions:
+      await forwardOpenAI(call.method, key: key, authentication: authentication)
     }
   }
 
@@ -77,28 +74,33 @@ extension Exchange {
     }
   }
 
-  mutating func chatCompletion(key: String?, authentication: Authentication) async {
+  /// A chat or embeddings request: routed like a Gemini `generateContent`/`streamGenerateContent` or
+  /// `batchEmbedContents` of the same model.
+  mutating func forwardOpenAI(_ method: OpenAICall.Method, key: String?, authentication: Authentication) async {
     let body: JSONValue
     do {
       body = try JSONParser.parse(request.body)
     } catch {
-      log(.call(method: OpenAICall.Method.chatCompletions.rawValue, model: ""))
+      log(.call(method: method.rawValue, model: ""))
       await fail(.invalidArgument("The request body is not valid JSON: \(error.description)"))
       return
     }
     let model = body["model"]?.stringValue ?? ""
-    log(.call(method: OpenAICall.Method.chatCompletions.rawValue, model: model))
-    guard case .object = body, body["messages"]?.arrayValue != nil else {
-      await fail(.invalidArgument("The request body must be an object with 'model' and 'messages'."))
+    log(.call(method: method.rawValue, model: model))
+    let embeddings = method == .embeddings
+    guard case .object = body, embeddings ? body["input"] != nil : body["messages"]?.arrayValue != nil else {
+      await fail(
+        .invalidArgument("The request body must be an object with 'model' and '\(embeddings ? "input" : "messages")'."))
       return
     }
     if let problem = GeminiCall.modelProblem(model) {
       await fail(.invalidArgument("The model name is not valid: \(problem)."))
       return
     }
-    let stream = body["stream"]?.boolValue ?? false
+    let stream = !embeddings && body["stream"]?.boolValue == true
     let facts = RequestFacts(
-      client: authentication.clientIndex, key: key, model: model, endpoint: stream ? .stream : .generate,
+      client: authentication.clientIndex, key: key, model: model,
+      endpoint: embeddings ? .embed : stream ? .stream : .generate,
       stream: stream, tools: !(body["tools"]?.arrayValue?.isEmpty ?? true), images: Self.carriesImages(body),
       headers: request.headers.lowercasedPairs, front: .openai)
     switch table.decide(facts, authentication: authentication) {
@@ -114,7 +116,8 @@ extension Exchange {
       log(.route(table.routes[plan.route].name, upstreamModel: plan.model))
       commonHeaders.append(("x-louter-route", record.route))
       let call = GeminiCall(
-        version: "v1beta", method: stream ? .streamGenerateContent : .generateContent, model: model)
+        version: "v1beta",
+        method: embeddings ? .batchEmbedContents : stream ? .streamGenerateContent : .generateContent, model: model)
       var forwarding = Forwarding(call: call, plan: plan, body: body, key: key, stream: stream)
       let seconds = Date().timeIntervalSince1970
       forwarding.openAI = OpenAIChat(
@@ -155,15 +158,17 @@ extension Exchange {
   /// The client's chat body with only what a route action changes rewritten (model, system message,
   /// clamped parameters); every other byte stays.
   static func openAIPatchedBody(
-    _ original: [UInt8], json: JSONValue, plan: ForwardPlan, maxTokens: String
+    _ original: [UInt8], json: JSONValue, plan: ForwardPlan, maxTokens: String, chat: Bool = true
   ) throws(JSONParseError) -> [UInt8] {
     var edits: [JSONPatch.MemberEdit] = []
     if json["model"]?.stringValue != plan.model { edits.append(.set(["model"], to: .string(plan.model))) }
-    if let action = plan.systemPrompt {
+    // An embeddings request has no messages and no generation parameters.
+    if let action = plan.systemPrompt, chat {
       edits.append(JSONPatch.MemberEdit(keys: ["messages"]) { RouteActions.systemMessages($0, action: action) })
     }
-    if case .object(let clamped)? = RouteActions.generationConfig(
-      json, rules: plan.generation, names: openAINames(maxTokens: maxTokens))
+    if chat,
+      case .object(let clamped)? = RouteActions.generationConfig(
+        json, rules: plan.generation, names: openAINames(maxTokens: maxTokens))
     {
       for member in clamped where json[member.key] != member.value {
         edits.append(.set([member.key], to: member.value))
@@ -175,26 +180,25 @@ extension Exchange {
   mutating func openAIPassthroughHop(_ runtime: BackendRuntime, _ forwarding: inout Forwarding) async -> HopResult {
     let backend = runtime.backend
     guard let chat = forwarding.openAI else { return await translatedHop(runtime, &forwarding) }
+    let embeddings = forwarding.call.method == .batchEmbedContents
+    // Patched per hop: a default for max tokens is inserted under each backend's own field name.
     let body: [UInt8]
-    if let cached = forwarding.passthroughBody {
-      body = cached
-    } else {
-      do {
-        body = try Self.openAIPatchedBody(
-          request.body, json: chat.body, plan: forwarding.plan, maxTokens: backend.maxTokensField)
-      } catch {
-        return .failed(
-          HopFailure(
-            backend: backend.name, fault: .rejected, error: .invalidArgument("The request body is not valid JSON."),
-            outcome: "400"))
-      }
-      forwarding.passthroughBody = body
+    do {
+      body = try Self.openAIPatchedBody(
+        request.body, json: chat.body, plan: forwarding.plan, maxTokens: backend.maxTokensField, chat: !embeddings)
+    } catch {
+      return .failed(
+        HopFailure(
+          backend: backend.name, fault: .rejected, error: .invalidArgument("The request body is not valid JSON."),
+          outcome: "400"))
     }
     log(.hopStarted(mode: backend.protocolName.rawValue))
     let upstream: UpstreamRequest
     do {
       upstream = upstreamRequest(
-        backend, url: try openAIURL(backend, path: ["chat", "completions"], model: forwarding.plan.model),
+        backend,
+        url: try openAIURL(
+          backend, path: embeddings ? ["embeddings"] : ["chat", "completions"], model: forwarding.plan.model),
         headers: try openAIHeaders(backend, key: forwarding.key, stream: chat.stream), body: body)
     } catch {
       return .failed(error)
@@ -234,6 +238,9 @@ extension Exchange {
   mutating func openAIToGeminiHop(_ runtime: BackendRuntime, _ forwarding: inout Forwarding) async -> HopResult {
     let backend = runtime.backend
     guard var chat = forwarding.openAI else { return await passthroughHop(runtime, &forwarding) }
+    if forwarding.call.method == .batchEmbedContents {
+      return await openAIEmbeddingsToGeminiHop(runtime, chat, forwarding)
+    }
     let translation: OpenAIFrontTranslation
     if let cached = chat.translated {
       translation = cached
@@ -296,6 +303,66 @@ extension Exchange {
       backend: backend.name, stream: OpenAIFrontStream(identity: chat.identity, includeUsage: chat.includeUsage))
     return await relay(
       response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
+  }
+}
+
+extension Exchange {
+  /// `POST /v1/embeddings` to a Gemini backend, as one `batchEmbedContents`.
+  mutating func openAIEmbeddingsToGeminiHop(_ runtime: BackendRuntime, _ chat: OpenAIChat, _ forwarding: Forwarding)
+    async -> HopResult
+  {
+    let backend = runtime.backend
+    let translated: OpenAIFrontEmbeddings.Request
+    do {
+      translated = try OpenAIFrontEmbeddings.geminiRequest(chat.body, model: forwarding.plan.model)
+    } catch {
+      return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
+    }
+    log(.hopStarted(mode: "gemini"))
+    let upstream: UpstreamRequest
+    do {
+      let fixed = try Self.segments(["v1beta", "models"], client: false, backend: backend)
+      let method = try Self.segments(["\(forwarding.plan.model):batchEmbedContents"], client: true, backend: backend)
+      var headers = [try Self.constantHeader("content-type", "application/json", backend: backend)]
+      headers += try Self.credentialHeaders(backend, clientKey: forwarding.key, name: "x-goog-api-key") { $0 }
+      upstream = upstreamRequest(
+        backend, url: try Self.url(backend, path: fixed + method), headers: headers,
+        body: translated.body.serializedBytes())
+    } catch {
+      return .failed(error)
+    }
+    let response: UpstreamResponse
+    switch await send(upstream, via: runtime, gemini: true) {
+    case .success(let answer): response = answer
+    case .failure(let failure): return .failed(failure)
+    }
+    let bytes: [UInt8]
+    do {
+      bytes = try await Self.readAll(
+        response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
+    } catch {
+      return .failed(Self.failure(error, backend: backend.name))
+    }
+    // Gemini's batch answer counts no tokens: louter's estimate, as for countTokens.
+    let inputs = chat.body["input"]?.arrayValue ?? [chat.body["input"] ?? .null]
+    let tokens = inputs.reduce(Int64(0)) { sum, input in
+      BoundedInteger.sum(
+        sum, Int64(TokenEstimator.tokens(input.stringValue ?? "")), in: OpenAIToGemini.tokenCountRange)
+    }
+    let answer: JSONValue
+    do {
+      answer = try OpenAIFrontEmbeddings.openAIResponse(
+        JSONParser.parse(bytes), request: translated, model: chat.model, estimatedTokens: tokens)
+    } catch let error as GeminiError {
+      return .failed(Self.badAnswer(error, backend: backend.name))
+    } catch {
+      return .failed(
+        Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
+    }
+    var headers: [(String, String)] = [("x-louter-backend", backend.name)]
+    if let warning = translated.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
+    await respond(200, json: answer, headers: headers)
+    return .served(healthy: true)
   }
 }
 
