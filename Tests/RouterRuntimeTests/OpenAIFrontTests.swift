@@ -179,6 +179,50 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
   }
 }
 
+@Suite struct OpenAIPassthroughStreamTests {
+  private func event(_ text: String) -> [UInt8] { Array("data: \(text)\n\n".utf8) }
+
+  @Test func backendErrorBeforeTheFirstChunkIsTheHopsFailure() {
+    var form = OpenAIPassthroughStreamForm(backend: "b")
+    let piece = form.feed(event(#"{"error":{"message":"boom","type":"server_error","code":null}}"#))
+    #expect(piece.answers.isEmpty, "nothing may commit the stream: the chain goes on")
+    #expect(piece.failure != nil)
+    #expect(!form.errorBytes(.unavailable("x")).isEmpty)
+  }
+
+  @Test func backendErrorAfterAChunkIsRelayedOnce() {
+    var form = OpenAIPassthroughStreamForm(backend: "b")
+    let first = form.feed(event(#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#))
+    #expect(first.answers.count == 1 && first.failure == nil)
+    let broken = form.feed(event(#"{"error":{"message":"boom"}}"#))
+    #expect(broken.failure != nil && String(decoding: broken.bytes, as: UTF8.self).contains("boom"))
+    #expect(form.errorBytes(.unavailable("x")).isEmpty, "the backend's own error event was relayed")
+  }
+
+  @Test func aStreamWithoutDoneEndsWithAnError() {
+    var cut = OpenAIPassthroughStreamForm(backend: "b")
+    _ = cut.feed(event(#"{"choices":[]}"#))
+    #expect(cut.feed(nil).failure != nil)
+    var whole = OpenAIPassthroughStreamForm(backend: "b")
+    let usage = whole.feed(
+      event(#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}"#) + event("[DONE]"))
+    #expect(
+      usage.answers == [
+        .object(["usageMetadata": .object(["promptTokenCount": 2, "candidatesTokenCount": 3, "totalTokenCount": 5])])
+      ])
+    #expect(whole.feed(nil).failure == nil)
+  }
+
+  @Test func recordNamesTheFront() {
+    var record = RequestRecord(id: "r")
+    record.apply(.front(.openai), started: .now)
+    record.apply(.call(method: "chat.completions", model: "m"), started: .now)
+    #expect(record.line.contains("chat.completions model=m front=openai"))
+    #expect(record.json["front"] == "openai")
+    #expect(!RequestRecord(id: "g").line.contains("front="))
+  }
+}
+
 @Suite struct OpenAIFrontGatewayTests {
   private func request(_ method: String, _ target: String, _ headers: [(String, String)] = []) -> HTTPRequest {
     HTTPRequest(method: method, target: target, headers: HTTPHeaders(headers.map { (name: $0.0, value: $0.1) }))

@@ -33,6 +33,10 @@ protocol = "gemini"
 url = "http://127.0.0.1:{gemini_port}"
 first_byte_timeout = "5s"
 
+[backends.gem2]
+protocol = "gemini"
+url = "http://127.0.0.1:{gemini_port}"
+
 [backends.down]
 protocol = "openai"
 url = "http://127.0.0.1:{openai_port}/v1"
@@ -43,6 +47,13 @@ match = {{ model = "chain-*" }}
 model = "fake-503"
 fallback_on = ["5xx"]
 backends = ["down", "gem"]
+
+[[routes]]
+name = "spent"
+match = {{ model = "spent-*" }}
+model = "gem-500"
+fallback_on = ["5xx"]
+backends = ["gem", "gem2"]
 
 [[routes]]
 name = "reserved"
@@ -406,3 +417,12 @@ def test_both_sdks_on_one_listener(front):
     assert client(front).chat.completions.create(
         model="gem-chat", messages=[{"role": "user", "content": "from openai"}]).choices[0].message.content.startswith(
         "from openai")
+
+
+def test_spent_chain_tells_the_sdk_not_to_retry(front, gemini):
+    before = len(gemini.requests)
+    with pytest.raises(openai.InternalServerError) as caught:
+        openai.OpenAI(base_url=f"http://127.0.0.1:{front}/v1", api_key=KEY, max_retries=2).chat.completions.create(
+            model="spent-x", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert len(gemini.requests) - before == 2, "one try per backend, no SDK retries on top"

@@ -23,6 +23,7 @@ extension Exchange {
   /// The OpenAI front: the same authentication, routes, actions and chain as the Gemini front, with
   /// OpenAI's paths, keys and error shape.
   mutating func runOpenAI() async {
+    log(.front(.openai))
     let path = request.path
     guard let call = OpenAICall.parse(httpMethod: request.method, path: path) else {
       await fail(.notFound("no OpenAI API method at \(request.method) \(path)"))
@@ -383,6 +384,10 @@ enum ToolCallID {
 struct OpenAIPassthroughStreamForm: StreamForm {
   let backend: String
   var framer = SSEEventFramer(allowsDone: true)
+  /// The backend's own error event went out with the relayed bytes: the client needs no second one.
+  var relayedError = false
+  /// A chunk was read: the relay has committed the stream by the time it writes the next bytes.
+  var sawChunk = false
 
   init(backend: String) { self.backend = backend }
 
@@ -394,8 +399,19 @@ struct OpenAIPassthroughStreamForm: StreamForm {
       let framed = try framer.feed(chunk ?? [])
       piece.bytes = framed.bytes
       // Each chunk counts as an answer (the relay commits on the first); its usage in Gemini's names.
-      piece.answers = framed.events.map { event in
-        OpenAIToGemini.usageMetadata(event["usage"]).map { .object(["usageMetadata": $0]) } ?? .object([])
+      for event in framed.events {
+        if event["error"] != nil {
+          // The backend's in-band error: before the first chunk it is the hop's failure (the chain goes on);
+          // after it the event is relayed as it is and ends the stream.
+          let error = UpstreamErrorMapper.mapStreamError(event, backend: backend)
+          piece.failure = Exchange.failure(
+            status: error.code, retryAfter: false, error: error, backend: backend, outcome: "stream-error")
+          relayedError = sawChunk
+          return piece
+        }
+        sawChunk = true
+        piece.answers.append(
+          OpenAIToGemini.usageMetadata(event["usage"]).map { .object(["usageMetadata": $0]) } ?? .object([]))
       }
     } catch {
       piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
@@ -409,7 +425,9 @@ struct OpenAIPassthroughStreamForm: StreamForm {
     return piece
   }
 
-  mutating func errorBytes(_ error: GeminiError) -> [UInt8] { OpenAIWire.event(OpenAIWire.errorJSON(error)) }
+  mutating func errorBytes(_ error: GeminiError) -> [UInt8] {
+    relayedError ? [] : OpenAIWire.event(OpenAIWire.errorJSON(error))
+  }
 
   // The backend's own [DONE] was relayed with its last event.
   mutating func end() -> [UInt8] { [] }

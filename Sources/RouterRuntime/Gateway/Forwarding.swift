@@ -97,7 +97,10 @@ extension Exchange {
       clientWentAway()
       return
     }
-    await fail(Self.aggregate(forwarding.failures))
+    // The openai SDKs retry 429 and 5xx twice by themselves: after a whole chain has failed, that would
+    // only multiply the load.
+    let noRetry = front == .openai && forwarding.failures.count > 1 ? [("x-should-retry", "false")] : []
+    await fail(Self.aggregate(forwarding.failures), headers: noRetry)
   }
 
   /// The client is gone: nothing more is sent.
