@@ -426,3 +426,11 @@ def test_spent_chain_tells_the_sdk_not_to_retry(front, gemini):
             model="spent-x", messages=[{"role": "user", "content": "x"}])
     assert caught.value.response.headers["x-should-retry"] == "false"
     assert len(gemini.requests) - before == 2, "one try per backend, no SDK retries on top"
+
+
+def test_azure_style_client(front):
+    azure = openai.AzureOpenAI(azure_endpoint=f"http://127.0.0.1:{front}", api_key=KEY, api_version="2024-10-21",
+                               max_retries=0)
+    answer = azure.chat.completions.create(model="gem-chat", messages=[{"role": "user", "content": "from azure"}])
+    assert answer.choices[0].message.content.startswith("from azure")
+    assert "front-probe" in [m.id for m in azure.models.list().data]

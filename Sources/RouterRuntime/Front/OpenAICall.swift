@@ -10,11 +10,15 @@ struct OpenAICall: Equatable {
   }
 
   let method: Method
-  /// The model id of `getModel` (percent-decoded; may hold `/`), empty otherwise.
+  /// The model id of `getModel`, or the deployment of an Azure-style path (percent-decoded; may hold `/`);
+  /// empty otherwise.
   let model: String
 
-  /// Parses `POST /v1/chat/completions` and friends, with or without the `/v1` prefix; nil for any other path.
+  /// Parses `POST /v1/chat/completions` and friends, with or without the `/v1` prefix, and the Azure-style
+  /// `/openai/deployments/{deployment}/chat/completions` (and `/embeddings`, `GET /openai/models`); nil for
+  /// any other path.
   static func parse(httpMethod: String, path: String) -> OpenAICall? {
+    if path.hasPrefix("/openai/") { return parseAzure(httpMethod: httpMethod, path: path) }
     let rest = path.hasPrefix("/v1/") ? String(path.dropFirst("/v1".count)) : path
     switch (httpMethod, rest) {
     case ("POST", "/chat/completions"): return OpenAICall(method: .chatCompletions, model: "")
@@ -26,6 +30,20 @@ struct OpenAICall: Equatable {
     // The SDK encodes `/` in an id as %2F; curl sends it raw: both name the same model.
     guard let id = GeminiCall.percentDecoded(String(rest.dropFirst("/models/".count))) else { return nil }
     return OpenAICall(method: .getModel, model: id)
+  }
+
+  /// The `AzureOpenAI` client's paths: the deployment is one path segment, the `api-version` query is ignored.
+  static func parseAzure(httpMethod: String, path: String) -> OpenAICall? {
+    if httpMethod == "GET", path == "/openai/models" { return OpenAICall(method: .listModels, model: "") }
+    let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+    guard httpMethod == "POST", segments.count >= 5, segments[1] == "openai", segments[2] == "deployments",
+      let deployment = GeminiCall.percentDecoded(String(segments[3])), !deployment.isEmpty
+    else { return nil }
+    switch segments[4...].joined(separator: "/") {
+    case "chat/completions": return OpenAICall(method: .chatCompletions, model: deployment)
+    case "embeddings": return OpenAICall(method: .embeddings, model: deployment)
+    default: return nil
+    }
   }
 
   /// Whether the OpenAI front answers `request` (else the Gemini front does).

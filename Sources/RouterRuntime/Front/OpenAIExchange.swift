@@ -54,7 +54,7 @@ extension Exchange {
         await fail(.notFound("The model '\(call.model)' does not exist or you do not have access to it."))
       }
     case .embeddings, .chatCompletions:
-      await forwardOpenAI(call.method, key: key, authentication: authentication)
+      await forwardOpenAI(call, key: key, authentication: authentication)
     }
   }
 
@@ -77,7 +77,8 @@ extension Exchange {
 
   /// A chat or embeddings request: routed like a Gemini `generateContent`/`streamGenerateContent` or
   /// `batchEmbedContents` of the same model.
-  mutating func forwardOpenAI(_ method: OpenAICall.Method, key: String?, authentication: Authentication) async {
+  mutating func forwardOpenAI(_ call: OpenAICall, key: String?, authentication: Authentication) async {
+    let method = call.method
     let body: JSONValue
     do {
       body = try JSONParser.parse(request.body)
@@ -86,7 +87,8 @@ extension Exchange {
       await fail(.invalidArgument("The request body is not valid JSON: \(error.description)"))
       return
     }
-    let model = body["model"]?.stringValue ?? ""
+    // Azure-style clients name the deployment in the path (and usually in the body too).
+    let model = body["model"]?.stringValue ?? call.model
     log(.call(method: method.rawValue, model: model))
     let embeddings = method == .embeddings
     guard case .object = body, embeddings ? body["input"] != nil : body["messages"]?.arrayValue != nil else {
@@ -116,10 +118,10 @@ extension Exchange {
     case .routed(let plan):
       log(.route(table.routes[plan.route].name, upstreamModel: plan.model))
       commonHeaders.append(("x-louter-route", record.route))
-      let call = GeminiCall(
+      let gemini = GeminiCall(
         version: "v1beta",
         method: embeddings ? .batchEmbedContents : stream ? .streamGenerateContent : .generateContent, model: model)
-      var forwarding = Forwarding(call: call, plan: plan, body: body, key: key, stream: stream)
+      var forwarding = Forwarding(call: gemini, plan: plan, body: body, key: key, stream: stream)
       let seconds = Date().timeIntervalSince1970
       forwarding.openAI = OpenAIChat(
         body: body, model: model, stream: stream,
