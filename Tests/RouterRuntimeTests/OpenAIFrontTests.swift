@@ -49,6 +49,26 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
     #expect(translated.warnings.dropped == ["logit_bias", "user", "tools[0].function.strict"])
   }
 
+  @Test func thoughtSignaturesMakeTheRoundTrip() throws {
+    let answer = try json(
+      #"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"U0lH"}]}}]}"#)
+    let completion = try OpenAIFrontResponse.completion(
+      answer, identity: OpenAIAnswerIdentity(id: "c", created: 0, model: "m")
+    ) { "call_1" }
+    let message = try #require(completion["choices"]?.arrayValue?.first?["message"])
+    let call = try #require(message["tool_calls"]?.arrayValue?.first)
+    #expect(call["extra_content"] == .object(["google": .object(["thought_signature": "U0lH"])]))
+    let history: JSONValue = .object([
+      "messages": .array([
+        .object(["role": "user", "content": "x"]), message,
+        .object(["role": "tool", "tool_call_id": "call_1", "content": "ok"]),
+      ])
+    ])
+    let request = try OpenAIFrontRequest.translate(history, model: "gemini-3-pro")
+    let part = request.body["contents"]?.arrayValue?[1]["parts"]?.arrayValue?.first
+    #expect(part?["thoughtSignature"] == "U0lH")
+  }
+
   @Test func reasoningEffortPicksTheModelFamilysKnob() throws {
     let body = try json(#"{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"low"}"#)
     let flash = try OpenAIFrontRequest.translate(body, model: "gemini-2.5-flash")

@@ -113,7 +113,7 @@ class FakeGemini:
                     return self.send(status, json.dumps(error).encode(), "application/json")
                 if model == "gem-tools":
                     answers = [{"candidates": [{"content": {"role": "model", "parts": [
-                        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+                        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lH"},
                         {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}]},
                         "finishReason": "STOP", "index": 0}]}]
                 elif model == "gem-json":
@@ -290,6 +290,8 @@ def test_tools_round_trip_to_gemini(front, gemini):
     second = client(front).chat.completions.create(model="gem-chat", messages=messages, tools=tools)
     contents = gemini.requests[-1]["body"]["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
+    # Gemini 3's thought signature came back through the SDK's history (extra_content.google).
+    assert contents[1]["parts"][0]["thoughtSignature"] == "U0lH" and "thoughtSignature" not in contents[1]["parts"][1]
     assert [p["functionResponse"]["response"] for p in contents[2]["parts"]] == [{"temp": 21}, {"output": "18C"}]
     assert "temp" in second.choices[0].message.content
 

@@ -270,7 +270,11 @@ struct MessageReader {
           throw GeminiRequestError("\(callPath).function.arguments: must be a JSON object")
         }
         calls[id] = (name, position)
-        parts.append(.object(["functionCall": .object(["name": .string(name), "args": args])]))
+        var part: [JSONMember] = [JSONMember("functionCall", .object(["name": .string(name), "args": args]))]
+        if let signature = call["extra_content"]?["google"]?["thought_signature"]?.stringValue {
+          part.append(JSONMember("thoughtSignature", .string(signature)))
+        }
+        parts.append(.object(part))
       }
       append(role: "model", parts: parts)
     case "tool":

@@ -91,12 +91,21 @@ struct ToolCall: Equatable {
   let name: String
   /// The arguments as a JSON text (`{}` when absent).
   let arguments: String
+  /// Gemini's `thoughtSignature` on the call's part: Gemini 3 wants it back with the call on the next turn.
+  var signature: String? = nil
 
+  /// The OpenAI tool call; a signature goes in `extra_content.google.thought_signature`, where Google's own
+  /// OpenAI-compatible endpoint puts it (the SDK keeps unknown fields, so it comes back with the history).
   var json: JSONValue {
-    .object([
-      "id": .string(id), "type": "function",
-      "function": .object(["name": .string(name), "arguments": .string(arguments)]),
-    ])
+    var members: [JSONMember] = [
+      JSONMember("id", .string(id)), JSONMember("type", "function"),
+      JSONMember("function", .object(["name": .string(name), "arguments": .string(arguments)])),
+    ]
+    if let signature {
+      members.append(
+        JSONMember("extra_content", .object(["google": .object(["thought_signature": .string(signature)])])))
+    }
+    return .object(members)
   }
 }
 
@@ -112,7 +121,9 @@ struct CandidateReader {
       if let call = part["functionCall"], let name = call["name"]?.stringValue {
         let args = call["args"].flatMap { $0 == .null ? nil : $0 } ?? .object([])
         calls.append(
-          ToolCall(id: call["id"]?.stringValue ?? callID(), name: name, arguments: args.serialized()))
+          ToolCall(
+            id: call["id"]?.stringValue ?? callID(), name: name, arguments: args.serialized(),
+            signature: part["thoughtSignature"]?.stringValue))
       }
     }
   }
