@@ -412,8 +412,7 @@ struct OpenAIPassthroughStreamForm: StreamForm {
           return piece
         }
         sawChunk = true
-        piece.answers.append(
-          OpenAIToGemini.usageMetadata(event["usage"]).map { .object(["usageMetadata": $0]) } ?? .object([]))
+        piece.answers.append(Self.recordAnswer(event))
       }
     } catch {
       piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
@@ -429,6 +428,19 @@ struct OpenAIPassthroughStreamForm: StreamForm {
 
   mutating func errorBytes(_ error: GeminiError) -> [UInt8] {
     relayedError ? [] : OpenAIWire.event(OpenAIWire.errorJSON(error))
+  }
+
+  /// What the request record reads from a chunk, in Gemini's names: its usage, and its text (for the
+  /// token estimate when the backend sends no usage).
+  static func recordAnswer(_ chunk: JSONValue) -> JSONValue {
+    var members: [JSONMember] = []
+    let text = (chunk["choices"]?.arrayValue ?? []).compactMap { $0["delta"]?["content"]?.stringValue }.joined()
+    if !text.isEmpty {
+      members.append(
+        JSONMember("candidates", [.object(["content": .object(["parts": [.object(["text": .string(text)])]])])]))
+    }
+    if let usage = OpenAIToGemini.usageMetadata(chunk["usage"]) { members.append(JSONMember("usageMetadata", usage)) }
+    return .object(members)
   }
 
   // The backend's own [DONE] was relayed with its last event.
