@@ -123,6 +123,18 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
     #expect(completion == expected)
   }
 
+  @Test func logprobsAreMapped() throws {
+    let result = try json(
+      #"{"chosenCandidates":[{"token":"Hi","logProbability":-0.5}],"#
+        + #""topCandidates":[{"candidates":[{"token":"Hi","logProbability":-0.5},{"token":"Yo","logProbability":-2}]}]}"#
+    )
+    #expect(
+      OpenAIFrontResponse.logprobs(result).serialized()
+        == #"{"content":[{"token":"Hi","logprob":-0.5,"bytes":null,"top_logprobs":["#
+        + #"{"token":"Hi","logprob":-0.5,"bytes":null},{"token":"Yo","logprob":-2.0,"bytes":null}]}]}"#)
+    #expect(OpenAIFrontResponse.logprobs(nil) == .null)
+  }
+
   @Test func finishReasonsAndBlockedPrompt() throws {
     #expect(OpenAIFrontResponse.finishReason("MAX_TOKENS", sawCall: false) == "length")
     #expect(OpenAIFrontResponse.finishReason("SAFETY", sawCall: true) == "content_filter")

@@ -36,7 +36,7 @@ public enum OpenAIFrontResponse {
         .object([
           "index": .int(index), "message": .object(message),
           "finish_reason": .string(finishReason(candidate["finishReason"]?.stringValue, sawCall: !read.calls.isEmpty)),
-          "logprobs": .null,
+          "logprobs": logprobs(candidate["logprobsResult"]),
         ]))
     }
     var members: [JSONMember] = [
@@ -46,6 +46,23 @@ public enum OpenAIFrontResponse {
     ]
     if let usage = usage(answer["usageMetadata"]) { members.append(JSONMember("usage", usage)) }
     return .object(members)
+  }
+
+  /// Gemini `logprobsResult` → OpenAI `logprobs.content` (`bytes` unknown); null when absent.
+  static func logprobs(_ result: JSONValue?) -> JSONValue {
+    guard let chosen = result?["chosenCandidates"]?.arrayValue else { return .null }
+    let top = result?["topCandidates"]?.arrayValue ?? []
+    func entry(_ candidate: JSONValue) -> [JSONMember] {
+      [
+        JSONMember("token", .string(candidate["token"]?.stringValue ?? "")),
+        JSONMember("logprob", .double(candidate["logProbability"]?.doubleValue ?? 0)), JSONMember("bytes", .null),
+      ]
+    }
+    let content: [JSONValue] = chosen.enumerated().map { position, candidate in
+      let alternatives = position < top.count ? top[position]["candidates"]?.arrayValue ?? [] : []
+      return .object(entry(candidate) + [JSONMember("top_logprobs", .array(alternatives.map { .object(entry($0)) }))])
+    }
+    return .object(["content": .array(content)])
   }
 
   /// A 400 for an answer whose prompt was blocked before any candidate.
