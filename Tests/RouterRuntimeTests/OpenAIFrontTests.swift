@@ -69,6 +69,16 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
     #expect(part?["thoughtSignature"] == "U0lH")
   }
 
+  @Test func allowedToolsLimitTheDeclarations() throws {
+    let body = try json(
+      #"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a"}},"#
+        + #"{"type":"function","function":{"name":"b"}}],"tool_choice":{"type":"allowed_tools","#
+        + #""allowed_tools":{"mode":"auto","tools":[{"type":"function","function":{"name":"b"}}]}}}"#)
+    let translated = try OpenAIFrontRequest.translate(body, model: "m")
+    #expect(translated.body["tools"] == [.object(["functionDeclarations": [.object(["name": "b"])]])])
+    #expect(translated.body["toolConfig"] == .object(["functionCallingConfig": .object(["mode": "AUTO"])]))
+  }
+
   @Test func reasoningEffortPicksTheModelFamilysKnob() throws {
     let body = try json(#"{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"low"}"#)
     let flash = try OpenAIFrontRequest.translate(body, model: "gemini-2.5-flash")

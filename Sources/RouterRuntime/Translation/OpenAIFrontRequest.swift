@@ -190,6 +190,12 @@ public enum OpenAIFrontRequest {
     }
     if body["parallel_tool_calls"]?.boolValue == false { warnings.drop("parallel_tool_calls") }
     let config = try toolConfig(body["tool_choice"])
+    if let choice = body["tool_choice"], choice["type"]?.stringValue == "allowed_tools" {
+      // With AUTO Gemini takes no list of allowed names: it sees only the allowed declarations instead.
+      let allowed = Set(
+        (choice["allowed_tools"]?["tools"]?.arrayValue ?? []).compactMap { $0["function"]?["name"]?.stringValue })
+      declarations = declarations.filter { $0["name"]?.stringValue.map(allowed.contains) ?? false }
+    }
     return (declarations.isEmpty ? nil : declarations, config)
   }
 
