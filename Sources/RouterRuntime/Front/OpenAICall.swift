@@ -2,6 +2,7 @@ import RouteSpec
 
 /// What a request to the OpenAI front asks for, parsed from its method and path.
 struct OpenAICall: Equatable {
+  /// The API method; the raw value is what the request record calls it.
   enum Method: String, Equatable {
     case chatCompletions = "chat.completions"
     case embeddings
@@ -71,6 +72,7 @@ struct OpenAICall: Equatable {
     return nil
   }
 
+  /// The credentials of `Authorization: Bearer <credentials>` (scheme in any case), or nil.
   static func bearer(_ request: HTTPRequest) -> String? {
     guard let authorization = request.headers["authorization"] else { return nil }
     let parts = authorization.split(separator: " ", maxSplits: 1)

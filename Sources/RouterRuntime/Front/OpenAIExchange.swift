@@ -180,6 +180,8 @@ extension Exchange {
     return edits.isEmpty ? original : try JSONPatch.apply(edits, to: original)
   }
 
+  /// One hop of an OpenAI request to an OpenAI (or echo) backend: the client's bytes as patched by the
+  /// route's actions, the answer relayed as it comes.
   mutating func openAIPassthroughHop(_ runtime: BackendRuntime, _ forwarding: inout Forwarding) async -> HopResult {
     let backend = runtime.backend
     guard let chat = forwarding.openAI else { return await translatedHop(runtime, &forwarding) }
@@ -238,6 +240,8 @@ extension Exchange {
 
   // MARK: Gemini backend: translated
 
+  /// One hop of an OpenAI request to a Gemini backend: translated there and back, the translation done
+  /// once for the whole chain.
   mutating func openAIToGeminiHop(_ runtime: BackendRuntime, _ forwarding: inout Forwarding) async -> HopResult {
     let backend = runtime.backend
     guard var chat = forwarding.openAI else { return await passthroughHop(runtime, &forwarding) }
@@ -371,6 +375,7 @@ extension Exchange {
 
 /// Fresh tool-call ids (`call_` and 24 random characters): unique even when one function is called twice.
 enum ToolCallID {
+  /// A new id from the system CSPRNG.
   static func make() -> String {
     var generator = SystemRandomNumberGenerator()
     let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)

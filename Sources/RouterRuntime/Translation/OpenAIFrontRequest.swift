@@ -69,6 +69,7 @@ public enum OpenAIFrontRequest {
 
   // MARK: generation
 
+  /// The `generationConfig` members for the request's sampling, length, stop, format and reasoning fields.
   static func generationConfig(_ body: JSONValue, model: String, warnings: inout TranslationWarnings)
     throws(GeminiRequestError) -> [JSONMember]
   {
@@ -128,6 +129,7 @@ public enum OpenAIFrontRequest {
     return config
   }
 
+  /// `response_format` → `responseMimeType` (+ `responseJsonSchema`) appended to `config`.
   static func responseFormat(
     _ format: JSONValue?, into config: inout [JSONMember], warnings: inout TranslationWarnings
   ) throws(GeminiRequestError) {
@@ -168,6 +170,7 @@ public enum OpenAIFrontRequest {
 
   // MARK: tools
 
+  /// Function declarations (only the allowed ones under `allowed_tools`) and the tool config.
   static func tools(_ body: JSONValue, warnings: inout TranslationWarnings) throws(GeminiRequestError) -> (
     declarations: [JSONValue]?, config: JSONValue?
   ) {
@@ -199,6 +202,7 @@ public enum OpenAIFrontRequest {
     return (declarations.isEmpty ? nil : declarations, config)
   }
 
+  /// `tool_choice` → `toolConfig.functionCallingConfig`; nil when absent.
   static func toolConfig(_ choice: JSONValue?) throws(GeminiRequestError) -> JSONValue? {
     guard let choice, choice != .null else { return nil }
     func config(_ mode: String, names: [String]? = nil) -> JSONValue {
@@ -241,6 +245,7 @@ struct MessageReader {
   /// The function responses waiting to be written as one user turn, with their call positions.
   var pendingResponses: [(position: Int, part: JSONValue)] = []
 
+  /// Reads every message; a history with no turn (only system messages) is a 400.
   static func read(_ messages: [JSONValue]) throws(GeminiRequestError) -> MessageReader {
     var reader = MessageReader()
     for (index, message) in messages.enumerated() { try reader.add(message, path: "messages[\(index)]") }
@@ -251,6 +256,7 @@ struct MessageReader {
     return reader
   }
 
+  /// Adds one message; `path` names it in errors.
   mutating func add(_ message: JSONValue, path: String) throws(GeminiRequestError) {
     let role = message["role"]?.stringValue ?? ""
     if role != "tool" { flushResponses() }

@@ -131,6 +131,7 @@ struct CandidateReader {
   var text = ""
   var calls: [ToolCall] = []
 
+  /// Reads `candidate`; `callID` names calls that came without an id.
   init(_ candidate: JSONValue, callID: () -> String) {
     for part in candidate["content"]?["parts"]?.arrayValue ?? [] {
       if part["thought"]?.boolValue == true { continue }
@@ -207,6 +208,7 @@ public struct OpenAIFrontStream: Sendable {
     return [envelope(choices: [], usage: OpenAIFrontResponse.usage(lastUsage) ?? .null)]
   }
 
+  /// A chunk with one choice.
   func chunk(index: Int64, delta: JSONValue, finish: String? = nil) -> JSONValue {
     let choice: JSONValue = .object([
       "index": .int(index), "delta": delta, "finish_reason": finish.map { .string($0) } ?? .null, "logprobs": .null,
@@ -214,6 +216,7 @@ public struct OpenAIFrontStream: Sendable {
     return envelope(choices: [choice], usage: nil)
   }
 
+  /// A chunk's fixed members around `choices`; `usage` is null on every chunk but the last when usage was asked for.
   func envelope(choices: [JSONValue], usage: JSONValue?) -> JSONValue {
     var members: [JSONMember] = [
       JSONMember("id", .string(identity.id)), JSONMember("object", "chat.completion.chunk"),
@@ -253,6 +256,7 @@ public enum OpenAIWire {
     }
   }
 
+  /// OpenAI's `code` for the common cases, else the google.rpc status in lowercase.
   static func errorCode(_ error: GeminiError) -> String {
     switch error.code {
     case 401: "invalid_api_key"
