@@ -282,6 +282,8 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
     #expect(!OpenAICall.servesOpenAI(request("POST", "/v1beta/models/m:generateContent")))
     #expect(OpenAICall.parse(httpMethod: "GET", path: "/v1/models/openai%2Fgpt-4o")?.model == "openai/gpt-4o")
     #expect(OpenAICall.presentedKey(request("GET", "/v1/models", [("api-key", "az")])) == "az")
+    #expect(OpenAICall.sendsOpenAICredentials(request("POST", "/v1/completions", [("authorization", "Bearer k")])))
+    #expect(!OpenAICall.sendsOpenAICredentials(request("POST", "/v1/x", [("x-goog-api-key", "k")])))
     let azure = OpenAICall.parse(httpMethod: "POST", path: "/openai/deployments/my%2Fdep/chat/completions")
     #expect(azure == OpenAICall(method: .chatCompletions, model: "my/dep"))
     #expect(OpenAICall.parse(httpMethod: "POST", path: "/openai/deployments/d/embeddings")?.method == .embeddings)

@@ -436,3 +436,11 @@ def test_azure_style_client(front):
     answer = azure.chat.completions.create(model="gem-chat", messages=[{"role": "user", "content": "from azure"}])
     assert answer.choices[0].message.content.startswith("from azure")
     assert "front-probe" in [m.id for m in azure.models.list().data]
+
+
+def test_unknown_path_answers_in_the_clients_shape(front):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client(front).completions.create(model="gpt-fake", prompt="legacy")
+    assert caught.value.body["type"] == "not_found_error"
+    gemini = requests.post(f"http://127.0.0.1:{front}/v1/nothing", headers={"x-goog-api-key": KEY}, timeout=5)
+    assert gemini.status_code == 404 and gemini.json()["error"]["status"] == "NOT_FOUND"

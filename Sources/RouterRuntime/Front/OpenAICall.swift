@@ -57,6 +57,12 @@ struct OpenAICall: Equatable {
   static func servesOpenAI(_ request: HTTPRequest) -> Bool {
     guard let call = parse(httpMethod: request.method, path: request.path) else { return false }
     guard call.method == .listModels || call.method == .getModel, request.path.hasPrefix("/v1/") else { return true }
+    return sendsOpenAICredentials(request)
+  }
+
+  /// The key's header says OpenAI client: `Authorization: Bearer` or `api-key`, and none of Gemini's
+  /// (`x-goog-api-key`, `?key=`, `x-goog-api-client`).
+  static func sendsOpenAICredentials(_ request: HTTPRequest) -> Bool {
     if request.headers["x-goog-api-key"] != nil || request.headers["x-goog-api-client"] != nil
       || QueryString.value("key", in: request.query) != nil
     {

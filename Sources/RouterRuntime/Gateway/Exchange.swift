@@ -95,6 +95,8 @@ struct Exchange {
       return
     }
     guard let call = parsed else {
+      // A path neither API has, from a client that sends its key the OpenAI way: its 404 in OpenAI's shape.
+      if OpenAICall.sendsOpenAICredentials(request) { front = .openai }
       await fail(
         .notFound(
           "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
