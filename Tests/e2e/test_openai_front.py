@@ -37,6 +37,11 @@ first_byte_timeout = "5s"
 protocol = "gemini"
 url = "http://127.0.0.1:{gemini_port}"
 
+[backends.gemslow]
+protocol = "gemini"
+url = "http://127.0.0.1:{gemini_port}"
+first_byte_timeout = "300ms"
+
 [backends.down]
 protocol = "openai"
 url = "http://127.0.0.1:{openai_port}/v1"
@@ -54,6 +59,13 @@ match = {{ model = "spent-*" }}
 model = "gem-500"
 fallback_on = ["5xx"]
 backends = ["gem", "gem2"]
+
+[[routes]]
+name = "stalled"
+match = {{ model = "stall-*" }}
+model = "gem-stall"
+fallback_on = ["timeout"]
+backends = ["gemslow", "oai"]
 
 [[routes]]
 name = "reserved"
@@ -87,6 +99,7 @@ class FakeGemini:
 
     def __init__(self):
         self.requests = []
+        self.released = threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,6 +113,10 @@ class FakeGemini:
                 owner.requests.append({"path": self.path, "body": body})
                 model = self.path.split("/models/")[1].split(":")[0]
                 stream = "alt=sse" in self.path
+                if model == "gem-stall":
+                    # A backend that never answers in time: louter's first-byte deadline must pass first.
+                    owner.released.wait(5)
+                    return self.send(503, b"{}", "application/json")
                 if ":batchEmbedContents" in self.path:
                     answer = {"embeddings": [{"values": [1.5, 2.0]} for _ in body["requests"]]}
                     return self.send(200, json.dumps(answer).encode(), "application/json")
@@ -159,6 +176,7 @@ class FakeGemini:
         self.thread.start()
 
     def close(self):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -444,3 +462,15 @@ def test_unknown_path_answers_in_the_clients_shape(front):
     assert caught.value.body["type"] == "not_found_error"
     gemini = requests.post(f"http://127.0.0.1:{front}/v1/nothing", headers={"x-goog-api-key": KEY}, timeout=5)
     assert gemini.status_code == 404 and gemini.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_first_token_deadline_falls_back(front):
+    for stream in (False, True):
+        response = client(front).chat.completions.with_raw_response.create(
+            model="stall-x", messages=[{"role": "user", "content": "too slow"}], stream=stream)
+        assert response.headers["x-louter-backend"] == "oai"
+        if stream:
+            text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+        else:
+            text = response.parse().choices[0].message.content
+        assert text == "too slow"
