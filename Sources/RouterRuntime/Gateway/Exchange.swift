@@ -206,11 +206,7 @@ struct Exchange {
   static func presentedKey(_ request: HTTPRequest) -> String? {
     if let key = request.headers["x-goog-api-key"], !key.isEmpty { return key }
     if let key = QueryString.value("key", in: request.query), !key.isEmpty { return key }
-    if let authorization = request.headers["authorization"] {
-      let parts = authorization.split(separator: " ", maxSplits: 1)
-      if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
-    }
-    return nil
+    return OpenAICall.bearer(request)
   }
 }
 
