@@ -56,6 +56,7 @@ extension CompiledMatch {
     if images != nil { fields.append("images") }
     fields += headers.map { "header.\($0.name)" }
     if !endpoints.isEmpty { fields.append("endpoint") }
+    if front != nil { fields.append("front") }
     return fields
   }
 }

@@ -28,7 +28,8 @@ extension Compilation {
   mutating func compileMatch(_ syntax: MatchSyntax?) -> CompiledMatch {
     guard let syntax else {
       return CompiledMatch(
-        clients: .any, models: [], keyPrefixes: [], stream: nil, tools: nil, images: nil, headers: [], endpoints: [])
+        clients: .any, models: [], keyPrefixes: [], stream: nil, tools: nil, images: nil, headers: [], endpoints: [],
+        front: nil)
     }
     var clients: ClientConstraint = .any
     if !syntax.clients.isEmpty {
@@ -52,7 +53,7 @@ extension Compilation {
       keyPrefixes: syntax.keyPrefixes.map(\.value),
       stream: syntax.stream?.value, tools: syntax.tools?.value, images: syntax.images?.value,
       headers: syntax.headers.map { ($0.name.value.lowercased(), $0.value.value) },
-      endpoints: syntax.endpoints.map(\.value))
+      endpoints: syntax.endpoints.map(\.value), front: syntax.front?.value)
   }
 
   mutating func compileAction(_ syntax: RouteSyntax) -> RouteAction {
@@ -197,6 +198,7 @@ extension CompiledMatch {
     if let flag = other.stream, flag != stream { return false }
     if let flag = other.tools, flag != tools { return false }
     if let flag = other.images, flag != images { return false }
+    if let required = other.front, required != front { return false }
     for header in other.headers where !headers.contains(where: { $0 == header }) { return false }
     if !other.endpoints.isEmpty {
       guard !endpoints.isEmpty, endpoints.allSatisfy(other.endpoints.contains) else { return false }

@@ -33,11 +33,13 @@ public struct DiffRequest: Sendable, Hashable {
   public var images: Bool
   /// Request headers.
   public var headers: [DiffHeader]
+  /// The API the client speaks.
+  public var front: Front
 
   /// Creates a request; as in `louter explain`, the `stream` endpoint implies `stream`.
   public init(
     client: String? = nil, key: String? = nil, model: String, endpoint: Endpoint = .generate, stream: Bool = false,
-    tools: Bool = false, images: Bool = false, headers: [DiffHeader] = []
+    tools: Bool = false, images: Bool = false, headers: [DiffHeader] = [], front: Front = .gemini
   ) {
     self.client = client
     self.key = key
@@ -47,6 +49,7 @@ public struct DiffRequest: Sendable, Hashable {
     self.tools = tools
     self.images = images
     self.headers = headers
+    self.front = front
   }
 }
 
@@ -166,7 +169,8 @@ public enum RouteDiff {
     let caller = request.client.map { name in table.clientIndex[name].map(RouteCaller.client) ?? .unknownClient }
     let facts = RequestFacts(
       key: request.key, model: request.model, endpoint: request.endpoint, stream: request.stream,
-      tools: request.tools, images: request.images, headers: request.headers.map { ($0.name, $0.value) })
+      tools: request.tools, images: request.images, headers: request.headers.map { ($0.name, $0.value) },
+      front: request.front)
     let decision = table.decide(RouteQuery(caller: caller ?? .presentedKey, facts: facts))
     switch decision {
     case .unauthenticated:
@@ -228,6 +232,7 @@ public enum RouteDiff {
     let images = matches.contains { $0.images != nil } ? [false, true] : [false]
     let endpoints: [Endpoint] = matches.contains { !$0.endpoints.isEmpty } ? Endpoint.allCases : [.generate]
     let headerSets = headerCombinations(matches)
+    let fronts: [Front] = matches.contains { $0.front != nil } ? Front.allCases : [.gemini]
 
     var seen: Set<DiffRequest> = []
     var requests: [DiffRequest] = []
@@ -239,11 +244,13 @@ public enum RouteDiff {
               for tool in tools {
                 for image in images {
                   for headers in headerSets {
-                    let request = DiffRequest(
-                      client: client, key: key, model: model, endpoint: endpoint, stream: stream, tools: tool,
-                      images: image, headers: headers)
-                    // The stream endpoint forces stream, so two combinations can be the same request.
-                    if seen.insert(request).inserted { requests.append(request) }
+                    for front in fronts {
+                      let request = DiffRequest(
+                        client: client, key: key, model: model, endpoint: endpoint, stream: stream, tools: tool,
+                        images: image, headers: headers, front: front)
+                      // The stream endpoint forces stream, so two combinations can be the same request.
+                      if seen.insert(request).inserted { requests.append(request) }
+                    }
                   }
                 }
               }

@@ -18,11 +18,13 @@ public struct RequestFacts: Sendable {
   public var images: Bool
   /// Request headers with lowercase names.
   public var headers: [(name: String, value: String)]
+  /// The API the client speaks.
+  public var front: Front
 
   /// Creates request facts.
   public init(
     client: Int? = nil, key: String? = nil, model: String, endpoint: Endpoint = .generate, stream: Bool = false,
-    tools: Bool = false, images: Bool = false, headers: [(name: String, value: String)] = []
+    tools: Bool = false, images: Bool = false, headers: [(name: String, value: String)] = [], front: Front = .gemini
   ) {
     self.client = client
     self.key = key
@@ -32,6 +34,7 @@ public struct RequestFacts: Sendable {
     self.tools = tools
     self.images = images
     self.headers = headers
+    self.front = front
   }
 
   /// The value of header `name` (lowercase).
@@ -91,6 +94,7 @@ extension CompiledMatch {
     if let images, images != facts.images { return .images }
     for header in headers where facts.header(header.name) != header.value { return .header(header.name) }
     if !endpoints.isEmpty, !endpoints.contains(facts.endpoint) { return .endpoint }
+    if let front, front != facts.front { return .front }
     return nil
   }
 }
@@ -105,6 +109,7 @@ public enum MatchFailure: Sendable, Hashable, CustomStringConvertible {
   case images
   case header(String)
   case endpoint
+  case front
 
   /// The route-file name of the field.
   public var description: String {
@@ -117,6 +122,7 @@ public enum MatchFailure: Sendable, Hashable, CustomStringConvertible {
     case .images: "images"
     case .header(let name): "header.\(name)"
     case .endpoint: "endpoint"
+    case .front: "front"
     }
   }
 }

@@ -190,11 +190,13 @@ public struct CompiledMatch: Sendable {
   public let headers: [(name: String, value: String)]
   /// Endpoints; empty means any.
   public let endpoints: [Endpoint]
+  /// Required front; nil means either.
+  public let front: Front?
 
   /// True when the match has no constraint at all: it matches every request.
   public var isCatchAll: Bool {
     clients == .any && models.isEmpty && keyPrefixes.isEmpty && stream == nil && tools == nil && images == nil
-      && headers.isEmpty && endpoints.isEmpty
+      && headers.isEmpty && endpoints.isEmpty && front == nil
   }
 }
 

@@ -119,6 +119,7 @@ extension CompiledMatch {
       members.append(JSONMember("header", .object(headers.map { JSONMember($0.name, .string($0.value)) })))
     }
     if !endpoints.isEmpty { members.append(JSONMember("endpoint", .array(endpoints.map { .string($0.rawValue) }))) }
+    if let front { members.append(JSONMember("front", .string(front.rawValue))) }
     return .object(members)
   }
 }

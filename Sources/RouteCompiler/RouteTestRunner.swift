@@ -67,7 +67,8 @@ public enum RouteTestRunner {
       key: request.key?.value, model: model.value,
       endpoint: request.endpoint?.value ?? (stream ? .stream : .generate), stream: stream,
       tools: request.tools?.value ?? false, images: request.images?.value ?? false,
-      headers: request.headers.map { ($0.name.value.lowercased(), $0.value.value) })
+      headers: request.headers.map { ($0.name.value.lowercased(), $0.value.value) },
+      front: request.front?.value ?? .gemini)
     let outcome = evaluate(table.decide(RouteQuery(caller: caller, facts: facts)), table: table)
     var mismatches: [String] = []
     func actualRoute() -> String { outcome.route.map { "'\(table.routes[$0].name)'" } ?? "no route" }

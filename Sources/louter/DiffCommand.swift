@@ -207,6 +207,7 @@ struct DiffRenderer {
     if let key = request.key { parts.append("key=\(shownKey(key))") }
     if request.endpoint != .generate { parts.append("endpoint=\(request.endpoint.rawValue)") }
     if request.stream, request.endpoint != .stream { parts.append("stream") }
+    if request.front != .gemini { parts.append("front=\(request.front.rawValue)") }
     if request.tools { parts.append("tools") }
     if request.images { parts.append("images") }
     parts += request.headers.map { "\($0.name)=\($0.value)" }
@@ -313,6 +314,7 @@ struct DiffRenderer {
     if let client = request.client { members.append(JSONMember("client", .string(client))) }
     if let key = request.key { members.append(JSONMember("key", .string(key))) }
     members.append(JSONMember("endpoint", .string(request.endpoint.rawValue)))
+    if request.front != .gemini { members.append(JSONMember("front", .string(request.front.rawValue))) }
     members.append(JSONMember("stream", .bool(request.stream)))
     members.append(JSONMember("tools", .bool(request.tools)))
     members.append(JSONMember("images", .bool(request.images)))

@@ -5,7 +5,7 @@ import RouteSpec
 /// `louter explain --model M [--client C | --key K] ... [PATH]`.
 enum ExplainCommand {
   static let usage =
-    "louter explain --model M [--client C | --key K] [--stream] [--tools] [--images] [--header k=v] [--endpoint E] [--format human|json] [PATH]"
+    "louter explain --model M [--client C | --key K] [--stream] [--tools] [--images] [--header k=v] [--endpoint E] [--front F] [--format human|json] [PATH]"
   static let help = """
     Show which route a request takes and why: the route that matches, the match fields that held,
     the earlier routes that did not match and why, and the resulting plan.
@@ -19,6 +19,7 @@ enum ExplainCommand {
       --stream, --tools, --images   request features
       --header k=v         a request header (repeatable)
       --endpoint E         generate, stream, count_tokens, embed or list_models
+      --front F            gemini (default) or openai: the API the client speaks
       --format F           human (default) or json
     """
 
@@ -26,7 +27,7 @@ enum ExplainCommand {
     let arguments: Arguments
     do {
       arguments = try Arguments(
-        rawArguments, values: ["--model", "--client", "--key", "--header", "--endpoint", "--format"],
+        rawArguments, values: ["--model", "--client", "--key", "--header", "--endpoint", "--front", "--format"],
         flags: ["--stream", "--tools", "--images", "-h", "--help"])
     } catch {
       return CommandLineInterface.usageError(error.message, usage)
@@ -54,6 +55,13 @@ enum ExplainCommand {
       }
       endpoint = value
     }
+    var front = Front.gemini
+    if let name = arguments.value("--front") {
+      guard let value = Front(rawValue: name) else {
+        return CommandLineInterface.usageError("unknown front '\(name)'; use gemini or openai", usage)
+      }
+      front = value
+    }
     var headers: [(name: String, value: String)] = []
     for header in arguments.all("--header") {
       guard let equals = header.firstIndex(of: "=") else {
@@ -78,7 +86,8 @@ enum ExplainCommand {
     let stream = arguments.flag("--stream") || endpoint == .stream
     let facts = RequestFacts(
       key: arguments.value("--key"), model: model, endpoint: endpoint ?? (stream ? .stream : .generate),
-      stream: stream, tools: arguments.flag("--tools"), images: arguments.flag("--images"), headers: headers)
+      stream: stream, tools: arguments.flag("--tools"), images: arguments.flag("--images"), headers: headers,
+      front: front)
     let explanation = table.explain(RouteQuery(caller: caller, facts: facts))
     let renderer = ExplanationRenderer(table: table, sources: load.sources, facts: facts)
     if format == "json" {

@@ -506,6 +506,7 @@ public enum RouteFileDecoder {
     match.stream = reader.bool("stream")
     match.tools = reader.bool("tools")
     match.images = reader.bool("images")
+    match.front = reader.choice("front", Front.self)
     if let headers = reader.table("header") {
       match.headers = decodeHeaderMatches(headers.table, reader: &reader)
     }
@@ -557,6 +558,7 @@ public enum RouteFileDecoder {
         syntax.headers = decodeHeaderMatches(headers.table, reader: &requestReader)
       }
       syntax.endpoint = requestReader.choice("endpoint", Endpoint.self)
+      syntax.front = requestReader.choice("front", Front.self)
       diagnostics += requestReader.finish()
       test.request = syntax
     }

@@ -125,6 +125,7 @@ public enum RouteFileShape {
     KeyShape("images", .boolean, "whether the request carries image parts"),
     KeyShape("header", .map(.string(nonEmpty: false)), "request headers and their exact values"),
     KeyShape("endpoint", .choiceOrList(Endpoint.allCases.map(\.rawValue), nonEmptyList: true), "the endpoints called"),
+    KeyShape("front", .choice(Front.allCases.map(\.rawValue)), "the API the client speaks: gemini or openai"),
   ])
 
   /// `generation.PARAMETER = { min, max, default }`.
@@ -177,6 +178,7 @@ public enum RouteFileShape {
     KeyShape("images", .boolean, "whether the request carries images"),
     KeyShape("headers", .map(.string(nonEmpty: false)), "request headers"),
     KeyShape("endpoint", .choice(Endpoint.allCases.map(\.rawValue)), "the endpoint called"),
+    KeyShape("front", .choice(Front.allCases.map(\.rawValue)), "the API the client speaks (default gemini)"),
   ])
 
   /// A test's `expect`.

@@ -291,6 +291,14 @@ public enum Endpoint: String, Sendable, CaseIterable, Hashable {
   case listModels = "list_models"
 }
 
+/// The API a client speaks, told by the front that answered it (`match.front`).
+public enum Front: String, Sendable, CaseIterable, Hashable {
+  /// The Gemini API (`/v1beta/models/...`).
+  case gemini
+  /// OpenAI's Chat Completions API (`/v1/chat/completions`, `/v1/models`).
+  case openai
+}
+
 /// What makes a backend hop count as failed so the next backend is tried.
 public enum FallbackTrigger: String, Sendable, CaseIterable, Hashable {
   case connect
@@ -391,6 +399,8 @@ public struct MatchSyntax: Sendable {
   public var headers: [(name: Spanned<String>, value: Spanned<String>)] = []
   /// `endpoint`.
   public var endpoints: [Spanned<Endpoint>] = []
+  /// `front`.
+  public var front: Spanned<Front>?
 
   /// Creates an empty match at `span`.
   public init(span: SourceSpan) { self.span = span }
@@ -441,6 +451,8 @@ public struct TestRequestSyntax: Sendable {
   public var headers: [(name: Spanned<String>, value: Spanned<String>)] = []
   /// `endpoint`.
   public var endpoint: Spanned<Endpoint>?
+  /// `front`.
+  public var front: Spanned<Front>?
 
   /// Creates an empty request at `span`.
   public init(span: SourceSpan) { self.span = span }

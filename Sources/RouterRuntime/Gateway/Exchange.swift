@@ -12,6 +12,8 @@ struct Exchange {
   private(set) var record: RequestRecord
   /// Headers every answer carries.
   var commonHeaders: [(String, String)]
+  /// The API the client speaks: it shapes every error the client gets.
+  var front: Front = .gemini
 
   init(
     request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
@@ -56,8 +58,15 @@ struct Exchange {
     }
   }
 
+  /// Sends `error` in the shape of the client's API.
   mutating func fail(_ error: GeminiError, headers: [(String, String)] = []) async {
-    await respond(error.code, json: error.json, headers: headers)
+    switch front {
+    case .gemini:
+      await respond(error.code, json: error.json, headers: headers)
+    case .openai:
+      await respond(
+        error.code, json: OpenAIWire.errorJSON(error), headers: headers + OpenAIWire.retryAfterHeaders(error))
+    }
   }
 
   // MARK: front
@@ -72,6 +81,11 @@ struct Exchange {
       await respond(200, json: body)
       return
     }
+    if OpenAICall.servesOpenAI(request) {
+      front = .openai
+      await runOpenAI()
+      return
+    }
     let parsed: GeminiCall?
     do {
       parsed = try GeminiCall.decode(httpMethod: request.method, path: path)
@@ -81,6 +95,8 @@ struct Exchange {
       return
     }
     guard let call = parsed else {
+      // A path neither API has, from a client that sends its key the OpenAI way: its 404 in OpenAI's shape.
+      if OpenAICall.sendsOpenAICredentials(request) { front = .openai }
       await fail(
         .notFound(
           "no Gemini API method at \(request.method) \(path) (louter serves /v1beta and /v1 models/...)"))
@@ -190,11 +206,7 @@ struct Exchange {
   static func presentedKey(_ request: HTTPRequest) -> String? {
     if let key = request.headers["x-goog-api-key"], !key.isEmpty { return key }
     if let key = QueryString.value("key", in: request.query), !key.isEmpty { return key }
-    if let authorization = request.headers["authorization"] {
-      let parts = authorization.split(separator: " ", maxSplits: 1)
-      if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
-    }
-    return nil
+    return OpenAICall.bearer(request)
   }
 }
 

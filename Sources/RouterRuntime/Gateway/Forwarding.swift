@@ -15,6 +15,8 @@ struct Forwarding {
   var failures: [HopFailure] = []
   /// The route's fallback rule.
   let policy: FallbackPolicy
+  /// The OpenAI front's request, when the client speaks OpenAI (`call` then names the Gemini method it becomes).
+  var openAI: OpenAIChat?
 
   init(call: GeminiCall, plan: ForwardPlan, body: JSONValue, key: String?, stream: Bool) {
     self.call = call
@@ -59,9 +61,11 @@ extension Exchange {
         failure = refused
       } else {
         let result: HopResult
-        switch runtime.backend.protocolName {
-        case .gemini: result = await passthroughHop(runtime, &forwarding)
-        case .openai, .echo: result = await translatedHop(runtime, &forwarding)
+        switch (forwarding.openAI != nil, runtime.backend.protocolName) {
+        case (false, .gemini): result = await passthroughHop(runtime, &forwarding)
+        case (false, .openai), (false, .echo): result = await translatedHop(runtime, &forwarding)
+        case (true, .gemini): result = await openAIToGeminiHop(runtime, &forwarding)
+        case (true, .openai), (true, .echo): result = await openAIPassthroughHop(runtime, &forwarding)
         }
         switch result {
         case .served(let healthy):
@@ -93,7 +97,10 @@ extension Exchange {
       clientWentAway()
       return
     }
-    await fail(Self.aggregate(forwarding.failures))
+    // The openai SDKs retry 429 and 5xx twice by themselves: after a whole chain has failed, that would
+    // only multiply the load.
+    let noRetry = front == .openai && forwarding.failures.count > 1 ? [("x-should-retry", "false")] : []
+    await fail(Self.aggregate(forwarding.failures), headers: noRetry)
   }
 
   /// The client is gone: nothing more is sent.

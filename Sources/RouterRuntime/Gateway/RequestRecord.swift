@@ -26,7 +26,9 @@ public struct RequestRecord: Sendable {
   public var hops: [Hop] = []
   /// `openai` (translated), `gemini` (passthrough), `echo`, or `local` (answered by louter itself).
   public var mode: String = "local"
-  /// The endpoint (`generateContent`, ...).
+  /// The API the client spoke.
+  public var front: Front = .gemini
+  /// The endpoint (`generateContent`, `chat.completions`, ...).
   public var method: String = "-"
   /// The requested model.
   public var model: String = "-"
@@ -72,6 +74,8 @@ public struct RequestRecord: Sendable {
         .joined(separator: ",")
     let rewritten = upstreamModel == model || upstreamModel == "-" ? model : "\(model)->\(upstreamModel)"
     var text = "req=\(id) client=\(client) route=\(route) tried=\(tried) mode=\(mode) \(method) model=\(rewritten)"
+    // The Gemini front is the default and stays unnamed, so that existing log readers see the same line.
+    if front != .gemini { text += " front=\(front.rawValue)" }
     text += " status=\(status) ttft=\(timeToFirstToken.map(Self.milliseconds) ?? "-") total=\(Self.milliseconds(total))"
     let mark = tokensEstimated ? "~" : ""
     text += " tokens=\(mark)\(inputTokens.map(String.init) ?? "-")/\(mark)\(outputTokens.map(String.init) ?? "-")"
@@ -93,7 +97,7 @@ public struct RequestRecord: Sendable {
       "id": .string(id), "client": .string(client), "route": .string(route),
       "backends": .array(hops.map { .object(["backend": .string($0.backend), "outcome": .string($0.outcome)]) }),
       "rejected_by": rejectedBy.map(JSONValue.string) ?? .null,
-      "mode": .string(mode), "method": .string(method), "model": .string(model),
+      "front": .string(front.rawValue), "mode": .string(mode), "method": .string(method), "model": .string(model),
       "upstream_model": .string(upstreamModel),
       "status": .int(Int64(status)), "ttft_ms": timeToFirstToken.map { .double(($0 * 1e6).rounded() / 1e3) } ?? .null,
       "total_ms": .double((total * 1e6).rounded() / 1e3), "input_tokens": inputTokens.map { .int(Int64($0)) } ?? .null,
@@ -106,6 +110,8 @@ public struct RequestRecord: Sendable {
 /// One thing that happened to a request, as its record learns it: the gateway's parts send these, and
 /// ``RequestRecord/apply(_:started:)`` is the one place that writes the record.
 enum RequestEvent {
+  /// The request is for this front (the Gemini front is the default).
+  case front(Front)
   /// The front read the call: the endpoint and the requested model.
   case call(method: String, model: String)
   /// The caller's key named this client.
@@ -133,6 +139,8 @@ extension RequestRecord {
   /// Writes what `event` says; `started` is when the request arrived.
   mutating func apply(_ event: RequestEvent, started: ContinuousClock.Instant) {
     switch event {
+    case .front(let front):
+      self.front = front
     case .call(let method, let model):
       self.method = method
       self.model = model.isEmpty ? "-" : model

@@ -35,32 +35,65 @@ public enum RouteActions {
     return .object(members)
   }
 
+  /// The Gemini spellings of a parameter in `generationConfig`: camelCase first (what an insert uses).
+  public static func geminiNames(_ parameter: GenerationParameter) -> [String]? {
+    [parameter.geminiField, parameter.rawValue]
+  }
+
   /// The new `generationConfig` after clamps and defaults; nil when the rules change nothing.
-  public static func generationConfig(_ existing: JSONValue?, rules: [GenerationRule]) -> JSONValue? {
+  ///
+  /// `names` gives the member names a parameter may have in `existing` (the first is inserted), or nil
+  /// when the dialect has no such parameter: the OpenAI front clamps the top level of a chat request with
+  /// the same rules.
+  public static func generationConfig(
+    _ existing: JSONValue?, rules: [GenerationRule], names: (GenerationParameter) -> [String]? = geminiNames
+  ) -> JSONValue? {
     guard !rules.isEmpty else { return nil }
     var members = existing?.objectValue ?? []
     var changed = false
     for rule in rules {
-      let camel = rule.parameter.geminiField
-      let snake = rule.parameter.rawValue
-      let position = members.firstIndex { $0.key == camel || $0.key == snake }
+      guard let keys = names(rule.parameter), let inserted = keys.first else { continue }
+      let position = members.firstIndex { keys.contains($0.key) }
       var value = position.flatMap { members[$0].value.doubleValue }
       if value == nil { value = rule.rule.defaultValue }
       guard var number = value else { continue }
       if let low = rule.rule.min { number = Swift.max(number, low) }
       if let high = rule.rule.max { number = Swift.min(number, high) }
-      let json: JSONValue = rule.parameter.isInteger ? .int(Int64(number.rounded(.down))) : .double(number)
+      // The client's number may be beyond any integer: saturate rather than trap.
+      let whole = number.rounded(.down)
+      let integer: Int64 =
+        whole >= 9.223_372_036_854_775_807e18 ? .max : whole <= -9.223_372_036_854_775_808e18 ? .min : Int64(whole)
+      let json: JSONValue = rule.parameter.isInteger ? .int(integer) : .double(number)
       if let position {
         if members[position].value != json {
           members[position].value = json
           changed = true
         }
       } else {
-        members.append(JSONMember(camel, json))
+        members.append(JSONMember(inserted, json))
         changed = true
       }
     }
     return changed ? .object(members) : nil
+  }
+
+  /// The new `messages` of an OpenAI chat request after `action`: the injected text is a `system` message
+  /// before the first message (`prepend`), after the leading system and developer messages (`append`), or
+  /// the only one (`replace`).
+  public static func systemMessages(_ existing: JSONValue?, action: SystemPromptAction) -> JSONValue {
+    let injected = JSONValue.object(["role": "system", "content": .string(action.text)])
+    let messages = existing?.arrayValue ?? []
+    func isSystem(_ message: JSONValue) -> Bool {
+      let role = message["role"]?.stringValue
+      return role == "system" || role == "developer"
+    }
+    switch action {
+    case .prepend: return .array([injected] + messages)
+    case .append:
+      let leading = messages.prefix(while: isSystem).count
+      return .array(Array(messages[..<leading]) + [injected] + Array(messages[leading...]))
+    case .replace: return .array([injected] + messages.filter { !isSystem($0) })
+    }
   }
 
   /// The whole request with the actions of `plan` applied (translation mode).

@@ -32,6 +32,13 @@ struct SSEEventFramer {
   /// The byte before `scanned` was a CR: an LF right after it belongs to the same line end.
   private var afterCR = false
   private var parser = SSEParser()
+  /// OpenAI streams end with `data: [DONE]`, which is relayed but is no JSON event.
+  let allowsDone: Bool
+  /// True once a `[DONE]` event was relayed.
+  private(set) var sawDone = false
+
+  /// Creates a framer; `allowsDone` for an OpenAI stream.
+  init(allowsDone: Bool = false) { self.allowsDone = allowsDone }
 
   var maxEventBytes: Int { parser.maxEventBytes }
 
@@ -85,6 +92,10 @@ struct SSEEventFramer {
       start = end
       var rewritten: [UInt8]?
       for event in parser.feed(segment) {
+        if allowsDone, event.data == "[DONE]" {
+          sawDone = true
+          continue
+        }
         let json: JSONValue
         do {
           json = try JSONParser.parse(event.data)
