@@ -218,16 +218,10 @@ extension Exchange {
       response.head.headers["content-type"].flatMap { try? HeaderValue($0).text } ?? "application/json"
     let headers: [(String, String)] = [("x-louter-backend", backend.name)]
     if !chat.stream {
-      let bytes: [UInt8]
-      do {
-        bytes = try await Self.readAll(
-          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
-      } catch {
-        return .failed(Self.failure(error, backend: backend.name))
-      }
-      guard let json = try? JSONParser.parse(bytes) else {
-        return .failed(
-          Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
+      let (bytes, json): ([UInt8], JSONValue)
+      switch await Self.readJSONAnswer(response, backend: backend.name) {
+      case .success(let answer): (bytes, json) = answer
+      case .failure(let failure): return .failed(failure)
       }
       noteUsage(OpenAIToGemini.usageMetadata(json["usage"]))
       await respond(200, body: bytes, contentType: contentType, headers: headers, tokens: true)
@@ -285,16 +279,10 @@ extension Exchange {
     var headers: [(String, String)] = [("x-louter-backend", backend.name)]
     if let warning = translation.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
     if !chat.stream {
-      let bytes: [UInt8]
-      do {
-        bytes = try await Self.readAll(
-          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
-      } catch {
-        return .failed(Self.failure(error, backend: backend.name))
-      }
-      guard let json = try? JSONParser.parse(bytes) else {
-        return .failed(
-          Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
+      let json: JSONValue
+      switch await Self.readJSONAnswer(response, backend: backend.name) {
+      case .success(let answer): json = answer.json
+      case .failure(let failure): return .failed(failure)
       }
       let answer: JSONValue
       do {
@@ -344,11 +332,9 @@ extension Exchange {
     case .failure(let failure): return .failed(failure)
     }
     let bytes: [UInt8]
-    do {
-      bytes = try await Self.readAll(
-        response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
-    } catch {
-      return .failed(Self.failure(error, backend: backend.name))
+    switch await Self.readAnswer(response, backend: backend.name) {
+    case .success(let answer): bytes = answer
+    case .failure(let failure): return .failed(failure)
     }
     // Gemini's batch answer counts no tokens: louter's estimate, as for countTokens.
     let inputs = chat.body["input"]?.arrayValue ?? [chat.body["input"] ?? .null]

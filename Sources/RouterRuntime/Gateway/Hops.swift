@@ -171,6 +171,33 @@ extension Exchange {
   ///
   /// Past the cap the transfer is cancelled, which closes the upstream connection: the client has its
   /// answer, and the backend must not hold a connection (and a slot) until its timeout.
+  /// The whole answer of a non-streamed hop, within `UpstreamLimits.responseBody`: cut, too large or late
+  /// is the backend's fault.
+  static func readAnswer(_ response: UpstreamResponse, backend: String) async -> Result<[UInt8], HopFailure> {
+    do {
+      return .success(
+        try await readAll(
+          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody))
+    } catch {
+      return .failure(failure(error, backend: backend))
+    }
+  }
+
+  /// The whole answer parsed as one JSON value: relayed or translated only then; anything else (a body cut by
+  /// its length, not UTF-8, not JSON) is the backend's fault.
+  static func readJSONAnswer(_ response: UpstreamResponse, backend: String) async -> Result<
+    (bytes: [UInt8], json: JSONValue), HopFailure
+  > {
+    switch await readAnswer(response, backend: backend) {
+    case .failure(let failure): return .failure(failure)
+    case .success(let bytes):
+      guard let json = try? JSONParser.parse(bytes) else {
+        return .failure(badAnswer(notJSON("a body that is not JSON", backend: backend), backend: backend))
+      }
+      return .success((bytes, json))
+    }
+  }
+
   static func readAll(_ body: UpstreamBody, declaredLength: String? = nil, limit: Int) async throws(UpstreamError)
     -> [UInt8]
   {
@@ -306,11 +333,9 @@ extension Exchange {
       backend: backend.name, integerEnums: GeminiAlt.parse(query: self.request.query).integerEnums)
     if !forwarding.stream {
       let bytes: [UInt8]
-      do {
-        bytes = try await Self.readAll(
-          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
-      } catch {
-        return .failed(Self.failure(error, backend: backend.name))
+      switch await Self.readAnswer(response, backend: backend.name) {
+      case .success(let answer): bytes = answer
+      case .failure(let failure): return .failed(failure)
       }
       let answer: JSONValue
       do {

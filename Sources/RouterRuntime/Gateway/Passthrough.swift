@@ -57,17 +57,10 @@ extension Exchange {
       response.head.headers["content-type"].flatMap { try? HeaderValue($0).text } ?? "application/json; charset=UTF-8"
     let answerHeaders: [(String, String)] = [("x-louter-backend", backend.name)]
     if !forwarding.stream {
-      let bytes: [UInt8]
-      do {
-        bytes = try await Self.readAll(
-          response.body, declaredLength: response.head.headers["content-length"], limit: UpstreamLimits.responseBody)
-      } catch {
-        return .failed(Self.failure(error, backend: backend.name))
-      }
-      // Relayed only when it is one JSON value: a body cut by its length, or not UTF-8, is the backend's fault.
-      guard let json = try? JSONParser.parse(bytes) else {
-        return .failed(
-          Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
+      let (bytes, json): ([UInt8], JSONValue)
+      switch await Self.readJSONAnswer(response, backend: backend.name) {
+      case .success(let answer): (bytes, json) = answer
+      case .failure(let failure): return .failed(failure)
       }
       noteUsage(json["usageMetadata"])
       await respond(
