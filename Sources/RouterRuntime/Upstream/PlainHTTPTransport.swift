@@ -212,6 +212,8 @@ final class UpstreamConnection: ReactorSource {
   private var outbound: [UInt8] = []
   private var offset = 0
   private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
+  /// What the socket waits for in epoll now: changed only when the machine asks for something else.
+  private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
 
   init(fd: Int32, key: UpstreamPool.Key, pool: UpstreamPool, connecting: Bool) {
     self.fd = fd
@@ -221,7 +223,7 @@ final class UpstreamConnection: ReactorSource {
   }
 
   func register() throws(IOError) {
-    token = try reactor.register(fd, events: Posix.epollIn | Posix.epollOut, source: self)
+    token = try reactor.register(fd, events: registeredEvents, source: self)
   }
 
   func attach(_ exchange: UpstreamExchange, reused: Bool) {
@@ -333,7 +335,11 @@ final class UpstreamConnection: ReactorSource {
       case .interest(let read, let write):
         var events: UInt32 = read ? Posix.epollIn : 0
         if write { events |= Posix.epollOut }
-        if !machine.isClosed { reactor.modify(fd, token: token, events: events) }
+        // One epoll_ctl per real change: a kept-alive connection reads between requests, and asks again.
+        if !machine.isClosed, events != registeredEvents {
+          reactor.modify(fd, token: token, events: events)
+          registeredEvents = events
+        }
       }
     }
   }
