@@ -264,8 +264,29 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
     let rate = trTranslateStream(
       #"data: {"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"# + "\n\n")
     #expect(rate.contains(#""status":"RESOURCE_EXHAUSTED""#))
-    let garbage = trTranslateStream("data: {not json\n\n")
+    // Past the few skipped events a stream may have, unreadable events end it with an in-band error.
+    let garbage = trTranslateStream(String(repeating: "data: {not json\n\n", count: 4))
     #expect(garbage.contains(#""status":"INTERNAL""#))
+    #expect(garbage.contains("4 unparsable stream events"))
+  }
+
+  @Test func oneUnreadableEventIsSkippedAndTheAnswerGoesOn() {
+    let delta = { (text: String) in
+      #"data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"\#(text)"},"finish_reason":null}]}"#
+        + "\n\n"
+    }
+    let stream =
+      delta("Hello") + "data: {\"choices\":[{truncated\n\n" + delta(" world")
+      + #"data: {"id":"c","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n"
+      + "data: [DONE]\n\n"
+    let out = trTranslateStream(stream)
+    #expect(out.contains("Hello") && out.contains(" world"))
+    #expect(out.contains(#""finishReason":"STOP""#))
+    #expect(!out.contains(#""error""#))
+    var translator = OpenAIStreamTranslator(options: trResponseOptions)
+    _ = translator.consume("{bad")
+    _ = translator.consume("{bad")
+    #expect(translator.skippedEvents == 2 && !translator.isComplete)
   }
 }
 

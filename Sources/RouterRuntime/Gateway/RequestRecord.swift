@@ -46,6 +46,8 @@ public struct RequestRecord: Sendable {
   public var outputTokens: Int?
   /// True when the token counts are louter's estimate (the backend sent no usage).
   public var tokensEstimated = false
+  /// Upstream stream events skipped because they could not be read.
+  public var skippedEvents = 0
   /// True for streamed answers; a whole answer's first token arrives with its last.
   public var streamed = false
 
@@ -80,6 +82,7 @@ public struct RequestRecord: Sendable {
     let mark = tokensEstimated ? "~" : ""
     text += " tokens=\(mark)\(inputTokens.map(String.init) ?? "-")/\(mark)\(outputTokens.map(String.init) ?? "-")"
     if let tps = tokensPerSecond { text += " tps=\((tps * 10).rounded() / 10)" } else { text += " tps=-" }
+    if skippedEvents > 0 { text += " skipped=\(skippedEvents)" }
     return text
   }
 
@@ -103,6 +106,7 @@ public struct RequestRecord: Sendable {
       "total_ms": .double((total * 1e6).rounded() / 1e3), "input_tokens": inputTokens.map { .int(Int64($0)) } ?? .null,
       "output_tokens": outputTokens.map { .int(Int64($0)) } ?? .null, "tokens_estimated": .bool(tokensEstimated),
       "tokens_per_second": tokensPerSecond.map { .double(($0 * 10).rounded() / 10) } ?? .null,
+      "skipped_events": .int(Int64(skippedEvents)),
     ])
   }
 }
@@ -164,6 +168,7 @@ extension RequestRecord {
         timeToFirstToken = Self.seconds(from: started, to: committedAt)
       }
       if let status = facts.status { self.status = status }
+      skippedEvents = facts.skippedEvents
       apply(facts.usage)
       if facts.complete, outputTokens == nil {
         outputTokens = (facts.textBytes + 3) / 4

@@ -43,6 +43,12 @@ protocol StreamForm {
   mutating func errorBytes(_ error: GeminiError) -> [UInt8]
   /// What ends a stream that ended well.
   mutating func end() -> [UInt8]
+  /// Upstream events skipped because they could not be read (counted in the request record).
+  var skippedEvents: Int { get }
+}
+
+extension StreamForm {
+  var skippedEvents: Int { 0 }
 }
 
 /// An OpenAI-compatible event stream translated into Gemini events.
@@ -83,6 +89,8 @@ struct TranslatedStreamForm: StreamForm {
   mutating func errorBytes(_ error: GeminiError) -> [UInt8] { writer.bytes(.error(error)) }
 
   mutating func end() -> [UInt8] { writer.end() }
+
+  var skippedEvents: Int { translator.skippedEvents }
 }
 
 /// A Gemini backend's stream relayed as it comes, cut after whole SSE events or JSON-array elements.
@@ -134,6 +142,8 @@ struct RelayFacts: Equatable {
   /// The upstream's stream ended as it should and every answer was relayed (the client may still have
   /// gone before the end was written).
   var complete = false
+  /// Upstream events skipped as unreadable.
+  var skippedEvents = 0
 }
 
 /// The one relay of a stream to the client, translated or passthrough, SSE or JSON array.
@@ -176,6 +186,7 @@ struct StreamRelay<Form: StreamForm> {
       do {
         chunk = try await body.next(deadline: facts.committedAt == nil ? firstAnswerDeadline : nil)
         piece = form.feed(chunk)
+        facts.skippedEvents = form.skippedEvents
       } catch {
         chunk = nil
         piece = RelayPiece(failure: Exchange.failure(error, backend: backend, midStream: facts.committedAt != nil))

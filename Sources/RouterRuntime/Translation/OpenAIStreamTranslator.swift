@@ -47,6 +47,12 @@ public struct OpenAIStreamTranslator: Sendable {
   private var usage: JSONValue?
   /// True once the final event or an error was produced; later input is ignored.
   public private(set) var isComplete = false
+  /// Events that could not be parsed and were skipped.
+  public private(set) var skippedEvents = 0
+
+  /// Unparsable events one stream may skip: one garbled event among good ones is the upstream's glitch, and
+  /// the answer goes on; more than this and the stream is broken, and ends with an in-band error.
+  public static let maxSkippedEvents = 3
 
   /// Creates a translator for one request.
   public init(options: GeminiResponseOptions) {
@@ -63,8 +69,14 @@ public struct OpenAIStreamTranslator: Sendable {
     do {
       chunk = try JSONParser.parse(trimmed)
     } catch {
+      skippedEvents += 1
+      guard skippedEvents > Self.maxSkippedEvents else { return [] }
       isComplete = true
-      return [.error(.internal("upstream sent an unparsable stream event (\(error.description))"))]
+      return [
+        .error(
+          .internal(
+            "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))"))
+      ]
     }
     if chunk["error"] != nil || chunk["object"]?.stringValue == "error" {
       isComplete = true
