@@ -112,12 +112,10 @@ extension Exchange {
     case .noRoute:
       await fail(.notFound("The model '\(model)' does not exist or you do not have access to it."))
     case .denied(let route, let message):
-      log(.route(table.routes[route].name, upstreamModel: nil))
-      commonHeaders.append(("x-louter-route", record.route))
+      enterRoute(route, upstreamModel: nil)
       await fail(GeminiError(.permissionDenied, message: message))
     case .routed(let plan):
-      log(.route(table.routes[plan.route].name, upstreamModel: plan.model))
-      commonHeaders.append(("x-louter-route", record.route))
+      enterRoute(plan.route, upstreamModel: plan.model)
       let gemini = GeminiCall(
         version: "v1beta",
         method: embeddings ? .batchEmbedContents : stream ? .streamGenerateContent : .generateContent, model: model)
@@ -197,21 +195,16 @@ extension Exchange {
           backend: backend.name, fault: .rejected, error: .invalidArgument("The request body is not valid JSON."),
           outcome: "400"))
     }
-    log(.hopStarted(mode: backend.protocolName.rawValue))
-    let upstream: UpstreamRequest
-    do {
-      upstream = upstreamRequest(
+    let upstream = Result { () throws(HopFailure) in
+      upstreamRequest(
         backend,
         url: try openAIURL(
           backend, path: embeddings ? ["embeddings"] : ["chat", "completions"], model: forwarding.plan.model),
         headers: try openAIHeaders(backend, key: forwarding.key, stream: chat.stream), body: body)
-    } catch {
-      return .failed(error)
     }
-    let hopStarted = ContinuousClock.now
-    let response: UpstreamResponse
-    switch await send(upstream, via: runtime, gemini: false) {
-    case .success(let answer): response = answer
+    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {
+    case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
     }
     let contentType =
@@ -256,24 +249,15 @@ extension Exchange {
       chat.translated = translation
       forwarding.openAI = chat
     }
-    log(.hopStarted(mode: "gemini"))
-    let upstream: UpstreamRequest
-    do {
-      let fixed = try Self.segments(["v1beta", "models"], client: false, backend: backend)
-      let method = try Self.segments(
-        ["\(forwarding.plan.model):\(forwarding.call.method.rawValue)"], client: true, backend: backend)
-      let url = try Self.url(
-        backend, path: fixed + method, query: chat.stream ? [QueryItem("alt", "sse")] : [])
-      var headers = [try Self.constantHeader("content-type", "application/json", backend: backend)]
-      headers += try Self.credentialHeaders(backend, clientKey: forwarding.key, name: "x-goog-api-key") { $0 }
-      upstream = upstreamRequest(backend, url: url, headers: headers, body: translation.body.serializedBytes())
-    } catch {
-      return .failed(error)
+    let upstream = Result { () throws(HopFailure) in
+      try geminiRequest(
+        backend, version: "v1beta", model: forwarding.plan.model, method: forwarding.call.method.rawValue,
+        query: chat.stream ? [QueryItem("alt", "sse")] : [], key: forwarding.key,
+        body: translation.body.serializedBytes())
     }
-    let hopStarted = ContinuousClock.now
-    let response: UpstreamResponse
-    switch await send(upstream, via: runtime, gemini: true) {
-    case .success(let answer): response = answer
+    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    switch await startHop(mode: "gemini", upstream, via: runtime, gemini: true) {
+    case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
     }
     var headers: [(String, String)] = [("x-louter-backend", backend.name)]
@@ -313,22 +297,14 @@ extension Exchange {
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    log(.hopStarted(mode: "gemini"))
-    let upstream: UpstreamRequest
-    do {
-      let fixed = try Self.segments(["v1beta", "models"], client: false, backend: backend)
-      let method = try Self.segments(["\(forwarding.plan.model):batchEmbedContents"], client: true, backend: backend)
-      var headers = [try Self.constantHeader("content-type", "application/json", backend: backend)]
-      headers += try Self.credentialHeaders(backend, clientKey: forwarding.key, name: "x-goog-api-key") { $0 }
-      upstream = upstreamRequest(
-        backend, url: try Self.url(backend, path: fixed + method), headers: headers,
+    let upstream = Result { () throws(HopFailure) in
+      try geminiRequest(
+        backend, version: "v1beta", model: forwarding.plan.model, method: "batchEmbedContents", key: forwarding.key,
         body: translated.body.serializedBytes())
-    } catch {
-      return .failed(error)
     }
     let response: UpstreamResponse
-    switch await send(upstream, via: runtime, gemini: true) {
-    case .success(let answer): response = answer
+    switch await startHop(mode: "gemini", upstream, via: runtime, gemini: true) {
+    case .success(let hop): response = hop.response
     case .failure(let failure): return .failed(failure)
     }
     let bytes: [UInt8]

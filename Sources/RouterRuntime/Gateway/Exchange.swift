@@ -30,6 +30,13 @@ struct Exchange {
   }
 
   /// Tells the request record what happened.
+  /// The request matched route `index` (denied, or forwarded as `upstreamModel`): the record learns it and
+  /// every answer names it in `x-louter-route`.
+  mutating func enterRoute(_ index: Int, upstreamModel: String?) {
+    log(.route(table.routes[index].name, upstreamModel: upstreamModel))
+    commonHeaders.append(("x-louter-route", record.route))
+  }
+
   mutating func log(_ event: RequestEvent) {
     record.apply(event, started: started)
   }
@@ -155,12 +162,10 @@ struct Exchange {
     case .noRoute:
       await fail(.notFound("no route serves model '\(call.model)' for this client"))
     case .denied(let route, let message):
-      log(.route(table.routes[route].name, upstreamModel: nil))
-      commonHeaders.append(("x-louter-route", record.route))
+      enterRoute(route, upstreamModel: nil)
       await fail(GeminiError(.permissionDenied, message: message))
     case .routed(let plan):
-      log(.route(table.routes[plan.route].name, upstreamModel: plan.model))
-      commonHeaders.append(("x-louter-route", record.route))
+      enterRoute(plan.route, upstreamModel: plan.model)
       var forwarding = Forwarding(call: call, plan: plan, body: body, key: key, stream: stream)
       if let error = decodeAtFront(&forwarding) {
         await fail(error)

@@ -149,6 +149,34 @@ extension Exchange {
     return try Self.url(backend, path: endpoint)
   }
 
+  /// Starts a hop: records it, then sends its request (one that could not be built fails the hop). Returns
+  /// the answer and when the hop started, from which its first-answer deadline counts.
+  mutating func startHop(
+    mode: String, _ request: Result<UpstreamRequest, HopFailure>, via runtime: BackendRuntime, gemini: Bool
+  ) async -> Result<(response: UpstreamResponse, started: ContinuousClock.Instant), HopFailure> {
+    log(.hopStarted(mode: mode))
+    let started = ContinuousClock.now
+    switch request {
+    case .failure(let failure): return .failure(failure)
+    case .success(let request):
+      return await send(request, via: runtime, gemini: gemini).map { ($0, started) }
+    }
+  }
+
+  /// A request to a Gemini backend: `{version}/models/{model}:{method}` (the model as one checked path
+  /// segment), JSON, with the backend's key or the client's forwarded one.
+  func geminiRequest(
+    _ backend: CompiledBackend, version: String, model: String, method: String, query: [QueryItem] = [],
+    key: String?, body: [UInt8]
+  ) throws(HopFailure) -> UpstreamRequest {
+    let fixed = try Self.segments([version, "models"], client: false, backend: backend)
+    let call = try Self.segments(["\(model):\(method)"], client: true, backend: backend)
+    let url = try Self.url(backend, path: fixed + call, query: query)
+    var headers = [try Self.constantHeader("content-type", "application/json", backend: backend)]
+    headers += try Self.credentialHeaders(backend, clientKey: key, name: "x-goog-api-key") { $0 }
+    return upstreamRequest(backend, url: url, headers: headers, body: body)
+  }
+
   /// Sends a hop's request; an unreachable backend or a non-200 answer is a hop failure.
   func send(_ request: UpstreamRequest, via runtime: BackendRuntime, gemini: Bool) async -> Result<
     UpstreamResponse, HopFailure
@@ -310,20 +338,15 @@ extension Exchange {
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    log(.hopStarted(mode: backend.protocolName.rawValue))
-    let request: UpstreamRequest
-    do {
-      request = upstreamRequest(
+    let upstream = Result { () throws(HopFailure) in
+      upstreamRequest(
         backend, url: try openAIURL(backend, path: ["chat", "completions"], model: forwarding.plan.model),
         headers: try openAIHeaders(backend, key: forwarding.key, stream: forwarding.stream),
         body: translated.body.serializedBytes())
-    } catch {
-      return .failed(error)
     }
-    let hopStarted = ContinuousClock.now
-    let response: UpstreamResponse
-    switch await send(request, via: runtime, gemini: false) {
-    case .success(let answer): response = answer
+    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {
+    case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
     }
     var headers: [(String, String)] = [("x-louter-backend", backend.name)]
@@ -392,19 +415,15 @@ extension Exchange {
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
-    log(.hopStarted(mode: backend.protocolName.rawValue))
-    let request: UpstreamRequest
-    do {
-      request = upstreamRequest(
+    let upstream = Result { () throws(HopFailure) in
+      upstreamRequest(
         backend, url: try openAIURL(backend, path: ["embeddings"], model: forwarding.plan.model),
         headers: try openAIHeaders(backend, key: forwarding.key, stream: false),
         body: translated.body.serializedBytes())
-    } catch {
-      return .failed(error)
     }
     let response: UpstreamResponse
-    switch await send(request, via: runtime, gemini: false) {
-    case .success(let answer): response = answer
+    switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {
+    case .success(let hop): response = hop.response
     case .failure(let failure): return .failed(failure)
     }
     do {

@@ -39,17 +39,10 @@ extension Exchange {
       }
       forwarding.passthroughBody = body
     }
-    log(.hopStarted(mode: "gemini"))
-    let upstream: UpstreamRequest
-    do {
-      upstream = try passthroughRequest(backend, forwarding, body: body)
-    } catch {
-      return .failed(error)
-    }
-    let hopStarted = ContinuousClock.now
-    let response: UpstreamResponse
-    switch await send(upstream, via: runtime, gemini: true) {
-    case .success(let answer): response = answer
+    let upstream = Result { () throws(HopFailure) in try passthroughRequest(backend, forwarding, body: body) }
+    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    switch await startHop(mode: "gemini", upstream, via: runtime, gemini: true) {
+    case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
     }
     // The backend's bytes are as hostile as the client's: a bare CR in its content-type is not relayed.
@@ -86,13 +79,9 @@ extension Exchange {
       throw Self.clientFault(
         UpstreamTargetError(.query, "has a malformed percent escape"), backend: backend.name)
     }
-    let fixed = try Self.segments([forwarding.call.version, "models"], client: false, backend: backend)
-    let call = try Self.segments(
-      ["\(forwarding.plan.model):\(forwarding.call.method.rawValue)"], client: true, backend: backend)
-    let url = try Self.url(backend, path: fixed + call, query: items.filter { $0.name != "key" })
-    var headers = [try Self.constantHeader("content-type", "application/json", backend: backend)]
-    headers += try Self.credentialHeaders(backend, clientKey: forwarding.key, name: "x-goog-api-key") { $0 }
-    return upstreamRequest(backend, url: url, headers: headers, body: body)
+    return try geminiRequest(
+      backend, version: forwarding.call.version, model: forwarding.plan.model, method: forwarding.call.method.rawValue,
+      query: items.filter { $0.name != "key" }, key: forwarding.key, body: body)
   }
 
 }
