@@ -103,6 +103,37 @@ import Testing
   }
 }
 
+extension ServeTests {
+  /// Every held stream costs descriptors: `serve` starts by raising its soft limit to the hard one. Started
+  /// here with a low soft limit, it must run with the hard one.
+  @Test func serveRaisesTheDescriptorSoftLimitToTheHardOne() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("louter-limit-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try Self.routes("limit").replacingOccurrences(of: "REQUEST_LOG", with: "off").write(
+      to: folder.appendingPathComponent("a.toml"), atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = [
+      "-c", "ulimit -Sn 256 && exec \"$0\" serve --routes \"$1\" --listen 127.0.0.1:0", CLI.binary.path, folder.path,
+    ]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = Pipe()
+    try process.run()
+    defer {
+      if process.isRunning { process.terminate() }
+      process.waitUntilExit()
+    }
+    // The banner comes after the limit was raised.
+    _ = output.fileHandleForReading.availableData
+    let limits = try String(contentsOfFile: "/proc/\(process.processIdentifier)/limits", encoding: .utf8)
+    let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+    let numbers = line.split(separator: " ").compactMap { Int($0) }
+    #expect(numbers.count == 2 && numbers[0] == numbers[1] && numbers[0] > 256, "\(line)")
+  }
+}
+
 /// Reads a child's pipe until a marker shows up, without fixed waits: each read blocks until output
 /// arrives, and gives up (returning what it has) after 20 s without any, or at end of file.
 final class PipeReader {

@@ -1,4 +1,3 @@
-import Glibc
 import Testing
 
 @testable import RouterRuntime
@@ -197,14 +196,5 @@ import Testing
     }
     #expect(heap.count == 1)
     #expect(heap.storedEntries < 200)
-  }
-}
-
-@Suite struct DescriptorLimitTests {
-  @Test func theSoftLimitIsRaisedToTheHardOne() {
-    var before = rlimit()
-    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &before)
-    let now = Posix.raiseDescriptorLimit()
-    #expect(now == UInt64(before.rlim_max))
   }
 }
