@@ -91,11 +91,50 @@ extension Compilation {
       }
       generation.append(GenerationRule(parameter: entry.parameter.value, rule: rule))
     }
-    let fallbackOn = syntax.fallbackOn.map { Set($0.value.map(\.value)) } ?? Set(FallbackTrigger.allCases)
+    let fallbackOn = syntax.fallbackOn.map { Set($0.value.map(\.value)) } ?? FallbackTrigger.defaultFallbackOn
     return .forward(
       ForwardAction(
         chain: chain, model: syntax.model?.value, systemPrompt: syntax.systemPrompt?.value, generation: generation,
-        fallbackOn: fallbackOn))
+        fallbackOn: fallbackOn, retry: syntax.retry.map { compileRetry($0) } ?? .never))
+  }
+
+  /// A route's `retry` with its defaults; values out of range are reported and replaced by the default.
+  mutating func compileRetry(_ syntax: RetrySyntax) -> RetryRule {
+    let defaults = RouteCompiler.Defaults.self
+    var attempts = defaults.retryAttempts
+    if let written = syntax.attempts {
+      if defaults.retryAttemptRange.contains(written.value) {
+        attempts = written.value
+      } else {
+        diagnostics.append(.outOfRange(.invalidValue, field: "attempts", allowed: "0 to 5", at: written.span))
+      }
+    }
+    var on = defaults.retryOn
+    if let written = syntax.on {
+      on = []
+      for trigger in written.value {
+        if FallbackTrigger.retryable.contains(trigger.value) {
+          on.insert(trigger.value)
+        } else {
+          diagnostics.append(
+            .outOfRange(
+              .invalidValue, field: "retry.on",
+              allowed: FallbackTrigger.retryable.map(\.rawValue).joined(separator: ", ")
+                + " (a context-length refusal would fail the same way again)", at: trigger.span))
+        }
+      }
+    }
+    func duration(_ written: Spanned<DurationValue>?, _ field: String, default value: DurationValue) -> DurationValue {
+      guard let written else { return value }
+      guard defaults.retryWaitRange.contains(written.value) else {
+        diagnostics.append(.outOfRange(.invalidValue, field: field, allowed: "0ms to 60s", at: written.span))
+        return value
+      }
+      return written.value
+    }
+    return RetryRule(
+      attempts: attempts, on: on, maxWait: duration(syntax.maxWait, "max_wait", default: defaults.retryMaxWait),
+      backoff: duration(syntax.backoff, "backoff", default: defaults.retryBackoff))
   }
 
   // MARK: reachability

@@ -44,6 +44,15 @@ public enum RouteCompiler {
     public static let bodyTimeout = DurationValue(milliseconds: 60_000)
     /// `[server] idle_timeout`.
     public static let idleTimeout = DurationValue(milliseconds: 60_000)
+    /// `retry.attempts` when a route has `retry` and leaves it out, and its accepted range.
+    public static let retryAttempts = 1
+    public static let retryAttemptRange = 0...5
+    /// `retry.on`: a 429 is retried only when the backend says when (`Retry-After`).
+    public static let retryOn: Set<FallbackTrigger> = [.connect, .serverError, .rateLimited]
+    /// `retry.max_wait` and `retry.backoff`, and the range both accept.
+    public static let retryMaxWait = DurationValue(milliseconds: 2_000)
+    public static let retryBackoff = DurationValue(milliseconds: 250)
+    public static let retryWaitRange = DurationValue(milliseconds: 0)...DurationValue(milliseconds: 60_000)
     /// `[server] workers`: the accepted range (the default is one per core, decided at `serve`).
     public static let workerRange = 1...1024
     /// `listen`.

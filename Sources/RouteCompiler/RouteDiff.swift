@@ -69,6 +69,8 @@ public struct DiffActions: Sendable, Hashable {
   public let generation: [GenerationRule]
   /// Fallback triggers in `FallbackTrigger.allCases` order.
   public let fallbackOn: [FallbackTrigger]
+  /// The retry rule.
+  public let retry: RetryRule
 }
 
 /// What one table does with one request.
@@ -182,7 +184,7 @@ public enum RouteDiff {
     case .routed(let plan):
       let actions = DiffActions(
         systemPrompt: plan.systemPrompt, generation: plan.generation,
-        fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains))
+        fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains), retry: plan.retry)
       return .forwarded(
         route: DiffRoute(name: table.routes[plan.route].name, index: plan.route), model: plan.model,
         backends: plan.chain.map { table.backends[$0].name }, actions: actions)

@@ -68,6 +68,8 @@ public struct ForwardPlan: Sendable {
   public let chain: [Int]
   /// What makes a hop fall through.
   public let fallbackOn: Set<FallbackTrigger>
+  /// When the same backend is tried again first.
+  public let retry: RetryRule
 }
 
 extension CompiledMatch {
@@ -144,7 +146,8 @@ extension RouteTable {
       return .forward(
         ForwardPlan(
           route: routeIndex, model: action.model ?? facts.model, systemPrompt: action.systemPrompt,
-          generation: action.generation, chain: action.chain, fallbackOn: action.fallbackOn))
+          generation: action.generation, chain: action.chain, fallbackOn: action.fallbackOn,
+          retry: action.retry))
     }
   }
 

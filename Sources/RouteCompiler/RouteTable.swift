@@ -234,6 +234,49 @@ public struct ForwardAction: Sendable {
   public let generation: [GenerationRule]
   /// What makes a hop fall through to the next backend.
   public let fallbackOn: Set<FallbackTrigger>
+  /// When the same backend is tried again first.
+  public let retry: RetryRule
+}
+
+/// A route's `retry` with defaults applied: which faults send a request to the same backend again, how
+/// often, and how long louter may wait before it does.
+public struct RetryRule: Sendable, Hashable {
+  /// Extra tries of one backend (0: never retry).
+  public let attempts: Int
+  /// The faults retried.
+  public let on: Set<FallbackTrigger>
+  /// The longest single wait: a longer one (a far `Retry-After`) moves on at once.
+  public let maxWait: DurationValue
+  /// The first backoff, doubled per further retry and jittered.
+  public let backoff: DurationValue
+
+  /// Creates a rule.
+  public init(attempts: Int, on: Set<FallbackTrigger>, maxWait: DurationValue, backoff: DurationValue) {
+    self.attempts = attempts
+    self.on = on
+    self.maxWait = maxWait
+    self.backoff = backoff
+  }
+
+  /// One line for `explain` and `diff`: `off`, or `1 on connect, 429, 5xx; max_wait 2s; backoff 250ms`.
+  public var summary: String {
+    guard attempts > 0, !on.isEmpty else { return "off" }
+    let triggers = FallbackTrigger.allCases.filter(on.contains).map(\.rawValue).joined(separator: ", ")
+    return "\(attempts) on \(triggers); max_wait \(maxWait); backoff \(backoff)"
+  }
+
+  /// As JSON for `explain`, `diff` and the table dump.
+  public var json: JSONValue {
+    .object([
+      JSONMember("attempts", .int(Int64(attempts))),
+      JSONMember("on", .array(FallbackTrigger.allCases.filter(on.contains).map { .string($0.rawValue) })),
+      JSONMember("max_wait", .string(maxWait.description)), JSONMember("backoff", .string(backoff.description)),
+    ])
+  }
+
+  /// A route without `retry`: the chain moves on at once, as the route file reads.
+  public static let never = RetryRule(
+    attempts: 0, on: [], maxWait: DurationValue(milliseconds: 0), backoff: DurationValue(milliseconds: 0))
 }
 
 /// A route after validation.

@@ -96,6 +96,7 @@ extension CompiledRoute {
       members.append(JSONMember("backends", .array(forward.chain.map { .string(backends[$0].name) })))
       let triggers = FallbackTrigger.allCases.filter(forward.fallbackOn.contains)
       members.append(JSONMember("fallback_on", .array(triggers.map { .string($0.rawValue) })))
+      members.append(JSONMember("retry", forward.retry.json))
     }
     return .object(members)
   }

@@ -225,6 +225,7 @@ struct DiffRenderer {
       parts.append("\(rule.parameter.rawValue) \(bounds.joined(separator: " "))")
     }
     parts.append("fallback_on \(actions.fallbackOn.map(\.rawValue).joined(separator: ","))")
+    parts.append("retry \(actions.retry.summary)")
     return parts.joined(separator: "; ")
   }
 
@@ -345,6 +346,7 @@ struct DiffRenderer {
       }
       members.append(JSONMember("generation", .object(generation)))
       members.append(JSONMember("fallback_on", .array(actions.fallbackOn.map { .string($0.rawValue) })))
+      members.append(JSONMember("retry", actions.retry.json))
     }
     return .object(members)
   }

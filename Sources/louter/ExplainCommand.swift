@@ -176,6 +176,7 @@ struct ExplanationRenderer {
       out += "backends: \(chain.joined(separator: " -> "))\n"
       let triggers = FallbackTrigger.allCases.filter(plan.fallbackOn.contains).map(\.rawValue)
       out += "fallback_on: \(triggers.joined(separator: ", "))\n"
+      out += "retry: \(plan.retry.summary)\n"
     case .noRoute, .unauthenticated:
       out += "result: 404 NOT_FOUND\n"
     }

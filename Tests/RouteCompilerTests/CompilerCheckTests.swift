@@ -165,3 +165,41 @@ import Testing
     }
   }
 }
+
+/// A route's `retry` and the `context_length` fallback opt-in.
+@Suite struct RetrySettingTests {
+  static let backend = "[backends.a]\nprotocol = \"echo\"\n[[routes]]\nbackends = [\"a\"]\n"
+
+  static func forward(_ pipeline: Pipeline) -> ForwardAction? {
+    guard case .forward(let action)? = pipeline.table?.routes.first?.action else { return nil }
+    return action
+  }
+
+  @Test func retryDefaultsApplyAndAbsentRetryIsOff() {
+    let none = Self.forward(Pipeline(Self.backend))
+    #expect(none?.retry == .never)
+    #expect(none?.fallbackOn == [.connect, .timeout, .rateLimited, .serverError], "context_length is an opt-in")
+    let defaults = Self.forward(Pipeline(Self.backend + "retry = {}\n"))
+    #expect(defaults?.retry.attempts == 1)
+    #expect(defaults?.retry.on == [.connect, .serverError, .rateLimited])
+    #expect(defaults?.retry.maxWait.milliseconds == 2_000 && defaults?.retry.backoff.milliseconds == 250)
+    let written = Self.forward(
+      Pipeline(
+        Self.backend + "retry = { attempts = 3, on = \"5xx\", max_wait = \"5s\", backoff = \"10ms\" }\n"
+          + "fallback_on = [\"5xx\", \"context_length\"]\n"))
+    #expect(written?.retry.attempts == 3 && written?.retry.on == [.serverError])
+    #expect(written?.retry.maxWait.milliseconds == 5_000 && written?.retry.backoff.milliseconds == 10)
+    #expect(written?.fallbackOn == [.serverError, .contextLength])
+  }
+
+  @Test func badRetriesAreCompileErrors() {
+    for bad in [
+      "attempts = 6", "attempts = -1", "on = [\"context_length\"]", "on = [\"4xx\"]", "max_wait = \"2m\"",
+      "backoff = \"soon\"", "tries = 2",
+    ] {
+      let pipeline = Pipeline(Self.backend + "retry = { \(bad) }\n")
+      #expect(pipeline.table == nil, "retry = { \(bad) }")
+      #expect(!pipeline.diagnostics.isEmpty, "\(bad)")
+    }
+  }
+}

@@ -13,10 +13,10 @@ import Testing
   private static let faults: [HopFault] = [
     .connectFailed, .timedOut(.connect(.seconds(1))), .timedOut(.firstByte(.seconds(1))), .timedOut(.firstToken),
     .timedOut(.idle(.seconds(1))), .timedOut(.total(.seconds(1))), .reset, .invalidAnswer,
-    .upstreamStatus(429, retryAfter: false), .upstreamStatus(429, retryAfter: true),
-    .upstreamStatus(503, retryAfter: true), .upstreamStatus(408, retryAfter: false),
-    .upstreamStatus(400, retryAfter: false), .upstreamStatus(404, retryAfter: false),
-    .upstreamStatus(500, retryAfter: false), .upstreamStatus(599, retryAfter: false), .busy, .unhealthy, .skipped,
+    .upstreamStatus(429, retryAfter: nil), .upstreamStatus(429, retryAfter: .seconds(7)),
+    .upstreamStatus(503, retryAfter: .seconds(7)), .upstreamStatus(408, retryAfter: nil),
+    .upstreamStatus(400, retryAfter: nil), .upstreamStatus(404, retryAfter: nil),
+    .upstreamStatus(500, retryAfter: nil), .upstreamStatus(599, retryAfter: nil), .busy, .unhealthy, .skipped,
     .rejected, .cancelledByClient,
   ]
 
@@ -25,12 +25,14 @@ import Testing
       (.connectFailed, .connect), (.reset, .connect), (.timedOut(.connect(.seconds(1))), .timeout),
       (.timedOut(.firstToken), .timeout), (.timedOut(.idle(.seconds(2))), .timeout),
       (.timedOut(.total(.seconds(3))), .timeout), (.invalidAnswer, .serverError),
-      (.upstreamStatus(429, retryAfter: true), .rateLimited), (.upstreamStatus(429, retryAfter: false), .rateLimited),
-      (.upstreamStatus(408, retryAfter: false), .timeout), (.upstreamStatus(500, retryAfter: false), .serverError),
-      (.upstreamStatus(503, retryAfter: true), .serverError), (.upstreamStatus(599, retryAfter: false), .serverError),
-      (.upstreamStatus(400, retryAfter: false), nil), (.upstreamStatus(418, retryAfter: false), nil),
-      (.upstreamStatus(600, retryAfter: false), nil), (.busy, nil), (.unhealthy, nil), (.skipped, nil),
-      (.rejected, nil), (.cancelledByClient, nil),
+      (.upstreamStatus(429, retryAfter: .seconds(7)), .rateLimited),
+      (.upstreamStatus(429, retryAfter: nil), .rateLimited),
+      (.upstreamStatus(408, retryAfter: nil), .timeout), (.upstreamStatus(500, retryAfter: nil), .serverError),
+      (.upstreamStatus(503, retryAfter: .seconds(7)), .serverError),
+      (.upstreamStatus(599, retryAfter: nil), .serverError),
+      (.upstreamStatus(400, retryAfter: nil), nil), (.upstreamStatus(418, retryAfter: nil), nil),
+      (.upstreamStatus(600, retryAfter: nil), nil), (.busy, nil), (.unhealthy, nil), (.skipped, nil),
+      (.rejected, nil), (.cancelledByClient, nil), (.contextTooLong, .contextLength),
     ]
     for (fault, trigger) in table { #expect(fault.trigger == trigger, "\(fault)") }
   }
@@ -44,17 +46,18 @@ import Testing
       (.timedOut(.firstToken), .next, .fail(.spent)),
       (.reset, .next, .fail(.spent)),
       (.invalidAnswer, .next, .fail(.spent)),
-      (.upstreamStatus(429, retryAfter: false), .next, .fail(.spent)),
-      (.upstreamStatus(429, retryAfter: true), .next, .fail(.spent)),
-      (.upstreamStatus(503, retryAfter: true), .next, .fail(.spent)),
-      (.upstreamStatus(408, retryAfter: false), .next, .fail(.spent)),
-      (.upstreamStatus(400, retryAfter: false), .answer, .answer),
-      (.upstreamStatus(404, retryAfter: false), .answer, .answer),
+      (.upstreamStatus(429, retryAfter: nil), .next, .fail(.spent)),
+      (.upstreamStatus(429, retryAfter: .seconds(7)), .next, .fail(.spent)),
+      (.upstreamStatus(503, retryAfter: .seconds(7)), .next, .fail(.spent)),
+      (.upstreamStatus(408, retryAfter: nil), .next, .fail(.spent)),
+      (.upstreamStatus(400, retryAfter: nil), .answer, .answer),
+      (.upstreamStatus(404, retryAfter: nil), .answer, .answer),
       (.busy, .next, .fail(.spent)),
       (.unhealthy, .next, .fail(.spent)),
       (.skipped, .next, .fail(.spent)),
       (.rejected, .answer, .answer),
       (.cancelledByClient, .fail(.clientGone), .fail(.clientGone)),
+      (.contextTooLong, .next, .fail(.spent)),
     ]
     for (fault, middle, last) in table {
       #expect(Self.every.decide(fault, at: Self.middle) == middle, "\(fault) with a next backend")
@@ -100,8 +103,8 @@ import Testing
   @Test func health() {
     let table: [(HopFault, Bool)] = [
       (.connectFailed, true), (.reset, true), (.timedOut(.total(.seconds(1))), true), (.invalidAnswer, true),
-      (.upstreamStatus(500, retryAfter: false), true), (.upstreamStatus(408, retryAfter: false), true),
-      (.upstreamStatus(429, retryAfter: true), false), (.upstreamStatus(400, retryAfter: false), false),
+      (.upstreamStatus(500, retryAfter: nil), true), (.upstreamStatus(408, retryAfter: nil), true),
+      (.upstreamStatus(429, retryAfter: .seconds(7)), false), (.upstreamStatus(400, retryAfter: nil), false),
       (.busy, false), (.unhealthy, false), (.skipped, false), (.rejected, false), (.cancelledByClient, false),
     ]
     for (fault, counts) in table { #expect(fault.countsAgainstHealth == counts, "\(fault)") }
@@ -122,8 +125,8 @@ import Testing
       #expect(failure.outcome == outcome)
     }
     let limited = Exchange.failure(
-      status: 429, retryAfter: true, error: GeminiError(.resourceExhausted, message: "q"), backend: "b")
-    #expect(limited.fault == .upstreamStatus(429, retryAfter: true) && limited.outcome == "429")
+      status: 429, retryAfter: .seconds(7), error: GeminiError(.resourceExhausted, message: "q"), backend: "b")
+    #expect(limited.fault == .upstreamStatus(429, retryAfter: .seconds(7)) && limited.outcome == "429")
   }
 
   /// The answer for a spent chain: the most telling status over every failure.
@@ -131,18 +134,18 @@ import Testing
     func failure(_ fault: HopFault, _ error: GeminiError) -> HopFailure {
       HopFailure(backend: "b", fault: fault, error: error, outcome: "x")
     }
-    let limited = failure(.upstreamStatus(429, retryAfter: false), GeminiError(.resourceExhausted, message: "q"))
+    let limited = failure(.upstreamStatus(429, retryAfter: nil), GeminiError(.resourceExhausted, message: "q"))
     let busy = failure(.busy, GeminiError(.resourceExhausted, message: "busy"))
     let cooling = failure(.unhealthy, .unavailable("cooling"))
     #expect(Exchange.aggregate([limited, cooling]).code == 429)
     #expect(Exchange.aggregate([busy, cooling]).code == 429)
     let timeouts = [
       failure(.timedOut(.firstToken), .deadlineExceeded("t")),
-      failure(.upstreamStatus(408, retryAfter: false), .unavailable("408")),
+      failure(.upstreamStatus(408, retryAfter: nil), .unavailable("408")),
     ]
     #expect(Exchange.aggregate(timeouts).rpc == .deadlineExceeded)
     let broken = [
-      failure(.invalidAnswer, .unavailable("a")), failure(.upstreamStatus(500, retryAfter: false), .internal("b")),
+      failure(.invalidAnswer, .unavailable("a")), failure(.upstreamStatus(500, retryAfter: nil), .internal("b")),
     ]
     #expect(Exchange.aggregate(broken).code == 502 && Exchange.aggregate(broken).rpc == .unavailable)
     let same = [
@@ -151,5 +154,15 @@ import Testing
     ]
     #expect(Exchange.aggregate(same).code == 502 && Exchange.aggregate(same).rpc == .unavailable)
     #expect(Exchange.aggregate([failure(.connectFailed, .unavailable("c")), limited]).code == 503)
+  }
+
+  /// A context-length refusal is the caller's own unless the route opts in: the default set leaves it out.
+  @Test func contextLengthIsAnOptIn() {
+    let byDefault = FallbackPolicy(fallbackOn: FallbackTrigger.defaultFallbackOn)
+    #expect(byDefault.decide(.contextTooLong, at: Self.middle) == .answer)
+    #expect(byDefault.decide(.upstreamStatus(503, retryAfter: nil), at: Self.middle) == .next)
+    let optedIn = FallbackPolicy(fallbackOn: [.contextLength])
+    #expect(optedIn.decide(.contextTooLong, at: Self.middle) == .next)
+    #expect(!HopFault.contextTooLong.countsAgainstHealth, "a long prompt says nothing about the backend")
   }
 }

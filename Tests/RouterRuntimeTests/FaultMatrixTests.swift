@@ -42,14 +42,21 @@ final class ManualClock: Sendable {
       + RawHTTP.chunk("data: [DONE]\n\n") + RawHTTP.lastChunk
   }
 
+  /// OpenAI's answer to a prompt longer than the model's context window.
+  static let contextLengthRefusal = RawHTTP.response(
+    400,
+    error(
+      "This model's maximum context length is 8192 tokens", type: "invalid_request_error",
+      code: "context_length_exceeded"))
+
   /// An OpenAI error body.
   static func error(_ message: String, type: String, code: String? = nil) -> String {
     let code = code.map { #","code":"\#($0)""# } ?? ""
     return #"{"error":{"message":"\#(message)","type":"\#(type)"\#(code)}}"#
   }
 
-  func gateway(_ backends: [RawFakeBackend], idle: String = "30s", clock: ManualClock? = nil) throws
-    -> GatewayUnderTest
+  func gateway(_ backends: [RawFakeBackend], idle: String = "30s", clock: ManualClock? = nil, route: String = "")
+    throws -> GatewayUnderTest
   {
     var text = "[server]\nauth = \"none\"\n"
     for (index, backend) in backends.enumerated() {
@@ -57,7 +64,7 @@ final class ManualClock: Sendable {
         "[backends.b\(index)]\nprotocol = \"openai\"\nurl = \"http://127.0.0.1:\(backend.port)/v1\"\n"
         + "first_byte_timeout = \"400ms\"\nstream_idle_timeout = \"\(idle)\"\n"
     }
-    text += "[[routes]]\nbackends = [\(backends.indices.map { "\"b\($0)\"" }.joined(separator: ", "))]\n"
+    text += "[[routes]]\nbackends = [\(backends.indices.map { "\"b\($0)\"" }.joined(separator: ", "))]\n" + route
     guard let clock else { return try GatewayUnderTest(text) }
     return try GatewayUnderTest(text, clock: { clock.now() })
   }
@@ -248,13 +255,7 @@ final class ManualClock: Sendable {
   }
 
   @Test func f12AContextLengthErrorIsTheCallersOwnAndIsNotRetriedOrMovedOn() async throws {
-    let rejecting = try RawFakeBackend.answering { _ in
-      RawHTTP.response(
-        400,
-        Self.error(
-          "This model's maximum context length is 8192 tokens", type: "invalid_request_error",
-          code: "context_length_exceeded"))
-    }
+    let rejecting = try RawFakeBackend.answering { _ in Self.contextLengthRefusal }
     let spare = try RawFakeBackend.answering { _ in Self.ok }
     let louter = try gateway([rejecting, spare])
     defer { stopAll(rejecting, spare, louter) }
@@ -265,6 +266,89 @@ final class ManualClock: Sendable {
     #expect(answer.body.contains("maximum context length"))
     #expect(rejecting.requestCount == 1, "the same model is not asked again")
     #expect(spare.requestCount == 0)
+  }
+
+  // MARK: retries and opt-ins (issue 10 items 1 and 4)
+
+  @Test func f01RetryHonoursARetryAfterThatFitsTheBudgetOnTheSameBackend() async throws {
+    let limited = try RawFakeBackend.answering { number in
+      number == 1
+        ? RawHTTP.response(
+          429, Self.error("quota", type: "rate_limit_error"),
+          headers: ["retry-after-ms: 5", "Content-Type: application/json"])
+        : Self.ok
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try gateway([limited, spare], route: "retry = { attempts = 1 }\n")
+    defer { stopAll(limited, spare, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(answer.head.contains("x-louter-backend: b0"), "the backend said when to come back, and it fits")
+    #expect(limited.requestCount == 2 && spare.requestCount == 0)
+  }
+
+  @Test func f01ARetryAfterBeyondMaxWaitOrTheClientsDeadlineMovesOnAtOnce() async throws {
+    let limited = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
+        429, Self.error("quota", type: "rate_limit_error"),
+        headers: ["Retry-After: 3", "Content-Type: application/json"])
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let short = try gateway([limited, spare], route: "retry = { attempts = 1, max_wait = \"2s\" }\n")
+    let long = try gateway([limited, spare], route: "retry = { attempts = 1, max_wait = \"10s\" }\n")
+    defer { stopAll(limited, spare, short, long) }
+    let beyondBudget = try await short.post(Self.generate, Self.hello)
+    #expect(beyondBudget.head.contains("x-louter-backend: b1"))
+    #expect(limited.requestCount == 1 && spare.requestCount == 1)
+    // The budget would allow 3 s, but the client said it waits 2 s in all (google-genai's header).
+    let beyondDeadline = try await long.post(Self.generate, Self.hello, headers: "X-Server-Timeout: 2\r\n")
+    #expect(beyondDeadline.head.contains("x-louter-backend: b1"))
+    #expect(limited.requestCount == 2 && spare.requestCount == 2)
+  }
+
+  @Test func f03AOneOff500IsRetriedOnTheSameBackendWhenTheRouteAsks() async throws {
+    let flaky = try RawFakeBackend.answering { number in
+      number == 1 ? RawHTTP.response(500, Self.error("boom", type: "server_error")) : Self.ok
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try gateway([flaky, spare], route: "retry = { attempts = 1, backoff = \"1ms\" }\n")
+    defer { stopAll(flaky, spare, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(answer.head.contains("x-louter-backend: b0"))
+    #expect(flaky.requestCount == 2 && spare.requestCount == 0)
+  }
+
+  @Test func f04RetriesAreBoundedThenTheChainMovesOnAndA429WithoutADateIsNotRetried() async throws {
+    let down = try RawFakeBackend.answering { _ in RawHTTP.response(503, Self.error("down", type: "server_error")) }
+    let limited = try RawFakeBackend.answering { _ in
+      RawHTTP.response(429, Self.error("slow down", type: "rate_limit_error"))
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try gateway([down, limited, spare], route: "retry = { attempts = 2, backoff = \"1ms\" }\n")
+    defer { stopAll(down, limited, spare, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
+    #expect(answer.head.contains("x-louter-backend: b2"))
+    #expect(down.requestCount == 3, "one try and two retries, no more")
+    #expect(limited.requestCount == 1, "a 429 that does not say when is not retried")
+  }
+
+  @Test func f12AContextLengthErrorGoesToTheNextBackendWhenTheRouteOptsIn() async throws {
+    let rejecting = try RawFakeBackend.answering { _ in Self.contextLengthRefusal }
+    let geminiRejecting = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
+        400,
+        #"{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#
+      )
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let optIn = "fallback_on = [\"5xx\", \"context_length\"]\nretry = { attempts = 1, backoff = \"1ms\" }\n"
+    let louter = try gateway([rejecting, geminiRejecting, spare], route: optIn)
+    defer { stopAll(rejecting, geminiRejecting, spare, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(answer.head.contains("x-louter-backend: b2"))
+    #expect(rejecting.requestCount == 1 && geminiRejecting.requestCount == 1, "a context refusal is never retried")
   }
 
   @Test func f13AContentFilterIsFinishReasonSafety() async throws {

@@ -56,7 +56,10 @@ import Testing
     )
     #expect(UpstreamErrorMapper.retryDelay(retryAfter: nil, milliseconds: "1500") == "1.500s")
     #expect(UpstreamErrorMapper.retryDelay(retryAfter: " 2 ") == "2s")
-    #expect(UpstreamErrorMapper.retryDelay(retryAfter: "Wed, 21 Oct 2015 07:28:00 GMT") == nil)
+    // An HTTP-date is measured against now: 90 s ahead, or already past (come back at once).
+    let date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    #expect(UpstreamErrorMapper.retryDelay(retryAfter: date, now: 1_445_412_480 - 90) == "90s")
+    #expect(UpstreamErrorMapper.retryDelay(retryAfter: date, now: 1_445_412_480 + 5) == "0s")
     #expect(mapped(429)?.details.count == 1)
   }
 

@@ -371,12 +371,33 @@ public enum RouteFileDecoder {
         route.fallbackOn = Spanned(triggers, list.span)
       }
     }
+    if let retry = reader.table("retry") {
+      route.retry = decodeRetry(retry.table, span: retry.span, into: &diagnostics)
+    }
     if let generation = reader.table("generation") {
       route.generation = decodeGeneration(generation.table, into: &diagnostics)
     }
     route.deny = reader.string("deny")
     diagnostics += reader.finish()
     return route
+  }
+
+  /// `retry = { attempts, on, max_wait, backoff }`.
+  static func decodeRetry(_ table: TOMLTable, span: SourceSpan, into diagnostics: inout [Diagnostic]) -> RetrySyntax {
+    var reader = TableReader(table, context: "retry", shape: RouteFileShape.retry)
+    var retry = RetrySyntax(span: span)
+    retry.attempts = reader.integer("attempts")
+    if let entry = reader.entry("on"), let list = ValueParsers.stringList(entry.value, key: "on", reader: &reader) {
+      let triggers = list.value.compactMap { TableReader.choice($0, key: "on", FallbackTrigger.self, reader: &reader) }
+      retry.on = Spanned(triggers, list.span)
+    }
+    for (key, path) in [("max_wait", \RetrySyntax.maxWait), ("backoff", \RetrySyntax.backoff)] {
+      if let entry = reader.entry(key) {
+        retry[keyPath: path] = ValueParsers.duration(entry.value, key: key, reader: &reader)
+      }
+    }
+    diagnostics += reader.finish()
+    return retry
   }
 
   /// `{ prepend | append | replace = "..." }`: exactly one mode.

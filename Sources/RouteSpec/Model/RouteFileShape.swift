@@ -152,6 +152,16 @@ public enum RouteFileShape {
         "\(parameter.geminiField): a default, or { min, max, default }")
     })
 
+  /// A route's `retry`.
+  public static let retry = TableShape(keys: [
+    KeyShape("attempts", .integerIn(0...5), "extra tries of the same backend (default 1)"),
+    KeyShape(
+      "on", .choiceOrList(FallbackTrigger.retryable.map(\.rawValue), nonEmptyList: false),
+      "the faults retried (default connect, 5xx, 429; a 429 only when the backend says Retry-After)"),
+    KeyShape("max_wait", .duration, "a retry that would wait longer moves on at once (default 2s)"),
+    KeyShape("backoff", .duration, "the first wait, doubled per retry, jittered (default 250ms)"),
+  ])
+
   /// `[[routes]]`.
   public static let route = TableShape(keys: [
     KeyShape("name", .string(nonEmpty: true), "the route's name (default route-N)"),
@@ -164,6 +174,7 @@ public enum RouteFileShape {
     KeyShape(
       "fallback_on", .choiceOrList(FallbackTrigger.allCases.map(\.rawValue), nonEmptyList: false),
       "what moves a request to the next backend"),
+    KeyShape("retry", .table(retry), "try the same backend again before the chain moves on"),
     KeyShape("generation", .table(generation), "clamps and defaults for generation parameters"),
     KeyShape("deny", .string(nonEmpty: true), "refuse with 403 and this message"),
   ])

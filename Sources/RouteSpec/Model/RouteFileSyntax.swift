@@ -305,6 +305,33 @@ public enum FallbackTrigger: String, Sendable, CaseIterable, Hashable {
   case timeout
   case rateLimited = "429"
   case serverError = "5xx"
+  /// The backend said the input exceeds its context window (OpenAI's `context_length_exceeded`, Gemini's
+  /// "input token count exceeds the maximum"): off unless a route asks for it, since a 400 is otherwise the
+  /// caller's own.
+  case contextLength = "context_length"
+
+  /// What a route falls back on when it does not say: every fault but a context-length refusal.
+  public static let defaultFallbackOn: Set<FallbackTrigger> = [.connect, .timeout, .rateLimited, .serverError]
+
+  /// What `retry.on` may name: a context-length refusal would fail the same way again.
+  public static let retryable: [FallbackTrigger] = [.connect, .timeout, .rateLimited, .serverError]
+}
+
+/// `retry = { attempts, on, max_wait, backoff }` on a route, as written.
+public struct RetrySyntax: Sendable {
+  /// The `retry` table.
+  public var span: SourceSpan
+  /// `attempts`: extra tries of the same backend.
+  public var attempts: Spanned<Int>?
+  /// `on`: the faults that are retried.
+  public var on: Spanned<[Spanned<FallbackTrigger>]>?
+  /// `max_wait`: the longest wait before a retry.
+  public var maxWait: Spanned<DurationValue>?
+  /// `backoff`: the first backoff, doubled for each further retry.
+  public var backoff: Spanned<DurationValue>?
+
+  /// Creates an empty retry table at `span`.
+  public init(span: SourceSpan) { self.span = span }
 }
 
 /// `system_prompt = { prepend | append | replace = "..." }`.
@@ -422,6 +449,8 @@ public struct RouteSyntax: Sendable {
   public var backends: Spanned<[Spanned<String>]>?
   /// `fallback_on`.
   public var fallbackOn: Spanned<[Spanned<FallbackTrigger>]>?
+  /// `retry`.
+  public var retry: RetrySyntax?
   /// `generation = { parameter = { min, max, default } }`.
   public var generation: [(parameter: Spanned<GenerationParameter>, rule: Spanned<ParameterRule>)] = []
   /// `deny = "message"`.

@@ -374,7 +374,7 @@ struct OpenAIPassthroughStreamForm: StreamForm {
           // after it the event is relayed as it is and ends the stream.
           let error = UpstreamErrorMapper.mapStreamError(event, backend: backend)
           piece.failure = Exchange.failure(
-            status: error.code, retryAfter: false, error: error, backend: backend, outcome: "stream-error")
+            status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
           relayedError = sawChunk
           return piece
         }
@@ -441,7 +441,7 @@ struct GeminiToOpenAIStreamForm: StreamForm {
       if json["error"] != nil {
         let error = UpstreamErrorMapper.mapStreamError(json, backend: backend)
         piece.failure = Exchange.failure(
-          status: error.code, retryAfter: false, error: error, backend: backend, outcome: "stream-error")
+          status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
         return piece
       }
       do {

@@ -1,3 +1,4 @@
+import RouteCompiler
 import RouteSpec
 
 /// Why a hop did not serve the request, told apart as far as the fallback rule and passive health need.
@@ -12,7 +13,9 @@ enum HopFault: Equatable, Sendable {
   case invalidAnswer
   /// The backend answered with this HTTP error status, or with an error event of this status before any
   /// event reached the client; `retryAfter` when it said when to come back.
-  case upstreamStatus(Int, retryAfter: Bool)
+  case upstreamStatus(Int, retryAfter: Duration?)
+  /// The backend refused the input as longer than its context window (a 400, 413 or 422 that says so).
+  case contextTooLong
   /// The backend is at its `max_concurrency`.
   case busy
   /// The backend is cooling down after repeated failures.
@@ -32,6 +35,7 @@ enum HopFault: Equatable, Sendable {
     case .connectFailed, .reset: .connect
     case .timedOut: .timeout
     case .invalidAnswer: .serverError
+    case .contextTooLong: .contextLength
     case .upstreamStatus(let status, _):
       switch status {
       case 429: .rateLimited
@@ -51,7 +55,7 @@ enum HopFault: Equatable, Sendable {
   var countsAgainstHealth: Bool {
     switch trigger {
     case .connect?, .timeout?, .serverError?: true
-    case .rateLimited?, nil: false
+    case .rateLimited?, .contextLength?, nil: false
     }
   }
 }
@@ -96,5 +100,43 @@ struct FallbackPolicy: Sendable {
     let goesOn = fault.passesOver || fault.trigger.map(fallbackOn.contains) == true
     guard goesOn else { return .answer }
     return hasNext ? .next : .fail(.spent)
+  }
+}
+
+/// What the chain does with a failed hop before it asks ``FallbackPolicy``: try the same backend again.
+enum RetryDecision: Equatable, Sendable {
+  /// Wait this long, then send the same request to the same backend.
+  case retry(after: Duration)
+  /// Do not retry: the fallback rule decides.
+  case moveOn
+}
+
+/// The one retry rule of a route: given a hop's failure before any answer, how many retries that backend had,
+/// and how long the client will still wait, retry after a wait or move on. Pure: the caller supplies the
+/// jitter and the client's remaining time.
+struct RetryPolicy: Sendable {
+  let rule: RetryRule
+
+  /// - Parameters:
+  ///   - retries: the retries of this backend so far in this request.
+  ///   - remaining: how long the client will still wait, when it said (`x-server-timeout`); nil when unknown.
+  ///   - jitter: a fraction in 0.5...1 that scales the backoff, so that clients failed together spread out.
+  func decide(_ fault: HopFault, retries: Int, remaining: Duration?, jitter: Double) -> RetryDecision {
+    guard retries < rule.attempts, let trigger = fault.trigger, rule.on.contains(trigger) else { return .moveOn }
+    let wait: Duration
+    if case .upstreamStatus(_, let retryAfter?) = fault {
+      // The backend said when: earlier would only be refused again, and later wastes the client's time.
+      wait = retryAfter
+    } else if trigger == .rateLimited {
+      // A quota that does not say when it refills rarely refills within a backoff: the next backend is faster.
+      return .moveOn
+    } else {
+      // Doubling from `backoff`: `retries` is at most 5, so the shift cannot overflow the milliseconds.
+      let base = Double(rule.backoff.milliseconds << retries)
+      wait = .milliseconds(Int64((base * min(max(jitter, 0.5), 1)).rounded()))
+    }
+    guard wait <= rule.maxWait.duration else { return .moveOn }
+    if let remaining, wait >= remaining { return .moveOn }
+    return .retry(after: wait)
   }
 }

@@ -15,6 +15,8 @@ struct Forwarding {
   var failures: [HopFailure] = []
   /// The route's fallback rule.
   let policy: FallbackPolicy
+  /// The route's retry rule.
+  let retry: RetryPolicy
   /// The OpenAI front's request, when the client speaks OpenAI (`call` then names the Gemini method it becomes).
   var openAI: OpenAIChat?
 
@@ -22,6 +24,7 @@ struct Forwarding {
     self.call = call
     self.plan = plan
     self.policy = FallbackPolicy(fallbackOn: plan.fallbackOn)
+    self.retry = RetryPolicy(rule: plan.retry)
     self.body = body
     self.key = key
     self.stream = stream
@@ -47,49 +50,51 @@ enum HopResult {
 }
 
 extension Exchange {
-  /// Tries the chain's backends in order, as ``FallbackPolicy`` says, until one answers.
+  /// Tries the chain's backends in order, retrying one as ``RetryPolicy`` says and moving on as
+  /// ``FallbackPolicy`` says, until one answers.
   mutating func forward(_ forwarding: inout Forwarding) async {
     let chain = forwarding.plan.chain
+    let deadline = Self.clientDeadline(request, started: started)
     for (position, index) in chain.enumerated() {
-      if Task.isCancelled {
-        clientWentAway()
-        return
-      }
       let runtime = backends[index]
-      let failure: HopFailure
-      if let refused = precheck(runtime, key: forwarding.key, lastResort: position == chain.count - 1) {
-        failure = refused
-      } else {
-        let result: HopResult
-        switch (forwarding.openAI != nil, runtime.backend.protocolName) {
-        case (false, .gemini): result = await passthroughHop(runtime, &forwarding)
-        case (false, .openai), (false, .echo): result = await translatedHop(runtime, &forwarding)
-        case (true, .gemini): result = await openAIToGeminiHop(runtime, &forwarding)
-        case (true, .openai), (true, .echo): result = await openAIPassthroughHop(runtime, &forwarding)
-        }
-        switch result {
-        case .served(let healthy):
-          runtime.health.release(healthy: healthy)
-          log(.hopEnded(backend: runtime.backend.name, outcome: "ok"))
+      var retries = 0
+      while true {
+        if Task.isCancelled {
+          clientWentAway()
           return
-        case .failed(let failed):
-          runtime.health.release(healthy: failed.fault.countsAgainstHealth ? false : nil)
-          failure = failed
         }
-      }
-      log(.hopEnded(backend: runtime.backend.name, outcome: failure.outcome))
-      forwarding.failures.append(failure)
-      // A hop that failed has sent nothing: bytes that reach the client make it `.served`.
-      switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: position < chain.count - 1)) {
-      case .next:
-        continue
-      case .answer:
-        await fail(failure.error, headers: [("x-louter-backend", failure.backend)])
-        return
-      case .fail(.clientGone):
-        clientWentAway()
-        return
-      case .fail(.spent):
+        guard let failure = await attempt(runtime, &forwarding, lastResort: position == chain.count - 1) else {
+          return
+        }
+        log(.hopEnded(backend: runtime.backend.name, outcome: failure.outcome))
+        forwarding.failures.append(failure)
+        let remaining = deadline.map { ContinuousClock.now.duration(to: $0) }
+        let retry = forwarding.retry.decide(
+          failure.fault, retries: retries, remaining: remaining, jitter: Double.random(in: 0.5...1))
+        if case .retry(let wait) = retry {
+          retries += 1
+          do {
+            // Bounded by `max_wait` and the client's own deadline; a client that goes away cancels it.
+            try await Task.sleep(for: wait)
+          } catch {
+            clientWentAway()
+            return
+          }
+          continue
+        }
+        // A hop that failed has sent nothing: bytes that reach the client make it `.served`.
+        switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: position < chain.count - 1)) {
+        case .next:
+          break
+        case .answer:
+          await fail(failure.error, headers: [("x-louter-backend", failure.backend)])
+          return
+        case .fail(.clientGone):
+          clientWentAway()
+          return
+        case .fail(.spent):
+          break
+        }
         break
       }
     }
@@ -101,6 +106,44 @@ extension Exchange {
     // only multiply the load.
     let noRetry = front == .openai && forwarding.failures.count > 1 ? [("x-should-retry", "false")] : []
     await fail(Self.aggregate(forwarding.failures), headers: noRetry)
+  }
+
+  /// One try of one backend: nil when it served the client, else why it did not (nothing was sent).
+  mutating func attempt(_ runtime: BackendRuntime, _ forwarding: inout Forwarding, lastResort: Bool) async
+    -> HopFailure?
+  {
+    if let refused = precheck(runtime, key: forwarding.key, lastResort: lastResort) { return refused }
+    let result: HopResult
+    switch (forwarding.openAI != nil, runtime.backend.protocolName) {
+    case (false, .gemini): result = await passthroughHop(runtime, &forwarding)
+    case (false, .openai), (false, .echo): result = await translatedHop(runtime, &forwarding)
+    case (true, .gemini): result = await openAIToGeminiHop(runtime, &forwarding)
+    case (true, .openai), (true, .echo): result = await openAIPassthroughHop(runtime, &forwarding)
+    }
+    switch result {
+    case .served(let healthy):
+      runtime.health.release(healthy: healthy)
+      log(.hopEnded(backend: runtime.backend.name, outcome: "ok"))
+      return nil
+    case .failed(let failed):
+      runtime.health.release(healthy: failed.fault.countsAgainstHealth ? false : nil)
+      return failed
+    }
+  }
+
+  /// When the client stops waiting, if it said: google-genai sends `x-server-timeout` (whole seconds), the
+  /// openai SDKs `x-stainless-timeout` (seconds, maybe with a fraction). Read with saturation; nil otherwise.
+  static func clientDeadline(_ request: HTTPRequest, started: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+    for name in ["x-server-timeout", "x-stainless-timeout"] {
+      guard let text = request.headers[name]?.trimmingWhitespace() else { continue }
+      let whole = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+      guard let first = whole.first,
+        let seconds = BoundedInteger.decimalDigits(first, maximum: RetryAfter.maxMilliseconds / 1000),
+        whole.count == 1 || BoundedInteger.decimalDigits(whole[1], maximum: .max) != nil
+      else { continue }
+      return started.advanced(by: .seconds(seconds))
+    }
+    return nil
   }
 
   /// The client is gone: nothing more is sent.
@@ -145,7 +188,12 @@ extension Exchange {
     guard let last = failures.last else { return .unavailable("the route's chain has no usable backend") }
     if failures.count == 1 { return last.error }
     let reasons = failures.map { "\($0.backend): \($0.error.message)" }.joined(separator: "; ")
-    let message = "all \(failures.count) backends failed: \(reasons)"
+    // A retried backend is listed once per try but counted once.
+    let backendCount = Set(failures.map(\.backend)).count
+    let message =
+      backendCount == 1
+      ? "\(failures.count) tries of backend '\(last.backend)' failed: \(reasons)"
+      : "all \(backendCount) backends failed: \(reasons)"
     let faults = failures.map(\.fault)
     if let first = failures.first?.error, first.code != 499,
       failures.allSatisfy({ $0.error.code == first.code && $0.error.rpc == first.rpc })
@@ -195,7 +243,7 @@ extension Exchange {
   }
 
   /// A hop failure from an upstream HTTP error answer, or from an error event before the stream began.
-  static func failure(status: Int, retryAfter: Bool, error: GeminiError, backend: String, outcome: String? = nil)
+  static func failure(status: Int, retryAfter: Duration?, error: GeminiError, backend: String, outcome: String? = nil)
     -> HopFailure
   {
     HopFailure(

@@ -267,8 +267,23 @@ extension Exchange {
         error = .invalidArgument("the prompt was blocked by \(backend.name)'s filter")
       }
     }
-    let retryAfter = head.headers["retry-after"] != nil || head.headers["retry-after-ms"] != nil
-    return Self.failure(status: head.status, retryAfter: retryAfter, error: error, backend: backend.name)
+    if UpstreamErrorMapper.refusesContextLength(status: head.status, body: bytes) {
+      return HopFailure(backend: backend.name, fault: .contextTooLong, error: error, outcome: "context-length")
+    }
+    let retryAfter =
+      RetryAfter.milliseconds(
+        retryAfter: head.headers["retry-after"], milliseconds: head.headers["retry-after-ms"], now: RetryAfter.now())
+      ?? Self.retryInfoDelay(error)
+    return Self.failure(
+      status: head.status, retryAfter: retryAfter.map { .milliseconds($0) }, error: error, backend: backend.name)
+  }
+
+  /// The `RetryInfo.retryDelay` of an error, in milliseconds: how a Gemini backend says when to come back.
+  static func retryInfoDelay(_ error: GeminiError) -> Int64? {
+    for detail in error.details where detail["@type"]?.stringValue == "type.googleapis.com/google.rpc.RetryInfo" {
+      if let delay = detail["retryDelay"]?.stringValue.flatMap(RetryAfter.protobufDuration) { return delay }
+    }
+    return nil
   }
 
   /// A Gemini backend's own error body, kept as it is but for what a client could not read: a `code` that

@@ -79,7 +79,7 @@ struct TranslatedStreamForm: StreamForm {
       case .error(let error):
         // The backend's own error event, or louter's reading of a stream it could not translate.
         piece.failure = Exchange.failure(
-          status: error.code, retryAfter: false, error: error, backend: backend, outcome: "stream-error")
+          status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
         return piece
       }
     }

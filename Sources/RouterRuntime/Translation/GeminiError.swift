@@ -250,9 +250,7 @@ public enum UpstreamErrorMapper {
     var rpc = RPCCode(upstreamHTTPStatus: status)
     switch status {
     case 400, 413, 422:
-      if lowered.contains("context_length_exceeded") || lowered.contains("maximum context length")
-        || lowered.contains("context length")
-      {
+      if saysContextTooLong(lowered) {
         message = "The input exceeds the model's context window (context length exceeded): " + message
       }
     case 401 where !clientKeyForwarded, 403 where !clientKeyForwarded:
@@ -277,6 +275,21 @@ public enum UpstreamErrorMapper {
     return .error(GeminiError(rpc, message: message, details: details))
   }
 
+  /// Whether an error answer says the input is longer than the model's context window: OpenAI's
+  /// `context_length_exceeded` and "maximum context length" (vLLM and others alike), Gemini's "The input token
+  /// count (N) exceeds the maximum number of tokens allowed (M)". Only 400, 413 and 422 can say it.
+  public static func refusesContextLength(status: Int, body: [UInt8]) -> Bool {
+    guard status == 400 || status == 413 || status == 422 else { return false }
+    let upstream = readBody(body)
+    return saysContextTooLong((upstream.code ?? "") + " " + (upstream.type ?? "") + " " + upstream.message.lowercased())
+  }
+
+  /// The one wording test behind ``refusesContextLength(status:body:)`` and the mapped message.
+  private static func saysContextTooLong(_ lowered: String) -> Bool {
+    lowered.contains("context_length_exceeded") || lowered.contains("maximum context length")
+      || lowered.contains("context length") || lowered.contains("exceeds the maximum number of tokens")
+  }
+
   private static func errorInfo(reason: String, metadata: [(String, String)]) -> JSONValue {
     GeminiError.errorInfo(reason: reason, metadata: metadata)
   }
@@ -284,28 +297,13 @@ public enum UpstreamErrorMapper {
   /// The longest retry delay louter passes on; a larger upstream value (`Retry-After: 1e300`) is clamped to it.
   public static let maxRetryDelaySeconds: Int64 = 86_400
 
-  /// `retry-after` seconds (or `retry-after-ms`) as a protobuf Duration string like `37s`, clamped to
-  /// ``maxRetryDelaySeconds``.
-  ///
-  /// `Retry-After` is `1*DIGIT` seconds or an HTTP-date (RFC 9110 §10.2.3); dates and anything else are ignored.
-  /// `retry-after-ms` (OpenAI's) is whole milliseconds, optionally with a fraction that is dropped.
-  public static func retryDelay(retryAfter: String?, milliseconds: String? = nil) -> String? {
-    let maxMilliseconds = maxRetryDelaySeconds * 1000
-    if let milliseconds {
-      let text = milliseconds.trimmingWhitespace()
-      let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-      if let whole = parts.first, let value = BoundedInteger.decimalDigits(whole, maximum: maxMilliseconds),
-        parts.count == 1 || BoundedInteger.decimalDigits(parts[1], maximum: 0) != nil
-      {
-        return durationString(milliseconds: value)
-      }
+  /// `retry-after` (seconds or an HTTP-date) or `retry-after-ms` as a protobuf Duration string like `37s`,
+  /// clamped to ``maxRetryDelaySeconds``; ``RetryAfter`` reads the headers.
+  /// `now` is the Unix time in seconds an HTTP-date is measured against (the clock when nil).
+  public static func retryDelay(retryAfter: String?, milliseconds: String? = nil, now: Int64? = nil) -> String? {
+    RetryAfter.milliseconds(retryAfter: retryAfter, milliseconds: milliseconds, now: now ?? RetryAfter.now()).map {
+      durationString(milliseconds: $0)
     }
-    if let retryAfter,
-      let seconds = BoundedInteger.decimalDigits(retryAfter.trimmingWhitespace(), maximum: maxRetryDelaySeconds)
-    {
-      return durationString(milliseconds: seconds * 1000)
-    }
-    return nil
   }
 
   /// `37s` or `1.500s`; `milliseconds` is at most ``maxRetryDelaySeconds`` × 1000, so nothing here overflows.
