@@ -120,7 +120,7 @@ import Testing
     #expect(forward.model == "gpt-4o")
     #expect(forward.systemPrompt == .prepend("Be brief."))
     #expect(forward.chain.map { table.backends[$0].name } == ["a", "b"])
-    #expect(forward.fallbackOn == Set(FallbackTrigger.allCases))
+    #expect(forward.fallbackOn == FallbackTrigger.defaultFallbackOn)
     guard case .deny(_, let message) = table.plan(for: RequestFacts(model: "gemini-2.5-pro")) else {
       Issue.record("expected deny")
       return

@@ -282,7 +282,7 @@ struct DecoderCase: Sendable, CustomTestStringConvertible {
         """),
     DecoderCase(
       .invalidValue, "invalid fallback_on 'conect'", at: "2:16",
-      help: "did you mean 'connect'? use one of: connect, timeout, 429, 5xx",
+      help: "did you mean 'connect'? use one of: connect, timeout, 429, 5xx, context_length",
       toml: """
         [[routes]]
         fallback_on = ["conect", "429"]
