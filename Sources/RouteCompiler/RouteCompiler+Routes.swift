@@ -95,7 +95,8 @@ extension Compilation {
     return .forward(
       ForwardAction(
         chain: chain, model: syntax.model?.value, systemPrompt: syntax.systemPrompt?.value, generation: generation,
-        fallbackOn: fallbackOn, retry: syntax.retry.map { compileRetry($0) } ?? .never))
+        fallbackOn: fallbackOn, retry: syntax.retry.map { compileRetry($0) } ?? .never,
+        continueOnBreak: syntax.continueOnBreak?.value ?? RouteCompiler.Defaults.continueOnBreak))
   }
 
   /// A route's `retry` with its defaults; values out of range are reported and replaced by the default.

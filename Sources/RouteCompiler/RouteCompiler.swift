@@ -53,6 +53,8 @@ public enum RouteCompiler {
     public static let retryMaxWait = DurationValue(milliseconds: 2_000)
     public static let retryBackoff = DurationValue(milliseconds: 250)
     public static let retryWaitRange = DurationValue(milliseconds: 0)...DurationValue(milliseconds: 60_000)
+    /// `continue_on_break`: a broken text stream is rescued by the next backend unless the route says no.
+    public static let continueOnBreak = true
     /// `[server] workers`: the accepted range (the default is one per core, decided at `serve`).
     public static let workerRange = 1...1024
     /// `listen`.

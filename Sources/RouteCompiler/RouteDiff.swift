@@ -71,6 +71,8 @@ public struct DiffActions: Sendable, Hashable {
   public let fallbackOn: [FallbackTrigger]
   /// The retry rule.
   public let retry: RetryRule
+  /// Whether a broken stream is continued by the next backend.
+  public let continueOnBreak: Bool
 }
 
 /// What one table does with one request.
@@ -184,7 +186,8 @@ public enum RouteDiff {
     case .routed(let plan):
       let actions = DiffActions(
         systemPrompt: plan.systemPrompt, generation: plan.generation,
-        fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains), retry: plan.retry)
+        fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains), retry: plan.retry,
+        continueOnBreak: plan.continueOnBreak)
       return .forwarded(
         route: DiffRoute(name: table.routes[plan.route].name, index: plan.route), model: plan.model,
         backends: plan.chain.map { table.backends[$0].name }, actions: actions)

@@ -70,6 +70,8 @@ public struct ForwardPlan: Sendable {
   public let fallbackOn: Set<FallbackTrigger>
   /// When the same backend is tried again first.
   public let retry: RetryRule
+  /// Whether a text stream that breaks after bytes reached the client is continued by the next backend.
+  public let continueOnBreak: Bool
 }
 
 extension CompiledMatch {
@@ -147,7 +149,7 @@ extension RouteTable {
         ForwardPlan(
           route: routeIndex, model: action.model ?? facts.model, systemPrompt: action.systemPrompt,
           generation: action.generation, chain: action.chain, fallbackOn: action.fallbackOn,
-          retry: action.retry))
+          retry: action.retry, continueOnBreak: action.continueOnBreak))
     }
   }
 

@@ -236,6 +236,8 @@ public struct ForwardAction: Sendable {
   public let fallbackOn: Set<FallbackTrigger>
   /// When the same backend is tried again first.
   public let retry: RetryRule
+  /// Whether a text stream that breaks after bytes reached the client is continued by the next backend.
+  public let continueOnBreak: Bool
 }
 
 /// A route's `retry` with defaults applied: which faults send a request to the same backend again, how

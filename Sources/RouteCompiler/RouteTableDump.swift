@@ -97,6 +97,7 @@ extension CompiledRoute {
       let triggers = FallbackTrigger.allCases.filter(forward.fallbackOn.contains)
       members.append(JSONMember("fallback_on", .array(triggers.map { .string($0.rawValue) })))
       members.append(JSONMember("retry", forward.retry.json))
+      members.append(JSONMember("continue_on_break", .bool(forward.continueOnBreak)))
     }
     return .object(members)
   }

@@ -226,6 +226,7 @@ struct DiffRenderer {
     }
     parts.append("fallback_on \(actions.fallbackOn.map(\.rawValue).joined(separator: ","))")
     parts.append("retry \(actions.retry.summary)")
+    if !actions.continueOnBreak { parts.append("continue_on_break false") }
     return parts.joined(separator: "; ")
   }
 
@@ -347,6 +348,7 @@ struct DiffRenderer {
       members.append(JSONMember("generation", .object(generation)))
       members.append(JSONMember("fallback_on", .array(actions.fallbackOn.map { .string($0.rawValue) })))
       members.append(JSONMember("retry", actions.retry.json))
+      members.append(JSONMember("continue_on_break", .bool(actions.continueOnBreak)))
     }
     return .object(members)
   }

@@ -177,6 +177,7 @@ struct ExplanationRenderer {
       let triggers = FallbackTrigger.allCases.filter(plan.fallbackOn.contains).map(\.rawValue)
       out += "fallback_on: \(triggers.joined(separator: ", "))\n"
       out += "retry: \(plan.retry.summary)\n"
+      out += "continue_on_break: \(plan.continueOnBreak)\n"
     case .noRoute, .unauthenticated:
       out += "result: 404 NOT_FOUND\n"
     }

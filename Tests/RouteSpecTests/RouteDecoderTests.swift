@@ -263,7 +263,10 @@ import Testing
     ("[backends.a]\nprotcol = \"echo\"\nprotocol = \"echo\"\n", "did you mean 'protocol'?"),
     ("[backends.a]\nprotocol = \"gemni\"\n", "did you mean 'gemini'? use one of: openai, gemini, echo"),
     ("[backends.a]\nprotocol = \"echo\"\nfirst_byte_timout = \"5s\"\n", "did you mean 'first_byte_timeout'?"),
-    ("[[routes]]\nfallback_on = [\"5xxx\"]\n", "did you mean '5xx'? use one of: connect, timeout, 429, 5xx, context_length"),
+    (
+      "[[routes]]\nfallback_on = [\"5xxx\"]\n",
+      "did you mean '5xx'? use one of: connect, timeout, 429, 5xx, context_length"
+    ),
     ("[[routes]]\nmatch = { endpont = \"embed\" }\n", "did you mean 'endpoint'?"),
     ("[[routes]]\nbackend = [\"a\"]\n", "did you mean 'backends'?"),
     (

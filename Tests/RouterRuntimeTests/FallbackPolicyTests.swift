@@ -94,7 +94,7 @@ import Testing
   @Test func afterTheFirstByteEverythingIsAnswered() {
     for policy in [Self.every, Self.none] {
       for fault in Self.faults {
-        let decision = policy.decide(fault, at: .afterFirstByte)
+        let decision = policy.decide(fault, at: .afterFirstByte(canContinue: false))
         #expect(decision == (fault == .cancelledByClient ? .fail(.clientGone) : .answer), "\(fault)")
       }
     }
@@ -164,5 +164,23 @@ import Testing
     let optedIn = FallbackPolicy(fallbackOn: [.contextLength])
     #expect(optedIn.decide(.contextTooLong, at: Self.middle) == .next)
     #expect(!HopFault.contextTooLong.countsAgainstHealth, "a long prompt says nothing about the backend")
+  }
+}
+
+/// After the first byte, a stream that can be continued goes to the next backend for the faults the route
+/// falls back on; everything else is still answered in-band.
+@Suite struct ContinuationPolicyTests {
+  @Test func aBrokenStreamContinuesOnlyWhereTheRouteFallsBackOnItsFault() {
+    let policy = FallbackPolicy(fallbackOn: [.connect, .timeout, .serverError])
+    let continuable = ChainPosition.afterFirstByte(canContinue: true)
+    for fault: HopFault in [
+      .reset, .timedOut(.idle(.seconds(1))), .invalidAnswer, .upstreamStatus(500, retryAfter: nil),
+    ] {
+      #expect(policy.decide(fault, at: continuable) == .next, "\(fault)")
+      #expect(policy.decide(fault, at: .afterFirstByte(canContinue: false)) == .answer, "\(fault)")
+    }
+    #expect(policy.decide(.upstreamStatus(429, retryAfter: nil), at: continuable) == .answer, "429 not in fallback_on")
+    #expect(policy.decide(.upstreamStatus(400, retryAfter: nil), at: continuable) == .answer)
+    #expect(policy.decide(.cancelledByClient, at: continuable) == .fail(.clientGone))
   }
 }

@@ -58,15 +58,36 @@ final class ManualClock: Sendable {
   func gateway(_ backends: [RawFakeBackend], idle: String = "30s", clock: ManualClock? = nil, route: String = "")
     throws -> GatewayUnderTest
   {
+    let text = Self.routes(backends, idle: idle, route: route)
+    guard let clock else { return try GatewayUnderTest(text) }
+    return try GatewayUnderTest(text, clock: { clock.now() })
+  }
+
+  /// A route file with one openai backend per fake, all in one chain, and `route` added to the route.
+  static func routes(_ backends: [RawFakeBackend], idle: String = "30s", route: String = "") -> String {
     var text = "[server]\nauth = \"none\"\n"
     for (index, backend) in backends.enumerated() {
       text +=
         "[backends.b\(index)]\nprotocol = \"openai\"\nurl = \"http://127.0.0.1:\(backend.port)/v1\"\n"
         + "first_byte_timeout = \"400ms\"\nstream_idle_timeout = \"\(idle)\"\n"
     }
-    text += "[[routes]]\nbackends = [\(backends.indices.map { "\"b\($0)\"" }.joined(separator: ", "))]\n" + route
-    guard let clock else { return try GatewayUnderTest(text) }
-    return try GatewayUnderTest(text, clock: { clock.now() })
+    return text + "[[routes]]\nbackends = [\(backends.indices.map { "\"b\($0)\"" }.joined(separator: ", "))]\n"
+      + route
+  }
+
+  /// A chunked body's payload.
+  static func dechunked(_ body: String) -> String {
+    var bytes = Array(body.utf8)[...]
+    var out: [UInt8] = []
+    while let lineEnd = bytes.firstRange(of: [0x0D, 0x0A]) {
+      guard let size = Int(String(decoding: bytes[..<lineEnd.lowerBound], as: UTF8.self), radix: 16), size > 0,
+        bytes.count >= lineEnd.upperBound - bytes.startIndex + size
+      else { break }
+      let start = lineEnd.upperBound
+      out += bytes[start..<(start + size)]
+      bytes = bytes[(start + size)...].dropFirst(2)
+    }
+    return String(decoding: out, as: UTF8.self)
   }
 
   @Test func f01RetryAfter429MovesOnNowOrCarriesTheDelay() async throws {
@@ -190,7 +211,7 @@ final class ManualClock: Sendable {
     #expect(!answer.body.contains("late"))
   }
 
-  @Test func f08AStreamCutAfterTheFirstBytesEndsWithAnInBandErrorAndNoFallback() async throws {
+  @Test func f08AStreamCutAfterTheFirstBytesEndsWithAnInBandErrorWhenTheRouteDoesNotContinue() async throws {
     let delivered = UpstreamGate()
     let cut = try RawFakeBackend { connection in
       connection.readRequest()
@@ -200,7 +221,7 @@ final class ManualClock: Sendable {
       connection.write(Self.chunk(" answer"))
     }
     let spare = try RawFakeBackend.answering { _ in Self.stream(["spare"]) }
-    let louter = try gateway([cut, spare])
+    let louter = try gateway([cut, spare], route: "continue_on_break = false\n")
     defer { stopAll(cut, spare, louter) }
     let client = try TestClient(port: louter.port)
     client.send(
@@ -214,6 +235,105 @@ final class ManualClock: Sendable {
     #expect(!rest.contains("\"finishReason\":\"STOP\""))
     #expect(!rest.hasSuffix("0\r\n\r\n"), "a cut stream must not end like a complete one")
     #expect(spare.requestCount == 0, "never fall back after the first byte reached the client")
+  }
+
+  /// A backend whose stream answers `words` and that keeps every request it read, for the prefill.
+  static func recording(_ words: [String]) throws -> (RawFakeBackend, SeenRequests) {
+    let seen = SeenRequests()
+    let backend = try RawFakeBackend { connection in
+      while let request = connection.readRequest() {
+        seen.requests.withLock { $0.append(request) }
+        guard connection.write(Self.stream(words)) else { return }
+      }
+    }
+    return (backend, seen)
+  }
+
+  /// A stream that writes `partial` and then, as `cut` says, breaks: the connection closes mid-stream.
+  static func breaking(after words: [String]) throws -> RawFakeBackend {
+    try RawFakeBackend { connection in
+      connection.readRequest()
+      connection.write(RawHTTP.streamHead + Self.chunk(nil) + words.map { Self.chunk($0) }.joined())
+    }
+  }
+
+  @Test(arguments: [true, false])
+  func f08AStreamCutMidAnswerIsContinuedByTheNextBackendInTheSameResponse(sse: Bool) async throws {
+    let cut = try Self.breaking(after: ["The answer", " is"])
+    let (spare, seen) = try Self.recording([" forty", "-two."])
+    let louter = try RecordingGateway(Self.routes([cut, spare]))
+    defer {
+      stopAll(cut, spare)
+      louter.server.stopNow()
+    }
+    let path = sse ? Self.streamGenerate : "/v1beta/models/m:streamGenerateContent"
+    let answer = try await louter.post(path, Self.hello)
+    #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+    #expect(answer.head.contains("x-louter-backend: b0"), "the head was the first backend's")
+    // The next backend was asked to go on from the text the client already has, as an assistant prefill.
+    let request = seen.requests.withLock { $0.first } ?? ""
+    #expect(request.contains(#"{"role":"assistant","content":"The answer is"}"#), "\(request)")
+    let text = Self.streamedText(answer.body, sse: sse)
+    #expect(text == "The answer is forty-two.", "no repeated text: \(answer.body)")
+    #expect(!answer.body.contains("\"error\""))
+    #expect(answer.body.contains("\"finishReason\":\"STOP\""))
+    // One final usage for the whole answer: the spare's 2 output tokens plus the first part's, estimated.
+    #expect(answer.body.contains("\"candidatesTokenCount\":6"), "\(answer.body)")
+    let record = try #require(answer.record)
+    #expect(record.hops.map(\.backend) == ["b0", "b1"])
+    #expect(record.status == 200)
+  }
+
+  @Test func f14AFallbackThatRefusesThePrefillEndsWithTheOriginalBreak() async throws {
+    let cut = try Self.breaking(after: ["partial"])
+    let picky = try RawFakeBackend.answering { _ in
+      RawHTTP.response(
+        400, Self.error("Assistant prefill is not supported", type: "invalid_request_error"))
+    }
+    let louter = try gateway([cut, picky])
+    defer { stopAll(cut, picky, louter) }
+    let answer = try await louter.post(Self.streamGenerate, Self.hello)
+    #expect(answer.body.contains("partial"))
+    #expect(answer.body.contains("broke off the stream"), "the break is the error the client reads")
+    #expect(answer.body.contains("Assistant prefill is not supported"), "the refusal is named after it")
+    #expect(!answer.body.hasSuffix("0\r\n\r\n"), "a broken answer must not end like a complete one")
+    #expect(picky.requestCount == 1)
+  }
+
+  @Test func jsonModeStreamsAreNotContinued() async throws {
+    let cut = try Self.breaking(after: ["{\\\"a\\\":"])
+    let spare = try RawFakeBackend.answering { _ in Self.stream(["spare"]) }
+    let louter = try gateway([cut, spare])
+    defer { stopAll(cut, spare, louter) }
+    let json =
+      #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"responseMimeType":"application/json"}}"#
+    let answer = try await louter.post(Self.streamGenerate, json)
+    #expect(answer.body.contains("\"error\""))
+    #expect(spare.requestCount == 0, "a half JSON document is not handed to another model")
+  }
+
+  /// The text of every streamed answer, in order, from SSE events or one JSON array.
+  static func streamedText(_ body: String, sse: Bool) -> String {
+    let payloads: [String]
+    if sse {
+      payloads = body.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("data: ") }.map {
+        String($0.dropFirst(6))
+      }
+    } else {
+      // The whole body (chunked framing removed by the test client) is one JSON array.
+      guard let array = try? JSONParser.parse(Array(Self.dechunked(body).utf8)), let list = array.arrayValue else {
+        return "<not one JSON array: \(body)>"
+      }
+      payloads = list.map { String(decoding: $0.serializedBytes(), as: UTF8.self) }
+    }
+    var text = ""
+    for payload in payloads {
+      guard let event = try? JSONParser.parse(Array(payload.utf8)) else { continue }
+      for part in event["candidates"]?.arrayValue?.first?["content"]?["parts"]?.arrayValue ?? [] {
+        text += part["text"]?.stringValue ?? ""
+      }
+    }
+    return text
   }
 
   @Test func f09AStalledStreamEndsAsAnError() async throws {
@@ -423,4 +543,9 @@ final class ManualClock: Sendable {
     #expect(answer.body.contains("\"totalTokenCount\":6"))
     #expect(down.requestCount == 1 && good.requestCount == 1)
   }
+}
+
+/// Requests a fake backend read, in order, for a test to look at.
+final class SeenRequests: Sendable {
+  let requests = Mutex<[String]>([])
 }

@@ -219,7 +219,9 @@ enum GatewayTestError: Error {
 
     let cut = try FakeBackend(FakeBackend.stream(["partial", " answer"], cutAfter: 1))
     let spare = try FakeBackend(FakeBackend.stream(["spare"]))
-    let second = try GatewayUnderTest(routes([("cut", cut.port), ("spare", spare.port)]))
+    // With continuation off; FaultMatrixTests covers continuing a cut stream.
+    let second = try GatewayUnderTest(
+      routes([("cut", cut.port), ("spare", spare.port)]) + "continue_on_break = false\n")
     defer { stopAll(cut, spare, second) }
     let streamed = try await second.post("/v1beta/models/m:streamGenerateContent?alt=sse", Self.hello)
     #expect(streamed.body.contains("partial"))

@@ -309,7 +309,7 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
         GenerationRule(parameter: .temperature, rule: ParameterRule(max: 1.0)),
         GenerationRule(parameter: .maxOutputTokens, rule: ParameterRule(defaultValue: 64)),
         GenerationRule(parameter: .topK, rule: ParameterRule(defaultValue: 5)),
-      ], chain: [], fallbackOn: [], retry: .never)
+      ], chain: [], fallbackOn: [], retry: .never, continueOnBreak: true)
     let bytes = Array(original.utf8)
     let patched = try Exchange.openAIPatchedBody(
       bytes, json: json(original), plan: plan, maxTokens: "max_completion_tokens")
@@ -319,7 +319,8 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
         == #"{"model":"sent", "messages":[{"role":"system","content":"S"},{"role":"system","content":"R"},{"role":"user","content":"U"}], "temperature":1.0, "logprobs":true,"vendor":{"x":[1, 2]},"max_completion_tokens":64}"#
     )
     let untouched = ForwardPlan(
-      route: 0, model: "asked", systemPrompt: nil, generation: [], chain: [], fallbackOn: [], retry: .never)
+      route: 0, model: "asked", systemPrompt: nil, generation: [], chain: [], fallbackOn: [], retry: .never,
+      continueOnBreak: true)
     #expect(try Exchange.openAIPatchedBody(bytes, json: json(original), plan: untouched, maxTokens: "") == bytes)
   }
 }

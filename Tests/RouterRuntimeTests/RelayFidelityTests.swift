@@ -84,7 +84,11 @@ struct ChunkedBody {
     }
   }
 
-  func gateway(_ protocolName: String, _ backends: [RawFakeBackend]) throws -> GatewayUnderTest {
+  /// Serves `backends` as one chain; broken streams end in-band (`continue_on_break = false`) unless
+  /// `continuing`, so that these tests see what the relay itself writes.
+  func gateway(_ protocolName: String, _ backends: [RawFakeBackend], continuing: Bool = false) throws
+    -> GatewayUnderTest
+  {
     var text = "[server]\nauth = \"none\"\n"
     let path = protocolName == "openai" ? "/v1" : ""
     for (index, backend) in backends.enumerated() {
@@ -92,6 +96,7 @@ struct ChunkedBody {
         "[backends.b\(index)]\nprotocol = \"\(protocolName)\"\nurl = \"http://127.0.0.1:\(backend.port)\(path)\"\n"
     }
     text += "[[routes]]\nbackends = [\(backends.indices.map { "\"b\($0)\"" }.joined(separator: ", "))]\n"
+    text += "continue_on_break = \(continuing)\n"
     return try GatewayUnderTest(text)
   }
 
@@ -156,6 +161,22 @@ struct ChunkedBody {
       String(decoding: body.payload.utf8.dropFirst(first.utf8.count), as: UTF8.self).hasPrefix(#"data: {"error":"#))
     #expect(body.payload.contains("ended the stream inside an event"))
     #expect(!body.terminated, "no terminating chunk: the client cannot take it for a whole answer")
+  }
+
+  @Test func aPassthroughStreamCutMidEventIsContinuedAsFurtherEventsOfTheSameResponse() async throws {
+    let first = "data: " + Self.geminiAnswer("first") + "\r\n\r\n"
+    let bad = try Self.once(Self.closeDelimitedStreamHead + Array((first + #"data: {"candidates":[{"cut-here"#).utf8))
+    let spare = try Self.spare("gemini")
+    let chain = try gateway("gemini", [bad, spare], continuing: true)
+    defer { stopAll(bad, spare, chain) }
+    let answer = try await chain.post(Self.streamGenerate, Self.hello)
+    #expect(answer.head.contains("x-louter-backend: b0"))
+    let body = ChunkedBody(answer.body)
+    #expect(body.payload.hasPrefix(first), "the first part stays byte for byte")
+    #expect(!body.payload.contains("cut-here") && !body.payload.contains("\"error\""))
+    #expect(body.payload.contains(Self.spareText), "the spare's continuation follows in the same response")
+    #expect(body.terminated, "a continued answer ends like a whole one")
+    #expect(spare.requestCount == 1)
   }
 
   @Test func aPassthroughStreamCutByItsLengthEndsWithAnInBandError() async throws {

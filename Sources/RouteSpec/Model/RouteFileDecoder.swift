@@ -374,6 +374,7 @@ public enum RouteFileDecoder {
     if let retry = reader.table("retry") {
       route.retry = decodeRetry(retry.table, span: retry.span, into: &diagnostics)
     }
+    route.continueOnBreak = reader.bool("continue_on_break")
     if let generation = reader.table("generation") {
       route.generation = decodeGeneration(generation.table, into: &diagnostics)
     }

@@ -175,6 +175,9 @@ public enum RouteFileShape {
       "fallback_on", .choiceOrList(FallbackTrigger.allCases.map(\.rawValue), nonEmptyList: false),
       "what moves a request to the next backend"),
     KeyShape("retry", .table(retry), "try the same backend again before the chain moves on"),
+    KeyShape(
+      "continue_on_break", .boolean,
+      "a text stream that breaks mid-answer is continued by the next backend (default true)"),
     KeyShape("generation", .table(generation), "clamps and defaults for generation parameters"),
     KeyShape("deny", .string(nonEmpty: true), "refuse with 403 and this message"),
   ])

@@ -451,6 +451,8 @@ public struct RouteSyntax: Sendable {
   public var fallbackOn: Spanned<[Spanned<FallbackTrigger>]>?
   /// `retry`.
   public var retry: RetrySyntax?
+  /// `continue_on_break`.
+  public var continueOnBreak: Spanned<Bool>?
   /// `generation = { parameter = { min, max, default } }`.
   public var generation: [(parameter: Spanned<GenerationParameter>, rule: Spanned<ParameterRule>)] = []
   /// `deny = "message"`.

@@ -64,13 +64,15 @@ enum HopFault: Equatable, Sendable {
 enum ChainPosition: Equatable, Sendable {
   /// Nothing has reached the client yet; `hasNext` when another backend follows this one.
   case beforeAnswer(hasNext: Bool)
-  /// Part of the answer (a stream's head) has reached the client, so none of it can be taken back.
-  case afterFirstByte
+  /// Part of the answer (a stream's head) has reached the client, so none of it can be taken back;
+  /// `canContinue` when the route continues broken streams, a backend follows, and what was streamed is
+  /// plain text another backend can go on from.
+  case afterFirstByte(canContinue: Bool)
 }
 
 /// What the chain does after a hop failed.
 enum FallbackDecision: Equatable, Sendable {
-  /// Try the next backend.
+  /// Try the next backend (after the first byte: ask it to continue the answer from where it broke).
   case next
   /// This failure is the client's answer: its status and error body, or, once bytes reached the client, an
   /// in-band error that ends the stream.
@@ -95,11 +97,16 @@ struct FallbackPolicy: Sendable {
 
   func decide(_ fault: HopFault, at position: ChainPosition) -> FallbackDecision {
     if fault == .cancelledByClient { return .fail(.clientGone) }
-    // Nothing sent can be taken back: from the first byte on, a failure is the client's answer.
-    guard case .beforeAnswer(let hasNext) = position else { return .answer }
-    let goesOn = fault.passesOver || fault.trigger.map(fallbackOn.contains) == true
-    guard goesOn else { return .answer }
-    return hasNext ? .next : .fail(.spent)
+    switch position {
+    case .beforeAnswer(let hasNext):
+      let goesOn = fault.passesOver || fault.trigger.map(fallbackOn.contains) == true
+      guard goesOn else { return .answer }
+      return hasNext ? .next : .fail(.spent)
+    case .afterFirstByte(let canContinue):
+      // Nothing sent can be taken back: the answer goes on elsewhere from where it broke, or the failure
+      // is the client's answer, in-band.
+      return canContinue && fault.trigger.map(fallbackOn.contains) == true ? .next : .answer
+    }
   }
 }
 

@@ -19,6 +19,12 @@ struct Forwarding {
   let retry: RetryPolicy
   /// The OpenAI front's request, when the client speaks OpenAI (`call` then names the Gemini method it becomes).
   var openAI: OpenAIChat?
+  /// Whether this request's stream could be continued by another backend (not JSON mode).
+  let requestContinuable: Bool
+  /// For the hop being tried: a break mid-stream may be continued by the next backend.
+  var canContinue = false
+  /// Set once a stream broke after bytes reached the client: every later hop continues that answer.
+  var resume: StreamResume?
 
   init(call: GeminiCall, plan: ForwardPlan, body: JSONValue, key: String?, stream: Bool) {
     self.call = call
@@ -28,6 +34,18 @@ struct Forwarding {
     self.body = body
     self.key = key
     self.stream = stream
+    self.requestContinuable = Self.continuable(body)
+  }
+
+  /// Notes a stream that broke mid-answer: the next hop gets the text so far as a prefill, so the request
+  /// is built again.
+  mutating func resume(after failure: HopFailure, _ facts: RelayFacts, sse: Bool) {
+    var resume = self.resume ?? StreamResume(sse: sse, text: "", outputTokens: 0, originalBreak: failure)
+    resume.add(facts)
+    resume.lastFacts = facts
+    self.resume = resume
+    decoded = nil
+    passthroughBody = nil
   }
 }
 
@@ -47,27 +65,43 @@ enum HopResult {
   case served(healthy: Bool?)
   /// Nothing was sent: the chain may go on.
   case failed(HopFailure)
+  /// A stream broke after part of the answer reached the client, and the next backend may continue it: the
+  /// response is still open, and the facts say what was streamed.
+  case broken(HopFailure, RelayFacts)
 }
 
 extension Exchange {
   /// Tries the chain's backends in order, retrying one as ``RetryPolicy`` says and moving on as
-  /// ``FallbackPolicy`` says, until one answers.
+  /// ``FallbackPolicy`` says, until one answers; a stream that breaks mid-answer is continued by the next.
   mutating func forward(_ forwarding: inout Forwarding) async {
     let chain = forwarding.plan.chain
     let deadline = Self.clientDeadline(request, started: started)
     for (position, index) in chain.enumerated() {
       let runtime = backends[index]
+      let hasNext = position < chain.count - 1
+      forwarding.canContinue =
+        hasNext && forwarding.stream && forwarding.plan.continueOnBreak && forwarding.requestContinuable
+        && forwarding.openAI == nil
       var retries = 0
-      while true {
+      attempts: while true {
         if Task.isCancelled {
           clientWentAway()
           return
         }
-        guard let failure = await attempt(runtime, &forwarding, lastResort: position == chain.count - 1) else {
+        let failure: HopFailure
+        switch await attempt(runtime, &forwarding, lastResort: !hasNext) {
+        case .served:
           return
+        case .broken(let broke, let facts):
+          log(.hopEnded(backend: runtime.backend.name, outcome: broke.outcome))
+          forwarding.resume(after: broke, facts, sse: forwarding.call.isSSE(request: request))
+          break attempts
+        case .failed(let failed):
+          failure = failed
         }
         log(.hopEnded(backend: runtime.backend.name, outcome: failure.outcome))
         forwarding.failures.append(failure)
+        forwarding.resume?.later.append(failure)
         let remaining = deadline.map { ContinuousClock.now.duration(to: $0) }
         let retry = forwarding.retry.decide(
           failure.fault, retries: retries, remaining: remaining, jitter: Double.random(in: 0.5...1))
@@ -82,24 +116,33 @@ extension Exchange {
           }
           continue
         }
-        // A hop that failed has sent nothing: bytes that reach the client make it `.served`.
-        switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: position < chain.count - 1)) {
+        // A hop that failed has sent nothing: bytes that reach the client make it `.served` or `.broken`.
+        switch forwarding.policy.decide(failure.fault, at: .beforeAnswer(hasNext: hasNext)) {
         case .next:
-          break
+          break attempts
         case .answer:
-          await fail(failure.error, headers: [("x-louter-backend", failure.backend)])
+          // After a break, a backend that refuses the continuation (a prefill it will not take) must not
+          // mask the break: the client learns what broke.
+          if let resume = forwarding.resume {
+            await endBroken(resume)
+          } else {
+            await fail(failure.error, headers: [("x-louter-backend", failure.backend)])
+          }
           return
         case .fail(.clientGone):
           clientWentAway()
           return
         case .fail(.spent):
-          break
+          break attempts
         }
-        break
       }
     }
     if Task.isCancelled {
       clientWentAway()
+      return
+    }
+    if let resume = forwarding.resume {
+      await endBroken(resume)
       return
     }
     // The openai SDKs retry 429 and 5xx twice by themselves: after a whole chain has failed, that would
@@ -108,11 +151,23 @@ extension Exchange {
     await fail(Self.aggregate(forwarding.failures), headers: noRetry)
   }
 
-  /// One try of one backend: nil when it served the client, else why it did not (nothing was sent).
+  /// Ends a response whose stream broke and that no backend could continue: the original break as the
+  /// in-band error, the response without its terminating chunk.
+  mutating func endBroken(_ resume: StreamResume) async {
+    let error = resume.finalError(after: resume.later)
+    _ = try? await responder.write(resume.errorBytes(error))
+    responder.abort()
+    var facts = resume.lastFacts
+    facts.status = error.code
+    facts.committedAt = nil
+    log(.streamed(facts))
+  }
+
+  /// One try of one backend, with its admission slot taken and given back.
   mutating func attempt(_ runtime: BackendRuntime, _ forwarding: inout Forwarding, lastResort: Bool) async
-    -> HopFailure?
+    -> HopResult
   {
-    if let refused = precheck(runtime, key: forwarding.key, lastResort: lastResort) { return refused }
+    if let refused = precheck(runtime, key: forwarding.key, lastResort: lastResort) { return .failed(refused) }
     let result: HopResult
     switch (forwarding.openAI != nil, runtime.backend.protocolName) {
     case (false, .gemini): result = await passthroughHop(runtime, &forwarding)
@@ -124,11 +179,10 @@ extension Exchange {
     case .served(let healthy):
       runtime.health.release(healthy: healthy)
       log(.hopEnded(backend: runtime.backend.name, outcome: "ok"))
-      return nil
-    case .failed(let failed):
+    case .failed(let failed), .broken(let failed, _):
       runtime.health.release(healthy: failed.fault.countsAgainstHealth ? false : nil)
-      return failed
     }
+    return result
   }
 
   /// When the client stops waiting, if it said: google-genai sends `x-server-timeout` (whole seconds), the

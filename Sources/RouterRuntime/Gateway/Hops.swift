@@ -340,7 +340,8 @@ extension Exchange {
       decoded = cached
     } else {
       do {
-        decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
+        let body = RouteActions.apply(forwarding.plan, to: forwarding.body)
+        decoded = try GeminiRequest.decode(forwarding.resume.map { $0.withPrefill(body) } ?? body)
       } catch {
         return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
       }
@@ -390,7 +391,8 @@ extension Exchange {
       return .served(healthy: true)
     }
     let form = TranslatedStreamForm(
-      backend: backend.name, options: options, sse: forwarding.call.isSSE(request: self.request))
+      backend: backend.name, options: options, sse: forwarding.call.isSSE(request: self.request),
+      resume: forwarding.resume)
     return await relay(
       response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
   }
@@ -412,7 +414,8 @@ extension Exchange {
   ) async -> HopResult {
     var relay = StreamRelay(
       form: form, backend: backend.name, policy: forwarding.policy,
-      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers)
+      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers,
+      resuming: forwarding.resume != nil, continuation: forwarding.canContinue)
     let result = await relay.run(from: body, to: responder)
     log(.streamed(relay.facts))
     return result

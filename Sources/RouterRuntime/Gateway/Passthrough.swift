@@ -30,7 +30,10 @@ extension Exchange {
       body = cached
     } else {
       do {
-        body = try Self.patchedBody(request.body, plan: forwarding.plan, method: forwarding.call.method)
+        let patched = try Self.patchedBody(request.body, plan: forwarding.plan, method: forwarding.call.method)
+        body =
+          try forwarding.resume.map { resume throws(JSONParseError) in try resume.withPrefill(bytes: patched) }
+          ?? patched
       } catch {
         return .failed(
           HopFailure(
@@ -63,8 +66,14 @@ extension Exchange {
     }
     // Relay the bytes as they come, whole events only; parse a copy of each to learn the usage and to give
     // a content without parts its empty text part.
-    let form = PassthroughStreamForm(
-      backend: backend.name, contentType: contentType, sse: forwarding.call.isSSE(request: request))
+    let sse = forwarding.call.isSSE(request: request)
+    if let resume = forwarding.resume {
+      // Continuing another backend's answer: its events are written in the client's framing, not relayed.
+      let form = ResumedPassthroughForm(backend: backend.name, resume: resume, upstreamSSE: sse)
+      return await relay(
+        response.body, form: form, backend: backend, hopStarted: hopStarted, headers: answerHeaders, forwarding)
+    }
+    let form = PassthroughStreamForm(backend: backend.name, contentType: contentType, sse: sse)
     return await relay(
       response.body, form: form, backend: backend, hopStarted: hopStarted, headers: answerHeaders, forwarding)
   }

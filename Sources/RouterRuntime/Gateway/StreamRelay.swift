@@ -57,11 +57,16 @@ struct TranslatedStreamForm: StreamForm {
   var parser = SSEParser()
   var translator: OpenAIStreamTranslator
   var writer: ClientStreamWriter
+  /// When this stream continues an answer another backend began: the client's array is open, and usage
+  /// counts the whole answer.
+  let resume: StreamResume?
 
-  init(backend: String, options: GeminiResponseOptions, sse: Bool) {
+  init(backend: String, options: GeminiResponseOptions, sse: Bool, resume: StreamResume? = nil) {
     self.backend = backend
     self.translator = OpenAIStreamTranslator(options: options)
     self.writer = ClientStreamWriter(sse: sse)
+    self.resume = resume
+    if resume != nil { writer.array = GeminiJSONArrayWriter(elementsWritten: 1) }
   }
 
   var contentType: String { writer.contentType }
@@ -73,8 +78,9 @@ struct TranslatedStreamForm: StreamForm {
     var piece = RelayPiece()
     for event in events {
       switch event {
-      case .response(let answer):
-        piece.bytes += writer.bytes(event)
+      case .response(let translated):
+        let answer = resume?.patched(translated) ?? translated
+        piece.bytes += writer.bytes(.response(answer))
         piece.answers.append(answer)
       case .error(let error):
         // The backend's own error event, or louter's reading of a stream it could not translate.
@@ -144,6 +150,29 @@ struct RelayFacts: Equatable {
   var complete = false
   /// Upstream events skipped as unreadable.
   var skippedEvents = 0
+  /// The answer's text (thoughts left out), up to ``StreamResume/maxText``: the prefill if it breaks.
+  var answerText = ""
+  /// False once the answer holds what another backend cannot go on from: a part that is not text (a
+  /// function call cannot be continued half-way), several candidates, or more text than a prefill carries.
+  var continuable = true
+
+  /// Notes one answer's text and whether it can still be continued.
+  mutating func note(answer: JSONValue) {
+    let candidates = answer["candidates"]?.arrayValue ?? []
+    if candidates.count > 1 { continuable = false }
+    for part in candidates.first?["content"]?["parts"]?.arrayValue ?? [] {
+      if part["thought"]?.boolValue == true { continue }
+      guard let text = part["text"]?.stringValue else {
+        continuable = false
+        continue
+      }
+      guard answerText.utf8.count + text.utf8.count <= StreamResume.maxText else {
+        continuable = false
+        continue
+      }
+      answerText += text
+    }
+  }
 }
 
 /// The one relay of a stream to the client, translated or passthrough, SSE or JSON array.
@@ -161,18 +190,27 @@ struct StreamRelay<Form: StreamForm> {
   let firstAnswerDeadline: ContinuousClock.Instant
   /// Headers of the committed head (`content-type` is the form's).
   let headers: [(String, String)]
+  /// The client's response was committed by an earlier backend whose stream broke: this relay continues it
+  /// (no head of its own; until its first answer, a failure is still only this hop's).
+  let resuming: Bool
+  /// Another backend could continue this stream if it broke (the route allows it and one follows).
+  let continuation: Bool
   private(set) var facts = RelayFacts()
   private var held: [UInt8] = []
+  /// True once an answer of this relay reached the client.
+  private var answered = false
 
   init(
     form: Form, backend: String, policy: FallbackPolicy, firstAnswerDeadline: ContinuousClock.Instant,
-    headers: [(String, String)]
+    headers: [(String, String)], resuming: Bool = false, continuation: Bool = false
   ) {
     self.form = form
     self.backend = backend
     self.policy = policy
     self.firstAnswerDeadline = firstAnswerDeadline
     self.headers = headers
+    self.resuming = resuming
+    self.continuation = continuation
   }
 
   /// Relays `body` to `client`; `now` stamps the commit.
@@ -184,27 +222,31 @@ struct StreamRelay<Form: StreamForm> {
       let chunk: [UInt8]?
       var piece: RelayPiece
       do {
-        chunk = try await body.next(deadline: facts.committedAt == nil ? firstAnswerDeadline : nil)
+        chunk = try await body.next(deadline: answered ? nil : firstAnswerDeadline)
         piece = form.feed(chunk)
         facts.skippedEvents = form.skippedEvents
       } catch {
         chunk = nil
-        piece = RelayPiece(failure: Exchange.failure(error, backend: backend, midStream: facts.committedAt != nil))
+        piece = RelayPiece(failure: Exchange.failure(error, backend: backend, midStream: answered || resuming))
       }
       for answer in piece.answers {
         facts.usage.note(answer["usageMetadata"])
         facts.textBytes += Exchange.textBytes(answer)
+        facts.note(answer: answer)
       }
-      if facts.committedAt == nil, !piece.answers.isEmpty {
-        do {
-          try await client.startStream(status: 200, headers: [("content-type", form.contentType)] + headers)
-        } catch {
-          return clientGone(body)
+      if !answered, !piece.answers.isEmpty {
+        if !resuming {
+          do {
+            try await client.startStream(status: 200, headers: [("content-type", form.contentType)] + headers)
+          } catch {
+            return clientGone(body)
+          }
+          facts.committedAt = now()
         }
-        facts.committedAt = now()
+        answered = true
         facts.status = 200
       }
-      if facts.committedAt == nil {
+      if !answered {
         held += piece.bytes
       } else if !held.isEmpty || !piece.bytes.isEmpty {
         do {
@@ -217,7 +259,7 @@ struct StreamRelay<Form: StreamForm> {
       if let failure = piece.failure { return await fail(failure, body: body, client: client) }
       if chunk == nil { break }
     }
-    guard facts.committedAt != nil else {
+    guard answered else {
       return .failed(
         HopFailure(
           backend: backend, fault: .invalidAnswer,
@@ -238,11 +280,14 @@ struct StreamRelay<Form: StreamForm> {
     -> HopResult
   {
     body.cancel()
-    guard facts.committedAt != nil else { return .failed(failure) }
-    switch policy.decide(failure.fault, at: .afterFirstByte) {
+    guard answered else { return .failed(failure) }
+    switch policy.decide(failure.fault, at: .afterFirstByte(canContinue: continuation && facts.continuable)) {
     case .fail(.clientGone):
       return clientGone(body)
-    case .answer, .next, .fail(.spent):
+    case .next:
+      // Nothing is written: the next backend continues the response from where this one broke.
+      return .broken(failure, facts)
+    case .answer, .fail(.spent):
       _ = try? await client.write(form.errorBytes(failure.error))
       client.abort()
       facts.status = failure.error.code
