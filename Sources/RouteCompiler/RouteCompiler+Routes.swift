@@ -71,13 +71,28 @@ extension Compilation {
       diagnostics.append(.emptyChain(at: backends.span))
     }
     var chain: [Int] = []
+    // Where each written name landed in the chain: an unknown name lands nowhere, and groups follow.
+    var landed: [Int?] = []
     for backend in backends.value {
       if let index = backendIndex[backend.value] {
         usedBackends.insert(index)
+        landed.append(chain.count)
         chain.append(index)
       } else {
+        landed.append(nil)
         diagnostics.append(.unknownBackend(backend, known: backendSyntax.map(\.name.value)))
       }
+    }
+    var groups: [ChainGroup] = []
+    for group in syntax.backendGroups {
+      let members = group.members.compactMap { landed.indices.contains($0) ? landed[$0] : nil }
+      let weights = group.members.enumerated().compactMap { offset, name in
+        landed.indices.contains(name) && landed[name] != nil && group.weights.indices.contains(offset)
+          ? group.weights[offset] : nil
+      }
+      guard let first = members.first, let last = members.last, weights.count == members.count else { continue }
+      groups.append(
+        ChainGroup(positions: first..<(last + 1), weights: weights, balance: group.balance?.value ?? .weighted))
     }
     var generation: [GenerationRule] = []
     for entry in syntax.generation {
@@ -96,7 +111,7 @@ extension Compilation {
       ForwardAction(
         chain: chain, model: syntax.model?.value, systemPrompt: syntax.systemPrompt?.value, generation: generation,
         fallbackOn: fallbackOn, retry: syntax.retry.map { compileRetry($0) } ?? .never,
-        continueOnBreak: syntax.continueOnBreak?.value ?? RouteCompiler.Defaults.continueOnBreak))
+        continueOnBreak: syntax.continueOnBreak?.value ?? RouteCompiler.Defaults.continueOnBreak, groups: groups))
   }
 
   /// A route's `retry` with its defaults; values out of range are reported and replaced by the default.

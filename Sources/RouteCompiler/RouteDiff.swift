@@ -73,6 +73,8 @@ public struct DiffActions: Sendable, Hashable {
   public let retry: RetryRule
   /// Whether a broken stream is continued by the next backend.
   public let continueOnBreak: Bool
+  /// The chain's groups and their weights.
+  public let groups: [ChainGroup]
 }
 
 /// What one table does with one request.
@@ -187,7 +189,7 @@ public enum RouteDiff {
       let actions = DiffActions(
         systemPrompt: plan.systemPrompt, generation: plan.generation,
         fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains), retry: plan.retry,
-        continueOnBreak: plan.continueOnBreak)
+        continueOnBreak: plan.continueOnBreak, groups: plan.groups)
       return .forwarded(
         route: DiffRoute(name: table.routes[plan.route].name, index: plan.route), model: plan.model,
         backends: plan.chain.map { table.backends[$0].name }, actions: actions)

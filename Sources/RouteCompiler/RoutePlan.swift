@@ -72,6 +72,8 @@ public struct ForwardPlan: Sendable {
   public let retry: RetryRule
   /// Whether a text stream that breaks after bytes reached the client is continued by the next backend.
   public let continueOnBreak: Bool
+  /// Steps of `chain` that are groups, whose order is picked per request.
+  public var groups: [ChainGroup] = []
 }
 
 extension CompiledMatch {
@@ -149,7 +151,7 @@ extension RouteTable {
         ForwardPlan(
           route: routeIndex, model: action.model ?? facts.model, systemPrompt: action.systemPrompt,
           generation: action.generation, chain: action.chain, fallbackOn: action.fallbackOn,
-          retry: action.retry, continueOnBreak: action.continueOnBreak))
+          retry: action.retry, continueOnBreak: action.continueOnBreak, groups: action.groups))
     }
   }
 

@@ -238,6 +238,26 @@ public struct ForwardAction: Sendable {
   public let retry: RetryRule
   /// Whether a text stream that breaks after bytes reached the client is continued by the next backend.
   public let continueOnBreak: Bool
+  /// Steps of `chain` that are groups: their members' order is picked per request.
+  public let groups: [ChainGroup]
+}
+
+/// A step of a chain that is a group of backends: consecutive positions of the chain whose order is picked
+/// per request (by weight, or fewest in flight first); when every member fails the chain goes on.
+public struct ChainGroup: Sendable, Hashable {
+  /// The positions in the chain the members hold, in the order written.
+  public let positions: Range<Int>
+  /// The members' weights, in the same order.
+  public let weights: [Int]
+  /// How the order is picked.
+  public let balance: Balance
+
+  /// Creates a group.
+  public init(positions: Range<Int>, weights: [Int], balance: Balance) {
+    self.positions = positions
+    self.weights = weights
+    self.balance = balance
+  }
 }
 
 /// A route's `retry` with defaults applied: which faults send a request to the same backend again, how

@@ -98,6 +98,23 @@ extension CompiledRoute {
       members.append(JSONMember("fallback_on", .array(triggers.map { .string($0.rawValue) })))
       members.append(JSONMember("retry", forward.retry.json))
       members.append(JSONMember("continue_on_break", .bool(forward.continueOnBreak)))
+      if !forward.groups.isEmpty {
+        members.append(
+          JSONMember(
+            "groups",
+            .array(
+              forward.groups.map { group in
+                .object([
+                  JSONMember("balance", .string(group.balance.rawValue)),
+                  JSONMember(
+                    "members",
+                    .object(
+                      zip(group.positions, group.weights).map {
+                        JSONMember(backends[forward.chain[$0]].name, .int(Int64($1)))
+                      })),
+                ])
+              })))
+      }
     }
     return .object(members)
   }

@@ -227,6 +227,9 @@ struct DiffRenderer {
     parts.append("fallback_on \(actions.fallbackOn.map(\.rawValue).joined(separator: ","))")
     parts.append("retry \(actions.retry.summary)")
     if !actions.continueOnBreak { parts.append("continue_on_break false") }
+    for group in actions.groups {
+      parts.append("group \(group.balance.rawValue) weights \(group.weights.map(String.init).joined(separator: ":"))")
+    }
     return parts.joined(separator: "; ")
   }
 

@@ -169,11 +169,23 @@ struct ExplanationRenderer {
         if let value = rule.rule.defaultValue { parts.append("default \(Self.number(value))") }
         out += "generation.\(rule.parameter.rawValue): \(parts.joined(separator: ", "))\n"
       }
-      let chain = plan.chain.map { index in
-        let backend = table.backends[index]
-        return "\(backend.name) (\(backend.protocolName.rawValue))"
+      var steps: [String] = []
+      var position = 0
+      while position < plan.chain.count {
+        let backend = table.backends[plan.chain[position]]
+        guard let group = plan.groups.first(where: { $0.positions.lowerBound == position }) else {
+          steps.append("\(backend.name) (\(backend.protocolName.rawValue))")
+          position += 1
+          continue
+        }
+        let members = zip(group.positions, group.weights).map { member, weight in
+          let backend = table.backends[plan.chain[member]]
+          return "\(backend.name) (\(backend.protocolName.rawValue)) weight \(weight)"
+        }
+        steps.append("{ \(group.balance.rawValue): \(members.joined(separator: ", ")) }")
+        position = group.positions.upperBound
       }
-      out += "backends: \(chain.joined(separator: " -> "))\n"
+      out += "backends: \(steps.joined(separator: " -> "))\n"
       let triggers = FallbackTrigger.allCases.filter(plan.fallbackOn.contains).map(\.rawValue)
       out += "fallback_on: \(triggers.joined(separator: ", "))\n"
       out += "retry: \(plan.retry.summary)\n"

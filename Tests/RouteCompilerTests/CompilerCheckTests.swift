@@ -203,3 +203,32 @@ import Testing
     }
   }
 }
+
+/// `backends` steps that are `{ balance, members }` groups.
+@Suite struct ChainGroupTests {
+  static let backends =
+    "[backends.a]\nprotocol = \"echo\"\n[backends.b]\nprotocol = \"echo\"\n"
+    + "[backends.c]\nprotocol = \"echo\"\n[[routes]]\n"
+
+  @Test func groupsFlattenIntoTheChainWithTheirWeights() {
+    let weighted = RetrySettingTests.forward(
+      Pipeline(Self.backends + "backends = [{ members = { b = 3, a = 1 } }, \"c\"]\n"))
+    #expect(weighted?.chain == [1, 0, 2])
+    #expect(weighted?.groups == [ChainGroup(positions: 0..<2, weights: [3, 1], balance: .weighted)])
+    let listed = RetrySettingTests.forward(
+      Pipeline(Self.backends + "backends = [\"c\", { balance = \"least_in_flight\", members = [\"a\", \"b\"] }]\n"))
+    #expect(listed?.chain == [2, 0, 1])
+    #expect(listed?.groups == [ChainGroup(positions: 1..<3, weights: [1, 1], balance: .leastInFlight)])
+  }
+
+  @Test func badGroupsAreCompileErrors() {
+    for bad in [
+      "{ members = { a = 0 } }", "{ members = { a = \"x\" } }", "{ members = [] }",
+      "{ balance = \"random\", members = [\"a\"] }",
+      "{ members = [\"a\"], weight = 2 }", "{ members = [\"zz\"] }", "{}",
+    ] {
+      let pipeline = Pipeline(Self.backends + "backends = [\(bad), \"c\"]\n")
+      #expect(pipeline.table == nil, "\(bad)")
+    }
+  }
+}

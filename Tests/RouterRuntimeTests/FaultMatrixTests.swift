@@ -1,3 +1,4 @@
+import Foundation
 import RouteSpec
 import Synchronization
 import Testing
@@ -451,6 +452,21 @@ final class ManualClock: Sendable {
     #expect(answer.head.contains("x-louter-backend: b2"))
     #expect(down.requestCount == 3, "one try and two retries, no more")
     #expect(limited.requestCount == 1, "a 429 that does not say when is not retried")
+  }
+
+  @Test func aGroupWhoseMembersAllFailFallsToTheNextStepAfterAskingEachOnce() async throws {
+    let down = RawHTTP.response(503, Self.error("down", type: "server_error"))
+    let first = try RawFakeBackend.answering { _ in down }
+    let second = try RawFakeBackend.answering { _ in down }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let text = Self.routes([first, second, spare]).replacingOccurrences(
+      of: "backends = [\"b0\", \"b1\", \"b2\"]",
+      with: "backends = [{ balance = \"weighted\", members = { b0 = 5, b1 = 1 } }, \"b2\"]")
+    let louter = try GatewayUnderTest(text)
+    defer { stopAll(first, second, spare, louter) }
+    let answer = try await louter.post(Self.generate, Self.hello)
+    #expect(answer.head.contains("x-louter-backend: b2"))
+    #expect(first.requestCount == 1 && second.requestCount == 1, "each member once, in either order")
   }
 
   @Test func f12AContextLengthErrorGoesToTheNextBackendWhenTheRouteOptsIn() async throws {

@@ -361,7 +361,7 @@ public enum RouteFileDecoder {
     }
     route.model = reader.string("model")
     if let entry = reader.entry("backends") {
-      route.backends = ValueParsers.stringList(entry.value, key: "backends", reader: &reader)
+      (route.backends, route.backendGroups) = decodeChain(entry.value, reader: &reader)
     }
     if let entry = reader.entry("fallback_on") {
       if let list = ValueParsers.stringList(entry.value, key: "fallback_on", reader: &reader) {
@@ -381,6 +381,56 @@ public enum RouteFileDecoder {
     route.deny = reader.string("deny")
     diagnostics += reader.finish()
     return route
+  }
+
+  /// `backends`: names and `{ balance, members }` groups, flattened into names with the groups beside them.
+  static func decodeChain(_ value: TOMLValue, reader: inout TableReader) -> (
+    Spanned<[Spanned<String>]>?, [BackendGroupSyntax]
+  ) {
+    guard case .array(let elements) = value.kind,
+      elements.contains(where: { if case .table = $0.kind { true } else { false } })
+    else {
+      return (ValueParsers.stringList(value, key: "backends", reader: &reader), [])
+    }
+    var names: [Spanned<String>] = []
+    var groups: [BackendGroupSyntax] = []
+    for element in elements {
+      guard case .table(let table) = element.kind else {
+        if let single = ValueParsers.stringList(element, key: "backends", reader: &reader) { names += single.value }
+        continue
+      }
+      var group = TableReader(table, context: "a backends group", shape: RouteFileShape.backendGroup)
+      let balance = group.choice("balance", Balance.self)
+      let first = names.count
+      var weights: [Int] = []
+      if let members = group.entry("members") {
+        if case .table(let weighted) = members.value.kind {
+          for member in weighted.entries {
+            guard case .integer(let weight) = member.value.kind, (1...1_000_000).contains(weight) else {
+              group.report(
+                Diagnostic(
+                  .invalidValue, "the weight of '\(member.key)' must be an integer from 1 to 1000000",
+                  at: Label(member.value.span)))
+              continue
+            }
+            names.append(Spanned(member.key, member.keySpan))
+            weights.append(Int(weight))
+          }
+        } else if let list = ValueParsers.stringList(members.value, key: "members", reader: &group) {
+          names += list.value
+          weights += Array(repeating: 1, count: list.value.count)
+        }
+      }
+      if names.count == first {
+        group.report(
+          Diagnostic(
+            .emptyValue, "a backends group needs members", at: Label(element.span), help: "members = { a = 3, b = 1 }"))
+      }
+      for diagnostic in group.finish() { reader.report(diagnostic) }
+      groups.append(
+        BackendGroupSyntax(span: element.span, members: first..<names.count, weights: weights, balance: balance))
+    }
+    return (Spanned(names, value.span), groups)
   }
 
   /// `retry = { attempts, on, max_wait, backoff }`.

@@ -18,7 +18,7 @@ public indirect enum ValueShape: Sendable {
   case choiceOrList([String], nonEmptyList: Bool)
   /// A name, or a list whose items are names or tables of this shape with a required `name`
   /// (a name alone stands for the table with every other key at its default).
-  case namesOrTables(TableShape)
+  case namesOrTables(TableShape, required: String)
   /// `"250ms"`, `"5s"`, `"1m30s"`.
   case duration
   /// `"20MiB"` or a whole number of bytes.
@@ -98,7 +98,7 @@ public enum RouteFileShape {
     KeyShape("max_tokens_field", .string(nonEmpty: true), "openai only: max_tokens or max_completion_tokens"),
     KeyShape("stream_usage", .boolean, "openai only: ask for stream_options.include_usage"),
     KeyShape(
-      "models", .namesOrTables(backendModel),
+      "models", .namesOrTables(backendModel, required: "name"),
       "what GET models lists for this backend: names, or { name, input_tokens, output_tokens }"),
   ])
 
@@ -152,6 +152,16 @@ public enum RouteFileShape {
         "\(parameter.geminiField): a default, or { min, max, default }")
     })
 
+  /// A group of backends that is one step of a chain.
+  public static let backendGroup = TableShape(keys: [
+    KeyShape(
+      "balance", .choice(Balance.allCases.map(\.rawValue)),
+      "the order members are tried in: weighted (default) or least_in_flight"),
+    KeyShape(
+      "members", .either(.map(.integerIn(1...1_000_000)), .stringOrList(nonEmptyList: true)),
+      "backend names with weights ({ a = 3, b = 1 }), or a list of equally weighted names"),
+  ])
+
   /// A route's `retry`.
   public static let retry = TableShape(keys: [
     KeyShape("attempts", .integerIn(0...5), "extra tries of the same backend (default 1)"),
@@ -170,7 +180,9 @@ public enum RouteFileShape {
       "system_prompt", .keyedBy(systemPromptModes, value: .string(nonEmpty: false), exactlyOne: true),
       "prepend, append or replace the system instruction"),
     KeyShape("model", .string(nonEmpty: true), "rewrite the model name"),
-    KeyShape("backends", .stringOrList(nonEmptyList: false), "the chain: backends tried in order"),
+    KeyShape(
+      "backends", .namesOrTables(backendGroup, required: "members"),
+      "the chain: backends tried in order; a { balance, members } group is one step"),
     KeyShape(
       "fallback_on", .choiceOrList(FallbackTrigger.allCases.map(\.rawValue), nonEmptyList: false),
       "what moves a request to the next backend"),
@@ -273,9 +285,9 @@ extension RouteFileShape {
       var list = [JSONMember("type", "array"), JSONMember("items", item)]
       if nonEmptyList { list.append(JSONMember("minItems", 1)) }
       return [JSONMember("anyOf", [item, .object(list)])]
-    case .namesOrTables(let table):
+    case .namesOrTables(let table, let required):
       let name = JSONValue.object([JSONMember("type", "string"), JSONMember("minLength", 1)])
-      let element = JSONValue.object(schema(of: table) + [JSONMember("required", ["name"])])
+      let element = JSONValue.object(schema(of: table) + [JSONMember("required", [.string(required)])])
       let list = JSONValue.object([
         JSONMember("type", "array"), JSONMember("items", .object([JSONMember("anyOf", [name, element])])),
       ])

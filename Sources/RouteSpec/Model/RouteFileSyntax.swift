@@ -317,6 +317,34 @@ public enum FallbackTrigger: String, Sendable, CaseIterable, Hashable {
   public static let retryable: [FallbackTrigger] = [.connect, .timeout, .rateLimited, .serverError]
 }
 
+/// How a chain step that is a group of backends picks the order its members are tried in.
+public enum Balance: String, Sendable, CaseIterable, Hashable {
+  /// At random, each member as likely as its weight says.
+  case weighted
+  /// The member with the fewest requests in flight first (ties at random by weight).
+  case leastInFlight = "least_in_flight"
+}
+
+/// `{ balance = "weighted", members = { a = 3, b = 1 } }` (or `members = ["a", "b"]`) in a chain.
+public struct BackendGroupSyntax: Sendable {
+  /// The table.
+  public var span: SourceSpan
+  /// Which names of the route's `backends` are the members.
+  public var members: Range<Int>
+  /// The members' weights, in member order (1 each for a list).
+  public var weights: [Int]
+  /// `balance`.
+  public var balance: Spanned<Balance>?
+
+  /// Creates a group.
+  public init(span: SourceSpan, members: Range<Int>, weights: [Int], balance: Spanned<Balance>?) {
+    self.span = span
+    self.members = members
+    self.weights = weights
+    self.balance = balance
+  }
+}
+
 /// `retry = { attempts, on, max_wait, backoff }` on a route, as written.
 public struct RetrySyntax: Sendable {
   /// The `retry` table.
@@ -445,8 +473,10 @@ public struct RouteSyntax: Sendable {
   public var systemPrompt: Spanned<SystemPromptAction>?
   /// `model`: the rewritten model name.
   public var model: Spanned<String>?
-  /// `backends`: the chain; the outer span is the whole array.
+  /// `backends`: the chain, groups flattened in place; the outer span is the whole array.
   public var backends: Spanned<[Spanned<String>]>?
+  /// The groups of `backends` (`{ balance, members }`), each over consecutive names of `backends`.
+  public var backendGroups: [BackendGroupSyntax] = []
   /// `fallback_on`.
   public var fallbackOn: Spanned<[Spanned<FallbackTrigger>]>?
   /// `retry`.

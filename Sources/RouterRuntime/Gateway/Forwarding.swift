@@ -74,7 +74,14 @@ extension Exchange {
   /// Tries the chain's backends in order, retrying one as ``RetryPolicy`` says and moving on as
   /// ``FallbackPolicy`` says, until one answers; a stream that breaks mid-answer is continued by the next.
   mutating func forward(_ forwarding: inout Forwarding) async {
-    let chain = forwarding.plan.chain
+    var random = SystemRandomNumberGenerator()
+    let backends = self.backends
+    let chain =
+      forwarding.plan.groups.isEmpty
+      ? forwarding.plan.chain
+      : ChainOrder.arrange(
+        forwarding.plan.chain, groups: forwarding.plan.groups, inFlight: { backends[$0].health.inFlight },
+        using: &random)
     let deadline = Self.clientDeadline(request, started: started)
     for (position, index) in chain.enumerated() {
       let runtime = backends[index]
