@@ -16,6 +16,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources Sources
+# Package.swift names the test targets: SwiftPM wants their folders even to build one product.
 COPY Tests Tests
 COPY routes routes
 COPY scripts scripts

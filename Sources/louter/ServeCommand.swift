@@ -119,23 +119,24 @@ enum ServeCommand {
     metrics.readGauges {
       ServerGauges(requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount)
     }
-    let port: Int
-    do {
-      port = try server.start()
-    } catch {
-      FileHandle.standardError.write(Data("louter: cannot listen on \(listen): \(error)\n".utf8))
-      return 1
-    }
     let reloader = Reloader(gateway: gateway, metrics: metrics, status: reloads, routes: routes)
+    // Before listening: a folder that cannot be watched stops the start, with nothing to undo.
     var watcher: RouteFolderWatcher?
     if arguments.flag("--watch") {
       do {
         watcher = try RouteFolderWatcher(folder: routes) { reloader.reload(.watch) }
       } catch {
         FileHandle.standardError.write(Data("louter: cannot watch '\(routes)': \(error)\n".utf8))
-        Task { await server.shutdown(gracePeriod: .zero) }
         return 1
       }
+    }
+    let port: Int
+    do {
+      port = try server.start()
+    } catch {
+      FileHandle.standardError.write(Data("louter: cannot listen on \(listen): \(error)\n".utf8))
+      watcher?.stop()
+      return 1
     }
     let shown = ListenAddress(host: listen.host, port: port)
     print(
