@@ -3,11 +3,12 @@ import Foundation
 import RouteCompiler
 import RouteSpec
 import RouterRuntime
+import Synchronization
 
 /// `louter serve [--routes DIR] [--listen HOST:PORT] [--verbose]`.
 enum ServeCommand {
   static let usage =
-    "louter serve [--routes DIR] [--listen HOST:PORT] [--workers N] [--verbose] [--grace SECONDS]"
+    "louter serve [--routes DIR] [--listen HOST:PORT] [--workers N] [--verbose] [--grace SECONDS] [--watch]"
   static let help = """
     Run the gateway: the Gemini API on HOST:PORT, routed by the compiled route table.
     Refuses to start when the routes have errors (an unset ${VAR} is an error here).
@@ -24,8 +25,12 @@ enum ServeCommand {
       --grace SECONDS      on SIGTERM/SIGINT, how long in-flight requests may take to finish
                            (0 to 3600, default 10)
 
+      --watch              reload when a *.toml file in the routes folder changes (inotify; after
+                           250 ms without changes, at most 2 s after the first), exactly as SIGHUP does
+
     SIGHUP reloads the route files; the new table replaces the old one whole, or the old one stays
-    when the new files have errors.
+    when the new files have errors. GET /readyz reports the last reload (last_reload.succeeded) and
+    stays 200 after a refused one: the old table is still serving.
 
     GET /metrics serves Prometheus metrics to a caller with one of [server] admin_keys (as
     Authorization: Bearer KEY); without admin_keys, only while listening on a loopback address.
@@ -43,7 +48,8 @@ enum ServeCommand {
     let arguments: Arguments
     do {
       arguments = try Arguments(
-        rawArguments, values: ["--routes", "--listen", "--grace", "--workers"], flags: ["--verbose", "-h", "--help"])
+        rawArguments, values: ["--routes", "--listen", "--grace", "--workers"],
+        flags: ["--verbose", "--watch", "-h", "--help"])
     } catch {
       return CommandLineInterface.usageError(error.message, usage)
     }
@@ -98,9 +104,12 @@ enum ServeCommand {
         metrics.record($0)
       })
     let listen = listenOverride ?? table.server.listen
-    let handler = MetricsHandler(
-      inner: gateway, metrics: metrics, loopback: MetricsAccess.isLoopback(host: listen.host),
-      server: { gateway.table.server })
+    let reloads = ReloadStatus()
+    let handler = ReadinessHandler(
+      inner: MetricsHandler(
+        inner: gateway, metrics: metrics, loopback: MetricsAccess.isLoopback(host: listen.host),
+        server: { gateway.table.server }),
+      status: reloads, routeCount: { gateway.table.routes.count })
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
       headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,
@@ -110,11 +119,23 @@ enum ServeCommand {
     metrics.readGauges {
       ServerGauges(requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount)
     }
+    let reloader = Reloader(gateway: gateway, metrics: metrics, status: reloads, routes: routes)
+    // Before listening: a folder that cannot be watched stops the start, with nothing to undo.
+    var watcher: RouteFolderWatcher?
+    if arguments.flag("--watch") {
+      do {
+        watcher = try RouteFolderWatcher(folder: routes) { reloader.reload(.watch) }
+      } catch {
+        FileHandle.standardError.write(Data("louter: cannot watch '\(routes)': \(error)\n".utf8))
+        return 1
+      }
+    }
     let port: Int
     do {
       port = try server.start()
     } catch {
       FileHandle.standardError.write(Data("louter: cannot listen on \(listen): \(error)\n".utf8))
+      watcher?.stop()
       return 1
     }
     let shown = ListenAddress(host: listen.host, port: port)
@@ -122,8 +143,7 @@ enum ServeCommand {
       "louter \(LouterVersion.current) listening on http://\(shown) (\(table.routes.count) routes, "
         + "\(table.backends.count) backends)")
     fflush(nil)
-    serveSignals(
-      server: server, gateway: gateway, metrics: metrics, requestLog: requestLog, routes: routes, grace: grace)
+    serveSignals(server: server, reloader: reloader, watcher: watcher, requestLog: requestLog, grace: grace)
   }
 
   /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
@@ -134,15 +154,16 @@ enum ServeCommand {
   /// They were blocked before any thread started (see `run`), so one that arrives while the server is
   /// starting stays pending until this loop takes it: none is lost, and none kills the process.
   static func serveSignals(
-    server: HTTPServer, gateway: Gateway, metrics: GatewayMetrics, requestLog: RequestLog, routes: String,
-    grace: Double
+    server: HTTPServer, reloader: Reloader, watcher: RouteFolderWatcher?, requestLog: RequestLog, grace: Double
   ) -> Never {
     while true {
       let signalNumber = Posix.waitForSignal(handledSignals)
       if signalNumber == SIGHUP {
-        metrics.reloaded(succeeded: reload(gateway: gateway, routes: routes))
+        reloader.reload(.signal)
         continue
       }
+      // No reload may start while draining; one under way finishes first.
+      watcher?.stop()
       // Never blocks: stderr may be a pipe that nobody reads (`--verbose` filled it), and this thread must exit.
       Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: shutting down (grace \(grace)s)\n")
       let drained = DispatchSemaphore(value: 0)
@@ -161,16 +182,43 @@ enum ServeCommand {
   /// so that `--grace 0` still writes the last lines to a reader that is keeping up.
   static func logFlushSeconds(grace: Double) -> Double { max(grace, 1) }
 
-  /// Compiles the routes again; a set with errors never replaces the running table. True when it replaced it.
-  static func reload(gateway: Gateway, routes: String) -> Bool {
-    let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
-    DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
-    if let table = load.table {
-      gateway.reload(table)
-      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reloaded \(table.routes.count) routes\n")
-      return true
+}
+
+/// The one reload path of `serve`, for SIGHUP and `--watch` alike: compile the routes again, swap the table
+/// only when the set has no errors, and record the outcome in `/metrics` and `/readyz`. One reload at a time, so
+/// an older set can never replace a newer one that was compiled alongside it.
+final class Reloader: Sendable {
+  let gateway: Gateway
+  let metrics: GatewayMetrics
+  let status: ReloadStatus
+  let routes: String
+  private let serial = Mutex(())
+
+  init(gateway: Gateway, metrics: GatewayMetrics, status: ReloadStatus, routes: String) {
+    self.gateway = gateway
+    self.metrics = metrics
+    self.status = status
+    self.routes = routes
+  }
+
+  /// Reloads now (blocking the calling thread, never an event loop: the signal thread or the watcher's).
+  func reload(_ trigger: ReloadTrigger) {
+    serial.withLock { _ in
+      let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
+      DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
+      let errors = load.diagnostics.filter { $0.severity == .error }.count
+      if let table = load.table {
+        gateway.reload(table)
+        Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reloaded \(table.routes.count) routes (\(trigger))\n")
+      } else {
+        Posix.writeIfReady(
+          fd: STDERR_FILENO, line: "louter: reload refused (\(trigger)): the route files have errors\n")
+      }
+      metrics.reloaded(succeeded: load.table != nil)
+      status.record(
+        ReloadOutcome(
+          succeeded: load.table != nil, errors: load.table == nil ? errors : 0, trigger: trigger,
+          unixTime: Int64(time(nil))))
     }
-    Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reload refused: the route files have errors\n")
-    return false
   }
 }

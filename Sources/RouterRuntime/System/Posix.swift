@@ -378,3 +378,56 @@ extension Posix {
     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
   }
 }
+
+// MARK: inotify (watching the routes folder)
+
+extension Posix {
+  /// What a folder watch reports: a name in it created, deleted, written and closed, or renamed in or out;
+  /// and the folder itself deleted or moved (after which the watch is gone).
+  static let folderWatchMask = UInt32(
+    IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF)
+
+  /// A non-blocking, close-on-exec inotify descriptor watching the entries of the folder at `path` (not
+  /// recursively). Read it with ``readFolderEvents(_:)``; close it with ``close(_:)``.
+  public static func watchFolder(_ path: String) throws(IOError) -> Int32 {
+    let fd = Int32(
+      try mustComplete("inotify_init1") { Int(inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))) })
+    do throws(IOError) {
+      _ = try mustComplete("inotify_add_watch") { Int(inotify_add_watch(fd, path, folderWatchMask)) }
+      return fd
+    } catch {
+      Glibc.close(fd)
+      throw error
+    }
+  }
+
+  /// The events of one read of an inotify descriptor of ``watchFolder(_:)``; `.wouldBlock` once drained.
+  public static func readFolderEvents(_ fd: Int32) throws(IOError) -> IOResult<[FolderEvent]> {
+    // Room for many events at once (each is 16 bytes and a name of at most NAME_MAX + 1).
+    let capacity = 64 * 1024
+    var buffer = [UInt8](repeating: 0, count: capacity)
+    let count: Int
+    switch try call("read", { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) {
+    case .wouldBlock: return .wouldBlock
+    case .done(let read): count = min(read, capacity)
+    }
+    return .done(FolderEventRecords.events(in: buffer[0..<count]))
+  }
+
+  /// Waits until one of `fds` is readable (or has hung up) or `timeoutMilliseconds` pass (-1: no limit), and
+  /// returns the ready ones (none on timeout). Only for threads that may block (the routes watcher), never an
+  /// event loop.
+  public static func waitReadable(_ fds: [Int32], timeoutMilliseconds: Int32) throws(IOError) -> [Int32] {
+    var pollers = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    let count = pollers.count
+    switch try call(
+      "poll",
+      {
+        pollers.withUnsafeMutableBufferPointer { Int(poll($0.baseAddress, nfds_t(count), timeoutMilliseconds)) }
+      })
+    {
+    case .wouldBlock: return []
+    case .done: return pollers.filter { $0.revents != 0 }.map(\.fd)
+    }
+  }
+}
