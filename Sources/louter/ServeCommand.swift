@@ -29,6 +29,8 @@ enum ServeCommand {
 
     GET /metrics serves Prometheus metrics to a caller with one of [server] admin_keys (as
     Authorization: Bearer KEY); without admin_keys, only while listening on a loopback address.
+    GET /dashboard is a live read-only page (its snapshots stream from GET /dashboard/events) under the
+    same rule; a browser passes the admin key as /dashboard?key=KEY.
     """
 
   /// Accepted `--grace` seconds: a longer drain is an operator mistake (and keeps the millisecond count small).
@@ -91,25 +93,38 @@ enum ServeCommand {
       requestLog = RequestLog(verboseFD: arguments.flag("--verbose") ? STDERR_FILENO : nil, jsonFD: nil)
     }
     let metrics = GatewayMetrics()
+    let dashboard = Dashboard(files: load.sources.files.map(\.path))
     let gateway = Gateway(
       table: table, transport: TransportFactory.make,
       sink: {
         requestLog.log($0)
         metrics.record($0)
+        dashboard.record($0)
       })
     let listen = listenOverride ?? table.server.listen
+    let loopback = MetricsAccess.isLoopback(host: listen.host)
+    let streams = DashboardStreams()
     let handler = MetricsHandler(
-      inner: gateway, metrics: metrics, loopback: MetricsAccess.isLoopback(host: listen.host),
-      server: { gateway.table.server })
+      inner: DashboardHandler(
+        inner: gateway, dashboard: dashboard, streams: streams, loopback: loopback, server: { gateway.table.server }),
+      metrics: metrics, loopback: loopback, server: { gateway.table.server })
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
       headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,
       idleTimeout: table.server.idleTimeout.duration,
       workers: workersOverride ?? table.server.workers ?? Posix.processorCount)
     let server = HTTPServer(configuration: configuration, handler: handler)
-    metrics.readGauges {
-      ServerGauges(requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount)
+    let gauges: @Sendable () -> ServerGauges = {
+      // The dashboard's own event streams are streamed answers too, but not traffic.
+      ServerGauges(
+        requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount,
+        streamsInFlight: max(0, server.activeStreamCount - streams.active))
     }
+    metrics.readGauges(gauges)
+    metrics.readBackends { gateway.backendStates() }
+    dashboard.read(
+      DashboardSources(
+        gauges: gauges, backends: { gateway.backendStates() }, routes: { gateway.table.routes.map(\.name) }))
     let port: Int
     do {
       port = try server.start()
@@ -123,7 +138,8 @@ enum ServeCommand {
         + "\(table.backends.count) backends)")
     fflush(nil)
     serveSignals(
-      server: server, gateway: gateway, metrics: metrics, requestLog: requestLog, routes: routes, grace: grace)
+      server: server, gateway: gateway, metrics: metrics, dashboard: (dashboard, streams), requestLog: requestLog,
+      routes: routes, grace: grace)
   }
 
   /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
@@ -134,15 +150,19 @@ enum ServeCommand {
   /// They were blocked before any thread started (see `run`), so one that arrives while the server is
   /// starting stays pending until this loop takes it: none is lost, and none kills the process.
   static func serveSignals(
-    server: HTTPServer, gateway: Gateway, metrics: GatewayMetrics, requestLog: RequestLog, routes: String,
-    grace: Double
+    server: HTTPServer, gateway: Gateway, metrics: GatewayMetrics, dashboard: (Dashboard, DashboardStreams),
+    requestLog: RequestLog, routes: String, grace: Double
   ) -> Never {
     while true {
       let signalNumber = Posix.waitForSignal(handledSignals)
       if signalNumber == SIGHUP {
-        metrics.reloaded(succeeded: reload(gateway: gateway, routes: routes))
+        let result = reload(gateway: gateway, routes: routes)
+        metrics.reloaded(succeeded: result.succeeded)
+        dashboard.0.reloaded(succeeded: result.succeeded, files: result.files, message: result.message)
         continue
       }
+      // Dashboard streams would hold the drain for the whole grace period: they end first.
+      dashboard.1.stop()
       // Never blocks: stderr may be a pipe that nobody reads (`--verbose` filled it), and this thread must exit.
       Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: shutting down (grace \(grace)s)\n")
       let drained = DispatchSemaphore(value: 0)
@@ -161,16 +181,21 @@ enum ServeCommand {
   /// so that `--grace 0` still writes the last lines to a reader that is keeping up.
   static func logFlushSeconds(grace: Double) -> Double { max(grace, 1) }
 
-  /// Compiles the routes again; a set with errors never replaces the running table. True when it replaced it.
-  static func reload(gateway: Gateway, routes: String) -> Bool {
+  /// Compiles the routes again; a set with errors never replaces the running table. Says whether it replaced
+  /// it, the files read, and the line written to stderr.
+  static func reload(gateway: Gateway, routes: String) -> (succeeded: Bool, files: [String], message: String) {
     let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
+    let files = load.sources.files.map(\.path)
     if let table = load.table {
       gateway.reload(table)
-      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reloaded \(table.routes.count) routes\n")
-      return true
+      let message = "reloaded \(table.routes.count) routes"
+      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: \(message)\n")
+      return (true, files, message)
     }
-    Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reload refused: the route files have errors\n")
-    return false
+    let errors = load.diagnostics.filter { $0.severity == .error }.count
+    let message = "reload refused: the route files have errors (\(errors))"
+    Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: \(message)\n")
+    return (false, files, message)
   }
 }
