@@ -31,7 +31,7 @@ enum DashboardPage {
     <h1>louter</h1>
     <div><span id="status" class="down">connecting</span> ·
       <span id="updates">0</span> updates ·
-      requests in flight <span id="server-requests">-</span> ·
+      requests (this page included) <span id="server-requests">-</span> ·
       streams <span id="server-streams">-</span> ·
       connections <span id="server-connections">-</span></div>
     <div class="grid">
