@@ -1,6 +1,6 @@
 public import RouteCompiler
 
-/// Who may read `/metrics`.
+/// Who may read `/metrics` and `/dashboard` (with its event stream).
 ///
 /// With `[server] admin_keys`, only a caller presenting one of those keys (as a client presents its key). Without
 /// them, anyone who can connect, but only while louter listens on a loopback address: there the callers are
