@@ -138,8 +138,8 @@ enum ServeCommand {
         + "\(table.backends.count) backends)")
     fflush(nil)
     serveSignals(
-      server: server, gateway: gateway, metrics: metrics, dashboard: (dashboard, streams), requestLog: requestLog,
-      routes: routes, grace: grace)
+      server: server, gateway: gateway, metrics: metrics, dashboard: dashboard, streams: streams,
+      requestLog: requestLog, routes: routes, grace: grace)
   }
 
   /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
@@ -150,7 +150,7 @@ enum ServeCommand {
   /// They were blocked before any thread started (see `run`), so one that arrives while the server is
   /// starting stays pending until this loop takes it: none is lost, and none kills the process.
   static func serveSignals(
-    server: HTTPServer, gateway: Gateway, metrics: GatewayMetrics, dashboard: (Dashboard, DashboardStreams),
+    server: HTTPServer, gateway: Gateway, metrics: GatewayMetrics, dashboard: Dashboard, streams: DashboardStreams,
     requestLog: RequestLog, routes: String, grace: Double
   ) -> Never {
     while true {
@@ -158,11 +158,11 @@ enum ServeCommand {
       if signalNumber == SIGHUP {
         let result = reload(gateway: gateway, routes: routes)
         metrics.reloaded(succeeded: result.succeeded)
-        dashboard.0.reloaded(succeeded: result.succeeded, files: result.files, message: result.message)
+        dashboard.reloaded(succeeded: result.succeeded, files: result.files, message: result.message)
         continue
       }
       // Dashboard streams would hold the drain for the whole grace period: they end first.
-      dashboard.1.stop()
+      streams.stop()
       // Never blocks: stderr may be a pipe that nobody reads (`--verbose` filled it), and this thread must exit.
       Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: shutting down (grace \(grace)s)\n")
       let drained = DispatchSemaphore(value: 0)

@@ -4,11 +4,16 @@ the request rows, routes and backends that arrived over the page's live `/dashbo
 is kept in Tests/e2e/artifacts/ (gitignored). .ci/run installs chromium; without it the test is skipped."""
 import hashlib
 import html
+import http.client
+import json
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
+import time
 import threading
+from types import SimpleNamespace
 
 import pytest
 from google import genai
@@ -65,7 +70,7 @@ def louter_dashboard(tmp_path):
     process, port = _start([LOUTER, "serve", "--routes", str(tmp_path), "--listen", "127.0.0.1:0", "--grace", "1"],
                            r"listening on http://127\.0\.0\.1:(\d+)")
     _drain(process)
-    yield port
+    yield SimpleNamespace(port=port, process=process, folder=tmp_path)
     _halt(process)
 
 
@@ -89,7 +94,7 @@ def test_the_dashboard_shows_live_traffic_in_a_real_browser(louter_dashboard):
     browser = chromium()
     if browser is None:
         pytest.skip("chromium is not installed (apt-get install -y --no-install-recommends chromium; .ci/run does)")
-    port = louter_dashboard
+    port = louter_dashboard.port
     sdk = client(port)
     assert sdk.models.generate_content(model="dash-chat", contents="hello dashboard").text
     streamed = "".join(chunk.text or "" for chunk in
@@ -148,10 +153,40 @@ def test_the_dashboard_shows_live_traffic_in_a_real_browser(louter_dashboard):
     assert screenshot.exists() and screenshot.stat().st_size > 10_000
 
 
-def test_the_dashboard_needs_the_admin_key(louter_dashboard):
-    import http.client
+def first_snapshot(port):
+    """The first snapshot of a new event stream."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", f"/dashboard/events?key={ADMIN_KEY}")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("content-type").startswith("text/event-stream")
+        while True:
+            line = response.fp.readline().decode()
+            assert line, "the stream ended before a snapshot"
+            if line.startswith("data: "):
+                return json.loads(line[len("data: "):])
+    finally:
+        connection.close()
 
-    port = louter_dashboard
+
+def test_a_refused_reload_shows_on_the_dashboard(louter_dashboard):
+    port = louter_dashboard.port
+    routes = louter_dashboard.folder / "routes.toml"
+    routes.write_text(routes.read_text() + "\n[[routes]]\nbackends = [\"nope\"]\n")
+    louter_dashboard.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while True:
+        reload = first_snapshot(port)["config"]
+        if not reload["last_reload"]["succeeded"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert reload["last_reload"]["succeeded"] is False
+    assert "refused" in reload["last_reload"]["message"]
+    assert reload["generation"] == 1 and reload["files"][0].endswith("routes.toml")
+
+
+def test_the_dashboard_needs_the_admin_key(louter_dashboard):
+    port = louter_dashboard.port
     for path in ("/dashboard", "/dashboard/events"):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("GET", path)
