@@ -34,6 +34,8 @@ enum ServeCommand {
 
     GET /metrics serves Prometheus metrics to a caller with one of [server] admin_keys (as
     Authorization: Bearer KEY); without admin_keys, only while listening on a loopback address.
+    GET /dashboard is a live read-only page (its snapshots stream from GET /dashboard/events) under the
+    same rule; a browser passes the admin key as /dashboard?key=KEY.
     """
 
   /// Accepted `--grace` seconds: a longer drain is an operator mistake (and keeps the millisecond count small).
@@ -97,18 +99,23 @@ enum ServeCommand {
       requestLog = RequestLog(verboseFD: arguments.flag("--verbose") ? STDERR_FILENO : nil, jsonFD: nil)
     }
     let metrics = GatewayMetrics()
+    let dashboard = Dashboard(files: load.sources.files.map(\.path))
     let gateway = Gateway(
       table: table, transport: TransportFactory.make,
       sink: {
         requestLog.log($0)
         metrics.record($0)
+        dashboard.record($0)
       })
     let listen = listenOverride ?? table.server.listen
     let reloads = ReloadStatus()
+    let loopback = MetricsAccess.isLoopback(host: listen.host)
+    let streams = DashboardStreams()
     let handler = ReadinessHandler(
       inner: MetricsHandler(
-        inner: gateway, metrics: metrics, loopback: MetricsAccess.isLoopback(host: listen.host),
-        server: { gateway.table.server }),
+        inner: DashboardHandler(
+          inner: gateway, dashboard: dashboard, streams: streams, loopback: loopback, server: { gateway.table.server }),
+        metrics: metrics, loopback: loopback, server: { gateway.table.server }),
       status: reloads, routeCount: { gateway.table.routes.count })
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
@@ -116,10 +123,18 @@ enum ServeCommand {
       idleTimeout: table.server.idleTimeout.duration,
       workers: workersOverride ?? table.server.workers ?? Posix.processorCount)
     let server = HTTPServer(configuration: configuration, handler: handler)
-    metrics.readGauges {
-      ServerGauges(requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount)
+    let gauges: @Sendable () -> ServerGauges = {
+      // The dashboard's own event streams are streamed answers too, but not traffic.
+      ServerGauges(
+        requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount,
+        streamsInFlight: max(0, server.activeStreamCount - streams.active))
     }
-    let reloader = Reloader(gateway: gateway, metrics: metrics, status: reloads, routes: routes)
+    metrics.readGauges(gauges)
+    metrics.readBackends { gateway.backendStates() }
+    dashboard.read(
+      DashboardSources(
+        gauges: gauges, backends: { gateway.backendStates() }, routes: { gateway.table.routes.map(\.name) }))
+    let reloader = Reloader(gateway: gateway, metrics: metrics, dashboard: dashboard, status: reloads, routes: routes)
     // Before listening: a folder that cannot be watched stops the start, with nothing to undo.
     var watcher: RouteFolderWatcher?
     if arguments.flag("--watch") {
@@ -143,7 +158,8 @@ enum ServeCommand {
       "louter \(LouterVersion.current) listening on http://\(shown) (\(table.routes.count) routes, "
         + "\(table.backends.count) backends)")
     fflush(nil)
-    serveSignals(server: server, reloader: reloader, watcher: watcher, requestLog: requestLog, grace: grace)
+    serveSignals(
+      server: server, reloader: reloader, watcher: watcher, streams: streams, requestLog: requestLog, grace: grace)
   }
 
   /// The signals `serve` acts on: SIGTERM and SIGINT drain and exit, SIGHUP reloads the routes.
@@ -154,7 +170,8 @@ enum ServeCommand {
   /// They were blocked before any thread started (see `run`), so one that arrives while the server is
   /// starting stays pending until this loop takes it: none is lost, and none kills the process.
   static func serveSignals(
-    server: HTTPServer, reloader: Reloader, watcher: RouteFolderWatcher?, requestLog: RequestLog, grace: Double
+    server: HTTPServer, reloader: Reloader, watcher: RouteFolderWatcher?, streams: DashboardStreams,
+    requestLog: RequestLog, grace: Double
   ) -> Never {
     while true {
       let signalNumber = Posix.waitForSignal(handledSignals)
@@ -164,6 +181,8 @@ enum ServeCommand {
       }
       // No reload may start while draining; one under way finishes first.
       watcher?.stop()
+      // Dashboard streams would hold the drain for the whole grace period: they end first.
+      streams.stop()
       // Never blocks: stderr may be a pipe that nobody reads (`--verbose` filled it), and this thread must exit.
       Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: shutting down (grace \(grace)s)\n")
       let drained = DispatchSemaphore(value: 0)
@@ -190,13 +209,15 @@ enum ServeCommand {
 final class Reloader: Sendable {
   let gateway: Gateway
   let metrics: GatewayMetrics
+  let dashboard: Dashboard
   let status: ReloadStatus
   let routes: String
   private let serial = Mutex(())
 
-  init(gateway: Gateway, metrics: GatewayMetrics, status: ReloadStatus, routes: String) {
+  init(gateway: Gateway, metrics: GatewayMetrics, dashboard: Dashboard, status: ReloadStatus, routes: String) {
     self.gateway = gateway
     self.metrics = metrics
+    self.dashboard = dashboard
     self.status = status
     self.routes = routes
   }
@@ -207,14 +228,16 @@ final class Reloader: Sendable {
       let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
       DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
       let errors = load.diagnostics.filter { $0.severity == .error }.count
+      let message: String
       if let table = load.table {
         gateway.reload(table)
-        Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: reloaded \(table.routes.count) routes (\(trigger))\n")
+        message = "reloaded \(table.routes.count) routes (\(trigger))"
       } else {
-        Posix.writeIfReady(
-          fd: STDERR_FILENO, line: "louter: reload refused (\(trigger)): the route files have errors\n")
+        message = "reload refused (\(trigger)): the route files have errors (\(errors))"
       }
+      Posix.writeIfReady(fd: STDERR_FILENO, line: "louter: \(message)\n")
       metrics.reloaded(succeeded: load.table != nil)
+      dashboard.reloaded(succeeded: load.table != nil, files: load.sources.files.map(\.path), message: message)
       status.record(
         ReloadOutcome(
           succeeded: load.table != nil, errors: load.table == nil ? errors : 0, trigger: trigger,

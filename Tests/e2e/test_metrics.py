@@ -121,6 +121,11 @@ def test_metrics_count_traffic_and_pass_promtool(louter_with_metrics):
     assert sample(text, "louter_request_duration_seconds_bucket", route="echo", backend="echo", le="+Inf") == 4
     assert sample(text, "louter_output_tokens_total", route="echo", backend="echo") > 0
     assert sample(text, "louter_backend_hops_total", backend="echo", outcome="ok") == 4
+    assert sample(text, "louter_gateway_overhead_seconds_count", route="echo", backend="echo") == 4
+    assert sample(text, "louter_upstream_latency_seconds_count", route="echo", backend="echo") == 4
+    assert sample(text, "louter_streams_in_flight") == 0
+    assert sample(text, "louter_backend_circuit", backend="echo", state="closed") == 1
+    assert sample(text, "louter_backend_in_flight", backend="echo") == 0
     assert sample(text, "louter_requests_in_flight") >= 1
     assert sample(text, "louter_open_connections") >= 1
     assert sample(text, "louter_route_table_generation") == 1

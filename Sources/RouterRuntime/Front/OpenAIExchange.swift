@@ -106,6 +106,7 @@ extension Exchange {
       endpoint: embeddings ? .embed : stream ? .stream : .generate,
       stream: stream, tools: !(body["tools"]?.arrayValue?.isEmpty ?? true), images: Self.carriesImages(body),
       headers: request.headers.lowercasedPairs, front: .openai)
+    log(.features(facts))
     switch table.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):
       await fail(Self.openAIError(for: failure))

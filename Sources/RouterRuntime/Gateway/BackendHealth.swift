@@ -93,4 +93,49 @@ public final class BackendHealth: Sendable {
 
   /// Requests in flight now.
   public var inFlight: Int { state.withLock { $0.inFlight } }
+
+  /// Where the circuit is.
+  public enum Circuit: String, Sendable, Equatable, CaseIterable {
+    /// Taking requests.
+    case closed
+    /// Skipped after repeated failures until the cool-down ends.
+    case open
+    /// The cool-down is over: the next request (one at a time) decides.
+    case halfOpen = "half_open"
+  }
+
+  /// A read-only copy of the state at one instant.
+  public struct Snapshot: Sendable, Equatable {
+    /// Requests in flight.
+    public let inFlight: Int
+    /// `max_concurrency`.
+    public let limit: Int
+    /// Failures in a row.
+    public let consecutiveFailures: Int
+    /// Where the circuit is.
+    public let circuit: Circuit
+    /// Milliseconds of cool-down left (0 unless open).
+    public let coolDownRemainingMilliseconds: Int64
+  }
+
+  /// The state now (or at `now`), read under the lock; nothing changes.
+  public func snapshot(now: ContinuousClock.Instant? = nil) -> Snapshot {
+    let now = now ?? clock()
+    return state.withLock { state in
+      var circuit = Circuit.closed
+      var remaining: Int64 = 0
+      if let openUntil = state.openUntil {
+        if now < openUntil {
+          circuit = .open
+          let left = now.duration(to: openUntil).components
+          remaining = left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000
+        } else {
+          circuit = .halfOpen
+        }
+      }
+      return Snapshot(
+        inFlight: state.inFlight, limit: limit, consecutiveFailures: state.consecutiveFailures, circuit: circuit,
+        coolDownRemainingMilliseconds: remaining)
+    }
+  }
 }

@@ -156,6 +156,7 @@ struct Exchange {
       client: client, key: key, model: call.model, endpoint: call.endpoint, stream: stream,
       tools: RequestFeatures.declaresTools(body), images: RequestFeatures.carriesImages(body),
       headers: request.headers.lowercasedPairs)
+    log(.features(facts))
     switch table.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):
       await fail(Self.error(for: failure))

@@ -18,8 +18,16 @@ public final class BackendRuntime: Sendable {
   ) {
     self.backend = backend
     self.health = BackendHealth(limit: backend.maxConcurrency, clock: clock)
-    self.transport = transport
+    self.transport = TimedTransport(inner: transport, backend: backend.name)
   }
+}
+
+/// A backend's name and health, for `/metrics` and the dashboard.
+public struct BackendState: Sendable, Equatable {
+  /// The backend's name in the route table.
+  public let name: String
+  /// Its admission and circuit state.
+  public let health: BackendHealth.Snapshot
 }
 
 /// The Gemini API front: authenticates, evaluates the route table, and forwards along the chain.
@@ -64,14 +72,24 @@ public final class Gateway: HTTPHandler, Sendable {
   /// The table requests are evaluated against now.
   public var table: RouteTable { snapshot.withLock { $0.table } }
 
+  /// Each backend of the live table with its admission and health state now.
+  public func backendStates() -> [BackendState] {
+    snapshot.withLock { $0.backends }.map { runtime in
+      BackendState(name: runtime.backend.name, health: runtime.health.snapshot())
+    }
+  }
+
   /// Handles one HTTP request.
   public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
     let started = ContinuousClock.now
     let current = snapshot.withLock { $0 }
     var exchange = Exchange(
       request: request, responder: responder, table: current.table, backends: current.backends, started: started)
-    await exchange.run()
-    exchange.log(.finished(at: .now))
+    let timeline = UpstreamTimeline()
+    await UpstreamTimeline.$current.withValue(timeline) { await exchange.run() }
+    let ended = ContinuousClock.now
+    exchange.log(.upstream(timeline.timings(now: ended)))
+    exchange.log(.finished(at: ended))
     recordSink(exchange.record)
   }
 }

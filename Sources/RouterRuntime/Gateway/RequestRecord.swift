@@ -1,3 +1,4 @@
+import RouteCompiler
 public import RouteSpec
 
 /// Everything measured about one request: printed by `--verbose`, written to the request log.
@@ -50,6 +51,37 @@ public struct RequestRecord: Sendable {
   public var skippedEvents = 0
   /// True for streamed answers; a whole answer's first token arrives with its last.
   public var streamed = false
+  /// What the request asked for, as routing saw it (the dashboard's badges).
+  public var features = Features()
+
+  /// Request features routes can match on.
+  public struct Features: Sendable, Equatable {
+    /// The client asked for a stream.
+    public var stream = false
+    /// The request declared tools.
+    public var tools = false
+    /// The request carried images.
+    public var images = false
+  }
+  /// Each upstream exchange louter opened, in order (a hop refused before sending has none).
+  public var exchanges: [UpstreamExchange] = []
+
+  /// One request sent to a backend, as its transport saw it.
+  public struct UpstreamExchange: Sendable, Equatable {
+    /// Backend name.
+    public var backend: String
+    /// Seconds from sending the request to the first byte of the answer (its head); nil when none came.
+    public var latency: Double?
+    /// Seconds the exchange was open: from sending to the end of the answer's body, or to the failure.
+    public var open: Double
+
+    /// Creates an exchange record.
+    public init(backend: String, latency: Double?, open: Double) {
+      self.backend = backend
+      self.latency = latency
+      self.open = open
+    }
+  }
 
   /// Creates a record for a request id.
   public init(id: String) { self.id = id }
@@ -60,6 +92,12 @@ public struct RequestRecord: Sendable {
     // Non-streamed answers arrive whole: their generation phase is the whole request.
     let generation = streamed ? total - ttft : total
     return generation > 0 ? Double(outputTokens) / generation : nil
+  }
+
+  /// Seconds of the request not spent waiting on a backend: the total less the time upstream exchanges were
+  /// open (they never overlap: hops run one after another).
+  public var gatewayOverhead: Double {
+    max(0, total - exchanges.reduce(0) { $0 + $1.open })
   }
 
   static func milliseconds(_ seconds: Double) -> String {
@@ -118,6 +156,8 @@ enum RequestEvent {
   case front(Front)
   /// The front read the call: the endpoint and the requested model.
   case call(method: String, model: String)
+  /// The facts routing saw: whether the client asked for a stream, declared tools, sent images.
+  case features(RequestFacts)
   /// The caller's key named this client.
   case client(String)
   /// The route that matched, and the model it sends upstream (nil when the route denied the request).
@@ -135,6 +175,8 @@ enum RequestEvent {
   case streamed(RelayFacts)
   /// The client went away: nothing more could be sent.
   case clientGone
+  /// The upstream exchanges the request's transports timed (see ``UpstreamTimeline``).
+  case upstream([UpstreamTiming])
   /// The request is over.
   case finished(at: ContinuousClock.Instant)
 }
@@ -148,6 +190,8 @@ extension RequestRecord {
     case .call(let method, let model):
       self.method = method
       self.model = model.isEmpty ? "-" : model
+    case .features(let facts):
+      features = Features(stream: facts.stream, tools: facts.tools, images: facts.images)
     case .client(let name):
       client = name
     case .route(let name, let upstream):
@@ -176,6 +220,12 @@ extension RequestRecord {
       }
     case .clientGone:
       status = 499
+    case .upstream(let timings):
+      exchanges = timings.map { timing in
+        UpstreamExchange(
+          backend: timing.backend, latency: timing.answered.map { Self.seconds(from: timing.sent, to: $0) },
+          open: Self.seconds(from: timing.sent, to: timing.ended))
+      }
     case .finished(let at):
       total = Self.seconds(from: started, to: at)
     }

@@ -53,7 +53,11 @@ public final class HTTPResponder: Sendable {
 
   /// Sends the head of a streamed response (chunked on HTTP/1.1, close-delimited on HTTP/1.0).
   public func startStream(status: Int, headers: [(String, String)]) async throws(HTTPResponderError) {
-    try await send { machine, _ throws(HTTPResponderError) in try machine.startStream(status: status, headers: headers)
+    let connection = self.connection
+    try await send { machine, _ throws(HTTPResponderError) in
+      let actions = try machine.startStream(status: status, headers: headers)
+      connection.streamStarted()
+      return actions
     }
   }
 

@@ -27,6 +27,9 @@ public final class HTTPServer: Sendable {
   /// Open connections now.
   public var connectionCount: Int { state.openConnections.load(ordering: .relaxed) }
 
+  /// Responses being streamed now: head sent, end not yet.
+  public var activeStreamCount: Int { state.activeStreams.load(ordering: .relaxed) }
+
   /// Stops accepting new connections; idle keep-alive connections close, busy ones after their answer.
   public func stopAccepting() { state.stopAccepting() }
 
@@ -47,6 +50,7 @@ final class ServerState: Sendable {
   let handler: any HTTPHandler
   let activeRequests = Atomic<Int>(0)
   let openConnections = Atomic<Int>(0)
+  let activeStreams = Atomic<Int>(0)
   /// Workers, set once by `start`.
   private let started = Mutex<[ServerWorker]>([])
   /// The shutdown waiting for in-flight requests to end.
@@ -285,6 +289,8 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
   private var closeWhenWritten = false
   private(set) var isClosed = false
   private var requestActive = false
+  /// The active request's answer is a stream (counted in `activeStreams` until the request ends).
+  private var requestStreaming = false
   private var task: Task<Void, Never>?
   private var responder: HTTPResponder?
   /// A streamed write waiting for the socket to take what is queued.
@@ -437,9 +443,20 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
     }
   }
 
+  /// The active request's streamed head went out (from the responder, on the loop thread).
+  func streamStarted() {
+    guard requestActive, !requestStreaming else { return }
+    requestStreaming = true
+    worker.server.activeStreams.add(1, ordering: .relaxed)
+  }
+
   private func endRequest() {
     guard requestActive else { return }
     requestActive = false
+    if requestStreaming {
+      requestStreaming = false
+      worker.server.activeStreams.subtract(1, ordering: .relaxed)
+    }
     responder = nil
     worker.server.requestEnded()
   }

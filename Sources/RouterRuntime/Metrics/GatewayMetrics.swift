@@ -138,11 +138,14 @@ public struct ServerGauges: Sendable {
   public var requestsInFlight: Int
   /// Open client connections now.
   public var openConnections: Int
+  /// Answers being streamed to clients now (dashboard event streams left out).
+  public var streamsInFlight: Int
 
   /// Creates the figures.
-  public init(requestsInFlight: Int, openConnections: Int) {
+  public init(requestsInFlight: Int, openConnections: Int, streamsInFlight: Int = 0) {
     self.requestsInFlight = requestsInFlight
     self.openConnections = openConnections
+    self.streamsInFlight = streamsInFlight
   }
 }
 
@@ -162,6 +165,8 @@ public final class GatewayMetrics: Sendable {
     var requests: [RequestLabels: Int] = [:]
     var duration: [RouteBackend: Histogram] = [:]
     var firstToken: [RouteBackend: Histogram] = [:]
+    var overhead: [RouteBackend: Histogram] = [:]
+    var upstreamLatency: [RouteBackend: Histogram] = [:]
     var throughput: [RouteBackend: Histogram] = [:]
     var inputTokens: [RouteBackend: Int] = [:]
     var outputTokens: [RouteBackend: Int] = [:]
@@ -175,6 +180,7 @@ public final class GatewayMetrics: Sendable {
 
   private let state: Mutex<State>
   private let gauges = Mutex<(@Sendable () -> ServerGauges)?>(nil)
+  private let backends = Mutex<(@Sendable () -> [BackendState])?>(nil)
   private let wallClock: @Sendable () -> Double
 
   /// Metrics of a gateway whose first table was loaded now; `wallClock` gives seconds since 1970 (tests
@@ -190,11 +196,23 @@ public final class GatewayMetrics: Sendable {
     gauges.withLock { $0 = read }
   }
 
+  /// Reads the live table's backends and their health at each scrape.
+  public func readBackends(_ read: @escaping @Sendable () -> [BackendState]) {
+    backends.withLock { $0 = read }
+  }
+
+  /// Gateway overhead, seconds: small by design, so the buckets start at a tenth of a millisecond.
+  static let overheadBounds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
   /// Counts one finished request: the gateway's record sink.
   public func record(_ record: RequestRecord) {
     let labels = RequestLabels(record)
     let key = labels.routeBackend
     let tokensPerSecond = record.tokensPerSecond
+    let overhead = record.gatewayOverhead
+    let latencies = record.exchanges.compactMap { exchange in
+      exchange.latency.map { (RouteBackend(route: labels.route, backend: RequestLabels.name(exchange.backend)), $0) }
+    }
     var fallbacks: [FallbackLabels] = []
     var hops: [HopLabels] = []
     for (index, hop) in record.hops.enumerated() {
@@ -210,6 +228,10 @@ public final class GatewayMetrics: Sendable {
       state.duration[key, default: Histogram(bounds: Self.latencyBounds)].observe(record.total)
       if let ttft = record.timeToFirstToken {
         state.firstToken[key, default: Histogram(bounds: Self.latencyBounds)].observe(ttft)
+      }
+      state.overhead[key, default: Histogram(bounds: Self.overheadBounds)].observe(overhead)
+      for (pair, latency) in latencies {
+        state.upstreamLatency[pair, default: Histogram(bounds: Self.latencyBounds)].observe(latency)
       }
       if let tokensPerSecond {
         state.throughput[key, default: Histogram(bounds: Self.throughputBounds)].observe(tokensPerSecond)
@@ -266,6 +288,14 @@ public final class GatewayMetrics: Sendable {
       &out, "louter_time_to_first_token_seconds",
       help: "Time from a request's arrival to its first token reaching the client.", snapshot.firstToken)
     histograms(
+      &out, "louter_gateway_overhead_seconds",
+      help: "Time of a request not spent waiting on a backend: its total less the time upstream exchanges were open.",
+      snapshot.overhead)
+    histograms(
+      &out, "louter_upstream_latency_seconds",
+      help: "Time from sending a hop's request to the first byte of the backend's answer, per hop.",
+      snapshot.upstreamLatency)
+    histograms(
       &out, "louter_output_tokens_per_second",
       help: "Output tokens per second of generation (after the first token for streams).", snapshot.throughput)
     counters(&out, "louter_input_tokens_total", help: "Prompt tokens, as reported or estimated.", snapshot.inputTokens)
@@ -285,6 +315,10 @@ public final class GatewayMetrics: Sendable {
     out.sample("louter_requests_in_flight", live.requestsInFlight)
     out.family("louter_open_connections", .gauge, help: "Open client connections.")
     out.sample("louter_open_connections", live.openConnections)
+    out.family(
+      "louter_streams_in_flight", .gauge, help: "Answers being streamed to clients now (dashboard streams left out).")
+    out.sample("louter_streams_in_flight", live.streamsInFlight)
+    backendGauges(&out, backends.withLock { $0 }?() ?? [])
 
     out.family(
       "louter_route_table_generation", .gauge, help: "The route table in use: 1 at start, one more per good reload.")
@@ -310,6 +344,32 @@ public final class GatewayMetrics: Sendable {
       out.sample("process_open_fds", descriptors)
     }
     return out.text
+  }
+
+  private func backendGauges(_ out: inout PrometheusText, _ states: [BackendState]) {
+    // A reload may list a name twice only if two tables overlap; the live table names each backend once.
+    let sorted = states.sorted { $0.name < $1.name }
+    out.family(
+      "louter_backend_circuit", .gauge,
+      help: "Passive health of each backend: 1 for its circuit's state (closed, open, half_open), 0 for the others.")
+    for backend in sorted {
+      for circuit in BackendHealth.Circuit.allCases {
+        out.sample(
+          "louter_backend_circuit", labels: [("backend", backend.name), ("state", circuit.rawValue)],
+          backend.health.circuit == circuit ? 1 : 0)
+      }
+    }
+    out.family("louter_backend_in_flight", .gauge, help: "Requests in flight on each backend.")
+    for backend in sorted {
+      out.sample("louter_backend_in_flight", labels: [("backend", backend.name)], backend.health.inFlight)
+    }
+    out.family(
+      "louter_backend_consecutive_failures", .gauge, help: "Failures in a row of each backend (passive health).")
+    for backend in sorted {
+      out.sample(
+        "louter_backend_consecutive_failures", labels: [("backend", backend.name)],
+        backend.health.consecutiveFailures)
+    }
   }
 
   private func histograms(

@@ -1,6 +1,6 @@
 public import RouteCompiler
 
-/// Who may read `/metrics`.
+/// Who may read `/metrics` and `/dashboard` (with its event stream).
 ///
 /// With `[server] admin_keys`, only a caller presenting one of those keys (as a client presents its key). Without
 /// them, anyone who can connect, but only while louter listens on a loopback address: there the callers are
@@ -20,6 +20,35 @@ public enum MetricsAccess: Sendable, Equatable {
     if server.adminKeyHashes.isEmpty { return loopback ? .allowed : .disabled }
     guard let key, !key.isEmpty, server.isAdminKey(key) else { return .unauthorized }
     return .allowed
+  }
+
+  /// The answer for a request to an admin `path` that is not served: 405 for a method other than GET, else
+  /// 401 or 403 as `access` says; nil when it is served.
+  static func refusal(method: String, access: MetricsAccess, path: String) -> (
+    status: Int, headers: [(String, String)], body: [UInt8]
+  )? {
+    var headers = [("content-type", "text/plain; charset=utf-8"), ("cache-control", "no-store")]
+    let status: Int
+    let body: String
+    if method != "GET" {
+      status = 405
+      headers.append(("allow", "GET"))
+      body = "louter: \(path) answers GET only\n"
+    } else {
+      switch access {
+      case .allowed:
+        return nil
+      case .unauthorized:
+        status = 401
+        headers.append(("www-authenticate", "Bearer realm=\"louter admin\""))
+        body =
+          "louter: \(path) needs an admin key ([server] admin_keys), as Authorization: Bearer KEY or ?key=KEY\n"
+      case .disabled:
+        status = 403
+        body = "louter: \(path) is off: louter listens beyond loopback and [server] admin_keys is not set\n"
+      }
+    }
+    return (status, headers, Array(body.utf8))
   }
 
   /// True when `host` (a listen host) is reachable from this machine only: `localhost`, `::1` or 127.0.0.0/8.
@@ -62,32 +91,14 @@ public struct MetricsHandler: HTTPHandler {
       await inner.handle(request, responder: responder)
       return
     }
-    let status: Int
-    var headers: [(String, String)] = []
-    let body: String
-    if request.method != "GET" {
-      status = 405
-      headers.append(("allow", "GET"))
-      body = "louter: \(Self.path) answers GET only\n"
-    } else {
-      switch MetricsAccess.decide(key: Exchange.presentedKey(request), server: server(), loopback: loopback) {
-      case .allowed:
-        status = 200
-        body = metrics.exposition()
-      case .unauthorized:
-        status = 401
-        headers.append(("www-authenticate", "Bearer realm=\"louter metrics\""))
-        body = "louter: \(Self.path) needs an admin key ([server] admin_keys), as Authorization: Bearer KEY\n"
-      case .disabled:
-        status = 403
-        body =
-          "louter: \(Self.path) is off: louter listens beyond loopback and [server] admin_keys is not set\n"
-      }
+    let access = MetricsAccess.decide(key: Exchange.presentedKey(request), server: server(), loopback: loopback)
+    if let refusal = MetricsAccess.refusal(method: request.method, access: access, path: Self.path) {
+      try? await responder.respond(status: refusal.status, headers: refusal.headers, body: refusal.body)
+      return
     }
-    let contentType = status == 200 ? PrometheusText.contentType : "text/plain; charset=utf-8"
     // A client gone before its answer needs nothing more.
     try? await responder.respond(
-      status: status, headers: [("content-type", contentType), ("cache-control", "no-store")] + headers,
-      body: Array(body.utf8))
+      status: 200, headers: [("content-type", PrometheusText.contentType), ("cache-control", "no-store")],
+      body: Array(metrics.exposition().utf8))
   }
 }

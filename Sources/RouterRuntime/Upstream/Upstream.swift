@@ -200,6 +200,8 @@ public final class UpstreamBody: Sendable {
     var paused = false
     /// When the producer last pushed (the idle deadline counts from it).
     var lastActivity = ContinuousClock.now
+    /// When the body ended (cleanly, failed or cancelled), for the request's upstream timing.
+    var endedAt: ContinuousClock.Instant?
   }
 
   private let state = Mutex(State())
@@ -279,6 +281,7 @@ public final class UpstreamBody: Sendable {
       guard !state.finished else { return (nil, []) }
       state.finished = true
       state.failure = failure
+      state.endedAt = .now
       defer {
         state.waiter = nil
         state.finishWaiters = []
@@ -303,6 +306,9 @@ public final class UpstreamBody: Sendable {
 
   /// True once the producer has ended the body (its chunks may still be buffered).
   var isFinished: Bool { state.withLock { $0.finished } }
+
+  /// When the body ended; nil while it goes on.
+  var endedAt: ContinuousClock.Instant? { state.withLock { $0.endedAt } }
 
   /// The next chunk, or nil at the end of the body; `.timedOut(.firstToken)` if nothing came by `deadline`.
   public func next(deadline: ContinuousClock.Instant? = nil) async throws(UpstreamError) -> [UInt8]? {
