@@ -12,8 +12,22 @@ struct LimitedGateway: TestServer {
   let port: Int
   let records: AsyncStream<RequestRecord>
   let limiter: ClientLimiter
+  let gateway: Gateway
 
   init(_ routes: String, clock: ManualWallClock) throws {
+    let (records, continuation) = AsyncStream.makeStream(of: RequestRecord.self)
+    self.records = records
+    limiter = ClientLimiter(clock: clock.read)
+    gateway = Gateway(
+      table: try Self.compile(routes), transport: TransportFactory.make, sink: { continuation.yield($0) },
+      limiter: limiter)
+    server = HTTPServer(configuration: HTTPServerConfiguration(port: 0), handler: gateway)
+    port = try server.start()
+  }
+
+  func stop() { server.stopNow() }
+
+  static func compile(_ routes: String) throws -> RouteTable {
     var sources = SourceMap()
     let file = sources.add(path: "test.toml", bytes: Array(routes.utf8))
     let (syntax, decoded) = RouteFileDecoder.decode(try TOMLParser.parse(file), file: file)
@@ -22,16 +36,8 @@ struct LimitedGateway: TestServer {
     guard let table = result.table, !diagnostics.hasErrors else {
       throw GatewayTestError.routes(DiagnosticRenderer(sources: sources).render(diagnostics, format: .short))
     }
-    let (records, continuation) = AsyncStream.makeStream(of: RequestRecord.self)
-    self.records = records
-    limiter = ClientLimiter(clock: clock.read)
-    let gateway = Gateway(
-      table: table, transport: TransportFactory.make, sink: { continuation.yield($0) }, limiter: limiter)
-    server = HTTPServer(configuration: HTTPServerConfiguration(port: 0), handler: gateway)
-    port = try server.start()
+    return table
   }
-
-  func stop() { server.stopNow() }
 
   /// Sends a request with `headers` and reads the whole answer; waits for its record too.
   func post(_ path: String, _ body: String, headers: String) async throws -> (head: String, body: String) {
@@ -94,6 +100,20 @@ struct LimitedGateway: TestServer {
     clock.advance(by: 12_000)
     let next = try await louter.post(Self.generate, Self.body, headers: Self.gemini)
     #expect(next.head.hasPrefix("HTTP/1.1 200"), "\(next.head)")
+  }
+
+  @Test func aReloadKeepsTheCountersAndAppliesTheNewValues() async throws {
+    let clock = ManualWallClock(ClientLimiterTests.midnight)
+    let louter = try LimitedGateway(Self.routes("requests_per_minute = 1"), clock: clock)
+    defer { stopAll(louter) }
+    #expect(try await louter.post(Self.generate, Self.body, headers: Self.gemini).head.hasPrefix("HTTP/1.1 200"))
+    louter.gateway.reload(try LimitedGateway.compile(Self.routes("requests_per_minute = 1")))
+    let refused = try await louter.post(Self.generate, Self.body, headers: Self.gemini)
+    #expect(refused.head.hasPrefix("HTTP/1.1 429"), "\(refused.head)")
+    louter.gateway.reload(try LimitedGateway.compile(Self.routes("requests_per_minute = 2")))
+    let raised = try await louter.post(Self.generate, Self.body, headers: Self.gemini)
+    #expect(raised.head.hasPrefix("HTTP/1.1 200"), "\(raised.head)")
+    #expect(louter.limiter.usage(client: "team", .requestsPerMinute) == 2)
   }
 
   @Test func aTokenQuotaCountsTheUsageOfTheRequestRecord() async throws {
