@@ -373,21 +373,25 @@ public enum ClientLimitKind: String, Sendable, CaseIterable, Hashable, Comparabl
 /// A client's limits after validation: a value for each limit the route file gives; an absent one does not apply.
 public struct ClientLimits: Sendable, Hashable {
   /// The limits given, by kind.
-  public private(set) var values: [ClientLimitKind: Int]
+  public let values: [ClientLimitKind: Int]
+  /// The same, in declaration order: sorted once, read at every admission.
+  public let ordered: [(kind: ClientLimitKind, value: Int)]
 
   /// Creates a set of limits; an empty one limits nothing.
-  public init(_ values: [ClientLimitKind: Int] = [:]) { self.values = values }
+  public init(_ values: [ClientLimitKind: Int] = [:]) {
+    self.values = values
+    self.ordered = values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+
+  public static func == (lhs: ClientLimits, rhs: ClientLimits) -> Bool { lhs.values == rhs.values }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(values) }
 
   /// The value of `kind`, nil when it does not apply.
   public subscript(kind: ClientLimitKind) -> Int? { values[kind] }
 
   /// True when no limit applies.
   public var isEmpty: Bool { values.isEmpty }
-
-  /// The limits given, in declaration order.
-  public var ordered: [(kind: ClientLimitKind, value: Int)] {
-    values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-  }
 }
 
 /// The request endpoints a route can match on.
