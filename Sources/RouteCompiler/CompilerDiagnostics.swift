@@ -70,6 +70,21 @@ extension Diagnostic {
       .invalidClamp, "invalid generation rule: \(problem)", at: Label(span), help: "keep min <= default <= max")
   }
 
+  static func limitNeverApplies(
+    _ limit: (kind: Spanned<ClientLimitKind>, value: Spanned<Int>),
+    below longer: (kind: Spanned<ClientLimitKind>, value: Spanned<Int>), client: String
+  ) -> Diagnostic {
+    let name = limit.kind.value.rawValue
+    let other = longer.kind.value.rawValue
+    let window = limit.kind.value.window?.rawValue ?? "window"
+    return Diagnostic(
+      .limitNeverApplies,
+      "\(name) = \(limit.value.value) of client '\(client)' never applies: \(other) = \(longer.value.value) is reached first",
+      at: Label(limit.value.span, "never refuses a request"),
+      secondary: [Label(longer.value.span, "every \(window) lies inside this one")],
+      help: "make \(name) lower than \(longer.value.value), or remove it")
+  }
+
   static func keyInClearText(backend: String, at span: SourceSpan) -> Diagnostic {
     Diagnostic(
       .keyInClearText, "backend '\(backend)' sends its api_key over plain http to a non-local host",

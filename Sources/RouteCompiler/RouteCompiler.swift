@@ -350,6 +350,24 @@ struct Compilation {
         diagnostics.append(.unsetVariable(variable.value, field: "key_env", at: variable.span, mode: mode))
       }
     }
-    return CompiledClient(name: syntax.name.value, keyHashes: hashes, span: syntax.name.span)
+    return CompiledClient(
+      name: syntax.name.value, keyHashes: hashes, limits: compileLimits(syntax), span: syntax.name.span)
+  }
+
+  /// The client's limits; warns about a request limit that a longer window's smaller limit always reaches
+  /// first (windows are UTC-aligned, so each minute lies inside one hour and each hour inside one day).
+  mutating func compileLimits(_ syntax: ClientSyntax) -> ClientLimits {
+    let written = syntax.limits?.value ?? []
+    let requests = written.filter { $0.kind.value.quantity == .requests }
+    for limit in requests {
+      let longer = requests.filter { other in
+        guard let mine = limit.kind.value.window, let theirs = other.kind.value.window else { return false }
+        return theirs.milliseconds > mine.milliseconds && other.value.value <= limit.value.value
+      }
+      if let tightest = longer.min(by: { $0.value.value < $1.value.value }) {
+        diagnostics.append(.limitNeverApplies(limit, below: tightest, client: syntax.name.value))
+      }
+    }
+    return ClientLimits(Dictionary(written.map { ($0.kind.value, $0.value.value) }, uniquingKeysWith: { $1 }))
   }
 }

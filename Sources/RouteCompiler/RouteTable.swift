@@ -68,12 +68,14 @@ public struct BackendModel: Sendable, Hashable {
   }
 }
 
-/// A client after validation: its name and the SHA-256 digests of its keys.
+/// A client after validation: its name, the SHA-256 digests of its keys and its limits.
 public struct CompiledClient: Sendable {
   /// The client's name, what `match.client` sees.
   public let name: String
   /// Lowercase hex SHA-256 of each accepted key.
   public let keyHashes: [String]
+  /// `limits`: empty when the client has none.
+  public let limits: ClientLimits
   /// Where it was defined.
   public let span: SourceSpan
 }

@@ -17,7 +17,13 @@ extension RouteTable {
         "admin_keys": .int(Int64(server.adminKeyHashes.count)),
       ]),
       "backends": .array(backends.map(\.dumpJSON)),
-      "clients": .array(clients.map { .object(["name": .string($0.name), "keys": .int(Int64($0.keyHashes.count))]) }),
+      "clients": .array(
+        clients.map { client in
+          .object([
+            "name": .string(client.name), "keys": .int(Int64(client.keyHashes.count)),
+            "limits": .object(client.limits.ordered.map { JSONMember($0.kind.rawValue, .int(Int64($0.value))) }),
+          ])
+        }),
       "routes": .array(routes.map { $0.dumpJSON(backends: backends, clients: clients) }),
     ])
   }

@@ -120,6 +120,21 @@ struct ExplanationRenderer {
     }
   }
 
+  /// The `limits` of the authenticated client, which a forwarded request counts against.
+  func limits(_ authentication: Authentication) -> ClientLimits {
+    guard let index = authentication.clientIndex, table.clients.indices.contains(index) else { return ClientLimits() }
+    return table.clients[index].limits
+  }
+
+  /// `requests_per_minute = 60, concurrent_streams = 4 (client team-a, per replica)`, or why none apply.
+  func limitsLine(_ authentication: Authentication) -> String {
+    guard authentication.clientIndex != nil else { return "none (only a named client has limits)" }
+    let limits = limits(authentication)
+    if limits.isEmpty { return "none (client \(clientName(authentication)) has no limits)" }
+    let list = limits.ordered.map { "\($0.kind.rawValue) = \($0.value)" }.joined(separator: ", ")
+    return "\(list) (client \(clientName(authentication)), counted per replica)"
+  }
+
   /// Whole numbers without a fraction (`4096`, not `4096.0`).
   static func number(_ value: Double) -> String {
     value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
@@ -190,6 +205,7 @@ struct ExplanationRenderer {
       out += "fallback_on: \(triggers.joined(separator: ", "))\n"
       out += "retry: \(plan.retry.summary)\n"
       out += "continue_on_break: \(plan.continueOnBreak)\n"
+      out += "limits: \(limitsLine(explanation.authentication))\n"
     case .noRoute, .unauthenticated:
       out += "result: 404 NOT_FOUND\n"
     }
@@ -240,6 +256,8 @@ struct ExplanationRenderer {
         members.append(JSONMember("system_prompt", .object([JSONMember(prompt.mode, .string(prompt.text))])))
       }
       members.append(JSONMember("backends", .array(plan.chain.map { .string(table.backends[$0].name) })))
+      let limits = limits(explanation.authentication).ordered
+      members.append(JSONMember("limits", .object(limits.map { JSONMember($0.kind.rawValue, .int(Int64($0.value))) })))
     case .noRoute, .unauthenticated:
       members.append(JSONMember("status", 404))
     }

@@ -142,6 +142,23 @@ enum CLI {
     CLI.assertSnapshot(json.stdout, named: "explain-team-a-pro.json")
   }
 
+  @Test func explainShowsTheLimitsOfTheClient() throws {
+    let limited = try CLI.run(["explain", "--model", "gemini-2.5-flash", "--client", "team-b", "routes"])
+    #expect(limited.status == 0)
+    #expect(
+      limited.stdout.contains(
+        "limits: requests_per_minute = 600, requests_per_day = 50000, output_tokens_per_day = 2000000, "
+          + "concurrent_streams = 8 (client team-b, counted per replica)\n"), "\(limited.stdout)")
+    let json = try CLI.run([
+      "explain", "--model", "gemini-2.5-flash", "--client", "team-b", "--format", "json", "routes",
+    ])
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let limits = object?["limits"] as? [String: Int]
+    #expect(limits?["concurrent_streams"] == 8, "\(json.stdout)")
+    let unlimited = try CLI.run(["explain", "--model", "gemini-2.5-flash", "--client", "ci-bot", "routes"])
+    #expect(unlimited.stdout.contains("limits: none (client ci-bot has no limits)\n"), "\(unlimited.stdout)")
+  }
+
   @Test func dumpIsStableAndRedactsSecrets() throws {
     let first = try CLI.run(["dump", "routes"], environment: ["OPENAI_API_KEY": "sk-live-very-secret"])
     #expect(first.status == 0)

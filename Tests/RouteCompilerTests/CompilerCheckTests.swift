@@ -90,6 +90,11 @@ import Testing
       code: "L0316",
       bad: demo + "[[routes]]\ngeneration = { top_p = { min = 0.9, max = 0.1 } }\nbackends = [\"demo\"]\n",
       good: demo + "[[routes]]\ngeneration = { top_p = { min = 0.1, max = 0.9 } }\nbackends = [\"demo\"]\n"),
+    Case(
+      code: "L0320",
+      bad: "[clients.a]\n" + team + "limits = { requests_per_minute = 60, requests_per_hour = 60 }\n" + demo + catchAll,
+      good: "[clients.a]\n" + team + "limits = { requests_per_minute = 59, requests_per_hour = 60 }\n" + demo + catchAll
+    ),
   ]
 
   @Test(arguments: cases)

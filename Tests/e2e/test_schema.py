@@ -67,6 +67,9 @@ CASES = [
     ("L0206", '[[routes]]\nsystem_prompt = { prepend = "a", append = "b" }\n',
      '[[routes]]\nsystem_prompt = { replace = "a" }\n'),
     ("L0206", "[[routes]]\ngeneration = { temprature = 0.5 }\n", "[[routes]]\ngeneration = { temperature = 0.5 }\n"),
+    ("L0201", '[clients.ci]\nlimits = { requests_per_minit = 60 }\n', '[clients.ci]\nlimits = { requests_per_minute = 60 }\n'),
+    ("L0206", '[clients.ci]\nlimits = { concurrent_streams = 0 }\n', '[clients.ci]\nlimits = { concurrent_streams = 1 }\n'),
+    ("L0202", '[clients.ci]\nlimits = { requests_per_day = "100" }\n', '[clients.ci]\nlimits = { requests_per_day = 100 }\n'),
     (None, '[backends.a]\nprotocol = "echo"\ntimeout = "5 s"\n', '[backends.a]\nprotocol = "echo"\ntimeout = "1m30s"\n'),
     (None, '[server]\nmax_request_body = "20MB"\n', '[server]\nmax_request_body = "20MiB"\n'),
 ]

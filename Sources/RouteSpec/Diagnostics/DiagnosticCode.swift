@@ -52,6 +52,7 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Hashable {
   case firstByteAboveTimeout = "L0313"
   case fieldNotForProtocol = "L0314"
   case invalidClamp = "L0316"
+  case limitNeverApplies = "L0320"
 
   // Route tests (RouteCompiler.RouteTestRunner)
   case routeTestFailed = "L0401"
@@ -65,7 +66,7 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Hashable {
   public var defaultSeverity: Severity {
     switch self {
     case .unreachableRoute, .unusedBackend, .unusedClient, .noCatchAll, .unsetEnvironmentVariable,
-      .keyInClearText:
+      .keyInClearText, .limitNeverApplies:
       .warning
     default:
       .error
@@ -118,6 +119,7 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, Hashable {
     case .firstByteAboveTimeout: "first_byte_timeout longer than the whole-request timeout"
     case .fieldNotForProtocol: "a field that the backend's protocol does not use"
     case .invalidClamp: "a generation clamp whose min is above its max, or a default outside it"
+    case .limitNeverApplies: "a client request limit at or above the limit of a longer window, so it never refuses"
     case .routeTestFailed: "a [[tests]] case whose expectation does not hold"
     case .routeTestInvalid: "a [[tests]] case that cannot be evaluated"
     case .unreadablePath: "a path that cannot be read"

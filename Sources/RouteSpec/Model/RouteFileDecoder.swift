@@ -343,8 +343,37 @@ public enum RouteFileDecoder {
             help: "use letters, digits and '_', not starting with a digit"))
       }
     }
+    if let limits = reader.table("limits") {
+      client.limits = decodeClientLimits(limits.table, span: limits.span, client: name.value, into: &diagnostics)
+    }
     diagnostics += reader.finish()
     return client
+  }
+
+  /// `limits = { requests_per_minute = 60, ... }`: each value an integer in its kind's range; unknown keys refused.
+  static func decodeClientLimits(
+    _ table: TOMLTable, span: SourceSpan, client: String, into diagnostics: inout [Diagnostic]
+  ) -> Spanned<[(kind: Spanned<ClientLimitKind>, value: Spanned<Int>)]> {
+    let context = "the limits of [clients.\(client)]"
+    var reader = TableReader(table, context: context, shape: RouteFileShape.clientLimits)
+    var limits: [(kind: Spanned<ClientLimitKind>, value: Spanned<Int>)] = []
+    for kind in ClientLimitKind.allCases {
+      guard let value = reader.integer(kind.rawValue) else { continue }
+      guard kind.range.contains(value.value) else {
+        reader.report(
+          Diagnostic(
+            .invalidValue, "'\(kind.rawValue)' in \(context) is out of range",
+            at: Label(value.span, "allowed: \(kind.range.lowerBound) to \(kind.range.upperBound)"),
+            help: value.value < 1
+              ? "a limit counts at least 1; leave '\(kind.rawValue)' out for no limit"
+              : "no louter replica can serve that many: leave '\(kind.rawValue)' out for no limit"))
+        continue
+      }
+      let keySpan = table.entry(kind.rawValue)?.keySpan ?? value.span
+      limits.append((Spanned(kind, keySpan), value))
+    }
+    diagnostics += reader.finish()
+    return Spanned(limits, span)
   }
 
   // MARK: routes

@@ -113,7 +113,14 @@ public enum RouteFileShape {
   public static let client = TableShape(keys: [
     KeyShape("keys", .stringOrList(nonEmptyList: false), "\"sha256:...\" digests of the client's keys"),
     KeyShape("key_env", .stringOrList(nonEmptyList: false), "environment variables holding the client's keys"),
+    KeyShape(
+      "limits", .table(clientLimits),
+      "per-client request and token limits, counted by each louter replica alone; over one: 429"),
   ])
+
+  /// A client's `limits`: one key per ``ClientLimitKind``.
+  public static let clientLimits = TableShape(
+    keys: ClientLimitKind.allCases.map { KeyShape($0.rawValue, .integerIn($0.range), $0.summary) })
 
   /// A route's `match`.
   public static let match = TableShape(keys: [

@@ -277,9 +277,121 @@ public struct ClientSyntax: Sendable {
   public var keyHashes: [Spanned<String>] = []
   /// `key_env = ["VAR"]`: keys read from the environment at serve time.
   public var keyEnvironment: [Spanned<String>] = []
+  /// `limits = { requests_per_minute = N, ... }`: each limit as written, in source order; nil when absent.
+  public var limits: Spanned<[(kind: Spanned<ClientLimitKind>, value: Spanned<Int>)]>?
 
   /// Creates a client with only its name.
   public init(name: Spanned<String>) { self.name = name }
+}
+
+/// A fixed window a client limit counts over, aligned to UTC (minutes, hours, and days from 00:00 UTC).
+public enum LimitWindow: String, Sendable, CaseIterable, Hashable {
+  case minute
+  case hour
+  case day
+
+  /// Its length in milliseconds.
+  public var milliseconds: Int64 {
+    switch self {
+    case .minute: 60_000
+    case .hour: 3_600_000
+    case .day: 86_400_000
+    }
+  }
+}
+
+/// One key of a client's `limits` table: what it counts and over which window.
+public enum ClientLimitKind: String, Sendable, CaseIterable, Hashable, Comparable {
+  case requestsPerMinute = "requests_per_minute"
+  case requestsPerHour = "requests_per_hour"
+  case requestsPerDay = "requests_per_day"
+  case inputTokensPerDay = "input_tokens_per_day"
+  case outputTokensPerDay = "output_tokens_per_day"
+  /// Streaming requests in flight at once; no window.
+  case concurrentStreams = "concurrent_streams"
+
+  /// What a limit counts.
+  public enum Quantity: Sendable, Hashable {
+    /// Forwarded requests, counted when admitted.
+    case requests
+    /// Input tokens, counted when a request ends.
+    case inputTokens
+    /// Output tokens, counted when a request ends.
+    case outputTokens
+    /// Streams in flight.
+    case streams
+  }
+
+  /// What it counts.
+  public var quantity: Quantity {
+    switch self {
+    case .requestsPerMinute, .requestsPerHour, .requestsPerDay: .requests
+    case .inputTokensPerDay: .inputTokens
+    case .outputTokensPerDay: .outputTokens
+    case .concurrentStreams: .streams
+    }
+  }
+
+  /// The window it counts over; nil for `concurrent_streams`, which counts what is in flight.
+  public var window: LimitWindow? {
+    switch self {
+    case .requestsPerMinute: .minute
+    case .requestsPerHour: .hour
+    case .requestsPerDay, .inputTokensPerDay, .outputTokensPerDay: .day
+    case .concurrentStreams: nil
+    }
+  }
+
+  /// The values a route file may give: at least one, and small enough that no counter can overflow.
+  public var range: ClosedRange<Int> {
+    switch self {
+    case .requestsPerMinute, .requestsPerHour, .requestsPerDay: 1...1_000_000_000
+    case .inputTokensPerDay, .outputTokensPerDay: 1...1_000_000_000_000
+    case .concurrentStreams: 1...100_000
+    }
+  }
+
+  /// What it limits, for `louter schema` and `louter explain`.
+  public var summary: String {
+    switch self {
+    case .requestsPerMinute: "forwarded requests per minute (UTC-aligned fixed window)"
+    case .requestsPerHour: "forwarded requests per hour (UTC-aligned fixed window)"
+    case .requestsPerDay: "forwarded requests per day (resets at 00:00 UTC)"
+    case .inputTokensPerDay: "input tokens per day; requests are admitted while the day's total is below it"
+    case .outputTokensPerDay: "output tokens per day; requests are admitted while the day's total is below it"
+    case .concurrentStreams: "streaming requests in flight at once"
+    }
+  }
+
+  /// Declaration order: the order `explain` and messages list limits in.
+  public static func < (lhs: ClientLimitKind, rhs: ClientLimitKind) -> Bool {
+    let order = allCases
+    return (order.firstIndex(of: lhs) ?? 0) < (order.firstIndex(of: rhs) ?? 0)
+  }
+}
+
+/// A client's limits after validation: a value for each limit the route file gives; an absent one does not apply.
+public struct ClientLimits: Sendable, Hashable {
+  /// The limits given, by kind.
+  public let values: [ClientLimitKind: Int]
+  /// The same, in declaration order: sorted once, read at every admission.
+  public let ordered: [(kind: ClientLimitKind, value: Int)]
+
+  /// Creates a set of limits; an empty one limits nothing.
+  public init(_ values: [ClientLimitKind: Int] = [:]) {
+    self.values = values
+    self.ordered = values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+
+  public static func == (lhs: ClientLimits, rhs: ClientLimits) -> Bool { lhs.values == rhs.values }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(values) }
+
+  /// The value of `kind`, nil when it does not apply.
+  public subscript(kind: ClientLimitKind) -> Int? { values[kind] }
+
+  /// True when no limit applies.
+  public var isEmpty: Bool { values.isEmpty }
 }
 
 /// The request endpoints a route can match on.

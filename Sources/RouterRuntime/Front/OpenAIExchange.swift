@@ -127,7 +127,7 @@ extension Exchange {
         includeUsage: body["stream_options"]?["include_usage"]?.boolValue ?? false,
         identity: OpenAIAnswerIdentity(
           id: "chatcmpl-\(record.id)", created: seconds > 0 && seconds < 1e12 ? Int64(seconds) : 0, model: model))
-      await forward(&forwarding)
+      await forwardWithinLimits(&forwarding, client: authentication.clientIndex)
     }
   }
 

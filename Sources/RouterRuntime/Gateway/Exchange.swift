@@ -7,6 +7,8 @@ struct Exchange {
   let responder: HTTPResponder
   let table: RouteTable
   let backends: [BackendRuntime]
+  /// Counts each client's requests, tokens and streams against its `limits`.
+  let limiter: ClientLimiter
   let started: ContinuousClock.Instant
   /// Written only through ``log(_:)``.
   private(set) var record: RequestRecord
@@ -17,12 +19,13 @@ struct Exchange {
 
   init(
     request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
-    started: ContinuousClock.Instant
+    limiter: ClientLimiter, started: ContinuousClock.Instant
   ) {
     self.request = request
     self.responder = responder
     self.table = table
     self.backends = backends
+    self.limiter = limiter
     self.started = started
     let id = RequestID.make()
     self.record = RequestRecord(id: id)
@@ -172,7 +175,7 @@ struct Exchange {
         await fail(error)
         return
       }
-      await forward(&forwarding)
+      await forwardWithinLimits(&forwarding, client: client)
     }
   }
 

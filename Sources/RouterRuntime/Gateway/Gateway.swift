@@ -45,18 +45,22 @@ public final class Gateway: HTTPHandler, Sendable {
   private let makeTransport: @Sendable (CompiledBackend) -> any UpstreamTransport
   private let recordSink: @Sendable (RequestRecord) -> Void
   private let clock: @Sendable () -> ContinuousClock.Instant
+  /// Outlives reloads: its counters are keyed by client name.
+  private let limiter: ClientLimiter
 
   /// Creates a gateway serving `table`; `transport` picks each backend's transport; `sink` receives
   /// every finished request's record (for `--verbose` and the request log); `clock` times passive
-  /// health (tests inject one to cross a cool-down without waiting it out).
+  /// health (tests inject one to cross a cool-down without waiting it out); `limiter` counts the clients'
+  /// `limits` (tests inject one with their own wall clock).
   public init(
     table: RouteTable, transport: @escaping @Sendable (CompiledBackend) -> any UpstreamTransport,
     sink: @escaping @Sendable (RequestRecord) -> Void,
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, limiter: ClientLimiter = ClientLimiter()
   ) {
     self.makeTransport = transport
     self.recordSink = sink
     self.clock = clock
+    self.limiter = limiter
     self.snapshot = Mutex(
       Snapshot(
         table: table,
@@ -84,7 +88,8 @@ public final class Gateway: HTTPHandler, Sendable {
     let started = ContinuousClock.now
     let current = snapshot.withLock { $0 }
     var exchange = Exchange(
-      request: request, responder: responder, table: current.table, backends: current.backends, started: started)
+      request: request, responder: responder, table: current.table, backends: current.backends, limiter: limiter,
+      started: started)
     let timeline = UpstreamTimeline()
     await UpstreamTimeline.$current.withValue(timeline) { await exchange.run() }
     let ended = ContinuousClock.now
