@@ -331,7 +331,7 @@ public final class GatewayMetrics: Sendable {
       "louter_route_table_last_reload_timestamp_seconds", .gauge,
       help: "When the route files were last loaded, in seconds since 1970.")
     out.sample("louter_route_table_last_reload_timestamp_seconds", snapshot.lastReloadTime)
-    out.family("louter_route_table_reloads_total", .counter, help: "Reloads (SIGHUP), by result.")
+    out.family("louter_route_table_reloads_total", .counter, help: "Reloads (SIGHUP or --watch), by result.")
     out.sample("louter_route_table_reloads_total", labels: [("result", "success")], snapshot.reloads[true, default: 0])
     out.sample("louter_route_table_reloads_total", labels: [("result", "failure")], snapshot.reloads[false, default: 0])
 
