@@ -45,7 +45,7 @@ import Testing
   }
 
   @Test func thePrefillIsATrailingModelTurnInBothSpellings() throws {
-    var resume = StreamResume(sse: true, text: "", outputTokens: 0, originalBreak: Self.broke)
+    var resume = StreamResume(sse: true, openAI: false, text: "", outputTokens: 0, originalBreak: Self.broke)
     var facts = RelayFacts()
     facts.note(answer: try Self.json(#"{"candidates":[{"content":{"parts":[{"text":"So far"}]}}]}"#))
     facts.textBytes = 6
@@ -64,7 +64,7 @@ import Testing
   }
 
   @Test func theFinalUsageCountsTheWholeAnswer() throws {
-    var resume = StreamResume(sse: false, text: "", outputTokens: 0, originalBreak: Self.broke)
+    var resume = StreamResume(sse: false, openAI: false, text: "", outputTokens: 0, originalBreak: Self.broke)
     var facts = RelayFacts()
     facts.usage.output = 10
     resume.add(facts)
@@ -82,7 +82,7 @@ import Testing
   }
 
   @Test func theOriginalBreakIsTheErrorAndRefusalsAreOnlyAppended() {
-    var resume = StreamResume(sse: false, text: "x", outputTokens: 1, originalBreak: Self.broke)
+    var resume = StreamResume(sse: false, openAI: false, text: "x", outputTokens: 1, originalBreak: Self.broke)
     resume.later = [
       HopFailure(
         backend: "b", fault: .upstreamStatus(400, retryAfter: nil), error: .invalidArgument("no prefill"),

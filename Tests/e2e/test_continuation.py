@@ -50,8 +50,14 @@ def cut_script(protocol):
 
 def rescue_script(protocol):
     def script(connection, head, body):
-        connection.send(sse_head() + (gemini_stream(" forty-two.") if protocol == "gemini"
-                                      else openai_stream(" forty-two.")))
+        if protocol == "gemini":
+            connection.send(sse_head() + gemini_stream(" forty-two."))
+            return
+        usage = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
+                 "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}
+        stream = openai_stream(" forty-two.")
+        done = stream.rindex(b"data: [DONE]")
+        connection.send(sse_head() + stream[:done] + sse_event(usage) + stream[done:])
     return script
 
 
@@ -89,3 +95,29 @@ def test_without_continuation_the_sdk_sees_the_break(louter_serve, raw_peer):
         list(sdk.models.generate_content_stream(model="m", contents="What is the answer?"))
     assert "broke off the stream" in str(raised.value) or "503" in str(raised.value), raised.value
     assert rescue.requests == []
+
+
+@pytest.mark.parametrize("cut_protocol", ["gemini", "openai"])
+@pytest.mark.parametrize("rescue_protocol", ["gemini", "openai"])
+def test_the_openai_front_continues_too(louter_serve, raw_peer, cut_protocol, rescue_protocol):
+    from openai import OpenAI
+
+    cut = raw_peer(cut_script(cut_protocol))
+    rescue = raw_peer(rescue_script(rescue_protocol))
+    port = louter_serve(ROUTES.format(cut_protocol=cut_protocol, cut=cut.port, rescue_protocol=rescue_protocol,
+                                      rescue=rescue.port, extra=""))
+    sdk = OpenAI(api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+    chunks = list(sdk.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "What is the answer?"}], stream=True,
+        stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "The answer is forty-two."
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    usage = [c.usage for c in chunks if c.usage]
+    # One usage for the whole answer: the rescue's 1 token and the first part's 4 ("The answer is", estimated).
+    assert [u.completion_tokens for u in usage] == [5], usage
+    sent = json.loads(rescue.requests[0]["body"])
+    if rescue_protocol == "gemini":
+        assert sent["contents"][-1] == {"role": "model", "parts": [{"text": "The answer is"}]}
+    else:
+        assert sent["messages"][-1] == {"role": "assistant", "content": "The answer is"}

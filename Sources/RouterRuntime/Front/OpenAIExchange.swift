@@ -188,8 +188,11 @@ extension Exchange {
     // Patched per hop: a default for max tokens is inserted under each backend's own field name.
     let body: [UInt8]
     do {
-      body = try Self.openAIPatchedBody(
+      let patched = try Self.openAIPatchedBody(
         request.body, json: chat.body, plan: forwarding.plan, maxTokens: backend.maxTokensField, chat: !embeddings)
+      body =
+        try forwarding.resume.map { resume throws(JSONParseError) in try resume.withAssistantPrefill(bytes: patched) }
+        ?? patched
     } catch {
       return .failed(
         HopFailure(
@@ -221,6 +224,11 @@ extension Exchange {
       await respond(200, body: bytes, contentType: contentType, headers: headers, tokens: true)
       return .served(healthy: true)
     }
+    if let resume = forwarding.resume {
+      let form = ResumedOpenAIPassthroughForm(backend: backend.name, resume: resume)
+      return await relay(
+        response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
+    }
     let form = OpenAIPassthroughStreamForm(backend: backend.name)
     return await relay(
       response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
@@ -243,6 +251,7 @@ extension Exchange {
       do {
         var translated = try OpenAIFrontRequest.translate(chat.body, model: forwarding.plan.model)
         translated.body = RouteActions.apply(forwarding.plan, to: translated.body)
+        if let resume = forwarding.resume { translated.body = resume.withPrefill(translated.body) }
         translation = translated
       } catch {
         return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
@@ -280,7 +289,8 @@ extension Exchange {
       return .served(healthy: true)
     }
     let form = GeminiToOpenAIStreamForm(
-      backend: backend.name, stream: OpenAIFrontStream(identity: chat.identity, includeUsage: chat.includeUsage))
+      backend: backend.name, stream: OpenAIFrontStream(identity: chat.identity, includeUsage: chat.includeUsage),
+      resume: forwarding.resume)
     return await relay(
       response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
   }
@@ -403,9 +413,14 @@ struct OpenAIPassthroughStreamForm: StreamForm {
   static func recordAnswer(_ chunk: JSONValue) -> JSONValue {
     var members: [JSONMember] = []
     let text = (chunk["choices"]?.arrayValue ?? []).compactMap { $0["delta"]?["content"]?.stringValue }.joined()
-    if !text.isEmpty {
-      members.append(
-        JSONMember("candidates", [.object(["content": .object(["parts": [.object(["text": .string(text)])]])])]))
+    var parts: [JSONValue] = text.isEmpty ? [] : [.object(["text": .string(text)])]
+    // A tool call streamed so far makes the answer one another backend cannot continue.
+    let calls = (chunk["choices"]?.arrayValue ?? []).contains {
+      !($0["delta"]?["tool_calls"]?.arrayValue ?? []).isEmpty
+    }
+    if calls { parts.append(.object(["functionCall": .object([:])])) }
+    if !parts.isEmpty {
+      members.append(JSONMember("candidates", [.object(["content": .object(["parts": .array(parts)])])]))
     }
     if let usage = OpenAIToGemini.usageMetadata(chunk["usage"]) { members.append(JSONMember("usageMetadata", usage)) }
     return .object(members)
@@ -420,10 +435,13 @@ struct GeminiToOpenAIStreamForm: StreamForm {
   let backend: String
   var parser = SSEParser()
   var stream: OpenAIFrontStream
+  /// When this stream continues an answer another backend began: usage counts the whole answer.
+  let resume: StreamResume?
 
-  init(backend: String, stream: OpenAIFrontStream) {
+  init(backend: String, stream: OpenAIFrontStream, resume: StreamResume? = nil) {
     self.backend = backend
     self.stream = stream
+    self.resume = resume
   }
 
   var contentType: String { "text/event-stream" }
@@ -431,9 +449,10 @@ struct GeminiToOpenAIStreamForm: StreamForm {
   mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
     var piece = RelayPiece()
     for event in chunk.map({ parser.feed($0) }) ?? parser.finish() {
-      let json: JSONValue
+      var json: JSONValue
       do {
         json = try JSONParser.parse(event.data)
+        if let resume { json = resume.patched(json) }
       } catch {
         piece.failure = Exchange.badAnswer(
           Exchange.notJSON("an event that is not JSON", backend: backend), backend: backend)

@@ -8,6 +8,8 @@ import RouteSpec
 struct StreamResume {
   /// The client reads server-sent events (else one JSON array, already opened and holding an element).
   let sse: Bool
+  /// The client speaks OpenAI: its stream is `chat.completion.chunk` events.
+  let openAI: Bool
   /// The answer text the client has, in order, over every part so far.
   var text: String
   /// Output tokens of the parts so far: reported, or estimated from their text.
@@ -70,6 +72,7 @@ struct StreamResume {
 
   /// Bytes that end the client's response with `error`, in its framing.
   func errorBytes(_ error: GeminiError) -> [UInt8] {
+    if openAI { return OpenAIWire.event(OpenAIWire.errorJSON(error)) }
     var writer = ClientStreamWriter(sse: sse)
     writer.array = GeminiJSONArrayWriter(elementsWritten: 1)
     return writer.bytes(.error(error))
@@ -102,6 +105,35 @@ struct StreamResume {
     return .object(members)
   }
 
+  /// An OpenAI chat body's bytes with the prefill as a trailing assistant message: only `messages` is
+  /// written anew.
+  func withAssistantPrefill(bytes: [UInt8]) throws(JSONParseError) -> [UInt8] {
+    let message = JSONValue.object([JSONMember("role", "assistant"), JSONMember("content", .string(text))])
+    let edit = JSONPatch.MemberEdit(keys: ["messages"]) { messages in .array((messages?.arrayValue ?? []) + [message]) }
+    return try JSONPatch.apply([edit], to: bytes)
+  }
+
+  /// An OpenAI chunk's `usage` for the whole answer: completion tokens of both parts, the prompt without
+  /// the prefill.
+  func patchedOpenAIUsage(_ chunk: JSONValue) -> JSONValue {
+    guard case .object(var members) = chunk, let index = members.firstIndex(where: { $0.key == "usage" }),
+      case .object(var usage) = members[index].value
+    else { return chunk }
+    let range = OpenAIToGemini.tokenCountRange
+    let before = Int64(outputTokens)
+    func count(_ key: String) -> Int64 { usage.first { $0.key == key }?.value.clampedInteger(in: range) ?? 0 }
+    let prompt = max(count("prompt_tokens") - before, 0)
+    let completion = BoundedInteger.sum(count("completion_tokens"), before, in: range)
+    for (key, value) in [
+      ("prompt_tokens", prompt), ("completion_tokens", completion),
+      ("total_tokens", BoundedInteger.sum(prompt, completion, in: range)),
+    ] {
+      if let at = usage.firstIndex(where: { $0.key == key }) { usage[at].value = .int(value) }
+    }
+    members[index].value = .object(usage)
+    return .object(members)
+  }
+
   /// The passthrough bytes with the prefill turn: only `contents` is written anew.
   func withPrefill(bytes: [UInt8]) throws(JSONParseError) -> [UInt8] {
     let resume = self
@@ -117,7 +149,10 @@ extension Forwarding {
     let config = body["generationConfig"] ?? body["generation_config"]
     let mime = (config?["responseMimeType"] ?? config?["response_mime_type"])?.stringValue ?? ""
     let schema = config?["responseSchema"] ?? config?["response_schema"] ?? config?["responseJsonSchema"]
+    // The OpenAI front's body: `response_format` json_object or json_schema.
+    let format = body["response_format"]?["type"]?.stringValue ?? "text"
     return !mime.lowercased().hasPrefix("application/json") && (schema == nil || schema == .null)
+      && !format.hasPrefix("json")
   }
 }
 
@@ -163,4 +198,50 @@ struct ResumedPassthroughForm: StreamForm {
   mutating func errorBytes(_ error: GeminiError) -> [UInt8] { writer.bytes(.error(error)) }
 
   mutating func end() -> [UInt8] { writer.end() }
+}
+
+/// An OpenAI backend's chat stream continuing, for an OpenAI client, an answer another backend began: its
+/// chunks are written again (their usage counting the whole answer), and its `[DONE]` ends the response.
+struct ResumedOpenAIPassthroughForm: StreamForm {
+  let backend: String
+  let resume: StreamResume
+  var framer = SSEEventFramer(allowsDone: true)
+
+  init(backend: String, resume: StreamResume) {
+    self.backend = backend
+    self.resume = resume
+  }
+
+  var contentType: String { "text/event-stream" }
+
+  mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
+    var piece = RelayPiece()
+    let events: [JSONValue]
+    do {
+      events = try framer.feed(chunk ?? []).events
+    } catch {
+      piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
+      return piece
+    }
+    for event in events {
+      if event["error"] != nil {
+        let error = UpstreamErrorMapper.mapStreamError(event, backend: backend)
+        piece.failure = Exchange.failure(
+          status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
+        return piece
+      }
+      let patched = resume.patchedOpenAIUsage(event)
+      piece.bytes += OpenAIWire.event(patched)
+      piece.answers.append(OpenAIPassthroughStreamForm.recordAnswer(patched))
+    }
+    if chunk == nil, framer.holdsPartialEvent || !framer.sawDone {
+      piece.failure = Exchange.badAnswer(
+        .unavailable("backend '\(backend)' ended the stream before [DONE]"), backend: backend)
+    }
+    return piece
+  }
+
+  mutating func errorBytes(_ error: GeminiError) -> [UInt8] { OpenAIWire.event(OpenAIWire.errorJSON(error)) }
+
+  mutating func end() -> [UInt8] { OpenAIWire.done }
 }

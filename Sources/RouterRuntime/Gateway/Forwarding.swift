@@ -40,12 +40,15 @@ struct Forwarding {
   /// Notes a stream that broke mid-answer: the next hop gets the text so far as a prefill, so the request
   /// is built again.
   mutating func resume(after failure: HopFailure, _ facts: RelayFacts, sse: Bool) {
-    var resume = self.resume ?? StreamResume(sse: sse, text: "", outputTokens: 0, originalBreak: failure)
+    var resume =
+      self.resume
+      ?? StreamResume(sse: sse, openAI: openAI != nil, text: "", outputTokens: 0, originalBreak: failure)
     resume.add(facts)
     resume.lastFacts = facts
     self.resume = resume
     decoded = nil
     passthroughBody = nil
+    openAI?.translated = nil
   }
 }
 
@@ -88,7 +91,6 @@ extension Exchange {
       let hasNext = position < chain.count - 1
       forwarding.canContinue =
         hasNext && forwarding.stream && forwarding.plan.continueOnBreak && forwarding.requestContinuable
-        && forwarding.openAI == nil
       var retries = 0
       attempts: while true {
         if Task.isCancelled {
