@@ -171,6 +171,7 @@ public final class GatewayMetrics: Sendable {
     var inputTokens: [RouteBackend: Int] = [:]
     var outputTokens: [RouteBackend: Int] = [:]
     var fallbacks: [FallbackLabels: Int] = [:]
+    var retries: [FallbackLabels: Int] = [:]
     var hops: [HopLabels: Int] = [:]
     var generation = 1
     var lastReloadSucceeded = true
@@ -214,12 +215,17 @@ public final class GatewayMetrics: Sendable {
       exchange.latency.map { (RouteBackend(route: labels.route, backend: RequestLabels.name(exchange.backend)), $0) }
     }
     var fallbacks: [FallbackLabels] = []
+    var retries: [FallbackLabels] = []
     var hops: [HopLabels] = []
     for (index, hop) in record.hops.enumerated() {
       let backend = RequestLabels.name(hop.backend)
       let reason = RequestLabels.reason(hop.outcome)
       hops.append(HopLabels(backend: backend, outcome: reason))
-      if index < record.hops.count - 1 {
+      guard index < record.hops.count - 1 else { continue }
+      // The same backend again is a retry (`retry`); another one is a fallback (or a continuation).
+      if record.hops[index + 1].backend == hop.backend {
+        retries.append(FallbackLabels(route: labels.route, backend: backend, reason: reason))
+      } else {
         fallbacks.append(FallbackLabels(route: labels.route, backend: backend, reason: reason))
       }
     }
@@ -244,6 +250,7 @@ public final class GatewayMetrics: Sendable {
         state.outputTokens[key, default: 0] = Self.adding(state.outputTokens[key, default: 0], output)
       }
       for fallback in fallbacks { state.fallbacks[fallback, default: 0] += 1 }
+      for retry in retries { state.retries[retry, default: 0] += 1 }
       for hop in hops { state.hops[hop, default: 0] += 1 }
     }
   }
@@ -305,6 +312,11 @@ public final class GatewayMetrics: Sendable {
       "louter_fallbacks_total", .counter, help: "Hops that failed and passed the request to the next backend.")
     for (labels, count) in snapshot.fallbacks.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
       out.sample("louter_fallbacks_total", labels: labels.pairs, count)
+    }
+    out.family(
+      "louter_retries_total", .counter, help: "Hops that failed and sent the request to the same backend again.")
+    for (labels, count) in snapshot.retries.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
+      out.sample("louter_retries_total", labels: labels.pairs, count)
     }
     out.family("louter_backend_hops_total", .counter, help: "Backend hops tried, by how they ended.")
     for (labels, count) in snapshot.hops.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
