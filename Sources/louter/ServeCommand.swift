@@ -133,7 +133,8 @@ enum ServeCommand {
     metrics.readBackends { gateway.backendStates() }
     dashboard.read(
       DashboardSources(
-        gauges: gauges, backends: { gateway.backendStates() }, routes: { gateway.table.routes.map(\.name) }))
+        gauges: gauges, backends: { gateway.backendStates() }, routes: { gateway.table.routes.map(\.name) },
+        limits: { gateway.clientLimitStates() }))
     let reloader = Reloader(gateway: gateway, metrics: metrics, dashboard: dashboard, status: reloads, routes: routes)
     // Before listening: a folder that cannot be watched stops the start, with nothing to undo.
     var watcher: RouteFolderWatcher?

@@ -229,7 +229,10 @@ import Testing
     dashboard.read(
       DashboardSources(
         gauges: { ServerGauges(requestsInFlight: 2, openConnections: 1, streamsInFlight: 1) },
-        backends: { [BackendState(name: "b", health: health.snapshot())] }, routes: { ["idle", "main"] }))
+        backends: { [BackendState(name: "b", health: health.snapshot())] }, routes: { ["idle", "main"] },
+        limits: {
+          [ClientLimitState(client: "team", limits: [.init(kind: .requestsPerMinute, limit: 60, used: 7)])]
+        }))
     dashboard.record(Self.record("1", route: "main", backend: "b", status: 200))
     dashboard.record(Self.record("2", route: "main", backend: "b", status: 503))
     let token = dashboard.begin(method: "POST", path: "/v1beta/models/" + String(repeating: "x", count: 400))
@@ -253,6 +256,11 @@ import Testing
     #expect(config["generation"] == .int(1))
     #expect(config["last_reload"]?["succeeded"] == .bool(false))
     #expect(config["last_reload"]?["message"] == .string("reload refused (1)"))
+    let limit = try #require(snapshot["limits"]?.arrayValue?.first)
+    #expect(limit["client"] == .string("team"))
+    #expect(
+      limit["limits"]
+        == .array([.object(["kind": "requests_per_minute", "limit": .int(60), "used": .int(7)])]))
   }
 
   @Test func longPathsAreCutOnACharacterBoundary() {

@@ -32,6 +32,11 @@ auth = "none"
 request_log = "off"
 admin_keys = ["sha256:{digest}"]
 
+# The SDK's key ("any-key") identifies this client, so that its limits in use show on the page.
+[clients.dash-user]
+keys = ["sha256:{client_digest}"]
+limits = {{ requests_per_day = 1000, concurrent_streams = 4 }}
+
 [backends.echo]
 protocol = "echo"
 
@@ -66,7 +71,9 @@ def chromium():
 
 @pytest.fixture
 def louter_dashboard(tmp_path):
-    (tmp_path / "routes.toml").write_text(ROUTES.format(digest=hashlib.sha256(ADMIN_KEY.encode()).hexdigest()))
+    (tmp_path / "routes.toml").write_text(ROUTES.format(
+        digest=hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
+        client_digest=hashlib.sha256(b"any-key").hexdigest()))
     process, port = _start([LOUTER, "serve", "--routes", str(tmp_path), "--listen", "127.0.0.1:0", "--grace", "1"],
                            r"listening on http://127\.0\.0\.1:(\d+)")
     _drain(process)
@@ -146,6 +153,10 @@ def test_the_dashboard_shows_live_traffic_in_a_real_browser(louter_dashboard):
     for route in ("chat", "fallback", "live-route"):
         assert f'<tr class="route" data-route="{route}">' in dom
     assert 'data-backend="echo" data-circuit="closed"' in dom
+    # The client's limits in use: its requests so far today, of 1000.
+    used = re.search(r'<tr class="limit" data-client="dash-user" data-kind="requests_per_day">'
+                     r'<td>dash-user</td><td>requests_per_day</td><td class="num">(\d+)</td><td class="num">1000</td>', dom)
+    assert used and int(used.group(1)) >= 3, dom[:3000]
     assert 'data-backend="down"' in dom
     assert "routes.toml" in dom and "generation 1" in dom
     # The key is the browser's own to send; louter never writes it into the page.

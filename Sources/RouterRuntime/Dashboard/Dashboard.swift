@@ -170,15 +170,18 @@ public struct DashboardSources: Sendable {
   public var backends: @Sendable () -> [BackendState]
   /// The live table's route names, in order.
   public var routes: @Sendable () -> [String]
+  /// The clients with limits, and their use now.
+  public var limits: @Sendable () -> [ClientLimitState]
 
   /// Creates the sources.
   public init(
     gauges: @escaping @Sendable () -> ServerGauges, backends: @escaping @Sendable () -> [BackendState],
-    routes: @escaping @Sendable () -> [String]
+    routes: @escaping @Sendable () -> [String], limits: @escaping @Sendable () -> [ClientLimitState] = { [] }
   ) {
     self.gauges = gauges
     self.backends = backends
     self.routes = routes
+    self.limits = limits
   }
 
   /// Nothing running (tests, and until the server exists).
@@ -354,6 +357,18 @@ public final class Dashboard: Sendable {
       "recent": .array(recent.reversed().map(\.json)),
       "routes": .array(routes),
       "backends": .array(backendEntries),
+      "limits": .array(
+        sources.limits().map { state in
+          .object([
+            "client": .string(state.client),
+            "limits": .array(
+              state.limits.map {
+                .object([
+                  "kind": .string($0.kind.rawValue), "limit": .int(Int64($0.limit)), "used": .int(Int64($0.used)),
+                ])
+              }),
+          ])
+        }),
       "config": .object([
         "files": .array(configuration.files.map(JSONValue.string)),
         "generation": .int(Int64(configuration.generation)),

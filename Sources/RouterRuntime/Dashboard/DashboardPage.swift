@@ -44,6 +44,9 @@ enum DashboardPage {
       <th class="num">failures</th><th class="num">req/s</th><th class="num">errors</th><th class="num">mean</th>
       <th class="num">mean TTFT</th></tr></thead><tbody></tbody></table></section>
     </div>
+    <h2>Client limits (this replica)</h2>
+    <table id="limits"><thead><tr><th>client</th><th>limit</th><th class="num">used</th><th class="num">of</th>
+      </tr></thead><tbody></tbody></table>
     <h2>In flight (<span id="inflight-count">0</span>)</h2>
     <table id="inflight"><thead><tr><th>method</th><th>path</th><th class="num">age</th></tr></thead>
       <tbody></tbody></table>
@@ -101,6 +104,9 @@ enum DashboardPage {
           cell(ms(b.mean_ttft_ms), "num")
         ], {"class": "backend", "data-backend": b.name, "data-circuit": b.circuit});
       }));
+      fill("limits", s.limits.flatMap(c => c.limits.map(l => row([
+        cell(c.client), cell(l.kind), cell(l.used, l.used >= l.limit ? "num bad" : "num"), cell(l.limit, "num")
+      ], {"class": "limit", "data-client": c.client, "data-kind": l.kind}))));
       document.getElementById("inflight-count").textContent = s.in_flight.count;
       fill("inflight", s.in_flight.requests.map(r => row([cell(r.method), cell(r.path), cell(ms(r.age_ms), "num")])));
       fill("requests", s.recent.map(r => {

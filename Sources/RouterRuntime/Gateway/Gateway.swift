@@ -30,6 +30,21 @@ public struct BackendState: Sendable, Equatable {
   public let health: BackendHealth.Snapshot
 }
 
+/// A client's limits and how much of each it has used in the current window (in use, for streams).
+public struct ClientLimitState: Sendable, Equatable {
+  /// The client's name.
+  public let client: String
+  /// Each limit the client has, in declaration order: its kind, its value, what is used now.
+  public let limits: [Usage]
+
+  /// One limit and its use.
+  public struct Usage: Sendable, Equatable {
+    public let kind: ClientLimitKind
+    public let limit: Int
+    public let used: Int
+  }
+}
+
 /// The Gemini API front: authenticates, evaluates the route table, and forwards along the chain.
 ///
 /// The table is read-only; `reload` swaps a whole new snapshot in, and requests already running
@@ -80,6 +95,17 @@ public final class Gateway: HTTPHandler, Sendable {
   public func backendStates() -> [BackendState] {
     snapshot.withLock { $0.backends }.map { runtime in
       BackendState(name: runtime.backend.name, health: runtime.health.snapshot())
+    }
+  }
+
+  /// Each client of the live table that has limits, with what it has used of them now.
+  public func clientLimitStates() -> [ClientLimitState] {
+    table.clients.filter { !$0.limits.isEmpty }.map { client in
+      ClientLimitState(
+        client: client.name,
+        limits: client.limits.ordered.map {
+          ClientLimitState.Usage(kind: $0.kind, limit: $0.value, used: limiter.usage(client: client.name, $0.kind))
+        })
     }
   }
 
