@@ -84,10 +84,11 @@ struct Exchange {
   mutating func run() async {
     let path = request.path
     if request.method == "GET", path == "/healthz" || path == "/readyz" {
+      // `serve` answers /readyz in front of the gateway (with the last reload); a gateway embedded alone answers
+      // it here, in the same shape.
       let body: JSONValue =
         path == "/healthz"
-        ? .object(["status": "ok"])
-        : .object(["status": "ready", "routes": .int(Int64(table.routes.count))])
+        ? .object(["status": "ok"]) : ReadinessHandler.body(routes: table.routes.count, last: nil)
       await respond(200, json: body)
       return
     }
