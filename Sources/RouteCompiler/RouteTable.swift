@@ -260,6 +260,20 @@ public struct ChainGroup: Sendable, Hashable {
     self.weights = weights
     self.balance = balance
   }
+
+  /// `{"balance": …, "members": {name: weight}}` for `dump` and `explain`; `chain` is the route's.
+  public func json(chain: [Int], backends: [CompiledBackend]) -> JSONValue {
+    .object([
+      JSONMember("balance", .string(balance.rawValue)),
+      JSONMember(
+        "members",
+        .object(
+          zip(positions, weights).compactMap { position, weight in
+            chain.indices.contains(position) && backends.indices.contains(chain[position])
+              ? JSONMember(backends[chain[position]].name, .int(Int64(weight))) : nil
+          })),
+    ])
+  }
 }
 
 /// A route's `retry` with defaults applied: which faults send a request to the same backend again, how

@@ -108,18 +108,7 @@ extension CompiledRoute {
         members.append(
           JSONMember(
             "groups",
-            .array(
-              forward.groups.map { group in
-                .object([
-                  JSONMember("balance", .string(group.balance.rawValue)),
-                  JSONMember(
-                    "members",
-                    .object(
-                      zip(group.positions, group.weights).map {
-                        JSONMember(backends[forward.chain[$0]].name, .int(Int64($1)))
-                      })),
-                ])
-              })))
+            .array(forward.groups.map { $0.json(chain: forward.chain, backends: backends) })))
       }
     }
     return .object(members)

@@ -256,6 +256,16 @@ struct ExplanationRenderer {
         members.append(JSONMember("system_prompt", .object([JSONMember(prompt.mode, .string(prompt.text))])))
       }
       members.append(JSONMember("backends", .array(plan.chain.map { .string(table.backends[$0].name) })))
+      if !plan.groups.isEmpty {
+        members.append(
+          JSONMember("groups", .array(plan.groups.map { $0.json(chain: plan.chain, backends: table.backends) })))
+      }
+      members.append(
+        JSONMember(
+          "fallback_on",
+          .array(FallbackTrigger.allCases.filter(plan.fallbackOn.contains).map { .string($0.rawValue) })))
+      members.append(JSONMember("retry", plan.retry.json))
+      members.append(JSONMember("continue_on_break", .bool(plan.continueOnBreak)))
       let limits = limits(explanation.authentication).ordered
       members.append(JSONMember("limits", .object(limits.map { JSONMember($0.kind.rawValue, .int(Int64($0.value))) })))
     case .noRoute, .unauthenticated:
