@@ -75,6 +75,8 @@ public struct DiffActions: Sendable, Hashable {
   public let continueOnBreak: Bool
   /// The chain's groups and their weights.
   public let groups: [ChainGroup]
+  /// The limits of the client the request comes from (none for an anonymous caller).
+  public var limits = ClientLimits()
 }
 
 /// What one table does with one request.
@@ -186,10 +188,13 @@ public enum RouteDiff {
     case .denied(let route, let message):
       return .denied(route: DiffRoute(name: table.routes[route].name, index: route), message: message)
     case .routed(let plan):
-      let actions = DiffActions(
+      var actions = DiffActions(
         systemPrompt: plan.systemPrompt, generation: plan.generation,
         fallbackOn: FallbackTrigger.allCases.filter(plan.fallbackOn.contains), retry: plan.retry,
         continueOnBreak: plan.continueOnBreak, groups: plan.groups)
+      if let name = request.client, let index = table.clientIndex[name], table.clients.indices.contains(index) {
+        actions.limits = table.clients[index].limits
+      }
       return .forwarded(
         route: DiffRoute(name: table.routes[plan.route].name, index: plan.route), model: plan.model,
         backends: plan.chain.map { table.backends[$0].name }, actions: actions)

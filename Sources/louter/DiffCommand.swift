@@ -227,6 +227,9 @@ struct DiffRenderer {
     parts.append("fallback_on \(actions.fallbackOn.map(\.rawValue).joined(separator: ","))")
     parts.append("retry \(actions.retry.summary)")
     if !actions.continueOnBreak { parts.append("continue_on_break false") }
+    if !actions.limits.isEmpty {
+      parts.append("limits " + actions.limits.ordered.map { "\($0.kind.rawValue)=\($0.value)" }.joined(separator: ","))
+    }
     for group in actions.groups {
       parts.append("group \(group.balance.rawValue) weights \(group.weights.map(String.init).joined(separator: ":"))")
     }
@@ -352,6 +355,9 @@ struct DiffRenderer {
       members.append(JSONMember("fallback_on", .array(actions.fallbackOn.map { .string($0.rawValue) })))
       members.append(JSONMember("retry", actions.retry.json))
       members.append(JSONMember("continue_on_break", .bool(actions.continueOnBreak)))
+      members.append(
+        JSONMember(
+          "limits", .object(actions.limits.ordered.map { JSONMember($0.kind.rawValue, .int(Int64($0.value))) })))
     }
     return .object(members)
   }

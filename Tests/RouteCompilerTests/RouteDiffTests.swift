@@ -106,6 +106,18 @@ import Testing
     #expect(report.changes.contains { $0.request.model == "gemini-2.5-pro-x" })
   }
 
+  @Test func changedClientLimitsAreAnActionsChangeOfThatClientsRequests() throws {
+    let old = try Self.table(Self.routes)
+    let new = try Self.table(
+      Self.routes + "\n[clients.team-a.limits]\nrequests_per_minute = 10\n")
+    let report = RouteDiff.compare(old: old, new: new, requests: RouteDiff.coveringRequests(old: old, new: new))
+    #expect(!report.changes.isEmpty)
+    for change in report.changes {
+      #expect(change.aspects == [.actions])
+      #expect(change.request.client == "team-a")
+    }
+  }
+
   @Test func aDenyThatGoesAwayIsReported() throws {
     let old = try Self.table(Self.routes)
     let new = try Self.table(
