@@ -427,6 +427,37 @@ final class ManualClock: Sendable {
     #expect(limited.requestCount == 2 && spare.requestCount == 2)
   }
 
+  @Test func aClientThatLeavesDuringARetryWaitEndsItAndNothingMoreIsAsked() async throws {
+    let answered = UpstreamEvent()
+    let limited = try RawFakeBackend { connection in
+      while connection.readRequest() != nil {
+        connection.write(
+          RawHTTP.response(
+            429, Self.error("quota", type: "rate_limit_error"),
+            headers: ["Retry-After: 3", "Content-Type: application/json"]))
+        answered.fire()
+      }
+    }
+    let spare = try RawFakeBackend.answering { _ in Self.ok }
+    let louter = try RecordingGateway(
+      Self.routes([limited, spare], route: "retry = { attempts = 1, max_wait = \"10s\" }\n"))
+    defer {
+      stopAll(limited, spare)
+      louter.server.stopNow()
+    }
+    let client = try TestClient(port: louter.port)
+    client.send(
+      "POST \(Self.generate) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + "Content-Length: \(Self.hello.utf8.count)\r\n\r\n\(Self.hello)")
+    // Gone once the backend has answered its 429: louter is then waiting the 3 s out.
+    await answered.wait()
+    client.close()
+    var records = louter.records.makeAsyncIterator()
+    let record = await records.next()
+    #expect(record?.status == 499, "the wait ends with the client, not after 3 s and a retry")
+    #expect(limited.requestCount == 1 && spare.requestCount == 0)
+  }
+
   @Test func f03AOneOff500IsRetriedOnTheSameBackendWhenTheRouteAsks() async throws {
     let flaky = try RawFakeBackend.answering { number in
       number == 1 ? RawHTTP.response(500, Self.error("boom", type: "server_error")) : Self.ok
