@@ -70,6 +70,13 @@ CASES = [
     ("L0201", '[clients.ci]\nlimits = { requests_per_minit = 60 }\n', '[clients.ci]\nlimits = { requests_per_minute = 60 }\n'),
     ("L0206", '[clients.ci]\nlimits = { concurrent_streams = 0 }\n', '[clients.ci]\nlimits = { concurrent_streams = 1 }\n'),
     ("L0202", '[clients.ci]\nlimits = { requests_per_day = "100" }\n', '[clients.ci]\nlimits = { requests_per_day = 100 }\n'),
+    ("L0201", '[[routes]]\nretry = { attemps = 1 }\n', '[[routes]]\nretry = { attempts = 1 }\n'),
+    ("L0206", '[[routes]]\nretry = { on = ["4xx"] }\n', '[[routes]]\nretry = { on = ["5xx"] }\n'),
+    ("L0202", '[[routes]]\ncontinue_on_break = "yes"\n', '[[routes]]\ncontinue_on_break = false\n'),
+    ("L0201", '[[routes]]\nbackends = [{ member = ["a"] }]\n', '[[routes]]\nbackends = [{ members = ["a"] }]\n'),
+    ("L0206", '[[routes]]\nbackends = [{ members = { a = "x" } }]\n', '[[routes]]\nbackends = [{ members = { a = 3 } }]\n'),
+    ("L0206", '[[routes]]\nbackends = [{ balance = "random", members = ["a"] }]\n',
+     '[[routes]]\nbackends = [{ balance = "least_in_flight", members = ["a"] }]\n'),
     (None, '[backends.a]\nprotocol = "echo"\ntimeout = "5 s"\n', '[backends.a]\nprotocol = "echo"\ntimeout = "1m30s"\n'),
     (None, '[server]\nmax_request_body = "20MB"\n', '[server]\nmax_request_body = "20MiB"\n'),
 ]
