@@ -45,12 +45,23 @@ enum WireGrammar {
 
   /// `"!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
   static func isSubDelimiter(_ byte: UInt8) -> Bool {
-    Array("!$&'()*+,;=".utf8).contains(byte)
+    // A switch, not a set literal: these run once per byte of every upstream URL and header name, and an
+    // `Array(...).contains` here allocated on each call.
+    switch byte {
+    case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+      UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+      UInt8(ascii: "="):
+      true
+    default: false
+    }
   }
 
   /// A byte of an origin-form request target (`/path?query`): pchar, `/`, `?`, and `%` of an escape.
   static func isTargetByte(_ byte: UInt8) -> Bool {
-    isUnreserved(byte) || isSubDelimiter(byte) || Array(":@/?%".utf8).contains(byte)
+    switch byte {
+    case UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "%"): true
+    default: isUnreserved(byte) || isSubDelimiter(byte)
+    }
   }
 
   /// A byte of an absolute URL: the request-target bytes plus `[` `]` of an IPv6 host.
@@ -60,7 +71,13 @@ enum WireGrammar {
 
   /// RFC 9110 `tchar`: the bytes of a method or a header name.
   static func isTokenByte(_ byte: UInt8) -> Bool {
-    isUnreserved(byte) || Array("!#$%&'*+^`|".utf8).contains(byte)
+    switch byte {
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+      UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"), UInt8(ascii: "`"),
+      UInt8(ascii: "|"):
+      true
+    default: isUnreserved(byte)
+    }
   }
 
   /// A field-value byte: anything but a control character other than HTAB (CR, LF and NUL above all).
