@@ -16,6 +16,7 @@ import Testing
       [0xF0, 0x90, 0x80],  // a truncated 4-byte sequence: repaired as one 3-byte U+FFFD, same length
       [0xF4, 0x90, 0x80, 0x80],  // above U+10FFFF
       [0x61, 0xE2, 0x82],  // truncated at the end
+      Array(repeating: 0x61, count: 17) + [0xFF] + Array(repeating: 0x62, count: 17),  // past the first words
     ]
     for bytes in invalid {
       #expect(UTF8Text.validated(bytes) == nil, "\(bytes)")
