@@ -8,6 +8,7 @@ let suites: [String: ([String]) throws -> Void] = [
   "routes": RouteTableBenchmark.run,
   "gateway": GatewayBenchmark.run,
   "streams": StreamsBenchmark.run,
+  "translate": TranslateBenchmark.run,
 ]
 guard let name = arguments.first, let suite = suites[name] else {
   let names = suites.keys.sorted().joined(separator: "|")

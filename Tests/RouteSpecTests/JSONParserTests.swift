@@ -114,6 +114,16 @@ import Testing
     #expect(try JSONParser.parse(value.serialized(pretty: true)) == value)
   }
 
+  @Test func writerEscapesExactlyTheBytesJSONRequires() {
+    // Escapes at the start, in the middle and at the end, and runs of plain bytes (ASCII and UTF-8) between.
+    let text = "\"plain\\ é😀\n\r\t\u{8}\u{C}\u{1}\u{1F}\u{7F}/tail\""
+    #expect(
+      JSONValue.string(text).serialized()
+        == #""\"plain\\ é😀\n\r\t\b\f\u0001\u001f\u007f/tail\"""#)
+    #expect(JSONValue.string("").serialized() == #""""#)
+    #expect(JSONValue.object([JSONMember("k\"", "v")]).serialized() == #"{"k\"":"v"}"#)
+  }
+
   @Test func neverCrashesOnGarbageOrTruncation() {
     let sample = Array(
       #"{"contents":[{"role":"user","parts":[{"text":"h\u00e9\ud83d\ude00","n":-1.5e3}]}],"x":[true,null,12345678901234567890]}"#

@@ -16,6 +16,17 @@ import Testing
     return nil
   }
 
+  @Test func trimmingWhitespaceTrimsUnicodeWhitespaceAndKeepsTheRest() {
+    let cases: [(String, String)] = [
+      (#"{"a":1}"#, #"{"a":1}"#), (" {\"a\":1}\n", #"{"a":1}"#), ("\r\n\t x \u{B}\u{C}", "x"),
+      ("\u{A0}x\u{2028}", "x"), ("a \u{301}", "a"), ("\u{301}a", "\u{301}a"), ("", ""), ("  ", ""),
+      ("[DONE]", "[DONE]"), ("é x é", "é x é"),
+    ]
+    for (text, trimmed) in cases {
+      #expect(text.trimmingWhitespace() == trimmed, "\(Array(text.unicodeScalars))")
+    }
+  }
+
   @Test func everyStatusMapping() {
     let table: [(Int, Int, String)] = [
       (400, 400, "INVALID_ARGUMENT"), (413, 400, "INVALID_ARGUMENT"), (422, 400, "INVALID_ARGUMENT"),

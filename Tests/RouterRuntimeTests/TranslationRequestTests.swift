@@ -125,6 +125,13 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
       result.warnings.headerValue
         == "dropped=generationConfig.newKnob,futureField,safetySettings,contents[0].parts[0].videoMetadata,generationConfig.mediaResolution,generationConfig.topK"
     )
+    // Duplicate members: every copy of a known name counts as read (the first is the value), every copy of an
+    // unknown one is reported; a snake_case spelling reads as its camelCase field.
+    let duplicates = try GeminiRequest.decode(
+      trJSON(
+        #"{"contents":[{"parts":[{"text":"a","text":"b"}]}],"odd":1,"odd":2,"generation_config":{"top_p":0.5}}"#))
+    #expect(duplicates.unknownFields == ["odd", "odd"])
+    #expect(duplicates.contents.first?.parts.first?.payload == .text("a"))
     var warnings = TranslationWarnings()
     warnings.drop("a,b\r\nx")
     warnings.approximate("c")

@@ -82,9 +82,13 @@ func requestLine(_ request: String) -> String {
       base: "http://127.0.0.1:8080/v1//", path: [PathSegment("models"), PathSegment("a/b:generateContent")],
       query: [QueryItem("alt", "sse"), QueryItem("x", "a&b=c d\r\n"), QueryItem("flag", nil)])
     #expect(url.text == "http://127.0.0.1:8080/v1/models/a%2Fb:generateContent?alt=sse&x=a%26b%3Dc%20d%0D%0A&flag")
+    // The scheme in any ASCII case; trailing slashes go.
+    #expect(try UpstreamURL(base: "HTTPS://Host/v1/", path: [PathSegment("x")]).text == "HTTPS://Host/v1/x")
+    #expect(try UpstreamURL(base: "Echo://local", path: []).text == "Echo://local")
+    #expect(try UpstreamURL(base: "http://h///", path: []).text == "http://h")
     for base in [
       "http://host/a b", "http://host/\r\nx", "http://host/\u{0}", "http://host/?q=1", "http://host/%zz",
-      "ftp://host", "http://hóst",
+      "ftp://host", "http://hóst", "", "http:/", "htt", "xhttp://host", "http//host",
     ] {
       #expect(throws: UpstreamTargetError.self, "\(base.debugDescription)") {
         _ = try UpstreamURL(base: base, path: [])

@@ -265,7 +265,7 @@ struct JSONCursor {
   }
 
   private func makeString(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONParseError) -> String {
-    guard let text = String(validating: bytes, as: UTF8.self) else {
+    guard let text = UTF8Text.validated(bytes) else {
       throw error("string is not valid UTF-8", at: start)
     }
     return text

@@ -168,23 +168,42 @@ public enum JSONWriter {
   /// Writes a quoted, escaped JSON string.
   public static func writeString(_ text: String, into out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
-    for byte in text.utf8 {
-      switch byte {
-      case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-      case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-      case 0x0A: out.append(contentsOf: "\\n".utf8)
-      case 0x0D: out.append(contentsOf: "\\r".utf8)
-      case 0x09: out.append(contentsOf: "\\t".utf8)
-      case 0x08: out.append(contentsOf: "\\b".utf8)
-      case 0x0C: out.append(contentsOf: "\\f".utf8)
-      case 0x00..<0x20, 0x7F:
-        let hex = Array("0123456789abcdef".utf8)
-        out.append(contentsOf: "\\u00".utf8)
-        out.append(hex[Int(byte >> 4)])
-        out.append(hex[Int(byte & 0x0F)])
-      default: out.append(byte)
+    var text = text
+    // Native strings are contiguous UTF-8: copy each run of bytes that need no escape in one go rather
+    // than byte by byte (this writer serialises every translated request and answer).
+    text.withUTF8 { bytes in
+      var runStart = 0
+      for index in 0..<bytes.count where needsEscape(bytes[index]) {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+        writeEscaped(bytes[index], into: &out)
+        runStart = index + 1
       }
+      out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
     }
     out.append(UInt8(ascii: "\""))
+  }
+
+  /// Whether `byte` must be escaped inside a JSON string as this writer writes them.
+  private static func needsEscape(_ byte: UInt8) -> Bool {
+    byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+  }
+
+  /// The escape of one byte for which ``needsEscape(_:)`` holds.
+  private static func writeEscaped(_ byte: UInt8, into out: inout [UInt8]) {
+    switch byte {
+    case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+    case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+    case 0x0A: out.append(contentsOf: "\\n".utf8)
+    case 0x0D: out.append(contentsOf: "\\r".utf8)
+    case 0x09: out.append(contentsOf: "\\t".utf8)
+    case 0x08: out.append(contentsOf: "\\b".utf8)
+    case 0x0C: out.append(contentsOf: "\\f".utf8)
+    case 0x00..<0x20, 0x7F:
+      let hex = Array("0123456789abcdef".utf8)
+      out.append(contentsOf: "\\u00".utf8)
+      out.append(hex[Int(byte >> 4)])
+      out.append(hex[Int(byte & 0x0F)])
+    default: out.append(byte)
+    }
   }
 }

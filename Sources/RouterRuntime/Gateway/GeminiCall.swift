@@ -130,7 +130,7 @@ public struct GeminiCall: Sendable, Equatable {
       }
       bytes.append(high << 4 | low)
     }
-    return String(validating: bytes, as: UTF8.self)
+    return UTF8Text.validated(bytes)
   }
 }
 

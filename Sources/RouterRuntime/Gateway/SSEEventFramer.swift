@@ -83,7 +83,7 @@ struct SSEEventFramer {
     scanned = pending.count
     if pending.count > maxEventBytes { throw .oversized }
     // SSE is UTF-8; the parser below would quietly replace what is not.
-    guard String(validating: whole, as: UTF8.self) != nil else { throw .notJSON("an event that is not UTF-8") }
+    guard UTF8Text.validated(whole) != nil else { throw .notJSON("an event that is not UTF-8") }
     var result = Events()
     var start = 0
     // Each boundary ends at most one event; one whose candidates lack `parts` is the only one rewritten.

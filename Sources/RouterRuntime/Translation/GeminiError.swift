@@ -344,10 +344,24 @@ public enum UpstreamErrorMapper {
 }
 
 extension String {
+  /// The text without leading and trailing whitespace (`Character.isWhitespace`).
   func trimmingWhitespace() -> String {
+    // Fast path, without a copy: every stream chunk's data passes here. A first byte that is ASCII and not
+    // whitespace starts a character that is not whitespace; a last byte that is ASCII and not whitespace ends
+    // one (such a byte can only be preceded in its character by a non-whitespace Prepend scalar).
+    if let first = utf8.first, let last = utf8.last, first < 0x80, last < 0x80,
+      !Self.isASCIIWhitespace(first), !Self.isASCIIWhitespace(last)
+    {
+      return self
+    }
     var scalars = Substring(self)
     while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
     while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
     return String(scalars)
+  }
+
+  /// The ASCII bytes Unicode calls White_Space: HT, LF, VT, FF, CR and space.
+  private static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+    byte == 0x20 || (0x09...0x0D).contains(byte)
   }
 }

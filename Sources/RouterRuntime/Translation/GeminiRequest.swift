@@ -503,7 +503,10 @@ struct FieldReader {
   /// Prepended to field names in messages (`inlineData.`), so nested fields read naturally.
   let prefix: String
   private var members: [(name: String, original: String, value: JSONValue)] = []
-  private var used: Set<String> = []
+  /// Per member (same order as `members`): whether some read asked for its name. A flag per member rather
+  /// than a set of asked names: the decoder asks for dozens of names per object, and hashing each showed
+  /// in the profile of a translated request.
+  private var used: [Bool] = []
   /// Unknown member paths, collected upward.
   var unknown: [String] = []
 
@@ -514,9 +517,11 @@ struct FieldReader {
       let location = path.isEmpty ? "" : "\(path): "
       throw GeminiRequestError("\(location)\(prefix.isEmpty ? what : String(prefix.dropLast())) must be an object")
     }
+    members.reserveCapacity(object.count)
     for member in object {
       members.append((FieldReader.canonical(member.key), member.key, member.value))
     }
+    used = Array(repeating: false, count: members.count)
   }
 
   /// `mime_type` → `mimeType`, `_responseJsonSchema` → `responseJsonSchema`.
@@ -544,12 +549,14 @@ struct FieldReader {
 
   /// The value of a field; `null` reads as absent (proto3 JSON).
   mutating func value(_ name: String) -> JSONValue? {
-    used.insert(name)
-    for member in members where member.name == name {
-      if case .null = member.value { return nil }
-      return member.value
+    // Every member of that name counts as read (duplicates too); the first one is the value.
+    var found: JSONValue?
+    for index in members.indices where members[index].name == name {
+      used[index] = true
+      if found == nil { found = members[index].value }
     }
-    return nil
+    if case .null = found { return nil }
+    return found
   }
 
   mutating func string(_ name: String) throws(GeminiRequestError) -> String? {
@@ -600,7 +607,7 @@ struct FieldReader {
 
   /// Records every member that no one asked for.
   mutating func finish() {
-    for member in members where !used.contains(member.name) {
+    for (index, member) in members.enumerated() where !used[index] {
       unknown.append(path.isEmpty ? prefix + member.original : "\(path).\(prefix)\(member.original)")
     }
   }

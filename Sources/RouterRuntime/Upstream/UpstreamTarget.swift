@@ -45,12 +45,23 @@ enum WireGrammar {
 
   /// `"!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
   static func isSubDelimiter(_ byte: UInt8) -> Bool {
-    Array("!$&'()*+,;=".utf8).contains(byte)
+    // A switch, not a set literal: these run once per byte of every upstream URL and header name, and an
+    // `Array(...).contains` here allocated on each call.
+    switch byte {
+    case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+      UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+      UInt8(ascii: "="):
+      true
+    default: false
+    }
   }
 
   /// A byte of an origin-form request target (`/path?query`): pchar, `/`, `?`, and `%` of an escape.
   static func isTargetByte(_ byte: UInt8) -> Bool {
-    isUnreserved(byte) || isSubDelimiter(byte) || Array(":@/?%".utf8).contains(byte)
+    switch byte {
+    case UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "%"): true
+    default: isUnreserved(byte) || isSubDelimiter(byte)
+    }
   }
 
   /// A byte of an absolute URL: the request-target bytes plus `[` `]` of an IPv6 host.
@@ -60,7 +71,13 @@ enum WireGrammar {
 
   /// RFC 9110 `tchar`: the bytes of a method or a header name.
   static func isTokenByte(_ byte: UInt8) -> Bool {
-    isUnreserved(byte) || Array("!#$%&'*+^`|".utf8).contains(byte)
+    switch byte {
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+      UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"), UInt8(ascii: "`"),
+      UInt8(ascii: "|"):
+      true
+    default: isUnreserved(byte)
+    }
   }
 
   /// A field-value byte: anything but a control character other than HTAB (CR, LF and NUL above all).
@@ -95,6 +112,15 @@ enum WireGrammar {
       }
     }
     return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Whether `text` starts with `prefix` (lowercase ASCII), ignoring ASCII case.
+  static func hasASCIIPrefix(_ text: String, caseInsensitive prefix: String) -> Bool {
+    let bytes = text.utf8
+    guard bytes.count >= prefix.utf8.count else { return false }
+    return zip(bytes, prefix.utf8).allSatisfy { byte, expected in
+      byte == expected || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte + 32 == expected)
+    }
   }
 
   /// A valid origin-form request target: `/`, then only target bytes, and well-formed escapes.
@@ -152,16 +178,21 @@ public struct UpstreamURL: Sendable, Equatable, CustomStringConvertible {
   /// `base/segment/segment?pairs`. The base (a route file's `url`) must be `http://`, `https://` or
   /// `echo://` followed only by URL characters, with no query or fragment of its own.
   public init(base: String, path: [PathSegment], query: [QueryItem] = []) throws(UpstreamTargetError) {
-    let lowered = base.lowercased()
-    guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") || lowered.hasPrefix("echo://") else {
+    // Byte comparisons, not `lowercased()` and `String.contains`: this runs for every upstream request, and
+    // String's substring search goes through the regex engine.
+    guard ["http://", "https://", "echo://"].contains(where: { WireGrammar.hasASCIIPrefix(base, caseInsensitive: $0) })
+    else {
       throw UpstreamTargetError(.baseURL, "is not an http://, https:// or echo:// URL")
     }
     guard base.utf8.allSatisfy(WireGrammar.isURLByte), WireGrammar.hasValidEscapes(base.utf8) else {
       throw UpstreamTargetError(.baseURL, "holds characters a URL may not hold")
     }
-    guard !base.contains("?") else { throw UpstreamTargetError(.baseURL, "has a query of its own") }
+    guard !base.utf8.contains(UInt8(ascii: "?")) else {
+      throw UpstreamTargetError(.baseURL, "has a query of its own")
+    }
+    // Only URL bytes (ASCII) are left, so dropping trailing `/` bytes drops whole characters.
     var text = base
-    while text.hasSuffix("/") { text.removeLast() }
+    while text.utf8.last == UInt8(ascii: "/") { text.removeLast() }
     for segment in path { text += "/" + segment.encoded }
     if !query.isEmpty { text += "?" + query.map(\.encoded).joined(separator: "&") }
     self.text = text
