@@ -393,7 +393,7 @@ struct OpenAIPassthroughStreamForm: StreamForm {
         piece.answers.append(Self.recordAnswer(event))
       }
     } catch {
-      piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
+      piece.failure = Exchange.unreadable(error, backend: backend)
       return piece
     }
     if chunk == nil, framer.holdsPartialEvent || !framer.sawDone {

@@ -35,28 +35,47 @@ struct StreamResume {
   /// The continuing backend's answer as the client should read it: its `usageMetadata` counts the whole
   /// answer's output (the parts before it and its own), and its prompt without the prefill it was given
   /// (which was this answer's own output, not the caller's input).
-  func patched(_ answer: JSONValue) -> JSONValue {
-    guard case .object(var members) = answer, let index = members.firstIndex(where: { $0.key == "usageMetadata" }),
+  func patched(_ answer: JSONValue) -> JSONValue { shiftingOutput(answer, .gemini) }
+
+  /// The names one API counts usage under, for ``shiftingOutput(_:_:)``.
+  struct UsageFields {
+    let container: String
+    let prompt: String
+    let output: String
+    let total: String
+    /// Counted into the total beside prompt and output (Gemini's thoughts).
+    let alsoInTotal: String?
+    /// Whether a count the answer lacks is written (Gemini) or only existing ones are rewritten (OpenAI).
+    let insertsMissing: Bool
+
+    static let gemini = UsageFields(
+      container: "usageMetadata", prompt: "promptTokenCount", output: "candidatesTokenCount",
+      total: "totalTokenCount", alsoInTotal: "thoughtsTokenCount", insertsMissing: true)
+    static let openAI = UsageFields(
+      container: "usage", prompt: "prompt_tokens", output: "completion_tokens", total: "total_tokens",
+      alsoInTotal: nil, insertsMissing: false)
+  }
+
+  /// The one usage rule of a continuation, in either API's names: output counts the parts before too, the
+  /// prompt loses the prefill (which was this answer's own output), the total follows.
+  func shiftingOutput(_ value: JSONValue, _ fields: UsageFields) -> JSONValue {
+    guard case .object(var members) = value, let index = members.firstIndex(where: { $0.key == fields.container }),
       case .object(var usage) = members[index].value
-    else { return answer }
+    else { return value }
     let range = OpenAIToGemini.tokenCountRange
     let before = Int64(outputTokens)
-    func count(_ key: String) -> Int64? {
-      usage.first { $0.key == key }?.value.clampedInteger(in: range)
-    }
-    func set(_ key: String, _ value: Int64) {
+    func count(_ key: String) -> Int64 { usage.first { $0.key == key }?.value.clampedInteger(in: range) ?? 0 }
+    let prompt = max(count(fields.prompt) - before, 0)
+    let output = BoundedInteger.sum(count(fields.output), before, in: range)
+    let extra = fields.alsoInTotal.map(count) ?? 0
+    let total = BoundedInteger.sum(BoundedInteger.sum(prompt, output, in: range), extra, in: range)
+    for (key, count) in [(fields.prompt, prompt), (fields.output, output), (fields.total, total)] {
       if let at = usage.firstIndex(where: { $0.key == key }) {
-        usage[at].value = .int(value)
-      } else {
-        usage.append(JSONMember(key, .int(value)))
+        usage[at].value = .int(count)
+      } else if fields.insertsMissing {
+        usage.append(JSONMember(key, .int(count)))
       }
     }
-    let prompt = max((count("promptTokenCount") ?? 0) - before, 0)
-    let candidates = BoundedInteger.sum(count("candidatesTokenCount") ?? 0, before, in: range)
-    let thoughts = count("thoughtsTokenCount") ?? 0
-    set("promptTokenCount", prompt)
-    set("candidatesTokenCount", candidates)
-    set("totalTokenCount", BoundedInteger.sum(BoundedInteger.sum(prompt, candidates, in: range), thoughts, in: range))
     members[index].value = .object(usage)
     return .object(members)
   }
@@ -115,24 +134,7 @@ struct StreamResume {
 
   /// An OpenAI chunk's `usage` for the whole answer: completion tokens of both parts, the prompt without
   /// the prefill.
-  func patchedOpenAIUsage(_ chunk: JSONValue) -> JSONValue {
-    guard case .object(var members) = chunk, let index = members.firstIndex(where: { $0.key == "usage" }),
-      case .object(var usage) = members[index].value
-    else { return chunk }
-    let range = OpenAIToGemini.tokenCountRange
-    let before = Int64(outputTokens)
-    func count(_ key: String) -> Int64 { usage.first { $0.key == key }?.value.clampedInteger(in: range) ?? 0 }
-    let prompt = max(count("prompt_tokens") - before, 0)
-    let completion = BoundedInteger.sum(count("completion_tokens"), before, in: range)
-    for (key, value) in [
-      ("prompt_tokens", prompt), ("completion_tokens", completion),
-      ("total_tokens", BoundedInteger.sum(prompt, completion, in: range)),
-    ] {
-      if let at = usage.firstIndex(where: { $0.key == key }) { usage[at].value = .int(value) }
-    }
-    members[index].value = .object(usage)
-    return .object(members)
-  }
+  func patchedOpenAIUsage(_ chunk: JSONValue) -> JSONValue { shiftingOutput(chunk, .openAI) }
 
   /// The passthrough bytes with the prefill turn: only `contents` is written anew.
   func withPrefill(bytes: [UInt8]) throws(JSONParseError) -> [UInt8] {
@@ -180,7 +182,7 @@ struct ResumedPassthroughForm: StreamForm {
     do {
       events = try framer.feed(chunk ?? []).events
     } catch {
-      piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
+      piece.failure = Exchange.unreadable(error, backend: backend)
       return piece
     }
     for event in events {
@@ -220,7 +222,7 @@ struct ResumedOpenAIPassthroughForm: StreamForm {
     do {
       events = try framer.feed(chunk ?? []).events
     } catch {
-      piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
+      piece.failure = Exchange.unreadable(error, backend: backend)
       return piece
     }
     for event in events {

@@ -77,15 +77,13 @@ extension Exchange {
   /// Tries the chain's backends in order, retrying one as ``RetryPolicy`` says and moving on as
   /// ``FallbackPolicy`` says, until one answers; a stream that breaks mid-answer is continued by the next.
   mutating func forward(_ forwarding: inout Forwarding) async {
-    var random = SystemRandomNumberGenerator()
     let backends = self.backends
-    let chain =
-      forwarding.plan.groups.isEmpty
-      ? forwarding.plan.chain
-      : ChainOrder.arrange(
-        forwarding.plan.chain, groups: forwarding.plan.groups, inFlight: { backends[$0].health.inFlight },
-        using: &random)
-    let deadline = Self.clientDeadline(request, started: started)
+    var chain = forwarding.plan.chain
+    if !forwarding.plan.groups.isEmpty {
+      var random = SystemRandomNumberGenerator()
+      chain = ChainOrder.arrange(
+        chain, groups: forwarding.plan.groups, inFlight: { backends[$0].health.inFlight }, using: &random)
+    }
     for (position, index) in chain.enumerated() {
       let runtime = backends[index]
       let hasNext = position < chain.count - 1
@@ -111,7 +109,8 @@ extension Exchange {
         log(.hopEnded(backend: runtime.backend.name, outcome: failure.outcome))
         forwarding.failures.append(failure)
         forwarding.resume?.later.append(failure)
-        let remaining = deadline.map { ContinuousClock.now.duration(to: $0) }
+        // Read only once a hop has failed: a request served at once never needs it.
+        let remaining = Self.clientDeadline(request, started: started).map { ContinuousClock.now.duration(to: $0) }
         let retry = forwarding.retry.decide(
           failure.fault, retries: retries, remaining: remaining, jitter: Double.random(in: 0.5...1))
         if case .retry(let wait) = retry {
@@ -198,11 +197,8 @@ extension Exchange {
   /// openai SDKs `x-stainless-timeout` (seconds, maybe with a fraction). Read with saturation; nil otherwise.
   static func clientDeadline(_ request: HTTPRequest, started: ContinuousClock.Instant) -> ContinuousClock.Instant? {
     for name in ["x-server-timeout", "x-stainless-timeout"] {
-      guard let text = request.headers[name]?.trimmingWhitespace() else { continue }
-      let whole = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-      guard let first = whole.first,
-        let seconds = BoundedInteger.decimalDigits(first, maximum: RetryAfter.maxMilliseconds / 1000),
-        whole.count == 1 || BoundedInteger.decimalDigits(whole[1], maximum: .max) != nil
+      guard let text = request.headers[name]?.trimmingWhitespace(),
+        let seconds = RetryAfter.wholePart(text, maximum: RetryAfter.maxMilliseconds / 1000)
       else { continue }
       return started.advanced(by: .seconds(seconds))
     }

@@ -402,6 +402,11 @@ extension Exchange {
     HopFailure(backend: backend, fault: .invalidAnswer, error: error, outcome: "bad-answer")
   }
 
+  /// A relayed stream the framer could not cut into events (not JSON, not UTF-8, an event too large).
+  static func unreadable(_ error: SSEEventFramer.Failure, backend: String) -> HopFailure {
+    badAnswer(notJSON(error.what, backend: backend), backend: backend)
+  }
+
   /// The 502 for an answer that is not what a Gemini client can read; `what` says what was sent.
   static func notJSON(_ what: String, backend: String) -> GeminiError {
     GeminiError(.unavailable, message: "backend '\(backend)' sent \(what)", httpStatus: 502)

@@ -118,7 +118,7 @@ struct PassthroughStreamForm: StreamForm {
       piece.bytes = framed.bytes
       piece.answers = framed.events
     } catch {
-      piece.failure = Exchange.badAnswer(Exchange.notJSON(error.what, backend: backend), backend: backend)
+      piece.failure = Exchange.unreadable(error, backend: backend)
       return piece
     }
     if chunk == nil, !framer.endsCleanly {
@@ -232,7 +232,8 @@ struct StreamRelay<Form: StreamForm> {
       for answer in piece.answers {
         facts.usage.note(answer["usageMetadata"])
         facts.textBytes += Exchange.textBytes(answer)
-        facts.note(answer: answer)
+        // Only a stream another backend could continue needs its text kept.
+        if continuation { facts.note(answer: answer) }
       }
       if !answered, !piece.answers.isEmpty {
         if !resuming {

@@ -25,9 +25,12 @@ enum RetryAfter {
   static func now() -> Int64 { Int64(time(nil)) }
 
   /// `retry-after-ms`: whole milliseconds, optionally with a fraction that is dropped.
-  static func wholeMilliseconds(_ text: String) -> Int64? {
+  static func wholeMilliseconds(_ text: String) -> Int64? { wholePart(text, maximum: maxMilliseconds) }
+
+  /// The whole part of `1*DIGIT ["." 1*DIGIT]`, clamped to `maximum`; the fraction is checked and dropped.
+  static func wholePart(_ text: some StringProtocol, maximum: Int64) -> Int64? {
     let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-    guard let whole = parts.first, let value = BoundedInteger.decimalDigits(whole, maximum: maxMilliseconds),
+    guard let whole = parts.first, let value = BoundedInteger.decimalDigits(whole, maximum: maximum),
       parts.count == 1 || BoundedInteger.decimalDigits(parts[1], maximum: .max) != nil
     else { return nil }
     return value
