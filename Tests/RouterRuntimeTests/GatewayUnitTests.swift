@@ -151,3 +151,16 @@ import Testing
     )
   }
 }
+
+@Suite struct RequestIDTests {
+  @Test func idsAreSixteenHexDigitsAndNeverRepeatWithinAProcess() {
+    let ids = (0..<20_000).map { RequestID.format(mixing: UInt64($0)) }
+    #expect(Set(ids).count == ids.count)
+    let hexDigits = Set("0123456789abcdef".utf8)
+    #expect(ids.allSatisfy { $0.utf8.count == 16 && $0.utf8.allSatisfy(hexDigits.contains) })
+    // Consecutive requests do not get consecutive-looking ids: the low digits of neighbours differ.
+    #expect(Set(ids.prefix(64).map { $0.prefix(4) }).count > 60)
+    let made = (0..<1000).map { _ in RequestID.make() }
+    #expect(Set(made).count == made.count)
+  }
+}

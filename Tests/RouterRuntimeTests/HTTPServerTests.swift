@@ -221,6 +221,25 @@ final class Latch: Sendable {
     await server.shutdown(gracePeriod: .seconds(1))
   }
 
+  @Test func whatAHandlerWritesInOneTurnLeavesInOneWrite() async throws {
+    let held = Mutex<HTTPResponder?>(nil)
+    let (server, port) = try server { _, responder in
+      held.withLock { $0 = responder }
+      // Head, two events and the end, without the handler ever waiting: one segment for the client.
+      try? await responder.startStream(status: 200, headers: [("content-type", "text/event-stream")])
+      try? await responder.write(Array("data: 1\r\n\r\n".utf8))
+      try? await responder.write(Array("data: 2\r\n\r\n".utf8))
+      try? await responder.finish()
+    }
+    let client = try TestClient(port: port)
+    client.send("POST /s HTTP/1.1\r\n\r\n")
+    let seen = await client.read(until: "0\r\n\r\n")
+    #expect(seen.contains("data: 1") && seen.hasSuffix("data: 2\r\n\r\n\r\n0\r\n\r\n"))
+    let responder = try #require(held.withLock { $0 })
+    #expect(await responder.socketWrites() == 1)
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
   @Test func aSlowReaderNeverMakesTheServerBufferTheWholeStream() async throws {
     let peak = Atomic<Int>(0)
     let total = 32 << 20

@@ -21,7 +21,8 @@ import Testing
     let attached = machine.attach(deadlines(), reused: false, now: start)
     // Connecting: the connect deadline is the nearest, and only writability (the connect's end) matters.
     #expect(attached == [.deadline(start.advanced(by: .seconds(2))), .interest(read: false, write: true)])
-    #expect(machine.connected(error: nil, now: start) == [.interest(read: true, write: true)])
+    // Connected, the shell writes at once: writability matters only after the socket refused bytes.
+    #expect(machine.connected(error: nil, now: start) == [.interest(read: true, write: false)])
     #expect(machine.requestSent() == [.interest(read: true, write: false)])
     let answer = machine.received(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), now: start)
     #expect(
@@ -33,6 +34,18 @@ import Testing
     #expect(!machine.isBusy && !machine.isClosed)
     // Idle in the pool, it must stay silent: bytes now make it unusable.
     #expect(machine.received(bytes("x"), now: start) == [.close])
+  }
+
+  @Test func writabilityIsAwaitedOnlyWhileTheSocketRefusesTheRequest() {
+    var machine = UpstreamConnectionMachine(connecting: false, now: start)
+    let attached = machine.attach(deadlines(), reused: true, now: start)
+    // A kept-alive connection already waits for reads: attaching changes nothing in epoll.
+    #expect(attached.last == .interest(read: true, write: false))
+    #expect(machine.requestWriteBlocked() == [.interest(read: true, write: true)])
+    #expect(machine.requestSent() == [.interest(read: true, write: false)])
+    // The next exchange on the connection starts without write interest again.
+    _ = machine.received(bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), now: start)
+    #expect(machine.attach(deadlines(), reused: true, now: start).last == .interest(read: true, write: false))
   }
 
   @Test func connectionCloseMeansNoReuse() {

@@ -125,14 +125,30 @@ public final class Gateway: HTTPHandler, Sendable {
   }
 }
 
-/// Random request identifiers from the system CSPRNG.
+/// Request identifiers: 16 hex digits, distinct within a process, differing between processes.
+///
+/// Each is the SplitMix64 finaliser (a bijection on 64 bits) of a per-process random seed plus a counter
+/// times an odd constant, so no two requests of one process share an id, and the system CSPRNG is read
+/// once per process instead of once per request (a `getrandom` call on every request's path). They name
+/// requests in logs and records; they are not secrets.
 enum RequestID {
-  static func make() -> String {
+  private static let seed: UInt64 = {
     var generator = SystemRandomNumberGenerator()
+    return generator.next()
+  }()
+  private static let counter = Atomic<UInt64>(0)
+
+  static func make() -> String { format(mixing: counter.wrappingAdd(1, ordering: .relaxed).newValue) }
+
+  /// The id of the `sequence`-th request (the mixing is exposed for tests).
+  static func format(mixing sequence: UInt64) -> String {
+    var word = seed &+ sequence &* 0x9E37_79B9_7F4A_7C15
+    word = (word ^ (word >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    word = (word ^ (word >> 27)) &* 0x94D0_49BB_1331_11EB
+    word ^= word >> 31
     let digits = Array("0123456789abcdef".utf8)
     var bytes: [UInt8] = []
     bytes.reserveCapacity(16)
-    var word = generator.next() as UInt64
     for _ in 0..<16 {
       bytes.append(digits[Int(word & 0xF)])
       word >>= 4

@@ -101,6 +101,12 @@ public final class HTTPResponder: Sendable {
     return await connection.reactor.perform { connection.peakQueued }
   }
 
+  /// How many `write` calls the connection has made on its socket (for tests of write coalescing).
+  func socketWrites() async -> Int {
+    let connection = self.connection
+    return await connection.reactor.perform { connection.writeCalls }
+  }
+
   /// Called when the handler returns: a handler that never answered gets a 500, an unfinished stream is ended.
   func handlerReturned() async {
     let connection = self.connection

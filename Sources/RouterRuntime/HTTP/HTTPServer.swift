@@ -276,7 +276,7 @@ final class Listener: ReactorSource, @unchecked Sendable {
 
 /// One client connection: its socket, outbound buffer, handler task and deadline timer, driven by a
 /// `ServerConnectionMachine`. Loop-thread state only: the responder reaches it through its reactor.
-final class ServerConnection: ReactorSource, @unchecked Sendable {
+final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable {
   let fd: Int32
   let worker: ServerWorker
   var reactor: Reactor { worker.reactor }
@@ -287,7 +287,11 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
   private var waitingForWritable = false
   private var readingPaused = false
   private var closeWhenWritten = false
+  /// Bytes are queued and the reactor will call `writeQueued` before it waits again.
+  private var writeScheduled = false
   private(set) var isClosed = false
+  /// `write` calls made on the socket (read by tests: queued bytes leave together).
+  private(set) var writeCalls = 0
   private var requestActive = false
   /// The active request's answer is a stream (counted in `activeStreams` until the request ends).
   private var requestStreaming = false
@@ -428,6 +432,15 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
         arm(expiry)
       }
     }
+    // Written when the loop's runnable jobs are done, together with whatever else they queue.
+    if !isClosed, !writeScheduled, !waitingForWritable, outboundOffset < outbound.count || closeWhenWritten {
+      writeScheduled = true
+      reactor.writeWhenIdle(self)
+    }
+  }
+
+  func writeQueued() {
+    writeScheduled = false
     if !isClosed { flush() }
   }
 
@@ -474,6 +487,7 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
   private func flush() {
     while outboundOffset < outbound.count {
       let result: IOResult<Int>
+      writeCalls += 1
       do {
         result = try outbound.withUnsafeBytes { buffer throws(IOError) in
           try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[outboundOffset...]))
@@ -525,6 +539,14 @@ final class ServerConnection: ReactorSource, @unchecked Sendable {
 
   private func close() {
     guard !isClosed else { return }
+    // Bytes queued in this turn still get one try (an answer queued just before a deadline closes the
+    // connection), as they would have had if written at once; what the socket refuses goes with it.
+    if !waitingForWritable, outboundOffset < outbound.count {
+      writeCalls += 1
+      _ = try? outbound.withUnsafeBytes { buffer throws(IOError) in
+        try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[outboundOffset...]))
+      }
+    }
     isClosed = true
     responder?.markClosed()
     if let timer { reactor.cancel(timer.id) }

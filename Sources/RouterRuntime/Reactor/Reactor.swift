@@ -9,6 +9,13 @@ protocol ReactorSource: AnyObject {
   func reactorStopping()
 }
 
+/// Something on a reactor that queued bytes during the loop's current turn and writes them when the turn
+/// ends (`Reactor.writeWhenIdle`). Called on the loop thread only.
+protocol DeferredWriter: AnyObject {
+  /// The loop has no job left to run: write what was queued.
+  func writeQueued()
+}
+
 /// One event loop: an epoll instance, a timer heap whose nearest deadline is `epoll_wait`'s timeout, the
 /// descriptors registered with it, and the task executor its requests' handlers prefer.
 ///
@@ -43,6 +50,8 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   /// This loop's pool of upstream connections (created on first use).
   lazy var upstreamPool = UpstreamPool(reactor: self)
+  /// Writers with bytes queued in this turn, written once no job is left (see `writeWhenIdle`).
+  private var pendingWriters: [any DeferredWriter] = []
 
   private static let wakeToken: UInt64 = 0
 
@@ -173,6 +182,13 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
     try? Posix.epollControl(epoll, Posix.epollDelete, fd, events: 0, token: token)
   }
 
+  /// Calls `writer.writeQueued()` once the jobs that can run now have run, before the loop waits again.
+  ///
+  /// Why: a handler that writes a stream's head and then its first event (or an event and then the
+  /// stream's end) would otherwise cost one `write` each, and the client a wake-up per segment; written
+  /// together they leave as one segment. Nothing waits longer than the jobs already runnable on this loop.
+  func writeWhenIdle(_ writer: any DeferredWriter) { pendingWriters.append(writer) }
+
   /// Runs `action` on the loop thread at `deadline` (or soon after), unless cancelled first.
   func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping () -> Void) -> TimerHeap<() -> Void>.ID {
     timers.schedule(at: deadline, action)
@@ -204,9 +220,11 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
     while running {
       drainInbox()
       guard running else { break }
+      writePending()
       let timeout = timers.waitMilliseconds(from: .now)
       let mayBlock = inbox.withLock { inbox -> Bool in
-        guard inbox.isEmpty else { return false }
+        // A write that resumed a waiting handler, or queued more, is served before sleeping.
+        guard inbox.isEmpty, pendingWriters.isEmpty else { return false }
         inbox.sleeping = true
         return true
       }
@@ -228,6 +246,7 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
     }
     for source in Array(sources.values) { source.reactorStopping() }
     sources.removeAll()
+    pendingWriters.removeAll()
     // Work queued meanwhile (a cancelled handler's last writes) still runs here, then later arrivals go
     // elsewhere (see `enqueue`).
     drainInbox()
@@ -251,6 +270,14 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
       return waiters
     }
     for waiter in waiters { waiter.resume() }
+  }
+
+  /// Writes what writers queued during this turn (each once; one queued again meanwhile waits for the next).
+  private func writePending() {
+    guard !pendingWriters.isEmpty else { return }
+    let writers = pendingWriters
+    pendingWriters = []
+    for writer in writers { writer.writeQueued() }
   }
 
   /// Runs queued work and jobs until none is left; each may queue more.

@@ -266,7 +266,10 @@ final class UpstreamConnection: ReactorSource {
         apply(machine.socketFailed(String(describing: error)))
         return
       }
-      guard case .done(let count) = result else { return }
+      guard case .done(let count) = result else {
+        apply(machine.requestWriteBlocked())
+        return
+      }
       offset += count
     }
     outbound = []

@@ -35,6 +35,9 @@ struct UpstreamConnectionMachine {
   private var connecting: Bool
   private var reused = false
   private var requestWritten = false
+  /// The socket refused part of the request (EAGAIN): wait for writability. Until then the shell writes
+  /// at once, so a request that fits the socket buffer costs no `epoll_ctl` before or after it.
+  private var writeBlocked = false
   private var headReceived = false
   private var keepAlive = true
   private var paused = false
@@ -63,7 +66,7 @@ struct UpstreamConnectionMachine {
   }
 
   private var interest: Action {
-    .interest(read: !paused && !connecting, write: connecting || (isBusy && !requestWritten))
+    .interest(read: !paused && !connecting, write: connecting || (isBusy && !requestWritten && writeBlocked))
   }
 
   // MARK: events
@@ -74,6 +77,7 @@ struct UpstreamConnectionMachine {
     self.reused = reused
     parser = HTTPResponseParser()
     requestWritten = false
+    writeBlocked = false
     headReceived = false
     keepAlive = true
     paused = false
@@ -90,9 +94,16 @@ struct UpstreamConnectionMachine {
     return [interest]
   }
 
+  /// The socket took only part of the request: the rest waits for writability.
+  mutating func requestWriteBlocked() -> [Action] {
+    writeBlocked = true
+    return [interest]
+  }
+
   /// The whole request has been written.
   mutating func requestSent() -> [Action] {
     requestWritten = true
+    writeBlocked = false
     return [interest]
   }
 
