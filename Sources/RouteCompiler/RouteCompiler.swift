@@ -36,6 +36,8 @@ public enum RouteCompiler {
     public static let timeout = DurationValue(milliseconds: 600_000)
     /// `max_concurrency`.
     public static let maxConcurrency = 256
+    /// What `pace` (echo) may be, in milliseconds: from 1 ms to a minute.
+    public static let paceRange: ClosedRange<Int64> = 1...60_000
     /// `max_request_body`: 20 MiB.
     public static let maxRequestBody = 20 * 1024 * 1024
     /// `[server] header_timeout`.
@@ -229,7 +231,10 @@ struct Compilation {
       if let forward = syntax.forwardKey, forward.value {
         diagnostics.append(.forwardKeyOnEcho(backend: name, at: forward.span))
       }
-    } else if syntax.url == nil, syntax.protocolName != nil {
+    } else if let pace = syntax.pace {
+      diagnostics.append(notFor("pace", pace.span))
+    }
+    if protocolName != .echo, syntax.url == nil, syntax.protocolName != nil {
       diagnostics.append(.missingURL(backend: name, protocolName: protocolName, at: syntax.name.span))
     }
     if protocolName != .openai {
@@ -260,6 +265,12 @@ struct Compilation {
       diagnostics.append(
         .outOfRange(.invalidValue, field: "max_concurrency", allowed: "1 to 1000000", at: concurrency.span))
     }
+    if let pace = syntax.pace, !RouteCompiler.Defaults.paceRange.contains(pace.value.milliseconds) {
+      let range = RouteCompiler.Defaults.paceRange
+      let low = DurationValue(milliseconds: range.lowerBound)
+      let allowed = "\(low) to \(DurationValue(milliseconds: range.upperBound))"
+      diagnostics.append(.outOfRange(.invalidValue, field: "pace", allowed: allowed, at: pace.span))
+    }
     if let field = syntax.maxTokensField, !["max_tokens", "max_completion_tokens"].contains(field.value) {
       diagnostics.append(
         .invalidChoice(
@@ -274,6 +285,7 @@ struct Compilation {
       forwardKey: syntax.forwardKey?.value ?? false,
       maxTokensField: syntax.maxTokensField?.value ?? (flavor == .azure ? "max_completion_tokens" : "max_tokens"),
       streamUsage: syntax.streamUsage?.value ?? true,
+      pace: protocolName == .echo ? syntax.pace?.value : nil,
       models: syntax.models.map { model in
         let defaults = RouteCompiler.Defaults.tokenLimits(for: protocolName)
         return BackendModel(

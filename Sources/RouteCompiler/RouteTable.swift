@@ -34,6 +34,8 @@ public struct CompiledBackend: Sendable {
   public let maxTokensField: String
   /// Ask for `stream_options.include_usage` (openai).
   public let streamUsage: Bool
+  /// The echo backend's wait before each streamed word after the first (`pace`); nil: all at once.
+  public let pace: DurationValue?
   /// Models this backend lists for `GET models`, with their limits (defaults applied), as written.
   public let models: [BackendModel]
   /// Where it was defined.

@@ -60,6 +60,7 @@ extension CompiledBackend {
       "forward_key": .bool(forwardKey),
       "max_tokens_field": protocolName == .openai ? .string(maxTokensField) : nil,
       "stream_usage": protocolName == .openai ? .bool(streamUsage) : nil,
+      "pace": pace.map { .string($0.description) },
       "models": models.isEmpty
         ? nil
         : .array(

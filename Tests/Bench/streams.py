@@ -7,7 +7,10 @@ stream to its end. A stream counts as open from its first SSE event to its end, 
 its HTTP response ends with status 200 and a finishReason. ramp_seconds is when the last stream opened. louter's VmRSS is
 sampled every 100 ms; the figure reported is the largest seen.
 
-    streams.py --port PORT --pid PID --count K [--model pace-1000x10]
+    streams.py --port PORT --pid PID --count K [--model pace-1000x10] [--words N] [--backend LABEL]
+
+--words N sends a prompt of N words (for louter's echo backend with a `pace`, which streams the prompt back
+one word per pace); --backend names the run in the report.
 Prints one line of JSON.
 """
 
@@ -101,12 +104,15 @@ async def main():
     parser.add_argument("--model", default="pace-1000x10")
     parser.add_argument("--connecting", type=int, default=256)
     parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("--words", type=int, default=0)
+    parser.add_argument("--backend", default="pacer")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     counters = Counters()
     path = b"/v1beta/models/%s:streamGenerateContent?alt=sse" % args.model.encode()
-    body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}]}).encode()
+    prompt = " ".join("word%d" % index for index in range(args.words)) if args.words > 0 else "Say hello"
+    body = json.dumps({"contents": [{"role": "user", "parts": [{"text": prompt}]}]}).encode()
     gate = asyncio.Semaphore(args.connecting)
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(args.pid, counters, stop))
@@ -115,7 +121,7 @@ async def main():
     stop.set()
     await sampler
     print(json.dumps({
-        "count": args.count, "peak_open": counters.peak_open, "completed": counters.completed,
+        "count": args.count, "backend": args.backend, "peak_open": counters.peak_open, "completed": counters.completed,
         "failed": counters.failed, "peak_rss_kib": counters.peak_rss,
         "seconds": round(time.monotonic() - started, 1),
         "ramp_seconds": round(max(0.0, counters.last_opened - started), 1),

@@ -237,3 +237,24 @@ import Testing
     }
   }
 }
+
+/// `pace` on an echo backend: a slow model in range, refused on the other protocols.
+@Suite struct EchoPaceSettingTests {
+  static let route = "[[routes]]\nbackends = [\"a\"]\n"
+
+  @Test func paceIsKeptForEchoAndAbsentMeansAllAtOnce() {
+    let paced = Pipeline("[backends.a]\nprotocol = \"echo\"\npace = \"250ms\"\n" + Self.route)
+    #expect(paced.table?.backends.first?.pace == DurationValue(milliseconds: 250), "\(paced.rendered)")
+    #expect(Pipeline("[backends.a]\nprotocol = \"echo\"\n" + Self.route).table?.backends.first?.pace == nil)
+  }
+
+  @Test func paceOutOfRangeOrOnANetworkBackendIsAnError() {
+    for bad in ["\"0s\"", "\"2m\""] {
+      let pipeline = Pipeline("[backends.a]\nprotocol = \"echo\"\npace = \(bad)\n" + Self.route)
+      #expect(pipeline.table == nil && pipeline.rendered.contains("pace"), "\(pipeline.rendered)")
+    }
+    let openai = Pipeline(
+      "[backends.a]\nprotocol = \"openai\"\nurl = \"http://127.0.0.1:1/v1\"\npace = \"1s\"\n" + Self.route)
+    #expect(openai.codes.contains("L0314"), "\(openai.rendered)")
+  }
+}

@@ -74,6 +74,26 @@ import Testing
     #expect(events.allSatisfy { $0["usage"] == nil })
   }
 
+  @Test func aPacedStreamSendsTheFirstWordAtOnceAndTheNextOnlyAfterThePace() async throws {
+    let body = #"{"model":"echo","stream":true,"messages":[{"role":"user","content":"one two three"}]}"#
+    // A pace no test waits for: after the first word nothing more is sent, and cancelling stops the feed.
+    let slow = try await EchoTransport(pace: .seconds(60)).send(Self.request(body))
+    let first = String(decoding: try #require(try await slow.body.next()), as: UTF8.self)
+    #expect(first.contains(#""content":"one""#) && !first.contains("two"))
+    #expect(slow.body.bufferedBytes == 0 && !slow.body.isFinished)
+    slow.body.cancel()
+    await #expect(throws: UpstreamError.cancelled) { try await slow.body.next() }
+
+    // A short pace delivers every word as its own piece, the end events with the last, in order.
+    let fast = try await EchoTransport(pace: .milliseconds(1)).send(Self.request(body))
+    var pieces: [String] = []
+    while let piece = try await fast.body.next() { pieces.append(String(decoding: piece, as: UTF8.self)) }
+    #expect(pieces.count == 3)
+    #expect(pieces[1].contains(#""content":" two""#) && !pieces[1].contains("three"))
+    #expect(pieces[2].contains(#""content":" three""#) && pieces[2].hasSuffix("data: [DONE]\n\n"))
+    #expect(pieces.joined() == (try await Self.chunks(Self.request(body))).chunks.joined())
+  }
+
   @Test func answersWholeWhenNotStreaming() async throws {
     let body = #"{"model":"m","max_tokens":2,"messages":[{"role":"user","content":"one two three"}]}"#
     let (status, type, chunks) = try await Self.chunks(Self.request(body))

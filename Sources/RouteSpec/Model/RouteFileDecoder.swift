@@ -201,6 +201,7 @@ public enum RouteFileDecoder {
     for (key, path) in [
       ("connect_timeout", \BackendSyntax.connectTimeout), ("first_byte_timeout", \BackendSyntax.firstByteTimeout),
       ("stream_idle_timeout", \BackendSyntax.streamIdleTimeout), ("timeout", \BackendSyntax.timeout),
+      ("pace", \BackendSyntax.pace),
     ] {
       if let entry = reader.entry(key) {
         backend[keyPath: path] = ValueParsers.duration(entry.value, key: key, reader: &reader)

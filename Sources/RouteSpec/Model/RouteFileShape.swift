@@ -97,6 +97,7 @@ public enum RouteFileShape {
     KeyShape("forward_key", .boolean, "send the caller's own key upstream"),
     KeyShape("max_tokens_field", .string(nonEmpty: true), "openai only: max_tokens or max_completion_tokens"),
     KeyShape("stream_usage", .boolean, "openai only: ask for stream_options.include_usage"),
+    KeyShape("pace", .duration, "echo only: the wait before each streamed word after the first"),
     KeyShape(
       "models", .namesOrTables(backendModel, required: "name"),
       "what GET models lists for this backend: names, or { name, input_tokens, output_tokens }"),

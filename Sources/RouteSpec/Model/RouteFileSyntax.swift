@@ -240,6 +240,8 @@ public struct BackendSyntax: Sendable {
   public var maxTokensField: Spanned<String>?
   /// `stream_usage = false` for backends that reject `stream_options` (openai only).
   public var streamUsage: Spanned<Bool>?
+  /// `pace = "1s"`: the echo backend streams one word per interval (echo only).
+  public var pace: Spanned<DurationValue>?
   /// `models = [...]`: the models this backend serves, for `GET models` (optional).
   public var models: [ModelEntrySyntax] = []
 

@@ -14,11 +14,19 @@ import RouteSpec
 ///
 /// `POST .../embeddings` gets a small deterministic vector per input (from the SHA-256 of its text),
 /// `GET .../models` a list with the one model `echo`; anything else is a 404 in OpenAI's error shape.
+/// With a `pace`, a streamed answer sends its first word at once and each next word `pace` later (the
+/// finish, usage and `[DONE]` events with the last word), from timers on the caller's reactor: a slow model
+/// to try streaming clients and deadlines on, and a way to hold thousands of streams with one descriptor
+/// each.
+///
 /// It exists so that a new user can run the gateway with no account, and so tests and benchmarks have
 /// a backend with no cost of its own.
 public struct EchoTransport: UpstreamTransport {
+  /// The wait before each streamed word after the first; nil sends the whole stream at once.
+  let pace: Duration?
+
   /// Creates the echo backend.
-  public init() {}
+  public init(pace: Duration? = nil) { self.pace = pace }
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
     if Task.isCancelled { throw .cancelled }
@@ -89,9 +97,16 @@ public struct EchoTransport: UpstreamTransport {
       chunks.append(event(.object(["id": id, "object": "chat.completion.chunk", "choices": [], "usage": usage])))
     }
     chunks.append(Array("data: [DONE]\n\n".utf8))
-    return UpstreamResponse(
-      head: UpstreamResponseHead(status: 200, headers: UpstreamHeaders([("content-type", "text/event-stream")])),
-      body: UpstreamBody(chunks: chunks))
+    let head = UpstreamResponseHead(status: 200, headers: UpstreamHeaders([("content-type", "text/event-stream")]))
+    guard let pace, words.count > 1 else { return UpstreamResponse(head: head, body: UpstreamBody(chunks: chunks)) }
+    // One push per word; the events after the last word go with it.
+    var pieces = Array(chunks.prefix(words.count))
+    pieces[pieces.count - 1] += chunks.dropFirst(words.count).joined()
+    let reactor = Reactor.currentOrShared
+    let feed = PacedFeed(pieces, pace: pace, reactor: reactor)
+    let body = UpstreamBody(onCancel: { reactor.execute { feed.stop() } })
+    await reactor.perform { feed.start(body) }
+    return UpstreamResponse(head: head, body: body)
   }
 
   /// The text of a message: a string, or its text parts joined.
@@ -183,5 +198,46 @@ public struct EchoTransport: UpstreamTransport {
     return UpstreamResponse(
       head: UpstreamResponseHead(status: status, headers: UpstreamHeaders([("content-type", "application/json")])),
       body: UpstreamBody(chunks: [body.serializedBytes()]))
+  }
+}
+
+/// A paced echo stream in progress: pushes its first piece at once and each next one `pace` later, on the
+/// reactor's timer heap. Loop-thread state (the reactor it was started on); `stop` comes there too.
+final class PacedFeed: @unchecked Sendable {
+  private let reactor: Reactor
+  private let pace: Duration
+  private var pieces: ArraySlice<[UInt8]>
+  private var timer: TimerHeap<() -> Void>.ID?
+  private var stopped = false
+  /// Weak: the consumer owns the body, and a body dropped unread ends the feed.
+  private weak var body: UpstreamBody?
+
+  init(_ pieces: [[UInt8]], pace: Duration, reactor: Reactor) {
+    self.pieces = pieces[...]
+    self.pace = pace
+    self.reactor = reactor
+  }
+
+  func start(_ body: UpstreamBody) {
+    self.body = body
+    step()
+  }
+
+  /// The consumer cancelled: no more pieces, no timer left behind.
+  func stop() {
+    stopped = true
+    if let timer { reactor.cancel(timer) }
+    timer = nil
+  }
+
+  private func step() {
+    timer = nil
+    guard !stopped, let body, let piece = pieces.popFirst() else { return }
+    body.push(piece)
+    if pieces.isEmpty {
+      body.finish(nil)
+    } else {
+      timer = reactor.schedule(at: .now.advanced(by: pace)) { [self] in step() }
+    }
   }
 }
