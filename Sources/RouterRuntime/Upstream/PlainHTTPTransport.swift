@@ -34,14 +34,28 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     case .success: throw .connectFailed("cannot resolve '\(target.host)': no address")
     case .failure(let error): throw .connectFailed("cannot resolve '\(target.host)': \(error)")
     }
-    var head = "\(request.method) \(target.pathAndQuery) HTTP/1.1\r\nhost: \(target.hostHeader)\r\n"
+    // Head and body in one buffer, written once.
+    var wire: [UInt8] = []
+    wire.reserveCapacity(512 + request.body.count)
+    wire += request.method.utf8
+    wire.append(0x20)
+    wire += target.pathAndQuery.utf8
+    wire += " HTTP/1.1\r\nhost: ".utf8
+    wire += target.hostHeader.utf8
+    wire += "\r\n".utf8
     for header in request.headers where !FieldName.equal(header.name, "host") {
-      head += "\(header.name): \(header.value)\r\n"
+      wire += header.name.utf8
+      wire += ": ".utf8
+      wire += header.value.utf8
+      wire += "\r\n".utf8
     }
-    head += "content-length: \(request.body.count)\r\n\r\n"
+    wire += "content-length: ".utf8
+    wire += String(request.body.count).utf8
+    wire += "\r\n\r\n".utf8
+    wire += request.body
     let reactor = Reactor.currentOrShared
     let exchange = UpstreamExchange(
-      request: Array(head.utf8) + request.body, addresses: addresses,
+      request: wire, addresses: addresses,
       deadlines: UpstreamDeadlines(request, start: .now),
       reactor: reactor)
     await reactor.perform { reactor.upstreamPool.start(exchange) }
@@ -63,34 +77,45 @@ struct PlainURL {
   let pathAndQuery: String
   var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
 
+  // Read on the UTF-8 bytes: every delimiter is ASCII, and this runs on every request.
   init?(_ text: String) {
-    guard text.lowercased().hasPrefix("http://") else { return nil }
-    let rest = text.dropFirst(7)
-    let authority = rest.prefix { $0 != "/" && $0 != "?" }
-    pathAndQuery = rest.dropFirst(authority.count).isEmpty ? "/" : String(rest.dropFirst(authority.count))
-    var hostPart = authority
-    var portPart: Substring?
-    if authority.hasPrefix("[") {
-      guard let close = authority.firstIndex(of: "]") else { return nil }
-      hostPart = authority[...close]
-      let after = authority[authority.index(after: close)...]
-      if !after.isEmpty {
-        guard after.hasPrefix(":") else { return nil }
-        portPart = after.dropFirst()
-      }
-    } else if let colon = authority.lastIndex(of: ":") {
-      hostPart = authority[..<colon]
-      portPart = authority[authority.index(after: colon)...]
+    let utf8 = text.utf8
+    var index = utf8.startIndex
+    for expected in "http://".utf8 {
+      guard index != utf8.endIndex else { return nil }
+      let byte = utf8[index]
+      // The scheme in any case; only ASCII letters fold.
+      guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == expected else { return nil }
+      utf8.formIndex(after: &index)
     }
-    if let portPart {
-      guard !portPart.isEmpty, portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), portPart.count <= 5,
-        let port = Int(portPart), (1...65535).contains(port)
-      else { return nil }
-      self.port = port
+    let authorityStart = index
+    let authorityEnd = utf8[authorityStart...].firstIndex { $0 == 0x2F || $0 == 0x3F } ?? utf8.endIndex
+    pathAndQuery = authorityEnd == utf8.endIndex ? "/" : String(text[authorityEnd...])
+    var hostEnd = authorityEnd
+    var portStart: String.Index?
+    let authority = utf8[authorityStart..<authorityEnd]
+    if authority.first == 0x5B {  // "[" of an IPv6 literal, kept in the host
+      guard let close = authority.firstIndex(of: 0x5D) else { return nil }
+      hostEnd = utf8.index(after: close)
+      if hostEnd != authorityEnd {
+        guard utf8[hostEnd] == 0x3A else { return nil }
+        portStart = utf8.index(after: hostEnd)
+      }
+    } else if let colon = authority.lastIndex(of: 0x3A) {
+      hostEnd = colon
+      portStart = utf8.index(after: colon)
+    }
+    if let portStart {
+      let digits = utf8[portStart..<authorityEnd]
+      guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+      // At most five digits: no overflow.
+      let value = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+      guard (1...65535).contains(value) else { return nil }
+      port = value
     } else {
       port = 80
     }
-    host = String(hostPart)
+    host = String(text[authorityStart..<hostEnd])
     if host.isEmpty { return nil }
   }
 }
