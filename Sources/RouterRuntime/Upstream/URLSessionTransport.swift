@@ -18,26 +18,38 @@ import Synchronization
 /// with `.tooLarge` and the task is cancelled.
 public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
   // URLSession and its delegate are thread-safe; the unchecked conformance covers the session reference.
-  private let session: URLSession
   private let delegate: Delegate
   private let bufferLimit: Int
+  /// Made at the first request: creating a session starts libcurl and its TLS library, about 4 MiB of
+  /// resident pages that a gateway whose https backends are never called (or not yet) should not hold.
+  private let sessionSlot = Mutex<URLSession?>(nil)
 
   /// Creates a transport with its own session; a body may hold up to `bufferLimit` unread bytes.
   public init(bufferLimit: Int = 8 << 20) {
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.httpMaximumConnectionsPerHost = 512
-    configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-    configuration.urlCache = nil
-    configuration.httpCookieStorage = nil
-    configuration.httpShouldSetCookies = false
-    configuration.urlCredentialStorage = nil
-    let delegate = Delegate()
-    self.delegate = delegate
+    delegate = Delegate()
     self.bufferLimit = bufferLimit
-    self.session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
   }
 
-  deinit { session.invalidateAndCancel() }
+  /// True once a request has made the session (for tests of the deferral).
+  var hasSession: Bool { sessionSlot.withLock { $0 != nil } }
+
+  private var session: URLSession {
+    sessionSlot.withLock { slot in
+      if let session = slot { return session }
+      let configuration = URLSessionConfiguration.ephemeral
+      configuration.httpMaximumConnectionsPerHost = 512
+      configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+      configuration.urlCache = nil
+      configuration.httpCookieStorage = nil
+      configuration.httpShouldSetCookies = false
+      configuration.urlCredentialStorage = nil
+      let session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
+      slot = session
+      return session
+    }
+  }
+
+  deinit { sessionSlot.withLock { $0?.invalidateAndCancel() } }
 
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
     // Foundation hands header values to libcurl as they are: a CR or LF would end the header there.
