@@ -5,6 +5,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <stddef.h>
+#include <malloc.h>
+
+int clouter_malloc_trim(void) { return malloc_trim(0); }
 
 const int clouter_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
 const int clouter_EPOLL_CTL_MOD = EPOLL_CTL_MOD;

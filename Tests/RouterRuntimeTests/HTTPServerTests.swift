@@ -420,3 +420,34 @@ final class Latch: Sendable {
     await server.shutdown(gracePeriod: .seconds(1))
   }
 }
+
+/// Free memory goes back to the kernel once a burst of connections is over, and never under steady load.
+@Suite struct MemoryTrimPolicyTests {
+  @Test func trimsOnceTheConnectionsFellToHalfABigEnoughPeak() {
+    #expect(MemoryTrimPolicy.shouldTrim(openNow: 0, peakSinceLastTrim: 10_000))
+    #expect(MemoryTrimPolicy.shouldTrim(openNow: 5_000, peakSinceLastTrim: 10_000))
+    #expect(!MemoryTrimPolicy.shouldTrim(openNow: 5_001, peakSinceLastTrim: 10_000))
+    // Steady load: the peak is what is open.
+    #expect(!MemoryTrimPolicy.shouldTrim(openNow: 10_000, peakSinceLastTrim: 10_000))
+    // A small peak never trims.
+    #expect(!MemoryTrimPolicy.shouldTrim(openNow: 0, peakSinceLastTrim: MemoryTrimPolicy.minimumPeak - 1))
+    #expect(MemoryTrimPolicy.shouldTrim(openNow: 0, peakSinceLastTrim: MemoryTrimPolicy.minimumPeak))
+  }
+
+  @Test func theServerTracksTheMostConnectionsOpenAtOnce() async throws {
+    let server = HTTPServer(
+      configuration: HTTPServerConfiguration(port: 0),
+      handler: ClosureHandler { request, responder in await HTTPServerTests.echo(request, responder) })
+    let port = try server.start()
+    var clients: [TestClient] = []
+    for index in 0..<3 {
+      let client = try TestClient(port: port)
+      client.send("GET /\(index) HTTP/1.1\r\n\r\n")
+      _ = await client.read(until: "GET /\(index)")
+      clients.append(client)
+    }
+    #expect(server.state.connectionsHighWater.load(ordering: .relaxed) == 3)
+    for client in clients { client.close() }
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+}

@@ -18,6 +18,8 @@ int clouter_epoll_wait(int epfd, uint32_t *events, uint64_t *datas, int max_even
 int clouter_eventfd(void);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC (glibc exposes accept4 only with _GNU_SOURCE).
 int clouter_accept(int fd);
+/// malloc_trim(0): <malloc.h> is not part of Swift's Glibc module.
+int clouter_malloc_trim(void);
 
 extern const int clouter_EPOLL_CTL_ADD;
 extern const int clouter_EPOLL_CTL_MOD;

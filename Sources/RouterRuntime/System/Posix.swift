@@ -86,6 +86,12 @@ public enum Posix {
   /// The processors online now (at least 1): the default number of workers.
   public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
+  /// Gives the kernel back the whole free pages of every malloc arena (`malloc_trim(0)`); returns true
+  /// when some were released.
+  public static func returnFreeMemory() -> Bool {
+    clouter_malloc_trim() == 1
+  }
+
   /// Ignores SIGPIPE for the process: a peer that goes away must be an error, not a kill.
   public static func ignoreSIGPIPE() {
     signal(SIGPIPE, SIG_IGN)
