@@ -142,8 +142,8 @@ struct ServerConnectionMachine {
       throw .invalidState("respond: a response was already started")
     }
     var bytes = Self.head(
-      status: status, headers: headers, framing: "content-length: \(body.count)\r\n", version: flight.version,
-      keepAlive: flight.keepAlive)
+      status: status, headers: headers, framing: .contentLength(body.count), version: flight.version,
+      keepAlive: flight.keepAlive, reserving: body.count)
     bytes.append(contentsOf: body)
     var actions: [Action] = [.write(bytes)]
     endResponse(close: !flight.keepAlive, now: now, into: &actions)
@@ -161,7 +161,7 @@ struct ServerConnectionMachine {
     return [
       .write(
         Self.head(
-          status: status, headers: headers, framing: chunked ? "transfer-encoding: chunked\r\n" : "",
+          status: status, headers: headers, framing: chunked ? .chunked : .closeDelimited,
           version: flight.version, keepAlive: flight.keepAlive))
     ]
   }
@@ -283,25 +283,61 @@ struct ServerConnectionMachine {
     if let expiry = next.expiry { actions.append(.deadline(expiry)) }
   }
 
-  /// A response head: status line, the handler's headers, the framing header and the connection header.
+  /// How a response's body is delimited, which names its framing header.
+  enum BodyDelimiting {
+    case contentLength(Int)
+    case chunked
+    /// HTTP/1.0 streams: the body ends when the connection closes.
+    case closeDelimited
+  }
+
+  /// A response head: status line, the handler's headers, the framing header and the connection header,
+  /// written straight into one buffer with room for `reserving` more bytes (the body that follows).
   static func head(
-    status: Int, headers: [(String, String)], framing: String, version: HTTPVersion, keepAlive: Bool
+    status: Int, headers: [(String, String)], framing: BodyDelimiting, version: HTTPVersion, keepAlive: Bool,
+    reserving bodyCount: Int = 0
   ) -> [UInt8] {
-    var text = version == .http11 ? "HTTP/1.1 " : "HTTP/1.0 "
-    text += "\(status) \(HTTPStatus.reason(status))\r\n"
-    for (name, value) in headers { text += "\(name): \(value)\r\n" }
-    text += framing
-    text += keepAlive ? (version == .http10 ? "connection: keep-alive\r\n" : "") : "connection: close\r\n"
-    text += "\r\n"
-    return Array(text.utf8)
+    let crlf: [UInt8] = [0x0D, 0x0A]
+    var bytes: [UInt8] = []
+    var size = 96 + bodyCount
+    for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+    bytes.reserveCapacity(size)
+    bytes += (version == .http11 ? "HTTP/1.1 " : "HTTP/1.0 ").utf8
+    bytes += String(status).utf8
+    bytes.append(0x20)
+    bytes += HTTPStatus.reason(status).utf8
+    bytes += crlf
+    for (name, value) in headers {
+      bytes += name.utf8
+      bytes += ": ".utf8
+      bytes += value.utf8
+      bytes += crlf
+    }
+    switch framing {
+    case .contentLength(let count):
+      bytes += "content-length: ".utf8
+      bytes += String(count).utf8
+      bytes += crlf
+    case .chunked: bytes += "transfer-encoding: chunked\r\n".utf8
+    case .closeDelimited: break
+    }
+    if !keepAlive {
+      bytes += "connection: close\r\n".utf8
+    } else if version == .http10 {
+      bytes += "connection: keep-alive\r\n".utf8
+    }
+    bytes += crlf
+    return bytes
   }
 
   /// The whole answer to a request that failed to parse or arrive: a Gemini error body, then close.
   static func errorResponse(_ error: HTTPParseError) -> [UInt8] {
     let body = error.geminiError.bodyBytes
-    return head(
+    var bytes = head(
       status: error.status, headers: [("content-type", "application/json")],
-      framing: "content-length: \(body.count)\r\n", version: .http11, keepAlive: false) + body
+      framing: .contentLength(body.count), version: .http11, keepAlive: false, reserving: body.count)
+    bytes += body
+    return bytes
   }
 }
 
