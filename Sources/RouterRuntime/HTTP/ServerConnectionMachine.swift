@@ -145,7 +145,10 @@ struct ServerConnectionMachine {
       status: status, headers: headers, framing: .contentLength(body.count), version: flight.version,
       keepAlive: flight.keepAlive, reserving: body.count)
     bytes.append(contentsOf: body)
-    var actions: [Action] = [.write(bytes)]
+    var actions: [Action] = []
+    // The write, the end, the next request or the deadline: one allocation, not a growth per append.
+    actions.reserveCapacity(4)
+    actions.append(.write(bytes))
     endResponse(close: !flight.keepAlive, now: now, into: &actions)
     return actions
   }

@@ -158,6 +158,8 @@ struct UpstreamConnectionMachine {
 
   private mutating func deliver(_ events: [HTTPResponseParser.Event], now: ContinuousClock.Instant) -> [Action] {
     var actions: [Action] = []
+    // Head, deadline, body, end, release and interest: one allocation instead of a growth per append.
+    actions.reserveCapacity(events.count + 4)
     for event in events {
       switch event {
       case .head(let status, let headers, let keepAlive):
