@@ -79,6 +79,38 @@ enum RequestOutcome: String, Sendable {
 }
 
 /// A route and a backend.
+/// What `/metrics` keeps per (route, backend): a histogram or counter appears once a request gave it a
+/// value (a request without a first token adds nothing to that histogram).
+struct RouteSeries: Sendable {
+  var duration: Histogram?
+  var firstToken: Histogram?
+  var overhead: Histogram?
+  var throughput: Histogram?
+  var inputTokens: Int?
+  var outputTokens: Int?
+
+  mutating func observe(
+    total: Double, firstToken ttft: Double?, overhead gatewayOverhead: Double, tokensPerSecond: Double?,
+    inputTokens input: Int?, outputTokens output: Int?
+  ) {
+    duration.observe(total, bounds: GatewayMetrics.latencyBounds)
+    if let ttft { firstToken.observe(ttft, bounds: GatewayMetrics.latencyBounds) }
+    overhead.observe(gatewayOverhead, bounds: GatewayMetrics.overheadBounds)
+    if let tokensPerSecond { throughput.observe(tokensPerSecond, bounds: GatewayMetrics.throughputBounds) }
+    // Token counts come from backends: saturate rather than trap.
+    if let input { inputTokens = GatewayMetrics.adding(inputTokens ?? 0, input) }
+    if let output { outputTokens = GatewayMetrics.adding(outputTokens ?? 0, output) }
+  }
+}
+
+extension Histogram? {
+  /// Observes `value`, creating the histogram with `bounds` at its first observation.
+  fileprivate mutating func observe(_ value: Double, bounds: [Double]) {
+    if self == nil { self = Histogram(bounds: bounds) }
+    self?.observe(value)
+  }
+}
+
 struct RouteBackend: Hashable, Sendable {
   let route: String
   let backend: String
@@ -163,13 +195,9 @@ public final class GatewayMetrics: Sendable {
 
   struct State {
     var requests: [RequestLabels: Int] = [:]
-    var duration: [RouteBackend: Histogram] = [:]
-    var firstToken: [RouteBackend: Histogram] = [:]
-    var overhead: [RouteBackend: Histogram] = [:]
+    /// Every per-(route, backend) figure of a request, kept together: a request's record is one lookup.
+    var series: [RouteBackend: RouteSeries] = [:]
     var upstreamLatency: [RouteBackend: Histogram] = [:]
-    var throughput: [RouteBackend: Histogram] = [:]
-    var inputTokens: [RouteBackend: Int] = [:]
-    var outputTokens: [RouteBackend: Int] = [:]
     var fallbacks: [FallbackLabels: Int] = [:]
     var retries: [FallbackLabels: Int] = [:]
     var hops: [HopLabels: Int] = [:]
@@ -231,23 +259,11 @@ public final class GatewayMetrics: Sendable {
     }
     state.withLock { state in
       state.requests[labels, default: 0] += 1
-      state.duration[key, default: Histogram(bounds: Self.latencyBounds)].observe(record.total)
-      if let ttft = record.timeToFirstToken {
-        state.firstToken[key, default: Histogram(bounds: Self.latencyBounds)].observe(ttft)
-      }
-      state.overhead[key, default: Histogram(bounds: Self.overheadBounds)].observe(overhead)
+      state.series[key, default: RouteSeries()].observe(
+        total: record.total, firstToken: record.timeToFirstToken, overhead: overhead,
+        tokensPerSecond: tokensPerSecond, inputTokens: record.inputTokens, outputTokens: record.outputTokens)
       for (pair, latency) in latencies {
         state.upstreamLatency[pair, default: Histogram(bounds: Self.latencyBounds)].observe(latency)
-      }
-      if let tokensPerSecond {
-        state.throughput[key, default: Histogram(bounds: Self.throughputBounds)].observe(tokensPerSecond)
-      }
-      // Token counts come from backends: saturate rather than trap.
-      if let input = record.inputTokens {
-        state.inputTokens[key, default: 0] = Self.adding(state.inputTokens[key, default: 0], input)
-      }
-      if let output = record.outputTokens {
-        state.outputTokens[key, default: 0] = Self.adding(state.outputTokens[key, default: 0], output)
       }
       for fallback in fallbacks { state.fallbacks[fallback, default: 0] += 1 }
       for retry in retries { state.retries[retry, default: 0] += 1 }
@@ -288,26 +304,32 @@ public final class GatewayMetrics: Sendable {
     for (labels, count) in snapshot.requests.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
       out.sample("louter_requests_total", labels: labels.pairs, count)
     }
+    let series = snapshot.series
     histograms(
       &out, "louter_request_duration_seconds", help: "Time from a request's arrival to its end.",
-      snapshot.duration)
+      series.compactMapValues(\.duration))
     histograms(
       &out, "louter_time_to_first_token_seconds",
-      help: "Time from a request's arrival to its first token reaching the client.", snapshot.firstToken)
+      help: "Time from a request's arrival to its first token reaching the client.",
+      series.compactMapValues(\.firstToken))
     histograms(
       &out, "louter_gateway_overhead_seconds",
       help: "Time of a request not spent waiting on a backend: its total less the time upstream exchanges were open.",
-      snapshot.overhead)
+      series.compactMapValues(\.overhead))
     histograms(
       &out, "louter_upstream_latency_seconds",
       help: "Time from sending a hop's request to the first byte of the backend's answer, per hop.",
       snapshot.upstreamLatency)
     histograms(
       &out, "louter_output_tokens_per_second",
-      help: "Output tokens per second of generation (after the first token for streams).", snapshot.throughput)
-    counters(&out, "louter_input_tokens_total", help: "Prompt tokens, as reported or estimated.", snapshot.inputTokens)
+      help: "Output tokens per second of generation (after the first token for streams).",
+      series.compactMapValues(\.throughput))
     counters(
-      &out, "louter_output_tokens_total", help: "Output tokens, as reported or estimated.", snapshot.outputTokens)
+      &out, "louter_input_tokens_total", help: "Prompt tokens, as reported or estimated.",
+      series.compactMapValues(\.inputTokens))
+    counters(
+      &out, "louter_output_tokens_total", help: "Output tokens, as reported or estimated.",
+      series.compactMapValues(\.outputTokens))
     out.family(
       "louter_fallbacks_total", .counter, help: "Hops that failed and passed the request to the next backend.")
     for (labels, count) in snapshot.fallbacks.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
