@@ -74,6 +74,25 @@ import Testing
     #expect(events.allSatisfy { $0["usage"] == nil })
   }
 
+  @Test func neverAnswersMoreWordsThanItsOutputLimitWhateverWasAsked() async throws {
+    let limit = EchoTransport.outputTokenLimit
+    let text = String(repeating: "w ", count: limit + 10)
+    for asked in ["", #","max_tokens":1000000"#] {
+      let body = #"{"model":"m"\#(asked),"messages":[{"role":"user","content":"\#(text)"}]}"#
+      let (_, _, chunks) = try await Self.chunks(Self.request(body))
+      let answer = try JSONParser.parse(chunks.joined())
+      let choice = answer["choices"]?.arrayValue?.first
+      #expect(choice?["finish_reason"] == "length")
+      #expect(choice?["message"]?["content"]?.stringValue?.split(separator: " ").count == limit)
+      #expect(answer["usage"]?["completion_tokens"]?.intValue == Int64(limit))
+    }
+    // Exactly at the limit, nothing is cut and the trailing whitespace stays.
+    let whole = String(repeating: "w ", count: limit)
+    #expect(EchoTransport.words(whole, atMost: limit).joined() == whole)
+    #expect(EchoTransport.words(" a b", atMost: 1) == [" a"])
+    #expect(EchoTransport.words("a b", atMost: 0).isEmpty)
+  }
+
   @Test func aPacedStreamSendsTheFirstWordAtOnceAndTheNextOnlyAfterThePace() async throws {
     let body = #"{"model":"echo","stream":true,"messages":[{"role":"user","content":"one two three"}]}"#
     // A pace no test waits for: after the first word nothing more is sent, and cancelling stops the feed.

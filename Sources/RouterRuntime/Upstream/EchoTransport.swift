@@ -1,3 +1,4 @@
+import RouteCompiler
 import RouteSpec
 
 /// The `echo` backend: an in-process OpenAI-compatible server with no network.
@@ -48,17 +49,15 @@ public struct EchoTransport: UpstreamTransport {
     let model = json["model"]?.stringValue ?? "echo"
     let messages = json["messages"]?.arrayValue ?? []
     let text = messages.last { $0["role"]?.stringValue == "user" }.map(Self.text) ?? ""
-    var words = Self.words(text)
-    var completionTokens = Self.count(text)
+    // Never more words than echo's own output limit (what GET models says of it), whatever was asked: a
+    // 20 MiB prompt of one-letter words must not become millions of events.
+    let asked = (json["max_completion_tokens"] ?? json["max_tokens"])?.intValue.map { max(0, $0) }
+    let limit = Int(min(asked ?? Int64(Self.outputTokenLimit), Int64(Self.outputTokenLimit)))
+    let wordsInText = Self.count(text)
+    let words = Self.words(text, atMost: limit)
+    let completionTokens = min(wordsInText, limit)
+    let finish = wordsInText > limit ? "length" : "stop"
     let promptTokens = messages.reduce(0) { $0 + Self.count(Self.text($1)) }
-    var finish = "stop"
-    if let limit = (json["max_completion_tokens"] ?? json["max_tokens"])?.intValue, limit >= 0,
-      completionTokens > limit
-    {
-      words = Array(words.prefix(Int(limit)))
-      completionTokens = Int(limit)
-      finish = "length"
-    }
     let usage: JSONValue = .object([
       "prompt_tokens": .int(Int64(promptTokens)), "completion_tokens": .int(Int64(completionTokens)),
       "total_tokens": .int(Int64(promptTokens + completionTokens)),
@@ -134,12 +133,17 @@ public struct EchoTransport: UpstreamTransport {
     return count
   }
 
+  /// The most words echo answers with: its output token limit.
+  static let outputTokenLimit = RouteCompiler.Defaults.tokenLimits(for: .echo).output
+
   /// Words with the whitespace before each, so that joining them gives the text back; whitespace after
-  /// the last word stays with it, and a text with no word at all is one piece.
-  static func words(_ text: String) -> [String] {
+  /// the last word stays with it, and a text with no word at all is one piece. At most `limit` words:
+  /// the text stops where word `limit + 1` would start.
+  static func words(_ text: String, atMost limit: Int = .max) -> [String] {
     var words: [String] = []
     var current = ""
     var inWord = false
+    var started = 0
     for character in text {
       if character.isWhitespace {
         if inWord {
@@ -149,6 +153,10 @@ public struct EchoTransport: UpstreamTransport {
         }
         current.append(character)
       } else {
+        if !inWord {
+          if started == limit { return words }
+          started += 1
+        }
         inWord = true
         current.append(character)
       }
