@@ -86,6 +86,11 @@ import Testing
       #expect(choice?["message"]?["content"]?.stringValue?.split(separator: " ").count == limit)
       #expect(answer["usage"]?["completion_tokens"]?.intValue == Int64(limit))
     }
+    // Embeddings: at most OpenAI's 2048 inputs, or a 400.
+    let many = Array(repeating: #""x""#, count: EchoTransport.maxEmbeddingInputs + 1).joined(separator: ",")
+    let refused = try await Self.chunks(
+      Self.request(#"{"model":"m","input":[\#(many)]}"#, path: "/v1/embeddings"))
+    #expect(refused.status == 400)
     // Exactly at the limit, nothing is cut and the trailing whitespace stays.
     let whole = String(repeating: "w ", count: limit)
     #expect(EchoTransport.words(whole, atMost: limit).joined() == whole)

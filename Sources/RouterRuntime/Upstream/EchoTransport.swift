@@ -133,6 +133,9 @@ public struct EchoTransport: UpstreamTransport {
     return count
   }
 
+  /// The most strings one embeddings request may hold (OpenAI's limit).
+  static let maxEmbeddingInputs = 2048
+
   /// The most words echo answers with: its output token limit.
   static let outputTokenLimit = RouteCompiler.Defaults.tokenLimits(for: .echo).output
 
@@ -183,6 +186,10 @@ public struct EchoTransport: UpstreamTransport {
     case .string(let text)?: inputs = [text]
     case .array(let values)?: inputs = values.compactMap(\.stringValue)
     default: return error(400, "input must be a string or a list of strings")
+    }
+    // OpenAI's own bound on inputs per request; it also keeps the answer proportionate to the request.
+    guard inputs.count <= Self.maxEmbeddingInputs else {
+      return error(400, "input may hold at most \(Self.maxEmbeddingInputs) strings")
     }
     let data = inputs.enumerated().map { index, text -> JSONValue in
       let digest = SHA256.hash(text.utf8)
