@@ -70,6 +70,31 @@ import Testing
     }
   }
 
+  @Test func fieldLineFailuresNameTheRuleBroken() {
+    func failure(_ text: String) -> String? {
+      guard case .failure(let violation) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }
+      return violation.message
+    }
+    #expect(failure("Bad Header x") == "header line without a colon")
+    #expect(failure("Bad Header: x") == "invalid header name")
+    #expect(failure("Bad:Header: x") == nil)
+    #expect(failure(": x") == "invalid header name")
+    #expect(failure("") == "header line without a colon")
+    #expect(failure(" X: y") == "obsolete line folding in a header")
+    #expect(failure("X-Y: a\u{0}b") == "invalid character in the value of header X-Y")
+    #expect(failure("X-Y: a\rb") == "invalid character in the value of header X-Y")
+  }
+
+  @Test func contentLengthMembersMustBeTheSameText() {
+    #expect(HTTPFraming.contentLength(["007", " 007,007"]) == .success(7))
+    for conflicting in [["5", "05"], ["05, 5"], ["10", "1"]] {
+      #expect(
+        HTTPFraming.contentLength(conflicting) == .failure(.malformed("conflicting Content-Length values")),
+        "\(conflicting)")
+    }
+    #expect(HTTPFraming.contentLength(["5", "x", "6"]) == .failure(.malformed("invalid Content-Length")))
+  }
+
   @Test func linesEndOnlyInCRLF() {
     let head = Array("GET / HTTP/1.1\r\nA: b\r\n\r\nbody".utf8)
     #expect(HTTPFraming.scanHead(head, start: 0, resume: 0) == .complete(head: 20, body: 24))
