@@ -1,8 +1,9 @@
 /// The HTTP/1.1 response parser of the upstream client: a pure state machine fed bytes.
 ///
 /// Body bytes come out as they arrive (de-chunked), never buffered to the end.
-struct HTTPResponseParser: Sendable {
-  enum Event: Sendable, Equatable {
+public struct HTTPResponseParser: Sendable {
+  /// What bytes completed: the head (after any 1xx heads), a piece of the body, its end, or why it failed.
+  public enum Event: Sendable, Equatable {
     case head(status: Int, headers: [UpstreamRequest.Header], keepAlive: Bool)
     case body([UInt8])
     case end
@@ -28,6 +29,9 @@ struct HTTPResponseParser: Sendable {
   private var scanned = 0
   let maxHeadBytes = 64 * 1024
 
+  /// A parser waiting for a response's first byte.
+  public init() {}
+
   /// True once the response ended.
   var isDone: Bool {
     if case .done = state { return true }
@@ -41,7 +45,7 @@ struct HTTPResponseParser: Sendable {
   }
 
   /// Feeds bytes; returns the events they completed.
-  mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
+  public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
     switch state {
     case .done, .failed: return []
     default: break
