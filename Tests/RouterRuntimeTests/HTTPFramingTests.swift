@@ -53,6 +53,19 @@ import Testing
     }
   }
 
+  @Test func chunkedIsMatchedInASCIIOnly() {
+    // U+212A KELVIN SIGN lowercases to "k" in Unicode: it used to make this list read as chunked.
+    #expect(
+      HTTPFraming.isChunked(["chun\u{212A}ed"]) == .failure(.malformed("Transfer-Encoding must end with chunked, once"))
+    )
+    #expect(HTTPFraming.isChunked(["CHUNKED"]) == .success(true))
+    guard case .failure(let violation) = HTTPFraming.isChunked(["chun\u{212A}ed, chunked"]) else {
+      Issue.record("a non-ASCII coding before chunked accepted")
+      return
+    }
+    #expect(violation.kind == .unsupportedCoding)
+  }
+
   @Test func fieldLinesRefuseControlCharactersBadNamesAndFolding() {
     func field(_ text: String) -> (String, String)? {
       guard case .success(let field) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }

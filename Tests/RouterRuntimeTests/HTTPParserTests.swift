@@ -141,6 +141,12 @@ import Testing
     #expect(requests(parse(Self.chunked("0\r\n\r\n", headers: "Transfer-Encoding: \r\n"))).count == 1)
   }
 
+  @Test func aKelvinSignDoesNotMakeChunked() {
+    // U+212A KELVIN SIGN lowercases to "k": this body used to be read as chunked.
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chun\u{212A}ed\r\n\r\n0\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chun\u{212A}ed, chunked\r\n\r\n0\r\n\r\n")) == 501)
+  }
+
   @Test func controlCharactersAndBadNamesInHeadersAre400() {
     for line in [
       "X: a\u{0}b", "X: a\rb", "X: a\nb: c", "X: a\u{7f}", "X\u{1}: y", "X : y", "X@: y", " folded: y", "X: y\n",

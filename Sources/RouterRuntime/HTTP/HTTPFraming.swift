@@ -532,11 +532,10 @@ struct TransferCodings {
     return .success(true)
   }
 
-  /// A coding is `chunked` when its Unicode lowercase is: in ASCII, any case of the word.
+  /// A coding is `chunked` in any ASCII case. Only ASCII folds: a coding name is a token, and a KELVIN SIGN,
+  /// which Unicode lowercases to `k`, must not make `chunKed` (with it) read as chunked where another parser
+  /// sees an unknown coding.
   private static func isChunked(_ coding: UnsafeBufferPointer<UInt8>) -> Bool {
-    if FieldName.equal(coding, 0..<coding.count, "chunked") { return true }
-    // Non-ASCII bytes: the lowercasing the comparison always used (a KELVIN SIGN lowercases to `k`).
-    guard coding.contains(where: { $0 >= 0x80 }) else { return false }
-    return String(decoding: coding, as: UTF8.self).lowercased() == "chunked"
+    FieldName.equal(coding, 0..<coding.count, "chunked")
   }
 }
