@@ -53,6 +53,13 @@ import Testing
     }
   }
 
+  @Test func tokenBytesAreExactlyTchar() {
+    let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+    for byte in UInt8.min...UInt8.max {
+      #expect(HTTPFraming.isTokenByte(byte) == tchar.contains(byte), "byte \(byte)")
+    }
+  }
+
   @Test func chunkedIsMatchedInASCIIOnly() {
     // U+212A KELVIN SIGN lowercases to "k" in Unicode: it used to make this list read as chunked.
     #expect(
