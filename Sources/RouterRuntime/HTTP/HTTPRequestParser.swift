@@ -334,7 +334,7 @@ public struct HTTPRequestParser: Sendable {
     let method = String(decoding: methodBytes, as: UTF8.self)
     let target = String(decoding: targetBytes, as: UTF8.self)
     var pairs: [(name: String, value: String)] = []
-    pairs.reserveCapacity(min(maxHeaders, 16))
+    pairs.reserveCapacity(max(0, min(maxHeaders, 16)))
     let fields: HTTPFraming.HeadFields
     switch HTTPFraming.readFields(
       bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders,
