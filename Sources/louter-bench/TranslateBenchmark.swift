@@ -25,6 +25,13 @@ enum TranslateBenchmark {
     #"{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Why did the router break up with the switch? It needed more space to forward."},"finish_reason":"stop"}],"usage":{"prompt_tokens":39,"completion_tokens":17,"total_tokens":56}}"#
       .utf8)
 
+  /// The upstream's answer as one read: a typical head, then `answer`.
+  static let upstreamAnswer =
+    Array(
+      ("HTTP/1.1 200 OK\r\ndate: Wed, 02 Dec 2026 06:00:00 GMT\r\nserver: uvicorn\r\n"
+        + "content-type: application/json\r\nx-request-id: req-0123456789abcdef\r\n"
+        + "openai-processing-ms: 412\r\ncontent-length: \(answer.count)\r\n\r\n").utf8) + answer
+
   static let chunks: [String] =
     (0..<8).map {
       #"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,"model":"bench-model","choices":[{"index":0,"delta":{"content":"word\#($0) "},"finish_reason":null}]}"#
@@ -60,6 +67,13 @@ enum TranslateBenchmark {
     for event in parser.feed(clientHead + geminiBody) {
       if case .request(let request) = event { count += request.body.count }
     }
+    return count
+  }
+
+  static func upstreamAnswerParse() -> Int {
+    var parser = HTTPResponseParser()
+    var count = 0
+    for case .body(let bytes) in parser.feed(upstreamAnswer) { count += bytes.count }
     return count
   }
 
@@ -113,13 +127,14 @@ enum TranslateBenchmark {
       ("client request head + body (HTTPRequestParser)", clientRequest),
       ("Gemini request → OpenAI body (parse, decode, translate, serialise)", translateRequest),
       ("upstream URL, headers, checkedForWire", upstreamRequest),
+      ("upstream answer head + body (HTTPResponseParser)", upstreamAnswerParse),
       ("OpenAI answer → Gemini answer (parse, translate, serialise)", translateAnswer),
       ("streamed answer, 11 chunks → Gemini SSE events", translateStream),
     ]
     var total = 0.0
     for (name, stage) in stages {
       let micros = try measure(iterations, stage)
-      if !name.hasPrefix("streamed") { total += micros }
+      if !name.hasPrefix("streamed"), !name.hasPrefix("upstream answer") { total += micros }
       print("  \(name): \(String(format: "%.2f", micros)) µs")
     }
     print("  non-streamed request in all (the first four): \(String(format: "%.2f", total)) µs")

@@ -53,6 +53,26 @@ import Testing
     }
   }
 
+  @Test func tokenBytesAreExactlyTchar() {
+    let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+    for byte in UInt8.min...UInt8.max {
+      #expect(HTTPFraming.isTokenByte(byte) == tchar.contains(byte), "byte \(byte)")
+    }
+  }
+
+  @Test func chunkedIsMatchedInASCIIOnly() {
+    // U+212A KELVIN SIGN lowercases to "k" in Unicode: it used to make this list read as chunked.
+    #expect(
+      HTTPFraming.isChunked(["chun\u{212A}ed"]) == .failure(.malformed("Transfer-Encoding must end with chunked, once"))
+    )
+    #expect(HTTPFraming.isChunked(["CHUNKED"]) == .success(true))
+    guard case .failure(let violation) = HTTPFraming.isChunked(["chun\u{212A}ed, chunked"]) else {
+      Issue.record("a non-ASCII coding before chunked accepted")
+      return
+    }
+    #expect(violation.kind == .unsupportedCoding)
+  }
+
   @Test func fieldLinesRefuseControlCharactersBadNamesAndFolding() {
     func field(_ text: String) -> (String, String)? {
       guard case .success(let field) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }
@@ -68,6 +88,31 @@ import Testing
     ] {
       #expect(field(bad) == nil, "\(bad.debugDescription)")
     }
+  }
+
+  @Test func fieldLineFailuresNameTheRuleBroken() {
+    func failure(_ text: String) -> String? {
+      guard case .failure(let violation) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }
+      return violation.message
+    }
+    #expect(failure("Bad Header x") == "header line without a colon")
+    #expect(failure("Bad Header: x") == "invalid header name")
+    #expect(failure("Bad:Header: x") == nil)
+    #expect(failure(": x") == "invalid header name")
+    #expect(failure("") == "header line without a colon")
+    #expect(failure(" X: y") == "obsolete line folding in a header")
+    #expect(failure("X-Y: a\u{0}b") == "invalid character in the value of header X-Y")
+    #expect(failure("X-Y: a\rb") == "invalid character in the value of header X-Y")
+  }
+
+  @Test func contentLengthMembersMustBeTheSameText() {
+    #expect(HTTPFraming.contentLength(["007", " 007,007"]) == .success(7))
+    for conflicting in [["5", "05"], ["05, 5"], ["10", "1"]] {
+      #expect(
+        HTTPFraming.contentLength(conflicting) == .failure(.malformed("conflicting Content-Length values")),
+        "\(conflicting)")
+    }
+    #expect(HTTPFraming.contentLength(["5", "x", "6"]) == .failure(.malformed("invalid Content-Length")))
   }
 
   @Test func linesEndOnlyInCRLF() {

@@ -141,6 +141,12 @@ import Testing
     #expect(requests(parse(Self.chunked("0\r\n\r\n", headers: "Transfer-Encoding: \r\n"))).count == 1)
   }
 
+  @Test func aKelvinSignDoesNotMakeChunked() {
+    // U+212A KELVIN SIGN lowercases to "k": this body used to be read as chunked.
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chun\u{212A}ed\r\n\r\n0\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chun\u{212A}ed, chunked\r\n\r\n0\r\n\r\n")) == 501)
+  }
+
   @Test func controlCharactersAndBadNamesInHeadersAre400() {
     for line in [
       "X: a\u{0}b", "X: a\rb", "X: a\nb: c", "X: a\u{7f}", "X\u{1}: y", "X : y", "X@: y", " folded: y", "X: y\n",
@@ -161,5 +167,79 @@ import Testing
     }
     #expect(errorStatus(parse("GET / HTTP/3.0\r\n\r\n")) == 505)
     #expect(requests(parse("\r\n\r\nPATCH /p HTTP/1.1\r\n\r\n")).map(\.method) == ["PATCH"])
+  }
+
+  /// What `events` say, as text: every request's parts, each 100-continue and each error.
+  func transcript(_ events: [HTTPRequestParser.Event]) -> [String] {
+    events.map { event in
+      switch event {
+      case .expectContinue: "100-continue"
+      case .error(let error): "error \(error.status) \(error.message)"
+      case .request(let request):
+        "\(request.method) \(request.target) \(request.version) keep-alive \(request.keepAlive) "
+          + request.headers.pairs.map { "[\($0.name)|\($0.value)]" }.joined()
+          + " body \(String(decoding: request.body, as: UTF8.self))"
+      }
+    }
+  }
+
+  @Test func pipelinedRequestsCutAtEveryByteInTwoOrThreeReadsParseAsInOne() {
+    let text =
+      "\r\nPOST /a?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nX-Empty:\r\nX-Pad: \t v w \t\r\n\r\nhello"
+      + "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      + "3;e=\"q\"\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n"
+      + "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+    let bytes = Array(text.utf8)
+    var whole = HTTPRequestParser(maxHeadBytes: 1024, maxHeaders: 10, maxBodyBytes: 1024)
+    let expected = transcript(whole.feed(bytes))
+    #expect(expected.count == 3)
+    #expect(
+      expected.first == "POST /a?x=1 http11 keep-alive true [Host|h][Content-Length|5][X-Empty|][X-Pad|v w] body hello")
+    for first in 0...bytes.count {
+      for second in stride(from: first, through: bytes.count, by: 7) {
+        var parser = HTTPRequestParser(maxHeadBytes: 1024, maxHeaders: 10, maxBodyBytes: 1024)
+        var events = parser.feed(bytes[..<first])
+        events += parser.feed(bytes[first..<second])
+        events += parser.feed(bytes[second...])
+        #expect(transcript(events) == expected, "cut at \(first) and \(second)")
+      }
+    }
+  }
+
+  @Test func moreHeaderLinesThanTheLimitAre431EvenAfterAMalformedOne() {
+    // The limit counts lines before any is read: a bad line under the limit does not turn a 431 into a 400.
+    let lines = (0..<12).map { "X-\($0): v\r\n" }
+    for bad in 0..<12 {
+      var tooMany = lines
+      tooMany[bad] = "Bad Line\r\n"
+      #expect(errorStatus(parse("GET / HTTP/1.1\r\n\(tooMany.joined())\r\n")) == 431, "bad line \(bad)")
+      var underTheLimit = Array(lines.prefix(10))
+      underTheLimit[min(bad, 9)] = "Bad Line\r\n"
+      #expect(errorStatus(parse("GET / HTTP/1.1\r\n\(underTheLimit.joined())\r\n")) == 400, "bad line \(bad)")
+    }
+    #expect(requests(parse("GET / HTTP/1.1\r\n\(lines.prefix(10).joined())\r\n")).count == 1)
+  }
+
+  @Test func theFirstExpectFieldDecidesAnyCase() {
+    func continues(_ headers: String) -> Bool {
+      var parser = HTTPRequestParser()
+      let events = parser.feed(Array("POST / HTTP/1.1\r\n\(headers)Content-Length: 2\r\n\r\n".utf8))
+      return events.contains { if case .expectContinue = $0 { true } else { false } }
+    }
+    #expect(continues("Expect: 100-CONTINUE\r\n"))
+    #expect(continues("expect:\t100-continue \r\nExpect: other\r\n"))
+    #expect(!continues("Expect: other\r\nExpect: 100-continue\r\n"))
+    #expect(!continues("Expect: 100-continue-ish\r\n"))
+    #expect(!continues("Expectation: 100-continue\r\n"))
+  }
+
+  @Test func aRequestWithoutFieldsAndAnAbsentVersionAreReadExactly() {
+    #expect(requests(parse("GET / HTTP/1.1\r\n\r\n")).first?.headers.pairs.isEmpty == true)
+    #expect(errorStatus(parse("GET /\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("GET / \r\n\r\n")) == 400)
+    #expect(errorStatus(parse(" / HTTP/1.1\r\n\r\n")) == 400)
+    #expect(errorStatus(parse("GET  HTTP/1.1\r\n\r\n")) == 400)
+    #expect(requests(parse("OPTIONS * HTTP/1.1\r\n\r\n")).map(\.target) == ["*"])
+    #expect(errorStatus(parse("OPTIONS ** HTTP/1.1\r\n\r\n")) == 400)
   }
 }

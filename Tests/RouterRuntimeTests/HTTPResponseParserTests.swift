@@ -98,4 +98,44 @@ import Testing
     }
     #expect(parse("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", step: 1).ended)
   }
+
+  @Test func responsesCutAtEveryByteInTwoReadsParseAsInOne() {
+    for text in [
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: \t v \t\r\nContent-Length: 5\r\n\r\nhello",
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + "3;x=\"y\"\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n",
+      "HTTP/1.0 200\r\nConnection: keep-alive\r\n\r\nuntil the end",
+      "HTTP/1.1 200 OK\r\nX: a\u{1}\r\n\r\n",
+    ] {
+      let bytes = Array(text.utf8)
+      let expected = summary(bytes, cuts: [])
+      for cut in 0...bytes.count {
+        #expect(summary(bytes, cuts: [cut]) == expected, "\(text.debugDescription) cut at \(cut)")
+      }
+    }
+  }
+
+  /// The events of `bytes` fed in pieces cut at `cuts`, with the body pieces joined, then the end of stream.
+  func summary(_ bytes: [UInt8], cuts: [Int]) -> [String] {
+    var parser = HTTPResponseParser()
+    var lines: [String] = []
+    var body: [UInt8] = []
+    var from = 0
+    for to in cuts + [bytes.count] {
+      for event in parser.feed(bytes[from..<to]) {
+        if case .body(let piece) = event { body += piece } else { lines.append("\(event)") }
+      }
+      from = to
+    }
+    lines += parser.endOfStream().map { "\($0)" }
+    return lines + [String(decoding: body, as: UTF8.self)]
+  }
+
+  @Test func aHeadWithoutFieldsAndOddStatusLinesAreReadExactly() {
+    #expect(parse("HTTP/1.1 204 No  Content \r\n\r\n", step: 1000).ended)
+    #expect(parse("HTTP/1.1 204 \r\n\r\n", step: 1000).ended)
+    for statusLine in ["HTTP/1.1", "HTTP/1.1 ", "HTTP/1.1  204", "\r\nHTTP/1.1 204", "HTTP/1.1 2040", "http/1.1 204"] {
+      #expect(failure("\(statusLine)\r\n\r\n") != nil, "\(statusLine.debugDescription)")
+    }
+  }
 }

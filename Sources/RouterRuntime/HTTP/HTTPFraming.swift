@@ -47,9 +47,20 @@ enum HTTPFraming {
 
   /// Scans `bytes` from `resume` (at or after `start`, where the head begins) for the empty line ending a head.
   static func scanHead(_ bytes: [UInt8], start: Int, resume: Int) -> HeadScan {
+    bytes.withUnsafeBufferPointer { scanHead($0, start: start, resume: resume) }
+  }
+
+  /// Scans `bytes` from `resume` (at or after `start`, where the head begins) for the empty line ending a head.
+  static func scanHead(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadScan {
     var index = max(start, resume)
     while index < bytes.count {
-      switch bytes[index] {
+      let byte = bytes[index]
+      // Most bytes are neither CR nor LF: one comparison steps over them.
+      if byte > cr {
+        index += 1
+        continue
+      }
+      switch byte {
       case cr:
         guard index + 1 < bytes.count else { return .incomplete(resume: index) }
         guard bytes[index + 1] == lf else { return .invalid("bare CR in the message head") }
@@ -79,6 +90,11 @@ enum HTTPFraming {
 
   /// Scans `bytes` from `resume` for the CRLF ending a line.
   static func scanLine(_ bytes: [UInt8], resume: Int) -> LineScan {
+    bytes.withUnsafeBufferPointer { scanLine($0, resume: resume) }
+  }
+
+  /// Scans `bytes` from `resume` for the CRLF ending a line.
+  static func scanLine(_ bytes: UnsafeBufferPointer<UInt8>, resume: Int) -> LineScan {
     var index = resume
     while index < bytes.count {
       switch bytes[index] {
@@ -95,10 +111,12 @@ enum HTTPFraming {
     return .incomplete(resume: index)
   }
 
-  /// The lines of a complete head (`scanHead` checked that every line ends in CRLF).
-  static func lines(_ head: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-    guard !head.isEmpty else { return [] }
-    return head.split(separator: lf, omittingEmptySubsequences: false).map { $0.last == cr ? $0.dropLast() : $0 }
+  /// Where the line at `start` of a complete head ends: at its CR (`scanHead` checked that every CR
+  /// starts a CRLF), or at `end`, the end of the head's last line.
+  static func lineEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
+    var index = start
+    while index < end, bytes[index] != cr { index += 1 }
+    return index
   }
 
   // MARK: tokens and field lines
@@ -128,74 +146,176 @@ enum HTTPFraming {
     byte == space || byte == tab || (0x21...0x7E).contains(byte) || byte >= 0x80
   }
 
-  /// Reads a field line `name ":" OWS value OWS` (RFC 9112 5).
+  /// Where a field line's name and value (without the OWS around it) are, and where the line ends.
+  struct FieldSpan {
+    let name: Range<Int>
+    let value: Range<Int>
+    /// The index after the value's last byte or OWS: the line's end, or a CR.
+    let end: Int
+  }
+
+  /// Reads a field line `name ":" OWS value OWS` (RFC 9112 5) at `start`, in one pass over its bytes.
   ///
   /// The name must be a token (so no whitespace before the colon), a line starting with whitespace
-  /// (obsolete line folding) is refused, and the value must hold only `isFieldValueByte` bytes.
+  /// (obsolete line folding) is refused, and the value must hold only `isFieldValueByte` bytes. The value
+  /// ends at `end` or at a CR (in a complete head, the CRLF ending the line); the caller checks which.
+  static func fieldSpan(
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
+  ) -> Result<FieldSpan, HTTPFramingViolation> {
+    var index = start
+    if index < end, bytes[index] == space || bytes[index] == tab {
+      return .failure(.malformed("obsolete line folding in a header"))
+    }
+    while index < end, isTokenByte(bytes[index]) { index += 1 }
+    guard index > start, index < end, bytes[index] == colon else {
+      // Not `token ":"`: a line without a colon, or a name that is not a token.
+      let lineEnd = lineEnd(bytes, from: index, to: end)
+      let hasColon = UnsafeBufferPointer(rebasing: bytes[index..<lineEnd]).contains(colon)
+      return .failure(.malformed(hasColon ? "invalid header name" : "header line without a colon"))
+    }
+    let name = start..<index
+    index += 1
+    while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
+    let valueStart = index
+    var valueEnd = index
+    while index < end {
+      let byte = bytes[index]
+      if byte == space || byte == tab {
+        index += 1
+      } else if byte >= 0x21 && byte != 0x7F {
+        index += 1
+        valueEnd = index
+      } else {
+        break
+      }
+    }
+    if index < end, bytes[index] != cr { return .failure(invalidValue(bytes, name: name)) }
+    return .success(FieldSpan(name: name, value: valueStart..<valueEnd, end: index))
+  }
+
+  /// The failure for a field value with a byte `isFieldValueByte` refuses.
+  static func invalidValue(_ bytes: UnsafeBufferPointer<UInt8>, name: Range<Int>) -> HTTPFramingViolation {
+    .malformed(
+      "invalid character in the value of header \(String(decoding: UnsafeBufferPointer(rebasing: bytes[name]), as: UTF8.self))"
+    )
+  }
+
+  /// Reads one field line that is the whole of `line` (a trailer line, whose CRLF `scanLine` found).
+  static func fieldSpan(line bytes: UnsafeBufferPointer<UInt8>) -> Result<FieldSpan, HTTPFramingViolation> {
+    switch fieldSpan(bytes, from: 0, to: bytes.count) {
+    case .failure(let violation): .failure(violation)
+    case .success(let span) where span.end != bytes.count: .failure(invalidValue(bytes, name: span.name))
+    case .success(let span): .success(span)
+    }
+  }
+
+  /// Reads a field line `name ":" OWS value OWS` that is the whole of `line` (see `fieldSpan`).
   static func fieldLine(_ line: ArraySlice<UInt8>) -> Result<(name: String, value: String), HTTPFramingViolation> {
-    if line.first == space || line.first == tab { return .failure(.malformed("obsolete line folding in a header")) }
-    guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
-      return .failure(.malformed("header line without a colon"))
+    line.withUnsafeBufferPointer { bytes in
+      fieldSpan(line: bytes).map { span in (string(bytes, span.name), string(bytes, span.value)) }
     }
-    let name = line[line.startIndex..<colon]
-    guard isToken(name) else { return .failure(.malformed("invalid header name")) }
-    let value = line[line.index(after: colon)...].trimmingWhitespace()
-    guard value.allSatisfy(isFieldValueByte) else {
-      return .failure(.malformed("invalid character in the value of header \(String(decoding: name, as: UTF8.self))"))
+  }
+
+  /// The bytes at `range` as a String (invalid UTF-8 repaired).
+  static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+    String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+  }
+
+  static let colon = UInt8(ascii: ":")
+
+  /// What the field lines of a head say, read in one pass: every field (name and value built once each),
+  /// and the fields that frame the message, as they went by.
+  struct HeadFields {
+    var contentLength = ContentLengthValues()
+    var transferEncoding = TransferCodings()
+    var connection = ConnectionOptions()
+    /// The first Expect field is `100-continue` (any case).
+    var expectContinue = false
+    private var sawExpect = false
+
+    /// Takes note of the field `name` with `value` if it is one of those above.
+    mutating func note(_ bytes: UnsafeBufferPointer<UInt8>, name: Range<Int>, value: Range<Int>) {
+      let value = UnsafeBufferPointer(rebasing: bytes[value])
+      switch name.count {
+      case 14 where FieldName.equal(bytes, name, "content-length"): contentLength.add(value)
+      case 17 where FieldName.equal(bytes, name, "transfer-encoding"): transferEncoding.add(value)
+      case 10 where FieldName.equal(bytes, name, "connection"): connection.add(value)
+      case 6 where !sawExpect && FieldName.equal(bytes, name, "expect"):
+        sawExpect = true
+        expectContinue = FieldName.equal(value, 0..<value.count, "100-continue")
+      default: break
+      }
     }
-    return .success((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+  }
+
+  /// Why the field lines of a head were refused.
+  enum FieldsFailure: Error {
+    /// More than the most fields allowed (whatever else is wrong with them).
+    case tooMany
+    case violation(HTTPFramingViolation)
+  }
+
+  /// Reads the field lines of a complete head, `start..<end` (CRLF between lines, none after the last),
+  /// passing each name and value to `add` and noting the framing fields.
+  ///
+  /// More than `maxFields` lines fail as `tooMany` even when a line before the limit is malformed.
+  static func readFields(
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, maxFields: Int,
+    _ add: (_ name: String, _ value: String) -> Void
+  ) -> Result<HeadFields, FieldsFailure> {
+    var fields = HeadFields()
+    var index = start
+    var count = 0
+    while index < end {
+      count += 1
+      if count > maxFields { return .failure(.tooMany) }
+      switch fieldSpan(bytes, from: index, to: end) {
+      case .failure(let violation):
+        // The count decides first: count the lines left, each after a CR.
+        var rest = lineEnd(bytes, from: index, to: end)
+        while rest < end {
+          if bytes[rest] == cr { count += 1 }
+          rest += 1
+        }
+        return .failure(count > maxFields ? .tooMany : .violation(violation))
+      case .success(let span):
+        fields.note(bytes, name: span.name, value: span.value)
+        add(string(bytes, span.name), string(bytes, span.value))
+        index = span.end + 2
+      }
+    }
+    return .success(fields)
   }
 
   // MARK: body length
 
-  /// The body length that the Content-Length field values give, or nil without any (RFC 9112 6.3, RFC 9110 8.6).
-  ///
-  /// Each value is a comma-separated list of `1*DIGIT` of at most `maxContentLengthDigits` digits (no sign,
-  /// no spaces inside); several lines or list members are accepted only when they are all the same text.
+  /// The body length that the Content-Length field values give, or nil without any (see `ContentLengthValues`).
   static func contentLength(_ values: [String]) -> Result<Int?, HTTPFramingViolation> {
-    var length: (text: [UInt8], value: Int)?
-    for value in values {
-      for member in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-        let text = Array(member.trimmingWhitespace())
-        guard let number = decimal(text) else { return .failure(.malformed("invalid Content-Length")) }
-        if let length, length.text != text { return .failure(.malformed("conflicting Content-Length values")) }
-        length = (text, number)
-      }
-    }
-    return .success(length?.value)
+    var lengths = ContentLengthValues()
+    for var value in values { value.withUTF8 { lengths.add($0) } }
+    return lengths.result
   }
 
-  /// `1*DIGIT` with at most `maxContentLengthDigits` digits.
-  private static func decimal(_ text: some Collection<UInt8>) -> Int? {
-    guard !text.isEmpty, text.count <= maxContentLengthDigits else { return nil }
-    var value = 0
-    for byte in text {
-      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-      value = value * 10 + Int(byte - UInt8(ascii: "0"))
-    }
-    return value
-  }
-
-  /// Checks the Transfer-Encoding list across all its field lines (RFC 9112 6.1, 6.3); true when there is one.
-  ///
-  /// The only coding louter decodes is `chunked`: it must come last and only once (else malformed), and
-  /// any other coding before it is unsupported. Empty list members are skipped; an empty list is malformed.
+  /// Checks the Transfer-Encoding list across all its field lines (see `TransferCodings`); true when there is one.
   static func isChunked(_ values: [String]) -> Result<Bool, HTTPFramingViolation> {
-    guard !values.isEmpty else { return .success(false) }
-    let codings = values.flatMap { value in
-      value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true)
-        .map { String(decoding: $0.trimmingWhitespace(), as: UTF8.self).lowercased() }
-        .filter { !$0.isEmpty }
+    var codings = TransferCodings()
+    for var value in values { value.withUTF8 { codings.add($0) } }
+    return codings.result
+  }
+
+  /// Calls `body` with each member of the comma-separated list `bytes`, without its OWS; empty members too.
+  static func forEachListMember(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    var start = 0
+    while start <= bytes.count {
+      var end = start
+      while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+      var first = start
+      var last = end
+      while first < last, bytes[first] == space || bytes[first] == tab { first += 1 }
+      while last > first, bytes[last - 1] == space || bytes[last - 1] == tab { last -= 1 }
+      body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
+      start = end + 1
     }
-    guard !codings.isEmpty else { return .failure(.malformed("empty Transfer-Encoding")) }
-    guard codings.last == "chunked", codings.filter({ $0 == "chunked" }).count == 1 else {
-      return .failure(.malformed("Transfer-Encoding must end with chunked, once"))
-    }
-    if let other = codings.first(where: { $0 != "chunked" }) {
-      return .failure(
-        .init(kind: .unsupportedCoding, message: "transfer coding '\(other.prefix(64))' is not supported"))
-    }
-    return .success(true)
   }
 
   // MARK: chunks
@@ -206,6 +326,11 @@ enum HTTPFraming {
   /// At most `maxChunkSizeDigits` hex digits, no sign, no whitespace before the size or at the end; extensions
   /// are checked against that grammar and ignored. Nil when the line breaks it.
   static func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
+    line.withUnsafeBufferPointer { chunkSize($0) }
+  }
+
+  /// The size in a chunk-size line (see the other `chunkSize`).
+  static func chunkSize(_ line: UnsafeBufferPointer<UInt8>) -> Int? {
     var index = line.startIndex
     var size = 0
     while index < line.endIndex, let digit = HexDigit.value(of: line[index]) {
@@ -248,7 +373,7 @@ enum HTTPFraming {
   }
 
   /// The index after the quoted-string starting at `start` (RFC 9110 5.6.4), or nil if it is malformed.
-  private static func quotedStringEnd(_ line: ArraySlice<UInt8>, from start: Int) -> Int? {
+  private static func quotedStringEnd(_ line: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
     var index = start + 1
     while index < line.endIndex {
       let byte = line[index]
@@ -262,19 +387,6 @@ enum HTTPFraming {
       index += 1
     }
     return nil
-  }
-}
-
-extension BidirectionalCollection<UInt8> {
-  /// The bytes without leading and trailing SP and HTAB (OWS).
-  func trimmingWhitespace() -> SubSequence {
-    var start = startIndex
-    var end = endIndex
-    while start < end, self[start] == HTTPFraming.space || self[start] == HTTPFraming.tab { formIndex(after: &start) }
-    while end > start, self[index(before: end)] == HTTPFraming.space || self[index(before: end)] == HTTPFraming.tab {
-      formIndex(before: &end)
-    }
-    return self[start..<end]
   }
 }
 
@@ -294,8 +406,17 @@ enum FieldName {
     }
   }
 
+  /// True when the bytes at `range` are `lowercase` (ASCII, lowercase) in any ASCII case.
+  static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+    guard range.count == lowercase.utf8CodeUnitCount else { return false }
+    let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+    for offset in 0..<range.count where lower(bytes[range.lowerBound + offset]) != other[offset] { return false }
+    return true
+  }
+
+  /// The byte with A-Z folded to a-z.
   @inline(__always)
-  private static func lower(_ byte: UInt8) -> UInt8 {
+  static func lower(_ byte: UInt8) -> UInt8 {
     byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
   }
 }
@@ -306,13 +427,18 @@ struct ConnectionOptions: Equatable {
   private(set) var close = false
   private(set) var keepAlive = false
 
+  /// No Connection field yet.
+  init() {}
+
   init(_ values: some Sequence<String>) {
-    for value in values {
-      for token in Array(value.utf8).split(separator: UInt8(ascii: ",")) {
-        let name = String(decoding: Self.trimmingWhitespace(token), as: UTF8.self)
-        if FieldName.equal(name, "close") { close = true }
-        if FieldName.equal(name, "keep-alive") { keepAlive = true }
-      }
+    for var value in values { value.withUTF8 { add($0) } }
+  }
+
+  /// Takes the options of one more Connection field value.
+  mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
+    HTTPFraming.forEachListMember(value) { token in
+      if FieldName.equal(token, 0..<token.count, "close") { close = true }
+      if FieldName.equal(token, 0..<token.count, "keep-alive") { keepAlive = true }
     }
   }
 
@@ -322,12 +448,94 @@ struct ConnectionOptions: Equatable {
     if close { return false }
     return persistentByDefault || keepAlive
   }
+}
 
-  private static func trimmingWhitespace(_ token: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-    var start = token.startIndex
-    var end = token.endIndex
-    while start < end, token[start] == 0x20 || token[start] == 0x09 { start += 1 }
-    while end > start, token[end - 1] == 0x20 || token[end - 1] == 0x09 { end -= 1 }
-    return token[start..<end]
+/// The Content-Length field values of a message, taken one by one (RFC 9112 6.3, RFC 9110 8.6).
+///
+/// Each value is a comma-separated list of `1*DIGIT` of at most `maxContentLengthDigits` digits (no sign,
+/// no spaces inside); several lines or list members are accepted only when they are all the same text.
+struct ContentLengthValues {
+  /// The body length the values give so far, nil without any, or the first violation.
+  private(set) var result: Result<Int?, HTTPFramingViolation> = .success(nil)
+  /// The digits of the first member: two digit strings of one length are the same text exactly when they
+  /// have the same value.
+  private var first: (digits: Int, value: Int)?
+
+  /// Takes one more Content-Length field value.
+  mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
+    HTTPFraming.forEachListMember(value) { member in
+      guard case .success = result else { return }
+      guard let number = Self.decimal(member) else {
+        result = .failure(.malformed("invalid Content-Length"))
+        return
+      }
+      if let first, first.digits != member.count || first.value != number {
+        result = .failure(.malformed("conflicting Content-Length values"))
+        return
+      }
+      first = (member.count, number)
+      result = .success(number)
+    }
+  }
+
+  /// `1*DIGIT` with at most `maxContentLengthDigits` digits.
+  private static func decimal(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+    guard !text.isEmpty, text.count <= HTTPFraming.maxContentLengthDigits else { return nil }
+    var value = 0
+    for byte in text {
+      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+      value = value * 10 + Int(byte - UInt8(ascii: "0"))
+    }
+    return value
+  }
+}
+
+/// The Transfer-Encoding list of a message across all its field lines, taken one by one (RFC 9112 6.1, 6.3).
+///
+/// The only coding louter decodes is `chunked`: it must come last and only once (else malformed), and
+/// any other coding before it is unsupported. Empty list members are skipped; an empty list is malformed.
+struct TransferCodings {
+  /// A Transfer-Encoding field was seen.
+  private(set) var isPresent = false
+  private var codings = 0
+  private var chunked = 0
+  private var lastIsChunked = false
+  /// The first coding other than `chunked`, lowercased.
+  private var firstOther: String?
+
+  /// Takes one more Transfer-Encoding field value.
+  mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
+    isPresent = true
+    HTTPFraming.forEachListMember(value) { coding in
+      guard !coding.isEmpty else { return }
+      codings += 1
+      lastIsChunked = Self.isChunked(coding)
+      if lastIsChunked {
+        chunked += 1
+      } else if firstOther == nil {
+        firstOther = String(decoding: coding, as: UTF8.self).lowercased()
+      }
+    }
+  }
+
+  /// Whether the codings are `chunked` (false without a field), or how they break the rules.
+  var result: Result<Bool, HTTPFramingViolation> {
+    guard isPresent else { return .success(false) }
+    guard codings > 0 else { return .failure(.malformed("empty Transfer-Encoding")) }
+    guard lastIsChunked, chunked == 1 else {
+      return .failure(.malformed("Transfer-Encoding must end with chunked, once"))
+    }
+    if let other = firstOther {
+      return .failure(
+        .init(kind: .unsupportedCoding, message: "transfer coding '\(other.prefix(64))' is not supported"))
+    }
+    return .success(true)
+  }
+
+  /// A coding is `chunked` in any ASCII case. Only ASCII folds: a coding name is a token, and a KELVIN SIGN,
+  /// which Unicode lowercases to `k`, must not make `chunKed` (with it) read as chunked where another parser
+  /// sees an unknown coding.
+  private static func isChunked(_ coding: UnsafeBufferPointer<UInt8>) -> Bool {
+    FieldName.equal(coding, 0..<coding.count, "chunked")
   }
 }

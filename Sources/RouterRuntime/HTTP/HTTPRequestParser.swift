@@ -83,8 +83,32 @@ public struct HTTPRequestParser: Sendable {
   /// Feeds bytes; returns the events they completed.
   public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
     if case .failed = state { return [] }
-    buffer.append(contentsOf: bytes)
     var events: [Event] = []
+    // With nothing buffered the bytes are parsed where they are, and only what is left over is kept.
+    if buffer.isEmpty,
+      bytes.withContiguousStorageIfAvailable({ (input: UnsafeBufferPointer<UInt8>) -> Void in
+        let consumed = consume(input, into: &events)
+        if case .failed = state { return }
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: input[consumed...]))
+        scanned = max(0, scanned - consumed)
+      }) != nil
+    {
+      return events
+    }
+    buffer.append(contentsOf: bytes)
+    var input: [UInt8] = []
+    swap(&input, &buffer)
+    let consumed = input.withUnsafeBufferPointer { consume($0, into: &events) }
+    if case .failed = state { return events }
+    input.removeFirst(consumed)
+    buffer = input
+    scanned = max(0, scanned - consumed)
+    return events
+  }
+
+  /// Parses `input` (the buffered bytes and the new ones) as far as it goes; returns how many bytes it used.
+  /// `scanned` counts from the start of `input`.
+  private mutating func consume(_ input: UnsafeBufferPointer<UInt8>, into events: inout [Event]) -> Int {
     var position = 0
     loop: while true {
       switch state {
@@ -92,17 +116,17 @@ public struct HTTPRequestParser: Sendable {
         break loop
       case .head:
         // RFC 9112 2.2: empty lines before a request line are ignored.
-        while position + 1 < buffer.count, buffer[position] == HTTPFraming.cr, buffer[position + 1] == HTTPFraming.lf {
+        while position + 1 < input.count, input[position] == HTTPFraming.cr, input[position + 1] == HTTPFraming.lf {
           position += 2
         }
         let end: (head: Int, body: Int)
-        switch HTTPFraming.scanHead(buffer, start: position, resume: scanned) {
+        switch HTTPFraming.scanHead(input, start: position, resume: scanned) {
         case .invalid(let message):
           fail(400, message, into: &events)
           break loop
         case .incomplete(let resume):
           scanned = resume
-          if buffer.count - position > maxHeadBytes {
+          if input.count - position > maxHeadBytes {
             fail(431, "request line and headers exceed \(maxHeadBytes) bytes", into: &events)
           }
           break loop
@@ -113,10 +137,10 @@ public struct HTTPRequestParser: Sendable {
           fail(431, "request line and headers exceed \(maxHeadBytes) bytes", into: &events)
           break loop
         }
-        let headBytes = buffer[position..<end.head]
+        let headStart = position
         position = end.body
         scanned = position
-        switch parseHead(headBytes) {
+        switch parseHead(input, from: headStart, to: end.head) {
         case .failure(let error):
           fail(error.status, error.message, into: &events)
           break loop
@@ -131,17 +155,19 @@ public struct HTTPRequestParser: Sendable {
               fail(413, "request body of \(length) bytes exceeds the limit of \(maxBodyBytes)", into: &events)
               break loop
             }
-            if expectContinue, buffer.count == position { events.append(.expectContinue) }
+            if expectContinue, input.count == position { events.append(.expectContinue) }
             if length == 0 { finishRequest(into: &events) } else { state = .fixedBody(remaining: length) }
           case .chunked:
-            if expectContinue, buffer.count == position { events.append(.expectContinue) }
+            if expectContinue, input.count == position { events.append(.expectContinue) }
             state = .chunkSize
           }
         }
       case .fixedBody(let remaining):
-        let available = min(remaining, buffer.count - position)
+        let available = min(remaining, input.count - position)
         if available == 0 { break loop }
-        body.append(contentsOf: buffer[position..<(position + available)])
+        let piece = UnsafeBufferPointer(rebasing: input[position..<(position + available)])
+        // A body that arrived whole is copied once, at its size.
+        if body.isEmpty { body = Array(piece) } else { body.append(contentsOf: piece) }
         position += available
         scanned = position
         if remaining - available == 0 {
@@ -152,12 +178,12 @@ public struct HTTPRequestParser: Sendable {
       case .chunkSize:
         guard
           let line = nextLine(
-            from: &position, limit: HTTPFraming.maxChunkLineBytes, tooLong: (400, "chunk size line too long"),
+            input, from: &position, limit: HTTPFraming.maxChunkLineBytes, tooLong: (400, "chunk size line too long"),
             into: &events)
         else {
           break loop
         }
-        guard let size = HTTPFraming.chunkSize(line) else {
+        guard let size = HTTPFraming.chunkSize(UnsafeBufferPointer(rebasing: input[line])) else {
           fail(400, "malformed chunk size", into: &events)
           break loop
         }
@@ -170,30 +196,33 @@ public struct HTTPRequestParser: Sendable {
           state = .chunkData(remaining: size)
         }
       case .chunkData(let remaining):
-        let available = min(remaining, buffer.count - position)
+        let available = min(remaining, input.count - position)
         if available == 0 { break loop }
-        body.append(contentsOf: buffer[position..<(position + available)])
+        body.append(contentsOf: UnsafeBufferPointer(rebasing: input[position..<(position + available)]))
         position += available
         scanned = position
         state = remaining - available == 0 ? .chunkDataEnd : .chunkData(remaining: remaining - available)
       case .chunkDataEnd:
         // The line after the data must be empty: `limit: 0` refuses anything before its CRLF.
         guard
-          nextLine(from: &position, limit: 0, tooLong: (400, "chunk data longer than its size"), into: &events) != nil
+          nextLine(
+            input, from: &position, limit: 0, tooLong: (400, "chunk data longer than its size"), into: &events)
+            != nil
         else { break loop }
         state = .chunkSize
       case .trailers(let consumed):
         let start = position
         guard
           let line = nextLine(
-            from: &position, limit: maxHeadBytes - consumed, tooLong: (431, "trailers exceed \(maxHeadBytes) bytes"),
-            into: &events)
+            input, from: &position, limit: maxHeadBytes - consumed,
+            tooLong: (431, "trailers exceed \(maxHeadBytes) bytes"), into: &events)
         else {
           break loop
         }
         if line.isEmpty {
           finishRequest(into: &events)
-        } else if case .failure(let violation) = HTTPFraming.fieldLine(line) {
+        } else if case .failure(let violation) = HTTPFraming.fieldSpan(line: UnsafeBufferPointer(rebasing: input[line]))
+        {
           fail(400, "trailer: \(violation.message)", into: &events)
           break loop
         } else {
@@ -201,19 +230,17 @@ public struct HTTPRequestParser: Sendable {
         }
       }
     }
-    if position > 0 {
-      buffer.removeFirst(min(position, buffer.count))
-      scanned = max(0, scanned - position)
-    }
-    return events
+    return position
   }
 
-  /// The next CRLF-terminated line at `position` (moved past it), or nil when it is incomplete or the parser
-  /// failed: a bare CR or LF is a 400, a line longer than `limit` bytes the `tooLong` error.
+  /// Where the next CRLF-terminated line at `position` of `input` is (`position` moved past it), or nil when
+  /// it is incomplete or the parser failed: a bare CR or LF is a 400, a line longer than `limit` bytes the
+  /// `tooLong` error.
   private mutating func nextLine(
-    from position: inout Int, limit: Int, tooLong: (status: Int, message: String), into events: inout [Event]
-  ) -> ArraySlice<UInt8>? {
-    switch HTTPFraming.scanLine(buffer, resume: max(position, scanned)) {
+    _ input: UnsafeBufferPointer<UInt8>, from position: inout Int, limit: Int,
+    tooLong: (status: Int, message: String), into events: inout [Event]
+  ) -> Range<Int>? {
+    switch HTTPFraming.scanLine(input, resume: max(position, scanned)) {
     case .invalid(let message):
       fail(400, message, into: &events)
       return nil
@@ -226,7 +253,7 @@ public struct HTTPRequestParser: Sendable {
         fail(tooLong.status, tooLong.message, into: &events)
         return nil
       }
-      let line = buffer[position..<content]
+      let line = position..<content
       position = next
       scanned = next
       return line
@@ -256,57 +283,75 @@ public struct HTTPRequestParser: Sendable {
     case chunked
   }
 
-  private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, BodyFraming, Bool), HTTPParseError> {
-    let lines = HTTPFraming.lines(bytes)
-    guard let requestLine = lines.first else { return .failure(HTTPParseError(status: 400, message: "empty request")) }
+  /// Reads the head `start..<end` of `bytes` (lines between CRLFs, none after the last) in one pass: the
+  /// request line, then each field line, whose name and value become Strings once.
+  private func parseHead(
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
+  ) -> Result<(HTTPRequest, BodyFraming, Bool), HTTPParseError> {
+    guard start < end else { return .failure(HTTPParseError(status: 400, message: "empty request")) }
     // request-line = method SP request-target SP HTTP-version, with exactly one SP between the parts.
-    let parts = requestLine.split(separator: HTTPFraming.space, omittingEmptySubsequences: false)
-    guard parts.count == 3 else { return .failure(HTTPParseError(status: 400, message: "malformed request line")) }
-    guard HTTPFraming.isToken(parts[0]) else {
+    var lineEnd = start
+    var spaceCount = 0
+    var firstSpace = start
+    var secondSpace = start
+    while lineEnd < end, bytes[lineEnd] != HTTPFraming.cr {
+      if bytes[lineEnd] == HTTPFraming.space {
+        spaceCount += 1
+        if spaceCount == 1 { firstSpace = lineEnd } else if spaceCount == 2 { secondSpace = lineEnd }
+      }
+      lineEnd += 1
+    }
+    guard spaceCount == 2 else { return .failure(HTTPParseError(status: 400, message: "malformed request line")) }
+    let methodBytes = UnsafeBufferPointer(rebasing: bytes[start..<firstSpace])
+    guard HTTPFraming.isToken(methodBytes) else {
       return .failure(HTTPParseError(status: 400, message: "malformed method"))
     }
     // Origin form or `*`: visible ASCII only (anything else must be percent-encoded).
-    guard parts[1].first == UInt8(ascii: "/") || parts[1].elementsEqual([UInt8(ascii: "*")]),
-      parts[1].allSatisfy({ (0x21...0x7E).contains($0) })
+    let targetBytes = UnsafeBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace])
+    guard targetBytes.first == UInt8(ascii: "/") || (targetBytes.count == 1 && targetBytes[0] == UInt8(ascii: "*")),
+      targetBytes.allSatisfy({ (0x21...0x7E).contains($0) })
     else {
       return .failure(HTTPParseError(status: 400, message: "request target must be a path"))
     }
-    let method = String(decoding: parts[0], as: UTF8.self)
-    let target = String(decoding: parts[1], as: UTF8.self)
+    let versionBytes = UnsafeBufferPointer(rebasing: bytes[(secondSpace + 1)..<lineEnd])
     let version: HTTPVersion
-    switch String(decoding: parts[2], as: UTF8.self) {
-    case "HTTP/1.1": version = .http11
-    case "HTTP/1.0": version = .http10
-    case let other:
+    if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+      version = .http11
+    } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+      version = .http10
+    } else {
       // HTTP-version = "HTTP/" DIGIT "." DIGIT: a well-formed other version is unsupported, anything else malformed.
       let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-      let text = Array(parts[2])
+      let text = Array(versionBytes)
       if text.count == 8, text.starts(with: Array("HTTP/".utf8)), isDigit(text[5]), text[6] == UInt8(ascii: "."),
         isDigit(text[7])
       {
+        let other = String(decoding: text, as: UTF8.self)
         return .failure(HTTPParseError(status: 505, message: "\(other) is not supported"))
       }
       return .failure(HTTPParseError(status: 400, message: "malformed protocol version"))
     }
-    var headers = HTTPHeaders()
-    let headerLines = lines.dropFirst()
-    if headerLines.count > maxHeaders {
-      return .failure(HTTPParseError(status: 431, message: "more than \(maxHeaders) header fields"))
-    }
-    for line in headerLines {
-      switch HTTPFraming.fieldLine(line) {
-      case .failure(let violation): return .failure(HTTPParseError(status: 400, message: violation.message))
-      case .success(let field): headers.append(name: field.name, value: field.value)
-      }
-    }
-    let keepAlive = ConnectionOptions(headers.values(for: "connection")).persists(
-      persistentByDefault: version == .http11)
-    let framing: BodyFraming
-    switch (
-      HTTPFraming.isChunked(headers.values(for: "transfer-encoding")),
-      HTTPFraming.contentLength(headers.values(for: "content-length"))
-    )
+    let method = String(decoding: methodBytes, as: UTF8.self)
+    let target = String(decoding: targetBytes, as: UTF8.self)
+    var pairs: [(name: String, value: String)] = []
+    pairs.reserveCapacity(max(0, min(maxHeaders, 16)))
+    let fields: HTTPFraming.HeadFields
+    switch HTTPFraming.readFields(
+      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders,
+      {
+        pairs.append(($0, $1))
+      })
     {
+    case .failure(.tooMany):
+      return .failure(HTTPParseError(status: 431, message: "more than \(maxHeaders) header fields"))
+    case .failure(.violation(let violation)):
+      return .failure(HTTPParseError(status: 400, message: violation.message))
+    case .success(let read):
+      fields = read
+    }
+    let keepAlive = fields.connection.persists(persistentByDefault: version == .http11)
+    let framing: BodyFraming
+    switch (fields.transferEncoding.result, fields.contentLength.result) {
     case (.failure(let violation), _):
       return .failure(
         HTTPParseError(status: violation.kind == .unsupportedCoding ? 501 : 400, message: violation.message))
@@ -324,8 +369,8 @@ public struct HTTPRequestParser: Sendable {
     case (.success(false), .success(let length)):
       framing = length.map { .length($0) } ?? .none
     }
-    let expectContinue = headers["expect"]?.lowercased() == "100-continue"
-    let request = HTTPRequest(method: method, target: target, version: version, headers: headers, keepAlive: keepAlive)
-    return .success((request, framing, expectContinue))
+    let request = HTTPRequest(
+      method: method, target: target, version: version, headers: HTTPHeaders(pairs), keepAlive: keepAlive)
+    return .success((request, framing, fields.expectContinue))
   }
 }

@@ -1,8 +1,9 @@
 /// The HTTP/1.1 response parser of the upstream client: a pure state machine fed bytes.
 ///
 /// Body bytes come out as they arrive (de-chunked), never buffered to the end.
-struct HTTPResponseParser: Sendable {
-  enum Event: Sendable, Equatable {
+public struct HTTPResponseParser: Sendable {
+  /// What bytes completed: the head (after any 1xx heads), a piece of the body, its end, or why it failed.
+  public enum Event: Sendable, Equatable {
     case head(status: Int, headers: [UpstreamRequest.Header], keepAlive: Bool)
     case body([UInt8])
     case end
@@ -28,6 +29,9 @@ struct HTTPResponseParser: Sendable {
   private var scanned = 0
   let maxHeadBytes = 64 * 1024
 
+  /// A parser waiting for a response's first byte.
+  public init() {}
+
   /// True once the response ended.
   var isDone: Bool {
     if case .done = state { return true }
@@ -40,9 +44,48 @@ struct HTTPResponseParser: Sendable {
     return false
   }
 
-  mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
-    buffer.append(contentsOf: bytes)
+  /// Feeds bytes; returns the events they completed.
+  public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
+    switch state {
+    case .done, .failed: return []
+    default: break
+    }
     var events: [Event] = []
+    // With nothing buffered the bytes are parsed where they are (a body piece is copied once, into its
+    // event), and only what is left over is kept.
+    if buffer.isEmpty,
+      bytes.withContiguousStorageIfAvailable({ (input: UnsafeBufferPointer<UInt8>) -> Void in
+        let consumed = consume(input, into: &events)
+        keep(input, after: consumed)
+      }) != nil
+    {
+      return events
+    }
+    buffer.append(contentsOf: bytes)
+    var input: [UInt8] = []
+    swap(&input, &buffer)
+    input.withUnsafeBufferPointer { input in
+      let consumed = consume(input, into: &events)
+      keep(input, after: consumed)
+    }
+    return events
+  }
+
+  /// Buffers the bytes of `input` after `consumed` unless the response is over.
+  private mutating func keep(_ input: UnsafeBufferPointer<UInt8>, after consumed: Int) {
+    switch state {
+    case .done, .failed:
+      buffer = []
+      scanned = 0
+    default:
+      buffer = Array(UnsafeBufferPointer(rebasing: input[consumed...]))
+      scanned = max(0, scanned - consumed)
+    }
+  }
+
+  /// Parses `input` (the buffered bytes and the new ones) as far as it goes; returns how many bytes it used.
+  /// `scanned` counts from the start of `input`.
+  private mutating func consume(_ input: UnsafeBufferPointer<UInt8>, into events: inout [Event]) -> Int {
     var position = 0
     loop: while true {
       switch state {
@@ -50,13 +93,13 @@ struct HTTPResponseParser: Sendable {
         break loop
       case .head:
         let end: (head: Int, body: Int)
-        switch HTTPFraming.scanHead(buffer, start: position, resume: scanned) {
+        switch HTTPFraming.scanHead(input, start: position, resume: scanned) {
         case .invalid(let message):
           fail(message, &events)
           break loop
         case .incomplete(let resume):
           scanned = resume
-          if buffer.count - position > maxHeadBytes { fail("response head too large", &events) }
+          if input.count - position > maxHeadBytes { fail("response head too large", &events) }
           break loop
         case .complete(let head, let body):
           end = (head, body)
@@ -65,10 +108,10 @@ struct HTTPResponseParser: Sendable {
           fail("response head too large", &events)
           break loop
         }
-        let lines = HTTPFraming.lines(buffer[position..<end.head])
+        let headStart = position
         position = end.body
         scanned = position
-        switch Self.parseHead(lines) {
+        switch Self.parseHead(input, from: headStart, to: end.head) {
         case .failure(let violation):
           fail(violation.message, &events)
           break loop
@@ -88,9 +131,9 @@ struct HTTPResponseParser: Sendable {
           }
         }
       case .fixed(let remaining):
-        let available = min(remaining, buffer.count - position)
+        let available = min(remaining, input.count - position)
         if available == 0 { break loop }
-        events.append(.body(Array(buffer[position..<(position + available)])))
+        events.append(.body(Array(UnsafeBufferPointer(rebasing: input[position..<(position + available)]))))
         position += available
         scanned = position
         if remaining == available {
@@ -100,44 +143,47 @@ struct HTTPResponseParser: Sendable {
           state = .fixed(remaining: remaining - available)
         }
       case .chunkSize:
-        guard let line = nextLine(from: &position, limit: HTTPFraming.maxChunkLineBytes, &events) else { break loop }
-        guard let size = HTTPFraming.chunkSize(line) else {
+        guard let line = nextLine(input, from: &position, limit: HTTPFraming.maxChunkLineBytes, &events) else {
+          break loop
+        }
+        guard let size = HTTPFraming.chunkSize(UnsafeBufferPointer(rebasing: input[line])) else {
           fail("malformed chunk size", &events)
           break loop
         }
         state = size == 0 ? .trailers(bytes: 0) : .chunkData(remaining: size)
       case .chunkData(let remaining):
-        let available = min(remaining, buffer.count - position)
+        let available = min(remaining, input.count - position)
         if available == 0 { break loop }
-        events.append(.body(Array(buffer[position..<(position + available)])))
+        events.append(.body(Array(UnsafeBufferPointer(rebasing: input[position..<(position + available)]))))
         position += available
         scanned = position
         state = remaining == available ? .chunkDataEnd : .chunkData(remaining: remaining - available)
       case .chunkDataEnd:
         // The line after the data must be empty: `limit: 0` refuses anything before its CRLF.
-        guard nextLine(from: &position, limit: 0, &events) != nil else { break loop }
+        guard nextLine(input, from: &position, limit: 0, &events) != nil else { break loop }
         state = .chunkSize
       case .trailers(let consumed):
         let start = position
-        guard let line = nextLine(from: &position, limit: maxHeadBytes - consumed, &events) else { break loop }
+        guard let line = nextLine(input, from: &position, limit: maxHeadBytes - consumed, &events) else {
+          break loop
+        }
         if line.isEmpty {
           state = .done
           events.append(.end)
-        } else if case .failure(let violation) = HTTPFraming.fieldLine(line) {
+        } else if case .failure(let violation) = HTTPFraming.fieldSpan(line: UnsafeBufferPointer(rebasing: input[line]))
+        {
           fail("trailer: \(violation.message)", &events)
           break loop
         } else {
           state = .trailers(bytes: consumed + (position - start))
         }
       case .untilClose:
-        if position < buffer.count { events.append(.body(Array(buffer[position...]))) }
-        position = buffer.count
+        if position < input.count { events.append(.body(Array(UnsafeBufferPointer(rebasing: input[position...])))) }
+        position = input.count
         break loop
       }
     }
-    buffer.removeFirst(min(position, buffer.count))
-    scanned = max(0, scanned - position)
-    return events
+    return position
   }
 
   /// The peer closed the connection.
@@ -154,10 +200,12 @@ struct HTTPResponseParser: Sendable {
     }
   }
 
-  /// The next CRLF-terminated line at `position` (moved past it), or nil when it is incomplete or the parser
-  /// failed on a bare CR or LF or a line longer than `limit` bytes.
-  private mutating func nextLine(from position: inout Int, limit: Int, _ events: inout [Event]) -> ArraySlice<UInt8>? {
-    switch HTTPFraming.scanLine(buffer, resume: max(position, scanned)) {
+  /// Where the next CRLF-terminated line at `position` of `input` is (`position` moved past it), or nil when
+  /// it is incomplete or the parser failed on a bare CR or LF or a line longer than `limit` bytes.
+  private mutating func nextLine(
+    _ input: UnsafeBufferPointer<UInt8>, from position: inout Int, limit: Int, _ events: inout [Event]
+  ) -> Range<Int>? {
+    switch HTTPFraming.scanLine(input, resume: max(position, scanned)) {
     case .invalid(let message):
       fail(message, &events)
       return nil
@@ -170,7 +218,7 @@ struct HTTPResponseParser: Sendable {
         fail("response line too long or chunk data longer than its size", &events)
         return nil
       }
-      let line = buffer[position..<content]
+      let line = position..<content
       position = next
       scanned = next
       return line
@@ -198,40 +246,53 @@ struct HTTPResponseParser: Sendable {
     var framing: BodyFraming
   }
 
-  /// Reads a status line `HTTP/1.x SP 3DIGIT [SP reason]` and its field lines, and decides the framing
-  /// (RFC 9112 6.3): no body for 1xx, 204 and 304; else chunked, then Content-Length, then until close.
-  static func parseHead(_ lines: [ArraySlice<UInt8>]) -> Result<Head, HTTPFramingViolation> {
-    guard let statusLine = lines.first else { return .failure(.malformed("empty response head")) }
-    let parts = statusLine.split(separator: HTTPFraming.space, maxSplits: 2, omittingEmptySubsequences: false)
-    let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-    guard parts.count >= 2,
-      parts[0].elementsEqual("HTTP/1.1".utf8) || parts[0].elementsEqual("HTTP/1.0".utf8),
-      parts[1].count == 3, parts[1].allSatisfy(isDigit),
-      parts.count == 2 || parts[2].allSatisfy(HTTPFraming.isFieldValueByte)
-    else { return .failure(.malformed("malformed status line")) }
-    let status = parts[1].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-    guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
-    let isHTTP10 = parts[0].elementsEqual("HTTP/1.0".utf8)
-    var headers: [UpstreamRequest.Header] = []
-    for line in lines.dropFirst() {
-      switch HTTPFraming.fieldLine(line) {
-      case .failure(let violation): return .failure(violation)
-      case .success(let field): headers.append(.init(name: field.name, value: field.value))
-      }
+  /// Reads the head `start..<end` of `bytes` (lines between CRLFs, none after the last) in one pass: a status
+  /// line `HTTP/1.x SP 3DIGIT [SP reason]` and its field lines, and decides the framing (RFC 9112 6.3): no body
+  /// for 1xx, 204 and 304; else chunked, then Content-Length, then until close.
+  static func parseHead(
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
+  ) -> Result<Head, HTTPFramingViolation> {
+    guard start < end else { return .failure(.malformed("empty response head")) }
+    let lineEnd = HTTPFraming.lineEnd(bytes, from: start, to: end)
+    let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
+    // The status line's parts: the version, the code, and whatever follows a second SP.
+    guard let firstSpace = line.firstIndex(of: HTTPFraming.space) else {
+      return .failure(.malformed("malformed status line"))
     }
-    let values = { (name: String) in headers.filter { FieldName.equal($0.name, name) }.map(\.value) }
-    var close = !ConnectionOptions(values("connection")).persists(persistentByDefault: !isHTTP10)
-    let transferEncoding = values("transfer-encoding")
-    if !transferEncoding.isEmpty, isHTTP10 {
+    let secondSpace = line[(firstSpace + 1)...].firstIndex(of: HTTPFraming.space)
+    let version = UnsafeBufferPointer(rebasing: line[..<firstSpace])
+    let code = UnsafeBufferPointer(rebasing: line[(firstSpace + 1)..<(secondSpace ?? line.count)])
+    let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+    let isHTTP10 = version.elementsEqual("HTTP/1.0".utf8)
+    guard isHTTP10 || version.elementsEqual("HTTP/1.1".utf8),
+      code.count == 3, code.allSatisfy(isDigit),
+      line[((secondSpace ?? line.count - 1) + 1)...].allSatisfy(HTTPFraming.isFieldValueByte)
+    else { return .failure(.malformed("malformed status line")) }
+    let status = code.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
+    var headers: [UpstreamRequest.Header] = []
+    let fields: HTTPFraming.HeadFields
+    switch HTTPFraming.readFields(
+      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: .max,
+      {
+        headers.append(.init(name: $0, value: $1))
+      })
+    {
+    case .failure(.tooMany): return .failure(.malformed("too many header fields"))
+    case .failure(.violation(let violation)): return .failure(violation)
+    case .success(let read): fields = read
+    }
+    var close = !fields.connection.persists(persistentByDefault: !isHTTP10)
+    if fields.transferEncoding.isPresent, isHTTP10 {
       return .failure(.malformed("Transfer-Encoding in an HTTP/1.0 response"))
     }
     let chunked: Bool
-    switch HTTPFraming.isChunked(transferEncoding) {
+    switch fields.transferEncoding.result {
     case .failure(let violation): return .failure(violation)
     case .success(let value): chunked = value
     }
     let length: Int?
-    switch HTTPFraming.contentLength(values("content-length")) {
+    switch fields.contentLength.result {
     case .failure(let violation): return .failure(violation)
     case .success(let value): length = value
     }
