@@ -1,0 +1,77 @@
+import RouteSpec
+import Testing
+
+@testable import RouterRuntime
+
+/// The decoder's and translator's shortcuts (field lookup by length and bit flags, paths written out only when
+/// needed, text turns built without per-part objects) read and write exactly what the plain forms did.
+@Suite struct TranslationFastPathTests {
+  /// Members past the 64th are tracked apart from the first 64; both are read and reported alike.
+  @Test func anObjectOfMoreThan64MembersIsReadWhole() throws {
+    let extra = (0..<68).map { "\"f\($0)\":\($0)" }.joined(separator: ",")
+    let request = try GeminiRequest.decode(
+      trJSON(#"{"contents":[{"parts":[{"# + extra + #","text":"hi","thought":true}]}]}"#))
+    let part = try #require(request.contents.first?.parts.first)
+    #expect(part.payload == .text("hi"))
+    #expect(part.thought)
+    #expect(request.unknownFields == (0..<68).map { "contents[0].parts[0].f\($0)" })
+  }
+
+  /// Field names compare as Strings do (canonical equivalence): `top` + KELVIN SIGN is `topK`, though its bytes
+  /// are longer. The length shortcut applies only to ASCII names.
+  @Test func aNonASCIIFieldNameEqualToAKnownNameIsThatField() throws {
+    let request = try GeminiRequest.decode(
+      trJSON(#"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"top\u212A":5}}"#))
+    #expect(request.generationConfig.topK == 5)
+    #expect(request.unknownFields.isEmpty)
+  }
+
+  /// A snake_case member among camelCase ones is found by its canonical name and reported by its own.
+  @Test func snakeCaseAndUnknownMembersMix() throws {
+    let request = try GeminiRequest.decode(
+      trJSON(
+        #"{"contents":[{"parts":[{"text":"hi"}]}],"generation_config":{"max_output_tokens":7,"top_p":0.5,"odd_one":1}}"#
+      ))
+    #expect(request.generationConfig.maxOutputTokens == 7)
+    #expect(request.generationConfig.topP == 0.5)
+    #expect(request.unknownFields == ["generationConfig.odd_one"])
+  }
+
+  /// Every data member of an over-full part is named, in reading order.
+  @Test func aPartWithThreeDataMembersNamesThemAll() throws {
+    let message = try trDecodeError(
+      #"{"contents":[{"parts":[{"functionCall":{"name":"f"},"text":"a","inlineData":{"mimeType":"image/png","data":"AAAA"}}]}]}"#
+    )
+    #expect(
+      message
+        == "contents[0].parts[0]: a part must have exactly one data field, found text and inlineData and functionCall")
+  }
+
+  /// Paths written out late still name the right part.
+  @Test func errorsAndWarningsNameTheirPart() throws {
+    let error = try trTranslateError(
+      #"{"contents":[{"role":"user","parts":[{"text":"a"},{"functionCall":{"name":"f"}}]}]}"#)
+    #expect(error == "contents[0].parts[1]: functionCall must be in a model turn, not a user turn")
+    let translated = try trTranslate(
+      #"{"contents":[{"role":"model","parts":[{"text":"a"},{"inlineData":{"mimeType":"image/png","data":"AAAA"}}]},{"role":"user","parts":[{"text":"b","videoMetadata":{}}]}]}"#
+    )
+    #expect(translated.warnings.headerValue == "dropped=contents[0].parts[1],contents[1].parts[0].videoMetadata")
+  }
+
+  /// A thought's media does not turn a text turn into a parts list; real media does, keeping each text part.
+  @Test func onlyNonThoughtMediaMakesAPartsList() throws {
+    let text = try trTranslate(
+      #"{"contents":[{"role":"user","parts":[{"text":"a"},{"inlineData":{"mimeType":"image/png","data":"AAAA"},"thought":true},{"text":"b"}]}]}"#
+    )
+    #expect(
+      text.body.serialized()
+        == #"{"model":"gpt-4o","messages":[{"role":"user","content":"ab"}]}"#)
+    let media = try trTranslate(
+      #"{"contents":[{"role":"user","parts":[{"text":"a"},{"inlineData":{"mimeType":"image/png","data":"AAAA"}},{"executableCode":{"code":"x"}}]}]}"#
+    )
+    #expect(
+      media.body.serialized()
+        == #"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}},{"type":"text","text":"\n```python\nx\n```\n"}]}]}"#
+    )
+  }
+}
