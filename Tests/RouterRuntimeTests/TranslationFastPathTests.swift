@@ -37,6 +37,15 @@ import Testing
     #expect(request.unknownFields == ["generationConfig.odd_one"])
   }
 
+  /// The shortcut for `{"text": "…"}` parts takes only that shape: any other lone member goes the long way.
+  @Test func aLoneTextMemberIsReadOnlyWhenItIsAString() throws {
+    #expect(
+      try trDecodeError(#"{"contents":[{"parts":[{"text":5}]}]}"#) == "contents[0].parts[0]: text must be a string")
+    let request = try GeminiRequest.decode(
+      trJSON(#"{"contents":[{"parts":[{"text":"a"},{"_text":"b"},{"text":null}]}]}"#))
+    #expect(request.contents.first?.parts.map(\.payload) == [.text("a"), .text("b"), .empty])
+  }
+
   /// Every data member of an over-full part is named, in reading order.
   @Test func aPartWithThreeDataMembersNamesThemAll() throws {
     let message = try trDecodeError(

@@ -57,7 +57,10 @@ public struct GeminiEnum: Sendable {
   public func decode(_ value: JSONValue) -> Result<String, DecodeFailure> {
     if case .string(let text) = value {
       // Clients send the names uppercased already; `uppercased()` would build a new string for each.
-      let isUpper = text.utf8.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) }
+      var text = text
+      let isUpper = text.withUTF8 { bytes in
+        bytes.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) }
+      }
       return .success(isUpper ? text : text.uppercased())
     }
     // Anything non-integral or out of Int64 is not an enum number (never trapped on).

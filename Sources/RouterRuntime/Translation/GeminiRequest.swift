@@ -245,6 +245,13 @@ public struct GeminiPart: Sendable, Equatable {
   static func decode(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiPart
   {
+    // Nearly every part is `{"text": "…"}`: read that shape directly rather than asking a reader for each of
+    // the dozen names a part may have (the same result: one data field, nothing unknown or ignored).
+    if case .object(let members) = json, members.count == 1, members[0].key == "text",
+      case .string(let text) = members[0].value
+    {
+      return GeminiPart(payload: .text(text))
+    }
     var reader = try FieldReader(json, path: path, what: "Part")
     var payloads = Payloads()
     if let text = try reader.string("text") { payloads.append(("text", .text(text))) }
@@ -585,6 +592,10 @@ struct FieldReader {
   /// per member for the first 64; the decoder asks for dozens of names per object and comparing them as Strings
   /// showed in the profile of a translated request.
   private var asciiBits: UInt64 = 0
+  /// Bit `n % 64` set when some member's canonical name is `n` bytes long; all bits when some name is not
+  /// ASCII or there are more than 64. Most of the names a decoder asks for are absent, and this answers them
+  /// without a look at the members.
+  private var lengths: UInt64 = 0
   /// Per member: whether some read asked for its name; the first 64 as bits, the rest in ``usedOverflow``.
   private var usedBits: UInt64 = 0
   /// `used` flags of members 64 and beyond (empty for every ordinary object).
@@ -605,21 +616,32 @@ struct FieldReader {
       throw GeminiRequestError("\(location)\(prefix.isEmpty ? what : String(prefix.dropLast())) must be an object")
     }
     members = object
+    var allASCII = true
     for (index, member) in object.enumerated() {
-      // One pass over the name for both questions.
-      var underscore = false
-      var high: UInt8 = 0
-      for byte in member.key.utf8 {
-        high |= byte
-        if byte == UInt8(ascii: "_") { underscore = true }
+      // One pass over the name's bytes (contiguous for every parsed string) for both questions.
+      var key = member.key
+      let (underscore, ascii) = key.withUTF8 { bytes in
+        var underscore = false
+        var high: UInt8 = 0
+        for byte in bytes {
+          high |= byte
+          if byte == UInt8(ascii: "_") { underscore = true }
+        }
+        return (underscore, high < 0x80)
       }
+      var length = key.utf8.count
       if underscore {
         if canonicalNames == nil { canonicalNames = object.map { $0.key } }
-        canonicalNames?[index] = FieldReader.canonical(member.key)
+        let name = FieldReader.canonical(key)
+        canonicalNames?[index] = name
+        length = name.utf8.count
       }
       // Canonicalising only drops underscores: an ASCII name stays ASCII.
-      if index < 64, high < 0x80 { asciiBits |= 1 << UInt64(index) }
+      if index < 64, ascii { asciiBits |= 1 << UInt64(index) }
+      allASCII = allASCII && ascii && index < 64
+      lengths |= 1 << UInt64(length & 63)
     }
+    if !allASCII { lengths = ~0 }
     if object.count > 64 { usedOverflow = Array(repeating: false, count: object.count - 64) }
   }
 
@@ -650,8 +672,9 @@ struct FieldReader {
   /// The value of a field; `null` reads as absent (proto3 JSON). `name` must be ASCII (every proto field name is).
   mutating func value(_ name: String) -> JSONValue? {
     // Every member of that name counts as read (duplicates too); the first one is the value.
-    var found: JSONValue?
     let count = name.utf8.count
+    guard lengths & (1 << UInt64(count & 63)) != 0 else { return nil }
+    var found: JSONValue?
     for index in members.indices {
       let member = canonicalNames?[index] ?? members[index].key
       // Two ASCII strings of different lengths differ; the length of a native string costs nothing to read.
