@@ -272,11 +272,23 @@ struct ConversationBuilder {
     throws(GeminiRequestError)
   {
     let path = "contents[\(index)]"
-    let role = content.role?.lowercased() ?? "user"
+    let role = content.role ?? "user"
+    // Roles come lowercase; only others are lowercased (which builds a new string) before a second look.
+    switch Self.turn(role) ?? Self.turn(role.lowercased()) {
+    case .model: try addModelTurn(content, path: path, index: index, warnings: &warnings)
+    case .user: try addUserTurn(content, path: path, warnings: &warnings)
+    case nil: throw GeminiRequestError("\(path).role: must be \"user\" or \"model\", got \"\(content.role ?? "")\"")
+    }
+  }
+
+  /// Whose turn a lowercase role is.
+  private enum Turn { case model, user }
+
+  private static func turn(_ role: String) -> Turn? {
     switch role {
-    case "model", "assistant": try addModelTurn(content, path: path, index: index, warnings: &warnings)
-    case "user", "function", "tool": try addUserTurn(content, path: path, warnings: &warnings)
-    default: throw GeminiRequestError("\(path).role: must be \"user\" or \"model\", got \"\(content.role ?? "")\"")
+    case "model", "assistant": .model
+    case "user", "function", "tool": .user
+    default: nil
     }
   }
 
