@@ -63,3 +63,34 @@ import Testing
     }
   }
 }
+
+/// Numbers are written digit by digit; the text must be Swift's own.
+@Suite struct JSONNumberWriterTests {
+  @Test func integersAreWrittenAsStringSpellsThem() {
+    var samples: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, 12345, -987_654_321, .max, .min, .max - 1, .min + 1]
+    var power: Int64 = 1
+    while power <= Int64.max / 10 {
+      power *= 10
+      samples += [power, power - 1, -power, -(power - 1)]
+    }
+    for number in samples {
+      var out: [UInt8] = []
+      JSONWriter.writeInteger(number, into: &out)
+      #expect(String(decoding: out, as: UTF8.self) == String(number))
+      #expect(JSONValue.int(number).serialized() == String(number))
+    }
+  }
+
+  @Test func doublesAreWrittenAsBefore() {
+    let samples: [(Double, String)] = [
+      (0, "0.0"), (-0.0, "0"), (0.7, "0.7"), (-2.5, "-2.5"), (1e15, "1000000000000000.0"), (1e300, "1e+300"),
+      (123_456_789_012_345, "123456789012345.0"),
+      (-4.0, "-4.0"), (1e-7, "1e-07"), (.infinity, "null"), (.nan, "null"), (0.1 + 0.2, "0.30000000000000004"),
+    ]
+    for (number, text) in samples {
+      var out: [UInt8] = []
+      JSONWriter.writeDouble(number, into: &out)
+      #expect(String(decoding: out, as: UTF8.self) == text, "\(number)")
+    }
+  }
+}

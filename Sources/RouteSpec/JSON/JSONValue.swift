@@ -110,7 +110,7 @@ public enum JSONWriter {
     switch value {
     case .null: out.append(contentsOf: "null".utf8)
     case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-    case .int(let number): out.append(contentsOf: String(number).utf8)
+    case .int(let number): writeInteger(number, into: &out)
     case .double(let number): writeDouble(number, into: &out)
     case .string(let text): writeString(text, into: &out)
     case .array(let elements):
@@ -150,6 +150,19 @@ public enum JSONWriter {
     for _ in 0..<(depth * 2) { out.append(UInt8(ascii: " ")) }
   }
 
+  /// Writes an integer in decimal, as `String(number)` spells it, without making that string.
+  public static func writeInteger(_ number: Int64, into out: inout [UInt8]) {
+    if number < 0 { out.append(UInt8(ascii: "-")) }
+    var magnitude = number.magnitude
+    // Digits come least significant first: append them, then turn that run around in place.
+    let start = out.count
+    repeat {
+      out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+      magnitude /= 10
+    } while magnitude > 0
+    out[start..<out.count].reverse()
+  }
+
   /// Writes a double in its shortest round-trip form; JSON has no inf or nan, so those become null.
   public static func writeDouble(_ number: Double, into out: inout [UInt8]) {
     guard number.isFinite else {
@@ -157,12 +170,12 @@ public enum JSONWriter {
       return
     }
     if number == number.rounded(), abs(number) < 1e15 {
-      out.append(contentsOf: String(Int64(number)).utf8)
+      writeInteger(Int64(number), into: &out)
       if number == 0, number.sign == .minus { return }
       out.append(contentsOf: ".0".utf8)
       return
     }
-    out.append(contentsOf: "\(number)".utf8)
+    out.append(contentsOf: number.description.utf8)
   }
 
   /// Writes a quoted, escaped JSON string.
