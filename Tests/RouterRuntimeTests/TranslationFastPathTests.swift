@@ -46,6 +46,23 @@ import Testing
     #expect(request.contents.first?.parts.map(\.payload) == [.text("a"), .text("b"), .empty])
   }
 
+  /// The shortcut for `{"role", "parts"}` contents takes only that shape; others (duplicates, null, snake_case,
+  /// a single part object, extra members) go the long way and read as before.
+  @Test func onlyPlainContentsSkipTheReader() throws {
+    let request = try GeminiRequest.decode(
+      trJSON(
+        #"""
+        {"contents":[{"parts":[{"text":"a"}]},{"role":"model","parts":[{"text":"b"}],"role":"user"},
+         {"role":null,"parts":{"text":"c"}},{"_role":"user","parts":[{"text":"d","odd":1}],"extra":2},
+         {"role":"user"}]}
+        """#))
+    #expect(request.contents.map(\.role) == [nil, "model", nil, "user", "user"])
+    #expect(
+      request.contents.map { $0.parts.map(\.payload) } == [[.text("a")], [.text("b")], [.text("c")], [.text("d")], []])
+    #expect(request.unknownFields == ["contents[3].parts[0].odd", "contents[3].extra"])
+    #expect(try trDecodeError(#"{"contents":[{"role":5,"parts":[]}]}"#) == "contents[0]: role must be a string")
+  }
+
   /// Every data member of an over-full part is named, in reading order.
   @Test func aPartWithThreeDataMembersNamesThemAll() throws {
     let message = try trDecodeError(

@@ -115,18 +115,47 @@ public struct GeminiContent: Sendable, Equatable {
   static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiContent
   {
+    // Nearly every content is `{"role": "…", "parts": […]}`: read that shape directly rather than through a
+    // reader (the same result: those two members, nothing unknown).
+    if case .object(let members) = json, let plain = plain(members) {
+      return GeminiContent(role: plain.role, parts: try decodeParts(plain.parts, path: path, unknown: &unknown))
+    }
     var reader = try FieldReader(json, path: path, what: "Content")
     let role = try reader.string("role")
     var parts: [GeminiPart] = []
     if let elements = try reader.array("parts") {
-      parts.reserveCapacity(elements.count)
-      for (index, element) in elements.enumerated() {
-        parts.append(try GeminiPart.decode(element, path: FieldPath(path, "parts", index), unknown: &reader.unknown))
-      }
+      parts = try decodeParts(elements, path: path, unknown: &reader.unknown)
     }
     reader.finish()
     unknown.append(contentsOf: reader.unknown)
     return GeminiContent(role: role, parts: parts)
+  }
+
+  /// The role and parts of a content whose members are just those, once each and spelled so (`role` a string,
+  /// `parts` a list, `role` optional); nil for any other content.
+  private static func plain(_ members: [JSONMember]) -> (role: String?, parts: [JSONValue])? {
+    var role: String?
+    var parts: [JSONValue]?
+    for member in members {
+      switch member.value {
+      case .string(let text) where role == nil && member.key == "role": role = text
+      case .array(let elements) where parts == nil && member.key == "parts": parts = elements
+      default: return nil
+      }
+    }
+    guard let parts else { return nil }
+    return (role, parts)
+  }
+
+  private static func decodeParts(_ elements: [JSONValue], path: String, unknown: inout [String])
+    throws(GeminiRequestError) -> [GeminiPart]
+  {
+    var parts: [GeminiPart] = []
+    parts.reserveCapacity(elements.count)
+    for (index, element) in elements.enumerated() {
+      parts.append(try GeminiPart.decode(element, path: FieldPath(path, "parts", index), unknown: &unknown))
+    }
+    return parts
   }
 }
 
