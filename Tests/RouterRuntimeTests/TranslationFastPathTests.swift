@@ -82,6 +82,24 @@ import Testing
       #"{"contents":[{"role":"model","parts":[{"text":"a"},{"inlineData":{"mimeType":"image/png","data":"AAAA"}}]},{"role":"user","parts":[{"text":"b","videoMetadata":{}}]}]}"#
     )
     #expect(translated.warnings.headerValue == "dropped=contents[0].parts[1],contents[1].parts[0].videoMetadata")
+    #expect(
+      try trTranslateError(#"{"contents":[{"parts":[{"text":"a"}]},{"role":"robot","parts":[{"text":"b"}]}]}"#)
+        == #"contents[1].role: must be "user" or "model", got "robot""#)
+    let system = try GeminiRequest.decode(
+      trJSON(
+        #"{"systemInstruction":{"parts":[{"text":"s"},{"text":"t","odd":1}]},"contents":[{"parts":[{"text":"a"}]}]}"#))
+    #expect(system.unknownFields == ["systemInstruction.parts[1].odd"])
+  }
+
+  /// A path written out late reads as one written out at once, at any depth.
+  @Test func fieldPathsRenderAsWrittenOut() {
+    #expect(FieldPath("").rendered == "")
+    #expect(FieldPath("generationConfig").rendered == "generationConfig")
+    #expect(FieldPath("", "contents", 2).rendered == "contents[2]")
+    #expect(FieldPath("systemInstruction").appending("parts", 3).rendered == "systemInstruction.parts[3]")
+    #expect(FieldPath("", "contents", 2).appending("parts", 0).rendered == "contents[2].parts[0]")
+    #expect(
+      FieldPath("", "contents", 2).appending("parts", 0).appending("x", 1).rendered == "contents[2].parts[0].x[1]")
   }
 
   /// A thought's media does not turn a text turn into a parts list; real media does, keeping each text part.

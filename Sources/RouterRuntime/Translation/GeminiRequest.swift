@@ -61,11 +61,13 @@ public struct GeminiRequest: Sendable, Equatable {
     if let contents = try reader.array("contents") {
       request.contents.reserveCapacity(contents.count)
       for (index, element) in contents.enumerated() {
-        request.contents.append(try GeminiContent.decode(element, path: "contents[\(index)]", unknown: &reader.unknown))
+        request.contents.append(
+          try GeminiContent.decode(element, path: FieldPath("", "contents", index), unknown: &reader.unknown))
       }
     }
     if let system = reader.value("systemInstruction") {
-      request.systemInstruction = try GeminiContent.decode(system, path: "systemInstruction", unknown: &reader.unknown)
+      request.systemInstruction = try GeminiContent.decode(
+        system, path: FieldPath("systemInstruction"), unknown: &reader.unknown)
     }
     if let tools = try reader.array("tools") {
       for (index, element) in tools.enumerated() {
@@ -112,7 +114,7 @@ public struct GeminiContent: Sendable, Equatable {
     self.parts = parts
   }
 
-  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+  static func decode(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiContent
   {
     // Nearly every content is `{"role": "…", "parts": […]}`: read that shape directly rather than through a
@@ -147,13 +149,13 @@ public struct GeminiContent: Sendable, Equatable {
     return (role, parts)
   }
 
-  private static func decodeParts(_ elements: [JSONValue], path: String, unknown: inout [String])
+  private static func decodeParts(_ elements: [JSONValue], path: FieldPath, unknown: inout [String])
     throws(GeminiRequestError) -> [GeminiPart]
   {
     var parts: [GeminiPart] = []
     parts.reserveCapacity(elements.count)
     for (index, element) in elements.enumerated() {
-      parts.append(try GeminiPart.decode(element, path: FieldPath(path, "parts", index), unknown: &unknown))
+      parts.append(try GeminiPart.decode(element, path: path.appending("parts", index), unknown: &unknown))
     }
     return parts
   }
@@ -578,29 +580,49 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
   }
 }
 
-/// A request path such as `contents[2].parts[0]`: a written-out parent and at most one indexed member, joined
-/// only when a message or a reported field needs the text (joining it for every part showed in the profile).
+/// A request path such as `contents[2].parts[0]`: a written-out parent and at most two indexed members, joined
+/// only when a message or a reported field needs the text (joining it for every content and part showed in the
+/// profile).
 struct FieldPath {
   private let parent: String
   private let member: String?
   private let index: Int
+  private let childMember: String?
+  private let childIndex: Int
 
   /// A path already written out (`generationConfig`, `contents[0]`).
   init(_ path: String) {
-    parent = path
-    member = nil
-    index = 0
+    self.init(path, nil, 0)
   }
 
-  /// Element `index` of the list `member` of `parent`.
-  init(_ parent: String, _ member: String, _ index: Int) {
+  /// Element `index` of the list `member` of `parent` (of the request itself when `parent` is empty).
+  init(_ parent: String, _ member: String?, _ index: Int, child: (member: String, index: Int)? = nil) {
     self.parent = parent
     self.member = member
     self.index = index
+    childMember = child?.member
+    childIndex = child?.index ?? 0
+  }
+
+  /// Element `index` of the list `member` under this path.
+  func appending(_ member: String, _ index: Int) -> FieldPath {
+    if self.member == nil { return FieldPath(parent, member, index) }
+    if childMember == nil, let own = self.member {
+      return FieldPath(parent, own, self.index, child: (member, index))
+    }
+    return FieldPath(rendered, member, index)
   }
 
   /// The path as messages show it.
-  var rendered: String { member.map { "\(parent).\($0)[\(index)]" } ?? parent }
+  var rendered: String {
+    var text = parent
+    if let member {
+      if !text.isEmpty { text += "." }
+      text += "\(member)[\(index)]"
+    }
+    if let childMember { text += ".\(childMember)[\(childIndex)]" }
+    return text
+  }
 }
 
 /// Reads the members of one JSON object by proto field name, accepting both JSON spellings.

@@ -271,13 +271,14 @@ struct ConversationBuilder {
   mutating func add(_ content: GeminiContent, index: Int, warnings: inout TranslationWarnings)
     throws(GeminiRequestError)
   {
-    let path = "contents[\(index)]"
+    let path = FieldPath("", "contents", index)
     let role = content.role ?? "user"
     // Roles come lowercase; only others are lowercased (which builds a new string) before a second look.
     switch Self.turn(role) ?? Self.turn(role.lowercased()) {
     case .model: try addModelTurn(content, path: path, index: index, warnings: &warnings)
     case .user: try addUserTurn(content, path: path, warnings: &warnings)
-    case nil: throw GeminiRequestError("\(path).role: must be \"user\" or \"model\", got \"\(content.role ?? "")\"")
+    case nil:
+      throw GeminiRequestError("\(path.rendered).role: must be \"user\" or \"model\", got \"\(content.role ?? "")\"")
     }
   }
 
@@ -293,13 +294,13 @@ struct ConversationBuilder {
   }
 
   private mutating func addModelTurn(
-    _ content: GeminiContent, path: String, index: Int, warnings: inout TranslationWarnings
+    _ content: GeminiContent, path: FieldPath, index: Int, warnings: inout TranslationWarnings
   ) throws(GeminiRequestError) {
     var text = ""
     var calls: [JSONValue] = []
     var newOpen: [(id: String, name: String)] = []
     for (partIndex, part) in content.parts.enumerated() {
-      let partPath = FieldPath(path, "parts", partIndex)
+      let partPath = path.appending("parts", partIndex)
       for field in part.ignoredFields { warnings.drop(field) }
       if part.thought { continue }
       switch part.payload {
@@ -341,7 +342,7 @@ struct ConversationBuilder {
     messages.append(.object(message))
   }
 
-  private mutating func addUserTurn(_ content: GeminiContent, path: String, warnings: inout TranslationWarnings)
+  private mutating func addUserTurn(_ content: GeminiContent, path: FieldPath, warnings: inout TranslationWarnings)
     throws(GeminiRequestError)
   {
     // All-text turns are sent as one string: the most widely accepted form across compat servers. Only a turn
@@ -356,7 +357,7 @@ struct ConversationBuilder {
     var hasParts = false
     var text = ""
     for (partIndex, part) in content.parts.enumerated() {
-      let partPath = FieldPath(path, "parts", partIndex)
+      let partPath = path.appending("parts", partIndex)
       for field in part.ignoredFields { warnings.drop(field) }
       if part.thought { continue }
       switch part.payload {
