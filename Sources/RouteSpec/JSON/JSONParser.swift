@@ -178,10 +178,6 @@ struct JSONCursor {
     position += 1
     var members: [JSONMember] = []
     skipWhitespace()
-    if current != UInt8(ascii: "}") {
-      // Growing from empty reallocates at 1, 2 and 4 members; most objects in a request have 2 to 4.
-      members.reserveCapacity(4)
-    }
     if current == UInt8(ascii: "}") {
       position += 1
       return .object(members)
@@ -216,7 +212,6 @@ struct JSONCursor {
     position += 1
     var elements: [JSONValue] = []
     skipWhitespace()
-    if current != UInt8(ascii: "]") { elements.reserveCapacity(4) }
     if current == UInt8(ascii: "]") {
       position += 1
       return .array(elements)
