@@ -62,6 +62,14 @@ public enum JSONParser {
       .get()
   }
 
+  /// Parses one JSON document held in an array (every body louter reads): the same as the generic form, without
+  /// the generic dispatch, which is not specialised across modules.
+  public static func parse(
+    _ bytes: [UInt8], maxDepth: Int = defaultMaxDepth, syntax: JSONSyntax = .strict
+  ) throws(JSONParseError) -> JSONValue {
+    try bytes.withUnsafeBufferPointer { buffer in parseResult(buffer, maxDepth: maxDepth, syntax: syntax) }.get()
+  }
+
   /// Parses JSON text.
   public static func parse(
     _ text: String, maxDepth: Int = defaultMaxDepth, syntax: JSONSyntax = .strict
@@ -230,13 +238,17 @@ struct JSONCursor {
     position += 1
     let start = position
     // Fast path: no escapes, so the bytes can be validated and copied in one go.
+    var nonASCII: UInt8 = 0
     while position < buffer.count {
       let byte = buffer[position]
       if byte == UInt8(ascii: "\"") {
-        let text = try makeString(UnsafeBufferPointer(rebasing: buffer[start..<position]), at: start)
+        let run = UnsafeBufferPointer(rebasing: buffer[start..<position])
+        // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
+        let text = nonASCII < 0x80 ? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
         position += 1
         return text
       }
+      nonASCII |= byte
       if byte == UInt8(ascii: "\\") { break }
       if byte < 0x20 { throw error("unescaped control character in string") }
       position += 1

@@ -110,7 +110,7 @@ public enum JSONWriter {
     switch value {
     case .null: out.append(contentsOf: "null".utf8)
     case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-    case .int(let number): out.append(contentsOf: String(number).utf8)
+    case .int(let number): writeInteger(number, into: &out)
     case .double(let number): writeDouble(number, into: &out)
     case .string(let text): writeString(text, into: &out)
     case .array(let elements):
@@ -150,6 +150,19 @@ public enum JSONWriter {
     for _ in 0..<(depth * 2) { out.append(UInt8(ascii: " ")) }
   }
 
+  /// Writes an integer in decimal, as `String(number)` spells it, without making that string.
+  public static func writeInteger(_ number: Int64, into out: inout [UInt8]) {
+    if number < 0 { out.append(UInt8(ascii: "-")) }
+    var magnitude = number.magnitude
+    // Digits come least significant first: append them, then turn that run around in place.
+    let start = out.count
+    repeat {
+      out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+      magnitude /= 10
+    } while magnitude > 0
+    out[start..<out.count].reverse()
+  }
+
   /// Writes a double in its shortest round-trip form; JSON has no inf or nan, so those become null.
   public static func writeDouble(_ number: Double, into out: inout [UInt8]) {
     guard number.isFinite else {
@@ -157,12 +170,12 @@ public enum JSONWriter {
       return
     }
     if number == number.rounded(), abs(number) < 1e15 {
-      out.append(contentsOf: String(Int64(number)).utf8)
+      writeInteger(Int64(number), into: &out)
       if number == 0, number.sign == .minus { return }
       out.append(contentsOf: ".0".utf8)
       return
     }
-    out.append(contentsOf: "\(number)".utf8)
+    out.append(contentsOf: number.description.utf8)
   }
 
   /// Writes a quoted, escaped JSON string.
@@ -173,14 +186,39 @@ public enum JSONWriter {
     // than byte by byte (this writer serialises every translated request and answer).
     text.withUTF8 { bytes in
       var runStart = 0
-      for index in 0..<bytes.count where needsEscape(bytes[index]) {
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-        writeEscaped(bytes[index], into: &out)
-        runStart = index + 1
+      var index = 0
+      let raw = UnsafeRawBufferPointer(bytes)
+      while index < bytes.count {
+        // Eight bytes at a time while none of them needs an escape (nearly all text).
+        if bytes.count - index >= 8, !wordNeedsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+          index += 8
+          continue
+        }
+        let end = min(index + 8, bytes.count)
+        while index < end {
+          if needsEscape(bytes[index]) {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            writeEscaped(bytes[index], into: &out)
+            runStart = index + 1
+          }
+          index += 1
+        }
       }
       out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
     }
     out.append(UInt8(ascii: "\""))
+  }
+
+  /// Whether any of the eight bytes of `word` satisfies ``needsEscape(_:)`` (exact as a whole; which byte, the
+  /// caller finds byte by byte). The usual tests for a zero byte (`x - 0x01… & ~x & 0x80…`) and for a byte
+  /// below n (`x - n… & ~x & 0x80…`); a borrow only crosses into a byte after a byte that already matched.
+  private static func wordNeedsEscape(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+    let control = (word &- ones &* 0x20) & ~word & highs != 0
+    return control || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
+      || hasZeroByte(word ^ (ones &* 0x7F))
   }
 
   /// Whether `byte` must be escaped inside a JSON string as this writer writes them.

@@ -59,7 +59,7 @@ public enum EmbeddingTranslator {
       for unknown in reader.unknown { warnings.drop(unknown) }
       var unknown: [String] = []
       let decoded = try GeminiContent.decode(
-        content, path: path.isEmpty ? "content" : "\(path).content", unknown: &unknown)
+        content, path: FieldPath(path.isEmpty ? "content" : "\(path).content"), unknown: &unknown)
       var text = ""
       for (index, part) in decoded.parts.enumerated() {
         switch part.payload {

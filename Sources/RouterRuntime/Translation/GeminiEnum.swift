@@ -55,7 +55,14 @@ public struct GeminiEnum: Sendable {
   /// does not know it, since Google adds values and each field decides what an unknown name means) or a protobuf
   /// number (integral floats included), which must be one of the table's.
   public func decode(_ value: JSONValue) -> Result<String, DecodeFailure> {
-    if case .string(let text) = value { return .success(text.uppercased()) }
+    if case .string(let text) = value {
+      // Clients send the names uppercased already; `uppercased()` would build a new string for each.
+      var text = text
+      let isUpper = text.withUTF8 { bytes in
+        bytes.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) }
+      }
+      return .success(isUpper ? text : text.uppercased())
+    }
     // Anything non-integral or out of Int64 is not an enum number (never trapped on).
     guard let number = value.intValue else { return .failure(.notAnEnum) }
     guard let name = name(of: number) else { return .failure(.unknownNumber(number)) }

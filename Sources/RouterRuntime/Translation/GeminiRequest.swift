@@ -49,18 +49,25 @@ public struct GeminiRequest: Sendable, Equatable {
     return try decode(json)
   }
 
+  /// Top-level fields with no effect on OpenAI backends (`model` repeats the URL's and is not reported).
+  // Static rather than literal at the use: an array literal allocates on every request.
+  static let ignoredRequestFields = ["labels", "serviceTier", "model"]
+
   /// Decodes a parsed request, accepting camelCase and snake_case names, single objects for arrays and
   /// integral floats for integers.
   public static func decode(_ json: JSONValue) throws(GeminiRequestError) -> GeminiRequest {
     var reader = try FieldReader(json, path: "", what: "request body")
     var request = GeminiRequest()
     if let contents = try reader.array("contents") {
+      request.contents.reserveCapacity(contents.count)
       for (index, element) in contents.enumerated() {
-        request.contents.append(try GeminiContent.decode(element, path: "contents[\(index)]", unknown: &reader.unknown))
+        request.contents.append(
+          try GeminiContent.decode(element, path: FieldPath("", "contents", index), unknown: &reader.unknown))
       }
     }
     if let system = reader.value("systemInstruction") {
-      request.systemInstruction = try GeminiContent.decode(system, path: "systemInstruction", unknown: &reader.unknown)
+      request.systemInstruction = try GeminiContent.decode(
+        system, path: FieldPath("systemInstruction"), unknown: &reader.unknown)
     }
     if let tools = try reader.array("tools") {
       for (index, element) in tools.enumerated() {
@@ -85,7 +92,7 @@ public struct GeminiRequest: Sendable, Equatable {
       }
       request.ignoredFields.append("safetySettings")
     }
-    for name in ["labels", "serviceTier", "model"] where reader.value(name) != nil {
+    for name in ignoredRequestFields where reader.value(name) != nil {
       if name != "model" { request.ignoredFields.append(name) }
     }
     reader.finish()
@@ -107,20 +114,50 @@ public struct GeminiContent: Sendable, Equatable {
     self.parts = parts
   }
 
-  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+  static func decode(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiContent
   {
+    // Nearly every content is `{"role": "…", "parts": […]}`: read that shape directly rather than through a
+    // reader (the same result: those two members, nothing unknown).
+    if case .object(let members) = json, let plain = plain(members) {
+      return GeminiContent(role: plain.role, parts: try decodeParts(plain.parts, path: path, unknown: &unknown))
+    }
     var reader = try FieldReader(json, path: path, what: "Content")
     let role = try reader.string("role")
     var parts: [GeminiPart] = []
     if let elements = try reader.array("parts") {
-      for (index, element) in elements.enumerated() {
-        parts.append(try GeminiPart.decode(element, path: "\(path).parts[\(index)]", unknown: &reader.unknown))
-      }
+      parts = try decodeParts(elements, path: path, unknown: &reader.unknown)
     }
     reader.finish()
     unknown.append(contentsOf: reader.unknown)
     return GeminiContent(role: role, parts: parts)
+  }
+
+  /// The role and parts of a content whose members are just those, once each and spelled so (`role` a string,
+  /// `parts` a list, `role` optional); nil for any other content.
+  private static func plain(_ members: [JSONMember]) -> (role: String?, parts: [JSONValue])? {
+    var role: String?
+    var parts: [JSONValue]?
+    for member in members {
+      switch member.value {
+      case .string(let text) where role == nil && member.key == "role": role = text
+      case .array(let elements) where parts == nil && member.key == "parts": parts = elements
+      default: return nil
+      }
+    }
+    guard let parts else { return nil }
+    return (role, parts)
+  }
+
+  private static func decodeParts(_ elements: [JSONValue], path: FieldPath, unknown: inout [String])
+    throws(GeminiRequestError) -> [GeminiPart]
+  {
+    var parts: [GeminiPart] = []
+    parts.reserveCapacity(elements.count)
+    for (index, element) in elements.enumerated() {
+      parts.append(try GeminiPart.decode(element, path: path.appending("parts", index), unknown: &unknown))
+    }
+    return parts
   }
 }
 
@@ -151,6 +188,9 @@ public struct GeminiFunctionResponse: Sendable, Equatable {
   public var response: JSONValue
   /// Paths of present but unsupported members (`parts`, `willContinue`, `scheduling`).
   public var unsupportedFields: [String]
+
+  /// Members of a `FunctionResponse` that OpenAI has no slot for.
+  static let unsupportedNames = ["parts", "willContinue", "scheduling"]
 
   /// Creates a response.
   public init(id: String?, name: String, response: JSONValue, unsupportedFields: [String] = []) {
@@ -200,11 +240,51 @@ public struct GeminiPart: Sendable, Equatable {
     self.ignoredFields = ignoredFields
   }
 
-  static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
+  /// Part metadata with no OpenAI equivalent.
+  static let ignoredNames = ["videoMetadata", "partMetadata", "mediaResolution"]
+
+  /// The data members found in one part: the first, and the names of all (only needed when there are two).
+  private struct Payloads {
+    var first: Payload?
+    var names: [String] = []
+
+    mutating func append(_ entry: (String, Payload)) {
+      if first == nil {
+        first = entry.1
+      } else if names.isEmpty {
+        names.append(Self.name(of: first))
+      }
+      if !names.isEmpty { names.append(entry.0) }
+    }
+
+    var count: Int { first == nil ? 0 : max(1, names.count) }
+
+    private static func name(of payload: Payload?) -> String {
+      switch payload {
+      case .text: "text"
+      case .inlineData: "inlineData"
+      case .fileData: "fileData"
+      case .functionCall: "functionCall"
+      case .functionResponse: "functionResponse"
+      case .executableCode: "executableCode"
+      case .codeExecutionResult: "codeExecutionResult"
+      case .empty, nil: ""
+      }
+    }
+  }
+
+  static func decode(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiPart
   {
+    // Nearly every part is `{"text": "…"}`: read that shape directly rather than asking a reader for each of
+    // the dozen names a part may have (the same result: one data field, nothing unknown or ignored).
+    if case .object(let members) = json, members.count == 1, members[0].key == "text",
+      case .string(let text) = members[0].value
+    {
+      return GeminiPart(payload: .text(text))
+    }
     var reader = try FieldReader(json, path: path, what: "Part")
-    var payloads: [(String, Payload)] = []
+    var payloads = Payloads()
     if let text = try reader.string("text") { payloads.append(("text", .text(text))) }
     if let inline = reader.value("inlineData") {
       var data = try FieldReader(inline, path: path, what: "inlineData", prefix: "inlineData.")
@@ -239,8 +319,8 @@ public struct GeminiPart: Sendable, Equatable {
       guard let name = try data.string("name"), !name.isEmpty else { throw data.failure("name", "is required") }
       let value = data.value("response") ?? .object([])
       var unsupported: [String] = []
-      for field in ["parts", "willContinue", "scheduling"] where data.value(field) != nil {
-        unsupported.append("\(path).functionResponse.\(field)")
+      for field in GeminiFunctionResponse.unsupportedNames where data.value(field) != nil {
+        unsupported.append("\(path.rendered).functionResponse.\(field)")
       }
       data.finish()
       reader.unknown.append(contentsOf: data.unknown)
@@ -268,18 +348,18 @@ public struct GeminiPart: Sendable, Equatable {
     }
     guard payloads.count <= 1 else {
       throw GeminiRequestError(
-        "\(path): a part must have exactly one data field, found " + payloads.map(\.0).joined(separator: " and "))
+        "\(path.rendered): a part must have exactly one data field, found " + payloads.names.joined(separator: " and "))
     }
     let thought = try reader.bool("thought") ?? false
     let signature = try reader.string("thoughtSignature")
     var ignored: [String] = []
-    for field in ["videoMetadata", "partMetadata", "mediaResolution"] where reader.value(field) != nil {
-      ignored.append("\(path).\(field)")
+    for field in ignoredNames where reader.value(field) != nil {
+      ignored.append("\(path.rendered).\(field)")
     }
     reader.finish()
     unknown.append(contentsOf: reader.unknown)
     return GeminiPart(
-      payload: payloads.first?.1 ?? .empty, thought: thought, thoughtSignature: signature, ignoredFields: ignored)
+      payload: payloads.first ?? .empty, thought: thought, thoughtSignature: signature, ignoredFields: ignored)
   }
 }
 
@@ -451,6 +531,11 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
   /// An empty config.
   public init() {}
 
+  /// Media-generation options that cannot be honoured.
+  static let mediaOutputNames = ["speechConfig", "imageConfig"]
+  /// Present fields with no effect on OpenAI backends.
+  static let ignoredNames = ["enableEnhancedCivicAnswers", "audioTranscriptionConfig", "enableAffectiveDialog"]
+
   static func decode(_ json: JSONValue, path: String, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiGenerationConfig
   {
@@ -480,14 +565,13 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
       inner.finish()
       reader.unknown.append(contentsOf: inner.unknown)
     }
-    for field in ["speechConfig", "imageConfig"] where reader.value(field) != nil {
+    for field in mediaOutputNames where reader.value(field) != nil {
       config.mediaOutputFields.append("\(path).\(field)")
     }
     if try reader.enumValue("mediaResolution", .mediaResolution) != nil {
       config.ignoredFields.append("\(path).mediaResolution")
     }
-    for field in ["enableEnhancedCivicAnswers", "audioTranscriptionConfig", "enableAffectiveDialog"]
-    where reader.value(field) != nil {
+    for field in ignoredNames where reader.value(field) != nil {
       config.ignoredFields.append("\(path).\(field)")
     }
     reader.finish()
@@ -496,32 +580,120 @@ public struct GeminiGenerationConfig: Sendable, Equatable {
   }
 }
 
+/// A request path such as `contents[2].parts[0]`: a written-out parent and at most two indexed members, joined
+/// only when a message or a reported field needs the text (joining it for every content and part showed in the
+/// profile).
+struct FieldPath {
+  private let parent: String
+  private let member: String?
+  private let index: Int
+  private let childMember: String?
+  private let childIndex: Int
+
+  /// A path already written out (`generationConfig`, `contents[0]`).
+  init(_ path: String) {
+    self.init(path, nil, 0)
+  }
+
+  /// Element `index` of the list `member` of `parent` (of the request itself when `parent` is empty).
+  init(_ parent: String, _ member: String?, _ index: Int, child: (member: String, index: Int)? = nil) {
+    self.parent = parent
+    self.member = member
+    self.index = index
+    childMember = child?.member
+    childIndex = child?.index ?? 0
+  }
+
+  /// Element `index` of the list `member` under this path.
+  func appending(_ member: String, _ index: Int) -> FieldPath {
+    if self.member == nil { return FieldPath(parent, member, index) }
+    if childMember == nil, let own = self.member {
+      return FieldPath(parent, own, self.index, child: (member, index))
+    }
+    return FieldPath(rendered, member, index)
+  }
+
+  /// The path as messages show it.
+  var rendered: String {
+    var text = parent
+    if let member {
+      if !text.isEmpty { text += "." }
+      text += "\(member)[\(index)]"
+    }
+    if let childMember { text += ".\(childMember)[\(childIndex)]" }
+    return text
+  }
+}
+
 /// Reads the members of one JSON object by proto field name, accepting both JSON spellings.
 struct FieldReader {
   /// Where errors are reported.
-  let path: String
+  private let location: FieldPath
+  /// Where errors are reported, written out.
+  var path: String { location.rendered }
   /// Prepended to field names in messages (`inlineData.`), so nested fields read naturally.
   let prefix: String
-  private var members: [(name: String, original: String, value: JSONValue)] = []
-  /// Per member (same order as `members`): whether some read asked for its name. A flag per member rather
-  /// than a set of asked names: the decoder asks for dozens of names per object, and hashing each showed
-  /// in the profile of a translated request.
-  private var used: [Bool] = []
+  /// The object's members as sent (original names).
+  private let members: [JSONMember]
+  /// The canonical name of each member (same order), only when some name has an underscore; otherwise the
+  /// names as sent are canonical, and this costs no array.
+  private var canonicalNames: [String]?
+  /// Per member: whether its canonical name is ASCII, so that ``value(_:)`` may skip names of another length
+  /// without comparing them (strings that are not ASCII may equal one of another length, `K` and U+212A). A bit
+  /// per member for the first 64; the decoder asks for dozens of names per object and comparing them as Strings
+  /// showed in the profile of a translated request.
+  private var asciiBits: UInt64 = 0
+  /// Bit `n % 64` set when some member's canonical name is `n` bytes long; all bits when some name is not
+  /// ASCII or there are more than 64. Most of the names a decoder asks for are absent, and this answers them
+  /// without a look at the members.
+  private var lengths: UInt64 = 0
+  /// Per member: whether some read asked for its name; the first 64 as bits, the rest in ``usedOverflow``.
+  private var usedBits: UInt64 = 0
+  /// `used` flags of members 64 and beyond (empty for every ordinary object).
+  private var usedOverflow: [Bool] = []
   /// Unknown member paths, collected upward.
   var unknown: [String] = []
 
   init(_ json: JSONValue, path: String, what: String, prefix: String = "") throws(GeminiRequestError) {
-    self.path = path
+    try self.init(json, path: FieldPath(path), what: what, prefix: prefix)
+  }
+
+  init(_ json: JSONValue, path location: FieldPath, what: String, prefix: String = "") throws(GeminiRequestError) {
+    self.location = location
     self.prefix = prefix
     guard case .object(let object) = json else {
+      let path = location.rendered
       let location = path.isEmpty ? "" : "\(path): "
       throw GeminiRequestError("\(location)\(prefix.isEmpty ? what : String(prefix.dropLast())) must be an object")
     }
-    members.reserveCapacity(object.count)
-    for member in object {
-      members.append((FieldReader.canonical(member.key), member.key, member.value))
+    members = object
+    var allASCII = true
+    for (index, member) in object.enumerated() {
+      // One pass over the name's bytes (contiguous for every parsed string) for both questions.
+      var key = member.key
+      let (underscore, ascii) = key.withUTF8 { bytes in
+        var underscore = false
+        var high: UInt8 = 0
+        for byte in bytes {
+          high |= byte
+          if byte == UInt8(ascii: "_") { underscore = true }
+        }
+        return (underscore, high < 0x80)
+      }
+      var length = key.utf8.count
+      if underscore {
+        if canonicalNames == nil { canonicalNames = object.map { $0.key } }
+        let name = FieldReader.canonical(key)
+        canonicalNames?[index] = name
+        length = name.utf8.count
+      }
+      // Canonicalising only drops underscores: an ASCII name stays ASCII.
+      if index < 64, ascii { asciiBits |= 1 << UInt64(index) }
+      allASCII = allASCII && ascii && index < 64
+      lengths |= 1 << UInt64(length & 63)
     }
-    used = Array(repeating: false, count: members.count)
+    if !allASCII { lengths = ~0 }
+    if object.count > 64 { usedOverflow = Array(repeating: false, count: object.count - 64) }
   }
 
   /// `mime_type` → `mimeType`, `_responseJsonSchema` → `responseJsonSchema`.
@@ -543,20 +715,44 @@ struct FieldReader {
   }
 
   func failure(_ field: String, _ message: String) -> GeminiRequestError {
+    let path = path
     let location = path.isEmpty ? "" : "\(path): "
     return GeminiRequestError("\(location)\(prefix)\(field) \(message)")
   }
 
-  /// The value of a field; `null` reads as absent (proto3 JSON).
+  /// The value of a field; `null` reads as absent (proto3 JSON). `name` must be ASCII (every proto field name is).
   mutating func value(_ name: String) -> JSONValue? {
     // Every member of that name counts as read (duplicates too); the first one is the value.
+    let count = name.utf8.count
+    guard lengths & (1 << UInt64(count & 63)) != 0 else { return nil }
     var found: JSONValue?
-    for index in members.indices where members[index].name == name {
-      used[index] = true
+    for index in members.indices {
+      let member = canonicalNames?[index] ?? members[index].key
+      // Two ASCII strings of different lengths differ; the length of a native string costs nothing to read.
+      if index < 64, asciiBits & (1 << UInt64(index)) != 0, member.utf8.count != count { continue }
+      guard member == name else { continue }
+      markUsed(index)
       if found == nil { found = members[index].value }
     }
     if case .null = found { return nil }
     return found
+  }
+
+  private mutating func markUsed(_ index: Int) {
+    if index < 64 {
+      usedBits |= 1 << UInt64(index)
+    } else {
+      markOverflowUsed(index)
+    }
+  }
+
+  // Not inlined: inlined, the optimiser hoists the array's copy-on-write check out of ``value(_:)``'s loop and
+  // copies the (shared, empty) overflow array on every read.
+  @inline(never)
+  private mutating func markOverflowUsed(_ index: Int) { usedOverflow[index - 64] = true }
+
+  private func isUsed(_ index: Int) -> Bool {
+    index < 64 ? usedBits & (1 << UInt64(index)) != 0 : usedOverflow[index - 64]
   }
 
   mutating func string(_ name: String) throws(GeminiRequestError) -> String? {
@@ -607,8 +803,9 @@ struct FieldReader {
 
   /// Records every member that no one asked for.
   mutating func finish() {
-    for (index, member) in members.enumerated() where !used[index] {
-      unknown.append(path.isEmpty ? prefix + member.original : "\(path).\(prefix)\(member.original)")
+    for (index, member) in members.enumerated() where !isUsed(index) {
+      let path = path
+      unknown.append(path.isEmpty ? prefix + member.key : "\(path).\(prefix)\(member.key)")
     }
   }
 }

@@ -271,23 +271,36 @@ struct ConversationBuilder {
   mutating func add(_ content: GeminiContent, index: Int, warnings: inout TranslationWarnings)
     throws(GeminiRequestError)
   {
-    let path = "contents[\(index)]"
-    let role = content.role?.lowercased() ?? "user"
+    let path = FieldPath("", "contents", index)
+    let role = content.role ?? "user"
+    // Roles come lowercase; only others are lowercased (which builds a new string) before a second look.
+    switch Self.turn(role) ?? Self.turn(role.lowercased()) {
+    case .model: try addModelTurn(content, path: path, index: index, warnings: &warnings)
+    case .user: try addUserTurn(content, path: path, warnings: &warnings)
+    case nil:
+      throw GeminiRequestError("\(path.rendered).role: must be \"user\" or \"model\", got \"\(content.role ?? "")\"")
+    }
+  }
+
+  /// Whose turn a lowercase role is.
+  private enum Turn { case model, user }
+
+  private static func turn(_ role: String) -> Turn? {
     switch role {
-    case "model", "assistant": try addModelTurn(content, path: path, index: index, warnings: &warnings)
-    case "user", "function", "tool": try addUserTurn(content, path: path, warnings: &warnings)
-    default: throw GeminiRequestError("\(path).role: must be \"user\" or \"model\", got \"\(content.role ?? "")\"")
+    case "model", "assistant": .model
+    case "user", "function", "tool": .user
+    default: nil
     }
   }
 
   private mutating func addModelTurn(
-    _ content: GeminiContent, path: String, index: Int, warnings: inout TranslationWarnings
+    _ content: GeminiContent, path: FieldPath, index: Int, warnings: inout TranslationWarnings
   ) throws(GeminiRequestError) {
     var text = ""
     var calls: [JSONValue] = []
     var newOpen: [(id: String, name: String)] = []
     for (partIndex, part) in content.parts.enumerated() {
-      let partPath = "\(path).parts[\(partIndex)]"
+      let partPath = path.appending("parts", partIndex)
       for field in part.ignoredFields { warnings.drop(field) }
       if part.thought { continue }
       switch part.payload {
@@ -306,15 +319,15 @@ struct ConversationBuilder {
           ]))
       case .executableCode(let language, let code):
         text += "\n```\((language ?? "python").lowercased())\n\(code)\n```\n"
-        warnings.approximate("\(partPath).executableCode")
+        warnings.approximate("\(partPath.rendered).executableCode")
       case .codeExecutionResult(_, let output):
         text += "\n```output\n\(output)\n```\n"
-        warnings.approximate("\(partPath).codeExecutionResult")
+        warnings.approximate("\(partPath.rendered).codeExecutionResult")
       case .inlineData, .fileData:
         // Assistant messages carry no media on OpenAI; the model's own past media is context only.
-        warnings.drop("\(partPath)")
+        warnings.drop(partPath.rendered)
       case .functionResponse:
-        throw GeminiRequestError("\(partPath): functionResponse must be in a user turn, not a model turn")
+        throw GeminiRequestError("\(partPath.rendered): functionResponse must be in a user turn, not a model turn")
       case .empty: continue
       }
     }
@@ -329,20 +342,29 @@ struct ConversationBuilder {
     messages.append(.object(message))
   }
 
-  private mutating func addUserTurn(_ content: GeminiContent, path: String, warnings: inout TranslationWarnings)
+  private mutating func addUserTurn(_ content: GeminiContent, path: FieldPath, warnings: inout TranslationWarnings)
     throws(GeminiRequestError)
   {
+    // All-text turns are sent as one string: the most widely accepted form across compat servers. Only a turn
+    // with media needs each part as an object, so only such a turn builds them.
+    let allText = !content.parts.contains { part in
+      switch part.payload {
+      case .inlineData, .fileData: !part.thought
+      default: false
+      }
+    }
     var parts: [JSONValue] = []
-    var allText = true
+    var hasParts = false
     var text = ""
     for (partIndex, part) in content.parts.enumerated() {
-      let partPath = "\(path).parts[\(partIndex)]"
+      let partPath = path.appending("parts", partIndex)
       for field in part.ignoredFields { warnings.drop(field) }
       if part.thought { continue }
       switch part.payload {
       case .text(let value):
         text += value
-        parts.append(.object([JSONMember("type", "text"), JSONMember("text", .string(value))]))
+        hasParts = true
+        if !allText { parts.append(.object([JSONMember("type", "text"), JSONMember("text", .string(value))])) }
       case .functionResponse(let response):
         for field in response.unsupportedFields { warnings.drop(field) }
         let id = try pair(response, path: partPath)
@@ -354,34 +376,35 @@ struct ConversationBuilder {
             JSONMember("content", .string(resultText)),
           ]))
       case .inlineData(let mime, let base64):
-        allText = false
-        parts.append(try MediaConverter.inlineData(mime: mime, base64: base64, path: partPath))
+        hasParts = true
+        parts.append(try MediaConverter.inlineData(mime: mime, base64: base64, path: partPath.rendered))
       case .fileData(let mime, let uri):
-        allText = false
-        parts.append(try MediaConverter.fileData(mime: mime, uri: uri, path: partPath))
+        hasParts = true
+        parts.append(try MediaConverter.fileData(mime: mime, uri: uri, path: partPath.rendered))
       case .executableCode(let language, let code):
         let rendered = "\n```\((language ?? "python").lowercased())\n\(code)\n```\n"
         text += rendered
-        parts.append(.object([JSONMember("type", "text"), JSONMember("text", .string(rendered))]))
-        warnings.approximate("\(partPath).executableCode")
+        hasParts = true
+        if !allText { parts.append(.object([JSONMember("type", "text"), JSONMember("text", .string(rendered))])) }
+        warnings.approximate("\(partPath.rendered).executableCode")
       case .codeExecutionResult(_, let output):
         let rendered = "\n```output\n\(output)\n```\n"
         text += rendered
-        parts.append(.object([JSONMember("type", "text"), JSONMember("text", .string(rendered))]))
-        warnings.approximate("\(partPath).codeExecutionResult")
+        hasParts = true
+        if !allText { parts.append(.object([JSONMember("type", "text"), JSONMember("text", .string(rendered))])) }
+        warnings.approximate("\(partPath.rendered).codeExecutionResult")
       case .functionCall:
-        throw GeminiRequestError("\(partPath): functionCall must be in a model turn, not a user turn")
+        throw GeminiRequestError("\(partPath.rendered): functionCall must be in a model turn, not a user turn")
       case .empty: continue
       }
     }
-    if parts.isEmpty { return }
-    // All-text turns are sent as one string: the most widely accepted form across compat servers.
+    if !hasParts { return }
     let body: JSONValue = allText ? .string(text) : .array(parts)
     messages.append(.object([JSONMember("role", "user"), JSONMember("content", body)]))
   }
 
   /// The tool-call id a response answers: by id, else the first open call with that name, else the first open call.
-  private mutating func pair(_ response: GeminiFunctionResponse, path: String) throws(GeminiRequestError) -> String {
+  private mutating func pair(_ response: GeminiFunctionResponse, path: FieldPath) throws(GeminiRequestError) -> String {
     let index: Int? =
       if let id = response.id, let byID = openCalls.firstIndex(where: { $0.id == id }) {
         byID
@@ -392,7 +415,8 @@ struct ConversationBuilder {
       }
     guard let index else {
       throw GeminiRequestError(
-        "\(path): functionResponse \"\(response.name)\" has no matching functionCall in the preceding model turn")
+        "\(path.rendered): functionResponse \"\(response.name)\" has no matching functionCall in the preceding model turn"
+      )
     }
     let id = openCalls[index].id
     openCalls.remove(at: index)

@@ -111,7 +111,7 @@ public enum OpenAIToGemini {
       candidates.append((index, .object(candidate)))
     }
     candidates.sort { $0.0 < $1.0 }
-    var body: [JSONMember] = [JSONMember("candidates", .array(candidates.map(\.1)))]
+    var body: [JSONMember] = [JSONMember("candidates", .array(candidates.map { $0.1 }))]
     if let usage = usageMetadata(response["usage"]) { body.append(JSONMember("usageMetadata", usage)) }
     body.append(JSONMember("modelVersion", .string(response["model"]?.stringValue ?? options.modelVersion)))
     body.append(JSONMember("responseId", .string(response["id"]?.stringValue ?? options.responseId)))
