@@ -243,3 +243,17 @@ import Testing
     #expect(errorStatus(parse("OPTIONS ** HTTP/1.1\r\n\r\n")) == 400)
   }
 }
+
+/// `HTTPRequest` splits its target at the first `?`.
+@Suite struct HTTPRequestTargetTests {
+  @Test func pathAndQuerySplitAtTheFirstQuestionMark() {
+    let cases: [(String, String, String?)] = [
+      ("/v1beta/models/m:streamGenerateContent?alt=sse", "/v1beta/models/m:streamGenerateContent", "alt=sse"),
+      ("/a?b?c", "/a", "b?c"), ("/a?", "/a", ""), ("/a", "/a", nil), ("?x", "", "x"),
+    ]
+    for (target, path, query) in cases {
+      let request = HTTPRequest(method: "GET", target: target)
+      #expect(request.path == path && request.query == query, "\(target)")
+    }
+  }
+}

@@ -60,9 +60,10 @@ public struct HTTPRequest: Sendable {
   ) {
     self.method = method
     self.target = target
-    if let question = target.firstIndex(of: "?") {
+    // By byte: a Character search pays for grapheme breaking on every request's target.
+    if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
       path = String(target[..<question])
-      query = String(target[target.index(after: question)...])
+      query = String(target[target.utf8.index(after: question)...])
     } else {
       path = target
       query = nil
