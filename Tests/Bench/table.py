@@ -142,7 +142,8 @@ def main():
         out.append("| %s: all opened after / run took | %.0f s / %.0f s |" % (
             name, run.get("ramp_seconds", -1), run["seconds"]))
         out.append("| %s: peak RSS | %s |" % (name, mib(run["peak_rss_kib"])))
-    out.append("| RSS at the end | %s |" % mib(facts.get("rss_end_kib")))
+    out.append("| RSS right after the last stream | %s |" % mib(facts.get("rss_end_kib")))
+    out.append("| RSS 11 s later (memory given back after a burst) | %s |" % mib(facts.get("rss_quiet_kib")))
     out.append("")
     out.append("Streams send a chunk every 5 s: louter's echo backend with `pace = \"5s\"` (one descriptor per "
                "stream in louter, the client's), and the pacing backend (two: client and upstream). The hard "

@@ -438,6 +438,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
   // MARK: actions
 
   private func apply(_ actions: [ServerConnectionMachine.Action]) {
+    var responseComplete = false
     for action in actions {
       switch action {
       case .write(let bytes):
@@ -453,6 +454,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
         task?.cancel()
       case .responseEnded:
         endRequest()
+        responseComplete = true
       case .pauseReading:
         readingPaused = true
         reactor.modify(fd, token: token, events: interest)
@@ -468,8 +470,14 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
         arm(expiry)
       }
     }
+    if isClosed { return }
+    if responseComplete {
+      // The answer is whole: it goes now, before its handler's epilogue (record, metrics, log) runs.
+      flush()
+      return
+    }
     // Written when the loop's runnable jobs are done, together with whatever else they queue.
-    if !isClosed, !writeScheduled, !waitingForWritable, outboundOffset < outbound.count || closeWhenWritten {
+    if !writeScheduled, !waitingForWritable, outboundOffset < outbound.count || closeWhenWritten {
       writeScheduled = true
       reactor.writeWhenIdle(self)
     }
