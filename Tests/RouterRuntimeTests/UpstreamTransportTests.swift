@@ -351,3 +351,63 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     #expect(server.connectionCount == 1)
   }
 }
+
+/// The idle pool of our own client is bounded: so many connections per address, closed when unused.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct UpstreamPoolLimitTests {
+  static let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+  /// A reactor of its own whose pool has `limits`.
+  static func reactor(_ limits: UpstreamPool.Limits) async throws -> Reactor {
+    let reactor = try Reactor(name: "pool-test")
+    reactor.start()
+    await reactor.perform { reactor.upstreamPool = UpstreamPool(reactor: reactor, limits: limits) }
+    return reactor
+  }
+
+  static func exchange(on reactor: Reactor, port: Int) async -> String {
+    await Task(executorPreference: reactor) {
+      guard let response = try? await PlainHTTPTransport.shared.send(.test(port: port)) else { return "failed" }
+      var body: [UInt8] = []
+      while let chunk = try? await response.body.next() { body += chunk }
+      return String(decoding: body, as: UTF8.self)
+    }.value
+  }
+
+  @Test func connectionsBeyondTheIdleLimitCloseWhenTheirExchangeEnds() async throws {
+    // Three requests held until all three have arrived: three connections at once.
+    let arrived = Atomic<Int>(0)
+    let together = UpstreamGate()
+    let backend = try RawFakeBackend { connection in
+      guard connection.readRequest() != nil else { return }
+      if arrived.add(1, ordering: .relaxed).newValue == 3 {
+        for _ in 0..<3 { together.open() }
+      }
+      guard together.wait(), connection.write(Self.answer) else { return }
+      connection.waitForClose()
+    }
+    defer { backend.stop() }
+    let reactor = try await Self.reactor(.init(idlePerAddress: 1, idleTimeout: .seconds(600)))
+    async let first = Self.exchange(on: reactor, port: backend.port)
+    async let second = Self.exchange(on: reactor, port: backend.port)
+    async let third = Self.exchange(on: reactor, port: backend.port)
+    #expect(await [first, second, third] == ["ok", "ok", "ok"])
+    #expect(backend.connectionCount == 3)
+    #expect(await reactor.perform { reactor.upstreamPool.idleConnections } == 1)
+    await reactor.stop()
+  }
+
+  @Test func anIdleConnectionClosesAfterTheIdleTimeout() async throws {
+    let closedByLouter = UpstreamEvent()
+    let backend = try RawFakeBackend { connection in
+      guard connection.readRequest() != nil, connection.write(Self.answer) else { return }
+      // Keep-alive: the backend waits for the next request, or for louter to let the connection go.
+      if connection.waitForClose() { closedByLouter.fire() }
+    }
+    defer { backend.stop() }
+    let reactor = try await Self.reactor(.init(idlePerAddress: 8, idleTimeout: .milliseconds(20)))
+    #expect(await Self.exchange(on: reactor, port: backend.port) == "ok")
+    await closedByLouter.wait()
+    #expect(await reactor.perform { reactor.upstreamPool.idleConnections } == 0)
+    await reactor.stop()
+  }
+}

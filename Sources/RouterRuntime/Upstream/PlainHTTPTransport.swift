@@ -162,10 +162,27 @@ final class UpstreamPool {
   /// Connections are pooled by the address they reach.
   typealias Key = SocketAddress
 
+  /// How many idle connections an address keeps, and how long one waits to be reused before it closes.
+  ///
+  /// Why: a burst of 10,000 streams to one backend would otherwise leave 10,000 open sockets behind, each
+  /// a descriptor that clients then lack, for as long as the backend tolerates them (as nginx's
+  /// `keepalive` and Go's `MaxIdleConnsPerHost`/`IdleConnTimeout` bound theirs).
+  struct Limits: Sendable {
+    var idlePerAddress: Int
+    var idleTimeout: Duration
+
+    /// Per loop: 256 idle connections per address, closed after 60 s unused.
+    static let standard = Limits(idlePerAddress: 256, idleTimeout: .seconds(60))
+  }
+
   let reactor: Reactor
+  let limits: Limits
   private var idle: [Key: [UpstreamConnection]] = [:]
 
-  init(reactor: Reactor) { self.reactor = reactor }
+  init(reactor: Reactor, limits: Limits = .standard) {
+    self.reactor = reactor
+    self.limits = limits
+  }
 
   /// Idle keep-alive connections held now.
   var idleConnections: Int { idle.values.reduce(0) { $0 + $1.count } }
@@ -212,9 +229,12 @@ final class UpstreamPool {
     }
   }
 
-  /// A connection finished its exchange and may carry another.
-  func release(_ connection: UpstreamConnection) {
+  /// A connection finished its exchange and may carry another: kept (true) unless its address already
+  /// keeps as many idle as the limit allows.
+  func release(_ connection: UpstreamConnection) -> Bool {
+    guard idle[connection.key, default: []].count < limits.idlePerAddress else { return false }
     idle[connection.key, default: []].append(connection)
+    return true
   }
 
   /// A connection closed.
@@ -236,6 +256,8 @@ final class UpstreamConnection: ReactorSource {
   private var outbound: [UInt8] = []
   private var offset = 0
   private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
+  /// While pooled: when an unused connection closes (`UpstreamPool.Limits.idleTimeout`).
+  private var idleExpiry: TimerHeap<() -> Void>.ID?
   /// What the socket waits for in epoll now: changed only when the machine asks for something else.
   private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
 
@@ -251,6 +273,8 @@ final class UpstreamConnection: ReactorSource {
   }
 
   func attach(_ exchange: UpstreamExchange, reused: Bool) {
+    if let idleExpiry { reactor.cancel(idleExpiry) }
+    idleExpiry = nil
     self.exchange = exchange
     exchange.box.connection = self
     outbound = exchange.request
@@ -354,7 +378,15 @@ final class UpstreamConnection: ReactorSource {
           pool.start(exchange, allowReuse: false)
         }
       case .release:
-        pool.release(self)
+        if pool.release(self) {
+          idleExpiry = reactor.schedule(at: .now.advanced(by: pool.limits.idleTimeout)) { [self] in
+            idleExpiry = nil
+            if exchange == nil { apply(machine.shutDown()) }
+          }
+        } else {
+          // Enough idle connections to this address already: this one closes.
+          apply(machine.shutDown())
+        }
       case .close:
         close()
       case .deadline(let instant):
@@ -391,6 +423,8 @@ final class UpstreamConnection: ReactorSource {
   }
 
   private func close() {
+    if let idleExpiry { reactor.cancel(idleExpiry) }
+    idleExpiry = nil
     detach()
     pool.forget(self)
     reactor.deregister(fd, token: token)
