@@ -46,11 +46,6 @@ enum HTTPFraming {
   }
 
   /// Scans `bytes` from `resume` (at or after `start`, where the head begins) for the empty line ending a head.
-  static func scanHead(_ bytes: [UInt8], start: Int, resume: Int) -> HeadScan {
-    bytes.withUnsafeBufferPointer { scanHead($0, start: start, resume: resume) }
-  }
-
-  /// Scans `bytes` from `resume` (at or after `start`, where the head begins) for the empty line ending a head.
   static func scanHead(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadScan {
     var index = max(start, resume)
     while index < bytes.count {
@@ -86,11 +81,6 @@ enum HTTPFraming {
     case complete(content: Int, next: Int)
     /// A bare CR or LF.
     case invalid(String)
-  }
-
-  /// Scans `bytes` from `resume` for the CRLF ending a line.
-  static func scanLine(_ bytes: [UInt8], resume: Int) -> LineScan {
-    bytes.withUnsafeBufferPointer { scanLine($0, resume: resume) }
   }
 
   /// Scans `bytes` from `resume` for the CRLF ending a line.
@@ -209,13 +199,6 @@ enum HTTPFraming {
     }
   }
 
-  /// Reads a field line `name ":" OWS value OWS` that is the whole of `line` (see `fieldSpan`).
-  static func fieldLine(_ line: ArraySlice<UInt8>) -> Result<(name: String, value: String), HTTPFramingViolation> {
-    line.withUnsafeBufferPointer { bytes in
-      fieldSpan(line: bytes).map { span in (string(bytes, span.name), string(bytes, span.value)) }
-    }
-  }
-
   /// The bytes at `range` as a String (invalid UTF-8 repaired).
   static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
     String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
@@ -289,20 +272,6 @@ enum HTTPFraming {
 
   // MARK: body length
 
-  /// The body length that the Content-Length field values give, or nil without any (see `ContentLengthValues`).
-  static func contentLength(_ values: [String]) -> Result<Int?, HTTPFramingViolation> {
-    var lengths = ContentLengthValues()
-    for var value in values { value.withUTF8 { lengths.add($0) } }
-    return lengths.result
-  }
-
-  /// Checks the Transfer-Encoding list across all its field lines (see `TransferCodings`); true when there is one.
-  static func isChunked(_ values: [String]) -> Result<Bool, HTTPFramingViolation> {
-    var codings = TransferCodings()
-    for var value in values { value.withUTF8 { codings.add($0) } }
-    return codings.result
-  }
-
   /// Calls `body` with each member of the comma-separated list `bytes`, without its OWS; empty members too.
   static func forEachListMember(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
     var start = 0
@@ -325,11 +294,6 @@ enum HTTPFraming {
   ///
   /// At most `maxChunkSizeDigits` hex digits, no sign, no whitespace before the size or at the end; extensions
   /// are checked against that grammar and ignored. Nil when the line breaks it.
-  static func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
-    line.withUnsafeBufferPointer { chunkSize($0) }
-  }
-
-  /// The size in a chunk-size line (see the other `chunkSize`).
   static func chunkSize(_ line: UnsafeBufferPointer<UInt8>) -> Int? {
     var index = line.startIndex
     var size = 0
@@ -429,10 +393,6 @@ struct ConnectionOptions: Equatable {
 
   /// No Connection field yet.
   init() {}
-
-  init(_ values: some Sequence<String>) {
-    for var value in values { value.withUTF8 { add($0) } }
-  }
 
   /// Takes the options of one more Connection field value.
   mutating func add(_ value: UnsafeBufferPointer<UInt8>) {

@@ -53,8 +53,6 @@ final class ServerState: Sendable {
   let activeStreams = Atomic<Int>(0)
   /// The most connections open at once since memory was last given back (see `MemoryTrimPolicy`).
   let connectionsHighWater = Atomic<Int>(0)
-  /// Times free memory was given back to the kernel (read by `/metrics`-style checks and tests).
-  let memoryTrims = Atomic<Int>(0)
   /// Workers, set once by `start`.
   private let started = Mutex<[ServerWorker]>([])
   /// The shutdown waiting for in-flight requests to end.
@@ -105,7 +103,6 @@ final class ServerState: Sendable {
       let peak = connectionsHighWater.load(ordering: .relaxed)
       if MemoryTrimPolicy.shouldTrim(openNow: open, peakSinceLastTrim: peak) {
         connectionsHighWater.store(open, ordering: .relaxed)
-        memoryTrims.add(1, ordering: .relaxed)
         // Off the loop: trimming a large heap walks every free chunk.
         DispatchQueue.global(qos: .utility).async { _ = Posix.returnFreeMemory() }
       }
@@ -530,13 +527,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
 
   private func flush() {
     while outboundOffset < outbound.count {
-      let result: IOResult<Int>
-      writeCalls += 1
-      do {
-        result = try outbound.withUnsafeBytes { buffer throws(IOError) in
-          try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[outboundOffset...]))
-        }
-      } catch {
+      guard case .success(let result) = writeUnsent() else {
         apply(machine.peerClosed())
         return
       }
@@ -566,6 +557,16 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
     }
   }
 
+  /// One `write` of the bytes not yet sent.
+  private func writeUnsent() -> Result<IOResult<Int>, IOError> {
+    writeCalls += 1
+    return outbound.withUnsafeBytes { buffer in
+      Result { () throws(IOError) in
+        try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[outboundOffset...]))
+      }
+    }
+  }
+
   private func resumeWriterIfRoom() {
     guard let waiter = roomWaiter,
       outbound.count - outboundOffset <= worker.server.configuration.writeHighWater / 2
@@ -585,12 +586,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
     guard !isClosed else { return }
     // Bytes queued in this turn still get one try (an answer queued just before a deadline closes the
     // connection), as they would have had if written at once; what the socket refuses goes with it.
-    if !waitingForWritable, outboundOffset < outbound.count {
-      writeCalls += 1
-      _ = try? outbound.withUnsafeBytes { buffer throws(IOError) in
-        try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[outboundOffset...]))
-      }
-    }
+    if !waitingForWritable, outboundOffset < outbound.count { _ = writeUnsent() }
     isClosed = true
     responder?.markClosed()
     if let timer { reactor.cancel(timer.id) }
