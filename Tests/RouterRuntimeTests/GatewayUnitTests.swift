@@ -23,6 +23,30 @@ import Testing
     #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/bad%zz:generateContent") == nil)
   }
 
+  @Test func readsThePathAsBytesAtItsEdges() throws {
+    // The list with and without its slash, and only with GET.
+    #expect(GeminiCall.parse(httpMethod: "GET", path: "/v1alpha/models/")?.method == .listModels)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models") == nil)
+    // The id's own `models/` prefix once more; the version segment whole, never a prefix of one.
+    #expect(
+      GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/models/m:embedContent")
+        == GeminiCall(version: "v1beta", method: .embedContent, model: "m"))
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1bet/models/m:generateContent") == nil)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "v1beta/models/m:generateContent") == nil)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta") == nil)
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta/tunedModels/m:generateContent") == nil)
+    // A method name only after the last colon, and the whole name: else the colon is part of a GET's id.
+    #expect(
+      GeminiCall.parse(httpMethod: "GET", path: "/v1/models/m:generateContentX")
+        == GeminiCall(version: "v1", method: .getModel, model: "m:generateContentX"))
+    #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1/models/m:listModels") == nil)
+    // A non-ASCII id is a 400, not a route miss; an empty one too.
+    #expect(throws: GeminiError.self) {
+      try GeminiCall.decode(httpMethod: "POST", path: "/v1beta/models/mod%C3%A9l:generateContent")
+    }
+    #expect(throws: GeminiError.self) { try GeminiCall.decode(httpMethod: "POST", path: "/v1beta/models/:countTokens") }
+  }
+
   @Test func readsKeysFromTheQueryAndRemovesThem() {
     #expect(QueryString.value("key", in: "alt=sse&key=abc%2B1") == "abc+1")
     #expect(QueryString.removing(["key"], from: "key=abc&alt=sse") == "alt=sse")

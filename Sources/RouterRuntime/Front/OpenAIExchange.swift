@@ -202,9 +202,8 @@ extension Exchange {
     let upstream = Result { () throws(HopFailure) in
       upstreamRequest(
         backend,
-        url: try openAIURL(
-          backend, path: embeddings ? ["embeddings"] : ["chat", "completions"], model: forwarding.plan.model),
-        headers: try openAIHeaders(backend, key: forwarding.key, stream: chat.stream), body: body)
+        url: try runtime.openAI.url(embeddings ? .embeddings : .chat, backend, model: forwarding.plan.model),
+        headers: try runtime.openAI.headers(backend, key: forwarding.key, stream: chat.stream), body: body)
     }
     let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
     switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {

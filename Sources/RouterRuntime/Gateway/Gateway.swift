@@ -10,6 +10,8 @@ public final class BackendRuntime: Sendable {
   public let health: BackendHealth
   /// How requests reach it.
   public let transport: any UpstreamTransport
+  /// Its OpenAI URLs and headers, checked once.
+  let openAI: OpenAITargets
 
   /// Creates the runtime of one backend; `clock` times its passive health.
   public init(
@@ -19,6 +21,7 @@ public final class BackendRuntime: Sendable {
     self.backend = backend
     self.health = BackendHealth(limit: backend.maxConcurrency, clock: clock)
     self.transport = TimedTransport(inner: transport, backend: backend.name)
+    self.openAI = OpenAITargets(backend)
   }
 }
 

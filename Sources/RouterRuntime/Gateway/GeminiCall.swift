@@ -32,7 +32,7 @@ public struct GeminiCall: Sendable, Equatable {
   }
 
   /// The API versions louter serves.
-  public static let versions: Set<String> = ["v1", "v1beta", "v1alpha"]
+  public static let versions: [String] = ["v1", "v1beta", "v1alpha"]
 
   /// Parses `POST /v1beta/models/gemini-2.5-flash:generateContent` and friends; nil when the path is not a
   /// Gemini call or its model id is not valid (`decode` tells the two apart).
@@ -47,29 +47,39 @@ public struct GeminiCall: Sendable, Equatable {
   /// last `:` only when what follows is a known method name.
   public static func decode(httpMethod: String, path rawPath: String) throws(GeminiError) -> GeminiCall? {
     guard let path = percentDecoded(rawPath) else { return nil }
-    let segments = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-    guard segments.count == 3, segments[0].isEmpty, versions.contains(String(segments[1])) else { return nil }
-    let version = String(segments[1])
-    var rest = segments[2]
-    if rest == "models" || rest == "models/" {
+    // Bytes, not `Character`s: a path is ASCII on the wire and grapheme splitting cost more than the rest
+    // of the front together; every non-ASCII byte left in a model id is refused by `modelProblem`.
+    let bytes = path.utf8
+    let slash = UInt8(ascii: "/")
+    guard bytes.first == slash, let versionEnd = bytes[bytes.index(after: bytes.startIndex)...].firstIndex(of: slash)
+    else { return nil }
+    guard
+      let version = versions.first(where: {
+        $0.utf8.elementsEqual(bytes[bytes.index(after: bytes.startIndex)..<versionEnd])
+      })
+    else { return nil }
+    var rest = bytes[bytes.index(after: versionEnd)...]
+    let models = "models/".utf8
+    if rest.elementsEqual(models.dropLast()) || rest.elementsEqual(models) {
       return httpMethod == "GET" ? GeminiCall(version: version, method: .listModels, model: "") : nil
     }
-    guard rest.hasPrefix("models/") else { return nil }
-    rest = rest.dropFirst("models/".count)
+    guard rest.starts(with: models) else { return nil }
+    rest = rest.dropFirst(models.count)
     // SDKs sometimes send the id with its own `models/` prefix once more.
-    if rest.hasPrefix("models/") { rest = rest.dropFirst("models/".count) }
+    if rest.starts(with: models) { rest = rest.dropFirst(models.count) }
     let method: Method
     let model: String
-    if let colon = rest.lastIndex(of: ":"), let named = Method(rawValue: String(rest[rest.index(after: colon)...])),
+    if let colon = rest.lastIndex(of: UInt8(ascii: ":")),
+      let named = Method.allCases.first(where: { $0.rawValue.utf8.elementsEqual(rest[rest.index(after: colon)...]) }),
       named != .listModels, named != .getModel
     {
       guard httpMethod == "POST" else { return nil }
       method = named
-      model = String(rest[..<colon])
+      model = String(Substring(rest[..<colon]))
     } else {
       guard httpMethod == "GET" else { return nil }
       method = .getModel
-      model = String(rest)
+      model = String(Substring(rest))
     }
     if let problem = modelProblem(model) { throw .invalidArgument("The model name is not valid: \(problem).") }
     return GeminiCall(version: version, method: method, model: model)

@@ -109,7 +109,7 @@ extension Exchange {
     return dialect
   }
 
-  func openAIHeaders(_ backend: CompiledBackend, key: String?, stream: Bool) throws(HopFailure)
+  static func openAIHeaders(_ backend: CompiledBackend, key: String?, stream: Bool) throws(HopFailure)
     -> [UpstreamHeaderField]
   {
     var headers = [
@@ -138,7 +138,7 @@ extension Exchange {
 
   /// `chat/completions` or `embeddings` on an OpenAI backend; Azure puts the model (the deployment) in the
   /// path, as one encoded segment, and its `api-version` in the query.
-  func openAIURL(_ backend: CompiledBackend, path: [String], model: String) throws(HopFailure) -> UpstreamURL {
+  static func openAIURL(_ backend: CompiledBackend, path: [String], model: String) throws(HopFailure) -> UpstreamURL {
     let endpoint = try Self.segments(path, client: false, backend: backend)
     if backend.flavor == .azure, backend.protocolName == .openai {
       let deployment = try Self.segments([model], client: true, backend: backend)
@@ -356,8 +356,8 @@ extension Exchange {
     }
     let upstream = Result { () throws(HopFailure) in
       upstreamRequest(
-        backend, url: try openAIURL(backend, path: ["chat", "completions"], model: forwarding.plan.model),
-        headers: try openAIHeaders(backend, key: forwarding.key, stream: forwarding.stream),
+        backend, url: try runtime.openAI.url(.chat, backend, model: forwarding.plan.model),
+        headers: try runtime.openAI.headers(backend, key: forwarding.key, stream: forwarding.stream),
         body: translated.body.serializedBytes())
     }
     let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
@@ -440,8 +440,8 @@ extension Exchange {
     }
     let upstream = Result { () throws(HopFailure) in
       upstreamRequest(
-        backend, url: try openAIURL(backend, path: ["embeddings"], model: forwarding.plan.model),
-        headers: try openAIHeaders(backend, key: forwarding.key, stream: false),
+        backend, url: try runtime.openAI.url(.embeddings, backend, model: forwarding.plan.model),
+        headers: try runtime.openAI.headers(backend, key: forwarding.key, stream: false),
         body: translated.body.serializedBytes())
     }
     let response: UpstreamResponse
@@ -473,5 +473,55 @@ extension GeminiCall {
   /// `?alt=sse` (or `$alt=sse`) asks for server-sent events; without it a stream is one JSON array.
   func isSSE(request: HTTPRequest) -> Bool {
     GeminiAlt.parse(query: request.query).sse
+  }
+}
+
+/// The upstream URLs and headers of an OpenAI-protocol backend that are the same for every request, built and
+/// checked once per route table rather than once per request (they were a tenth of a request's allocations).
+/// What depends on the request (an Azure deployment in the path, a forwarded client key) is still built per
+/// request, by the same functions.
+struct OpenAITargets: Sendable {
+  /// The OpenAI endpoints louter calls.
+  enum Endpoint: Sendable, CaseIterable {
+    case chat
+    case embeddings
+
+    var path: [String] { self == .chat ? ["chat", "completions"] : ["embeddings"] }
+  }
+
+  private let chatURL: Result<UpstreamURL, HopFailure>?
+  private let embeddingsURL: Result<UpstreamURL, HopFailure>?
+  private let answerHeaders: Result<[UpstreamHeaderField], HopFailure>?
+  private let streamHeaders: Result<[UpstreamHeaderField], HopFailure>?
+
+  /// Builds what `backend` sends every time; nothing for a backend that speaks no OpenAI protocol.
+  init(_ backend: CompiledBackend) {
+    let openAI = backend.protocolName == .openai || backend.protocolName == .echo
+    let modelInPath = backend.flavor == .azure && backend.protocolName == .openai
+    func url(_ endpoint: Endpoint) -> Result<UpstreamURL, HopFailure>? {
+      guard openAI, !modelInPath else { return nil }
+      return Result { () throws(HopFailure) in try Exchange.openAIURL(backend, path: endpoint.path, model: "") }
+    }
+    func headers(stream: Bool) -> Result<[UpstreamHeaderField], HopFailure>? {
+      guard openAI, !backend.forwardKey else { return nil }
+      return Result { () throws(HopFailure) in try Exchange.openAIHeaders(backend, key: nil, stream: stream) }
+    }
+    chatURL = url(.chat)
+    embeddingsURL = url(.embeddings)
+    answerHeaders = headers(stream: false)
+    streamHeaders = headers(stream: true)
+  }
+
+  /// The URL of `endpoint` for a request to `model`.
+  func url(_ endpoint: Endpoint, _ backend: CompiledBackend, model: String) throws(HopFailure) -> UpstreamURL {
+    let cached = endpoint == .chat ? chatURL : embeddingsURL
+    if let cached { return try cached.get() }
+    return try Exchange.openAIURL(backend, path: endpoint.path, model: model)
+  }
+
+  /// The headers of a request that presents the client's `key` (used only when the backend forwards it).
+  func headers(_ backend: CompiledBackend, key: String?, stream: Bool) throws(HopFailure) -> [UpstreamHeaderField] {
+    if let cached = stream ? streamHeaders : answerHeaders { return try cached.get() }
+    return try Exchange.openAIHeaders(backend, key: key, stream: stream)
   }
 }
