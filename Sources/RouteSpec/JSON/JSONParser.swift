@@ -182,6 +182,8 @@ struct JSONCursor {
       position += 1
       return .object(members)
     }
+    // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
+    members.reserveCapacity(4)
     while true {
       guard current == UInt8(ascii: "\"") else {
         throw error("expected a string key in object, found \(describeCurrent())")
@@ -216,6 +218,7 @@ struct JSONCursor {
       position += 1
       return .array(elements)
     }
+    elements.reserveCapacity(4)
     while true {
       elements.append(try parseValue(depth: depth))
       skipWhitespace()

@@ -149,13 +149,14 @@ enum RequestID {
     word = (word ^ (word >> 30)) &* 0xBF58_476D_1CE4_E5B9
     word = (word ^ (word >> 27)) &* 0x94D0_49BB_1331_11EB
     word ^= word >> 31
-    let digits = Array("0123456789abcdef".utf8)
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(16)
-    for _ in 0..<16 {
-      bytes.append(digits[Int(word & 0xF)])
-      word >>= 4
+    // Written straight into the string's storage: one allocation per request, not three.
+    return String(unsafeUninitializedCapacity: 16) { buffer in
+      for index in 0..<16 {
+        let nibble = UInt8(truncatingIfNeeded: word & 0xF)
+        buffer[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+        word >>= 4
+      }
+      return 16
     }
-    return String(decoding: bytes, as: UTF8.self)
   }
 }

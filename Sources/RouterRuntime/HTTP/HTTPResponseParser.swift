@@ -271,6 +271,8 @@ public struct HTTPResponseParser: Sendable {
     let status = code.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
     guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
     var headers: [UpstreamRequest.Header] = []
+    // One allocation for a typical head rather than one per doubling.
+    headers.reserveCapacity(16)
     let fields: HTTPFraming.HeadFields
     switch HTTPFraming.readFields(
       bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: .max,

@@ -255,9 +255,13 @@ final class UpstreamConnection: ReactorSource {
   private var exchange: UpstreamExchange?
   private var outbound: [UInt8] = []
   private var offset = 0
+  /// The one timer of this connection, at the earliest instant asked for since it was armed. It is not
+  /// cancelled when an exchange ends or a pooled connection is reused: when it fires it asks the machine (or,
+  /// while pooled, the idle clock) what is due and re-arms for the rest. A kept-alive connection so costs no
+  /// timer-heap work per request, only one wake-up per deadline period.
   private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
-  /// While pooled: when an unused connection closes (`UpstreamPool.Limits.idleTimeout`).
-  private var idleExpiry: TimerHeap<() -> Void>.ID?
+  /// While pooled: since when it is unused (it closes `UpstreamPool.Limits.idleTimeout` later).
+  private var idleSince: ContinuousClock.Instant?
   /// What the socket waits for in epoll now: changed only when the machine asks for something else.
   private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
 
@@ -273,8 +277,7 @@ final class UpstreamConnection: ReactorSource {
   }
 
   func attach(_ exchange: UpstreamExchange, reused: Bool) {
-    if let idleExpiry { reactor.cancel(idleExpiry) }
-    idleExpiry = nil
+    idleSince = nil
     self.exchange = exchange
     exchange.box.connection = self
     outbound = exchange.request
@@ -379,10 +382,9 @@ final class UpstreamConnection: ReactorSource {
         }
       case .release:
         if pool.release(self) {
-          idleExpiry = reactor.schedule(at: .now.advanced(by: pool.limits.idleTimeout)) { [self] in
-            idleExpiry = nil
-            if exchange == nil { apply(machine.shutDown()) }
-          }
+          let now = ContinuousClock.now
+          idleSince = now
+          arm(now.advanced(by: pool.limits.idleTimeout))
         } else {
           // Enough idle connections to this address already: this one closes.
           apply(machine.shutDown())
@@ -410,21 +412,30 @@ final class UpstreamConnection: ReactorSource {
     }
     let id = reactor.schedule(at: instant) { [self] in
       timer = nil
-      apply(machine.deadlineReached(now: .now))
+      timerFired(now: .now)
     }
     timer = (id, instant)
+  }
+
+  private func timerFired(now: ContinuousClock.Instant) {
+    if exchange != nil {
+      apply(machine.deadlineReached(now: now))
+    } else if let idleSince {
+      let expiry = idleSince.advanced(by: pool.limits.idleTimeout)
+      if now >= expiry { apply(machine.shutDown()) } else { arm(expiry) }
+    }
   }
 
   private func detach() {
     exchange?.box.connection = nil
     exchange = nil
-    if let timer { reactor.cancel(timer.id) }
-    timer = nil
   }
 
   private func close() {
-    if let idleExpiry { reactor.cancel(idleExpiry) }
-    idleExpiry = nil
+    // The one place the timer is cancelled: it holds this connection until it fires.
+    if let timer { reactor.cancel(timer.id) }
+    timer = nil
+    idleSince = nil
     detach()
     pool.forget(self)
     reactor.deregister(fd, token: token)
