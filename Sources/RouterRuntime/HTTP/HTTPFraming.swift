@@ -359,15 +359,11 @@ enum HTTPFraming {
 enum FieldName {
   /// True when `a` and `b` are the same field name in any ASCII case.
   static func equal(_ a: String, _ b: String) -> Bool {
-    var a = a
-    var b = b
-    return a.withUTF8 { left in
-      b.withUTF8 { right in
-        guard left.count == right.count else { return false }
-        for index in 0..<left.count where lower(left[index]) != lower(right[index]) { return false }
-        return true
-      }
-    }
+    // On the views, without copying either string: header lookups call this for every field of a head.
+    let left = a.utf8
+    let right = b.utf8
+    guard left.count == right.count else { return false }
+    return left.elementsEqual(right) { lower($0) == lower($1) }
   }
 
   /// True when the bytes at `range` are `lowercase` (ASCII, lowercase) in any ASCII case.
