@@ -209,7 +209,9 @@ public struct OpenAIStreamTranslator: Sendable {
   }
 
   private func envelope(candidates: [JSONValue], usage: JSONValue?) -> JSONValue {
+    // One allocation: grown one append at a time, the array was reallocated twice per event.
     var members: [JSONMember] = []
+    members.reserveCapacity(4)
     if !candidates.isEmpty { members.append(JSONMember("candidates", .array(candidates))) }
     if let usage { members.append(JSONMember("usageMetadata", usage)) }
     members.append(JSONMember("modelVersion", .string(model ?? options.modelVersion)))

@@ -111,7 +111,9 @@ public enum OpenAIToGemini {
       candidates.append((index, .object(candidate)))
     }
     candidates.sort { $0.0 < $1.0 }
-    var body: [JSONMember] = [JSONMember("candidates", .array(candidates.map { $0.1 }))]
+    var body: [JSONMember] = []
+    body.reserveCapacity(4)
+    body.append(JSONMember("candidates", .array(candidates.map { $0.1 })))
     if let usage = usageMetadata(response["usage"]) { body.append(JSONMember("usageMetadata", usage)) }
     body.append(JSONMember("modelVersion", .string(response["model"]?.stringValue ?? options.modelVersion)))
     body.append(JSONMember("responseId", .string(response["id"]?.stringValue ?? options.responseId)))
@@ -134,7 +136,10 @@ public enum OpenAIToGemini {
   {
     let parts = parts.isEmpty ? [JSONValue.object([JSONMember("text", "")])] : parts
     let content: [JSONMember] = [JSONMember("role", "model"), JSONMember("parts", .array(parts))]
-    var candidate: [JSONMember] = [JSONMember("content", .object(content))]
+    // Room for every member up front: grown one append at a time, the array was reallocated once or twice.
+    var candidate: [JSONMember] = []
+    candidate.reserveCapacity(4)
+    candidate.append(JSONMember("content", .object(content)))
     if let finishReason { candidate.append(JSONMember("finishReason", .string(finishReason))) }
     if let finishMessage { candidate.append(JSONMember("finishMessage", .string(finishMessage))) }
     candidate.append(JSONMember("index", .int(index)))
@@ -169,6 +174,7 @@ public enum OpenAIToGemini {
       ?? prompt.map { BoundedInteger.sum($0, completion ?? 0, in: tokenCountRange) }
     guard prompt != nil || completion != nil || total != nil else { return nil }
     var members: [JSONMember] = []
+    members.reserveCapacity(5)
     if let prompt { members.append(JSONMember("promptTokenCount", .int(prompt))) }
     if let completion { members.append(JSONMember("candidatesTokenCount", .int(max(0, completion - reasoning)))) }
     if let total { members.append(JSONMember("totalTokenCount", .int(total))) }

@@ -1,0 +1,121 @@
+import RouteSpec
+import Testing
+
+@testable import RouterRuntime
+
+/// Non-streamed OpenAI answers of every shape the translator handles.
+let awAnswers: [String] = [
+  #"{"id":"a","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#,
+  #"{"choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"length"}]}"#,
+  #"{"id":"u","choices":[{"message":{"content":"héllo \"q\" \\ \n\t\r\b\f \u0001 \u007f ✓ 😀 \ud800"},"finish_reason":"stop"}]}"#,
+  #"{"choices":[{"index":2,"message":{"content":"two"},"finish_reason":"stop"},{"index":0,"message":{"content":"zero"},"finish_reason":"content_filter"},{"index":1,"message":{"content":null},"finish_reason":null}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}},{"function":{"name":"g","arguments":{"b":[1,2]}}}]},"finish_reason":"tool_calls"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x","tool_calls":[{"id":"c1","function":{"name":"f","arguments":"not json"}}]},"finish_reason":"tool_calls"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":null,"refusal":"I can't"},"finish_reason":"stop"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":"answer","reasoning_content":"think"},"finish_reason":"stop"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"reasoning":"r"},"finish_reason":"weird"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":7,"total_tokens":17,"completion_tokens_details":{"reasoning_tokens":3},"prompt_tokens_details":{"cached_tokens":4}}}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":99999999999999,"completion_tokens":-5,"total_tokens":1e300}}"#,
+  #"{"choices":[{"index":99999999999,"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1.5}}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop","logprobs":{"content":[{"token":"x","logprob":-0.25,"top_logprobs":[{"token":"x","logprob":-0.25},{"token":"y","logprob":-1.5}]}]}}]}"#,
+  #"{"choices":[]}"#,
+]
+
+/// OpenAI stream bodies (`data:` lines) of every shape the stream translator handles.
+let awStreams: [[String]] = [
+  (0..<4).map { #"{"id":"s","model":"m","choices":[{"index":0,"delta":{"content":"w\#($0) "},"finish_reason":null}]}"# }
+    + [
+      #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+      #"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#, "[DONE]",
+    ],
+  [
+    #"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+    #"{"choices":[{"index":0,"delta":{"content":"é \"\\\n\u0000 😀"},"finish_reason":null}]}"#,
+    #"{"choices":[{"index":1,"delta":{"content":"one"}},{"index":0,"delta":{"content":"zero"}}]}"#,
+    #"{"choices":[{"index":1,"delta":{},"finish_reason":"length"},{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    "[DONE]",
+  ],
+  [
+    #"{"choices":[{"index":0,"delta":{"reasoning_content":"think","content":"a","refusal":"no"}}]}"#,
+    #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"a\""}}]}}]}"#,
+    #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":-1,"completion_tokens":99999999999,"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+    "[DONE]",
+  ],
+  [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#, #"{"error":{"message":"boom","code":500}}"#],
+  [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#, "not json", "nor this", "{", "}"],
+  [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#],
+]
+
+/// The option sets every variant runs under.
+let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
+  [false, true].map { integers in
+    GeminiResponseOptions(
+      includeThoughts: thoughts, modelVersion: "fallback-model", responseId: "fallback-id", backend: "b",
+      integerEnums: integers)
+  }
+}
+
+/// The client bytes of Gemini events, written as the gateway writes them, are exactly the compact serialisation of
+/// the translated trees, framed: the writers reserve their buffers up front and must not change a byte.
+@Suite struct AnswerWriterTests {
+  /// The reference framing: `data: ` + the compact JSON + CRLF CRLF.
+  static func referenceSSE(_ value: JSONValue) -> [UInt8] {
+    Array("data: ".utf8) + value.serializedBytes() + [0x0D, 0x0A, 0x0D, 0x0A]
+  }
+
+  /// Every translated answer and stream event, in the order a client gets them, with every option set.
+  static func translatedValues() throws -> [JSONValue] {
+    var values: [JSONValue] = []
+    for options in awOptions {
+      for answer in awAnswers {
+        let json = try JSONParser.parse(answer)
+        do {
+          values.append(try OpenAIToGemini.translate(json, options: options).json)
+        } catch {
+          values.append(error.json)
+        }
+      }
+      for stream in awStreams {
+        var translator = OpenAIStreamTranslator(options: options)
+        for data in stream { values += translator.consume(data).map(\.json) }
+        values += translator.finish().map(\.json)
+      }
+    }
+    return values
+  }
+
+  @Test func sseEventsAreTheSerialisedTrees() throws {
+    let values = try Self.translatedValues()
+    #expect(values.count > 100)
+    for value in values {
+      #expect(GeminiSSEWriter.event(value) == Self.referenceSSE(value))
+      #expect(GeminiSSEWriter.event(GeminiStreamEvent.response(value)) == Self.referenceSSE(value))
+    }
+  }
+
+  @Test func arrayElementsAreTheSerialisedTrees() throws {
+    let values = try Self.translatedValues()
+    var writer = GeminiJSONArrayWriter()
+    var reference: [UInt8] = []
+    var written: [UInt8] = []
+    for (position, value) in values.enumerated() {
+      reference += (position == 0 ? Array("[".utf8) : Array(",\r\n".utf8)) + value.serializedBytes()
+      written += writer.element(value)
+    }
+    written += writer.error(.internal("late"))
+    reference += Array(",\r\n".utf8) + GeminiError.internal("late").json.serializedBytes() + Array("]".utf8)
+    #expect(written == reference)
+  }
+
+  /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.
+  @Test func textChunkEventBytes() {
+    var translator = OpenAIStreamTranslator(options: awOptions[0])
+    let events = translator.consume(
+      #"{"id":"r","model":"m","choices":[{"index":0,"delta":{"content":"a\"b"},"finish_reason":null}]}"#)
+    #expect(events.count == 1)
+    let expected =
+      #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":"a\"b"}]},"index":0}],"modelVersion":"m","responseId":"r"}"#
+      + "\r\n\r\n"
+    #expect(events.map { String(decoding: GeminiSSEWriter.event($0), as: UTF8.self) } == [expected])
+  }
+}
