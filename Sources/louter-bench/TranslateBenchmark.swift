@@ -110,7 +110,7 @@ enum TranslateBenchmark {
     var translator = OpenAIStreamTranslator(options: options)
     var count = 0
     for chunk in chunks {
-      for event in translator.consume(chunk) { count += GeminiSSEWriter.event(event).count }
+      for output in translator.translate(chunk) { count += GeminiSSEWriter.event(output).count }
     }
     return count
   }

@@ -44,6 +44,15 @@ let awStreams: [[String]] = [
   [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#, #"{"error":{"message":"boom","code":500}}"#],
   [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#, "not json", "nor this", "{", "}"],
   [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#],
+  [
+    #"{"choices":[{"delta":{"content":"no index"}}]}"#,
+    #"{"id":"late-id","choices":[{"index":-4,"delta":{"content":"negative"}}]}"#,
+    #"{"model":"late-model","choices":[{"index":1e30,"delta":{"content":"huge"}},{"index":2,"delta":{"refusal":"r"}}]}"#,
+    #"{"id":"","model":"","choices":[{"index":0,"delta":{"content":"\u2028\u2029\t"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1}}"#,
+    #"{"choices":[{"index":0,"delta":{"content":"a","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+    #"{"choices":[{"index":0,"delta":{"content":7}},{"index":1,"delta":{"content":""}}]}"#,
+    #"{"choices":{"index":0}}"#, "  [DONE]  ",
+  ],
 ]
 
 /// The option sets every variant runs under.
@@ -107,15 +116,70 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     #expect(written == reference)
   }
 
+  /// The client bytes of one stream through the general path: every event a tree, serialised.
+  static func treeStream(_ stream: [String], options: GeminiResponseOptions, sse: Bool) -> [UInt8] {
+    var translator = OpenAIStreamTranslator(options: options)
+    var writer = GeminiJSONArrayWriter()
+    var out: [UInt8] = []
+    for event in stream.flatMap({ translator.consume($0) }) + translator.finish() {
+      out += sse ? Self.referenceSSE(event.json) : writer.write(event)
+    }
+    return out + (sse ? [] : writer.end())
+  }
+
+  /// The client bytes of one stream through the fast path: text-only events written without a tree.
+  static func fastStream(_ stream: [String], options: GeminiResponseOptions, sse: Bool) -> (
+    bytes: [UInt8], texts: Int
+  ) {
+    var translator = OpenAIStreamTranslator(options: options)
+    var writer = GeminiJSONArrayWriter()
+    var out: [UInt8] = []
+    var texts = 0
+    for output in stream.flatMap({ translator.translate($0) }) + translator.finish().map(GeminiStreamOutput.event) {
+      if case .text = output { texts += 1 }
+      out += sse ? GeminiSSEWriter.event(output) : writer.write(output)
+    }
+    return (out + (sse ? [] : writer.end()), texts)
+  }
+
+  @Test(arguments: [true, false]) func fastStreamIsTheTreeStream(sse: Bool) {
+    var texts = 0
+    for options in awOptions {
+      for stream in awStreams {
+        let fast = Self.fastStream(stream, options: options, sse: sse)
+        #expect(fast.bytes == Self.treeStream(stream, options: options, sse: sse), "\(stream) \(options)")
+        texts += fast.texts
+      }
+    }
+    // The fast path is taken: the plain text stream alone has four text-only events per option set.
+    #expect(texts >= 4 * awOptions.count)
+  }
+
+  @Test func textOnlyEventsTakeTheFastPathOthersDoNot() {
+    var translator = OpenAIStreamTranslator(options: awOptions[2])
+    let plain = translator.translate(#"{"choices":[{"index":3,"delta":{"content":"a"}}]}"#)
+    #expect(plain.count == 1)
+    guard case .text(let chunk) = plain.first else {
+      Issue.record("a text-only delta is not a text chunk")
+      return
+    }
+    #expect(chunk.text == "a" && chunk.index == 3)
+    // With thoughts asked for, a reasoning delta needs its own part: the general path.
+    let reasoning = translator.translate(#"{"choices":[{"index":3,"delta":{"reasoning":"r","content":"a"}}]}"#)
+    #expect(reasoning.count == 1)
+    if case .text = reasoning.first { Issue.record("a reasoning delta took the text-only path") }
+  }
+
   /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.
   @Test func textChunkEventBytes() {
     var translator = OpenAIStreamTranslator(options: awOptions[0])
-    let events = translator.consume(
+    let outputs = translator.translate(
       #"{"id":"r","model":"m","choices":[{"index":0,"delta":{"content":"a\"b"},"finish_reason":null}]}"#)
-    #expect(events.count == 1)
+    #expect(outputs.count == 1)
     let expected =
       #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":"a\"b"}]},"index":0}],"modelVersion":"m","responseId":"r"}"#
       + "\r\n\r\n"
-    #expect(events.map { String(decoding: GeminiSSEWriter.event($0), as: UTF8.self) } == [expected])
+    #expect(outputs.map { String(decoding: GeminiSSEWriter.event($0), as: UTF8.self) } == [expected])
+    #expect(outputs.map { String(decoding: GeminiSSEWriter.event($0.event), as: UTF8.self) } == [expected])
   }
 }

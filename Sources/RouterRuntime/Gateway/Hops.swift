@@ -20,6 +20,10 @@ struct ClientStreamWriter {
     sse ? GeminiSSEWriter.event(event) : array.write(event)
   }
 
+  mutating func bytes(_ output: GeminiStreamOutput) -> [UInt8] {
+    sse ? GeminiSSEWriter.event(output) : array.write(output)
+  }
+
   mutating func end() -> [UInt8] {
     sse || array.isClosed ? [] : array.end()
   }

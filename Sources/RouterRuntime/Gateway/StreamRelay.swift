@@ -72,12 +72,18 @@ struct TranslatedStreamForm: StreamForm {
   var contentType: String { writer.contentType }
 
   mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
-    var events: [GeminiStreamEvent] = []
-    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() { events += translator.consume(event.data) }
-    if chunk == nil { events += translator.finish() }
+    var events: [GeminiStreamOutput] = []
+    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() { events += translator.translate(event.data) }
+    if chunk == nil { events += translator.finish().map(GeminiStreamOutput.event) }
     var piece = RelayPiece()
-    for event in events {
-      switch event {
+    for output in events {
+      // A text-only event carries no usage for a continuation to patch: its bytes are written without a tree.
+      if case .text(let text) = output, resume == nil {
+        piece.bytes += writer.bytes(output)
+        piece.answers.append(text.response)
+        continue
+      }
+      switch output.event {
       case .response(let translated):
         let answer = resume?.patched(translated) ?? translated
         piece.bytes += writer.bytes(.response(answer))

@@ -135,6 +135,20 @@ public enum GeminiSSEWriter {
   /// One event for a translator output.
   public static func event(_ event: GeminiStreamEvent) -> [UInt8] { self.event(event.json) }
 
+  /// One event for a translator output; a text-only event is written without a tree, to the same bytes.
+  public static func event(_ output: GeminiStreamOutput) -> [UInt8] {
+    switch output {
+    case .text(let chunk):
+      var out: [UInt8] = []
+      out.reserveCapacity(eventCapacity)
+      out.append(contentsOf: "data: ".utf8)
+      chunk.write(into: &out)
+      out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
+      return out
+    case .event(let event): return self.event(event)
+    }
+  }
+
   /// The bytes reserved up front for one event or array element: a text chunk's event fits.
   static let eventCapacity = 256
 }
@@ -155,6 +169,11 @@ public struct GeminiJSONArrayWriter: Sendable {
 
   /// Bytes for the next element (the first one also opens the array).
   public mutating func element(_ value: JSONValue) -> [UInt8] {
+    element { out in JSONWriter.write(value, into: &out, pretty: false, depth: 0) }
+  }
+
+  /// Bytes for the next element, whose JSON `write` appends.
+  private mutating func element(_ write: (inout [UInt8]) -> Void) -> [UInt8] {
     guard !isClosed else { return [] }
     var out: [UInt8] = []
     out.reserveCapacity(GeminiSSEWriter.eventCapacity)
@@ -163,7 +182,7 @@ public struct GeminiJSONArrayWriter: Sendable {
     } else {
       out.append(contentsOf: ",\r\n".utf8)
     }
-    JSONWriter.write(value, into: &out, pretty: false, depth: 0)
+    write(&out)
     elements += 1
     return out
   }
@@ -173,6 +192,14 @@ public struct GeminiJSONArrayWriter: Sendable {
     switch event {
     case .response(let value): element(value)
     case .error(let error): self.error(error)
+    }
+  }
+
+  /// Bytes for a translator output; a text-only event is written without a tree, to the same bytes.
+  public mutating func write(_ output: GeminiStreamOutput) -> [UInt8] {
+    switch output {
+    case .text(let chunk): element { out in chunk.write(into: &out) }
+    case .event(let event): write(event)
     }
   }
 
