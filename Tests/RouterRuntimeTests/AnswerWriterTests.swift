@@ -170,6 +170,48 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     if case .text = reasoning.first { Issue.record("a reasoning delta took the text-only path") }
   }
 
+  /// The relay's translated form writes the same bytes as the tree path, and reads the same record facts from a
+  /// text chunk as from its tree.
+  @Test(arguments: [true, false]) func relayFormMatchesTheTreePath(sse: Bool) {
+    for options in awOptions {
+      for stream in awStreams {
+        var form = TranslatedStreamForm(backend: "b", options: options, sse: sse)
+        var bytes: [UInt8] = []
+        var answers: [RelayAnswer] = []
+        var failed = false
+        for data in stream where !failed {
+          let piece = form.feed(Array("data: \(data)\n\n".utf8))
+          bytes += piece.bytes
+          answers += piece.answers
+          failed = piece.failure != nil
+        }
+        if !failed {
+          let last = form.feed(nil)
+          bytes += last.bytes
+          answers += last.answers
+          failed = last.failure != nil
+          if !failed { bytes += form.end() }
+        }
+        let tree = Self.treeStream(stream, options: options, sse: sse)
+        // On a failure the relay leaves the error event to its caller; the tree stream holds it.
+        #expect(failed ? tree.starts(with: bytes) && tree != bytes : tree == bytes, "\(stream)")
+        var viaText = RelayFacts()
+        var viaTree = RelayFacts()
+        for answer in answers {
+          if case .text(let chunk) = answer {
+            viaText.note(text: chunk.text)
+            #expect(Exchange.textBytes(chunk.response) == chunk.text.utf8.count)
+            #expect(chunk.response["usageMetadata"] == nil)
+          } else {
+            viaText.note(answer: answer.json)
+          }
+          viaTree.note(answer: answer.json)
+        }
+        #expect(viaText == viaTree)
+      }
+    }
+  }
+
   /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.
   @Test func textChunkEventBytes() {
     var translator = OpenAIStreamTranslator(options: awOptions[0])
