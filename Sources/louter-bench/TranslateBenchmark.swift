@@ -103,7 +103,7 @@ enum TranslateBenchmark {
 
   static func translateAnswer() throws -> Int {
     let json = try JSONParser.parse(answer)
-    return try OpenAIToGemini.translate(json, options: options).json.serializedBytes().count
+    return try OpenAIToGemini.translatedBytes(json, options: options).bytes.count
   }
 
   static func translateStream() -> Int {

@@ -212,6 +212,44 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     }
   }
 
+  /// Every answer, under every option set: the bytes, usage and warnings of the direct writer are the tree's.
+  @Test func answerBytesAreTheSerialisedTree() throws {
+    var direct = 0
+    let extra = [
+      #"{"id":"p","model":"m","choices":[{"index":1,"message":{"content":"b"},"finish_reason":"length"},{"index":1,"message":{"content":"a"}},{"message":{"content":null}}]}"#,
+      #"{"choices":[{"index":0,"message":{"content":"x","tool_calls":[]},"finish_reason":"stop"}]}"#,
+      #"{"choices":[{"index":0,"message":{"content":{"a":1}},"logprobs":null},7,{"index":-3,"message":{"content":"é\u0000"}}]}"#,
+      #"{"choices":[{"index":0,"message":{"content":"x","refusal":""},"finish_reason":"stop"}],"usage":{"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":9}},"model":7,"id":null}"#,
+      #"{"object":"error","message":"m"}"#, #"{"choices":null}"#,
+    ]
+    for options in awOptions {
+      for answer in awAnswers + extra {
+        let json = try JSONParser.parse(answer)
+        let tree: Result<GeminiTranslatedResponse, GeminiError>
+        do { tree = .success(try OpenAIToGemini.translate(json, options: options)) } catch { tree = .failure(error) }
+        let bytes: Result<(bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings), GeminiError>
+        do {
+          bytes = .success(try OpenAIToGemini.translatedBytes(json, options: options))
+        } catch {
+          bytes = .failure(error)
+        }
+        switch (tree, bytes) {
+        case (.success(let tree), .success(let written)):
+          #expect(written.bytes == tree.json.serializedBytes(), "\(answer) \(options)")
+          #expect(written.usage == tree.json["usageMetadata"])
+          #expect(written.warnings == tree.warnings)
+        case (.failure(let treeError), .failure(let error)):
+          #expect(error == treeError)
+        default:
+          Issue.record("the paths disagree on \(answer)")
+        }
+        if OpenAIToGemini.plainAnswerBytes(json, options: options) != nil { direct += 1 }
+      }
+    }
+    // The direct writer is taken for the plain answers (with names for enums), not only the tree.
+    #expect(direct >= 10)
+  }
+
   /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.
   @Test func textChunkEventBytes() {
     var translator = OpenAIStreamTranslator(options: awOptions[0])
