@@ -103,14 +103,14 @@ enum TranslateBenchmark {
 
   static func translateAnswer() throws -> Int {
     let json = try JSONParser.parse(answer)
-    return try OpenAIToGemini.translate(json, options: options).json.serializedBytes().count
+    return try OpenAIToGemini.translatedBytes(json, options: options).bytes.count
   }
 
   static func translateStream() -> Int {
     var translator = OpenAIStreamTranslator(options: options)
     var count = 0
     for chunk in chunks {
-      for event in translator.consume(chunk) { count += GeminiSSEWriter.event(event).count }
+      for output in translator.translate(chunk) { count += GeminiSSEWriter.event(output).count }
     }
     return count
   }

@@ -236,7 +236,7 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
     var form = OpenAIPassthroughStreamForm(backend: "b")
     let first = form.feed(event(#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#))
     #expect(first.answers.count == 1 && first.failure == nil)
-    #expect(Exchange.textBytes(first.answers[0]) == 2, "the record estimates tokens from the text")
+    #expect(Exchange.textBytes(first.answers[0].json) == 2, "the record estimates tokens from the text")
     let broken = form.feed(event(#"{"error":{"message":"boom"}}"#))
     #expect(broken.failure != nil && String(decoding: broken.bytes, as: UTF8.self).contains("boom"))
     #expect(form.errorBytes(.unavailable("x")).isEmpty, "the backend's own error event was relayed")
@@ -250,7 +250,7 @@ private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Arr
     let usage = whole.feed(
       event(#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}"#) + event("[DONE]"))
     #expect(
-      usage.answers == [
+      usage.answers.map(\.json) == [
         .object(["usageMetadata": .object(["promptTokenCount": 2, "candidatesTokenCount": 3, "totalTokenCount": 5])])
       ])
     #expect(whole.feed(nil).failure == nil)

@@ -389,7 +389,7 @@ struct OpenAIPassthroughStreamForm: StreamForm {
           return piece
         }
         sawChunk = true
-        piece.answers.append(Self.recordAnswer(event))
+        piece.answers.append(.json(Self.recordAnswer(event)))
       }
     } catch {
       piece.failure = Exchange.unreadable(error, backend: backend)
@@ -469,7 +469,7 @@ struct GeminiToOpenAIStreamForm: StreamForm {
         piece.failure = HopFailure(backend: backend, fault: .rejected, error: error, outcome: "blocked")
         return piece
       }
-      piece.answers.append(json)
+      piece.answers.append(.json(json))
     }
     if chunk == nil, !stream.isComplete {
       piece.failure = Exchange.badAnswer(

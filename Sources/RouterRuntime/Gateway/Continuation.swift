@@ -188,7 +188,7 @@ struct ResumedPassthroughForm: StreamForm {
     for event in events {
       let answer = resume.patched(event)
       piece.bytes += writer.bytes(.response(answer))
-      piece.answers.append(answer)
+      piece.answers.append(.json(answer))
     }
     if chunk == nil, !framer.endsCleanly {
       piece.failure = Exchange.badAnswer(
@@ -234,7 +234,7 @@ struct ResumedOpenAIPassthroughForm: StreamForm {
       }
       let patched = resume.patchedOpenAIUsage(event)
       piece.bytes += OpenAIWire.event(patched)
-      piece.answers.append(OpenAIPassthroughStreamForm.recordAnswer(patched))
+      piece.answers.append(.json(OpenAIPassthroughStreamForm.recordAnswer(patched)))
     }
     if chunk == nil, framer.holdsPartialEvent || !framer.sawDone {
       piece.failure = Exchange.badAnswer(

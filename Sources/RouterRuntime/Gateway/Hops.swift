@@ -20,6 +20,10 @@ struct ClientStreamWriter {
     sse ? GeminiSSEWriter.event(event) : array.write(event)
   }
 
+  mutating func bytes(_ output: GeminiStreamOutput) -> [UInt8] {
+    sse ? GeminiSSEWriter.event(output) : array.write(output)
+  }
+
   mutating func end() -> [UInt8] {
     sse || array.isClosed ? [] : array.end()
   }
@@ -376,18 +380,19 @@ extension Exchange {
       case .success(let answer): bytes = answer
       case .failure(let failure): return .failed(failure)
       }
-      let answer: JSONValue
+      let answer: (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
       do {
         let json = try JSONParser.parse(bytes)
-        answer = try OpenAIToGemini.translate(json, options: options).json
+        answer = try OpenAIToGemini.translatedBytes(json, options: options)
       } catch let error as GeminiError {
         return .failed(Self.badAnswer(error, backend: backend.name))
       } catch {
         return .failed(
           Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
-      noteUsage(answer["usageMetadata"])
-      await respond(200, json: answer, headers: headers, tokens: true)
+      noteUsage(answer.usage)
+      await respond(
+        200, body: answer.bytes, contentType: "application/json; charset=UTF-8", headers: headers, tokens: true)
       return .served(healthy: true)
     }
     let form = TranslatedStreamForm(

@@ -25,11 +25,27 @@ extension HTTPResponder: StreamSink {}
 struct RelayPiece {
   /// Bytes for the client.
   var bytes: [UInt8] = []
-  /// The Gemini answers `bytes` carries, each one event or array element.
-  var answers: [JSONValue] = []
+  /// The answers `bytes` carries, each one event or array element.
+  var answers: [RelayAnswer] = []
   /// The stream cannot go on after `bytes`: before the first answer reached the client this is the hop's
   /// failure, after it the in-band error that ends the stream.
   var failure: HopFailure?
+}
+
+/// One answer a relay piece carries, for the request record and a continuation.
+enum RelayAnswer: Equatable {
+  /// A Gemini answer (or, on the OpenAI front, the record's reading of an OpenAI chunk).
+  case json(JSONValue)
+  /// A text-only Gemini event, kept without its tree.
+  case text(GeminiTextChunk)
+
+  /// The answer as a tree (built for a text chunk).
+  var json: JSONValue {
+    switch self {
+    case .json(let value): value
+    case .text(let chunk): chunk.response
+    }
+  }
 }
 
 /// How upstream bytes become the client's stream: translated (OpenAI events → Gemini events) or
@@ -72,16 +88,22 @@ struct TranslatedStreamForm: StreamForm {
   var contentType: String { writer.contentType }
 
   mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
-    var events: [GeminiStreamEvent] = []
-    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() { events += translator.consume(event.data) }
-    if chunk == nil { events += translator.finish() }
+    var events: [GeminiStreamOutput] = []
+    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() { events += translator.translate(event.data) }
+    if chunk == nil { events += translator.finish().map(GeminiStreamOutput.event) }
     var piece = RelayPiece()
-    for event in events {
-      switch event {
+    for output in events {
+      // A text-only event carries no usage for a continuation to patch: its bytes are written without a tree.
+      if case .text(let text) = output, resume == nil {
+        piece.bytes += writer.bytes(output)
+        piece.answers.append(.text(text))
+        continue
+      }
+      switch output.event {
       case .response(let translated):
         let answer = resume?.patched(translated) ?? translated
         piece.bytes += writer.bytes(.response(answer))
-        piece.answers.append(answer)
+        piece.answers.append(.json(answer))
       case .error(let error):
         // The backend's own error event, or louter's reading of a stream it could not translate.
         piece.failure = Exchange.failure(
@@ -116,7 +138,7 @@ struct PassthroughStreamForm: StreamForm {
     do {
       let framed = try framer.feed(chunk ?? [])
       piece.bytes = framed.bytes
-      piece.answers = framed.events
+      piece.answers = framed.events.map(RelayAnswer.json)
     } catch {
       piece.failure = Exchange.unreadable(error, backend: backend)
       return piece
@@ -166,12 +188,18 @@ struct RelayFacts: Equatable {
         continuable = false
         continue
       }
-      guard answerText.utf8.count + text.utf8.count <= StreamResume.maxText else {
-        continuable = false
-        continue
-      }
-      answerText += text
+      note(text: text)
     }
+  }
+
+  /// Keeps one text part of the answer's only candidate, unless the kept text would outgrow
+  /// ``StreamResume/maxText``.
+  mutating func note(text: String) {
+    guard answerText.utf8.count + text.utf8.count <= StreamResume.maxText else {
+      continuable = false
+      return
+    }
+    answerText += text
   }
 }
 
@@ -230,10 +258,17 @@ struct StreamRelay<Form: StreamForm> {
         piece = RelayPiece(failure: Exchange.failure(error, backend: backend, midStream: answered || resuming))
       }
       for answer in piece.answers {
-        facts.usage.note(answer["usageMetadata"])
-        facts.textBytes += Exchange.textBytes(answer)
-        // Only a stream another backend could continue needs its text kept.
-        if continuation { facts.note(answer: answer) }
+        switch answer {
+        case .json(let answer):
+          facts.usage.note(answer["usageMetadata"])
+          facts.textBytes += Exchange.textBytes(answer)
+          // Only a stream another backend could continue needs its text kept.
+          if continuation { facts.note(answer: answer) }
+        case .text(let chunk):
+          // What the `.json` case reads from this chunk's tree: no usage, one candidate, one text part.
+          facts.textBytes += chunk.text.utf8.count
+          if continuation { facts.note(text: chunk.text) }
+        }
       }
       if !answered, !piece.answers.isEmpty {
         if !resuming {

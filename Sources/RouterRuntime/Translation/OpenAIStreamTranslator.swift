@@ -16,6 +16,61 @@ public enum GeminiStreamEvent: Sendable, Equatable {
   }
 }
 
+/// A stream event that carries one text part and nothing else (nearly every event of a streamed answer), kept as
+/// its few values so that it can be written straight to bytes without building and walking a ``JSONValue``.
+public struct GeminiTextChunk: Sendable, Equatable {
+  /// The part's text (never empty).
+  public let text: String
+  /// The candidate index.
+  public let index: Int64
+  /// The event's `modelVersion`.
+  public let modelVersion: String
+  /// The event's `responseId`.
+  public let responseId: String
+  /// The options the event was translated under (the tree form applies their enum spelling).
+  let options: GeminiResponseOptions
+
+  /// The event as the general path builds it: the reference that ``write(into:)`` must match byte for byte.
+  public var response: JSONValue {
+    OpenAIStreamTranslator.envelope(
+      candidates: [
+        .object(
+          OpenAIToGemini.candidateObject(
+            parts: [.object([JSONMember("text", .string(text))])], index: index, finishReason: nil))
+      ], usage: nil, modelVersion: modelVersion, responseId: responseId, options: options)
+  }
+
+  /// Appends the compact JSON of ``response``: the same members in the same order (no enum among them, so the
+  /// integer spelling changes nothing).
+  public func write(into out: inout [UInt8]) {
+    out.append(contentsOf: #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#.utf8)
+    JSONWriter.writeString(text, into: &out)
+    out.append(contentsOf: #"}]},"index":"#.utf8)
+    JSONWriter.writeInteger(index, into: &out)
+    out.append(contentsOf: #"}],"modelVersion":"#.utf8)
+    JSONWriter.writeString(modelVersion, into: &out)
+    out.append(contentsOf: #","responseId":"#.utf8)
+    JSONWriter.writeString(responseId, into: &out)
+    out.append(UInt8(ascii: "}"))
+  }
+}
+
+/// One output of ``OpenAIStreamTranslator/translate(_:)``: a text-only event in its compact form, or any event.
+public enum GeminiStreamOutput: Sendable, Equatable {
+  /// A text-only event, for the writers' fast path.
+  case text(GeminiTextChunk)
+  /// Any other event.
+  case event(GeminiStreamEvent)
+
+  /// The output as a general event.
+  public var event: GeminiStreamEvent {
+    switch self {
+    case .text(let chunk): .response(chunk.response)
+    case .event(let event): event
+    }
+  }
+}
+
 /// Turns an OpenAI `chat.completion.chunk` stream into Gemini stream events (protocols.md §7.2).
 ///
 /// Feed each upstream SSE event's data with ``consume(_:)`` and call ``finish()`` at end of body.
@@ -60,11 +115,15 @@ public struct OpenAIStreamTranslator: Sendable {
   }
 
   /// Consumes one upstream event's `data` (already de-framed by ``SSEParser``).
-  public mutating func consume(_ data: String) -> [GeminiStreamEvent] {
+  public mutating func consume(_ data: String) -> [GeminiStreamEvent] { translate(data).map(\.event) }
+
+  /// Consumes one upstream event's `data` like ``consume(_:)``, but hands text-only events over in their compact
+  /// form, which the writers turn into bytes without a ``JSONValue`` tree.
+  public mutating func translate(_ data: String) -> [GeminiStreamOutput] {
     guard !isComplete else { return [] }
     let trimmed = data.trimmingWhitespace()
     if trimmed.isEmpty { return [] }
-    if trimmed == "[DONE]" { return complete() }
+    if trimmed == "[DONE]" { return complete().map(GeminiStreamOutput.event) }
     let chunk: JSONValue
     do {
       chunk = try JSONParser.parse(trimmed)
@@ -73,21 +132,22 @@ public struct OpenAIStreamTranslator: Sendable {
       guard skippedEvents > Self.maxSkippedEvents else { return [] }
       isComplete = true
       return [
-        .error(
-          .internal(
-            "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))"))
+        .event(
+          .error(
+            .internal(
+              "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))")))
       ]
     }
     if chunk["error"] != nil || chunk["object"]?.stringValue == "error" {
       isComplete = true
-      return [.error(UpstreamErrorMapper.mapStreamError(chunk, backend: options.backend))]
+      return [.event(.error(UpstreamErrorMapper.mapStreamError(chunk, backend: options.backend)))]
     }
     if let model = chunk["model"]?.stringValue, !model.isEmpty { self.model = model }
     if let id = chunk["id"]?.stringValue, !id.isEmpty { self.id = id }
     // Keep the last non-null usage: it may come on the finish chunk, on its own, cumulatively, or never.
     if let usage = chunk["usage"], case .object = usage { self.usage = usage }
 
-    var events: [GeminiStreamEvent] = []
+    var events: [GeminiStreamOutput] = []
     guard case .array(let choices) = chunk["choices"] ?? .null else { return [] }
     for (position, choice) in choices.enumerated() {
       let index = choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position)
@@ -98,26 +158,36 @@ public struct OpenAIStreamTranslator: Sendable {
         choiceOrder.append(index)
       }
       let delta = choice["delta"] ?? .object([])
-      var parts: [JSONValue] = []
-      if options.includeThoughts, let reasoning = OpenAIToGemini.reasoningText(delta), !reasoning.isEmpty {
-        parts.append(.object([JSONMember("text", .string(reasoning)), JSONMember("thought", true)]))
-      }
-      if let text = delta["content"]?.stringValue, !text.isEmpty {
-        parts.append(.object([JSONMember("text", .string(text))]))
-      }
-      if let refusal = delta["refusal"]?.stringValue, !refusal.isEmpty {
-        parts.append(.object([JSONMember("text", .string(refusal))]))
-      }
+      let reasoning = options.includeThoughts ? OpenAIToGemini.reasoningText(delta) ?? "" : ""
+      let text = delta["content"]?.stringValue ?? ""
+      let refusal = delta["refusal"]?.stringValue ?? ""
       if case .array(let fragments) = delta["tool_calls"] ?? .null, let problem = accumulate(fragments, choice: index) {
         return fail(events, problem)
       }
       if let reason = choice["finish_reason"]?.stringValue { finishReasons[index] = reason }
+      if reasoning.isEmpty, refusal.isEmpty, !text.isEmpty {
+        events.append(
+          .text(
+            GeminiTextChunk(
+              text: text, index: index, modelVersion: model ?? options.modelVersion,
+              responseId: id ?? options.responseId, options: options)))
+        continue
+      }
+      var parts: [JSONValue] = []
+      if !reasoning.isEmpty {
+        parts.append(.object([JSONMember("text", .string(reasoning)), JSONMember("thought", true)]))
+      }
+      if !text.isEmpty { parts.append(.object([JSONMember("text", .string(text))])) }
+      if !refusal.isEmpty { parts.append(.object([JSONMember("text", .string(refusal))])) }
       if !parts.isEmpty {
         events.append(
-          .response(
-            envelope(
-              candidates: [.object(OpenAIToGemini.candidateObject(parts: parts, index: index, finishReason: nil))],
-              usage: nil)))
+          .event(
+            .response(
+              envelope(
+                candidates: [
+                  .object(OpenAIToGemini.candidateObject(parts: parts, index: index, finishReason: nil))
+                ],
+                usage: nil))))
       }
     }
     return events
@@ -134,9 +204,9 @@ public struct OpenAIStreamTranslator: Sendable {
   }
 
   /// Ends the stream with an error after the events produced so far.
-  private mutating func fail(_ events: [GeminiStreamEvent], _ message: String) -> [GeminiStreamEvent] {
+  private mutating func fail(_ events: [GeminiStreamOutput], _ message: String) -> [GeminiStreamOutput] {
     isComplete = true
-    return events + [.error(.internal(message))]
+    return events + [.event(.error(.internal(message)))]
   }
 
   /// Tool-call accumulator: index reuse (Ollama), repeated ids/names, missing indices.
@@ -209,11 +279,23 @@ public struct OpenAIStreamTranslator: Sendable {
   }
 
   private func envelope(candidates: [JSONValue], usage: JSONValue?) -> JSONValue {
+    Self.envelope(
+      candidates: candidates, usage: usage, modelVersion: model ?? options.modelVersion,
+      responseId: id ?? options.responseId, options: options)
+  }
+
+  /// One `GenerateContentResponse` event around `candidates`, in the enum spelling `options` ask for.
+  static func envelope(
+    candidates: [JSONValue], usage: JSONValue?, modelVersion: String, responseId: String,
+    options: GeminiResponseOptions
+  ) -> JSONValue {
+    // One allocation: grown one append at a time, the array was reallocated twice per event.
     var members: [JSONMember] = []
+    members.reserveCapacity(4)
     if !candidates.isEmpty { members.append(JSONMember("candidates", .array(candidates))) }
     if let usage { members.append(JSONMember("usageMetadata", usage)) }
-    members.append(JSONMember("modelVersion", .string(model ?? options.modelVersion)))
-    members.append(JSONMember("responseId", .string(id ?? options.responseId)))
+    members.append(JSONMember("modelVersion", .string(modelVersion)))
+    members.append(JSONMember("responseId", .string(responseId)))
     return options.encoded(.object(members))
   }
 }

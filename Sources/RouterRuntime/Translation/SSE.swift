@@ -123,7 +123,10 @@ public enum GeminiSSEWriter {
 
   /// One event for a stream element.
   public static func event(_ value: JSONValue) -> [UInt8] {
-    var out: [UInt8] = Array("data: ".utf8)
+    // One allocation for a typical event: grown from the prefix, the buffer was reallocated three or four times.
+    var out: [UInt8] = []
+    out.reserveCapacity(eventCapacity)
+    out.append(contentsOf: "data: ".utf8)
     JSONWriter.write(value, into: &out, pretty: false, depth: 0)
     out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
     return out
@@ -131,6 +134,23 @@ public enum GeminiSSEWriter {
 
   /// One event for a translator output.
   public static func event(_ event: GeminiStreamEvent) -> [UInt8] { self.event(event.json) }
+
+  /// One event for a translator output; a text-only event is written without a tree, to the same bytes.
+  public static func event(_ output: GeminiStreamOutput) -> [UInt8] {
+    switch output {
+    case .text(let chunk):
+      var out: [UInt8] = []
+      out.reserveCapacity(eventCapacity)
+      out.append(contentsOf: "data: ".utf8)
+      chunk.write(into: &out)
+      out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
+      return out
+    case .event(let event): return self.event(event)
+    }
+  }
+
+  /// The bytes reserved up front for one event or array element: a text chunk's event fits.
+  static let eventCapacity = 256
 }
 
 /// Writes the Gemini JSON-array stream form (no `alt`, or `alt=json`): `[` obj `,\r\n` obj … `]`.
@@ -149,9 +169,20 @@ public struct GeminiJSONArrayWriter: Sendable {
 
   /// Bytes for the next element (the first one also opens the array).
   public mutating func element(_ value: JSONValue) -> [UInt8] {
+    element { out in JSONWriter.write(value, into: &out, pretty: false, depth: 0) }
+  }
+
+  /// Bytes for the next element, whose JSON `write` appends.
+  private mutating func element(_ write: (inout [UInt8]) -> Void) -> [UInt8] {
     guard !isClosed else { return [] }
-    var out: [UInt8] = elements == 0 ? [UInt8(ascii: "[")] : [UInt8(ascii: ","), 0x0D, 0x0A]
-    JSONWriter.write(value, into: &out, pretty: false, depth: 0)
+    var out: [UInt8] = []
+    out.reserveCapacity(GeminiSSEWriter.eventCapacity)
+    if elements == 0 {
+      out.append(UInt8(ascii: "["))
+    } else {
+      out.append(contentsOf: ",\r\n".utf8)
+    }
+    write(&out)
     elements += 1
     return out
   }
@@ -161,6 +192,14 @@ public struct GeminiJSONArrayWriter: Sendable {
     switch event {
     case .response(let value): element(value)
     case .error(let error): self.error(error)
+    }
+  }
+
+  /// Bytes for a translator output; a text-only event is written without a tree, to the same bytes.
+  public mutating func write(_ output: GeminiStreamOutput) -> [UInt8] {
+    switch output {
+    case .text(let chunk): element { out in chunk.write(into: &out) }
+    case .event(let event): write(event)
     }
   }
 

@@ -1,0 +1,265 @@
+import RouteSpec
+import Testing
+
+@testable import RouterRuntime
+
+/// Non-streamed OpenAI answers of every shape the translator handles.
+let awAnswers: [String] = [
+  #"{"id":"a","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#,
+  #"{"choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"length"}]}"#,
+  #"{"id":"u","choices":[{"message":{"content":"héllo \"q\" \\ \n\t\r\b\f \u0001 \u007f ✓ 😀 \ud800"},"finish_reason":"stop"}]}"#,
+  #"{"choices":[{"index":2,"message":{"content":"two"},"finish_reason":"stop"},{"index":0,"message":{"content":"zero"},"finish_reason":"content_filter"},{"index":1,"message":{"content":null},"finish_reason":null}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}},{"function":{"name":"g","arguments":{"b":[1,2]}}}]},"finish_reason":"tool_calls"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x","tool_calls":[{"id":"c1","function":{"name":"f","arguments":"not json"}}]},"finish_reason":"tool_calls"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":null,"refusal":"I can't"},"finish_reason":"stop"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":"answer","reasoning_content":"think"},"finish_reason":"stop"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"reasoning":"r"},"finish_reason":"weird"}]}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":7,"total_tokens":17,"completion_tokens_details":{"reasoning_tokens":3},"prompt_tokens_details":{"cached_tokens":4}}}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":99999999999999,"completion_tokens":-5,"total_tokens":1e300}}"#,
+  #"{"choices":[{"index":99999999999,"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1.5}}"#,
+  #"{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop","logprobs":{"content":[{"token":"x","logprob":-0.25,"top_logprobs":[{"token":"x","logprob":-0.25},{"token":"y","logprob":-1.5}]}]}}]}"#,
+  #"{"choices":[]}"#,
+]
+
+/// OpenAI stream bodies (`data:` lines) of every shape the stream translator handles.
+let awStreams: [[String]] = [
+  (0..<4).map { #"{"id":"s","model":"m","choices":[{"index":0,"delta":{"content":"w\#($0) "},"finish_reason":null}]}"# }
+    + [
+      #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+      #"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#, "[DONE]",
+    ],
+  [
+    #"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+    #"{"choices":[{"index":0,"delta":{"content":"é \"\\\n\u0000 😀"},"finish_reason":null}]}"#,
+    #"{"choices":[{"index":1,"delta":{"content":"one"}},{"index":0,"delta":{"content":"zero"}}]}"#,
+    #"{"choices":[{"index":1,"delta":{},"finish_reason":"length"},{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    "[DONE]",
+  ],
+  [
+    #"{"choices":[{"index":0,"delta":{"reasoning_content":"think","content":"a","refusal":"no"}}]}"#,
+    #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"a\""}}]}}]}"#,
+    #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":-1,"completion_tokens":99999999999,"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+    "[DONE]",
+  ],
+  [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#, #"{"error":{"message":"boom","code":500}}"#],
+  [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#, "not json", "nor this", "{", "}"],
+  [#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#],
+  [
+    #"{"choices":[{"delta":{"content":"no index"}}]}"#,
+    #"{"id":"late-id","choices":[{"index":-4,"delta":{"content":"negative"}}]}"#,
+    #"{"model":"late-model","choices":[{"index":1e30,"delta":{"content":"huge"}},{"index":2,"delta":{"refusal":"r"}}]}"#,
+    #"{"id":"","model":"","choices":[{"index":0,"delta":{"content":"\u2028\u2029\t"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1}}"#,
+    #"{"choices":[{"index":0,"delta":{"content":"a","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+    #"{"choices":[{"index":0,"delta":{"content":7}},{"index":1,"delta":{"content":""}}]}"#,
+    #"{"choices":{"index":0}}"#, "  [DONE]  ",
+  ],
+]
+
+/// The option sets every variant runs under.
+let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
+  [false, true].map { integers in
+    GeminiResponseOptions(
+      includeThoughts: thoughts, modelVersion: "fallback-model", responseId: "fallback-id", backend: "b",
+      integerEnums: integers)
+  }
+}
+
+/// The client bytes of Gemini events, written as the gateway writes them, are exactly the compact serialisation of
+/// the translated trees, framed: the writers reserve their buffers up front and must not change a byte.
+@Suite struct AnswerWriterTests {
+  /// The reference framing: `data: ` + the compact JSON + CRLF CRLF.
+  static func referenceSSE(_ value: JSONValue) -> [UInt8] {
+    Array("data: ".utf8) + value.serializedBytes() + [0x0D, 0x0A, 0x0D, 0x0A]
+  }
+
+  /// Every translated answer and stream event, in the order a client gets them, with every option set.
+  static func translatedValues() throws -> [JSONValue] {
+    var values: [JSONValue] = []
+    for options in awOptions {
+      for answer in awAnswers {
+        let json = try JSONParser.parse(answer)
+        do {
+          values.append(try OpenAIToGemini.translate(json, options: options).json)
+        } catch {
+          values.append(error.json)
+        }
+      }
+      for stream in awStreams {
+        var translator = OpenAIStreamTranslator(options: options)
+        for data in stream { values += translator.consume(data).map(\.json) }
+        values += translator.finish().map(\.json)
+      }
+    }
+    return values
+  }
+
+  @Test func sseEventsAreTheSerialisedTrees() throws {
+    let values = try Self.translatedValues()
+    #expect(values.count > 100)
+    for value in values {
+      #expect(GeminiSSEWriter.event(value) == Self.referenceSSE(value))
+      #expect(GeminiSSEWriter.event(GeminiStreamEvent.response(value)) == Self.referenceSSE(value))
+    }
+  }
+
+  @Test func arrayElementsAreTheSerialisedTrees() throws {
+    let values = try Self.translatedValues()
+    var writer = GeminiJSONArrayWriter()
+    var reference: [UInt8] = []
+    var written: [UInt8] = []
+    for (position, value) in values.enumerated() {
+      reference += (position == 0 ? Array("[".utf8) : Array(",\r\n".utf8)) + value.serializedBytes()
+      written += writer.element(value)
+    }
+    written += writer.error(.internal("late"))
+    reference += Array(",\r\n".utf8) + GeminiError.internal("late").json.serializedBytes() + Array("]".utf8)
+    #expect(written == reference)
+  }
+
+  /// The client bytes of one stream through the general path: every event a tree, serialised.
+  static func treeStream(_ stream: [String], options: GeminiResponseOptions, sse: Bool) -> [UInt8] {
+    var translator = OpenAIStreamTranslator(options: options)
+    var writer = GeminiJSONArrayWriter()
+    var out: [UInt8] = []
+    for event in stream.flatMap({ translator.consume($0) }) + translator.finish() {
+      out += sse ? Self.referenceSSE(event.json) : writer.write(event)
+    }
+    return out + (sse ? [] : writer.end())
+  }
+
+  /// The client bytes of one stream through the fast path: text-only events written without a tree.
+  static func fastStream(_ stream: [String], options: GeminiResponseOptions, sse: Bool) -> (
+    bytes: [UInt8], texts: Int
+  ) {
+    var translator = OpenAIStreamTranslator(options: options)
+    var writer = GeminiJSONArrayWriter()
+    var out: [UInt8] = []
+    var texts = 0
+    for output in stream.flatMap({ translator.translate($0) }) + translator.finish().map(GeminiStreamOutput.event) {
+      if case .text = output { texts += 1 }
+      out += sse ? GeminiSSEWriter.event(output) : writer.write(output)
+    }
+    return (out + (sse ? [] : writer.end()), texts)
+  }
+
+  @Test(arguments: [true, false]) func fastStreamIsTheTreeStream(sse: Bool) {
+    var texts = 0
+    for options in awOptions {
+      for stream in awStreams {
+        let fast = Self.fastStream(stream, options: options, sse: sse)
+        #expect(fast.bytes == Self.treeStream(stream, options: options, sse: sse), "\(stream) \(options)")
+        texts += fast.texts
+      }
+    }
+    // The fast path is taken: the plain text stream alone has four text-only events per option set.
+    #expect(texts >= 4 * awOptions.count)
+  }
+
+  @Test func textOnlyEventsTakeTheFastPathOthersDoNot() {
+    var translator = OpenAIStreamTranslator(options: awOptions[2])
+    let plain = translator.translate(#"{"choices":[{"index":3,"delta":{"content":"a"}}]}"#)
+    #expect(plain.count == 1)
+    guard case .text(let chunk) = plain.first else {
+      Issue.record("a text-only delta is not a text chunk")
+      return
+    }
+    #expect(chunk.text == "a" && chunk.index == 3)
+    // With thoughts asked for, a reasoning delta needs its own part: the general path.
+    let reasoning = translator.translate(#"{"choices":[{"index":3,"delta":{"reasoning":"r","content":"a"}}]}"#)
+    #expect(reasoning.count == 1)
+    if case .text = reasoning.first { Issue.record("a reasoning delta took the text-only path") }
+  }
+
+  /// The relay's translated form writes the same bytes as the tree path, and reads the same record facts from a
+  /// text chunk as from its tree.
+  @Test(arguments: [true, false]) func relayFormMatchesTheTreePath(sse: Bool) {
+    for options in awOptions {
+      for stream in awStreams {
+        var form = TranslatedStreamForm(backend: "b", options: options, sse: sse)
+        var bytes: [UInt8] = []
+        var answers: [RelayAnswer] = []
+        var failed = false
+        for data in stream where !failed {
+          let piece = form.feed(Array("data: \(data)\n\n".utf8))
+          bytes += piece.bytes
+          answers += piece.answers
+          failed = piece.failure != nil
+        }
+        if !failed {
+          let last = form.feed(nil)
+          bytes += last.bytes
+          answers += last.answers
+          failed = last.failure != nil
+          if !failed { bytes += form.end() }
+        }
+        let tree = Self.treeStream(stream, options: options, sse: sse)
+        // On a failure the relay leaves the error event to its caller; the tree stream holds it.
+        #expect(failed ? tree.starts(with: bytes) && tree != bytes : tree == bytes, "\(stream)")
+        var viaText = RelayFacts()
+        var viaTree = RelayFacts()
+        for answer in answers {
+          if case .text(let chunk) = answer {
+            viaText.note(text: chunk.text)
+            #expect(Exchange.textBytes(chunk.response) == chunk.text.utf8.count)
+            #expect(chunk.response["usageMetadata"] == nil)
+          } else {
+            viaText.note(answer: answer.json)
+          }
+          viaTree.note(answer: answer.json)
+        }
+        #expect(viaText == viaTree)
+      }
+    }
+  }
+
+  /// Every answer, under every option set: the bytes, usage and warnings of the direct writer are the tree's.
+  @Test func answerBytesAreTheSerialisedTree() throws {
+    var direct = 0
+    let extra = [
+      #"{"id":"p","model":"m","choices":[{"index":1,"message":{"content":"b"},"finish_reason":"length"},{"index":1,"message":{"content":"a"}},{"message":{"content":null}}]}"#,
+      #"{"choices":[{"index":0,"message":{"content":"x","tool_calls":[]},"finish_reason":"stop"}]}"#,
+      #"{"choices":[{"index":0,"message":{"content":{"a":1}},"logprobs":null},7,{"index":-3,"message":{"content":"é\u0000"}}]}"#,
+      #"{"choices":[{"index":0,"message":{"content":"x","refusal":""},"finish_reason":"stop"}],"usage":{"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":9}},"model":7,"id":null}"#,
+      #"{"object":"error","message":"m"}"#, #"{"choices":null}"#,
+    ]
+    for options in awOptions {
+      for answer in awAnswers + extra {
+        let json = try JSONParser.parse(answer)
+        let tree: Result<GeminiTranslatedResponse, GeminiError>
+        do { tree = .success(try OpenAIToGemini.translate(json, options: options)) } catch { tree = .failure(error) }
+        let bytes: Result<(bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings), GeminiError>
+        do {
+          bytes = .success(try OpenAIToGemini.translatedBytes(json, options: options))
+        } catch {
+          bytes = .failure(error)
+        }
+        switch (tree, bytes) {
+        case (.success(let tree), .success(let written)):
+          #expect(written.bytes == tree.json.serializedBytes(), "\(answer) \(options)")
+          #expect(written.usage == tree.json["usageMetadata"])
+          #expect(written.warnings == tree.warnings)
+        case (.failure(let treeError), .failure(let error)):
+          #expect(error == treeError)
+        default:
+          Issue.record("the paths disagree on \(answer)")
+        }
+        if OpenAIToGemini.plainAnswerBytes(json, options: options) != nil { direct += 1 }
+      }
+    }
+    // The direct writer is taken for the plain answers (with names for enums), not only the tree.
+    #expect(direct >= 10)
+  }
+
+  /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.
+  @Test func textChunkEventBytes() {
+    var translator = OpenAIStreamTranslator(options: awOptions[0])
+    let outputs = translator.translate(
+      #"{"id":"r","model":"m","choices":[{"index":0,"delta":{"content":"a\"b"},"finish_reason":null}]}"#)
+    #expect(outputs.count == 1)
+    let expected =
+      #"data: {"candidates":[{"content":{"role":"model","parts":[{"text":"a\"b"}]},"index":0}],"modelVersion":"m","responseId":"r"}"#
+      + "\r\n\r\n"
+    #expect(outputs.map { String(decoding: GeminiSSEWriter.event($0), as: UTF8.self) } == [expected])
+    #expect(outputs.map { String(decoding: GeminiSSEWriter.event($0.event), as: UTF8.self) } == [expected])
+  }
+}
