@@ -59,10 +59,10 @@ public struct UpstreamRequest: Sendable {
   /// Every transport calls it: the request's fields are plain strings (tests and tools build them
   /// directly), so the wire is guarded even where the typed builders were not used.
   public func checkedForWire() throws(UpstreamError) {
-    guard !method.isEmpty, method.utf8.allSatisfy(WireGrammar.isTokenByte) else {
+    guard !method.isEmpty, WireGrammar.holdsOnly(WireGrammar.tokenBytes, method) else {
       throw .invalidRequest(UpstreamTargetError(.method, "is not an HTTP token").description)
     }
-    guard url.utf8.allSatisfy(WireGrammar.isURLByte), WireGrammar.hasValidEscapes(url.utf8) else {
+    guard WireGrammar.holdsOnly(WireGrammar.urlBytes, url, checkingEscapes: true) else {
       throw .invalidRequest(UpstreamTargetError(.requestTarget, "holds characters a URL may not hold").description)
     }
     for header in headers {

@@ -85,18 +85,40 @@ enum WireGrammar {
     byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
   }
 
-  /// True when every `%` is followed by two hex digits.
-  static func hasValidEscapes(_ bytes: some Collection<UInt8>) -> Bool {
-    var remaining = 0
-    for byte in bytes {
-      if remaining > 0 {
-        guard HexDigit.value(of: byte) != nil else { return false }
-        remaining -= 1
-      } else if byte == UInt8(ascii: "%") {
-        remaining = 2
+  /// The classes above as tables, for the scans that run on every upstream request.
+  static let tokenBytes = ByteClass(isTokenByte)
+  static let targetBytes = ByteClass(isTargetByte)
+  static let urlBytes = ByteClass(isURLByte)
+  static let fieldValueBytes = ByteClass(isFieldValueByte)
+
+  /// True when every byte of `text` is in `set` and, with `escapes`, every `%` is followed by two hex digits.
+  ///
+  /// One pass over the string's own storage: `allSatisfy` on a `UTF8View` cost about forty instructions a
+  /// byte, and checking each request's URL and headers that way was 3 % of its CPU.
+  static func holdsOnly(_ set: ByteClass, _ text: String, checkingEscapes escapes: Bool = false) -> Bool {
+    if let answer = text.utf8.withContiguousStorageIfAvailable({ holdsOnly(set, $0, checkingEscapes: escapes) }) {
+      return answer
+    }
+    return Array(text.utf8).withUnsafeBufferPointer { holdsOnly(set, $0, checkingEscapes: escapes) }
+  }
+
+  private static func holdsOnly(_ set: ByteClass, _ bytes: UnsafeBufferPointer<UInt8>, checkingEscapes escapes: Bool)
+    -> Bool
+  {
+    var index = 0
+    while index < bytes.count {
+      let byte = bytes[index]
+      guard set.contains(byte) else { return false }
+      index += 1
+      if escapes, byte == UInt8(ascii: "%") {
+        // Hex digits are unreserved, so in every class an escape may appear in.
+        guard index + 1 < bytes.count, HexDigit.value(of: bytes[index]) != nil,
+          HexDigit.value(of: bytes[index + 1]) != nil
+        else { return false }
+        index += 2
       }
     }
-    return remaining == 0
+    return true
   }
 
   /// `text` with every byte outside `keep` written as `%HH`.
@@ -125,7 +147,7 @@ enum WireGrammar {
 
   /// A valid origin-form request target: `/`, then only target bytes, and well-formed escapes.
   static func isRequestTarget(_ text: String) -> Bool {
-    text.utf8.first == UInt8(ascii: "/") && text.utf8.allSatisfy(isTargetByte) && hasValidEscapes(text.utf8)
+    text.utf8.first == UInt8(ascii: "/") && holdsOnly(targetBytes, text, checkingEscapes: true)
   }
 }
 
@@ -184,7 +206,7 @@ public struct UpstreamURL: Sendable, Equatable, CustomStringConvertible {
     else {
       throw UpstreamTargetError(.baseURL, "is not an http://, https:// or echo:// URL")
     }
-    guard base.utf8.allSatisfy(WireGrammar.isURLByte), WireGrammar.hasValidEscapes(base.utf8) else {
+    guard WireGrammar.holdsOnly(WireGrammar.urlBytes, base, checkingEscapes: true) else {
       throw UpstreamTargetError(.baseURL, "holds characters a URL may not hold")
     }
     guard !base.utf8.contains(UInt8(ascii: "?")) else {
@@ -208,7 +230,7 @@ public struct HeaderName: Sendable, Equatable {
 
   /// Checks `text`; anything but token characters (a space, `:`, CR, LF, NUL) is refused.
   public init(_ text: String) throws(UpstreamTargetError) {
-    guard !text.isEmpty, text.utf8.allSatisfy(WireGrammar.isTokenByte) else {
+    guard !text.isEmpty, WireGrammar.holdsOnly(WireGrammar.tokenBytes, text) else {
       throw UpstreamTargetError(.headerName, "is not an HTTP token")
     }
     self.text = text
@@ -222,7 +244,7 @@ public struct HeaderValue: Sendable, Equatable {
 
   /// Checks `text`; a control character other than HTAB is refused.
   public init(_ text: String) throws(UpstreamTargetError) {
-    guard text.utf8.allSatisfy(WireGrammar.isFieldValueByte) else {
+    guard WireGrammar.holdsOnly(WireGrammar.fieldValueBytes, text) else {
       throw UpstreamTargetError(.headerValue, "holds a control character")
     }
     self.text = text
@@ -245,5 +267,32 @@ public struct UpstreamHeaderField: Sendable, Equatable {
       throw UpstreamTargetError(.headerValue, "of '\(name)' holds a control character")
     }
     self.name = checkedName
+  }
+}
+
+/// A set of bytes as a 256-bit table built once from a class's predicate: membership is a load and a bit test.
+struct ByteClass: Sendable {
+  private let words: (UInt64, UInt64, UInt64, UInt64)
+
+  /// The bytes for which `member` is true.
+  init(_ member: (UInt8) -> Bool) {
+    var words: [UInt64] = [0, 0, 0, 0]
+    for byte in UInt8.min...UInt8.max where member(byte) {
+      words[Int(byte >> 6)] |= 1 << UInt64(byte & 63)
+    }
+    self.words = (words[0], words[1], words[2], words[3])
+  }
+
+  /// True when `byte` is in the set.
+  @inline(__always)
+  func contains(_ byte: UInt8) -> Bool {
+    let word: UInt64
+    switch byte >> 6 {
+    case 0: word = words.0
+    case 1: word = words.1
+    case 2: word = words.2
+    default: word = words.3
+    }
+    return (word >> UInt64(byte & 63)) & 1 != 0
   }
 }
