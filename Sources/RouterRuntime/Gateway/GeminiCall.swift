@@ -46,43 +46,68 @@ public struct GeminiCall: Sendable, Equatable {
   /// Model ids may hold `/` (`openai/gpt-4o`) and `:` (`llama3.2:3b`), so the path is split at the
   /// last `:` only when what follows is a known method name.
   public static func decode(httpMethod: String, path rawPath: String) throws(GeminiError) -> GeminiCall? {
-    guard let path = percentDecoded(rawPath) else { return nil }
-    // Bytes, not `Character`s: a path is ASCII on the wire and grapheme splitting cost more than the rest
-    // of the front together; every non-ASCII byte left in a model id is refused by `modelProblem`.
-    let bytes = path.utf8
-    let slash = UInt8(ascii: "/")
-    guard bytes.first == slash, let versionEnd = bytes[bytes.index(after: bytes.startIndex)...].firstIndex(of: slash)
-    else { return nil }
-    guard
-      let version = versions.first(where: {
-        $0.utf8.elementsEqual(bytes[bytes.index(after: bytes.startIndex)..<versionEnd])
-      })
-    else { return nil }
-    var rest = bytes[bytes.index(after: versionEnd)...]
-    let models = "models/".utf8
-    if rest.elementsEqual(models.dropLast()) || rest.elementsEqual(models) {
+    guard var path = percentDecoded(rawPath) else { return nil }
+    // On the string's own bytes, not `Character`s nor `Substring` views: a path is ASCII on the wire, and
+    // both cost more than the rest of the front together; every non-ASCII byte left in a model id is refused
+    // by `modelProblem`.
+    switch path.withUTF8(PathShape.init) {
+    case .notGemini:
+      return nil
+    case .list(let version):
       return httpMethod == "GET" ? GeminiCall(version: version, method: .listModels, model: "") : nil
+    case .model(let version, let named, let id):
+      guard httpMethod == (named == nil ? "GET" : "POST") else { return nil }
+      if let problem = modelProblem(id) { throw .invalidArgument("The model name is not valid: \(problem).") }
+      return GeminiCall(version: version, method: named ?? .getModel, model: id)
     }
-    guard rest.starts(with: models) else { return nil }
-    rest = rest.dropFirst(models.count)
-    // SDKs sometimes send the id with its own `models/` prefix once more.
-    if rest.starts(with: models) { rest = rest.dropFirst(models.count) }
-    let method: Method
-    let model: String
-    if let colon = rest.lastIndex(of: UInt8(ascii: ":")),
-      let named = Method.allCases.first(where: { $0.rawValue.utf8.elementsEqual(rest[rest.index(after: colon)...]) }),
-      named != .listModels, named != .getModel
-    {
-      guard httpMethod == "POST" else { return nil }
-      method = named
-      model = String(Substring(rest[..<colon]))
-    } else {
-      guard httpMethod == "GET" else { return nil }
-      method = .getModel
-      model = String(Substring(rest))
+  }
+
+  /// What a percent-decoded path names: `/{version}/models`, or `/{version}/models/[models/]{id}[:{method}]`
+  /// (the id's own `models/` prefix sometimes comes twice from SDKs).
+  private enum PathShape {
+    case notGemini
+    case list(version: String)
+    /// A method after the last `:` when the text there is one of the POST methods' names, else a GET of `id`.
+    case model(version: String, method: Method?, id: String)
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+      let slash = UInt8(ascii: "/")
+      guard bytes.first == slash, let versionEnd = bytes[1...].firstIndex(of: slash),
+        let version = GeminiCall.versions.first(where: { Self.equal(bytes[1..<versionEnd], $0) })
+      else {
+        self = .notGemini
+        return
+      }
+      var start = versionEnd + 1
+      let rest = bytes[start...]
+      if Self.equal(rest, "models") || Self.equal(rest, "models/") {
+        self = .list(version: version)
+        return
+      }
+      guard Self.starts(bytes, at: start, with: "models/") else {
+        self = .notGemini
+        return
+      }
+      start += 7
+      if Self.starts(bytes, at: start, with: "models/") { start += 7 }
+      let id = bytes[start...]
+      if let colon = id.lastIndex(of: UInt8(ascii: ":")),
+        let named = Method.allCases.first(where: { Self.equal(bytes[(colon + 1)...], $0.rawValue) }),
+        named != .listModels, named != .getModel
+      {
+        self = .model(version: version, method: named, id: String(decoding: bytes[start..<colon], as: UTF8.self))
+      } else {
+        self = .model(version: version, method: nil, id: String(decoding: id, as: UTF8.self))
+      }
     }
-    if let problem = modelProblem(model) { throw .invalidArgument("The model name is not valid: \(problem).") }
-    return GeminiCall(version: version, method: method, model: model)
+
+    static func equal(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ text: String) -> Bool {
+      bytes.count == text.utf8.count && bytes.elementsEqual(text.utf8)
+    }
+
+    static func starts(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, with prefix: String) -> Bool {
+      start <= bytes.count && bytes[start...].starts(with: prefix.utf8)
+    }
   }
 
   /// The longest model id accepted, in bytes.
