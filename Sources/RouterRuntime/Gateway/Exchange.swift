@@ -50,9 +50,13 @@ struct Exchange {
   mutating func respond(_ status: Int, json: JSONValue, headers extra: [(String, String)] = [], tokens: Bool = false)
     async
   {
+    await respond(status, jsonBody: json.serializedBytes(), headers: extra, tokens: tokens)
+  }
+
+  /// Sends JSON already written to bytes.
+  mutating func respond(_ status: Int, jsonBody: [UInt8], headers extra: [(String, String)], tokens: Bool) async {
     await respond(
-      status, body: json.serializedBytes(), contentType: "application/json; charset=UTF-8", headers: extra,
-      tokens: tokens)
+      status, body: jsonBody, contentType: "application/json; charset=UTF-8", headers: extra, tokens: tokens)
   }
 
   /// Sends a whole answer and records its status, or 499 when the client is gone.

@@ -84,12 +84,13 @@ public struct GeminiCall: Sendable, Equatable {
         self = .list(version: version)
         return
       }
-      guard Self.starts(bytes, at: start, with: "models/") else {
+      let models = "models/"
+      guard Self.starts(bytes, at: start, with: models) else {
         self = .notGemini
         return
       }
-      start += 7
-      if Self.starts(bytes, at: start, with: "models/") { start += 7 }
+      start += models.utf8.count
+      if Self.starts(bytes, at: start, with: models) { start += models.utf8.count }
       let id = bytes[start...]
       if let colon = id.lastIndex(of: UInt8(ascii: ":")),
         let named = Method.allCases.first(where: { Self.equal(bytes[(colon + 1)...], $0.rawValue) }),

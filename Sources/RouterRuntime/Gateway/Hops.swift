@@ -140,11 +140,16 @@ extension Exchange {
     }
   }
 
+  /// Whether `backend`'s URLs name the model (Azure's deployment), so that each request builds its own.
+  static func putsModelInPath(_ backend: CompiledBackend) -> Bool {
+    backend.flavor == .azure && backend.protocolName == .openai
+  }
+
   /// `chat/completions` or `embeddings` on an OpenAI backend; Azure puts the model (the deployment) in the
   /// path, as one encoded segment, and its `api-version` in the query.
   static func openAIURL(_ backend: CompiledBackend, path: [String], model: String) throws(HopFailure) -> UpstreamURL {
     let endpoint = try Self.segments(path, client: false, backend: backend)
-    if backend.flavor == .azure, backend.protocolName == .openai {
+    if putsModelInPath(backend) {
       let deployment = try Self.segments([model], client: true, backend: backend)
       let prefix = try Self.segments(["openai", "deployments"], client: false, backend: backend)
       let query = backend.apiVersion.map { [QueryItem("api-version", $0)] } ?? []
@@ -392,7 +397,7 @@ extension Exchange {
       }
       noteUsage(answer.usage)
       await respond(
-        200, body: answer.bytes, contentType: "application/json; charset=UTF-8", headers: headers, tokens: true)
+        200, jsonBody: answer.bytes, headers: headers, tokens: true)
       return .served(healthy: true)
     }
     let form = TranslatedStreamForm(
@@ -499,16 +504,14 @@ struct OpenAITargets: Sendable {
   private let answerHeaders: Result<[UpstreamHeaderField], HopFailure>?
   private let streamHeaders: Result<[UpstreamHeaderField], HopFailure>?
 
-  /// Builds what `backend` sends every time; nothing for a backend that speaks no OpenAI protocol.
+  /// Builds what `backend` sends every time.
   init(_ backend: CompiledBackend) {
-    let openAI = backend.protocolName == .openai || backend.protocolName == .echo
-    let modelInPath = backend.flavor == .azure && backend.protocolName == .openai
     func url(_ endpoint: Endpoint) -> Result<UpstreamURL, HopFailure>? {
-      guard openAI, !modelInPath else { return nil }
+      guard !Exchange.putsModelInPath(backend) else { return nil }
       return Result { () throws(HopFailure) in try Exchange.openAIURL(backend, path: endpoint.path, model: "") }
     }
     func headers(stream: Bool) -> Result<[UpstreamHeaderField], HopFailure>? {
-      guard openAI, !backend.forwardKey else { return nil }
+      guard !backend.forwardKey else { return nil }
       return Result { () throws(HopFailure) in try Exchange.openAIHeaders(backend, key: nil, stream: stream) }
     }
     chatURL = url(.chat)
