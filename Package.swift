@@ -8,14 +8,23 @@ let swiftSettings: [SwiftSetting] = [
   .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// https backends run on URLSession in the LouterHTTPS library, which `louter` loads at the first https
+// request (see Sources/LouterHTTPS). scripts/release sets LOUTER_HTTPS_BUILT_IN=1 to link it into its one
+// static binary instead, where there is no shared Foundation to load later.
+let httpsBuiltIn = Context.environment["LOUTER_HTTPS_BUILT_IN"] == "1"
+
 let package = Package(
   name: "louter",
   products: [
     .executable(name: "louter", targets: ["louter"]),
     .executable(name: "louter-bench", targets: ["louter-bench"]),
+    // URLSession for https backends, loaded by louter with dlopen at the first https request (see
+    // CLouterSystem.h): a process that calls no https backend maps no Foundation, libcurl or TLS library.
+    .library(name: "LouterHTTPS", type: .dynamic, targets: ["LouterHTTPS"]),
   ],
   targets: [
     .target(name: "CLouterSystem"),
+    .target(name: "LouterHTTPS", dependencies: ["CLouterSystem"], swiftSettings: swiftSettings),
     .target(name: "RouteSpec", swiftSettings: swiftSettings, linkerSettings: [.linkedLibrary("m")]),
     .target(name: "RouteCompiler", dependencies: ["RouteSpec"], swiftSettings: swiftSettings),
     .target(
@@ -25,7 +34,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "louter",
-      dependencies: ["RouteSpec", "RouteCompiler", "RouterRuntime"],
+      dependencies: ["RouteSpec", "RouteCompiler", "RouterRuntime"] + (httpsBuiltIn ? ["LouterHTTPS"] : []),
       swiftSettings: swiftSettings
     ),
     .executableTarget(

@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 #include <stddef.h>
 #include <malloc.h>
+#include <pthread.h>
 
 int clouter_malloc_trim(void) { return malloc_trim(0); }
+
+int clouter_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 const int clouter_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
 const int clouter_EPOLL_CTL_MOD = EPOLL_CTL_MOD;

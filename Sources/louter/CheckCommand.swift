@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RouteCompiler
 import RouteSpec
 import RouterRuntime
@@ -54,8 +54,7 @@ struct DiagnosticOutput {
   }
 
   func emit(_ text: String) {
-    let handle = toStandardOutput ? FileHandle.standardOutput : FileHandle.standardError
-    handle.write(Data(text.utf8))
+    (toStandardOutput ? StandardStream.output : .error).write(text)
   }
 }
 
@@ -130,7 +129,7 @@ enum CheckCommand {
       ])
       output.emit(json.serialized() + "\n")
     } else if output.format != .github {
-      FileHandle.standardError.write(Data((summary + "\n").utf8))
+      StandardStream.error.write(summary + "\n")
     }
     return failed ? 1 : 0
   }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RouterRuntime
 
 /// Dispatches `louter <command>` to the command's own type.
@@ -65,7 +65,7 @@ enum CommandLineInterface {
   /// Prints a usage error the argument-parser way and returns 64 (EX_USAGE).
   static func usageError(_ message: String, _ usage: String) -> Int32 {
     let text = "Error: \(message)\nUsage: \(usage)\n  See 'louter --help' for more information.\n"
-    FileHandle.standardError.write(Data(text.utf8))
+    StandardStream.error.write(text)
     return 64
   }
 }

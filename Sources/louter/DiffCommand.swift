@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RouteCompiler
 import RouteSpec
 
@@ -105,12 +105,10 @@ enum DiffRequestsFile {
   static let fields: Set<String> = ["model", "client", "key", "stream", "tools", "images", "headers", "endpoint"]
 
   static func read(path: String) throws(Arguments.Problem) -> [DiffRequest] {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
+    // One byte past the bound tells a file at the bound from a longer one.
+    guard let data = StandardStream.readFile(path, limit: DiffCommand.maxRequestsFileBytes + 1) else {
       throw Arguments.Problem(message: "cannot read --requests file '\(path)'")
     }
-    defer { try? handle.close() }
-    // One byte past the bound tells a file at the bound from a longer one.
-    let data = (try? handle.read(upToCount: DiffCommand.maxRequestsFileBytes + 1)) ?? Data()
     guard data.count <= DiffCommand.maxRequestsFileBytes else {
       throw Arguments.Problem(message: "--requests file '\(path)' is larger than 64 MiB")
     }
@@ -120,7 +118,7 @@ enum DiffRequestsFile {
   static func parse(_ text: String, path: String) throws(Arguments.Problem) -> [DiffRequest] {
     var requests: [DiffRequest] = []
     for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
+      let trimmed = String(line.trimmingSpacesAndTabs)
       guard !trimmed.isEmpty else { continue }
       do {
         requests.append(try request(JSONParser.parse(trimmed)))
@@ -272,7 +270,7 @@ struct DiffRenderer {
     var out = ""
     for row in table {
       let cells = row.enumerated().map { column, cell in
-        column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        column == row.count - 1 ? cell : cell.padded(toWidth: widths[column])
       }
       out += cells.joined(separator: "  ") + "\n"
     }
@@ -312,8 +310,17 @@ struct DiffRenderer {
 
   /// A table cell: `|` would end the cell and a newline the row.
   static func markdownCell(_ text: String) -> String {
-    text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
-      .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+    // By scalar: a CR LF pair is one Character, and each of its two line breaks becomes a space.
+    var cell = ""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\\": cell += "\\\\"
+      case "|": cell += "\\|"
+      case "\n", "\r": cell += " "
+      default: cell.unicodeScalars.append(scalar)
+      }
+    }
+    return cell
   }
 
   /// The request as a `--requests` line would give it, so that changed requests can be fed back.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RouteSpec
 
 /// `louter help [COMMAND]`.
@@ -24,7 +24,7 @@ enum HelpCommand {
       // The catalogue of every diagnostic, with its stable code and default severity.
       for code in DiagnosticCode.allCases {
         print(
-          "\(code.rawValue)  \(code.defaultSeverity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(code.summary)"
+          "\(code.rawValue)  \(code.defaultSeverity.rawValue.padded(toWidth: 7))  \(code.summary)"
         )
       }
       return 0

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import RouteCompiler
 import RouteSpec
 import RouterRuntime
@@ -88,14 +89,17 @@ enum ServeCommand {
     let load = ConfigurationLoad.load(paths: [routes], mode: .serve)
     DiagnosticOutput(format: .human).print(load.diagnostics, sources: load.sources)
     guard let table = load.table else {
-      FileHandle.standardError.write(Data("louter: not starting: the route files have errors\n".utf8))
+      StandardStream.error.write("louter: not starting: the route files have errors\n")
       return 1
+    }
+    if let problem = TransportFactory.missingHTTPSLibrary(for: table) {
+      StandardStream.error.write("louter: \(problem)\n")
     }
     let requestLog: RequestLog
     do {
       requestLog = try RequestLog.open(verbose: arguments.flag("--verbose"), target: table.server.requestLog)
     } catch {
-      FileHandle.standardError.write(Data("louter: request log off: cannot open it: \(error)\n".utf8))
+      StandardStream.error.write("louter: request log off: cannot open it: \(error)\n")
       requestLog = RequestLog(verboseFD: arguments.flag("--verbose") ? STDERR_FILENO : nil, jsonFD: nil)
     }
     let metrics = GatewayMetrics()
@@ -142,7 +146,7 @@ enum ServeCommand {
       do {
         watcher = try RouteFolderWatcher(folder: routes) { reloader.reload(.watch) }
       } catch {
-        FileHandle.standardError.write(Data("louter: cannot watch '\(routes)': \(error)\n".utf8))
+        StandardStream.error.write("louter: cannot watch '\(routes)': \(error)\n")
         return 1
       }
     }
@@ -150,7 +154,7 @@ enum ServeCommand {
     do {
       port = try server.start()
     } catch {
-      FileHandle.standardError.write(Data("louter: cannot listen on \(listen): \(error)\n".utf8))
+      StandardStream.error.write("louter: cannot listen on \(listen): \(error)\n")
       watcher?.stop()
       return 1
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RouteSpec
 
 /// `louter toml-decode`: TOML on stdin, toml-test's tagged JSON on stdout.
@@ -9,17 +9,17 @@ enum TOMLDecodeCommand {
 
   static func run(_ arguments: [String]) -> Int32 {
     guard arguments.isEmpty else { return CommandLineInterface.usageError("toml-decode takes no arguments", usage) }
-    let input = FileHandle.standardInput.readDataToEndOfFile()
+    let input = StandardStream.readInput() ?? []
     var sources = SourceMap()
-    let file = sources.add(path: "<stdin>", bytes: [UInt8](input))
+    let file = sources.add(path: "<stdin>", bytes: input)
     do {
       let table = try TOMLParser.parse(file)
       let json = TOMLTaggedJSON.encode(table).serialized()
-      FileHandle.standardOutput.write(Data((json + "\n").utf8))
+      StandardStream.output.write(json + "\n")
       return 0
     } catch {
       let text = DiagnosticRenderer(sources: sources).render([error.diagnostic], format: .human)
-      FileHandle.standardError.write(Data(text.utf8))
+      StandardStream.error.write(text)
       return 1
     }
   }

@@ -21,8 +21,9 @@ import Testing
   }
 
   /// Sends one generate request and returns the status, the route header and the body.
-  static func post(port: Int, text: String) throws -> (status: Int, route: String?, body: String) {
-    var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/v1beta/models/m:generateContent")))
+  static func post(port: Int, model: String = "m", text: String) throws -> (status: Int, route: String?, body: String) {
+    var request = URLRequest(
+      url: try #require(URL(string: "http://127.0.0.1:\(port)/v1beta/models/\(model):generateContent")))
     request.httpMethod = "POST"
     request.httpBody = Data(#"{"contents":[{"role":"user","parts":[{"text":"\#(text)"}]}]}"#.utf8)
     let done = DispatchSemaphore(value: 0)
@@ -155,5 +156,103 @@ final class PipeReader {
       seen += data
     }
     return String(decoding: seen, as: UTF8.self)
+  }
+}
+
+extension ServeTests {
+  /// The mapped files of a running process (`/proc/PID/maps`), one path per mapping.
+  static func mappedFiles(_ pid: Int32) throws -> String {
+    // Read to the end: procfs reports a size of 0, and a read sized by it stops early.
+    let maps = try #require(FileHandle(forReadingAtPath: "/proc/\(pid)/maps"))
+    defer { try? maps.close() }
+    return String(decoding: maps.readDataToEndOfFile(), as: UTF8.self)
+  }
+
+  /// A gateway maps Foundation, libcurl and a TLS library only once an https backend is called: until
+  /// then `louter` carries FoundationEssentials alone (idle RSS), and the first https request loads
+  /// libLouterHTTPS.so from next to the binary and gets a clear answer from it.
+  /// Routes with an echo backend and an https backend on a closed port (9, discard, on 127.0.0.1).
+  static let routesWithHTTPS = """
+    [server]
+    auth = "none"
+    request_log = "off"
+    [backends.demo]
+    protocol = "echo"
+    [backends.far]
+    protocol = "openai"
+    url = "https://127.0.0.1:9/v1"
+    [[routes]]
+    name = "far"
+    match = { model = "far" }
+    backends = ["far"]
+    [[routes]]
+    name = "near"
+    backends = ["demo"]
+    """
+
+  /// Starts `louter serve` on `routesWithHTTPS` with `environment` added; its port and stderr.
+  static func serveWithHTTPS(in folder: URL, environment: [String: String] = [:]) throws -> (
+    process: Process, port: Int, stderr: PipeReader
+  ) {
+    try routesWithHTTPS.write(to: folder.appendingPathComponent("a.toml"), atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = CLI.binary
+    process.arguments = ["serve", "--routes", folder.path, "--listen", "127.0.0.1:0"]
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let banner = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+    let port = try #require(banner.split(separator: ":").last?.split(separator: " ").first.flatMap { Int($0) })
+    return (process, port, PipeReader(errors.fileHandleForReading))
+  }
+
+  /// A gateway maps Foundation, libcurl and a TLS library only once an https backend is called: until
+  /// then `louter` carries FoundationEssentials alone (idle RSS), and the first https request loads
+  /// libLouterHTTPS.so from next to the binary and gets a clear answer from it.
+  @Test func httpsSupportIsLoadedAtTheFirstHTTPSRequestOnly() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("louter-https-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (process, port, _) = try Self.serveWithHTTPS(in: folder)
+    defer {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    let heavy = ["libFoundation.so", "libFoundationNetworking", "lib_FoundationICU", "libcurl", "libLouterHTTPS"]
+
+    let near = try Self.post(port: port, text: "near")
+    #expect(near.status == 200)
+    let beforeHTTPS = try Self.mappedFiles(process.processIdentifier)
+    for library in heavy { #expect(!beforeHTTPS.contains(library), "\(library) is mapped before any https request") }
+
+    let far = try Self.post(port: port, model: "far", text: "far")
+    #expect(far.status == 502 || far.status == 503, "\(far.status): \(far.body)")
+    #expect(!far.body.contains("need libLouterHTTPS"), "the library was found: \(far.body)")
+    let afterHTTPS = try Self.mappedFiles(process.processIdentifier)
+    #expect(afterHTTPS.contains("libLouterHTTPS.so"))
+    #expect(afterHTTPS.contains("libFoundationNetworking"))
+  }
+
+  /// Without the library, serve says at start which backends will fail, and their requests fail with
+  /// that reason while the others serve.
+  @Test func aMissingHTTPSLibraryIsToldAtStartAndOnItsBackendsRequests() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("louter-nohttps-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let missing = folder.appendingPathComponent("libLouterHTTPS.so").path
+    let (process, port, stderr) = try Self.serveWithHTTPS(in: folder, environment: ["LOUTER_HTTPS_LIBRARY": missing])
+    defer {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    let warning = stderr.read(until: "will fail")
+    #expect(warning.contains("louter: backends far will fail"), "\(warning)")
+    #expect(warning.contains(missing))
+    #expect(try Self.post(port: port, text: "near").status == 200)
+    let far = try Self.post(port: port, model: "far", text: "far")
+    #expect(far.status == 502 || far.status == 503, "\(far.status): \(far.body)")
   }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A configuration read from disk: its sources, decoded files and the diagnostics of both steps.
 public struct LoadedConfiguration: Sendable {
@@ -21,7 +21,7 @@ public enum RouteLoader {
     // every name in it as defined twice.
     var seen: Set<String> = []
     for path in paths {
-      var isDirectory: ObjCBool = false
+      var isDirectory = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
         diagnostics.append(
           Diagnostic(
@@ -31,7 +31,7 @@ public enum RouteLoader {
       }
       var filePaths = [path]
       let separator = path.hasSuffix("/") ? "" : "/"
-      if isDirectory.boolValue {
+      if isDirectory {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
           diagnostics.append(
             Diagnostic(
@@ -41,10 +41,10 @@ public enum RouteLoader {
         }
         // A sub-folder that happens to end in .toml is not a route file (the folder is not recursive).
         let tomlNames = names.filter { name in
-          var isFolder: ObjCBool = false
+          var isFolder = false
           return name.hasSuffix(".toml")
             && FileManager.default.fileExists(atPath: path + separator + name, isDirectory: &isFolder)
-            && !isFolder.boolValue
+            && !isFolder
         }
         .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         if tomlNames.isEmpty {

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 public import RouteSpec
 import Synchronization
 
@@ -140,9 +141,7 @@ public final class LogLineWriter: Sendable {
     self.capacityBytes = max(0, capacityBytes)
     // A log reader that exits must be a write error (EPIPE), not the end of the process.
     Posix.ignoreSIGPIPE()
-    let thread = Thread { [self] in run() }
-    thread.name = name
-    thread.start()
+    Posix.startThread(name: name) { [self] in run() }
   }
 
   /// Queues `line` (a newline is added) or, when the queue is full, drops and counts it.

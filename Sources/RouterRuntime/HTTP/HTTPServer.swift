@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// The HTTP/1.1 server: `workers` reactors, each owning the client connections it was given and running

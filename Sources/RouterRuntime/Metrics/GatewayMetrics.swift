@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// The labels of one finished request, derived from its record. Every value comes from a bounded set: route,

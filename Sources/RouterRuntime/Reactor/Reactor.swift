@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Something on a reactor that waits for readiness of one descriptor. Called on the loop thread only.
@@ -73,11 +75,8 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   /// Starts the loop thread.
   func start() {
     Posix.ignoreSIGPIPE()
-    let thread = Thread { [self] in run() }
-    thread.name = name
-    // Handlers build and parse JSON on this thread: the default 512 KiB secondary-thread stack is short.
-    thread.stackSize = 8 << 20
-    thread.start()
+    // Handlers build and parse JSON on this thread: a small secondary-thread stack would be short.
+    Posix.startThread(name: name, stackSize: 8 << 20) { [self] in run() }
   }
 
   /// The reactor whose loop thread is the calling thread.

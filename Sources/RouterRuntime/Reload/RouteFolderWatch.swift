@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -120,12 +120,10 @@ public final class RouteFolderWatcher: Sendable {
     let watchFD = watchFD
     let wakeFD = wakeFD
     let finished = finished
-    let thread = Thread {
+    Posix.startThread(name: "louter-watch") {
       Self.watch(watchFD: watchFD, wakeFD: wakeFD, debounce: debounce, reload: reload)
       finished.signal()
     }
-    thread.name = "louter-watch"
-    thread.start()
   }
 
   /// Ends the watch and waits for its thread (a reload under way finishes first). Later calls do nothing.

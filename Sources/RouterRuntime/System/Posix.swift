@@ -97,6 +97,38 @@ public enum Posix {
     signal(SIGPIPE, SIG_IGN)
   }
 
+  /// Starts a detached thread named `name` (at most 15 bytes are kept) that runs `body`, with a stack of
+  /// `stackSize` bytes when given. pthreads directly: Foundation's `Thread` would load all of Foundation
+  /// (and its ICU data), about 12 MiB of resident pages, into a process that otherwise needs none of it.
+  public static func startThread(name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) {
+    final class Start {
+      let name: String
+      let body: @Sendable () -> Void
+      init(name: String, body: @escaping @Sendable () -> Void) {
+        self.name = name
+        self.body = body
+      }
+    }
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
+    let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
+    var thread = pthread_t()
+    let created = pthread_create(
+      &thread, &attributes,
+      { argument in
+        guard let argument else { return nil }
+        let start = Unmanaged<Start>.fromOpaque(argument).takeRetainedValue()
+        _ = clouter_name_thread(String(decoding: start.name.utf8.prefix(15), as: UTF8.self))
+        start.body()
+        return nil
+      }, start)
+    // Without a thread the process cannot serve: the same outcome as Foundation's `Thread.start()`.
+    precondition(created == 0, "pthread_create failed: \(created)")
+  }
+
   /// A non-blocking, close-on-exec TCP listener bound to `host:port` (IPv4 or IPv6 literal, or `localhost`).
   public static func listen(host: String, port: Int, backlog: Int32 = 4096) throws(IOError) -> (fd: Int32, port: Int) {
     let isV6 = host.contains(":")
@@ -230,6 +262,67 @@ public enum Posix {
     var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
     guard poll(&poller, 1, 0) == 1, poller.revents & Int16(POLLOUT) != 0 else { return false }
     return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count
+  }
+
+  /// Reads `fd` (a file, pipe or terminal, blocking) to its end or to `limit` bytes, whichever is first.
+  /// For the command line only, never the event loop.
+  public static func readAll(fd: Int32, limit: Int) throws(IOError) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while bytes.count < limit {
+      let wanted = min(chunk.count, limit - bytes.count)
+      let result = chunk.withUnsafeMutableBytes { buffer in
+        Result { () throws(IOError) in try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted])) }
+      }
+      switch try result.get() {
+      case .done(0): return bytes
+      case .done(let count): bytes += chunk[0..<count]
+      case .wouldBlock:
+        var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = try call("poll") { Int(poll(&waiter, 1, -1)) }
+      }
+    }
+    return bytes
+  }
+
+  /// Opens a file for reading, close-on-exec.
+  public static func openForReading(_ path: String) throws(IOError) -> Int32 {
+    Int32(try mustComplete("open") { Int(Glibc.open(path, O_RDONLY | O_CLOEXEC)) })
+  }
+
+  /// The value of the environment variable `name`, if set.
+  public static func environment(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+  }
+
+  /// True when the file at `path` exists and this process may read it.
+  public static func isReadableFile(_ path: String) -> Bool { access(path, R_OK) == 0 }
+
+  /// The running executable's full path (`/proc/self/exe`), or nil when it cannot be read.
+  public static func executablePath() -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { return nil }
+    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
+  /// Loads a shared library for good (`dlopen`, its symbols resolved now and kept local to it), or with
+  /// `nil` the executable itself; the loader's message when it cannot.
+  static func loadLibrary(_ path: String?) -> Result<OpaquePointer, LoaderError> {
+    guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+      return .failure(LoaderError(message: dlerror().map { String(cString: $0) } ?? "cannot load \(path ?? "louter")"))
+    }
+    return .success(OpaquePointer(handle))
+  }
+
+  /// Why `loadLibrary` failed, in the dynamic loader's words.
+  struct LoaderError: Error {
+    let message: String
+  }
+
+  /// The address of `name` in a library from `loadLibrary`.
+  static func symbol(_ library: OpaquePointer, _ name: String) -> UnsafeMutableRawPointer? {
+    dlsym(UnsafeMutableRawPointer(library), name)
   }
 
   /// Opens (creating with mode 0644 when missing) a file for appending, close-on-exec.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// Our own HTTP/1.1 client for plain `http://` backends (a local vLLM or Ollama): pooled keep-alive

@@ -1,74 +1,40 @@
-import Foundation
+import CLouterSystem
+import Glibc
 import Synchronization
 
-#if canImport(FoundationNetworking)
-  import FoundationNetworking
-#endif
-
-/// The upstream transport on URLSession (FoundationNetworking): TLS, connection reuse, streaming.
+/// The upstream transport for `https://` backends: URLSession (TLS, connection reuse, streaming), run by
+/// `libLouterHTTPS.so` (Sources/LouterHTTPS) through the C interface in `CLouterSystem.h`.
 ///
-/// One session per transport, with a delegate that turns URLSession's callbacks into a response head
-/// and a streamed `UpstreamBody`. Deadlines: connecting and the head share the first-byte deadline
-/// (URLSession does not tell when the connection is up, so `connectTimeout` is not enforced on its
-/// own); the body has the idle deadline between chunks and the total deadline overall.
+/// The library is loaded with `dlopen` at the first request (`HTTPSLibrary`): URLSession needs all of
+/// Foundation, libcurl and a TLS library, about 13 MiB of resident pages that a gateway whose https
+/// backends are never called (or not yet) should not hold. Everything that is louter's rule stays here:
+/// the wire check, the deadlines, the buffer bound, and what each ending means.
+///
+/// Deadlines: connecting and the head share the first-byte deadline (URLSession does not tell when the
+/// connection is up, so `connectTimeout` is not enforced on its own); the body has the idle deadline
+/// between chunks and the total deadline overall.
 ///
 /// Slow readers: on Linux, `URLSessionTask.suspend()` removes the transfer from libcurl's multi handle
 /// and `resume()` starts it again from the beginning (the request is sent a second time), so a body
 /// cannot be paused. Instead the body keeps at most `bufferLimit` unread bytes; beyond that it ends
 /// with `.tooLarge` and the task is cancelled.
-public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
-  // URLSession and its delegate are thread-safe; the unchecked conformance covers the session reference.
-  private let delegate: Delegate
+public final class URLSessionTransport: UpstreamTransport, Sendable {
   private let bufferLimit: Int
-  /// Made at the first request: creating a session starts libcurl and its TLS library, about 4 MiB of
-  /// resident pages that a gateway whose https backends are never called (or not yet) should not hold.
-  private let sessionSlot = Mutex<URLSession?>(nil)
 
-  /// Creates a transport with its own session; a body may hold up to `bufferLimit` unread bytes.
+  /// Creates a transport whose bodies may hold up to `bufferLimit` unread bytes.
   public init(bufferLimit: Int = 8 << 20) {
-    delegate = Delegate()
     self.bufferLimit = bufferLimit
   }
 
-  /// True once a request has made the session (for tests of the deferral).
-  var hasSession: Bool { sessionSlot.withLock { $0 != nil } }
-
-  private var session: URLSession {
-    sessionSlot.withLock { slot in
-      if let session = slot { return session }
-      let configuration = URLSessionConfiguration.ephemeral
-      configuration.httpMaximumConnectionsPerHost = 512
-      configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-      configuration.urlCache = nil
-      configuration.httpCookieStorage = nil
-      configuration.httpShouldSetCookies = false
-      configuration.urlCredentialStorage = nil
-      let session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
-      slot = session
-      return session
-    }
-  }
-
-  deinit { sessionSlot.withLock { $0?.invalidateAndCancel() } }
-
   public func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-    // Foundation hands header values to libcurl as they are: a CR or LF would end the header there.
+    // libcurl takes header values as they are: a CR or LF would end the header there.
     try request.checkedForWire()
-    guard let url = URL(string: request.url), let scheme = url.scheme?.lowercased(),
-      scheme == "http" || scheme == "https", url.host != nil
-    else { throw .invalidRequest("not an absolute http(s) URL") }
-    var urlRequest = URLRequest(url: url)
-    urlRequest.httpMethod = request.method
-    for header in request.headers { urlRequest.addValue(header.value, forHTTPHeaderField: header.name) }
-    if !request.body.isEmpty { urlRequest.httpBody = Data(request.body) }
-    // URLSession's own timer counts whole seconds; it is only a backstop behind our deadlines.
-    urlRequest.timeoutInterval = Double(request.totalTimeout.components.seconds + 2)
+    let library = try HTTPSLibrary.shared.get()
     let deadlines = UpstreamDeadlines(request, start: .now)
-    let task = session.dataTask(with: urlRequest)
-    let exchange = Exchange(
-      task: task, origin: Origin(url), totalTimeout: request.totalTimeout, bufferLimit: bufferLimit)
-    delegate.register(task.taskIdentifier, exchange)
-    task.resume()
+    let exchange = Exchange(library: library, totalTimeout: request.totalTimeout, bufferLimit: bufferLimit)
+    guard exchange.start(request, on: library) else {
+      throw .invalidRequest("not an absolute http(s) URL")
+    }
     // The deadlines live on the caller's reactor: one timer, moved along as the exchange goes.
     let reactor = Reactor.currentOrShared
     await reactor.perform { exchange.watch(deadlines, on: reactor) }
@@ -78,41 +44,56 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
     case .failure(let error):
       exchange.body.finish(error)
       exchange.stopWatching()
-      task.cancel()
-      delegate.unregister(task.taskIdentifier)
+      exchange.cancel()
       throw error
     }
   }
 
-  /// Scheme, host and port: redirects are followed only when all three stay the same.
-  struct Origin: Equatable {
-    let scheme: String
-    let host: String
-    let port: Int?
-
-    init(_ url: URL) {
-      scheme = url.scheme?.lowercased() ?? ""
-      host = url.host?.lowercased() ?? ""
-      port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : nil)
-    }
-  }
-
-  /// One data task's state: the head latch, the body and the deadline watch.
+  /// One exchange's state: the head latch, the body and the deadline watch. The library calls its
+  /// `events` from URLSession's delegate thread; everything here is behind a lock or atomic.
   final class Exchange: Sendable {
     let body: UpstreamBody
-    let origin: Origin
     let totalTimeout: Duration
+    private let library: HTTPSLibrary
     private let head = HeadLatch()
     /// Set once the head arrived (URLSession tells no earlier stage).
     private let headArrived = Atomic<Bool>(false)
-    /// The watch's pending timer, cancelled when the task completes so that no timer outlives it.
+    /// The library's id for the exchange, 0 until it started.
+    private let id = Atomic<Int>(0)
+    private let cancelRequested = Atomic<Bool>(false)
+    /// The watch's pending timer, cancelled when the exchange ends so that no timer outlives it.
     private let watchTimer = Mutex<(reactor: Reactor, id: TimerHeap<() -> Void>.ID)?>(nil)
 
-    init(task: URLSessionDataTask, origin: Origin, totalTimeout: Duration, bufferLimit: Int) {
-      let box = TaskBox(task)
-      self.origin = origin
+    init(library: HTTPSLibrary, totalTimeout: Duration, bufferLimit: Int) {
+      self.library = library
       self.totalTimeout = totalTimeout
-      body = UpstreamBody(pauseAbove: bufferLimit, failWhenFull: true, onCancel: { box.task.cancel() })
+      let cancel = CancelBox()
+      body = UpstreamBody(pauseAbove: bufferLimit, failWhenFull: true, onCancel: { cancel.exchange?.cancel() })
+      cancel.exchange = self
+    }
+
+    /// Hands the request to the library; false when it refused the URL (then no event comes).
+    func start(_ request: UpstreamRequest, on library: HTTPSLibrary) -> Bool {
+      // The library holds a reference until its `end` event, which releases it.
+      let context = Unmanaged.passRetained(self).toOpaque()
+      // URLSession's own timer counts whole seconds; it is only a backstop behind our deadlines.
+      let backstop = request.totalTimeout.components.seconds.addingReportingOverflow(2)
+      let started = library.start(
+        request, timeoutSeconds: backstop.overflow ? Int.max : Int(backstop.partialValue), context: context)
+      guard started > 0 else {
+        Unmanaged<Exchange>.fromOpaque(context).release()
+        return false
+      }
+      id.store(started, ordering: .releasing)
+      if cancelRequested.load(ordering: .acquiring) { library.cancel(started) }
+      return true
+    }
+
+    /// Stops the exchange (its `end` event still comes); before it started, as soon as it does.
+    func cancel() {
+      cancelRequested.store(true, ordering: .releasing)
+      let started = id.load(ordering: .acquiring)
+      if started > 0 { library.cancel(started) }
     }
 
     func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
@@ -121,6 +102,31 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
     }
 
     func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
+
+    /// The library's last word on the exchange, in louter's terms.
+    func end(kind: Int32, detail: String) {
+      stopWatching()
+      guard let error = Self.error(kind: kind, detail: detail, totalTimeout: totalTimeout) else {
+        resolveHead(.failure(.invalidResponse("the connection closed before a response")))
+        body.finish(nil)
+        return
+      }
+      resolveHead(.failure(error))
+      body.finish(error)
+    }
+
+    /// What an ending means to the fallback chain; nil for a body that ended normally.
+    static func error(kind: Int32, detail: String, totalTimeout: Duration) -> UpstreamError? {
+      switch kind {
+      case CLOUTER_HTTPS_FINISHED: nil
+      case CLOUTER_HTTPS_CONNECT_FAILED: .connectFailed(detail)
+      case CLOUTER_HTTPS_TIMED_OUT: .timedOut(phase: .total(totalTimeout))
+      case CLOUTER_HTTPS_CANCELLED: .cancelled
+      case CLOUTER_HTTPS_INVALID_RESPONSE: .invalidResponse(detail)
+      case CLOUTER_HTTPS_TOO_LARGE: .tooLarge
+      default: .connectionReset(detail)
+      }
+    }
 
     /// Checks `deadlines` on `reactor` (its loop thread) until the body ends: the first byte, then the
     /// idle gap and the total, with the same rule as our own client.
@@ -138,102 +144,134 @@ public final class URLSessionTransport: UpstreamTransport, @unchecked Sendable {
         let error = UpstreamError.timedOut(phase: timeout)
         resolveHead(.failure(error))
         body.finish(error)
-        body.onCancel?()
+        cancel()
       case .checkAgain(let instant):
         let id = reactor.schedule(at: instant) { [self] in watch(deadlines, on: reactor) }
         watchTimer.withLock { $0 = (reactor, id) }
       }
     }
 
-    /// The task completed: its deadlines no longer matter.
+    /// The exchange ended: its deadlines no longer matter.
     func stopWatching() {
       guard let timer = watchTimer.withLock({ $0 }) else { return }
       timer.reactor.cancelFromAnyThread(timer.id)
     }
   }
 
-  /// URLSessionTask is thread-safe but not marked Sendable on Linux.
-  final class TaskBox: @unchecked Sendable {
-    let task: URLSessionDataTask
-    init(_ task: URLSessionDataTask) { self.task = task }
+  /// The body's cancel hook, which must exist before the exchange that it cancels.
+  final class CancelBox: @unchecked Sendable {
+    // Written once in `Exchange.init`, before the body can be read or cancelled.
+    weak var exchange: Exchange?
+  }
+}
+
+/// The LouterHTTPS library's functions, found once per process at the first https request: in the
+/// executable itself when it was linked in (scripts/release's static binary), else in
+/// `libLouterHTTPS.so` from the folder of the running executable (or `LOUTER_HTTPS_LIBRARY`, a full
+/// path, when set).
+struct HTTPSLibrary: @unchecked Sendable {
+  // Function pointers into a library that is never unloaded.
+  private let startFunction: clouter_https_start_fn
+  private let cancelFunction: clouter_https_cancel_fn
+
+  /// The library's file name, next to the louter binary.
+  static let fileName = "libLouterHTTPS.so"
+
+  /// Loaded at first use; a failure (the file missing, another interface version) is kept and told to
+  /// every https request as a connect failure.
+  static let shared: Result<HTTPSLibrary, UpstreamError> = {
+    if case .success(let executable) = Posix.loadLibrary(nil),
+      case .success(let builtIn) = bind(executable, from: "louter")
+    {
+      return .success(builtIn)
+    }
+    return load(path: path)
+  }()
+
+  /// Why the library would not load, checked without loading it (a built-in library, or a readable file
+  /// at `path`); nil when it is there.
+  static var missing: String? {
+    if case .success(let executable) = Posix.loadLibrary(nil), Posix.symbol(executable, "louter_https_abi") != nil {
+      return nil
+    }
+    let path = path
+    return Posix.isReadableFile(path) ? nil : "https backends need \(fileName) next to louter; \(path) is missing"
   }
 
-  /// Routes URLSession callbacks to the exchange of each task.
-  final class Delegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    private let exchanges = Mutex<[Int: Exchange]>([:])
+  /// Where the library is looked for.
+  static var path: String {
+    if let override = Posix.environment("LOUTER_HTTPS_LIBRARY"), !override.isEmpty { return override }
+    let executable = Posix.executablePath() ?? ""
+    let folder = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    return folder + "/" + fileName
+  }
 
-    func register(_ id: Int, _ exchange: Exchange) { exchanges.withLock { $0[id] = exchange } }
-    func unregister(_ id: Int) { _ = exchanges.withLock { $0.removeValue(forKey: id) } }
-    private func exchange(_ id: Int) -> Exchange? { exchanges.withLock { $0[id] } }
+  static func load(path: String) -> Result<HTTPSLibrary, UpstreamError> {
+    let problem = { (what: String) in
+      UpstreamError.connectFailed(
+        "https backends need \(fileName) (built by `swift build`, installed next to louter): \(what)")
+    }
+    switch Posix.loadLibrary(path) {
+    case .success(let handle): return bind(handle, from: path).mapError { problem($0.message) }
+    case .failure(let error): return .failure(problem(error.message))
+    }
+  }
 
-    func urlSession(
-      _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-      completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
-    ) {
-      guard let http = response as? HTTPURLResponse else {
-        exchange(dataTask.taskIdentifier)?.resolveHead(.failure(.invalidResponse("not an HTTP response")))
-        completionHandler(.cancel)
-        dataTask.cancel()
-        return
+  /// The functions in a loaded image, checked for the interface version.
+  static func bind(_ handle: OpaquePointer, from path: String) -> Result<HTTPSLibrary, Posix.LoaderError> {
+    guard let abi = Posix.symbol(handle, "louter_https_abi"), let start = Posix.symbol(handle, "louter_https_start"),
+      let cancel = Posix.symbol(handle, "louter_https_cancel")
+    else { return .failure(Posix.LoaderError(message: "\(path) lacks the louter_https_* functions")) }
+    let version = unsafeBitCast(abi, to: clouter_https_abi_fn.self)()
+    guard version == CLOUTER_HTTPS_ABI else {
+      return .failure(Posix.LoaderError(message: "\(path) has interface \(version), louter needs \(CLOUTER_HTTPS_ABI)"))
+    }
+    return .success(
+      HTTPSLibrary(
+        startFunction: unsafeBitCast(start, to: clouter_https_start_fn.self),
+        cancelFunction: unsafeBitCast(cancel, to: clouter_https_cancel_fn.self)))
+  }
+
+  /// Starts `request`; the exchange's id, or 0 when the library refused the URL.
+  func start(_ request: UpstreamRequest, timeoutSeconds: Int, context: UnsafeMutableRawPointer) -> Int {
+    // The header pairs as C strings, alive for the call: the library copies what it keeps.
+    let names = request.headers.map { UnsafePointer(strdup($0.name)) }
+    let values = request.headers.map { UnsafePointer(strdup($0.value)) }
+    defer { for string in names + values { free(UnsafeMutablePointer(mutating: string)) } }
+    return withUnsafePointer(to: Self.events) { events in
+      request.body.withUnsafeBufferPointer { body in
+        startFunction(
+          request.method, request.url, names, values, names.count, body.baseAddress, body.count, timeoutSeconds,
+          context, events)
       }
+    }
+  }
+
+  func cancel(_ exchange: Int) { cancelFunction(exchange) }
+
+  /// The callbacks the library reports to: each turns its context back into the `Exchange`.
+  static let events = clouter_https_events(
+    head: { context, status, names, values, count in
+      guard let context else { return }
+      let exchange = Unmanaged<URLSessionTransport.Exchange>.fromOpaque(context).takeUnretainedValue()
       var pairs: [(String, String)] = []
-      for (name, value) in http.allHeaderFields {
-        pairs.append((String(describing: name), String(describing: value)))
+      if let names, let values {
+        for index in 0..<max(0, count) {
+          guard let name = names[index], let value = values[index] else { continue }
+          pairs.append((String(cString: name), String(cString: value)))
+        }
       }
-      exchange(dataTask.taskIdentifier)?.resolveHead(
-        .success(UpstreamResponseHead(status: http.statusCode, headers: UpstreamHeaders(pairs))))
-      completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-      exchange(dataTask.taskIdentifier)?.body.push([UInt8](data))
-    }
-
-    // A redirect to another origin would carry the backend's credentials elsewhere: the 3xx answer is
-    // handed to the gateway as it is. Within the same origin the redirect is followed.
-    func urlSession(
-      _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-      newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
-    ) {
-      guard let exchange = exchange(task.taskIdentifier), let target = request.url, Origin(target) == exchange.origin
-      else {
-        completionHandler(nil)
-        return
-      }
-      completionHandler(request)
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-      guard let exchange = exchanges.withLock({ $0.removeValue(forKey: task.taskIdentifier) }) else { return }
-      exchange.stopWatching()
-      guard let error else {
-        exchange.resolveHead(.failure(.invalidResponse("the connection closed before a response")))
-        exchange.body.finish(nil)
-        return
-      }
-      let mapped = Self.map(error, totalTimeout: exchange.totalTimeout)
-      exchange.resolveHead(.failure(mapped))
-      exchange.body.finish(mapped)
-    }
-
-    /// URLSession's errors in louter's terms.
-    static func map(_ error: any Error, totalTimeout: Duration) -> UpstreamError {
-      guard let urlError = error as? URLError else { return .connectionReset(String(describing: error)) }
-      let detail = "\(urlError.localizedDescription) (URLError \(urlError.code.rawValue))"
-      switch urlError.code {
-      case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .secureConnectionFailed,
-        .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid,
-        .serverCertificateHasUnknownRoot, .clientCertificateRejected, .clientCertificateRequired,
-        .cannotLoadFromNetwork, .unsupportedURL, .badURL:
-        return .connectFailed(detail)
-      case .timedOut: return .timedOut(phase: .total(totalTimeout))
-      case .cancelled, .userCancelledAuthentication: return .cancelled
-      case .badServerResponse, .cannotParseResponse, .cannotDecodeRawData, .cannotDecodeContentData,
-        .httpTooManyRedirects, .redirectToNonExistentLocation, .zeroByteResource:
-        return .invalidResponse(detail)
-      case .dataLengthExceedsMaximum: return .tooLarge
-      default: return .connectionReset(detail)
-      }
-    }
-  }
+      exchange.resolveHead(.success(UpstreamResponseHead(status: status, headers: UpstreamHeaders(pairs))))
+    },
+    data: { context, bytes, length in
+      guard let context, let bytes, length > 0 else { return }
+      let exchange = Unmanaged<URLSessionTransport.Exchange>.fromOpaque(context).takeUnretainedValue()
+      exchange.body.push(Array(UnsafeBufferPointer(start: bytes, count: length)))
+    },
+    end: { context, kind, detail in
+      guard let context else { return }
+      // The library's last use of the context: its reference is released here.
+      let exchange = Unmanaged<URLSessionTransport.Exchange>.fromOpaque(context).takeRetainedValue()
+      exchange.end(kind: kind, detail: detail.map { String(cString: $0) } ?? "")
+    })
 }
