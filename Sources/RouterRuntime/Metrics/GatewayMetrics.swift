@@ -26,12 +26,15 @@ struct RequestLabels: Hashable, Sendable {
     client = Self.name(record.client)
     mode = record.mode
     code = Self.code(record.status)
-    statusClass = (100...599).contains(record.status) ? "\(record.status / 100)xx" : "other"
+    statusClass = (100...599).contains(record.status) ? Self.statusClasses[record.status / 100 - 1] : "other"
     outcome = RequestOutcome(record).rawValue
   }
 
   /// The route and backend, the labels of the latency and token metrics.
   var routeBackend: RouteBackend { RouteBackend(route: route, backend: backend) }
+
+  /// The class labels of statuses 100...599, by hundreds (built once rather than per request).
+  static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
   /// A table name, or `none` for the record's `-`.
   static func name(_ text: String) -> String { text == "-" || text.isEmpty ? "none" : text }

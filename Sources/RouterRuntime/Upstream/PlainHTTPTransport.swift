@@ -77,46 +77,49 @@ struct PlainURL {
   let pathAndQuery: String
   var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
 
-  // Read on the UTF-8 bytes: every delimiter is ASCII, and this runs on every request.
+  // Read on the string's own UTF-8 buffer: every delimiter is ASCII, and this runs on every request.
   init?(_ text: String) {
-    let utf8 = text.utf8
-    var index = utf8.startIndex
-    for expected in "http://".utf8 {
-      guard index != utf8.endIndex else { return nil }
-      let byte = utf8[index]
+    var text = text
+    guard let parts = text.withUTF8({ Self.parts(of: $0) }) else { return nil }
+    (host, port, pathAndQuery) = parts
+  }
+
+  private static func parts(of url: UnsafeBufferPointer<UInt8>) -> (host: String, port: Int, pathAndQuery: String)? {
+    let scheme = "http://".utf8
+    guard url.count > scheme.count else { return nil }
+    for (offset, expected) in scheme.enumerated() {
+      let byte = url[offset]
       // The scheme in any case; only ASCII letters fold.
       guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == expected else { return nil }
-      utf8.formIndex(after: &index)
     }
-    let authorityStart = index
-    let authorityEnd = utf8[authorityStart...].firstIndex { $0 == 0x2F || $0 == 0x3F } ?? utf8.endIndex
-    pathAndQuery = authorityEnd == utf8.endIndex ? "/" : String(text[authorityEnd...])
+    let authorityStart = scheme.count
+    var authorityEnd = authorityStart
+    while authorityEnd < url.count, url[authorityEnd] != 0x2F, url[authorityEnd] != 0x3F { authorityEnd += 1 }
+    let text = { (range: Range<Int>) in String(decoding: UnsafeBufferPointer(rebasing: url[range]), as: UTF8.self) }
     var hostEnd = authorityEnd
-    var portStart: String.Index?
-    let authority = utf8[authorityStart..<authorityEnd]
-    if authority.first == 0x5B {  // "[" of an IPv6 literal, kept in the host
-      guard let close = authority.firstIndex(of: 0x5D) else { return nil }
-      hostEnd = utf8.index(after: close)
+    var portStart: Int?
+    if url[authorityStart] == 0x5B {  // "[" of an IPv6 literal, kept in the host
+      guard let close = url[authorityStart..<authorityEnd].firstIndex(of: 0x5D) else { return nil }
+      hostEnd = close + 1
       if hostEnd != authorityEnd {
-        guard utf8[hostEnd] == 0x3A else { return nil }
-        portStart = utf8.index(after: hostEnd)
+        guard url[hostEnd] == 0x3A else { return nil }
+        portStart = hostEnd + 1
       }
-    } else if let colon = authority.lastIndex(of: 0x3A) {
+    } else if let colon = url[authorityStart..<authorityEnd].lastIndex(of: 0x3A) {
       hostEnd = colon
-      portStart = utf8.index(after: colon)
+      portStart = colon + 1
     }
+    var port = 80
     if let portStart {
-      let digits = utf8[portStart..<authorityEnd]
+      let digits = url[portStart..<authorityEnd]
       guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
       // At most five digits: no overflow.
-      let value = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-      guard (1...65535).contains(value) else { return nil }
-      port = value
-    } else {
-      port = 80
+      port = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+      guard (1...65535).contains(port) else { return nil }
     }
-    host = String(text[authorityStart..<hostEnd])
-    if host.isEmpty { return nil }
+    guard hostEnd > authorityStart else { return nil }
+    let pathAndQuery = authorityEnd == url.count ? "/" : text(authorityEnd..<url.count)
+    return (text(authorityStart..<hostEnd), port, pathAndQuery)
   }
 }
 
