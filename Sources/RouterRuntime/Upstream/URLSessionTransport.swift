@@ -32,7 +32,7 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
     let library = try HTTPSLibrary.shared.get()
     let deadlines = UpstreamDeadlines(request, start: .now)
     let exchange = Exchange(library: library, totalTimeout: request.totalTimeout, bufferLimit: bufferLimit)
-    guard exchange.start(request, on: library) else {
+    guard exchange.start(request) else {
       throw .invalidRequest("not an absolute http(s) URL")
     }
     // The deadlines live on the caller's reactor: one timer, moved along as the exchange goes.
@@ -73,7 +73,7 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
     }
 
     /// Hands the request to the library; false when it refused the URL (then no event comes).
-    func start(_ request: UpstreamRequest, on library: HTTPSLibrary) -> Bool {
+    func start(_ request: UpstreamRequest) -> Bool {
       // The library holds a reference until its `end` event, which releases it.
       let context = Unmanaged.passRetained(self).toOpaque()
       // URLSession's own timer counts whole seconds; it is only a backstop behind our deadlines.
@@ -180,20 +180,24 @@ struct HTTPSLibrary: @unchecked Sendable {
   /// Loaded at first use; a failure (the file missing, another interface version) is kept and told to
   /// every https request as a connect failure.
   static let shared: Result<HTTPSLibrary, UpstreamError> = {
-    if case .success(let executable) = Posix.loadLibrary(nil),
-      case .success(let builtIn) = bind(executable, from: "louter")
-    {
-      return .success(builtIn)
+    if let executable = builtIn, case .success(let library) = bind(executable, from: "louter") {
+      return .success(library)
     }
     return load(path: path)
   }()
 
+  /// The executable itself when the library was linked into it (it exports the functions), else nil.
+  private static var builtIn: OpaquePointer? {
+    guard case .success(let executable) = Posix.loadLibrary(nil),
+      Posix.symbol(executable, "louter_https_abi") != nil
+    else { return nil }
+    return executable
+  }
+
   /// Why the library would not load, checked without loading it (a built-in library, or a readable file
   /// at `path`); nil when it is there.
   static var missing: String? {
-    if case .success(let executable) = Posix.loadLibrary(nil), Posix.symbol(executable, "louter_https_abi") != nil {
-      return nil
-    }
+    if builtIn != nil { return nil }
     let path = path
     return Posix.isReadableFile(path) ? nil : "https backends need \(fileName) next to louter; \(path) is missing"
   }
