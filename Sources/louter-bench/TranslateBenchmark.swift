@@ -102,8 +102,7 @@ enum TranslateBenchmark {
   static let options = GeminiResponseOptions(modelVersion: "bench-model", responseId: "bench")
 
   static func translateAnswer() throws -> Int {
-    let json = try JSONParser.parse(answer)
-    return try OpenAIToGemini.translatedBytes(json, options: options).bytes.count
+    try OpenAIToGemini.translatedBytes(answer: answer, options: options).bytes.count
   }
 
   static func translateStream() -> Int {

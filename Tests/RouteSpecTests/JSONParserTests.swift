@@ -124,6 +124,54 @@ import Testing
     #expect(JSONValue.object([JSONMember("k\"", "v")]).serialized() == #"{"k\"":"v"}"#)
   }
 
+  /// The pull reader, walking every container itself and decoding every key and string, rebuilds the parser's
+  /// tree, and refuses what the parser refuses with the same error.
+  @Test func theReaderAcceptsWhatTheParserAccepts() {
+    func rebuild(_ reader: inout JSONReader) throws(JSONParseError) -> JSONValue {
+      switch reader.next {
+      case .object:
+        var members: [JSONMember] = []
+        try reader.forEachMember { (reader, key) throws(JSONParseError) in
+          members.append(JSONMember(key.text, try rebuild(&reader)))
+        }
+        return .object(members)
+      case .array:
+        var elements: [JSONValue] = []
+        try reader.forEachElement { (reader) throws(JSONParseError) in elements.append(try rebuild(&reader)) }
+        return .array(elements)
+      case .string: return .string(try reader.readString())
+      default: return try reader.readValue()
+      }
+    }
+    let documents = [
+      #"{"a":[1,-2.5e3,"h\u00e9",true,false,null,{}],"\u0062":{"c":[[]]},"é":"x","":""}"#,
+      " [ ] ", #"{"a":1,}"#, "[1,]", #"{"a" 1}"#, "[1 2]", "{} x", "", "nul", "1e400", #""\x""#, "{\"k\u{1}\":1}",
+      String(repeating: "[", count: 257) + String(repeating: "]", count: 257),
+    ]
+    for document in documents {
+      let bytes = Array(document.utf8)
+      for length in 0...bytes.count {
+        let prefix = Array(bytes[0..<length])
+        let parsed = Result { () throws(JSONParseError) in try JSONParser.parse(prefix) }
+        let read = Result { () throws(JSONParseError) in
+          try JSONReader.read(prefix) { (reader) throws(JSONParseError) in try rebuild(&reader) }
+        }
+        #expect(read == parsed, "\(String(decoding: prefix, as: UTF8.self))")
+      }
+    }
+    // A literal compares with a key as written, escaped or not.
+    let matches = try? JSONReader.read(Array(#"{"choices":1,"ch\u006fices":2,"other":3}"#.utf8)) {
+      (reader) throws(JSONParseError) -> [Bool] in
+      var matches: [Bool] = []
+      try reader.forEachMember { (reader, key) throws(JSONParseError) in
+        matches.append(key == "choices")
+        try reader.skipValue()
+      }
+      return matches
+    }
+    #expect(matches == [true, true, false])
+  }
+
   @Test func neverCrashesOnGarbageOrTruncation() {
     let sample = Array(
       #"{"contents":[{"role":"user","parts":[{"text":"h\u00e9\ud83d\ude00","n":-1.5e3}]}],"x":[true,null,12345678901234567890]}"#

@@ -243,11 +243,101 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
         default:
           Issue.record("the paths disagree on \(answer)")
         }
-        if OpenAIToGemini.plainAnswerBytes(json, options: options) != nil { direct += 1 }
+        if PlainOpenAIAnswer(json, options: options) != nil { direct += 1 }
       }
     }
     // The direct writer is taken for the plain answers (with names for enums), not only the tree.
     #expect(direct >= 10)
+  }
+
+  /// What a client gets for an answer's bytes: the answer, or why not.
+  enum AnswerOutcome: Equatable {
+    case answer([UInt8], usage: JSONValue?, warnings: TranslationWarnings)
+    case notJSON(JSONParseError)
+    case refused(GeminiError)
+
+    /// The reference: the whole tree parsed, then translated.
+    init(viaTree body: [UInt8], options: GeminiResponseOptions) {
+      self.init { try OpenAIToGemini.translatedBytes(try JSONParser.parse(body), options: options) }
+    }
+
+    /// The gateway's way: a plain answer read from the bytes, anything else through the tree.
+    init(fromBytes body: [UInt8], options: GeminiResponseOptions) {
+      self.init { try OpenAIToGemini.translatedBytes(answer: body, options: options) }
+    }
+
+    private init(_ translate: () throws -> (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)) {
+      do {
+        let written = try translate()
+        self = .answer(written.bytes, usage: written.usage, warnings: written.warnings)
+      } catch let error as JSONParseError {
+        self = .notJSON(error)
+      } catch let error as GeminiError {
+        self = .refused(error)
+      } catch {
+        preconditionFailure("unexpected \(error)")
+      }
+    }
+  }
+
+  /// Answers the tree reads a particular way: duplicated members (the first counts), members of other types,
+  /// choices and messages that are not objects, and what the parser refuses in members nobody reads.
+  static let oddAnswers: [[UInt8]] =
+    [
+      #"{"choices":[{"index":0,"message":{"content":"a"}}],"choices":[]}"#,
+      #"{"model":"first","model":"second","choices":[{"message":{"content":"a"}}]}"#,
+      #"{"id":"i","id":"j","choices":[{"message":{"content":"a"}}]}"#,
+      #"{"choices":[{"message":{"content":"a","content":"b"}}]}"#,
+      #"{"choices":[{"index":3,"index":1,"message":{"content":"a"}}]}"#,
+      #"{"choices":[{"message":{"content":"a"},"finish_reason":"stop","finish_reason":"length"}]}"#,
+      #"{"choices":[{"message":{"content":"a"},"message":{"content":"b"}}]}"#,
+      #"{"choices":[{"message":null},{"message":{"content":"x"}},7,"s",[],{}]}"#,
+      #"{"object":"error","choices":[]}"#, #"{"object":7,"choices":[{"message":{"content":"x"}}]}"#,
+      #"{"object":"chat.completion","object":"error","choices":[{"message":{"content":"x"}}]}"#,
+      #"{"error":null,"choices":[]}"#, #"{"choices":{}}"#, #"{"usage":{"prompt_tokens":1}}"#,
+      // Keys written with escapes or beyond ASCII: the same names to the tree.
+      #"{"\u0063hoices":[{"message":{"c\u006fntent":"x"},"finish_\u0072eason":"length"}],"mod\u0065l":"e"}"#,
+      #"{"choices":[{"message":{"content":"x","ré":1}}],"\u00e9rror":1,"er\"ror":2}"#,
+      #"{"choices":[{"message":{"content":"x"}}],"\u0065rror":null}"#,
+      #"{"choices":[{"message":{"content":"x","tool_calls":null,"refusal":null,"reasoning_content":null,"reasoning":"r"}}]}"#,
+      #"{"choices":[{"message":{"content":"x","reasoning_content":"","reasoning":"r"}}]}"#,
+      #"{"choices":[{"message":{"content":"x","reasoning":"r","reasoning":""}}]}"#,
+      #"{"choices":[{"message":{"content":"x","refusal":"","refusal":"no"}}]}"#,
+      #"{"choices":[{"message":{"content":"x","tool_calls":7}}]}"#,
+      #"{"choices":[{"message":{"content":"x","tool_calls":null,"tool_calls":[]}}]}"#,
+      #"{"choices":[{"message":{"content":"x"},"logprobs":{"content":[]},"logprobs":{"content":[1]}}]}"#,
+      #"{"choices":[{"index":"1","message":{"content":"x"},"finish_reason":7}],"model":null,"id":12}"#,
+      #"{"choices":[{"index":-1.5e3,"message":{"content":"x","role":{"deep":[1,{"a":null}]}}}],"usage":7}"#,
+      #"{"usage":{"prompt_tokens":2},"usage":{"prompt_tokens":3},"choices":[{"message":{"content":""}}]}"#,
+      #"{"created":1e999,"choices":[{"message":{"content":"x"}}]}"#,
+      #"{"system_fingerprint":"\u00zz","choices":[]}"#, #"{"choices":[],}"#,
+      "  {\"choices\":[{\"message\":{\"content\":\"x\"}}]}\n ", "{\"choices\":[]} x", "[]", "null", "",
+      "{\"x\":" + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + ",\"choices\":[]}",
+    ].map { Array($0.utf8) } + [
+      // Bytes that are not UTF-8, in a member nobody reads and in the text.
+      Array(#"{"note":""#.utf8) + [0xFF, 0xFE] + Array(#"","choices":[{"message":{"content":"x"}}]}"#.utf8),
+      Array(#"{"choices":[{"message":{"content":""#.utf8) + [0xC3] + Array(#""}}]}"#.utf8),
+    ]
+
+  /// Every answer, every prefix of each, and the odd ones, under every option set: what a client gets from the
+  /// answer's bytes is what the tree gives it, failures included; and the byte reader is taken for plain answers.
+  @Test func answersReadFromTheirBytesAreTheTreesAnswers() throws {
+    var fromBytes = 0
+    for options in awOptions {
+      for answer in awAnswers.map({ Array($0.utf8) }) + Self.oddAnswers {
+        for length in 0...answer.count {
+          let body = Array(answer[0..<length])
+          let outcome = AnswerOutcome(fromBytes: body, options: options)
+          #expect(outcome == AnswerOutcome(viaTree: body, options: options), "\(String(decoding: body, as: UTF8.self))")
+          guard let plain = PlainOpenAIAnswer(answer: body, options: options) else { continue }
+          fromBytes += 1
+          // What the byte reader read is what the tree reader reads.
+          #expect(plain == PlainOpenAIAnswer(try JSONParser.parse(body), options: options))
+        }
+      }
+    }
+    // The plain answers with enums as names go the bytes' way.
+    #expect(fromBytes >= 20)
   }
 
   /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.

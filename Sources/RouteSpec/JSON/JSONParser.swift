@@ -174,62 +174,93 @@ struct JSONCursor {
   }
 
   private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
-    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-    position += 1
     var members: [JSONMember] = []
+    try walkObject(depth: depth) { (cursor, key) throws(JSONParseError) in
+      // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
+      if members.isEmpty { members.reserveCapacity(4) }
+      members.append(JSONMember(key, try cursor.parseValue(depth: depth)))
+    }
+    return .object(members)
+  }
+
+  private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+    var elements: [JSONValue] = []
+    try walkArray(depth: depth) { (cursor) throws(JSONParseError) in
+      if elements.isEmpty { elements.reserveCapacity(4) }
+      elements.append(try cursor.parseValue(depth: depth))
+    }
+    return .array(elements)
+  }
+
+  /// The object grammar, once for every reader: from the `{` at the cursor (an object at nesting `depth`), calls
+  /// `member` with each key and the cursor on its value, which `member` must consume; ends after the `}`.
+  mutating func walkObject(
+    depth: Int, member: (inout JSONCursor, String) throws(JSONParseError) -> Void
+  ) throws(JSONParseError) {
+    try walkObject(depth: depth, key: { (cursor) throws(JSONParseError) in try cursor.parseString() }, member: member)
+  }
+
+  /// ``walkObject(depth:member:)`` with the keys read by `key` (from the opening quote), for a reader that does
+  /// not need them as strings.
+  mutating func walkObject<Key>(
+    depth: Int, key readKey: (inout JSONCursor) throws(JSONParseError) -> Key,
+    member: (inout JSONCursor, Key) throws(JSONParseError) -> Void
+  ) throws(JSONParseError) {
+    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    guard current == UInt8(ascii: "{") else { throw error("expected an object, found \(describeCurrent())") }
+    position += 1
     skipWhitespace()
     if current == UInt8(ascii: "}") {
       position += 1
-      return .object(members)
+      return
     }
-    // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
-    members.reserveCapacity(4)
     while true {
       guard current == UInt8(ascii: "\"") else {
         throw error("expected a string key in object, found \(describeCurrent())")
       }
-      let key = try parseString()
+      let key = try readKey(&self)
       skipWhitespace()
       guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
       position += 1
       skipWhitespace()
-      let value = try parseValue(depth: depth)
-      members.append(JSONMember(key, value))
+      try member(&self, key)
       skipWhitespace()
       switch current {
       case UInt8(ascii: ","):
         position += 1
         skipWhitespace()
-        if closesAfterComma(UInt8(ascii: "}")) { return .object(members) }
+        if closesAfterComma(UInt8(ascii: "}")) { return }
       case UInt8(ascii: "}"):
         position += 1
-        return .object(members)
+        return
       default: throw error("expected ',' or '}' after object member, found \(describeCurrent())")
       }
     }
   }
 
-  private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+  /// The array grammar, as ``walkObject(depth:member:)`` is the object's: `element` consumes each element.
+  mutating func walkArray(depth: Int, element: (inout JSONCursor) throws(JSONParseError) -> Void)
+    throws(JSONParseError)
+  {
     guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    guard current == UInt8(ascii: "[") else { throw error("expected an array, found \(describeCurrent())") }
     position += 1
-    var elements: [JSONValue] = []
     skipWhitespace()
     if current == UInt8(ascii: "]") {
       position += 1
-      return .array(elements)
+      return
     }
-    elements.reserveCapacity(4)
     while true {
-      elements.append(try parseValue(depth: depth))
+      try element(&self)
       skipWhitespace()
       switch current {
       case UInt8(ascii: ","):
         position += 1
         skipWhitespace()
-        if closesAfterComma(UInt8(ascii: "]")) { return .array(elements) }
+        if closesAfterComma(UInt8(ascii: "]")) { return }
       case UInt8(ascii: "]"):
         position += 1
-        return .array(elements)
+        return
       default: throw error("expected ',' or ']' after array element, found \(describeCurrent())")
       }
     }
@@ -277,6 +308,23 @@ struct JSONCursor {
       }
     }
     throw error("unterminated string", at: open)
+  }
+
+  /// Reads a key from its opening quote without making a string when it is plain ASCII without escapes (every
+  /// key of an API body); anything else is decoded as ``parseString()`` decodes it.
+  mutating func scanKey() throws(JSONParseError) -> JSONKey {
+    let open = position
+    var index = position + 1
+    while index < buffer.count {
+      let byte = buffer[index]
+      if byte == UInt8(ascii: "\"") {
+        position = index + 1
+        return JSONKey(bytes: UnsafeBufferPointer(rebasing: buffer[(open + 1)..<index]))
+      }
+      if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+      index += 1
+    }
+    return JSONKey(text: try parseString())
   }
 
   private func makeString(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONParseError) -> String {
@@ -446,59 +494,11 @@ struct JSONCursor {
   }
 
   private mutating func skipObject(depth: Int) throws(JSONParseError) {
-    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-    position += 1
-    skipWhitespace()
-    if current == UInt8(ascii: "}") {
-      position += 1
-      return
-    }
-    while true {
-      guard current == UInt8(ascii: "\"") else {
-        throw error("expected a string key in object, found \(describeCurrent())")
-      }
-      try skipString()
-      skipWhitespace()
-      guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
-      position += 1
-      skipWhitespace()
-      try skipValue(depth: depth)
-      skipWhitespace()
-      switch current {
-      case UInt8(ascii: ","):
-        position += 1
-        skipWhitespace()
-        if closesAfterComma(UInt8(ascii: "}")) { return }
-      case UInt8(ascii: "}"):
-        position += 1
-        return
-      default: throw error("expected ',' or '}' after object member, found \(describeCurrent())")
-      }
-    }
+    try walkObject(depth: depth) { (cursor, _) throws(JSONParseError) in try cursor.skipValue(depth: depth) }
   }
 
   private mutating func skipArray(depth: Int) throws(JSONParseError) {
-    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-    position += 1
-    skipWhitespace()
-    if current == UInt8(ascii: "]") {
-      position += 1
-      return
-    }
-    while true {
-      try skipValue(depth: depth)
-      skipWhitespace()
-      switch current {
-      case UInt8(ascii: ","):
-        position += 1
-        skipWhitespace()
-        if closesAfterComma(UInt8(ascii: "]")) { return }
-      case UInt8(ascii: "]"):
-        position += 1
-        return
-      default: throw error("expected ',' or ']' after array element, found \(describeCurrent())")
-      }
-    }
+    try walkArray(depth: depth) { (cursor) throws(JSONParseError) in try cursor.skipValue(depth: depth) }
   }
 
   /// Skips a string without decoding it; escapes are validated, UTF-8 is not (bytes pass through untouched).

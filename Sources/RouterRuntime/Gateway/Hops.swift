@@ -387,8 +387,7 @@ extension Exchange {
       }
       let answer: (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
       do {
-        let json = try JSONParser.parse(bytes)
-        answer = try OpenAIToGemini.translatedBytes(json, options: options)
+        answer = try OpenAIToGemini.translatedBytes(answer: bytes, options: options)
       } catch let error as GeminiError {
         return .failed(Self.badAnswer(error, backend: backend.name))
       } catch {

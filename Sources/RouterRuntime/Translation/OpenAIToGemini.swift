@@ -123,70 +123,28 @@ public enum OpenAIToGemini {
   /// The client bytes of a non-streamed answer: exactly the compact serialisation of ``translate(_:options:)``'s
   /// `json`, with its `usageMetadata` (for the request record) and warnings.
   ///
-  /// A plain answer (every choice's content a string or null, with no reasoning to forward, no refusal, no tool
-  /// calls and no logprobs; enums as names) is written straight from `response`; anything else is translated
+  /// A plain answer (see ``PlainOpenAIAnswer``) is written straight from `response`; anything else is translated
   /// to a tree and serialised.
   public static func translatedBytes(_ response: JSONValue, options: GeminiResponseOptions) throws(GeminiError)
     -> (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
   {
-    guard let bytes = plainAnswerBytes(response, options: options) else {
+    guard let plain = PlainOpenAIAnswer(response, options: options) else {
       let translated = try translate(response, options: options)
       return (translated.json.serializedBytes(), translated.json["usageMetadata"], translated.warnings)
     }
-    return (bytes, usageMetadata(response["usage"]), TranslationWarnings())
+    return plain.translated(options: options)
   }
 
-  /// ``translatedBytes(_:options:)``'s direct writer, or nil when the answer is not plain (or is an error, or
-  /// has no choices: the general path decides what those become).
-  static func plainAnswerBytes(_ response: JSONValue, options: GeminiResponseOptions) -> [UInt8]? {
-    guard !options.integerEnums, response["error"] == nil, response["object"]?.stringValue != "error",
-      case .array(let choices) = response["choices"] ?? .null
-    else { return nil }
-    var candidates: [(Int64, text: String, finish: String)] = []
-    candidates.reserveCapacity(choices.count)
-    for (position, choice) in choices.enumerated() {
-      let message = choice["message"] ?? .object([])
-      let text: String
-      switch message["content"] {
-      case .some(.string(let content)): text = content
-      case .none, .some(.null): text = ""
-      default: return nil
-      }
-      if options.includeThoughts, let reasoning = reasoningText(message), !reasoning.isEmpty { return nil }
-      if let refusal = message["refusal"]?.stringValue, !refusal.isEmpty { return nil }
-      if case .array = message["tool_calls"] ?? .null { return nil }
-      if logprobsResult(choice["logprobs"]) != nil { return nil }
-      let index = choice["index"]?.clampedInteger(in: candidateIndexRange) ?? Int64(position)
-      candidates.append((index, text, finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)))
-    }
-    // The same sort as the general path's, on the same order: the same permutation for equal indices.
-    candidates.sort { $0.0 < $1.0 }
-    var out: [UInt8] = []
-    out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
-    out.append(contentsOf: #"{"candidates":["#.utf8)
-    // Each candidate as ``candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an empty text is
-    // the one empty part it puts in an empty content).
-    for (position, candidate) in candidates.enumerated() {
-      if position > 0 { out.append(UInt8(ascii: ",")) }
-      out.append(contentsOf: #"{"content":{"role":"model","parts":[{"text":"#.utf8)
-      JSONWriter.writeString(candidate.text, into: &out)
-      out.append(contentsOf: #"}]},"finishReason":"#.utf8)
-      JSONWriter.writeString(candidate.finish, into: &out)
-      out.append(contentsOf: #","index":"#.utf8)
-      JSONWriter.writeInteger(candidate.0, into: &out)
-      out.append(UInt8(ascii: "}"))
-    }
-    out.append(UInt8(ascii: "]"))
-    if let usage = usageMetadata(response["usage"]) {
-      out.append(contentsOf: #","usageMetadata":"#.utf8)
-      JSONWriter.write(usage, into: &out, pretty: false, depth: 0)
-    }
-    out.append(contentsOf: #","modelVersion":"#.utf8)
-    JSONWriter.writeString(response["model"]?.stringValue ?? options.modelVersion, into: &out)
-    out.append(contentsOf: #","responseId":"#.utf8)
-    JSONWriter.writeString(response["id"]?.stringValue ?? options.responseId, into: &out)
-    out.append(UInt8(ascii: "}"))
-    return out
+  /// ``translatedBytes(_:options:)`` from the answer's bytes: a plain answer is read and written without a tree;
+  /// anything else (or anything the reader is not sure of) is parsed and goes the tree's way, so that what a
+  /// client gets never depends on which path ran.
+  ///
+  /// - Throws: `JSONParseError` when `body` is not JSON; ``GeminiError`` as ``translate(_:options:)``.
+  public static func translatedBytes(answer body: [UInt8], options: GeminiResponseOptions) throws
+    -> (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
+  {
+    if let plain = PlainOpenAIAnswer(answer: body, options: options) { return plain.translated(options: options) }
+    return try translatedBytes(JSONParser.parse(body), options: options)
   }
 
   /// The range of a candidate index (`int32` in the API); backend indices are clamped into it.

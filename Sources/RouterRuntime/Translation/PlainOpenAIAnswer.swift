@@ -1,0 +1,221 @@
+import RouteSpec
+
+/// A plain chat completion: every choice's content a string or null, with no reasoning to forward, no refusal, no
+/// tool calls and no logprobs, and enums answered as names. Almost every answer is one, and it is written to the
+/// client straight from these few fields, by ``translated(options:)``.
+///
+/// It is read either from the answer's tree or, on the hot path, from its bytes without building a tree. Both
+/// readers take the first of duplicated members as the tree does; the byte reader gives up (nil) on anything it
+/// is not sure of (a duplicated member it reads, a choice or message that is not an object), and its caller then
+/// takes the tree's way, so the two can only differ in speed.
+struct PlainOpenAIAnswer: Sendable, Equatable {
+  struct Candidate: Sendable, Equatable {
+    var index: Int64
+    var text: String
+    var finishReason: String
+  }
+
+  /// In the backend's order; ``translated(options:)`` sorts them by index.
+  var candidates: [Candidate] = []
+  /// The backend's `usage` member, as sent.
+  var usage: JSONValue?
+  /// The backend's `model` and `id` when they are strings.
+  var model: String?
+  var id: String?
+
+  /// An answer with nothing read yet.
+  private init() {}
+
+  /// Reads a plain answer from its tree; nil when it is not plain (or is an error, or has no choices: the
+  /// general path decides what those become).
+  init?(_ response: JSONValue, options: GeminiResponseOptions) {
+    guard !options.integerEnums, response["error"] == nil, response["object"]?.stringValue != "error",
+      case .array(let choices) = response["choices"] ?? .null
+    else { return nil }
+    candidates.reserveCapacity(choices.count)
+    for (position, choice) in choices.enumerated() {
+      let message = choice["message"] ?? .object([])
+      let text: String
+      switch message["content"] {
+      case .some(.string(let content)): text = content
+      case .none, .some(.null): text = ""
+      default: return nil
+      }
+      if options.includeThoughts, let reasoning = OpenAIToGemini.reasoningText(message), !reasoning.isEmpty {
+        return nil
+      }
+      if let refusal = message["refusal"]?.stringValue, !refusal.isEmpty { return nil }
+      if case .array = message["tool_calls"] ?? .null { return nil }
+      if OpenAIToGemini.logprobsResult(choice["logprobs"]) != nil { return nil }
+      candidates.append(
+        Candidate(
+          index: choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position),
+          text: text, finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)))
+    }
+    usage = response["usage"]
+    model = response["model"]?.stringValue
+    id = response["id"]?.stringValue
+  }
+
+  /// Reads a plain answer from its bytes without building its tree (only `usage` and values it must inspect
+  /// become values); nil when it is not plain, not JSON, or not surely either.
+  init?(answer body: [UInt8], options: GeminiResponseOptions) {
+    guard !options.integerEnums else { return nil }
+    let read = try? JSONReader.read(body) { (reader) throws(JSONParseError) in
+      try Self.readAnswer(&reader, includeThoughts: options.includeThoughts)
+    }
+    guard let read else { return nil }
+    self = read
+  }
+
+  /// The members read, once each (one bit per member an object's reader knows; no hashing): a second one is not
+  /// surely what the tree would take, so reading gives up.
+  private struct Seen {
+    private var bits: UInt8 = 0
+    mutating func first(_ member: UInt8, in reader: JSONReader) throws(JSONParseError) {
+      guard bits & 1 << member == 0 else { throw reader.error("a member read twice") }
+      bits |= 1 << member
+    }
+  }
+
+  private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
+
+  private static func readAnswer(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
+    -> PlainOpenAIAnswer
+  {
+    var answer = PlainOpenAIAnswer()
+    var seen = Seen()
+    var sawChoices = false
+    guard reader.next == .object else { throw notPlain(reader) }
+    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+      switch key {
+      case "error": throw notPlain(reader)
+      case "object":
+        try seen.first(0, in: reader)
+        if try reader.readValue().stringValue == "error" { throw notPlain(reader) }
+      case "choices":
+        try seen.first(1, in: reader)
+        sawChoices = true
+        guard reader.next == .array else { throw notPlain(reader) }
+        var position: Int64 = 0
+        try reader.forEachElement { (reader) throws(JSONParseError) in
+          answer.candidates.append(try readChoice(&reader, position: position, includeThoughts: includeThoughts))
+          position += 1
+        }
+      case "usage":
+        try seen.first(2, in: reader)
+        answer.usage = try reader.readValue()
+      case "model":
+        try seen.first(3, in: reader)
+        answer.model = try reader.readValue().stringValue
+      case "id":
+        try seen.first(4, in: reader)
+        answer.id = try reader.readValue().stringValue
+      default: try reader.skipValue()
+      }
+    }
+    guard sawChoices else { throw notPlain(reader) }
+    return answer
+  }
+
+  private static func readChoice(_ reader: inout JSONReader, position: Int64, includeThoughts: Bool)
+    throws(JSONParseError) -> Candidate
+  {
+    guard reader.next == .object else { throw notPlain(reader) }
+    var seen = Seen()
+    var candidate = Candidate(index: position, text: "", finishReason: OpenAIToGemini.finishReason(fromOpenAI: nil))
+    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+      switch key {
+      case "index":
+        try seen.first(0, in: reader)
+        if let index = try reader.readValue().clampedInteger(in: OpenAIToGemini.candidateIndexRange) {
+          candidate.index = index
+        }
+      case "finish_reason":
+        try seen.first(1, in: reader)
+        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAI: try reader.readValue().stringValue)
+      case "logprobs":
+        try seen.first(2, in: reader)
+        if OpenAIToGemini.logprobsResult(try reader.readValue()) != nil { throw notPlain(reader) }
+      case "message":
+        try seen.first(3, in: reader)
+        candidate.text = try readMessage(&reader, includeThoughts: includeThoughts)
+      default: try reader.skipValue()
+      }
+    }
+    return candidate
+  }
+
+  /// The text of a plain message.
+  private static func readMessage(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
+    -> String
+  {
+    guard reader.next == .object else { throw notPlain(reader) }
+    var seen = Seen()
+    var text = ""
+    var reasoning: [JSONMember] = []
+    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+      switch key {
+      case "content":
+        try seen.first(0, in: reader)
+        switch reader.next {
+        case .string: text = try reader.readString()
+        case .null: try reader.skipValue()
+        default: throw notPlain(reader)
+        }
+      case "refusal":
+        try seen.first(1, in: reader)
+        if let refusal = try reader.readValue().stringValue, !refusal.isEmpty { throw notPlain(reader) }
+      case "tool_calls":
+        try seen.first(2, in: reader)
+        if reader.next == .array { throw notPlain(reader) }
+        try reader.skipValue()
+      case "reasoning_content", "reasoning":
+        try seen.first(key == "reasoning" ? 4 : 3, in: reader)
+        let value = try reader.readValue()
+        if includeThoughts { reasoning.append(JSONMember(key.text, value)) }
+      default: try reader.skipValue()
+      }
+    }
+    if includeThoughts, let thought = OpenAIToGemini.reasoningText(.object(reasoning)), !thought.isEmpty {
+      throw notPlain(reader)
+    }
+    return text
+  }
+
+  /// The client bytes (exactly the compact serialisation of ``OpenAIToGemini/translate(_:options:)``'s `json`),
+  /// the `usageMetadata` for the request record, and no warnings (a plain answer has nothing approximated).
+  func translated(options: GeminiResponseOptions) -> (
+    bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings
+  ) {
+    // The same sort as the general path's, on the same order: the same permutation for equal indices.
+    let candidates = candidates.sorted { $0.index < $1.index }
+    let usage = OpenAIToGemini.usageMetadata(usage)
+    var out: [UInt8] = []
+    out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
+    out.append(contentsOf: #"{"candidates":["#.utf8)
+    // Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an
+    // empty text is the one empty part it puts in an empty content).
+    for (position, candidate) in candidates.enumerated() {
+      if position > 0 { out.append(UInt8(ascii: ",")) }
+      out.append(contentsOf: #"{"content":{"role":"model","parts":[{"text":"#.utf8)
+      JSONWriter.writeString(candidate.text, into: &out)
+      out.append(contentsOf: #"}]},"finishReason":"#.utf8)
+      JSONWriter.writeString(candidate.finishReason, into: &out)
+      out.append(contentsOf: #","index":"#.utf8)
+      JSONWriter.writeInteger(candidate.index, into: &out)
+      out.append(UInt8(ascii: "}"))
+    }
+    out.append(UInt8(ascii: "]"))
+    if let usage {
+      out.append(contentsOf: #","usageMetadata":"#.utf8)
+      JSONWriter.write(usage, into: &out, pretty: false, depth: 0)
+    }
+    out.append(contentsOf: #","modelVersion":"#.utf8)
+    JSONWriter.writeString(model ?? options.modelVersion, into: &out)
+    out.append(contentsOf: #","responseId":"#.utf8)
+    JSONWriter.writeString(id ?? options.responseId, into: &out)
+    out.append(UInt8(ascii: "}"))
+    return (out, usage, TranslationWarnings())
+  }
+}
