@@ -313,6 +313,24 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     }
   }
 
+  @Test func aBodyEndingItselfWhenFullWakesWhoeverWaitsForItsEnd() async {
+    // URLSession's bodies end themselves when the reader falls behind (`failWhenFull`); the transfer's
+    // own `end` event that follows is then no ending at all, so this one must wake the waiters.
+    let body = UpstreamBody(pauseAbove: 4, failWhenFull: true)
+    let waiter = Task { await body.waitUntilFinished() }
+    while body.finishWaiterCount == 0 { await Task.yield() }
+    body.push([1, 2, 3, 4, 5])
+    body.finish(.cancelled)
+    #expect(body.endedAt != nil)
+    // Awaited only once woken: a waiter left parked would never end.
+    guard body.finishWaiterCount == 0 else {
+      Issue.record("the waiter for the end was never woken")
+      return
+    }
+    await waiter.value
+    #expect(await upstreamFailure { _ = try await body.next() } == .tooLarge)
+  }
+
   @Test func aSlowReaderOnURLSessionEndsWithTooLargeInsteadOfGrowing() async throws {
     let size = 16 << 20
     let written = UpstreamEvent()

@@ -202,6 +202,23 @@ public final class UpstreamBody: Sendable {
     var lastActivity = ContinuousClock.now
     /// When the body ended (cleanly, failed or cancelled), for the request's upstream timing.
     var endedAt: ContinuousClock.Instant?
+
+    /// Ends the body (the one place that does): returns whoever waits on it, to resume outside the lock,
+    /// or nil when it had already ended. Every ending must wake `finishWaiters`, since no later one will.
+    mutating func end(_ failure: UpstreamError?) -> (
+      waiter: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?,
+      finishWaiters: [CheckedContinuation<Void, Never>]
+    )? {
+      guard !finished else { return nil }
+      finished = true
+      self.failure = failure
+      endedAt = .now
+      defer {
+        waiter = nil
+        finishWaiters = []
+      }
+      return (waiter, finishWaiters)
+    }
   }
 
   private let state = Mutex(State())
@@ -234,7 +251,7 @@ public final class UpstreamBody: Sendable {
   func push(_ chunk: [UInt8]) {
     guard !chunk.isEmpty else { return }
     var pause = false
-    var overflow = false
+    var overflow: [CheckedContinuation<Void, Never>]?
     let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
       // Bytes that arrive after the end (a cancelled task's last callbacks) have no reader.
       guard !state.finished else { return nil }
@@ -247,12 +264,11 @@ public final class UpstreamBody: Sendable {
       state.buffered += chunk.count
       if state.buffered > pauseAbove, !state.paused {
         if failWhenFull {
-          // The reader is this far behind and the producer cannot be paused: stop rather than grow.
+          // The reader is this far behind and the producer cannot be paused: stop rather than grow. (No
+          // reader is parked: a chunk was just buffered.)
           state.chunks.removeAll()
           state.buffered = 0
-          state.finished = true
-          state.failure = .tooLarge
-          overflow = true
+          overflow = state.end(.tooLarge)?.finishWaiters
         } else {
           state.paused = true
           pause = true
@@ -262,7 +278,10 @@ public final class UpstreamBody: Sendable {
     }
     waiter?.resume(returning: .success(chunk))
     if pause { flowControl?(true) }
-    if overflow { onCancel?() }
+    if let finishWaiters = overflow {
+      for waiter in finishWaiters { waiter.resume() }
+      onCancel?()
+    }
   }
 
   /// True while the buffer is above `pauseAbove` and the producer has been asked to pause.
@@ -276,20 +295,9 @@ public final class UpstreamBody: Sendable {
 
   /// Ends the body, cleanly (nil) or with an error (producer side, or a deadline).
   func finish(_ failure: UpstreamError?) {
-    let (waiter, finishWaiters) = state.withLock {
-      state -> (CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?, [CheckedContinuation<Void, Never>]) in
-      guard !state.finished else { return (nil, []) }
-      state.finished = true
-      state.failure = failure
-      state.endedAt = .now
-      defer {
-        state.waiter = nil
-        state.finishWaiters = []
-      }
-      return (state.waiter, state.finishWaiters)
-    }
-    waiter?.resume(returning: failure.map { .failure($0) } ?? .success(nil))
-    for waiter in finishWaiters { waiter.resume() }
+    guard let ended = state.withLock({ $0.end(failure) }) else { return }
+    ended.waiter?.resume(returning: failure.map { .failure($0) } ?? .success(nil))
+    for waiter in ended.finishWaiters { waiter.resume() }
   }
 
   /// Returns once the producer has ended the body (for tests that must not race the producer).
@@ -303,6 +311,9 @@ public final class UpstreamBody: Sendable {
       if finished { continuation.resume() }
     }
   }
+
+  /// How many `waitUntilFinished` calls are parked (for tests).
+  var finishWaiterCount: Int { state.withLock { $0.finishWaiters.count } }
 
   /// True once the producer has ended the body (its chunks may still be buffered).
   var isFinished: Bool { state.withLock { $0.finished } }
