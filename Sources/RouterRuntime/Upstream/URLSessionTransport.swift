@@ -61,8 +61,10 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
     /// The library's id for the exchange, 0 until it started.
     private let id = Atomic<Int>(0)
     private let cancelRequested = Atomic<Bool>(false)
-    /// The watch's pending timer, cancelled when the exchange ends so that no timer outlives it.
-    private let watchTimer = Mutex<(reactor: Reactor, id: TimerHeap<() -> Void>.ID)?>(nil)
+    /// The watch's pending timer, cancelled when the exchange ends so that no timer outlives it, and the
+    /// deadlines it checks (to check them again at once when the head arrives).
+    private let watchTimer = Mutex<(reactor: Reactor, id: TimerHeap<() -> Void>.ID, deadlines: UpstreamDeadlines)?>(
+      nil)
 
     init(library: HTTPSLibrary, totalTimeout: Duration, bufferLimit: Int) {
       self.library = library
@@ -97,8 +99,23 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
     }
 
     func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
-      if case .success = value { headArrived.store(true, ordering: .releasing) }
+      if case .success = value {
+        headArrived.store(true, ordering: .releasing)
+        rewatch()
+      }
       head.resolve(value)
+    }
+
+    /// Checks the deadlines again now, for a new stage: the pending timer waits for the first-byte
+    /// deadline, and the body's idle (or total) deadline may fall well before it.
+    private func rewatch() {
+      guard let reactor = watchTimer.withLock({ $0?.reactor }) else { return }
+      reactor.execute { [self] in
+        // On the loop thread, where the watch runs: the timer pending now is the one to replace.
+        guard let pending = watchTimer.withLock({ $0 }) else { return }
+        reactor.cancel(pending.id)
+        watch(pending.deadlines, on: reactor)
+      }
     }
 
     func waitForHead() async -> Result<UpstreamResponseHead, UpstreamError> { await head.wait() }
@@ -147,7 +164,12 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
         cancel()
       case .checkAgain(let instant):
         let id = reactor.schedule(at: instant) { [self] in watch(deadlines, on: reactor) }
-        watchTimer.withLock { $0 = (reactor, id) }
+        watchTimer.withLock { $0 = (reactor, id, deadlines) }
+        // A head that arrived since the stage was read found no timer to replace: check again for it.
+        if case .awaitingHead = stage, headArrived.load(ordering: .acquiring) {
+          reactor.cancel(id)
+          watch(deadlines, on: reactor)
+        }
       }
     }
 
