@@ -107,9 +107,9 @@ public struct JSONReader {
 /// becoming a `String` when it is plain ASCII without escapes. Valid only inside the member's closure.
 public struct JSONKey {
   /// The key's bytes between the quotes, when they need no decoding.
-  private let bytes: UnsafeBufferPointer<UInt8>?
+  @usableFromInline let bytes: UnsafeBufferPointer<UInt8>?
   /// The decoded key otherwise.
-  private let decoded: String?
+  @usableFromInline let decoded: String?
 
   init(bytes: UnsafeBufferPointer<UInt8>) {
     self.bytes = bytes
@@ -124,13 +124,19 @@ public struct JSONKey {
   /// The key as text.
   public var text: String { decoded ?? bytes.map { String(decoding: $0, as: UTF8.self) } ?? "" }
 
-  /// Whether the key is `literal`.
-  public static func == (key: JSONKey, literal: StaticString) -> Bool {
-    let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    guard let bytes = key.bytes else { return key.decoded?.utf8.elementsEqual(expected) ?? false }
-    return bytes.count == expected.count && bytes.elementsEqual(expected)
+  /// Whether the key is `literal`. Inlinable: a `switch` over a key compares it with each case in turn, and a
+  /// call per comparison cost more than the comparison.
+  @inlinable public static func == (key: JSONKey, literal: StaticString) -> Bool {
+    let count = literal.utf8CodeUnitCount
+    guard let bytes = key.bytes else {
+      return key.decoded?.utf8.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: count)) ?? false
+    }
+    guard bytes.count == count else { return false }
+    let expected = literal.utf8Start
+    for index in 0..<count where bytes[index] != expected[index] { return false }
+    return true
   }
 
   /// Lets a `switch` over a key match literals.
-  public static func ~= (literal: StaticString, key: JSONKey) -> Bool { key == literal }
+  @inlinable public static func ~= (literal: StaticString, key: JSONKey) -> Bool { key == literal }
 }
