@@ -123,8 +123,11 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
       if connection.waitForClose() { closed.fire() }
     }
     defer { server.stop() }
-    // The server goes silent after chunk `a` and other deadlines are far off: only the idle one can fire.
-    let response = try await kind.transport.send(.test(port: server.port, idle: .milliseconds(300)))
+    // The server goes silent after chunk `a` and the other deadlines are an hour off: only the idle one can
+    // fire, and it must be watched from the head on (a transport still waiting for the first-byte deadline
+    // would overrun the suite's time limit).
+    let response = try await kind.transport.send(
+      .test(port: server.port, firstByte: .seconds(3600), idle: .milliseconds(300), total: .seconds(7200)))
     #expect(try await response.body.next() == Array("data: a\n\n".utf8))
     let error = await upstreamFailure { _ = try await response.body.next() }
     #expect(error == .timedOut(phase: .idle(.milliseconds(300))))
