@@ -52,6 +52,68 @@ import Testing
     #expect(QueryString.removing(["key"], from: "key=abc&alt=sse") == "alt=sse")
     #expect(QueryString.removing(["key"], from: "key=abc") == nil)
   }
+
+  /// The byte scan reads every query as the earlier `Character` split read it (kept here as the reference), on
+  /// the queries a request target can carry: visible ASCII.
+  @Test func queryLookupsReadWhatTheCharacterSplitRead() {
+    func referenceValue(_ name: String, in query: String?) -> String? {
+      guard let query else { return nil }
+      for pair in query.split(separator: "&") {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count >= 1, parts[0] == name else { continue }
+        let raw = parts.count == 2 ? String(parts[1]) : ""
+        return GeminiCall.percentDecoded(raw.replacingAll("+", with: " ")) ?? raw
+      }
+      return nil
+    }
+    func referenceItems(_ query: String?) -> [QueryItem]? {
+      guard let query else { return [] }
+      var items: [QueryItem] = []
+      for pair in query.split(separator: "&") {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let name = GeminiCall.percentDecoded(String(parts[0]).replacingAll("+", with: " ")) else { return nil }
+        var value: String?
+        if parts.count == 2 {
+          guard let decoded = GeminiCall.percentDecoded(String(parts[1]).replacingAll("+", with: " ")) else {
+            return nil
+          }
+          value = decoded
+        }
+        items.append(QueryItem(name, value))
+      }
+      return items
+    }
+    let queries: [String?] = [
+      nil, "", "&", "&&", "alt=sse", "alt=SSE&key=k", "$alt=json;enum-encoding=int", "%24alt=sse", "key=a+b%20c",
+      "key=%zz", "key", "key=", "=x", "=", "&&alt=sse&&key=1&&", "a=1=2", "key=%E2%9C%93", "key=%FF", "key=%2",
+      "k%65y=x&key=y", "key=1&key=2", "pageSize=5&pageToken=a%2Bb+c", "alt=sse&alt=json", "x=+%2B+", "a+b=c",
+    ]
+    for query in queries {
+      for name in ["alt", "$alt", "%24alt", "key", "k%65y", "pageSize", "pageToken", "", "a+b", "a b", "x"] {
+        #expect(QueryString.value(name, in: query) == referenceValue(name, in: query), "\(name) in \(query ?? "nil")")
+      }
+      #expect(QueryString.items(query) == referenceItems(query), "\(query ?? "nil")")
+    }
+    // Every query of up to three bytes from an alphabet of the characters that matter.
+    let alphabet = Array("a=&+%2".utf8)
+    var query: [UInt8] = []
+    func each(_ length: Int) {
+      guard length > 0 else {
+        let text = String(decoding: query, as: UTF8.self)
+        #expect(QueryString.value("a", in: text) == referenceValue("a", in: text), "\(text)")
+        #expect(QueryString.items(text) == referenceItems(text), "\(text)")
+        return
+      }
+      for byte in alphabet {
+        query.append(byte)
+        each(length - 1)
+        query.removeLast()
+      }
+    }
+    for length in 0...3 { each(length) }
+    #expect(GeminiAlt.parse(query: "key=k&alt=SSE") == GeminiAlt(sse: true, integerEnums: false))
+    #expect(GeminiAlt.parse(query: "%24alt=json%3B%20enum-encoding%3Dint") == GeminiAlt(sse: false, integerEnums: true))
+  }
 }
 
 @Suite struct RouteActionTests {
