@@ -318,6 +318,31 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
     #expect(events(text, pieceSize: 10_000) == expected)
   }
 
+  /// Pieces of any size read as a byte at a time does (where a line's run goes in at once, the limit still drops
+  /// exactly what it dropped byte by byte), at limits that cut lines anywhere.
+  @Test func piecesReadAsBytesDo() {
+    let text = Array(
+      "data: 0123456789\n\ndata: ok\r\n\r\nevent: e\ndata: a\ndata: bcdefghij\n\n: c\rdata: tail-abcdef".utf8)
+    for limit in [4, 8, 9, 12, 17, 64] {
+      var reference = SSEParser(maxEventBytes: limit)
+      var expected: [SSEEvent] = []
+      for byte in text { expected += reference.feed(CollectionOfOne(byte)) }
+      expected += reference.finish()
+      for size in [2, 3, 5, 7, 16, text.count] {
+        var parser = SSEParser(maxEventBytes: limit)
+        var events: [SSEEvent] = []
+        var start = 0
+        while start < text.count {
+          events += parser.feed(text[start..<min(start + size, text.count)])
+          start += size
+        }
+        events += parser.finish()
+        #expect(events == expected, "limit \(limit), pieces of \(size)")
+        #expect(parser.droppedOversizedEvent == reference.droppedOversizedEvent)
+      }
+    }
+  }
+
   @Test func oversizedEventsAreDropped() {
     var parser = SSEParser(maxEventBytes: 8)
     let out = parser.feed(Array("data: 0123456789\n\ndata: ok\n\n".utf8))
