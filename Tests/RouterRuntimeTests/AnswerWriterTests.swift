@@ -340,6 +340,58 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     #expect(fromBytes >= 20)
   }
 
+  /// Stream chunks the tree reads a particular way (see ``oddAnswers``), for the chunk reader.
+  static let oddChunks: [String] = [
+    #"{"choices":[{"index":0,"delta":{"content":"a"}}],"choices":[]}"#,
+    #"{"model":"first","model":"second","choices":[{"delta":{"content":"a"}}]}"#,
+    #"{"id":"i","id":"j","choices":[{"delta":{"content":"a"}}]}"#,
+    #"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#,
+    #"{"choices":[{"index":3,"index":1,"delta":{"content":"a"}}]}"#,
+    #"{"choices":[{"delta":{"content":"a"},"finish_reason":"stop","finish_reason":"length"}]}"#,
+    #"{"choices":[{"delta":{"content":"a"},"delta":{"content":"b"}}]}"#,
+    #"{"choices":[{"delta":null},{"delta":{"content":"x"}},7,"s",[],{}]}"#,
+    #"{"object":"error","choices":[]}"#, #"{"object":7,"choices":[{"delta":{"content":"x"}}]}"#,
+    #"{"error":null,"choices":[]}"#, #"{"choices":{}}"#, #"{"choices":null,"model":"m2","id":"i2"}"#,
+    #"{"\u0063hoices":[{"delta":{"c\u006fntent":"x"},"finish_\u0072eason":"length"}],"mod\u0065l":"e"}"#,
+    #"{"choices":[{"delta":{"content":"x","reasoning_content":"","reasoning":"r"}}]}"#,
+    #"{"choices":[{"delta":{"content":"x","reasoning":"r","reasoning":""}}]}"#,
+    #"{"choices":[{"delta":{"content":"x","refusal":"","refusal":"no"}}]}"#,
+    #"{"choices":[{"delta":{"content":"x","tool_calls":7}}]}"#,
+    #"{"choices":[{"delta":{"content":"x","tool_calls":null,"tool_calls":[]}}]}"#,
+    #"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+    #"{"choices":[{"index":"1","delta":{"content":7,"refusal":5}}],"model":null,"id":12}"#,
+    #"{"usage":{"prompt_tokens":2},"usage":{"prompt_tokens":3},"choices":[{"delta":{"content":""}}]}"#,
+    #"{"usage":7,"choices":[{"delta":{"content":"u"},"finish_reason":"stop"}]}"#,
+    #"{"created":1e999,"choices":[{"delta":{"content":"x"}}]}"#, "{\"choices\":[]} x", "[]", "null",
+  ]
+
+  /// Every stream, every prefix of each chunk and the odd chunks, under every option set: a translator reading
+  /// common chunks from their text produces what one reading every chunk's tree produces, event by event.
+  @Test func streamChunksReadFromTheirTextAreTheTreesChunks() {
+    var fromText = 0
+    let streams =
+      awStreams.flatMap { stream in
+        [stream]
+          + stream.map { chunk in
+            (0...chunk.utf8.count).map { String(decoding: Array(chunk.utf8)[0..<$0], as: UTF8.self) }
+          }
+      } + [Self.oddChunks] + Self.oddChunks.map { [$0, "[DONE]"] }
+    for options in awOptions {
+      for stream in streams {
+        var direct = OpenAIStreamTranslator(options: options)
+        var viaTree = OpenAIStreamTranslator(options: options)
+        viaTree.readsChunkBytes = false
+        for data in stream {
+          #expect(direct.translate(data) == viaTree.translate(data), "\(data)")
+          if OpenAIStreamChunk(text: data, includeThoughts: options.includeThoughts) != nil { fromText += 1 }
+        }
+        #expect(direct.finish() == viaTree.finish())
+        #expect(direct.skippedEvents == viaTree.skippedEvents)
+      }
+    }
+    #expect(fromText >= 40)
+  }
+
   /// Pins one text chunk's whole event, so that a change of shape is seen here and not only in the framing.
   @Test func textChunkEventBytes() {
     var translator = OpenAIStreamTranslator(options: awOptions[0])

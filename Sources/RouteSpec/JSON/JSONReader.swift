@@ -27,20 +27,32 @@ public struct JSONReader {
   public static func read<Result>(
     _ bytes: [UInt8], _ body: (inout JSONReader) throws(JSONParseError) -> Result
   ) throws(JSONParseError) -> Result {
-    let outcome: Swift.Result<Result, JSONParseError> = bytes.withUnsafeBufferPointer { buffer in
-      var reader = JSONReader(
-        cursor: JSONCursor(buffer: buffer, maxDepth: JSONParser.defaultMaxDepth, syntax: .strict), depth: 0)
-      do throws(JSONParseError) {
-        reader.cursor.skipWhitespace()
-        let result = try body(&reader)
-        reader.cursor.skipWhitespace()
-        guard reader.cursor.atEnd else { throw reader.cursor.error("unexpected data after the JSON value") }
-        return .success(result)
-      } catch {
-        return .failure(error)
-      }
+    try bytes.withUnsafeBufferPointer { buffer in read(buffer, body) }.get()
+  }
+
+  /// ``read(_:_:)`` over JSON text.
+  public static func read<Result>(
+    _ text: String, _ body: (inout JSONReader) throws(JSONParseError) -> Result
+  ) throws(JSONParseError) -> Result {
+    var text = text
+    // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
+    return try text.withUTF8 { buffer in read(buffer, body) }.get()
+  }
+
+  private static func read<Result>(
+    _ buffer: UnsafeBufferPointer<UInt8>, _ body: (inout JSONReader) throws(JSONParseError) -> Result
+  ) -> Swift.Result<Result, JSONParseError> {
+    var reader = JSONReader(
+      cursor: JSONCursor(buffer: buffer, maxDepth: JSONParser.defaultMaxDepth, syntax: .strict), depth: 0)
+    do throws(JSONParseError) {
+      reader.cursor.skipWhitespace()
+      let result = try body(&reader)
+      reader.cursor.skipWhitespace()
+      guard reader.cursor.atEnd else { throw reader.cursor.error("unexpected data after the JSON value") }
+      return .success(result)
+    } catch {
+      return .failure(error)
     }
-    return try outcome.get()
   }
 
   /// The kind of the value at the reader.

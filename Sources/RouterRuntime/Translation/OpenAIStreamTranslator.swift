@@ -100,6 +100,9 @@ public struct OpenAIStreamTranslator: Sendable {
   /// Choice indices seen so far, in first-seen order.
   private var choiceOrder: [Int64] = []
   private var usage: JSONValue?
+  /// Whether a common chunk is read from its text without a tree (``OpenAIStreamChunk``); tests turn it off to
+  /// compare with the tree's reading.
+  var readsChunkBytes = true
   /// True once the final event or an error was produced; later input is ignored.
   public private(set) var isComplete = false
   /// Events that could not be parsed and were skipped.
@@ -124,47 +127,50 @@ public struct OpenAIStreamTranslator: Sendable {
     let trimmed = data.trimmingWhitespace()
     if trimmed.isEmpty { return [] }
     if trimmed == "[DONE]" { return complete().map(GeminiStreamOutput.event) }
-    let chunk: JSONValue
-    do {
-      chunk = try JSONParser.parse(trimmed)
-    } catch {
-      skippedEvents += 1
-      guard skippedEvents > Self.maxSkippedEvents else { return [] }
-      isComplete = true
-      return [
-        .event(
-          .error(
-            .internal(
-              "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))")))
-      ]
+    let chunk: OpenAIStreamChunk
+    if readsChunkBytes, let common = OpenAIStreamChunk(text: trimmed, includeThoughts: options.includeThoughts) {
+      chunk = common
+    } else {
+      let tree: JSONValue
+      do {
+        tree = try JSONParser.parse(trimmed)
+      } catch {
+        skippedEvents += 1
+        guard skippedEvents > Self.maxSkippedEvents else { return [] }
+        isComplete = true
+        return [
+          .event(
+            .error(
+              .internal(
+                "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))")))
+        ]
+      }
+      if tree["error"] != nil || tree["object"]?.stringValue == "error" {
+        isComplete = true
+        return [.event(.error(UpstreamErrorMapper.mapStreamError(tree, backend: options.backend)))]
+      }
+      chunk = OpenAIStreamChunk(tree, includeThoughts: options.includeThoughts)
     }
-    if chunk["error"] != nil || chunk["object"]?.stringValue == "error" {
-      isComplete = true
-      return [.event(.error(UpstreamErrorMapper.mapStreamError(chunk, backend: options.backend)))]
-    }
-    if let model = chunk["model"]?.stringValue, !model.isEmpty { self.model = model }
-    if let id = chunk["id"]?.stringValue, !id.isEmpty { self.id = id }
+    if let model = chunk.model, !model.isEmpty { self.model = model }
+    if let id = chunk.id, !id.isEmpty { self.id = id }
     // Keep the last non-null usage: it may come on the finish chunk, on its own, cumulatively, or never.
-    if let usage = chunk["usage"], case .object = usage { self.usage = usage }
+    if let usage = chunk.usage, case .object = usage { self.usage = usage }
 
     var events: [GeminiStreamOutput] = []
-    guard case .array(let choices) = chunk["choices"] ?? .null else { return [] }
+    guard let choices = chunk.choices else { return [] }
     for (position, choice) in choices.enumerated() {
-      let index = choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position)
+      let index = choice.index ?? Int64(position)
       if !choiceOrder.contains(index) {
         guard choiceOrder.count < Self.maxChoices else {
           return fail(events, "upstream stream has more than \(Self.maxChoices) choices")
         }
         choiceOrder.append(index)
       }
-      let delta = choice["delta"] ?? .object([])
-      let reasoning = options.includeThoughts ? OpenAIToGemini.reasoningText(delta) ?? "" : ""
-      let text = delta["content"]?.stringValue ?? ""
-      let refusal = delta["refusal"]?.stringValue ?? ""
-      if case .array(let fragments) = delta["tool_calls"] ?? .null, let problem = accumulate(fragments, choice: index) {
+      let (reasoning, text, refusal) = (choice.reasoning, choice.text, choice.refusal)
+      if let fragments = choice.toolCalls, let problem = accumulate(fragments, choice: index) {
         return fail(events, problem)
       }
-      if let reason = choice["finish_reason"]?.stringValue { finishReasons[index] = reason }
+      if let reason = choice.finishReason { finishReasons[index] = reason }
       if reasoning.isEmpty, refusal.isEmpty, !text.isEmpty {
         events.append(
           .text(

@@ -68,23 +68,13 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     self = read
   }
 
-  /// The members read, once each (one bit per member an object's reader knows; no hashing): a second one is not
-  /// surely what the tree would take, so reading gives up.
-  private struct Seen {
-    private var bits: UInt8 = 0
-    mutating func first(_ member: UInt8, in reader: JSONReader) throws(JSONParseError) {
-      guard bits & 1 << member == 0 else { throw reader.error("a member read twice") }
-      bits |= 1 << member
-    }
-  }
-
   private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
 
   private static func readAnswer(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
     -> PlainOpenAIAnswer
   {
     var answer = PlainOpenAIAnswer()
-    var seen = Seen()
+    var seen = MembersReadOnce()
     var sawChoices = false
     guard reader.next == .object else { throw notPlain(reader) }
     try reader.forEachMember { (reader, key) throws(JSONParseError) in
@@ -122,7 +112,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     throws(JSONParseError) -> Candidate
   {
     guard reader.next == .object else { throw notPlain(reader) }
-    var seen = Seen()
+    var seen = MembersReadOnce()
     var candidate = Candidate(index: position, text: "", finishReason: OpenAIToGemini.finishReason(fromOpenAI: nil))
     try reader.forEachMember { (reader, key) throws(JSONParseError) in
       switch key {
@@ -150,37 +140,13 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   private static func readMessage(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
     -> String
   {
-    guard reader.next == .object else { throw notPlain(reader) }
-    var seen = Seen()
-    var text = ""
-    var reasoning: [JSONMember] = []
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
-      switch key {
-      case "content":
-        try seen.first(0, in: reader)
-        switch reader.next {
-        case .string: text = try reader.readString()
-        case .null: try reader.skipValue()
-        default: throw notPlain(reader)
-        }
-      case "refusal":
-        try seen.first(1, in: reader)
-        if let refusal = try reader.readValue().stringValue, !refusal.isEmpty { throw notPlain(reader) }
-      case "tool_calls":
-        try seen.first(2, in: reader)
-        if reader.next == .array { throw notPlain(reader) }
-        try reader.skipValue()
-      case "reasoning_content", "reasoning":
-        try seen.first(key == "reasoning" ? 4 : 3, in: reader)
-        let value = try reader.readValue()
-        if includeThoughts { reasoning.append(JSONMember(key.text, value)) }
-      default: try reader.skipValue()
-      }
+    let message = try MessageFields(&reader, includeThoughts: includeThoughts)
+    guard message.refusal.isEmpty, message.reasoning.isEmpty else { throw notPlain(reader) }
+    switch message.content {
+    case .some(.string(let text)): return text
+    case .none, .some(.null): return ""
+    default: throw notPlain(reader)
     }
-    if includeThoughts, let thought = OpenAIToGemini.reasoningText(.object(reasoning)), !thought.isEmpty {
-      throw notPlain(reader)
-    }
-    return text
   }
 
   /// The client bytes (exactly the compact serialisation of ``OpenAIToGemini/translate(_:options:)``'s `json`),
@@ -217,5 +183,57 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     JSONWriter.writeString(id ?? options.responseId, into: &out)
     out.append(UInt8(ascii: "}"))
     return (out, usage, TranslationWarnings())
+  }
+}
+
+/// The members an object's byte reader has read, once each (one bit per member it knows; no hashing): a second
+/// one is not surely what the tree would take (the tree takes the first), so reading gives up.
+struct MembersReadOnce {
+  private var bits: UInt8 = 0
+  mutating func first(_ member: UInt8, in reader: JSONReader) throws(JSONParseError) {
+    guard bits & 1 << member == 0 else { throw reader.error("a member read twice") }
+    bits |= 1 << member
+  }
+}
+
+/// What a byte reader takes from an answer's `message` or a stream chunk's `delta` (the same members), read as
+/// the tree reads them; it gives up on tool calls (an array of them: the tree's way handles those) and on
+/// anything that is not an object.
+struct MessageFields {
+  /// `content` as sent, nil when absent.
+  var content: JSONValue?
+  /// `refusal` when it is a string, else empty.
+  var refusal = ""
+  /// The reasoning text to forward (``OpenAIToGemini/reasoningText(_:)``), empty unless thoughts are forwarded.
+  var reasoning = ""
+
+  init(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError) {
+    guard reader.next == .object else { throw reader.error("not an object") }
+    var seen = MembersReadOnce()
+    var content: JSONValue?
+    var refusal = ""
+    var reasoning: [JSONMember] = []
+    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+      switch key {
+      case "content":
+        try seen.first(0, in: reader)
+        content = try reader.readValue()
+      case "refusal":
+        try seen.first(1, in: reader)
+        refusal = try reader.readValue().stringValue ?? ""
+      case "tool_calls":
+        try seen.first(2, in: reader)
+        if reader.next == .array { throw reader.error("tool calls") }
+        try reader.skipValue()
+      case "reasoning_content", "reasoning":
+        try seen.first(key == "reasoning" ? 4 : 3, in: reader)
+        let value = try reader.readValue()
+        if includeThoughts { reasoning.append(JSONMember(key.text, value)) }
+      default: try reader.skipValue()
+      }
+    }
+    self.content = content
+    self.refusal = refusal
+    if includeThoughts { self.reasoning = OpenAIToGemini.reasoningText(.object(reasoning)) ?? "" }
   }
 }
