@@ -64,24 +64,12 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   {
     guard reader.next == .object else { throw giveUp(reader) }
     var chunk = OpenAIStreamChunk()
+    var envelope = OpenAIEnvelope()
     var seen = MembersReadOnce()
     try reader.forEachMember { (reader, key) throws(JSONParseError) in
       switch key {
-      case "error": throw giveUp(reader)
-      case "object":
-        try seen.first(0, in: reader)
-        if try reader.readValue().stringValue == "error" { throw giveUp(reader) }
-      case "model":
-        try seen.first(1, in: reader)
-        chunk.model = try reader.readValue().stringValue
-      case "id":
-        try seen.first(2, in: reader)
-        chunk.id = try reader.readValue().stringValue
-      case "usage":
-        try seen.first(3, in: reader)
-        chunk.usage = try reader.readValue()
       case "choices":
-        try seen.first(4, in: reader)
+        try seen.first(OpenAIEnvelope.firstFreeMember, in: reader)
         guard reader.next == .array else {
           try reader.skipValue()
           return
@@ -91,9 +79,10 @@ struct OpenAIStreamChunk: Sendable, Equatable {
           choices.append(try readChoice(&reader, includeThoughts: includeThoughts))
         }
         chunk.choices = choices
-      default: try reader.skipValue()
+      default: if try !envelope.read(key, &reader, seen: &seen) { try reader.skipValue() }
       }
     }
+    (chunk.model, chunk.id, chunk.usage) = (envelope.model, envelope.id, envelope.usage)
     return chunk
   }
 

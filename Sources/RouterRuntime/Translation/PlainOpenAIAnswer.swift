@@ -74,17 +74,14 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     -> PlainOpenAIAnswer
   {
     var answer = PlainOpenAIAnswer()
+    var envelope = OpenAIEnvelope()
     var seen = MembersReadOnce()
     var sawChoices = false
     guard reader.next == .object else { throw notPlain(reader) }
     try reader.forEachMember { (reader, key) throws(JSONParseError) in
       switch key {
-      case "error": throw notPlain(reader)
-      case "object":
-        try seen.first(0, in: reader)
-        if try reader.readValue().stringValue == "error" { throw notPlain(reader) }
       case "choices":
-        try seen.first(1, in: reader)
+        try seen.first(OpenAIEnvelope.firstFreeMember, in: reader)
         sawChoices = true
         guard reader.next == .array else { throw notPlain(reader) }
         var position: Int64 = 0
@@ -92,19 +89,11 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
           answer.candidates.append(try readChoice(&reader, position: position, includeThoughts: includeThoughts))
           position += 1
         }
-      case "usage":
-        try seen.first(2, in: reader)
-        answer.usage = try reader.readValue()
-      case "model":
-        try seen.first(3, in: reader)
-        answer.model = try reader.readValue().stringValue
-      case "id":
-        try seen.first(4, in: reader)
-        answer.id = try reader.readValue().stringValue
-      default: try reader.skipValue()
+      default: if try !envelope.read(key, &reader, seen: &seen) { try reader.skipValue() }
       }
     }
     guard sawChoices else { throw notPlain(reader) }
+    (answer.model, answer.id, answer.usage) = (envelope.model, envelope.id, envelope.usage)
     return answer
   }
 
@@ -235,5 +224,40 @@ struct MessageFields {
     self.content = content
     self.refusal = refusal
     if includeThoughts { self.reasoning = OpenAIToGemini.reasoningText(.object(reasoning)) ?? "" }
+  }
+}
+
+/// The top-level members an OpenAI answer and a stream chunk share, for their byte readers: an `error`, or an
+/// `object` of `"error"`, gives reading up (the tree's way maps errors); `model` and `id` when strings, and
+/// `usage` as sent.
+struct OpenAIEnvelope {
+  var model: String?
+  var id: String?
+  var usage: JSONValue?
+
+  /// The first member bit of ``MembersReadOnce`` left for the caller's own members.
+  static let firstFreeMember: UInt8 = 4
+
+  /// Reads `key`'s value when it is one of these members; false, reading nothing, when it is not.
+  mutating func read(_ key: JSONKey, _ reader: inout JSONReader, seen: inout MembersReadOnce)
+    throws(JSONParseError) -> Bool
+  {
+    switch key {
+    case "error": throw reader.error("an error")
+    case "object":
+      try seen.first(0, in: reader)
+      if try reader.readValue().stringValue == "error" { throw reader.error("an error") }
+    case "model":
+      try seen.first(1, in: reader)
+      model = try reader.readValue().stringValue
+    case "id":
+      try seen.first(2, in: reader)
+      id = try reader.readValue().stringValue
+    case "usage":
+      try seen.first(3, in: reader)
+      usage = try reader.readValue()
+    default: return false
+    }
+    return true
   }
 }
