@@ -114,11 +114,15 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     await closed.wait()
   }
 
-  @Test(arguments: UpstreamTransportKind.allCases)
-  func aStallMidBodyMeetsTheIdleDeadline(_ kind: UpstreamTransportKind) async throws {
+  /// `headDelay` > 0: a backend slow to answer (within its first-byte deadline) and then quick with the
+  /// body's first chunk. The time before the head is not a gap in the body, so the idle deadline counts
+  /// from the head (URLSession counted it from the request, and failed here when its head came late).
+  @Test(arguments: UpstreamTransportKind.allCases, [0, 700])
+  func aStallMidBodyMeetsTheIdleDeadline(_ kind: UpstreamTransportKind, headDelay milliseconds: UInt32) async throws {
     let closed = UpstreamEvent()
     let server = try RawFakeBackend { connection in
       connection.readRequest()
+      usleep(milliseconds * 1000)
       connection.write(Self.okHead + UpstreamSockets.chunk("data: a\n\n"))
       if connection.waitForClose() { closed.fire() }
     }

@@ -100,6 +100,8 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
 
     func resolveHead(_ value: Result<UpstreamResponseHead, UpstreamError>) {
       if case .success = value {
+        // Before the flag: a watch that sees the head must see its time too.
+        body.headArrived()
         headArrived.store(true, ordering: .releasing)
         rewatch()
       }

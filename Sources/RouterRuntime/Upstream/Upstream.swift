@@ -198,7 +198,7 @@ public final class UpstreamBody: Sendable {
     /// Waiting for the body to end, whatever is still buffered (`waitUntilFinished`).
     var finishWaiters: [CheckedContinuation<Void, Never>] = []
     var paused = false
-    /// When the producer last pushed (the idle deadline counts from it).
+    /// When the head arrived or the producer last pushed (the idle deadline counts from it).
     var lastActivity = ContinuousClock.now
     /// When the body ended (cleanly, failed or cancelled), for the request's upstream timing.
     var endedAt: ContinuousClock.Instant?
@@ -289,6 +289,9 @@ public final class UpstreamBody: Sendable {
 
   /// Bytes pushed and not yet read (for tests of the bound).
   var bufferedBytes: Int { state.withLock { $0.buffered } }
+
+  /// The head arrived (producer side): the body's idle deadline counts from now, not from the request.
+  func headArrived() { state.withLock { $0.lastActivity = .now } }
 
   /// When the producer last pushed, and whether it is paused (for the idle deadline).
   var activity: (last: ContinuousClock.Instant, paused: Bool) { state.withLock { ($0.lastActivity, $0.paused) } }
