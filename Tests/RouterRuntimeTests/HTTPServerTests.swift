@@ -132,6 +132,21 @@ final class Latch: Sendable {
     await server.shutdown(gracePeriod: .seconds(1))
   }
 
+  @Test func requestsOneAfterAnotherRunOnOneHandlerTask() async throws {
+    let (server, port) = try server(HTTPServerConfiguration(port: 0, workers: 1), Self.echo)
+    for connection in 0..<2 {
+      let client = try TestClient(port: port)
+      for index in 0..<3 {
+        client.send("GET /\(connection)-\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(await client.read(until: "GET /\(connection)-\(index)").contains("HTTP/1.1 200 OK"))
+      }
+    }
+    // Each handler parked its task in the turn that answered, before the next request could be read.
+    let reactor = server.state.workers[0].reactor
+    #expect(await reactor.perform { reactor.handlerTasks.tasksStarted } == 1)
+    await server.shutdown(gracePeriod: .seconds(1))
+  }
+
   @Test func chunkedRequestBodiesAndHTTP10() async throws {
     let (server, port) = try server(HTTPServerConfiguration(port: 0), Self.echo)
     let client = try TestClient(port: port)

@@ -330,7 +330,8 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
   private var requestActive = false
   /// The active request's answer is a stream (counted in `activeStreams` until the request ends).
   private var requestStreaming = false
-  private var task: Task<Void, Never>?
+  /// The active request's handler, on one of the loop's handler tasks.
+  private var runningHandler: HandlerTasks.Ticket?
   private var responder: HTTPResponder?
   /// A streamed write waiting for the socket to take what is queued.
   private var roomWaiter: CheckedContinuation<Void, Never>?
@@ -450,7 +451,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
       case .startHandler(let request, let id):
         startHandler(request, id: id)
       case .cancelHandler:
-        task?.cancel()
+        if let runningHandler { reactor.handlerTasks.cancel(runningHandler) }
       case .responseEnded:
         endRequest()
         responseComplete = true
@@ -493,7 +494,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
     requestActive = true
     worker.server.activeRequests.add(1, ordering: .relaxed)
     let handler = worker.server.handler
-    task = Task(executorPreference: reactor) {
+    runningHandler = reactor.handlerTasks.run {
       await handler.handle(request, responder: responder)
       await responder.handlerReturned()
     }
@@ -598,8 +599,8 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
     let wasActive = requestActive
     // Counted as ended before the cancel, whose handlers may run at once and look.
     endRequest()
-    if wasActive { task?.cancel() }
-    task = nil
+    if wasActive, let runningHandler { reactor.handlerTasks.cancel(runningHandler) }
+    runningHandler = nil
     if let waiter = roomWaiter {
       roomWaiter = nil
       waiter.resume()

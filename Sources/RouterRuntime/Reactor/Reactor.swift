@@ -52,6 +52,8 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   /// This loop's pool of upstream connections (created on first use).
   lazy var upstreamPool = UpstreamPool(reactor: self)
+  /// The tasks this loop runs its handlers in.
+  lazy var handlerTasks = HandlerTasks(reactor: self)
   /// Writers with bytes queued in this turn, written once no job is left (see `writeWhenIdle`).
   private var pendingWriters: [any DeferredWriter] = []
 
@@ -245,6 +247,7 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
     }
     for source in Array(sources.values) { source.reactorStopping() }
     sources.removeAll()
+    handlerTasks.stop()
     pendingWriters.removeAll()
     // Work queued meanwhile (a cancelled handler's last writes) still runs here, then later arrivals go
     // elsewhere (see `enqueue`).
