@@ -91,6 +91,8 @@ private func eventually(_ condition: () -> Bool, sourceLocation: SourceLocation 
     "", "localhost", "example.com", "127.1", "1.2.3", "256.0.0.1", "0x7f.0.0.1", " 127.0.0.1", "127.0.0.1 ",
     "127.0.0.1\0junk", "[127.0.0.1]", "[::1", "::1]", "[]", "[[::1]]", ":::1", "fe80::1%eth0", "[fe80::1%25eth0]",
     String(repeating: "1", count: 100),
+    // Read as bytes: a combining mark makes a bracket no bracket as a `Character`, and no literal either way.
+    "[\u{301}::1]", "[::1]\u{301}", "127.0.0.1\u{301}", "\u{FF11}27.0.0.1",
   ])
   func garbageIsNotALiteral(text: String) {
     #expect(SocketAddress(literal: text, port: 80) == nil)

@@ -15,23 +15,26 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
   /// Nil for names, for a bracketed IPv4 address, for zone identifiers, and for anything `inet_pton` rejects
   /// (`inet_pton` takes only the strict dotted quad, so `127.1` and `0x7f.0.0.1` are not literals).
   public init?(literal host: String, port: UInt16) {
-    var text = Substring(host)
-    let bracketed = text.first == "[" || text.last == "]"
+    // Bytes, not `Character`s: this runs for every request to a backend named by its address, and a
+    // literal is ASCII (anything else fails `inet_pton` either way), so a bracket byte is a bracket.
+    var text = host.utf8[...]
+    let bracketed = text.first == UInt8(ascii: "[") || text.last == UInt8(ascii: "]")
     if bracketed {
-      guard text.count >= 2, text.first == "[", text.last == "]" else { return nil }
+      guard text.count >= 2, text.first == UInt8(ascii: "["), text.last == UInt8(ascii: "]") else { return nil }
       text = text.dropFirst().dropLast()
     }
     // A NUL would end the C string early and let `127.0.0.1\0junk` parse as 127.0.0.1.
-    guard !text.isEmpty, text.utf8.count < Self.longestLiteral, !text.utf8.contains(0) else { return nil }
+    guard !text.isEmpty, text.count < Self.longestLiteral, !text.contains(0) else { return nil }
+    let literal = String(Substring(text))
     if !bracketed {
       var address = in_addr()
-      if inet_pton(AF_INET, String(text), &address) == 1 {
+      if inet_pton(AF_INET, literal, &address) == 1 {
         self = .ipv4(address, port: port)
         return
       }
     }
     var address6 = in6_addr()
-    guard inet_pton(AF_INET6, String(text), &address6) == 1 else { return nil }
+    guard inet_pton(AF_INET6, literal, &address6) == 1 else { return nil }
     self = .ipv6(address6, port: port, scopeID: 0)
   }
 
