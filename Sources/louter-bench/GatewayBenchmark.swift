@@ -65,7 +65,7 @@ enum GatewayBenchmark {
 
     /// Sends `request` and reads one whole response; returns (seconds to first body byte, total seconds).
     func exchange(_ request: [UInt8], firstMarker: [UInt8]) -> (first: Double, total: Double)? {
-      let start = ContinuousClock.now
+      let start = MonotonicInstant.now
       let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
       guard sent == request.count else { return nil }
       var data: [UInt8] = []
@@ -93,8 +93,8 @@ enum GatewayBenchmark {
     }
   }
 
-  static func seconds(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = (ContinuousClock.now - start).components
+  static func seconds(since start: MonotonicInstant) -> Double {
+    let elapsed = (MonotonicInstant.now - start).components
     return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
   }
 
@@ -121,7 +121,7 @@ enum GatewayBenchmark {
   static func load(port: Int, request: [UInt8], marker: [UInt8], concurrency: Int, duration: Double) -> Measurement {
     let results = Mutex<Measurement>(Measurement())
     let group = DispatchGroup()
-    let start = ContinuousClock.now
+    let start = MonotonicInstant.now
     for _ in 0..<concurrency {
       group.enter()
       Thread {

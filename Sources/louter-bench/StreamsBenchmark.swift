@@ -102,11 +102,11 @@ enum StreamsBenchmark {
     var failed = count - descriptors.count
     var peak = 0
     var buffer = [UInt8](repeating: 0, count: 65536)
-    let start = ContinuousClock.now
+    let start = MonotonicInstant.now
     var open = descriptors.count
-    while open > 0, ContinuousClock.now - start < .seconds(60) {
+    while open > 0, MonotonicInstant.now - start < .seconds(60) {
       let ready = poll(&descriptors, nfds_t(descriptors.count), 200)
-      if ContinuousClock.now - start > .milliseconds(1000) { peak = max(peak, rssKiB(pid)) }
+      if MonotonicInstant.now - start > .milliseconds(1000) { peak = max(peak, rssKiB(pid)) }
       guard ready > 0 else { continue }
       for index in descriptors.indices where !done[index] && descriptors[index].revents != 0 {
         let fd = descriptors[index].fd

@@ -8,7 +8,7 @@ import Testing
 /// Hop timing in the record, the new metrics, and the dashboard's parts: ring, windows, snapshot, SSE framing,
 /// stream bounds.
 @Suite struct UpstreamTimingTests {
-  static let start = ContinuousClock.now
+  static let start = MonotonicInstant.now
 
   @Test func exchangesGiveUpstreamLatencyAndTheOverheadIsTheRestOfTheTotal() {
     var record = RequestRecord(id: "r")
@@ -72,7 +72,7 @@ import Testing
       _ = try? await TimedTransport(inner: Refusing(), backend: "down").send(request)
       _ = try? await TimedTransport(inner: Answering(body: body), backend: "up").send(request)
     }
-    let later = ContinuousClock.now + .seconds(60)
+    let later = MonotonicInstant.now + .seconds(60)
     let timings = timeline.timings(now: later)
     #expect(timings.map(\.backend) == ["down", "up"])
     #expect(timings[0].answered == nil && timings[0].ended >= timings[0].sent && timings[0].ended < later)
@@ -91,7 +91,7 @@ import Testing
     try await UpstreamTimeline.$current.withValue(timeline) {
       _ = try await TimedTransport(inner: Answering(body: body), backend: "up").send(request)
     }
-    let end = ContinuousClock.now + .seconds(5)
+    let end = MonotonicInstant.now + .seconds(5)
     #expect(timeline.timings(now: end).map(\.ended) == [end])
   }
 
@@ -139,7 +139,7 @@ import Testing
     let metrics = GatewayMetrics()
     metrics.readGauges { ServerGauges(requestsInFlight: 3, openConnections: 2, streamsInFlight: 1) }
     let health = BackendHealth(limit: 4, failureThreshold: 1, coolDown: .seconds(10))
-    let start = ContinuousClock.now
+    let start = MonotonicInstant.now
     #expect(health.acquire(now: start) == nil)
     health.release(healthy: false, now: start)
     let open = health.snapshot(now: start + .seconds(1))
@@ -157,7 +157,7 @@ import Testing
 
   @Test func aHealthSnapshotFollowsTheCircuitWithoutChangingIt() {
     let health = BackendHealth(limit: 4, failureThreshold: 2, coolDown: .seconds(10))
-    let start = ContinuousClock.now
+    let start = MonotonicInstant.now
     #expect(health.snapshot(now: start).circuit == .closed)
     for _ in 0..<2 {
       #expect(health.acquire(now: start) == nil)

@@ -7,10 +7,10 @@ import Testing
 
 /// A clock the test moves by hand, for passive health's cool-down.
 final class ManualClock: Sendable {
-  private let instant = Mutex(ContinuousClock.now)
+  private let instant = Mutex(MonotonicInstant.now)
 
   /// The current instant.
-  func now() -> ContinuousClock.Instant { instant.withLock { $0 } }
+  func now() -> MonotonicInstant { instant.withLock { $0 } }
 
   /// Moves the clock forward.
   func advance(by duration: Duration) { instant.withLock { $0 = $0.advanced(by: duration) } }

@@ -91,7 +91,7 @@ struct GatewayUnderTest: TestServer {
   let port: Int
 
   /// Serves `routes`; `clock` times passive health.
-  init(_ routes: String, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) throws {
+  init(_ routes: String, clock: @escaping @Sendable () -> MonotonicInstant = { .now }) throws {
     var sources = SourceMap()
     let file = sources.add(path: "test.toml", bytes: Array(routes.utf8))
     let tree = try TOMLParser.parse(file)

@@ -155,7 +155,7 @@ import Testing
 
   @Test func opensAfterRepeatedFailuresThenLetsOneProbeThrough() {
     let health = BackendHealth(limit: 10, failureThreshold: 3, coolDown: .seconds(10))
-    let start = ContinuousClock.now
+    let start = MonotonicInstant.now
     for _ in 0..<3 {
       #expect(health.acquire(now: start) == nil)
       health.release(healthy: false, now: start)

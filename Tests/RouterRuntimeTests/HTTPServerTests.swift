@@ -330,8 +330,8 @@ final class Latch: Sendable {
   /// connection's phase after each read. Returns when the sweep would have answered 408 (nil if never).
   static func timeoutWhileTrickling(
     _ bytes: [UInt8], into parser: inout HTTPRequestParser, deadline: inout ConnectionDeadline,
-    from start: ContinuousClock.Instant, every interval: Duration, _ configuration: HTTPServerConfiguration
-  ) -> ContinuousClock.Instant? {
+    from start: MonotonicInstant, every interval: Duration, _ configuration: HTTPServerConfiguration
+  ) -> MonotonicInstant? {
     var now = start
     for byte in bytes {
       now = now.advanced(by: interval)
@@ -345,7 +345,7 @@ final class Latch: Sendable {
 
   @Test func aTrickledHeadOrBodyTimesOutAsAWhole() {
     let configuration = HTTPServerConfiguration(port: 0, headTimeout: .seconds(10), bodyTimeout: .seconds(60))
-    let accepted = ContinuousClock.now
+    let accepted = MonotonicInstant.now
     let head = Array("POST /v1beta/models/m:generateContent HTTP/1.1\r\nContent-Length: 1000\r\n\r\n".utf8)
 
     // One byte every 500 ms: the head (72 bytes, 36 s) must time out 10 s after its first byte (a deadline
@@ -372,7 +372,7 @@ final class Latch: Sendable {
   @Test func deadlinesFollowTheConnectionsPhase() {
     let configuration = HTTPServerConfiguration(
       port: 0, headTimeout: .seconds(10), bodyTimeout: .seconds(60), idleTimeout: .seconds(30))
-    let start = ContinuousClock.now
+    let start = MonotonicInstant.now
     let handling = ConnectionDeadline.accepted(at: start, configuration).entering(.handling, at: start, configuration)
     #expect(handling.expiry == nil)
     #expect(handling.verdict(at: start.advanced(by: .seconds(3600))) == .wait)

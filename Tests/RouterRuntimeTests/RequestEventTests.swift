@@ -5,7 +5,7 @@ import Testing
 
 /// The request record is written from typed events only; instants are given, so times are exact.
 @Suite struct RequestEventTests {
-  static let start = ContinuousClock.now
+  static let start = MonotonicInstant.now
 
   static func record(_ events: [RequestEvent]) -> RequestRecord {
     var record = RequestRecord(id: "r")

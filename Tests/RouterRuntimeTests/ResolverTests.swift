@@ -7,8 +7,8 @@ import Testing
 
 /// A clock the test moves by hand.
 private final class ResolverClock: Sendable {
-  private let instant = Mutex(ContinuousClock.now)
-  var now: ContinuousClock.Instant { instant.withLock { $0 } }
+  private let instant = Mutex(MonotonicInstant.now)
+  var now: MonotonicInstant { instant.withLock { $0 } }
   func advance(by duration: Duration) { instant.withLock { $0 += duration } }
 }
 

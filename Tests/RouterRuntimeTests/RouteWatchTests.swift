@@ -8,11 +8,11 @@ import Testing
 /// `serve --watch`: the debounce (pure, instants injected), the inotify record parser, `/readyz`'s body, and one
 /// watcher on a real temporary folder (synchronised on its reload callback, never on time).
 @Suite struct RouteWatchTests {
-  private static let origin = ContinuousClock.now
-  private static func at(_ milliseconds: Int) -> ContinuousClock.Instant { origin + .milliseconds(milliseconds) }
+  private static let origin = MonotonicInstant.now
+  private static func at(_ milliseconds: Int) -> MonotonicInstant { origin + .milliseconds(milliseconds) }
 
   /// `fire` outside `#expect`, which cannot take a mutating call.
-  private static func fire(_ debounce: inout ReloadDebounce, at instant: ContinuousClock.Instant) -> Bool {
+  private static func fire(_ debounce: inout ReloadDebounce, at instant: MonotonicInstant) -> Bool {
     debounce.fire(at: instant)
   }
 

@@ -4,7 +4,7 @@ import Testing
 
 /// The client connection's state machine, driven by events alone: no sockets, no clock.
 @Suite struct ServerConnectionMachineTests {
-  let start = ContinuousClock.now
+  let start = MonotonicInstant.now
   let configuration = HTTPServerConfiguration(
     port: 0, maxHeadBytes: 1024, headTimeout: .seconds(10), bodyTimeout: .seconds(60), idleTimeout: .seconds(30))
 
@@ -154,7 +154,7 @@ import Testing
 
 /// The loop's deadlines, without a loop.
 @Suite struct TimerHeapTests {
-  let start = ContinuousClock.now
+  let start = MonotonicInstant.now
 
   @Test func expiredPayloadsComeOutEarliestFirstAndCancelledOnesNever() {
     var heap = TimerHeap<Int>()

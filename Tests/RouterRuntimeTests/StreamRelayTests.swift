@@ -19,7 +19,7 @@ final class ScriptedSource: StreamSource {
 
   var wasCancelled: Bool { cancelled.withLock { $0 } }
 
-  func next(deadline: ContinuousClock.Instant?) async throws(UpstreamError) -> [UInt8]? {
+  func next(deadline: MonotonicInstant?) async throws(UpstreamError) -> [UInt8]? {
     let step = steps.withLock { $0.isEmpty ? Step.end : $0.removeFirst() }
     switch step {
     case .chunk(let text): return Array(text.utf8)

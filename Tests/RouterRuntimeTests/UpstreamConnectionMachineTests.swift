@@ -4,7 +4,7 @@ import Testing
 
 /// Our own client's connection logic, driven by events alone: no sockets, no clock.
 @Suite struct UpstreamConnectionMachineTests {
-  let start = ContinuousClock.now
+  let start = MonotonicInstant.now
 
   func deadlines(firstByte: Duration = .seconds(10), idle: Duration = .seconds(5)) -> UpstreamDeadlines {
     UpstreamDeadlines(

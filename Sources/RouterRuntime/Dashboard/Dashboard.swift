@@ -159,7 +159,7 @@ struct InFlightRequest: Sendable, Equatable {
   let method: String
   /// The request target without its query (which may carry a key), cut to ``Dashboard/pathLimit`` bytes.
   let path: String
-  let started: ContinuousClock.Instant
+  let started: MonotonicInstant
 }
 
 /// What the dashboard reads of the running server when it takes a snapshot.
@@ -225,13 +225,13 @@ public final class Dashboard: Sendable {
   private let configuration: Mutex<Configuration>
   private let sources = Mutex(DashboardSources.none)
   private let wallClock: @Sendable () -> Double
-  private let clock: @Sendable () -> ContinuousClock.Instant
+  private let clock: @Sendable () -> MonotonicInstant
 
   /// A dashboard for a server that loaded `files`; `wallClock` gives seconds since 1970 and `clock` times
   /// in-flight requests (tests inject both).
   public init(
     files: [String], wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    clock: @escaping @Sendable () -> MonotonicInstant = { .now }
   ) {
     self.wallClock = wallClock
     self.clock = clock

@@ -90,7 +90,7 @@ public final class DashboardStreams: Sendable {
       state.nextWaiter &+= 1
       return state.nextWaiter
     }
-    let deadline = ContinuousClock.now.advanced(by: interval)
+    let deadline = MonotonicInstant.now.advanced(by: interval)
     let reactor = Reactor.currentOrShared
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -205,7 +205,7 @@ extension Exchange {
         url: try runtime.openAI.url(embeddings ? .embeddings : .chat, backend, model: forwarding.plan.model),
         headers: try runtime.openAI.headers(backend, key: forwarding.key, stream: chat.stream), body: body)
     }
-    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    let (response, hopStarted): (UpstreamResponse, MonotonicInstant)
     switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {
     case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
@@ -264,7 +264,7 @@ extension Exchange {
         query: chat.stream ? [QueryItem("alt", "sse")] : [], key: forwarding.key,
         body: translation.body.serializedBytes())
     }
-    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    let (response, hopStarted): (UpstreamResponse, MonotonicInstant)
     switch await startHop(mode: "gemini", upstream, via: runtime, gemini: true) {
     case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)

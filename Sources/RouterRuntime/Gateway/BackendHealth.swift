@@ -17,7 +17,7 @@ public final class BackendHealth: Sendable {
   struct State {
     var inFlight = 0
     var consecutiveFailures = 0
-    var openUntil: ContinuousClock.Instant?
+    var openUntil: MonotonicInstant?
     var probeInFlight = false
   }
 
@@ -28,13 +28,13 @@ public final class BackendHealth: Sendable {
   /// How long an open circuit skips the backend.
   public let coolDown: Duration
   /// The time `acquire` and `release` go by when not given one (tests inject their own).
-  public let clock: @Sendable () -> ContinuousClock.Instant
+  public let clock: @Sendable () -> MonotonicInstant
   private let state = Mutex(State())
 
   /// Creates the admission state of one backend.
   public init(
     limit: Int, failureThreshold: Int = 3, coolDown: Duration = .seconds(10),
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    clock: @escaping @Sendable () -> MonotonicInstant = { .now }
   ) {
     self.limit = limit
     self.failureThreshold = failureThreshold
@@ -46,7 +46,7 @@ public final class BackendHealth: Sendable {
   ///
   /// `lastResort` ignores an open circuit: when no other backend is left to try, asking this one
   /// beats answering 503 without trying.
-  public func acquire(now: ContinuousClock.Instant? = nil, lastResort: Bool = false) -> Refusal? {
+  public func acquire(now: MonotonicInstant? = nil, lastResort: Bool = false) -> Refusal? {
     let now = now ?? clock()
     return state.withLock { state in
       if let openUntil = state.openUntil, !lastResort {
@@ -69,7 +69,7 @@ public final class BackendHealth: Sendable {
   }
 
   /// Gives a slot back; `healthy` false counts a failure (connect, timeout, 5xx, 429), nil says nothing about health.
-  public func release(healthy: Bool?, now: ContinuousClock.Instant? = nil) {
+  public func release(healthy: Bool?, now: MonotonicInstant? = nil) {
     let now = now ?? clock()
     state.withLock { state in
       state.inFlight -= 1
@@ -119,7 +119,7 @@ public final class BackendHealth: Sendable {
   }
 
   /// The state now (or at `now`), read under the lock; nothing changes.
-  public func snapshot(now: ContinuousClock.Instant? = nil) -> Snapshot {
+  public func snapshot(now: MonotonicInstant? = nil) -> Snapshot {
     let now = now ?? clock()
     return state.withLock { state in
       var circuit = Circuit.closed

@@ -9,7 +9,7 @@ struct Exchange {
   let backends: [BackendRuntime]
   /// Counts each client's requests, tokens and streams against its `limits`.
   let limiter: ClientLimiter
-  let started: ContinuousClock.Instant
+  let started: MonotonicInstant
   /// Written only through ``log(_:)``.
   private(set) var record: RequestRecord
   /// Headers every answer carries.
@@ -19,7 +19,7 @@ struct Exchange {
 
   init(
     request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
-    limiter: ClientLimiter, started: ContinuousClock.Instant
+    limiter: ClientLimiter, started: MonotonicInstant
   ) {
     self.request = request
     self.responder = responder

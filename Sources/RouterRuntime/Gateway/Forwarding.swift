@@ -110,7 +110,7 @@ extension Exchange {
         forwarding.failures.append(failure)
         forwarding.resume?.later.append(failure)
         // Read only once a hop has failed: a request served at once never needs it.
-        let remaining = Self.clientDeadline(request, started: started).map { ContinuousClock.now.duration(to: $0) }
+        let remaining = Self.clientDeadline(request, started: started).map { MonotonicInstant.now.duration(to: $0) }
         let retry = forwarding.retry.decide(
           failure.fault, retries: retries, remaining: remaining, jitter: Double.random(in: 0.5...1))
         if case .retry(let wait) = retry {
@@ -195,7 +195,7 @@ extension Exchange {
 
   /// When the client stops waiting, if it said: google-genai sends `x-server-timeout` (whole seconds), the
   /// openai SDKs `x-stainless-timeout` (seconds, maybe with a fraction). Read with saturation; nil otherwise.
-  static func clientDeadline(_ request: HTTPRequest, started: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+  static func clientDeadline(_ request: HTTPRequest, started: MonotonicInstant) -> MonotonicInstant? {
     for name in ["x-server-timeout", "x-stainless-timeout"] {
       guard let text = request.headers[name]?.trimmingWhitespace(),
         let seconds = RetryAfter.wholePart(text, maximum: RetryAfter.maxMilliseconds / 1000)

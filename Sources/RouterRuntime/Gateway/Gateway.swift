@@ -16,7 +16,7 @@ public final class BackendRuntime: Sendable {
   /// Creates the runtime of one backend; `clock` times its passive health.
   public init(
     backend: CompiledBackend, transport: any UpstreamTransport,
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    clock: @escaping @Sendable () -> MonotonicInstant = { .now }
   ) {
     self.backend = backend
     self.health = BackendHealth(limit: backend.maxConcurrency, clock: clock)
@@ -62,7 +62,7 @@ public final class Gateway: HTTPHandler, Sendable {
   private let snapshot: Mutex<Snapshot>
   private let makeTransport: @Sendable (CompiledBackend) -> any UpstreamTransport
   private let recordSink: @Sendable (RequestRecord) -> Void
-  private let clock: @Sendable () -> ContinuousClock.Instant
+  private let clock: @Sendable () -> MonotonicInstant
   /// Outlives reloads: its counters are keyed by client name.
   private let limiter: ClientLimiter
 
@@ -73,7 +73,7 @@ public final class Gateway: HTTPHandler, Sendable {
   public init(
     table: RouteTable, transport: @escaping @Sendable (CompiledBackend) -> any UpstreamTransport,
     sink: @escaping @Sendable (RequestRecord) -> Void,
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, limiter: ClientLimiter = ClientLimiter()
+    clock: @escaping @Sendable () -> MonotonicInstant = { .now }, limiter: ClientLimiter = ClientLimiter()
   ) {
     self.makeTransport = transport
     self.recordSink = sink
@@ -114,14 +114,14 @@ public final class Gateway: HTTPHandler, Sendable {
 
   /// Handles one HTTP request.
   public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
-    let started = ContinuousClock.now
+    let started = MonotonicInstant.now
     let current = snapshot.withLock { $0 }
     var exchange = Exchange(
       request: request, responder: responder, table: current.table, backends: current.backends, limiter: limiter,
       started: started)
     let timeline = UpstreamTimeline()
     await UpstreamTimeline.$current.withValue(timeline) { await exchange.run() }
-    let ended = ContinuousClock.now
+    let ended = MonotonicInstant.now
     exchange.log(.upstream(timeline.timings(now: ended)))
     exchange.log(.finished(at: ended))
     recordSink(exchange.record)

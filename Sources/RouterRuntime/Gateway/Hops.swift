@@ -162,9 +162,9 @@ extension Exchange {
   /// the answer and when the hop started, from which its first-answer deadline counts.
   mutating func startHop(
     mode: String, _ request: Result<UpstreamRequest, HopFailure>, via runtime: BackendRuntime, gemini: Bool
-  ) async -> Result<(response: UpstreamResponse, started: ContinuousClock.Instant), HopFailure> {
+  ) async -> Result<(response: UpstreamResponse, started: MonotonicInstant), HopFailure> {
     log(.hopStarted(mode: mode))
-    let started = ContinuousClock.now
+    let started = MonotonicInstant.now
     switch request {
     case .failure(let failure): return .failure(failure)
     case .success(let request):
@@ -369,7 +369,7 @@ extension Exchange {
         headers: try runtime.openAI.headers(backend, key: forwarding.key, stream: forwarding.stream),
         body: translated.body.serializedBytes())
     }
-    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    let (response, hopStarted): (UpstreamResponse, MonotonicInstant)
     switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {
     case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
@@ -423,7 +423,7 @@ extension Exchange {
 
   /// Relays a stream to the client with the one ``StreamRelay`` and records what it saw.
   mutating func relay(
-    _ body: UpstreamBody, form: some StreamForm, backend: CompiledBackend, hopStarted: ContinuousClock.Instant,
+    _ body: UpstreamBody, form: some StreamForm, backend: CompiledBackend, hopStarted: MonotonicInstant,
     headers: [(String, String)], _ forwarding: Forwarding
   ) async -> HopResult {
     var relay = StreamRelay(

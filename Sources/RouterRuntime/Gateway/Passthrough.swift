@@ -43,7 +43,7 @@ extension Exchange {
       forwarding.passthroughBody = body
     }
     let upstream = Result { () throws(HopFailure) in try passthroughRequest(backend, forwarding, body: body) }
-    let (response, hopStarted): (UpstreamResponse, ContinuousClock.Instant)
+    let (response, hopStarted): (UpstreamResponse, MonotonicInstant)
     switch await startHop(mode: "gemini", upstream, via: runtime, gemini: true) {
     case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)

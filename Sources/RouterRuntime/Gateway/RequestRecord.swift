@@ -168,7 +168,7 @@ enum RequestEvent {
   case hopEnded(backend: String, outcome: String)
   /// A whole answer with this status went to the client; `tokens` when it carried the model's answer,
   /// whose first token then arrived with its last.
-  case answered(status: Int, tokens: Bool, at: ContinuousClock.Instant)
+  case answered(status: Int, tokens: Bool, at: MonotonicInstant)
   /// Token counts a backend reported in a whole answer.
   case usage(TokenUsage)
   /// A stream relayed to the client, as the relay saw it.
@@ -178,12 +178,12 @@ enum RequestEvent {
   /// The upstream exchanges the request's transports timed (see ``UpstreamTimeline``).
   case upstream([UpstreamTiming])
   /// The request is over.
-  case finished(at: ContinuousClock.Instant)
+  case finished(at: MonotonicInstant)
 }
 
 extension RequestRecord {
   /// Writes what `event` says; `started` is when the request arrived.
-  mutating func apply(_ event: RequestEvent, started: ContinuousClock.Instant) {
+  mutating func apply(_ event: RequestEvent, started: MonotonicInstant) {
     switch event {
     case .front(let front):
       self.front = front
@@ -232,7 +232,7 @@ extension RequestRecord {
   }
 
   /// Seconds between two instants.
-  static func seconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
+  static func seconds(from start: MonotonicInstant, to end: MonotonicInstant) -> Double {
     let elapsed = (end - start).components
     return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
   }

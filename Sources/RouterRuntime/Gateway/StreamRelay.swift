@@ -3,7 +3,7 @@ import RouteSpec
 /// Where a stream relay reads: the upstream body, chunk by chunk.
 protocol StreamSource {
   /// The next chunk, nil at the end; throws when the transfer fails or `deadline` passes first.
-  func next(deadline: ContinuousClock.Instant?) async throws(UpstreamError) -> [UInt8]?
+  func next(deadline: MonotonicInstant?) async throws(UpstreamError) -> [UInt8]?
   /// Stops the transfer: the relay wants no more of it.
   func cancel()
 }
@@ -159,7 +159,7 @@ struct PassthroughStreamForm: StreamForm {
 /// What a relay saw, for the request record.
 struct RelayFacts: Equatable {
   /// When the head went to the client; nil when nothing was committed.
-  var committedAt: ContinuousClock.Instant?
+  var committedAt: MonotonicInstant?
   /// The status the client's answer ended with: 200, an in-band error's code, or 499 when the client went
   /// away; nil when nothing was sent.
   var status: Int?
@@ -215,7 +215,7 @@ struct StreamRelay<Form: StreamForm> {
   let backend: String
   let policy: FallbackPolicy
   /// The hop's first-byte deadline, which the first answer must meet.
-  let firstAnswerDeadline: ContinuousClock.Instant
+  let firstAnswerDeadline: MonotonicInstant
   /// Headers of the committed head (`content-type` is the form's).
   let headers: [(String, String)]
   /// The client's response was committed by an earlier backend whose stream broke: this relay continues it
@@ -229,7 +229,7 @@ struct StreamRelay<Form: StreamForm> {
   private var answered = false
 
   init(
-    form: Form, backend: String, policy: FallbackPolicy, firstAnswerDeadline: ContinuousClock.Instant,
+    form: Form, backend: String, policy: FallbackPolicy, firstAnswerDeadline: MonotonicInstant,
     headers: [(String, String)], resuming: Bool = false, continuation: Bool = false
   ) {
     self.form = form
@@ -244,7 +244,7 @@ struct StreamRelay<Form: StreamForm> {
   /// Relays `body` to `client`; `now` stamps the commit.
   mutating func run(
     from body: some StreamSource, to client: some StreamSink,
-    now: () -> ContinuousClock.Instant = { ContinuousClock.now }
+    now: () -> MonotonicInstant = { MonotonicInstant.now }
   ) async -> HopResult {
     while true {
       let chunk: [UInt8]?

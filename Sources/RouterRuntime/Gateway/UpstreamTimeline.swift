@@ -5,11 +5,11 @@ struct UpstreamTiming: Sendable, Equatable {
   /// The backend the transport serves.
   let backend: String
   /// When the request was handed to the transport.
-  let sent: ContinuousClock.Instant
+  let sent: MonotonicInstant
   /// When the answer's head arrived (its first byte); nil when the exchange failed before.
-  let answered: ContinuousClock.Instant?
+  let answered: MonotonicInstant?
   /// When the answer's body ended, the exchange failed, or (for a body still open) the request ended.
-  let ended: ContinuousClock.Instant
+  let ended: MonotonicInstant
 }
 
 /// The upstream exchanges of one request, collected by the transports it used.
@@ -23,10 +23,10 @@ final class UpstreamTimeline: Sendable {
 
   private struct Entry {
     let backend: String
-    let sent: ContinuousClock.Instant
-    let answered: ContinuousClock.Instant?
+    let sent: MonotonicInstant
+    let answered: MonotonicInstant?
     /// The failure's instant, or nil while the body may still be read.
-    let failed: ContinuousClock.Instant?
+    let failed: MonotonicInstant?
     let body: UpstreamBody?
   }
 
@@ -35,12 +35,12 @@ final class UpstreamTimeline: Sendable {
   private let entries = Mutex<[Entry]>([])
 
   /// Notes an exchange whose head arrived; its end is the body's.
-  func answered(backend: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant, body: UpstreamBody) {
+  func answered(backend: String, sent: MonotonicInstant, at: MonotonicInstant, body: UpstreamBody) {
     add(Entry(backend: backend, sent: sent, answered: at, failed: nil, body: body))
   }
 
   /// Notes an exchange that failed before any answer.
-  func failed(backend: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant) {
+  func failed(backend: String, sent: MonotonicInstant, at: MonotonicInstant) {
     add(Entry(backend: backend, sent: sent, answered: nil, failed: at, body: nil))
   }
 
@@ -51,7 +51,7 @@ final class UpstreamTimeline: Sendable {
   }
 
   /// The exchanges so far; a body still open counts as ending `now`.
-  func timings(now: ContinuousClock.Instant) -> [UpstreamTiming] {
+  func timings(now: MonotonicInstant) -> [UpstreamTiming] {
     entries.withLock { $0 }.map { entry in
       UpstreamTiming(
         backend: entry.backend, sent: entry.sent, answered: entry.answered,
@@ -68,7 +68,7 @@ struct TimedTransport: UpstreamTransport {
 
   func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
     guard let timeline = UpstreamTimeline.current else { return try await inner.send(request) }
-    let sent = ContinuousClock.now
+    let sent = MonotonicInstant.now
     do {
       let response = try await inner.send(request)
       timeline.answered(backend: backend, sent: sent, at: .now, body: response.body)

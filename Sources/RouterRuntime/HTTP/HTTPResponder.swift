@@ -33,7 +33,7 @@ public final class HTTPResponder: Sendable {
 
   private func send(
     _ event:
-      @escaping @Sendable (inout ServerConnectionMachine, ContinuousClock.Instant) throws(HTTPResponderError) ->
+      @escaping @Sendable (inout ServerConnectionMachine, MonotonicInstant) throws(HTTPResponderError) ->
       [ServerConnectionMachine.Action]
   ) async throws(HTTPResponderError) {
     let connection = self.connection

@@ -144,7 +144,7 @@ final class ServerState: Sendable {
         quiet.withLock { $0 = (true, continuation) }
         // Either the last request ends, or the grace period does: whichever comes first resumes.
         wakeQuietWaiter(onlyIfIdle: true)
-        let deadline = ContinuousClock.now.advanced(by: gracePeriod)
+        let deadline = MonotonicInstant.now.advanced(by: gracePeriod)
         first.reactor.execute { [self] in
           _ = first.reactor.schedule(at: deadline) { self.wakeQuietWaiter(onlyIfIdle: false) }
         }
@@ -294,7 +294,7 @@ final class Listener: ReactorSource, @unchecked Sendable {
   private func pause() {
     if let token { worker.reactor.deregister(fd, token: token) }
     token = nil
-    _ = worker.reactor.schedule(at: ContinuousClock.now.advanced(by: AcceptFailure.acceptBackoff)) { [self] in open() }
+    _ = worker.reactor.schedule(at: MonotonicInstant.now.advanced(by: AcceptFailure.acceptBackoff)) { [self] in open() }
   }
 
   /// Stops accepting for good.
@@ -337,9 +337,9 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
   private var roomWaiter: CheckedContinuation<Void, Never>?
   /// The most bytes ever queued unsent: what backpressure bounds (read by tests).
   private(set) var peakQueued = 0
-  private var timer: (id: TimerHeap<() -> Void>.ID, expiry: ContinuousClock.Instant)?
+  private var timer: (id: TimerHeap<() -> Void>.ID, expiry: MonotonicInstant)?
 
-  init(fd: Int32, worker: ServerWorker, now: ContinuousClock.Instant) {
+  init(fd: Int32, worker: ServerWorker, now: MonotonicInstant) {
     self.fd = fd
     self.worker = worker
     machine = ServerConnectionMachine(configuration: worker.server.configuration, acceptedAt: now)
@@ -519,7 +519,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
   }
 
   /// Keeps one timer at the earliest deadline asked for; a later one is re-armed when that fires.
-  private func arm(_ expiry: ContinuousClock.Instant) {
+  private func arm(_ expiry: MonotonicInstant) {
     if let timer {
       if timer.expiry <= expiry { return }
       reactor.cancel(timer.id)

@@ -27,7 +27,7 @@ struct ServerConnectionMachine {
     /// Close now, dropping anything unsent.
     case closeNow
     /// Call `deadlineReached` at this instant (an earlier call is harmless: it re-arms).
-    case deadline(ContinuousClock.Instant)
+    case deadline(MonotonicInstant)
   }
 
   /// Where the response to the request in flight is.
@@ -63,7 +63,7 @@ struct ServerConnectionMachine {
   var requestInFlight: UInt64? { inFlight?.id }
 
   /// A connection accepted at `now`; its first deadline is `deadline.expiry`.
-  init(configuration: HTTPServerConfiguration, acceptedAt now: ContinuousClock.Instant) {
+  init(configuration: HTTPServerConfiguration, acceptedAt now: MonotonicInstant) {
     self.configuration = configuration
     parser = HTTPRequestParser(
       maxHeadBytes: configuration.maxHeadBytes, maxHeaders: configuration.maxHeaders,
@@ -79,7 +79,7 @@ struct ServerConnectionMachine {
   // MARK: events from the socket and the clock
 
   /// Bytes arrived from the client.
-  mutating func received(_ bytes: some Collection<UInt8>, now: ContinuousClock.Instant) -> [Action] {
+  mutating func received(_ bytes: some Collection<UInt8>, now: MonotonicInstant) -> [Action] {
     if closing { return [] }
     if inFlight != nil || !ready.isEmpty {
       pending.append(contentsOf: bytes)
@@ -104,7 +104,7 @@ struct ServerConnectionMachine {
   }
 
   /// A deadline armed by `.deadline` is due.
-  mutating func deadlineReached(now: ContinuousClock.Instant) -> [Action] {
+  mutating func deadlineReached(now: MonotonicInstant) -> [Action] {
     switch deadline.verdict(at: now) {
     case .wait:
       return deadline.expiry.map { [.deadline($0)] } ?? []
@@ -136,7 +136,7 @@ struct ServerConnectionMachine {
 
   /// A whole response with `Content-Length`.
   mutating func respond(
-    status: Int, headers: [(String, String)], body: [UInt8], now: ContinuousClock.Instant
+    status: Int, headers: [(String, String)], body: [UInt8], now: MonotonicInstant
   ) throws(HTTPResponderError) -> [Action] {
     guard let flight = inFlight, flight.response == .awaitingHead else {
       throw .invalidState("respond: a response was already started")
@@ -187,7 +187,7 @@ struct ServerConnectionMachine {
   }
 
   /// The end of a streamed body.
-  mutating func finishStream(now: ContinuousClock.Instant) throws(HTTPResponderError) -> [Action] {
+  mutating func finishStream(now: MonotonicInstant) throws(HTTPResponderError) -> [Action] {
     guard let flight = inFlight, case .streaming(let chunked) = flight.response else {
       throw .invalidState("finish without startStream")
     }
@@ -206,7 +206,7 @@ struct ServerConnectionMachine {
   }
 
   /// The handler returned: one that never answered gets a 500, an unfinished stream is aborted.
-  mutating func handlerReturned(now: ContinuousClock.Instant) -> [Action] {
+  mutating func handlerReturned(now: MonotonicInstant) -> [Action] {
     switch inFlight?.response {
     case .awaitingHead?:
       let body = GeminiError.internal("the handler sent no response").bodyBytes
@@ -221,7 +221,7 @@ struct ServerConnectionMachine {
   // MARK: internals
 
   private mutating func parse(
-    _ bytes: some Collection<UInt8>, now: ContinuousClock.Instant, into actions: inout [Action]
+    _ bytes: some Collection<UInt8>, now: MonotonicInstant, into actions: inout [Action]
   ) {
     for event in parser.feed(bytes) {
       switch event {
@@ -248,7 +248,7 @@ struct ServerConnectionMachine {
     actions.append(.startHandler(request, id: requestsStarted))
   }
 
-  private mutating func endResponse(close: Bool, now: ContinuousClock.Instant, into actions: inout [Action]) {
+  private mutating func endResponse(close: Bool, now: MonotonicInstant, into actions: inout [Action]) {
     inFlight = nil
     actions.append(.responseEnded)
     if close || draining {
@@ -271,7 +271,7 @@ struct ServerConnectionMachine {
     moveDeadline(now: now, into: &actions)
   }
 
-  private mutating func fail(_ error: HTTPParseError, now: ContinuousClock.Instant, into actions: inout [Action]) {
+  private mutating func fail(_ error: HTTPParseError, now: MonotonicInstant, into actions: inout [Action]) {
     actions.append(.write(Self.errorResponse(error)))
     closing = true
     actions.append(.closeAfterWriting)
@@ -279,7 +279,7 @@ struct ServerConnectionMachine {
   }
 
   /// Moves the deadline along with the phase (a phase the connection stays in keeps its deadline).
-  private mutating func moveDeadline(now: ContinuousClock.Instant, into actions: inout [Action]) {
+  private mutating func moveDeadline(now: MonotonicInstant, into actions: inout [Action]) {
     let next = deadline.entering(phase, at: now, configuration)
     guard next != deadline else { return }
     deadline = next
@@ -389,16 +389,16 @@ struct ConnectionDeadline: Sendable, Equatable {
 
   let phase: ConnectionPhase
   /// When the phase's time runs out; nil while a handler runs.
-  let expiry: ContinuousClock.Instant?
+  let expiry: MonotonicInstant?
 
   /// A new connection: idle, but with `headTimeout` to send its first byte.
-  static func accepted(at now: ContinuousClock.Instant, _ configuration: HTTPServerConfiguration) -> Self {
+  static func accepted(at now: MonotonicInstant, _ configuration: HTTPServerConfiguration) -> Self {
     Self(phase: .idle, expiry: now.advanced(by: configuration.headTimeout))
   }
 
   /// The deadline once the connection is in `phase` at `now`: unchanged if it already was.
   func entering(
-    _ phase: ConnectionPhase, at now: ContinuousClock.Instant, _ configuration: HTTPServerConfiguration
+    _ phase: ConnectionPhase, at now: MonotonicInstant, _ configuration: HTTPServerConfiguration
   ) -> Self {
     if phase == self.phase { return self }
     let timeout: Duration? =
@@ -412,7 +412,7 @@ struct ConnectionDeadline: Sendable, Equatable {
   }
 
   /// What to do at `now`.
-  func verdict(at now: ContinuousClock.Instant) -> Verdict {
+  func verdict(at now: MonotonicInstant) -> Verdict {
     guard let expiry, expiry <= now else { return .wait }
     switch phase {
     case .head, .body: return .requestTimeout

@@ -191,7 +191,7 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   func writeWhenIdle(_ writer: any DeferredWriter) { pendingWriters.append(writer) }
 
   /// Runs `action` on the loop thread at `deadline` (or soon after), unless cancelled first.
-  func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping () -> Void) -> TimerHeap<() -> Void>.ID {
+  func schedule(at deadline: MonotonicInstant, _ action: @escaping () -> Void) -> TimerHeap<() -> Void>.ID {
     timers.schedule(at: deadline, action)
   }
 

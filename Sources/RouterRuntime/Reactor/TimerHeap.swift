@@ -9,7 +9,7 @@ struct TimerHeap<Payload> {
   }
 
   private struct Entry {
-    let deadline: ContinuousClock.Instant
+    let deadline: MonotonicInstant
     let id: UInt64
   }
 
@@ -21,7 +21,7 @@ struct TimerHeap<Payload> {
   var count: Int { payloads.count }
 
   /// Schedules `payload` for `deadline`.
-  mutating func schedule(at deadline: ContinuousClock.Instant, _ payload: Payload) -> ID {
+  mutating func schedule(at deadline: MonotonicInstant, _ payload: Payload) -> ID {
     let id = nextID
     nextID &+= 1
     payloads[id] = payload
@@ -53,13 +53,13 @@ struct TimerHeap<Payload> {
   var storedEntries: Int { heap.count }
 
   /// The nearest pending deadline.
-  mutating func nearest() -> ContinuousClock.Instant? {
+  mutating func nearest() -> MonotonicInstant? {
     dropCancelledTop()
     return heap.first?.deadline
   }
 
   /// Removes and returns the payloads whose deadline is at or before `now`, earliest first.
-  mutating func popExpired(at now: ContinuousClock.Instant) -> [Payload] {
+  mutating func popExpired(at now: MonotonicInstant) -> [Payload] {
     var expired: [Payload] = []
     while true {
       dropCancelledTop()
@@ -71,7 +71,7 @@ struct TimerHeap<Payload> {
 
   /// epoll_wait's timeout for the nearest deadline: -1 (none), 0 (due), else milliseconds rounded up so
   /// that the loop never wakes just before a deadline and spins.
-  mutating func waitMilliseconds(from now: ContinuousClock.Instant) -> Int32 {
+  mutating func waitMilliseconds(from now: MonotonicInstant) -> Int32 {
     guard let deadline = nearest() else { return -1 }
     guard deadline > now else { return 0 }
     let (seconds, attoseconds) = (now.duration(to: deadline)).components

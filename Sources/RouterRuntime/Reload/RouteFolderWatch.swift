@@ -57,8 +57,8 @@ public struct ReloadDebounce: Sendable, Equatable {
   public let quiet: Duration
   /// The most a reload waits after the first unreloaded change.
   public let longest: Duration
-  private var firstChange: ContinuousClock.Instant?
-  private var lastChange: ContinuousClock.Instant?
+  private var firstChange: MonotonicInstant?
+  private var lastChange: MonotonicInstant?
 
   /// A debounce with nothing pending.
   public init(quiet: Duration = .milliseconds(250), longest: Duration = .seconds(2)) {
@@ -67,19 +67,19 @@ public struct ReloadDebounce: Sendable, Equatable {
   }
 
   /// Notes a change seen at `now`.
-  public mutating func changed(at now: ContinuousClock.Instant) {
+  public mutating func changed(at now: MonotonicInstant) {
     if firstChange == nil { firstChange = now }
     lastChange = now
   }
 
   /// When the pending changes are due for a reload; nil when nothing is pending.
-  public var deadline: ContinuousClock.Instant? {
+  public var deadline: MonotonicInstant? {
     guard let firstChange, let lastChange else { return nil }
     return min(lastChange + quiet, firstChange + longest)
   }
 
   /// True (and nothing pending any more) when a reload is due at `now`.
-  public mutating func fire(at now: ContinuousClock.Instant) -> Bool {
+  public mutating func fire(at now: MonotonicInstant) -> Bool {
     guard let deadline, deadline <= now else { return false }
     firstChange = nil
     lastChange = nil
@@ -88,7 +88,7 @@ public struct ReloadDebounce: Sendable, Equatable {
 
   /// How long a waiter may sleep at `now` before the next reload is due, in whole milliseconds rounded up
   /// (`poll`'s unit): -1 when nothing is pending, at most one hour.
-  public func waitMilliseconds(at now: ContinuousClock.Instant) -> Int32 {
+  public func waitMilliseconds(at now: MonotonicInstant) -> Int32 {
     guard let deadline else { return -1 }
     let left = now.duration(to: deadline)
     if left <= .zero { return 0 }

@@ -262,9 +262,9 @@ final class UpstreamConnection: ReactorSource {
   /// cancelled when an exchange ends or a pooled connection is reused: when it fires it asks the machine (or,
   /// while pooled, the idle clock) what is due and re-arms for the rest. A kept-alive connection so costs no
   /// timer-heap work per request, only one wake-up per deadline period.
-  private var timer: (id: TimerHeap<() -> Void>.ID, at: ContinuousClock.Instant)?
+  private var timer: (id: TimerHeap<() -> Void>.ID, at: MonotonicInstant)?
   /// While pooled: since when it is unused (it closes `UpstreamPool.Limits.idleTimeout` later).
-  private var idleSince: ContinuousClock.Instant?
+  private var idleSince: MonotonicInstant?
   /// What the socket waits for in epoll now: changed only when the machine asks for something else.
   private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
 
@@ -385,7 +385,7 @@ final class UpstreamConnection: ReactorSource {
         }
       case .release:
         if pool.release(self) {
-          let now = ContinuousClock.now
+          let now = MonotonicInstant.now
           idleSince = now
           arm(now.advanced(by: pool.limits.idleTimeout))
         } else {
@@ -408,7 +408,7 @@ final class UpstreamConnection: ReactorSource {
     }
   }
 
-  private func arm(_ instant: ContinuousClock.Instant) {
+  private func arm(_ instant: MonotonicInstant) {
     if let timer {
       if timer.at <= instant { return }
       reactor.cancel(timer.id)
@@ -420,7 +420,7 @@ final class UpstreamConnection: ReactorSource {
     timer = (id, instant)
   }
 
-  private func timerFired(now: ContinuousClock.Instant) {
+  private func timerFired(now: MonotonicInstant) {
     if exchange != nil {
       apply(machine.deadlineReached(now: now))
     } else if let idleSince {

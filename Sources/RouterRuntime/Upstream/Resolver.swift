@@ -95,7 +95,7 @@ public final class Resolver: Sendable {
 
   private struct Entry {
     let answer: Answer
-    let expires: ContinuousClock.Instant
+    let expires: MonotonicInstant
     let generation: UInt64
   }
 
@@ -130,7 +130,7 @@ public final class Resolver: Sendable {
   }
 
   public let limits: Limits
-  private let clock: @Sendable () -> ContinuousClock.Instant
+  private let clock: @Sendable () -> MonotonicInstant
   private let lookup: Lookup
   private let timer: Timer
   private let queue = DispatchQueue(label: "louter.resolver", attributes: .concurrent)
@@ -139,7 +139,7 @@ public final class Resolver: Sendable {
   /// A resolver; tests inject the clock, the lookup and the deadline timer.
   public init(
     limits: Limits = Limits(),
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+    clock: @escaping @Sendable () -> MonotonicInstant = { .now },
     lookup: @escaping Lookup = { Posix.lookup(host: $0, port: 0) },
     timer: @escaping Timer = Resolver.dispatchTimer
   ) {
@@ -161,7 +161,7 @@ public final class Resolver: Sendable {
 
   /// The answer for `host:port` without waiting: literals, invalid input and unexpired cached answers (failures
   /// included); nil when a lookup is needed (call ``resolve(_:port:)``). For an event loop that must not suspend.
-  public func cached(host: String, port: Int, now: ContinuousClock.Instant? = nil) -> Answer? {
+  public func cached(host: String, port: Int, now: MonotonicInstant? = nil) -> Answer? {
     switch plan(host, port: port) {
     case .answered(let answer): return answer
     case .lookUp(let key, let port):
@@ -262,7 +262,7 @@ public final class Resolver: Sendable {
     return .lookUp(key: host.lowercased(), port: port)
   }
 
-  private static func unexpired(_ state: State, key: String, now: ContinuousClock.Instant) -> Answer? {
+  private static func unexpired(_ state: State, key: String, now: MonotonicInstant) -> Answer? {
     guard let entry = state.cache[key], now < entry.expires else { return nil }
     return entry.answer
   }
@@ -287,7 +287,7 @@ public final class Resolver: Sendable {
 
   /// Caches an answer, evicting the oldest answers beyond the capacity.
   private static func insert(
-    _ state: inout State, key: String, answer: Answer, now: ContinuousClock.Instant, limits: Limits
+    _ state: inout State, key: String, answer: Answer, now: MonotonicInstant, limits: Limits
   ) {
     let ttl: Duration
     switch answer {

@@ -199,9 +199,9 @@ public final class UpstreamBody: Sendable {
     var finishWaiters: [CheckedContinuation<Void, Never>] = []
     var paused = false
     /// When the head arrived or the producer last pushed (the idle deadline counts from it).
-    var lastActivity = ContinuousClock.now
+    var lastActivity = MonotonicInstant.now
     /// When the body ended (cleanly, failed or cancelled), for the request's upstream timing.
-    var endedAt: ContinuousClock.Instant?
+    var endedAt: MonotonicInstant?
 
     /// Ends the body (the one place that does): returns whoever waits on it, to resume outside the lock,
     /// or nil when it had already ended. Every ending must wake `finishWaiters`, since no later one will.
@@ -294,7 +294,7 @@ public final class UpstreamBody: Sendable {
   func headArrived() { state.withLock { $0.lastActivity = .now } }
 
   /// When the producer last pushed, and whether it is paused (for the idle deadline).
-  var activity: (last: ContinuousClock.Instant, paused: Bool) { state.withLock { ($0.lastActivity, $0.paused) } }
+  var activity: (last: MonotonicInstant, paused: Bool) { state.withLock { ($0.lastActivity, $0.paused) } }
 
   /// Ends the body, cleanly (nil) or with an error (producer side, or a deadline).
   func finish(_ failure: UpstreamError?) {
@@ -322,10 +322,10 @@ public final class UpstreamBody: Sendable {
   var isFinished: Bool { state.withLock { $0.finished } }
 
   /// When the body ended; nil while it goes on.
-  var endedAt: ContinuousClock.Instant? { state.withLock { $0.endedAt } }
+  var endedAt: MonotonicInstant? { state.withLock { $0.endedAt } }
 
   /// The next chunk, or nil at the end of the body; `.timedOut(.firstToken)` if nothing came by `deadline`.
-  public func next(deadline: ContinuousClock.Instant? = nil) async throws(UpstreamError) -> [UInt8]? {
+  public func next(deadline: MonotonicInstant? = nil) async throws(UpstreamError) -> [UInt8]? {
     if let ready = take() { return try ready.get() }
     let result: Result<[UInt8]?, UpstreamError>
     if let deadline {
@@ -399,23 +399,23 @@ struct UpstreamDeadlines: Sendable {
     case awaitingHead
     /// The head arrived; the body's last bytes came at `lastActivity`, and reading is `paused` (a slow
     /// consumer: the backend's silence then is ours, and does not count as idle).
-    case receiving(lastActivity: ContinuousClock.Instant, paused: Bool)
+    case receiving(lastActivity: MonotonicInstant, paused: Bool)
   }
 
   /// What a check found.
   enum Check: Sendable, Equatable {
     case expired(UpstreamTimeout)
     /// Nothing has passed; check again at this instant.
-    case checkAgain(ContinuousClock.Instant)
+    case checkAgain(MonotonicInstant)
   }
 
   let connectTimeout: Duration
   let firstByteTimeout: Duration
   let idleTimeout: Duration
   let totalTimeout: Duration
-  let start: ContinuousClock.Instant
+  let start: MonotonicInstant
 
-  init(_ request: UpstreamRequest, start: ContinuousClock.Instant) {
+  init(_ request: UpstreamRequest, start: MonotonicInstant) {
     connectTimeout = request.connectTimeout
     firstByteTimeout = request.firstByteTimeout
     idleTimeout = request.streamIdleTimeout
@@ -424,7 +424,7 @@ struct UpstreamDeadlines: Sendable {
   }
 
   /// Which deadline has passed at `now` in `stage`, else when to look again.
-  func check(_ stage: Stage, now: ContinuousClock.Instant) -> Check {
+  func check(_ stage: Stage, now: MonotonicInstant) -> Check {
     let total = start.advanced(by: totalTimeout)
     if now >= total { return .expired(.total(totalTimeout)) }
     var next = total

@@ -25,7 +25,7 @@ struct UpstreamConnectionMachine {
     /// Close the socket.
     case close
     /// Call `deadlineReached` at this instant (an earlier call is harmless: it re-arms).
-    case deadline(ContinuousClock.Instant)
+    case deadline(MonotonicInstant)
     /// Wait for readability (`read`) and writability (`write`).
     case interest(read: Bool, write: Bool)
   }
@@ -41,11 +41,11 @@ struct UpstreamConnectionMachine {
   private var headReceived = false
   private var keepAlive = true
   private var paused = false
-  private var lastActivity: ContinuousClock.Instant
+  private var lastActivity: MonotonicInstant
   private(set) var isClosed = false
 
   /// A connection whose `connect` returned at once (`connecting == false`) or is in progress.
-  init(connecting: Bool, now: ContinuousClock.Instant) {
+  init(connecting: Bool, now: MonotonicInstant) {
     self.connecting = connecting
     lastActivity = now
   }
@@ -72,7 +72,7 @@ struct UpstreamConnectionMachine {
   // MARK: events
 
   /// An exchange starts on this connection (fresh, or `reused` from the pool); its request is queued.
-  mutating func attach(_ deadlines: UpstreamDeadlines, reused: Bool, now: ContinuousClock.Instant) -> [Action] {
+  mutating func attach(_ deadlines: UpstreamDeadlines, reused: Bool, now: MonotonicInstant) -> [Action] {
     self.deadlines = deadlines
     self.reused = reused
     parser = HTTPResponseParser()
@@ -88,7 +88,7 @@ struct UpstreamConnectionMachine {
   }
 
   /// A non-blocking connect finished, with `error` or not.
-  mutating func connected(error: String?, now: ContinuousClock.Instant) -> [Action] {
+  mutating func connected(error: String?, now: MonotonicInstant) -> [Action] {
     connecting = false
     if let error { return failExchange(.connectFailed(error)) }
     return [interest]
@@ -113,7 +113,7 @@ struct UpstreamConnectionMachine {
   }
 
   /// Bytes arrived.
-  mutating func received(_ bytes: some Collection<UInt8>, now: ContinuousClock.Instant) -> [Action] {
+  mutating func received(_ bytes: some Collection<UInt8>, now: MonotonicInstant) -> [Action] {
     // An idle pooled connection must stay silent: anything it says makes it unusable.
     guard isBusy else { return close() }
     lastActivity = now
@@ -121,7 +121,7 @@ struct UpstreamConnectionMachine {
   }
 
   /// The backend closed its side.
-  mutating func endOfInput(now: ContinuousClock.Instant) -> [Action] {
+  mutating func endOfInput(now: MonotonicInstant) -> [Action] {
     guard isBusy else { return close() }
     if parser.isAtStart { return retryOrFail(.connectionReset("the backend closed the connection without answering")) }
     var actions = deliver(parser.endOfStream(), now: now)
@@ -130,12 +130,12 @@ struct UpstreamConnectionMachine {
   }
 
   /// A deadline armed by `.deadline` is due.
-  mutating func deadlineReached(now: ContinuousClock.Instant) -> [Action] {
+  mutating func deadlineReached(now: MonotonicInstant) -> [Action] {
     checkDeadlines(now: now)
   }
 
   /// The consumer's buffer is full (true) or has room again (false).
-  mutating func setPaused(_ pause: Bool, now: ContinuousClock.Instant) -> [Action] {
+  mutating func setPaused(_ pause: Bool, now: MonotonicInstant) -> [Action] {
     guard isBusy, !isClosed, paused != pause else { return [] }
     paused = pause
     // The backend's silence while we did not read is ours: the idle deadline restarts.
@@ -156,7 +156,7 @@ struct UpstreamConnectionMachine {
 
   // MARK: internals
 
-  private mutating func deliver(_ events: [HTTPResponseParser.Event], now: ContinuousClock.Instant) -> [Action] {
+  private mutating func deliver(_ events: [HTTPResponseParser.Event], now: MonotonicInstant) -> [Action] {
     var actions: [Action] = []
     // Head, deadline, body, end, release and interest: one allocation instead of a growth per append.
     actions.reserveCapacity(events.count + 4)
@@ -187,7 +187,7 @@ struct UpstreamConnectionMachine {
     return actions
   }
 
-  private mutating func checkDeadlines(now: ContinuousClock.Instant) -> [Action] {
+  private mutating func checkDeadlines(now: MonotonicInstant) -> [Action] {
     guard let deadlines, !isClosed else { return [] }
     switch deadlines.check(stage, now: now) {
     case .expired(let timeout): return failExchange(.timedOut(phase: timeout))
