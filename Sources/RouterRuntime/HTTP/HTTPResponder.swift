@@ -68,7 +68,7 @@ public final class HTTPResponder: Sendable {
     let connection = self.connection
     let reactor = connection.reactor
     if reactor.isCurrent, !connection.mustWaitForRoom { return }
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
       if reactor.isCurrent {
         connection.waitForRoom(continuation)
       } else {

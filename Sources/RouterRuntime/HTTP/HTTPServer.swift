@@ -334,7 +334,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
   private var runningHandler: HandlerTasks.Ticket?
   private var responder: HTTPResponder?
   /// A streamed write waiting for the socket to take what is queued.
-  private var roomWaiter: CheckedContinuation<Void, Never>?
+  private var roomWaiter: UnsafeContinuation<Void, Never>?
   /// The most bytes ever queued unsent: what backpressure bounds (read by tests).
   private(set) var peakQueued = 0
   private var timer: (id: TimerHeap<() -> Void>.ID, expiry: MonotonicInstant)?
@@ -427,7 +427,7 @@ final class ServerConnection: ReactorSource, DeferredWriter, @unchecked Sendable
   }
 
   /// Resumes `continuation` once the queue is below half the high-water mark, or the connection closed.
-  func waitForRoom(_ continuation: CheckedContinuation<Void, Never>) {
+  func waitForRoom(_ continuation: UnsafeContinuation<Void, Never>) {
     if mustWaitForRoom {
       roomWaiter = continuation
     } else {

@@ -194,9 +194,11 @@ public final class UpstreamBody: Sendable {
     var buffered = 0
     var finished = false
     var failure: UpstreamError?
-    var waiter: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?
+    // Unsafe, not checked, continuations here and in `HeadLatch`: a checked one allocates per wait, and
+    // each waiter is taken out of this state under its lock, so it is resumed exactly once.
+    var waiter: UnsafeContinuation<Result<[UInt8]?, UpstreamError>, Never>?
     /// Waiting for the body to end, whatever is still buffered (`waitUntilFinished`).
-    var finishWaiters: [CheckedContinuation<Void, Never>] = []
+    var finishWaiters: [UnsafeContinuation<Void, Never>] = []
     var paused = false
     /// When the head arrived or the producer last pushed (the idle deadline counts from it).
     var lastActivity = MonotonicInstant.now
@@ -206,8 +208,8 @@ public final class UpstreamBody: Sendable {
     /// Ends the body (the one place that does): returns whoever waits on it, to resume outside the lock,
     /// or nil when it had already ended. Every ending must wake `finishWaiters`, since no later one will.
     mutating func end(_ failure: UpstreamError?) -> (
-      waiter: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>?,
-      finishWaiters: [CheckedContinuation<Void, Never>]
+      waiter: UnsafeContinuation<Result<[UInt8]?, UpstreamError>, Never>?,
+      finishWaiters: [UnsafeContinuation<Void, Never>]
     )? {
       guard !finished else { return nil }
       finished = true
@@ -251,8 +253,8 @@ public final class UpstreamBody: Sendable {
   func push(_ chunk: [UInt8]) {
     guard !chunk.isEmpty else { return }
     var pause = false
-    var overflow: [CheckedContinuation<Void, Never>]?
-    let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
+    var overflow: [UnsafeContinuation<Void, Never>]?
+    let waiter = state.withLock { state -> UnsafeContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
       // Bytes that arrive after the end (a cancelled task's last callbacks) have no reader.
       guard !state.finished else { return nil }
       state.lastActivity = .now
@@ -305,7 +307,7 @@ public final class UpstreamBody: Sendable {
 
   /// Returns once the producer has ended the body (for tests that must not race the producer).
   func waitUntilFinished() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
       let finished = state.withLock { state -> Bool in
         if state.finished { return true }
         state.finishWaiters.append(continuation)
@@ -365,7 +367,7 @@ public final class UpstreamBody: Sendable {
 
   private func waitForChunk() async -> Result<[UInt8]?, UpstreamError> {
     await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>) in
+      await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<[UInt8]?, UpstreamError>, Never>) in
         let parked = state.withLock { state -> Bool in
           if !state.chunks.isEmpty || state.finished || Task.isCancelled { return false }
           state.waiter = continuation
@@ -374,7 +376,7 @@ public final class UpstreamBody: Sendable {
         if !parked { continuation.resume(returning: take() ?? .failure(.cancelled)) }
       }
     } onCancel: {
-      let waiter = state.withLock { state -> CheckedContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
+      let waiter = state.withLock { state -> UnsafeContinuation<Result<[UInt8]?, UpstreamError>, Never>? in
         let waiter = state.waiter
         state.waiter = nil
         return waiter
@@ -454,11 +456,11 @@ struct UpstreamDeadlines: Sendable {
 final class HeadLatch: Sendable {
   typealias Outcome = Result<UpstreamResponseHead, UpstreamError>
 
-  private let state = Mutex<(value: Outcome?, waiter: CheckedContinuation<Outcome, Never>?)>((nil, nil))
+  private let state = Mutex<(value: Outcome?, waiter: UnsafeContinuation<Outcome, Never>?)>((nil, nil))
 
   /// Sets the outcome once; later calls are ignored.
   func resolve(_ value: Outcome) {
-    let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+    let waiter = state.withLock { state -> UnsafeContinuation<Outcome, Never>? in
       guard state.value == nil else { return nil }
       state.value = value
       let waiter = state.waiter
@@ -471,7 +473,7 @@ final class HeadLatch: Sendable {
   /// The outcome; a cancelled waiter gets `.cancelled`.
   func wait() async -> Outcome {
     await withTaskCancellationHandler {
-      await withCheckedContinuation { continuation in
+      await withUnsafeContinuation { continuation in
         let ready = state.withLock { state -> Outcome? in
           if let value = state.value { return value }
           state.waiter = continuation
