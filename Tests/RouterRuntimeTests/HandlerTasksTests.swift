@@ -91,6 +91,31 @@ import Testing
     await reactor.stop()
   }
 
+  @Test func shrinkingEndsTheOldestParkedTasks() async throws {
+    let reactor = try await Self.reactor()
+    let release = UpstreamEvent()
+    let probes = [JobProbe(), JobProbe(), JobProbe()]
+    for probe in probes { _ = await Self.run(on: reactor, probe.job { await release.wait() }) }
+    for probe in probes { await probe.started.wait() }
+    release.fire()
+    for probe in probes { _ = await probe.sawCancel() }
+    #expect(await Self.counts(reactor) == (3, 3))
+    let tasks = await reactor.perform { reactor.handlerTasks }
+    await reactor.perform { tasks.shrink(keeping: 1) }
+    #expect(await Self.counts(reactor).parked == 1)
+    // The two resumed tasks end in the loop's next turn (the suite's time limit bounds this wait).
+    while tasks.tasksRunning.load(ordering: .relaxed) > 1 { await Task.yield() }
+    // The one kept still serves; a second job at the same time needs a new task.
+    let second = UpstreamEvent()
+    let both = [JobProbe(), JobProbe()]
+    for probe in both { _ = await Self.run(on: reactor, probe.job { await second.wait() }) }
+    for probe in both { await probe.started.wait() }
+    second.fire()
+    for probe in both { _ = await probe.sawCancel() }
+    #expect(await Self.counts(reactor) == (4, 2))
+    await reactor.stop()
+  }
+
   @Test func stoppingTheReactorEndsItsParkedTasks() async throws {
     let reactor = try await Self.reactor()
     for _ in 0..<2 {

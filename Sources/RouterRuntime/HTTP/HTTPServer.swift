@@ -105,8 +105,15 @@ final class ServerState: Sendable {
       let peak = connectionsHighWater.load(ordering: .relaxed)
       if MemoryTrimPolicy.shouldTrim(openNow: open, peakSinceLastTrim: peak) {
         connectionsHighWater.store(open, ordering: .relaxed)
-        // Off the loop: trimming a large heap walks every free chunk.
-        DispatchQueue.global(qos: .utility).async { _ = Posix.returnFreeMemory() }
+        // Parked handler tasks beyond a few end, freeing the frames they kept from the burst.
+        for worker in workers {
+          worker.reactor.execute { worker.reactor.handlerTasks.shrink(keeping: MemoryTrimPolicy.parkedTasksKept) }
+        }
+        // A moment later, once those tasks have ended on their loops; off the loop, as trimming a large heap
+        // walks every free chunk.
+        _ = reactor.schedule(at: .now.advanced(by: MemoryTrimPolicy.trimDelay)) {
+          DispatchQueue.global(qos: .utility).async { _ = Posix.returnFreeMemory() }
+        }
       }
       scheduleMemoryCheck(on: reactor)
     }
@@ -617,6 +624,10 @@ enum MemoryTrimPolicy {
   static let interval: Duration = .seconds(5)
   /// Peaks below this many connections never trim: their memory is small.
   static let minimumPeak = 64
+  /// Parked handler tasks each loop keeps through a trim (each holds the frames of its deepest request).
+  static let parkedTasksKept = 16
+  /// From ending the surplus parked tasks to giving memory back: they end in their loops' next turn.
+  static let trimDelay: Duration = .milliseconds(100)
 
   static func shouldTrim(openNow: Int, peakSinceLastTrim: Int) -> Bool {
     peakSinceLastTrim >= minimumPeak && openNow <= peakSinceLastTrim / 2

@@ -80,16 +80,25 @@ final class HandlerTasks: @unchecked Sendable {
     worker.task?.cancel()
   }
 
-  /// The reactor stops: parked tasks end, and busy ones end after their jobs.
-  func stop() {
-    stopped = true
-    let parked = idle
-    idle = []
-    for worker in parked {
+  /// Ends parked tasks beyond the `keeping` most recently parked, giving back the frames they kept (after a
+  /// burst: see `MemoryTrimPolicy`). They end in the loop's next turn.
+  func shrink(keeping: Int) {
+    let surplus = idle.count - max(0, keeping)
+    guard surplus > 0 else { return }
+    // The oldest parked first: the most recent are the likeliest to be taken next.
+    let ending = idle.prefix(surplus)
+    idle.removeFirst(surplus)
+    for worker in ending {
       let continuation = worker.parked
       worker.parked = nil
       continuation?.resume(returning: nil)
     }
+  }
+
+  /// The reactor stops: parked tasks end, and busy ones end after their jobs.
+  func stop() {
+    stopped = true
+    shrink(keeping: 0)
   }
 
   /// Waits for the next job, or returns nil when the task should end: it was cancelled, enough are parked,
