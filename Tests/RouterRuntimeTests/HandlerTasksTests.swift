@@ -116,6 +116,25 @@ import Testing
     await reactor.stop()
   }
 
+  @Test func aParkedTaskKeepsNothingOfTheJobsItRan() async throws {
+    let reactor = try await Self.reactor()
+    // The first job (the one a task is made for) and a later one: a request, its responder and its
+    // connection must not live on in a parked task until its next job.
+    for _ in 0..<2 {
+      let kept = WeakReference()
+      let probe = JobProbe()
+      do {
+        let request = Canary()
+        kept.value = request
+        _ = await Self.run(on: reactor, probe.job { _ = request })
+      }
+      _ = await probe.sawCancel()
+      #expect(await Self.counts(reactor).parked == 1)
+      #expect(kept.value == nil)
+    }
+    await reactor.stop()
+  }
+
   @Test func stoppingTheReactorEndsItsParkedTasks() async throws {
     let reactor = try await Self.reactor()
     for _ in 0..<2 {
@@ -163,4 +182,12 @@ final class JobProbe: Sendable {
     await done.wait()
     return cancelled.withLock { $0 }
   }
+}
+
+/// Something a job holds, to see whether it outlives the job.
+final class Canary: Sendable {}
+
+/// A weak reference a test reads after the fact.
+final class WeakReference: @unchecked Sendable {
+  weak var value: Canary?
 }

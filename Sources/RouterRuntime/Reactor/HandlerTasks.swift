@@ -19,8 +19,12 @@ final class HandlerTasks: @unchecked Sendable {
     fileprivate var task: Task<Void, Never>?
     /// Counts the jobs this task has taken: a ticket for an earlier job no longer reaches it.
     fileprivate var jobNumber: UInt64 = 0
-    /// Set while the task is parked, waiting for a job.
-    fileprivate var parked: UnsafeContinuation<Job?, Never>?
+    /// Set while the task is parked, waiting for a job: resumed with true when one was handed over.
+    fileprivate var parked: UnsafeContinuation<Bool, Never>?
+    /// The job handed over and not yet taken. The task takes it from here rather than holding it in a
+    /// variable or its closure, which would keep the job (its request, responder and connection) alive
+    /// while the task is parked.
+    fileprivate var handedOver: Job?
   }
 
   /// Names one job on its task: what `cancel` takes.
@@ -53,23 +57,30 @@ final class HandlerTasks: @unchecked Sendable {
     if let worker = idle.popLast(), let parked = worker.parked {
       worker.parked = nil
       worker.jobNumber &+= 1
-      parked.resume(returning: job)
+      worker.handedOver = job
+      parked.resume(returning: true)
       return Ticket(worker: worker, jobNumber: worker.jobNumber)
     }
     let worker = Worker()
     worker.jobNumber = 1
+    worker.handedOver = job
     tasksStarted += 1
     tasksRunning.add(1, ordering: .relaxed)
     worker.task = Task(executorPreference: reactor) { [self] in
-      var next: Job? = job
-      while let current = next {
-        await current()
-        next = await park(worker)
-      }
+      repeat {
+        await Self.runHandedOver(worker)
+      } while await park(worker)
       worker.task = nil
       tasksRunning.subtract(1, ordering: .relaxed)
     }
     return Ticket(worker: worker, jobNumber: 1)
+  }
+
+  /// Takes the worker's job and runs it; the job is released when this returns, before the task parks.
+  private static func runHandedOver(_ worker: Worker) async {
+    guard let job = worker.handedOver else { return }
+    worker.handedOver = nil
+    await job()
   }
 
   /// Cancels the ticket's job if its task still runs it; a finished job's task is left alone, as it may
@@ -91,7 +102,7 @@ final class HandlerTasks: @unchecked Sendable {
     for worker in ending {
       let continuation = worker.parked
       worker.parked = nil
-      continuation?.resume(returning: nil)
+      continuation?.resume(returning: false)
     }
   }
 
@@ -101,11 +112,11 @@ final class HandlerTasks: @unchecked Sendable {
     shrink(keeping: 0)
   }
 
-  /// Waits for the next job, or returns nil when the task should end: it was cancelled, enough are parked,
-  /// or the reactor is stopping. After a stop this may run off the loop (the task outlived it): it then
-  /// only reads `stopped`, which nothing writes again.
-  private func park(_ worker: Worker) async -> Job? {
-    if stopped || Task.isCancelled || idle.count >= maxParked { return nil }
+  /// Waits until a job is handed over (true), or returns false when the task should end: it was cancelled,
+  /// enough are parked, or the reactor is stopping. After a stop this may run off the loop (the task
+  /// outlived it): it then only reads `stopped`, which nothing writes again.
+  private func park(_ worker: Worker) async -> Bool {
+    if stopped || Task.isCancelled || idle.count >= maxParked { return false }
     return await withUnsafeContinuation { continuation in
       worker.parked = continuation
       idle.append(worker)
