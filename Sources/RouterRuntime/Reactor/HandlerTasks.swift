@@ -8,8 +8,8 @@ import Synchronization
 /// from the requests before. Parked tasks are bounded (`maxParked`); a busy loop makes more and lets the
 /// surplus end.
 ///
-/// Loop-thread state: `run`, `cancel` and `stop` are called on the reactor's thread, and the tasks prefer
-/// that reactor, so their code between jobs runs there too.
+/// Loop-thread state: `run`, `cancel`, `shrink` and `stop` are called on the reactor's thread, and the
+/// tasks prefer that reactor, so their code between jobs runs there too.
 final class HandlerTasks: @unchecked Sendable {
   /// A handler: what one request runs.
   typealias Job = @Sendable () async -> Void
