@@ -41,8 +41,6 @@ public enum Posix {
     }
   }
 
-  /// Blocks `signals` in the calling thread and in every thread it starts afterwards, so that they stay
-  /// pending until ``waitForSignal(_:)`` takes one: a signal that arrives early is never lost or fatal.
   /// Nanoseconds on the clock `ContinuousClock` reads on Linux (`CLOCK_BOOTTIME`: monotonic, and it
   /// counts time suspended). Never fails for this clock id; a zero reading would only make deadlines early.
   static func continuousNanoseconds() -> Int64 {
@@ -51,6 +49,8 @@ public enum Posix {
     return Int64(time.tv_sec) &* 1_000_000_000 &+ Int64(time.tv_nsec)
   }
 
+  /// Blocks `signals` in the calling thread and in every thread it starts afterwards, so that they stay
+  /// pending until ``waitForSignal(_:)`` takes one: a signal that arrives early is never lost or fatal.
   public static func blockSignals(_ signals: [Int32]) {
     var set = signalSet(signals)
     pthread_sigmask(SIG_BLOCK, &set, nil)
