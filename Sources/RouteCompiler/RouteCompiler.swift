@@ -130,10 +130,16 @@ struct Compilation {
     for (index, client) in clients.enumerated() {
       for hash in client.keyHashes { clientByKeyHash[hash] = index }
     }
+    var matchedHeaderNames: [String] = []
+    for route in routes {
+      for header in route.match.headers where !matchedHeaderNames.contains(header.name) {
+        matchedHeaderNames.append(header.name)
+      }
+    }
     return RouteTable(
       backends: backends, clients: clients, routes: routes, server: settings,
       index: RouteIndex(routes: routes, clientCount: clients.count), clientByKeyHash: clientByKeyHash,
-      backendIndex: backendIndex, clientIndex: clientIndex)
+      backendIndex: backendIndex, clientIndex: clientIndex, matchedHeaderNames: matchedHeaderNames)
   }
 
   // MARK: server

@@ -16,7 +16,7 @@ public struct RequestFacts: Sendable {
   public var tools: Bool
   /// Whether it carries images.
   public var images: Bool
-  /// Request headers with lowercase names.
+  /// Request headers with lowercase names (a server passes only those its table's routes match on).
   public var headers: [(name: String, value: String)]
   /// The API the client speaks.
   public var front: Front

@@ -378,6 +378,9 @@ public struct RouteTable: Sendable {
   public let backendIndex: [String: Int]
   /// Client name → index.
   public let clientIndex: [String: Int]
+  /// The (lowercase) header names some route matches on, each once: all the runtime needs to know of a
+  /// request's headers to decide its route.
+  public let matchedHeaderNames: [String]
 
   /// The client a presented key belongs to, if any.
   public func client(forKey key: String) -> Int? {

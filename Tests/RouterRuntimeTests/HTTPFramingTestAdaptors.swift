@@ -14,7 +14,12 @@ extension HTTPFraming {
   /// A field line `name ":" OWS value OWS` that is the whole of `line`, as its name and value.
   static func fieldLine(_ line: ArraySlice<UInt8>) -> Result<(name: String, value: String), HTTPFramingViolation> {
     line.withUnsafeBufferPointer { bytes in
-      fieldSpan(line: bytes).map { span in (string(bytes, span.name), string(bytes, span.value)) }
+      fieldSpan(line: bytes).map { span in
+        (
+          String(decoding: UnsafeBufferPointer(rebasing: bytes[span.name]), as: UTF8.self),
+          String(decoding: UnsafeBufferPointer(rebasing: bytes[span.value]), as: UTF8.self)
+        )
+      }
     }
   }
 

@@ -27,7 +27,7 @@ import Testing
     let answer = machine.received(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), now: start)
     #expect(
       answer == [
-        .deliverHead(status: 200, headers: [.init(name: "Content-Length", value: "2")]),
+        .deliverHead(status: 200, headers: UpstreamHeaders([("Content-Length", "2")])),
         .deadline(start.advanced(by: .seconds(5))), .deliverBody(bytes("ok")), .finishBody, .release,
         .interest(read: true, write: false),
       ])

@@ -38,7 +38,7 @@ extension Exchange {
     }
     if let index = authentication.clientIndex { log(.client(table.clients[index].name)) }
     let client = authentication.clientIndex
-    let headers = request.headers.lowercasedPairs
+    let headers = request.headers.firstValues(of: table.matchedHeaderNames)
     switch call.method {
     case .listModels:
       log(.call(method: call.method.rawValue, model: ""))
@@ -105,7 +105,7 @@ extension Exchange {
       client: authentication.clientIndex, key: key, model: model,
       endpoint: embeddings ? .embed : stream ? .stream : .generate,
       stream: stream, tools: !(body["tools"]?.arrayValue?.isEmpty ?? true), images: Self.carriesImages(body),
-      headers: request.headers.lowercasedPairs, front: .openai)
+      headers: request.headers.firstValues(of: table.matchedHeaderNames), front: .openai)
     log(.features(facts))
     switch table.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):

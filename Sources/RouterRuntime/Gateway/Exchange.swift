@@ -129,7 +129,8 @@ struct Exchange {
     let client = authentication.clientIndex
     switch call.method {
     case .listModels:
-      let caller = RequestFacts(client: client, key: key, model: "", headers: request.headers.lowercasedPairs)
+      let caller = RequestFacts(
+        client: client, key: key, model: "", headers: request.headers.firstValues(of: table.matchedHeaderNames))
       let models = ModelCatalog.models(for: caller, table: table)
       let pageSize = QueryString.value("pageSize", in: request.query).flatMap { Int($0) }
       await respond(
@@ -138,7 +139,8 @@ struct Exchange {
           models, pageSize: pageSize, pageToken: QueryString.value("pageToken", in: request.query)))
       return
     case .getModel:
-      let caller = RequestFacts(client: client, key: key, model: call.model, headers: request.headers.lowercasedPairs)
+      let caller = RequestFacts(
+        client: client, key: key, model: call.model, headers: request.headers.firstValues(of: table.matchedHeaderNames))
       if let model = ModelCatalog.model(call.model, for: caller, table: table) {
         await respond(200, json: ModelCatalog.modelJSON(model))
       } else {
@@ -163,7 +165,7 @@ struct Exchange {
     let facts = RequestFacts(
       client: client, key: key, model: call.model, endpoint: call.endpoint, stream: stream,
       tools: RequestFeatures.declaresTools(body), images: RequestFeatures.carriesImages(body),
-      headers: request.headers.lowercasedPairs)
+      headers: request.headers.firstValues(of: table.matchedHeaderNames))
     log(.features(facts))
     switch table.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):

@@ -199,15 +199,9 @@ enum HTTPFraming {
     }
   }
 
-  /// The bytes at `range` as a String (invalid UTF-8 repaired).
-  static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
-    String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-  }
-
   static let colon = UInt8(ascii: ":")
 
-  /// What the field lines of a head say, read in one pass: every field (name and value built once each),
-  /// and the fields that frame the message, as they went by.
+  /// What the field lines of a head say, read in one pass: the fields that frame the message, as they went by.
   struct HeadFields {
     var contentLength = ContentLengthValues()
     var transferEncoding = TransferCodings()
@@ -244,7 +238,7 @@ enum HTTPFraming {
   /// More than `maxFields` lines fail as `tooMany` even when a line before the limit is malformed.
   static func readFields(
     _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, maxFields: Int,
-    _ add: (_ name: String, _ value: String) -> Void
+    _ add: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void
   ) -> Result<HeadFields, FieldsFailure> {
     var fields = HeadFields()
     var index = start
@@ -263,7 +257,7 @@ enum HTTPFraming {
         return .failure(count > maxFields ? .tooMany : .violation(violation))
       case .success(let span):
         fields.note(bytes, name: span.name, value: span.value)
-        add(string(bytes, span.name), string(bytes, span.value))
+        add(UnsafeBufferPointer(rebasing: bytes[span.name]), UnsafeBufferPointer(rebasing: bytes[span.value]))
         index = span.end + 2
       }
     }

@@ -333,14 +333,12 @@ public struct HTTPRequestParser: Sendable {
     }
     let method = String(decoding: methodBytes, as: UTF8.self)
     let target = String(decoding: targetBytes, as: UTF8.self)
-    var pairs: [(name: String, value: String)] = []
-    pairs.reserveCapacity(max(0, min(maxHeaders, 16)))
+    // One allocation each for a typical head's bytes and fields, rather than one per doubling.
+    var headers = HeaderFieldBytes(reservingBytes: end - lineEnd, fields: min(maxHeaders, 16))
     let fields: HTTPFraming.HeadFields
     switch HTTPFraming.readFields(
       bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders,
-      {
-        pairs.append(($0, $1))
-      })
+      { headers.append(name: $0, value: $1) })
     {
     case .failure(.tooMany):
       return .failure(HTTPParseError(status: 431, message: "more than \(maxHeaders) header fields"))
@@ -370,7 +368,7 @@ public struct HTTPRequestParser: Sendable {
       framing = length.map { .length($0) } ?? .none
     }
     let request = HTTPRequest(
-      method: method, target: target, version: version, headers: HTTPHeaders(pairs), keepAlive: keepAlive)
+      method: method, target: target, version: version, headers: HTTPHeaders(fields: headers), keepAlive: keepAlive)
     return .success((request, framing, fields.expectContinue))
   }
 }

@@ -4,7 +4,7 @@
 public struct HTTPResponseParser: Sendable {
   /// What bytes completed: the head (after any 1xx heads), a piece of the body, its end, or why it failed.
   public enum Event: Sendable, Equatable {
-    case head(status: Int, headers: [UpstreamRequest.Header], keepAlive: Bool)
+    case head(status: Int, headers: UpstreamHeaders, keepAlive: Bool)
     case body([UInt8])
     case end
     case error(String)
@@ -241,7 +241,7 @@ public struct HTTPResponseParser: Sendable {
   /// A parsed response head.
   struct Head: Equatable {
     var status: Int
-    var headers: [UpstreamRequest.Header]
+    var headers: UpstreamHeaders
     var keepAlive: Bool
     var framing: BodyFraming
   }
@@ -270,15 +270,12 @@ public struct HTTPResponseParser: Sendable {
     else { return .failure(.malformed("malformed status line")) }
     let status = code.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
     guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
-    var headers: [UpstreamRequest.Header] = []
-    // One allocation for a typical head rather than one per doubling.
-    headers.reserveCapacity(16)
+    // One allocation each for a typical head's bytes and fields, rather than one per doubling.
+    var headers = HeaderFieldBytes(reservingBytes: end - lineEnd, fields: 16)
     let fields: HTTPFraming.HeadFields
     switch HTTPFraming.readFields(
       bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: .max,
-      {
-        headers.append(.init(name: $0, value: $1))
-      })
+      { headers.append(name: $0, value: $1) })
     {
     case .failure(.tooMany): return .failure(.malformed("too many header fields"))
     case .failure(.violation(let violation)): return .failure(violation)
@@ -312,6 +309,7 @@ public struct HTTPResponseParser: Sendable {
       close = true
       framing = .untilClose
     }
-    return .success(Head(status: status, headers: headers, keepAlive: !close, framing: framing))
+    return .success(
+      Head(status: status, headers: UpstreamHeaders(fields: headers), keepAlive: !close, framing: framing))
   }
 }

@@ -1,29 +1,40 @@
-/// Request or response headers: ordered name/value pairs, looked up case-insensitively.
+/// Request headers: ordered name/value pairs, looked up case-insensitively. Kept as the bytes they came in
+/// (``HeaderFieldBytes``): a name or value becomes a `String` when it is read.
 public struct HTTPHeaders: Sendable, Sequence {
+  private(set) var fields: HeaderFieldBytes
+
   /// The pairs as received (names as sent).
-  public private(set) var pairs: [(name: String, value: String)] = []
+  public var pairs: [(name: String, value: String)] {
+    (0..<fields.count).map { (fields.name(at: $0), fields.value(at: $0)) }
+  }
 
   /// Creates headers from pairs.
-  public init(_ pairs: [(name: String, value: String)] = []) { self.pairs = pairs }
+  public init(_ pairs: [(name: String, value: String)] = []) {
+    fields = HeaderFieldBytes()
+    for pair in pairs { fields.append(name: pair.name, value: pair.value) }
+  }
+
+  /// Headers a parser read.
+  init(fields: HeaderFieldBytes) { self.fields = fields }
 
   /// Appends one header.
-  public mutating func append(name: String, value: String) { pairs.append((name, value)) }
+  public mutating func append(name: String, value: String) { fields.append(name: name, value: value) }
 
   /// The first value of `name` (any case).
   public subscript(name: String) -> String? {
-    for pair in pairs where FieldName.equal(pair.name, name) {
-      return pair.value
-    }
-    return nil
+    fields.firstIndex(named: name).map(fields.value(at:))
   }
 
   /// Every value of `name` (any case).
   public func values(for name: String) -> [String] {
-    pairs.filter { FieldName.equal($0.name, name) }.map(\.value)
+    fields.indices(named: name).map(fields.value(at:))
   }
 
-  /// The pairs with lowercase names.
-  public var lowercasedPairs: [(name: String, value: String)] { pairs.map { ($0.name.lowercased(), $0.value) } }
+  /// For each of `names` (lowercase) that is present, the name and its first value, in `names`' order: what a
+  /// route table that matches on those headers needs to know of a request, without the other fields.
+  public func firstValues(of names: [String]) -> [(name: String, value: String)] {
+    names.compactMap { name in self[name].map { (name, $0) } }
+  }
 
   public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { pairs.makeIterator() }
 }

@@ -362,8 +362,7 @@ final class UpstreamConnection: ReactorSource {
     for action in actions {
       switch action {
       case .deliverHead(let status, let headers):
-        exchange?.head.resolve(
-          .success(UpstreamResponseHead(status: status, headers: UpstreamHeaders(headers.map { ($0.name, $0.value) }))))
+        exchange?.head.resolve(.success(UpstreamResponseHead(status: status, headers: headers)))
       case .deliverBody(let bytes):
         exchange?.body.push(bytes)
       case .finishBody:

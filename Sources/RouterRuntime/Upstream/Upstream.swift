@@ -139,17 +139,28 @@ public enum UpstreamError: Error, Sendable, Equatable {
   }
 }
 
-/// Response headers, looked up case-insensitively.
-public struct UpstreamHeaders: Sendable {
+/// Response headers, looked up case-insensitively; kept as bytes like a request's (``HeaderFieldBytes``).
+public struct UpstreamHeaders: Sendable, Equatable {
+  private let fields: HeaderFieldBytes
+
   /// The pairs as received.
-  public let pairs: [UpstreamRequest.Header]
+  public var pairs: [UpstreamRequest.Header] {
+    (0..<fields.count).map { .init(name: fields.name(at: $0), value: fields.value(at: $0)) }
+  }
 
   /// Creates headers.
-  public init(_ pairs: [(String, String)]) { self.pairs = pairs.map { .init(name: $0.0, value: $0.1) } }
+  public init(_ pairs: [(String, String)]) {
+    var fields = HeaderFieldBytes()
+    for (name, value) in pairs { fields.append(name: name, value: value) }
+    self.fields = fields
+  }
+
+  /// Headers a parser read.
+  init(fields: HeaderFieldBytes) { self.fields = fields }
 
   /// The first value of `name`, any case.
   public subscript(name: String) -> String? {
-    pairs.first { FieldName.equal($0.name, name) }?.value
+    fields.firstIndex(named: name).map(fields.value(at:))
   }
 }
 

@@ -11,7 +11,7 @@ struct UpstreamConnectionMachine {
   /// What the shell must do, in order.
   enum Action: Equatable {
     /// The answer's head arrived.
-    case deliverHead(status: Int, headers: [UpstreamRequest.Header])
+    case deliverHead(status: Int, headers: UpstreamHeaders)
     /// Body bytes arrived.
     case deliverBody([UInt8])
     /// The body ended cleanly.
