@@ -404,4 +404,28 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     #expect(outputs.map { String(decoding: GeminiSSEWriter.event($0), as: UTF8.self) } == [expected])
     #expect(outputs.map { String(decoding: GeminiSSEWriter.event($0.event), as: UTF8.self) } == [expected])
   }
+
+  @Test func usageCountsAreWrittenAsTheirTreeIsSerialised() throws {
+    let usages = [
+      #"{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}"#,
+      #"{"prompt_tokens":10,"completion_tokens":7,"completion_tokens_details":{"reasoning_tokens":3},"prompt_tokens_details":{"cached_tokens":4}}"#,
+      #"{"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":9}}"#,
+      #"{"total_tokens":9223372036854775807,"prompt_tokens":-1}"#,
+      #"{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}"#,
+    ]
+    for usage in usages {
+      let counts = try #require(GeminiUsageCounts(openAI: try JSONParser.parse(usage)))
+      var out: [UInt8] = []
+      counts.write(into: &out)
+      #expect(String(decoding: out, as: UTF8.self) == counts.json.serialized(), "\(usage)")
+    }
+    #expect(GeminiUsageCounts(openAI: try JSONParser.parse(#"{"cached":1}"#)) == nil)
+    #expect(GeminiUsageCounts(openAI: .int(3)) == nil)
+    #expect(GeminiUsageCounts(openAI: nil) == nil)
+    let detailed = try #require(GeminiUsageCounts(openAI: try JSONParser.parse(usages[1])))
+    #expect(
+      detailed.json.serialized()
+        == #"{"promptTokenCount":10,"candidatesTokenCount":4,"totalTokenCount":17,"cachedContentTokenCount":4,"thoughtsTokenCount":3}"#
+    )
+  }
 }

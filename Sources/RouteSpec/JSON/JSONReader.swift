@@ -106,6 +106,16 @@ public struct JSONReader {
     return try cursor.parseString()
   }
 
+  /// Reads the value at the reader: its text when it is a string, else nil (what `readValue().stringValue`
+  /// gives, without a tree for a string).
+  public mutating func readStringValue() throws(JSONParseError) -> String? {
+    guard cursor.current == UInt8(ascii: "\"") else {
+      try skipValue()
+      return nil
+    }
+    return try cursor.parseString()
+  }
+
   /// Reads and drops the value at the reader, validating it exactly as the parser would.
   public mutating func skipValue() throws(JSONParseError) {
     _ = try cursor.parseValue(depth: depth)

@@ -99,7 +99,7 @@ struct OpenAIStreamChunk: Sendable, Equatable {
         choice.index = try reader.readValue().clampedInteger(in: OpenAIToGemini.candidateIndexRange)
       case "finish_reason":
         try seen.first(1, in: reader)
-        choice.finishReason = try reader.readValue().stringValue
+        choice.finishReason = try reader.readStringValue()
       case "delta":
         try seen.first(2, in: reader)
         try readDelta(&reader, into: &choice, includeThoughts: includeThoughts)

@@ -187,28 +187,7 @@ public enum OpenAIToGemini {
   public static let tokenCountRange: ClosedRange<Int64> = 0...Int64(Int32.max)
 
   /// OpenAI `usage` → Gemini `usageMetadata` (protocols.md §7.4); nil when absent (never invent zeros).
-  ///
-  /// Counts are clamped to ``tokenCountRange`` and summed without overflow: a backend may send anything.
-  public static func usageMetadata(_ usage: JSONValue?) -> JSONValue? {
-    guard let usage, case .object = usage else { return nil }
-    func count(_ value: JSONValue?) -> Int64? { value?.clampedInteger(in: tokenCountRange) }
-    let prompt = count(usage["prompt_tokens"])
-    let completion = count(usage["completion_tokens"])
-    let reasoning = count(usage["completion_tokens_details"]?["reasoning_tokens"]) ?? 0
-    let cached = count(usage["prompt_tokens_details"]?["cached_tokens"]) ?? 0
-    let total =
-      count(usage["total_tokens"])
-      ?? prompt.map { BoundedInteger.sum($0, completion ?? 0, in: tokenCountRange) }
-    guard prompt != nil || completion != nil || total != nil else { return nil }
-    var members: [JSONMember] = []
-    members.reserveCapacity(5)
-    if let prompt { members.append(JSONMember("promptTokenCount", .int(prompt))) }
-    if let completion { members.append(JSONMember("candidatesTokenCount", .int(max(0, completion - reasoning)))) }
-    if let total { members.append(JSONMember("totalTokenCount", .int(total))) }
-    if cached > 0 { members.append(JSONMember("cachedContentTokenCount", .int(cached))) }
-    if reasoning > 0 { members.append(JSONMember("thoughtsTokenCount", .int(reasoning))) }
-    return .object(members)
-  }
+  public static func usageMetadata(_ usage: JSONValue?) -> JSONValue? { GeminiUsageCounts(openAI: usage)?.json }
 
   /// `choices[i].logprobs.content` → `logprobsResult` + `avgLogprobs` members.
   static func logprobsResult(_ logprobs: JSONValue?) -> [JSONMember]? {
@@ -272,5 +251,70 @@ struct ToolCallSlot: Sendable, Equatable {
         ]))
     }
     return (parts, nil)
+  }
+}
+
+/// The counts of Gemini's `usageMetadata` for an OpenAI `usage` (protocols.md §7.4): the one mapping, which
+/// the tree's way takes as a tree (``json``) and a plain answer writes straight to the client (``write(into:)``).
+///
+/// Counts are clamped to ``OpenAIToGemini/tokenCountRange`` and summed without overflow: a backend may send
+/// anything.
+struct GeminiUsageCounts: Equatable {
+  var promptTokenCount: Int64?
+  /// Completion tokens less reasoning tokens, at least 0.
+  var candidatesTokenCount: Int64?
+  var totalTokenCount: Int64?
+  /// A member only when above 0.
+  var cachedContentTokenCount: Int64
+  /// A member only when above 0.
+  var thoughtsTokenCount: Int64
+
+  /// The counts of `usage`; nil when it is not an object or has none of the three counts.
+  init?(openAI usage: JSONValue?) {
+    guard let usage, case .object = usage else { return nil }
+    let range = OpenAIToGemini.tokenCountRange
+    func count(_ value: JSONValue?) -> Int64? { value?.clampedInteger(in: range) }
+    let prompt = count(usage["prompt_tokens"])
+    let completion = count(usage["completion_tokens"])
+    let reasoning = count(usage["completion_tokens_details"]?["reasoning_tokens"]) ?? 0
+    let total = count(usage["total_tokens"]) ?? prompt.map { BoundedInteger.sum($0, completion ?? 0, in: range) }
+    guard prompt != nil || completion != nil || total != nil else { return nil }
+    promptTokenCount = prompt
+    candidatesTokenCount = completion.map { max(0, $0 - reasoning) }
+    totalTokenCount = total
+    cachedContentTokenCount = count(usage["prompt_tokens_details"]?["cached_tokens"]) ?? 0
+    thoughtsTokenCount = reasoning
+  }
+
+  /// Calls `body` with each member present, in `usageMetadata`'s order.
+  private func forEachMember(_ body: (_ name: StaticString, _ count: Int64) -> Void) {
+    if let promptTokenCount { body("promptTokenCount", promptTokenCount) }
+    if let candidatesTokenCount { body("candidatesTokenCount", candidatesTokenCount) }
+    if let totalTokenCount { body("totalTokenCount", totalTokenCount) }
+    if cachedContentTokenCount > 0 { body("cachedContentTokenCount", cachedContentTokenCount) }
+    if thoughtsTokenCount > 0 { body("thoughtsTokenCount", thoughtsTokenCount) }
+  }
+
+  /// `usageMetadata` as a tree.
+  var json: JSONValue {
+    var members: [JSONMember] = []
+    members.reserveCapacity(5)
+    forEachMember { members.append(JSONMember($0.description, .int($1))) }
+    return .object(members)
+  }
+
+  /// `usageMetadata` as compact JSON: the bytes `JSONWriter` writes for ``json``.
+  func write(into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "{"))
+    var first = true
+    forEachMember { name, count in
+      if !first { out.append(UInt8(ascii: ",")) }
+      first = false
+      out.append(UInt8(ascii: "\""))
+      out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+      out.append(contentsOf: #"":"#.utf8)
+      JSONWriter.writeInteger(count, into: &out)
+    }
+    out.append(UInt8(ascii: "}"))
   }
 }

@@ -17,8 +17,8 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
 
   /// In the backend's order; ``translated(options:)`` sorts them by index.
   var candidates: [Candidate] = []
-  /// The backend's `usage` member, as sent.
-  var usage: JSONValue?
+  /// The counts of the backend's `usage` member.
+  var usage: GeminiUsageCounts?
   /// The backend's `model` and `id` when they are strings.
   var model: String?
   var id: String?
@@ -52,7 +52,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
           index: choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position),
           text: text, finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)))
     }
-    usage = response["usage"]
+    usage = GeminiUsageCounts(openAI: response["usage"])
     model = response["model"]?.stringValue
     id = response["id"]?.stringValue
   }
@@ -93,7 +93,8 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
       }
     }
     guard sawChoices else { throw notPlain(reader) }
-    (answer.model, answer.id, answer.usage) = (envelope.model, envelope.id, envelope.usage)
+    (answer.model, answer.id) = (envelope.model, envelope.id)
+    answer.usage = GeminiUsageCounts(openAI: envelope.usage)
     return answer
   }
 
@@ -112,7 +113,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         }
       case "finish_reason":
         try seen.first(1, in: reader)
-        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAI: try reader.readValue().stringValue)
+        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAI: try reader.readStringValue())
       case "logprobs":
         try seen.first(2, in: reader)
         if OpenAIToGemini.logprobsResult(try reader.readValue()) != nil { throw notPlain(reader) }
@@ -145,7 +146,6 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   ) {
     // The same sort as the general path's, on the same order: the same permutation for equal indices.
     let candidates = candidates.sorted { $0.index < $1.index }
-    let usage = OpenAIToGemini.usageMetadata(usage)
     var out: [UInt8] = []
     out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
     out.append(contentsOf: #"{"candidates":["#.utf8)
@@ -164,14 +164,14 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     out.append(UInt8(ascii: "]"))
     if let usage {
       out.append(contentsOf: #","usageMetadata":"#.utf8)
-      JSONWriter.write(usage, into: &out, pretty: false, depth: 0)
+      usage.write(into: &out)
     }
     out.append(contentsOf: #","modelVersion":"#.utf8)
     JSONWriter.writeString(model ?? options.modelVersion, into: &out)
     out.append(contentsOf: #","responseId":"#.utf8)
     JSONWriter.writeString(id ?? options.responseId, into: &out)
     out.append(UInt8(ascii: "}"))
-    return (out, usage, TranslationWarnings())
+    return (out, usage?.json, TranslationWarnings())
   }
 }
 
@@ -209,7 +209,7 @@ struct MessageFields {
         content = try reader.readValue()
       case "refusal":
         try seen.first(1, in: reader)
-        refusal = try reader.readValue().stringValue ?? ""
+        refusal = try reader.readStringValue() ?? ""
       case "tool_calls":
         try seen.first(2, in: reader)
         if reader.next == .array { throw reader.error("tool calls") }
@@ -246,13 +246,13 @@ struct OpenAIEnvelope {
     case "error": throw reader.error("an error")
     case "object":
       try seen.first(0, in: reader)
-      if try reader.readValue().stringValue == "error" { throw reader.error("an error") }
+      if try reader.readStringValue() == "error" { throw reader.error("an error") }
     case "model":
       try seen.first(1, in: reader)
-      model = try reader.readValue().stringValue
+      model = try reader.readStringValue()
     case "id":
       try seen.first(2, in: reader)
-      id = try reader.readValue().stringValue
+      id = try reader.readStringValue()
     case "usage":
       try seen.first(3, in: reader)
       usage = try reader.readValue()
