@@ -40,6 +40,20 @@ import Testing
     #expect(MonotonicInstant(nanoseconds: .max) - Duration.seconds(Int64.min) == MonotonicInstant(nanoseconds: .max))
   }
 
+  @Test func nanosecondsAndSecondsWithoutADuration() {
+    #expect(Self.base.advanced(byNanoseconds: 250) == Self.base.advanced(by: .nanoseconds(250)))
+    #expect(MonotonicInstant(nanoseconds: .max - 1).advanced(byNanoseconds: 5).nanoseconds == .max)
+    #expect(MonotonicInstant(nanoseconds: .min + 1).advanced(byNanoseconds: -5).nanoseconds == .min)
+    #expect(Self.base.seconds(to: Self.base.advanced(by: .milliseconds(250))) == 0.25)
+    #expect(Self.base.seconds(to: Self.base.advanced(by: .seconds(-3))) == -3)
+    #expect(
+      MonotonicInstant(nanoseconds: .min).seconds(to: MonotonicInstant(nanoseconds: .max)) == Double(Int64.max) / 1e9)
+    // Truncated toward zero either way, and clamped at the ends.
+    #expect(MonotonicInstant.nanoseconds(of: .seconds(-1) - .nanoseconds(1) + .seconds(0.0000000004)) == -1_000_000_000)
+    #expect(MonotonicInstant.nanoseconds(of: .seconds(Int64.max)) == .max)
+    #expect(MonotonicInstant.nanoseconds(of: .seconds(Int64.min)) == .min)
+  }
+
   @Test func nowNeverGoesBack() {
     var last = MonotonicInstant.now
     for _ in 0..<1000 {

@@ -181,6 +181,9 @@ import Testing
     let soon = heap.waitMilliseconds(from: start)
     let due = heap.waitMilliseconds(from: start.advanced(by: .seconds(1)))
     #expect(none == -1 && soon == 2 && due == 0)
+    // Exactly on a millisecond it is that millisecond; a nanosecond more is the next one.
+    #expect(heap.waitMilliseconds(from: start.advanced(by: .microseconds(500))) == 1)
+    #expect(heap.waitMilliseconds(from: start.advanced(by: .nanoseconds(499_999))) == 2)
     var far = TimerHeap<Int>()
     _ = far.schedule(at: start.advanced(by: .seconds(100_000_000)), 0)
     let farWait = far.waitMilliseconds(from: start)

@@ -233,8 +233,7 @@ extension RequestRecord {
 
   /// Seconds between two instants.
   static func seconds(from start: MonotonicInstant, to end: MonotonicInstant) -> Double {
-    let elapsed = (end - start).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+    start.seconds(to: end)
   }
 
   /// Takes the token counts a backend reported; nothing when it reported none.

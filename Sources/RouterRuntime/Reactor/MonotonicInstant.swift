@@ -20,6 +20,16 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
     MonotonicInstant(nanoseconds: Self.saturatingAdd(nanoseconds, Self.nanoseconds(of: duration)))
   }
 
+  /// This instant moved by `nanoseconds`, saturating as ``advanced(by:)`` does.
+  public func advanced(byNanoseconds nanoseconds: Int64) -> MonotonicInstant {
+    MonotonicInstant(nanoseconds: Self.saturatingAdd(self.nanoseconds, nanoseconds))
+  }
+
+  /// The seconds from this instant to `other` (negative when `other` is earlier), without a `Duration`.
+  public func seconds(to other: MonotonicInstant) -> Double {
+    Double(Self.saturatingAdd(other.nanoseconds, Self.saturatingNegate(nanoseconds))) / 1e9
+  }
+
   /// The duration from this instant to `other` (negative when `other` is earlier).
   public func duration(to other: MonotonicInstant) -> Duration {
     .nanoseconds(Self.saturatingAdd(other.nanoseconds, Self.saturatingNegate(nanoseconds)))
@@ -41,10 +51,9 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
 
   /// `duration` in whole nanoseconds, saturated to `Int64`'s range.
   static func nanoseconds(of duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-    if overflow { return seconds < 0 ? .min : .max }
-    return saturatingAdd(whole, attoseconds / 1_000_000_000)
+    // One 128-bit division (truncating toward zero), where `components` makes two and more: every deadline
+    // armed goes through here.
+    Int64(clamping: duration.attoseconds / 1_000_000_000)
   }
 
   private static func saturatingAdd(_ lhs: Int64, _ rhs: Int64) -> Int64 {

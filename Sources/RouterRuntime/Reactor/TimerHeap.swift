@@ -74,11 +74,11 @@ struct TimerHeap<Payload> {
   mutating func waitMilliseconds(from now: MonotonicInstant) -> Int32 {
     guard let deadline = nearest() else { return -1 }
     guard deadline > now else { return 0 }
-    let (seconds, attoseconds) = (now.duration(to: deadline)).components
-    let wholeMilliseconds = attoseconds / 1_000_000_000_000_000
-    let roundUp: Int64 = attoseconds % 1_000_000_000_000_000 == 0 ? 0 : 1
-    guard seconds < Int64(Int32.max / 1000) - 1 else { return Int32.max }
-    return Int32(seconds * 1000 + wholeMilliseconds + roundUp)
+    // In nanoseconds, without a `Duration`: this runs before every wait of the loop.
+    let (left, overflow) = deadline.nanoseconds.subtractingReportingOverflow(now.nanoseconds)
+    guard !overflow else { return Int32.max }
+    let (milliseconds, remainder) = left.quotientAndRemainder(dividingBy: 1_000_000)
+    return Int32(clamping: milliseconds + (remainder == 0 ? 0 : 1))
   }
 
   private mutating func dropCancelledTop() {

@@ -427,6 +427,12 @@ struct UpstreamDeadlines: Sendable {
   let idleTimeout: Duration
   let totalTimeout: Duration
   let start: MonotonicInstant
+  // The fixed deadlines, and the idle timeout in nanoseconds, worked out once: a check runs on every read
+  // of the answer, and turning a `Duration` into nanoseconds costs more than the check.
+  private let connectDeadline: MonotonicInstant
+  private let firstByteDeadline: MonotonicInstant
+  private let totalDeadline: MonotonicInstant
+  private let idleNanoseconds: Int64
 
   init(_ request: UpstreamRequest, start: MonotonicInstant) {
     connectTimeout = request.connectTimeout
@@ -434,27 +440,27 @@ struct UpstreamDeadlines: Sendable {
     idleTimeout = request.streamIdleTimeout
     totalTimeout = request.totalTimeout
     self.start = start
+    connectDeadline = start.advanced(by: connectTimeout)
+    firstByteDeadline = start.advanced(by: firstByteTimeout)
+    totalDeadline = start.advanced(by: totalTimeout)
+    idleNanoseconds = MonotonicInstant.nanoseconds(of: idleTimeout)
   }
 
   /// Which deadline has passed at `now` in `stage`, else when to look again.
   func check(_ stage: Stage, now: MonotonicInstant) -> Check {
-    let total = start.advanced(by: totalTimeout)
-    if now >= total { return .expired(.total(totalTimeout)) }
-    var next = total
+    if now >= totalDeadline { return .expired(.total(totalTimeout)) }
+    var next = totalDeadline
     switch stage {
     case .connecting:
-      let connect = start.advanced(by: connectTimeout)
-      if now >= connect { return .expired(.connect(connectTimeout)) }
-      let firstByte = start.advanced(by: firstByteTimeout)
-      if now >= firstByte { return .expired(.firstByte(firstByteTimeout)) }
-      next = min(next, connect, firstByte)
+      if now >= connectDeadline { return .expired(.connect(connectTimeout)) }
+      if now >= firstByteDeadline { return .expired(.firstByte(firstByteTimeout)) }
+      next = min(next, connectDeadline, firstByteDeadline)
     case .awaitingHead:
-      let firstByte = start.advanced(by: firstByteTimeout)
-      if now >= firstByte { return .expired(.firstByte(firstByteTimeout)) }
-      next = min(next, firstByte)
+      if now >= firstByteDeadline { return .expired(.firstByte(firstByteTimeout)) }
+      next = min(next, firstByteDeadline)
     case .receiving(let lastActivity, let paused):
       if !paused {
-        let idle = lastActivity.advanced(by: idleTimeout)
+        let idle = lastActivity.advanced(byNanoseconds: idleNanoseconds)
         if now >= idle { return .expired(.idle(idleTimeout)) }
         next = min(next, idle)
       }
