@@ -172,6 +172,28 @@ import Testing
     #expect(matches == [true, true, false])
   }
 
+  /// A string value compared with a literal reads as the string: escapes decoded, any other value false, and
+  /// what the parser refuses refused.
+  @Test func aStringValueComparesWithALiteral() {
+    func compare(_ document: String) -> Result<[Bool], JSONParseError> {
+      Result { () throws(JSONParseError) in
+        try JSONReader.read(Array(document.utf8)) { (reader) throws(JSONParseError) -> [Bool] in
+          var matches: [Bool] = []
+          try reader.forEachElement { (reader) throws(JSONParseError) in
+            matches.append(try reader.readString(is: "error"))
+          }
+          return matches
+        }
+      }
+    }
+    #expect(
+      (try? compare(#"["error","err\u006fr","errors","Error",null,{"error":1},["error"],"é",""]"#).get()) == [
+        true, true, false, false, false, false, false, false, false,
+      ])
+    #expect((try? compare("[\"err\u{1}\"]").get()) == nil)
+    #expect((try? compare(#"["error"#).get()) == nil)
+  }
+
   @Test func neverCrashesOnGarbageOrTruncation() {
     let sample = Array(
       #"{"contents":[{"role":"user","parts":[{"text":"h\u00e9\ud83d\ude00","n":-1.5e3}]}],"x":[true,null,12345678901234567890]}"#

@@ -116,6 +116,17 @@ public struct JSONReader {
     return try cursor.parseString()
   }
 
+  /// Reads the value at the reader: true when it is the string `literal` (escapes decoded), false for any
+  /// other value. A plain ASCII string is compared as bytes, never made a `String`.
+  public mutating func readString(is literal: StaticString) throws(JSONParseError) -> Bool {
+    guard cursor.current == UInt8(ascii: "\"") else {
+      try skipValue()
+      return false
+    }
+    // A string value reads as a key does: the same checks, and bytes when nothing needs decoding.
+    return try cursor.scanKey() == literal
+  }
+
   /// Reads and drops the value at the reader, validating it exactly as the parser would.
   public mutating func skipValue() throws(JSONParseError) {
     _ = try cursor.parseValue(depth: depth)

@@ -246,7 +246,7 @@ struct OpenAIEnvelope {
     case "error": throw reader.error("an error")
     case "object":
       try seen.first(0, in: reader)
-      if try reader.readStringValue() == "error" { throw reader.error("an error") }
+      if try reader.readString(is: "error") { throw reader.error("an error") }
     case "model":
       try seen.first(1, in: reader)
       model = try reader.readStringValue()
