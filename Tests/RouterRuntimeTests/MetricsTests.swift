@@ -108,6 +108,47 @@ import Testing
     #expect(lines.contains { $0.contains(#"code="499""#) && $0.contains(#"outcome="client_closed""#) })
   }
 
+  @Test func statusCodeLabelsAreTheCodeWithin100To599AndOtherOutside() {
+    for status in [-1, 0, 99, 600, 9999] { #expect(RequestLabels.code(status) == "other") }
+    for status in 100...599 { #expect(RequestLabels.code(status) == String(status)) }
+    #expect(RequestLabels.reason("404") == "404")
+    #expect(RequestLabels.reason("600") == "other")
+  }
+
+  @Test func labelsThatDifferOnlyInFieldsLeftOutOfTheHashStayApart() {
+    let metrics = GatewayMetrics()
+    metrics.record(Self.record(hops: [("a", "ok")], status: 200, mode: "openai"))
+    metrics.record(Self.record(hops: [("a", "ok")], status: 200, mode: "gemini"))
+    metrics.record(Self.record(hops: [("a", "ok")], status: 200, mode: "gemini"))
+    metrics.record(Self.record(hops: [("a", "ok"), ("b", "ok")], status: 200))
+    metrics.record(Self.record(hops: [("b", "503")], status: 200))
+    let lines = Self.lines(metrics)
+    #expect(
+      lines.contains { $0.hasPrefix("louter_requests_total{") && $0.contains(#"mode="openai""#) && $0.hasSuffix(" 1") })
+    #expect(
+      lines.contains { $0.hasPrefix("louter_requests_total{") && $0.contains(#"mode="gemini""#) && $0.hasSuffix(" 2") })
+    #expect(lines.contains(#"louter_backend_hops_total{backend="b",outcome="ok"} 1"#))
+    #expect(lines.contains(#"louter_backend_hops_total{backend="b",outcome="503"} 1"#))
+  }
+
+  @Test func upstreamLatencyIsCountedUnderEachExchangesBackend() {
+    let metrics = GatewayMetrics()
+    var record = Self.record(hops: [("a", "503"), ("c", "ok")], status: 200)
+    record.exchanges = [
+      .init(backend: "a", latency: 0.3, open: 0.3), .init(backend: "c", latency: 0.02, open: 0.1),
+      .init(backend: "c", latency: nil, open: 0.01),
+    ]
+    metrics.record(record)
+    let lines = Self.lines(metrics)
+    #expect(lines.contains(#"louter_upstream_latency_seconds_count{route="r",backend="a"} 1"#))
+    #expect(lines.contains(#"louter_upstream_latency_seconds_sum{route="r",backend="a"} 0.3"#))
+    #expect(lines.contains(#"louter_upstream_latency_seconds_count{route="r",backend="c"} 1"#))
+    #expect(lines.contains(#"louter_request_duration_seconds_count{route="r",backend="c"} 1"#))
+    // The failed hop's backend has an upstream latency, and no request of its own.
+    #expect(!lines.contains { $0.hasPrefix("louter_request_duration_seconds") && $0.contains(#"backend="a""#) })
+    #expect(!lines.contains { $0.hasPrefix("louter_input_tokens_total") && $0.contains(#"backend="a""#) })
+  }
+
   @Test func tokenCountsFromABackendSaturateInsteadOfTrapping() {
     let metrics = GatewayMetrics()
     var huge = Self.record(hops: [("a", "ok")], status: 200)

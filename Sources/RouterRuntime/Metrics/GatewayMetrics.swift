@@ -20,7 +20,8 @@ struct RequestLabels: Hashable, Sendable {
   /// See ``RequestOutcome``.
   let outcome: String
 
-  init(_ record: RequestRecord) {
+  // Borrowed: an initializer's argument is owned by default, which copied the whole record per request.
+  init(_ record: borrowing RequestRecord) {
     route = Self.name(record.route)
     backend = record.hops.last.map { Self.name($0.backend) } ?? "none"
     client = Self.name(record.client)
@@ -39,14 +40,26 @@ struct RequestLabels: Hashable, Sendable {
   /// A table name, or `none` for the record's `-`.
   static func name(_ text: String) -> String { text == "-" || text.isEmpty ? "none" : text }
 
+  /// The code labels of statuses 100...599, in order (built once: `String(status)` allocated per request).
+  static let codes = (100...599).map { String($0) }
+
   /// A status as a label: the code within 100...599, else `other`.
-  static func code(_ status: Int) -> String { (100...599).contains(status) ? String(status) : "other" }
+  static func code(_ status: Int) -> String { (100...599).contains(status) ? codes[status - 100] : "other" }
 
   /// A hop outcome as a label: louter's own words (`connect`, `timeout`, `busy`, ...) as they are; a status
   /// code within 100...599, else `other`.
   static func reason(_ outcome: String) -> String {
     guard let first = outcome.utf8.first, first >= 0x30, first <= 0x39 else { return outcome }
     return Int(outcome).map(code) ?? "other"
+  }
+
+  // Equal labels hash alike as long as every field hashed is compared by `==`: these three tell most series
+  // apart (a route's backends, a backend's mode, a code's class and outcome seldom vary alone), and hashing
+  // all seven strings was most of a request's cost here.
+  func hash(into hasher: inout Hasher) {
+    hasher.combine(route)
+    hasher.combine(client)
+    hasher.combine(code)
   }
 
   var pairs: [(String, String)] {
@@ -68,7 +81,7 @@ enum RequestOutcome: String, Sendable {
   /// The client went away before the answer was sent (499).
   case clientClosed = "client_closed"
 
-  init(_ record: RequestRecord) {
+  init(_ record: borrowing RequestRecord) {
     if record.status == 499 {
       self = .clientClosed
     } else {
@@ -89,13 +102,21 @@ struct RouteSeries: Sendable {
   var firstToken: Histogram?
   var overhead: Histogram?
   var throughput: Histogram?
+  /// Upstream latency of the hops to this backend on this route (the last hop's series, or a failed one's).
+  var upstream: Histogram?
   var inputTokens: Int?
   var outputTokens: Int?
 
+  /// Observes a request's figures, and the upstream latency of its `exchanges` with `backend` (the series'
+  /// own; the others belong to other series).
   mutating func observe(
     total: Double, firstToken ttft: Double?, overhead gatewayOverhead: Double, tokensPerSecond: Double?,
-    inputTokens input: Int?, outputTokens output: Int?
+    inputTokens input: Int?, outputTokens output: Int?, exchanges: [RequestRecord.UpstreamExchange],
+    backend: String
   ) {
+    for exchange in exchanges where RequestLabels.name(exchange.backend) == backend {
+      if let latency = exchange.latency { upstream.observe(latency, bounds: GatewayMetrics.latencyBounds) }
+    }
     duration.observe(total, bounds: GatewayMetrics.latencyBounds)
     if let ttft { firstToken.observe(ttft, bounds: GatewayMetrics.latencyBounds) }
     overhead.observe(gatewayOverhead, bounds: GatewayMetrics.overheadBounds)
@@ -108,8 +129,10 @@ struct RouteSeries: Sendable {
 
 extension Histogram? {
   /// Observes `value`, creating the histogram with `bounds` at its first observation.
-  fileprivate mutating func observe(_ value: Double, bounds: [Double]) {
-    if self == nil { self = Histogram(bounds: bounds) }
+  fileprivate mutating func observe(_ value: Double, bounds: @autoclosure () -> [Double]) {
+    // A pattern rather than `self == nil`, which copied the histogram to compare it; the bounds are read
+    // only for a new histogram.
+    if case .none = self { self = Histogram(bounds: bounds()) }
     self?.observe(value)
   }
 }
@@ -136,6 +159,9 @@ struct FallbackLabels: Hashable, Sendable {
 struct HopLabels: Hashable, Sendable {
   let backend: String
   let outcome: String
+
+  // Hashes the backend alone (legal: `==` compares it too): nearly every hop's outcome is `ok`.
+  func hash(into hasher: inout Hasher) { hasher.combine(backend) }
 
   var pairs: [(String, String)] { [("backend", backend), ("outcome", outcome)] }
 }
@@ -187,9 +213,9 @@ public struct ServerGauges: Sendable {
 /// What `/metrics` reports: counters and histograms fed by every finished request's record, the route table's
 /// reloads, and figures read when scraped (the server's gauges, the process's memory and descriptors).
 ///
-/// Threads: ``record(_:)`` runs on the thread that finished the request (an event loop); it derives the labels
-/// first and then holds one lock for a few dictionary updates. A scrape copies the state under the same lock
-/// and writes the text outside it.
+/// Threads: ``record(_:)`` runs on the thread that finished the request (an event loop); it derives the
+/// request's labels first and then holds one lock for a few dictionary updates (its hops' labels, a few string
+/// checks, are built under it). A scrape copies the state under the same lock and writes the text outside it.
 public final class GatewayMetrics: Sendable {
   /// Time to first token, seconds.
   static let latencyBounds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
@@ -198,9 +224,9 @@ public final class GatewayMetrics: Sendable {
 
   struct State {
     var requests: [RequestLabels: Int] = [:]
-    /// Every per-(route, backend) figure of a request, kept together: a request's record is one lookup.
+    /// Every per-(route, backend) figure of a request, kept together: a request's record is one lookup (two
+    /// when an earlier hop's backend had an upstream exchange).
     var series: [RouteBackend: RouteSeries] = [:]
-    var upstreamLatency: [RouteBackend: Histogram] = [:]
     var fallbacks: [FallbackLabels: Int] = [:]
     var retries: [FallbackLabels: Int] = [:]
     var hops: [HopLabels: Int] = [:]
@@ -242,35 +268,34 @@ public final class GatewayMetrics: Sendable {
     let key = labels.routeBackend
     let tokensPerSecond = record.tokensPerSecond
     let overhead = record.gatewayOverhead
-    let latencies = record.exchanges.compactMap { exchange in
-      exchange.latency.map { (RouteBackend(route: labels.route, backend: RequestLabels.name(exchange.backend)), $0) }
-    }
-    var fallbacks: [FallbackLabels] = []
-    var retries: [FallbackLabels] = []
-    var hops: [HopLabels] = []
-    for (index, hop) in record.hops.enumerated() {
-      let backend = RequestLabels.name(hop.backend)
-      let reason = RequestLabels.reason(hop.outcome)
-      hops.append(HopLabels(backend: backend, outcome: reason))
-      guard index < record.hops.count - 1 else { continue }
-      // The same backend again is a retry (`retry`); another one is a fallback (or a continuation).
-      if record.hops[index + 1].backend == hop.backend {
-        retries.append(FallbackLabels(route: labels.route, backend: backend, reason: reason))
-      } else {
-        fallbacks.append(FallbackLabels(route: labels.route, backend: backend, reason: reason))
-      }
-    }
     state.withLock { state in
       state.requests[labels, default: 0] += 1
       state.series[key, default: RouteSeries()].observe(
         total: record.total, firstToken: record.timeToFirstToken, overhead: overhead,
-        tokensPerSecond: tokensPerSecond, inputTokens: record.inputTokens, outputTokens: record.outputTokens)
-      for (pair, latency) in latencies {
-        state.upstreamLatency[pair, default: Histogram(bounds: Self.latencyBounds)].observe(latency)
+        tokensPerSecond: tokensPerSecond, inputTokens: record.inputTokens, outputTokens: record.outputTokens,
+        exchanges: record.exchanges, backend: key.backend)
+      // Exchanges with an earlier hop's backend (one that failed or fell through): that series' lookup too.
+      for exchange in record.exchanges {
+        let backend = RequestLabels.name(exchange.backend)
+        guard let latency = exchange.latency, backend != key.backend else { continue }
+        let pair = RouteBackend(route: labels.route, backend: backend)
+        state.series[pair, default: RouteSeries()].upstream.observe(latency, bounds: Self.latencyBounds)
       }
-      for fallback in fallbacks { state.fallbacks[fallback, default: 0] += 1 }
-      for retry in retries { state.retries[retry, default: 0] += 1 }
-      for hop in hops { state.hops[hop, default: 0] += 1 }
+      // Hop labels are built here rather than before the lock: a few string checks, and no arrays to
+      // allocate for them per request.
+      for (index, hop) in record.hops.enumerated() {
+        let backend = RequestLabels.name(hop.backend)
+        let reason = RequestLabels.reason(hop.outcome)
+        state.hops[HopLabels(backend: backend, outcome: reason), default: 0] += 1
+        guard index < record.hops.count - 1 else { continue }
+        let fallback = FallbackLabels(route: labels.route, backend: backend, reason: reason)
+        // The same backend again is a retry (`retry`); another one is a fallback (or a continuation).
+        if record.hops[index + 1].backend == hop.backend {
+          state.retries[fallback, default: 0] += 1
+        } else {
+          state.fallbacks[fallback, default: 0] += 1
+        }
+      }
     }
   }
 
@@ -322,7 +347,7 @@ public final class GatewayMetrics: Sendable {
     histograms(
       &out, "louter_upstream_latency_seconds",
       help: "Time from sending a hop's request to the first byte of the backend's answer, per hop.",
-      snapshot.upstreamLatency)
+      series.compactMapValues(\.upstream))
     histograms(
       &out, "louter_output_tokens_per_second",
       help: "Output tokens per second of generation (after the first token for streams).",
