@@ -223,6 +223,23 @@ import Testing
     #expect(recent.first?["chain"] == .array([.object(["backend": "b", "outcome": "ok"])]))
   }
 
+  @Test func namesPastTheLimitAreNotTrackedAndTrackedOnesStillCount() throws {
+    let dashboard = Dashboard(files: [], wallClock: { 5000 })
+    for index in 0..<Dashboard.nameLimit {
+      dashboard.record(Self.record("\(index)", route: "r\(index)", backend: "b", status: 200))
+    }
+    dashboard.record(Self.record("late", route: "late", backend: "b", status: 200))
+    dashboard.record(Self.record("again", route: "r0", backend: "b", status: 500))
+    let snapshot = dashboard.snapshot()
+    let routes = try #require(snapshot["routes"]?.arrayValue)
+    #expect(routes.count == Dashboard.nameLimit)
+    #expect(!routes.contains { $0["name"] == .string("late") })
+    let first = try #require(routes.first { $0["name"] == .string("r0") })
+    #expect(first["count"] == .int(2) && first["errors"] == .int(1))
+    let backend = try #require(snapshot["backends"]?.arrayValue?.first)
+    #expect(backend["name"] == .string("b") && backend["count"] == .int(Int64(Dashboard.nameLimit + 2)))
+  }
+
   @Test func routesBackendsInFlightAndConfigurationAreInTheSnapshot() throws {
     let dashboard = Dashboard(files: ["routes/a.toml"], wallClock: { 5000 })
     let health = BackendHealth(limit: 3)

@@ -285,14 +285,29 @@ public final class Dashboard: Sendable {
     let backend = record.hops.last?.backend
     traffic.withLock { traffic in
       traffic.recent.append(recent)
-      if traffic.routes[recent.route] != nil || traffic.routes.count < Self.nameLimit {
-        traffic.routes[recent.route, default: TrafficWindow()].add(
-          second: second, error: error, total: record.total, firstToken: record.timeToFirstToken)
+      Self.add(
+        to: &traffic.routes, recent.route, second: second, error: error, total: record.total,
+        firstToken: record.timeToFirstToken)
+      if let backend {
+        Self.add(
+          to: &traffic.backends, backend, second: second, error: error, total: record.total,
+          firstToken: record.timeToFirstToken)
       }
-      if let backend, traffic.backends[backend] != nil || traffic.backends.count < Self.nameLimit {
-        traffic.backends[backend, default: TrafficWindow()].add(
-          second: second, error: error, total: record.total, firstToken: record.timeToFirstToken)
-      }
+    }
+  }
+
+  /// Counts a request in `name`'s window, opening one while fewer than ``nameLimit`` are tracked.
+  private static func add(
+    to windows: inout [String: TrafficWindow], _ name: String, second: Int64, error: Bool, total: Double,
+    firstToken: Double?
+  ) {
+    // One lookup for a name already tracked (the usual case): its index, then the window in place.
+    if let index = windows.index(forKey: name) {
+      windows.values[index].add(second: second, error: error, total: total, firstToken: firstToken)
+    } else if windows.count < nameLimit {
+      var window = TrafficWindow()
+      window.add(second: second, error: error, total: total, firstToken: firstToken)
+      windows[name] = window
     }
   }
 
