@@ -74,7 +74,9 @@ struct Ring<Element: Sendable>: Sendable {
     storage.reserveCapacity(self.capacity)
   }
 
-  mutating func append(_ element: Element) {
+  // Consuming: the ring takes the caller's element rather than a copy of it (one retain and release fewer per
+  // reference it holds).
+  mutating func append(_ element: consuming Element) {
     if storage.count < capacity {
       storage.append(element)
     } else {
@@ -279,14 +281,14 @@ public final class Dashboard: Sendable {
   /// Adds one finished request: the gateway's record sink.
   public func record(_ record: RequestRecord) {
     let now = wallClock()
-    let recent = RecentRequest(record, endedAt: now)
     let second = Self.second(now)
     let error = record.status >= 400
     let backend = record.hops.last?.backend
     traffic.withLock { traffic in
-      traffic.recent.append(recent)
+      // Built here so that the ring can take it: a value built before the lock is the closure's to borrow.
+      traffic.recent.append(RecentRequest(record, endedAt: now))
       Self.add(
-        to: &traffic.routes, recent.route, second: second, error: error, total: record.total,
+        to: &traffic.routes, record.route, second: second, error: error, total: record.total,
         firstToken: record.timeToFirstToken)
       if let backend {
         Self.add(
