@@ -417,6 +417,67 @@ func upstreamFailure(_ body: () async throws -> Void) async -> UpstreamError? {
     await reactor.stop()
   }
 
+  @Test func aLoopReadsEachURLOnceAndKeepsOnlyValidOnes() async throws {
+    let backend = try RawFakeBackend { connection in
+      while connection.readRequest() != nil, connection.write(Self.answer) {}
+    }
+    defer { backend.stop() }
+    let reactor = try await Self.reactor(.standard)
+    #expect(await Self.exchange(on: reactor, port: backend.port) == "ok")
+    #expect(await Self.exchange(on: reactor, port: backend.port) == "ok")
+    #expect(await reactor.perform { reactor.upstreamPool.keptTargets } == 1)
+    // A URL that is not plain http fails every time and is not kept.
+    for _ in 0..<2 {
+      let failure = await Task(executorPreference: reactor) { () -> UpstreamError? in
+        var request = UpstreamRequest.test(port: backend.port)
+        request.url = "http://127.0.0.1:99999/v1"  // a port out of range: the wire check passes, the URL does not
+        do throws(UpstreamError) {
+          _ = try await PlainHTTPTransport.shared.send(request)
+          return nil
+        } catch {
+          return error
+        }
+      }.value
+      guard case .invalidRequest = failure else {
+        Issue.record("expected an invalid request, got \(String(describing: failure))")
+        return
+      }
+    }
+    #expect(await reactor.perform { reactor.upstreamPool.keptTargets } == 1)
+    await reactor.stop()
+  }
+
+  @Test func theKeptTargetsAreBounded() async throws {
+    let reactor = try await Self.reactor(.standard)
+    let resolver = Resolver()
+    let kept = await reactor.perform { () -> [Int] in
+      var kept: [Int] = []
+      for index in 0...UpstreamPool.maxTargets {
+        _ = try? reactor.upstreamPool.target("http://127.0.0.1:8000/v1/\(index)", resolver: resolver)
+        kept.append(reactor.upstreamPool.keptTargets)
+      }
+      return kept
+    }
+    #expect(kept.max() == UpstreamPool.maxTargets)
+    #expect(kept.last == 1)
+    await reactor.stop()
+  }
+
+  @Test func aTargetSaysWhatItsURLSays() throws {
+    let resolver = Resolver()
+    let target = try PlainTarget("http://[::1]:8080/v1/chat?x=1", resolver: resolver)
+    #expect(target.url.host == "[::1]" && target.url.port == 8080 && target.url.pathAndQuery == "/v1/chat?x=1")
+    #expect(target.hostHeader == "[::1]:8080")
+    #expect(try PlainTarget("http://example.com/v1", resolver: resolver).hostHeader == "example.com")
+    guard case .success(let addresses) = resolver.cached(target.query) else {
+      Issue.record("a literal host is answered at once")
+      return
+    }
+    #expect(addresses.count == 1)
+    #expect(throws: UpstreamError.self) { try PlainTarget("https://example.com/v1", resolver: resolver) }
+    #expect(throws: UpstreamError.self) { try PlainTarget("http://example.com/v1\u{7F}", resolver: resolver) }
+  }
+
   @Test func anIdleConnectionClosesAfterTheIdleTimeout() async throws {
     let closedByLouter = UpstreamEvent()
     let backend = try RawFakeBackend { connection in

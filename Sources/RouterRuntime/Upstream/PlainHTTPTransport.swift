@@ -21,25 +21,26 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     // Nothing outside its grammar reaches the request line or a header line: a CR or LF there would
     // let text from a client start a second request, with the backend's key, on this connection.
     try request.checkedForWire()
-    guard let target = PlainURL(request.url) else { throw .invalidRequest("not a plain http URL") }
-    guard WireGrammar.isRequestTarget(target.pathAndQuery) else {
-      throw .invalidRequest(UpstreamTargetError(.requestTarget, "is not an origin-form path").description)
-    }
+    let reactor = Reactor.currentOrShared
+    // A loop keeps what each URL says (its pool is the loop's own state); any other caller reads it afresh.
+    let target =
+      try reactor.isCurrent
+      ? reactor.upstreamPool.target(request.url, resolver: resolver) : PlainTarget(request.url, resolver: resolver)
     let addresses: [SocketAddress]
     // The cache answers on the loop; only a name not cached waits, off the loop, for getaddrinfo.
-    var answer = resolver.cached(host: target.host, port: target.port)
-    if answer == nil { answer = await resolver.resolve(target.host, port: target.port) }
-    switch answer ?? .failure(.notFound(target.host)) {
+    var answer = resolver.cached(target.query)
+    if answer == nil { answer = await resolver.resolve(target.query) }
+    switch answer ?? .failure(.notFound(target.url.host)) {
     case .success(let found) where !found.isEmpty: addresses = found
-    case .success: throw .connectFailed("cannot resolve '\(target.host)': no address")
-    case .failure(let error): throw .connectFailed("cannot resolve '\(target.host)': \(error)")
+    case .success: throw .connectFailed("cannot resolve '\(target.url.host)': no address")
+    case .failure(let error): throw .connectFailed("cannot resolve '\(target.url.host)': \(error)")
     }
     // Head and body in one buffer, written once.
     var wire: [UInt8] = []
     wire.reserveCapacity(512 + request.body.count)
     wire += request.method.utf8
     wire.append(0x20)
-    wire += target.pathAndQuery.utf8
+    wire += target.url.pathAndQuery.utf8
     wire += " HTTP/1.1\r\nhost: ".utf8
     wire += target.hostHeader.utf8
     wire += "\r\n".utf8
@@ -53,7 +54,6 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     wire += String(request.body.count).utf8
     wire += "\r\n\r\n".utf8
     wire += request.body
-    let reactor = Reactor.currentOrShared
     let exchange = UpstreamExchange(
       request: wire, addresses: addresses,
       deadlines: UpstreamDeadlines(request, start: .now),
@@ -69,8 +69,28 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
 
 }
 
+/// What a plain http URL gives the wire, read once: its parts, its Host header and how its host is resolved.
+/// Each loop's pool keeps those of the URLs it served, so a backend's URL is not parsed, checked and its
+/// literal address read again on every request.
+struct PlainTarget: Sendable {
+  let url: PlainURL
+  let hostHeader: String
+  let query: Resolver.Query
+
+  /// The target of `text`; fails when it is not a plain http URL with an origin-form path.
+  init(_ text: String, resolver: Resolver) throws(UpstreamError) {
+    guard let url = PlainURL(text) else { throw .invalidRequest("not a plain http URL") }
+    guard WireGrammar.isRequestTarget(url.pathAndQuery) else {
+      throw .invalidRequest(UpstreamTargetError(.requestTarget, "is not an origin-form path").description)
+    }
+    self.url = url
+    hostHeader = url.hostHeader
+    query = resolver.query(host: url.host, port: url.port)
+  }
+}
+
 /// `http://host[:port]/path?query`; the host may be an IPv6 literal in brackets (`http://[::1]:8000/v1`).
-struct PlainURL {
+struct PlainURL: Sendable {
   /// The host as written (brackets kept for IPv6).
   let host: String
   let port: Int
@@ -181,11 +201,28 @@ final class UpstreamPool {
   let reactor: Reactor
   let limits: Limits
   private var idle: [Key: [UpstreamConnection]] = [:]
+  /// What each URL this loop sent to says (``PlainTarget``), for at most ``maxTargets`` URLs.
+  private var targets: [String: PlainTarget] = [:]
+  /// Enough for every backend of a table (a passthrough backend's URLs differ by model); past it the map
+  /// starts again, so URLs built from requests never grow it without bound.
+  static let maxTargets = 256
 
   init(reactor: Reactor, limits: Limits = .standard) {
     self.reactor = reactor
     self.limits = limits
   }
+
+  /// The target of `url`, read once and kept while fewer than ``maxTargets`` are. Only a valid one is kept.
+  func target(_ url: String, resolver: Resolver) throws(UpstreamError) -> PlainTarget {
+    if let known = targets[url] { return known }
+    let target = try PlainTarget(url, resolver: resolver)
+    if targets.count >= Self.maxTargets { targets.removeAll(keepingCapacity: true) }
+    targets[url] = target
+    return target
+  }
+
+  /// URLs whose targets are kept now (for tests).
+  var keptTargets: Int { targets.count }
 
   /// Idle keep-alive connections held now.
   var idleConnections: Int { idle.values.reduce(0) { $0 + $1.count } }

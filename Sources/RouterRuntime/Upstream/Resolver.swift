@@ -124,9 +124,15 @@ public final class Resolver: Sendable {
   }
 
   /// What a request needs: an immediate answer, or the cache key and port to look up.
-  private enum Plan {
+  fileprivate enum Plan: Sendable {
     case answered(Answer)
     case lookUp(key: String, port: UInt16)
+  }
+
+  /// How `host:port` is answered, worked out once for a caller that asks again (a loop's upstream targets):
+  /// for good (a literal address, or input no lookup could answer), or by a name's cache entry and lookup.
+  public struct Query: Sendable {
+    fileprivate let plan: Plan
   }
 
   public let limits: Limits
@@ -162,7 +168,15 @@ public final class Resolver: Sendable {
   /// The answer for `host:port` without waiting: literals, invalid input and unexpired cached answers (failures
   /// included); nil when a lookup is needed (call ``resolve(_:port:)``). For an event loop that must not suspend.
   public func cached(host: String, port: Int, now: MonotonicInstant? = nil) -> Answer? {
-    switch plan(host, port: port) {
+    cached(query(host: host, port: port), now: now)
+  }
+
+  /// The query for `host:port`.
+  public func query(host: String, port: Int) -> Query { Query(plan: plan(host, port: port)) }
+
+  /// ``cached(host:port:now:)`` for a query worked out before.
+  public func cached(_ query: Query, now: MonotonicInstant? = nil) -> Answer? {
+    switch query.plan {
     case .answered(let answer): return answer
     case .lookUp(let key, let port):
       let now = now ?? clock()
@@ -173,9 +187,14 @@ public final class Resolver: Sendable {
   /// The addresses of `host` with `port`, in the order getaddrinfo prefers. Suspends only for a lookup, which
   /// runs off the caller's thread and is shared with concurrent requests for the same name.
   public func resolve(_ host: String, port: Int) async -> Answer {
+    await resolve(query(host: host, port: port))
+  }
+
+  /// ``resolve(_:port:)`` for a query worked out before.
+  public func resolve(_ query: Query) async -> Answer {
     let key: String
     let wirePort: UInt16
-    switch plan(host, port: port) {
+    switch query.plan {
     case .answered(let answer): return answer
     case .lookUp(let planKey, let planPort): (key, wirePort) = (planKey, planPort)
     }
