@@ -172,6 +172,47 @@ import Testing
     #expect(matches == [true, true, false])
   }
 
+  /// A string value read against a known one reads as ``JSONReader/readStringValue()`` reads it (escapes decoded,
+  /// any other value nil, what the parser refuses refused), and a plain copy of the known value is that value's
+  /// own storage, not a new string.
+  @Test func aStringValueReadAgainstAKnownOne() throws {
+    let known = "chatcmpl-0123456789abcdefghijklmnopqrstuvwxyz"
+    func read(_ document: [UInt8], known: String?) -> [String?]? {
+      try? JSONReader.read(document) { (reader) throws(JSONParseError) -> [String?] in
+        var values: [String?] = []
+        try reader.forEachElement { (reader) throws(JSONParseError) in
+          values.append(try reader.readStringValue(reusing: known))
+        }
+        return values
+      }
+    }
+    func readPlain(_ document: [UInt8]) -> [String?]? {
+      try? JSONReader.read(document) { (reader) throws(JSONParseError) -> [String?] in
+        var values: [String?] = []
+        try reader.forEachElement { (reader) throws(JSONParseError) in values.append(try reader.readStringValue()) }
+        return values
+      }
+    }
+    let documents: [[UInt8]] = [
+      Array(
+        #"["\#(known)","chatcmpl-0123456789abcdefghijklmnopqrstuvwxy\u007a","chatcmpl-x",7,null,{"a":1},["b"]]"#.utf8),
+      Array(#"["é","\#(known)é","","\#(known)\n"]"#.utf8), Array("[\"\(known)\u{1}\"]".utf8),
+      Array(#"["\#(known)"#.utf8), [0x5B, 0x22, 0xC3, 0x28, 0x22, 0x5D], [0x5B, 0x22, 0xFF, 0x22, 0x5D],
+    ]
+    for document in documents {
+      for candidate in [known, "", "é", nil] {
+        #expect(read(document, known: candidate) == readPlain(document), "\(String(decoding: document, as: UTF8.self))")
+      }
+    }
+    #expect(read(documents[0], known: known)?.count == 7)
+    #expect(read(documents[4], known: known) == nil)
+    let reused = try #require(read(Array(#"["\#(known)"]"#.utf8), known: known)?.first ?? nil)
+    func storage(_ text: String) -> UnsafePointer<UInt8>? {
+      text.utf8.withContiguousStorageIfAvailable { $0.baseAddress } ?? nil
+    }
+    #expect(storage(reused) != nil && storage(reused) == storage(known))
+  }
+
   /// A string value compared with a literal reads as the string: escapes decoded, any other value false, and
   /// what the parser refuses refused.
   @Test func aStringValueComparesWithALiteral() {

@@ -365,6 +365,22 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     #"{"created":1e999,"choices":[{"delta":{"content":"x"}}]}"#, "{\"choices\":[]} x", "[]", "null",
   ]
 
+  /// A stream whose `model` and `id` repeat, change, come escaped, non-ASCII, empty or not as strings: what the
+  /// chunk reader takes as the values kept from the chunk before must be what the tree reads.
+  static let repeatedEnvelopeChunks: [String] = [
+    #"{"id":"chatcmpl-0123456789abcdef","model":"m-1","choices":[{"delta":{"content":"a"}}]}"#,
+    #"{"id":"chatcmpl-0123456789abcdef","model":"m-1","choices":[{"delta":{"content":"b"}}]}"#,
+    #"{"id":"chatcmpl-0123456789abcde\u0066","model":"m\u002d1","choices":[{"delta":{"content":"c"}}]}"#,
+    #"{"id":"chatcmpl-0123456789abcde","model":"m-2","choices":[{"delta":{"content":"d"}}]}"#,
+    #"{"id":"é-ünïcode","model":"","choices":[{"delta":{"content":"e"}}]}"#,
+    #"{"id":"é-ünïcode","model":null,"choices":[{"delta":{"content":"f"}}]}"#,
+    #"{"id":"","model":7,"choices":[{"delta":{"content":"g"}}]}"#,
+    #"{"id":"é-ünïcode","id":"x","model":"m-2","choices":[{"delta":{"content":"h"}}]}"#,
+    #"{"id":"\u00e9-\u00fcn\u00efcode","model":"m-2\n","choices":[{"delta":{"content":"i"}}]}"#,
+    #"{"id":"chatcmpl-0123456789abcdef\u0001","model":"m-2","choices":[{"delta":{"content":"j"}}]}"#,
+    #"{"id":"chatcmpl-0123456789abcdef","model":"m-2","choices":[{"delta":{"content":"k"},"finish_reason":"stop"}]}"#,
+  ]
+
   /// Every stream, every prefix of each chunk and the odd chunks, under every option set: a translator reading
   /// common chunks from their text produces what one reading every chunk's tree produces, event by event.
   @Test func streamChunksReadFromTheirTextAreTheTreesChunks() {
@@ -375,7 +391,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
           + stream.map { chunk in
             (0...chunk.utf8.count).map { String(decoding: Array(chunk.utf8)[0..<$0], as: UTF8.self) }
           }
-      } + [Self.oddChunks] + Self.oddChunks.map { [$0, "[DONE]"] }
+      } + [Self.oddChunks, Self.repeatedEnvelopeChunks] + Self.oddChunks.map { [$0, "[DONE]"] }
     for options in awOptions {
       for stream in streams {
         var direct = OpenAIStreamTranslator(options: options)

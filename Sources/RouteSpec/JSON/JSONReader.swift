@@ -116,6 +116,20 @@ public struct JSONReader {
     return try cursor.parseString()
   }
 
+  /// Reads the value at the reader like ``readStringValue()``, but hands back `known` itself when the string is
+  /// `known` written plainly (ASCII, no escapes): a value that repeats (a stream's `id` in every chunk) is
+  /// compared as bytes, not made a new `String`. Anything else reads exactly as ``readStringValue()`` reads it.
+  public mutating func readStringValue(reusing known: String?) throws(JSONParseError) -> String? {
+    guard cursor.current == UInt8(ascii: "\"") else {
+      try skipValue()
+      return nil
+    }
+    // A string value reads as a key does: the same checks, and bytes when nothing needs decoding.
+    let value = try cursor.scanKey()
+    if let known, value.isPlain(known) { return known }
+    return value.text
+  }
+
   /// Reads the value at the reader: true when it is the string `literal` (escapes decoded), false for any
   /// other value. A plain ASCII string is compared as bytes, never made a `String`.
   public mutating func readString(is literal: StaticString) throws(JSONParseError) -> Bool {
@@ -160,13 +174,23 @@ public struct JSONKey {
   /// Whether the key is `literal`. Inlinable: a `switch` over a key compares it with each case in turn, and a
   /// call per comparison cost more than the comparison.
   @inlinable public static func == (key: JSONKey, literal: StaticString) -> Bool {
-    let count = literal.utf8CodeUnitCount
-    guard let bytes = key.bytes else {
-      return key.decoded?.utf8.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: count)) ?? false
-    }
-    guard bytes.count == count else { return false }
-    let expected = literal.utf8Start
-    for index in 0..<count where bytes[index] != expected[index] { return false }
+    let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+    guard let bytes = key.bytes else { return key.decoded?.utf8.elementsEqual(expected) ?? false }
+    return same(bytes, expected)
+  }
+
+  /// Whether the key was written as `text`'s own bytes, without escapes (false for a key that needed decoding,
+  /// even one that decodes to `text`).
+  func isPlain(_ text: String) -> Bool {
+    guard let bytes, text.utf8.count == bytes.count else { return false }
+    // A byte loop over contiguous storage: the UTF-8 view's generic `elementsEqual` cost more than a new String.
+    return text.utf8.withContiguousStorageIfAvailable { Self.same(bytes, $0) } ?? false
+  }
+
+  /// Whether two byte runs are equal.
+  @inlinable static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard bytes.count == expected.count else { return false }
+    for index in 0..<bytes.count where bytes[index] != expected[index] { return false }
     return true
   }
 

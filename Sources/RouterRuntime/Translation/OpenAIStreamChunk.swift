@@ -48,10 +48,11 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   }
 
   /// Reads a common chunk from its text without building its tree; nil when it is an error, carries tool calls,
-  /// is not JSON, or is not surely read as the tree reads it.
-  init?(text: String, includeThoughts: Bool) {
+  /// is not JSON, or is not surely read as the tree reads it. `known` are the `model` and `id` the stream kept so
+  /// far: the same values again are taken without making new strings.
+  init?(text: String, includeThoughts: Bool, known: (model: String?, id: String?) = (nil, nil)) {
     let read = try? JSONReader.read(text) { (reader) throws(JSONParseError) in
-      try Self.readChunk(&reader, includeThoughts: includeThoughts)
+      try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known)
     }
     guard let read else { return nil }
     self = read
@@ -59,12 +60,12 @@ struct OpenAIStreamChunk: Sendable, Equatable {
 
   private static func giveUp(_ reader: JSONReader) -> JSONParseError { reader.error("not a common chunk") }
 
-  private static func readChunk(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
-    -> OpenAIStreamChunk
-  {
+  private static func readChunk(
+    _ reader: inout JSONReader, includeThoughts: Bool, known: (model: String?, id: String?)
+  ) throws(JSONParseError) -> OpenAIStreamChunk {
     guard reader.next == .object else { throw giveUp(reader) }
     var chunk = OpenAIStreamChunk()
-    var envelope = OpenAIEnvelope()
+    var envelope = OpenAIEnvelope(known: known)
     var seen = MembersReadOnce()
     try reader.forEachMember { (reader, key) throws(JSONParseError) in
       switch key {

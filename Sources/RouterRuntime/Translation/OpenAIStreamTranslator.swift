@@ -128,7 +128,9 @@ public struct OpenAIStreamTranslator: Sendable {
     if trimmed.isEmpty { return [] }
     if trimmed == "[DONE]" { return complete().map(GeminiStreamOutput.event) }
     let chunk: OpenAIStreamChunk
-    if readsChunkBytes, let common = OpenAIStreamChunk(text: trimmed, includeThoughts: options.includeThoughts) {
+    if readsChunkBytes,
+      let common = OpenAIStreamChunk(text: trimmed, includeThoughts: options.includeThoughts, known: (model, id))
+    {
       chunk = common
     } else {
       let tree: JSONValue

@@ -234,6 +234,9 @@ struct OpenAIEnvelope {
   var model: String?
   var id: String?
   var usage: JSONValue?
+  /// The `model` and `id` a stream's previous chunk had: the same value again is taken as those, compared as
+  /// bytes and not made a new `String` (``JSONReader/readStringValue(reusing:)``).
+  var known: (model: String?, id: String?) = (nil, nil)
 
   /// The first member bit of ``MembersReadOnce`` left for the caller's own members.
   static let firstFreeMember: UInt8 = 4
@@ -249,10 +252,10 @@ struct OpenAIEnvelope {
       if try reader.readString(is: "error") { throw reader.error("an error") }
     case "model":
       try seen.first(1, in: reader)
-      model = try reader.readStringValue()
+      model = try reader.readStringValue(reusing: known.model)
     case "id":
       try seen.first(2, in: reader)
-      id = try reader.readStringValue()
+      id = try reader.readStringValue(reusing: known.id)
     case "usage":
       try seen.first(3, in: reader)
       usage = try reader.readValue()
