@@ -103,20 +103,28 @@ public struct SSEParser: Sendable {
       return
     }
     if line[0] == UInt8(ascii: ":") { return }
-    let colon = line.firstIndex(of: UInt8(ascii: ":"))
-    let nameBytes = colon.map { line[..<$0] } ?? line[...]
-    var valueStart = colon.map { $0 + 1 } ?? line.count
+    let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.count
+    var valueStart = min(colon + 1, line.count)
     if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
-    let value = line[valueStart...]
-    switch String(decoding: nameBytes, as: UTF8.self) {
-    case "data":
+    // The field name compared as bytes: made a String, it cost a decoding per line. (A repaired invalid name
+    // could never have spelled one of these.)
+    if Self.field(of: line, endingAt: colon, is: "data") {
       if hasData { data.append(0x0A) }
-      data.append(contentsOf: value)
+      data.append(contentsOf: line[valueStart...])
       hasData = true
-    case "event": event = String(decoding: value, as: UTF8.self)
-    case "id": id = String(decoding: value, as: UTF8.self)
-    default: break
+    } else if Self.field(of: line, endingAt: colon, is: "event") {
+      event = String(decoding: line[valueStart...], as: UTF8.self)
+    } else if Self.field(of: line, endingAt: colon, is: "id") {
+      id = String(decoding: line[valueStart...], as: UTF8.self)
     }
+  }
+
+  /// Whether the field name of `line`, its bytes before `end`, is `name`.
+  private static func field(of line: [UInt8], endingAt end: Int, is name: StaticString) -> Bool {
+    guard end == name.utf8CodeUnitCount else { return false }
+    let expected = name.utf8Start
+    for index in 0..<end where line[index] != expected[index] { return false }
+    return true
   }
 
   private mutating func dispatch(into events: inout [SSEEvent]) {
