@@ -88,30 +88,47 @@ struct TranslatedStreamForm: StreamForm {
   var contentType: String { writer.contentType }
 
   mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
-    var events: [GeminiStreamOutput] = []
-    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() { events += translator.translate(event.data) }
-    if chunk == nil { events += translator.finish().map(GeminiStreamOutput.event) }
     var piece = RelayPiece()
-    for output in events {
-      // A text-only event carries no usage for a continuation to patch: its bytes are written without a tree.
-      if case .text(let text) = output, resume == nil {
-        piece.bytes += writer.bytes(output)
-        piece.answers.append(.text(text))
-        continue
+    // Each event's outputs are added as they are translated: gathered into one array first, they cost an array
+    // grown and copied per event. After an error the translator takes nothing more, so stopping there is the same.
+    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() {
+      for output in translator.translate(event.data) {
+        guard add(output, to: &piece) else { return piece }
       }
-      switch output.event {
-      case .response(let translated):
-        let answer = resume?.patched(translated) ?? translated
-        piece.bytes += writer.bytes(.response(answer))
-        piece.answers.append(.json(answer))
-      case .error(let error):
-        // The backend's own error event, or louter's reading of a stream it could not translate.
-        piece.failure = Exchange.failure(
-          status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
-        return piece
+    }
+    if chunk == nil {
+      for event in translator.finish() {
+        guard add(.event(event), to: &piece) else { return piece }
       }
     }
     return piece
+  }
+
+  /// Adds one output's bytes and answer to `piece`; false when the output is an error, which ends the piece.
+  private mutating func add(_ output: GeminiStreamOutput, to piece: inout RelayPiece) -> Bool {
+    // A text-only event carries no usage for a continuation to patch: its bytes are written without a tree.
+    if case .text(let text) = output, resume == nil {
+      Self.append(writer.bytes(output), to: &piece.bytes)
+      piece.answers.append(.text(text))
+      return true
+    }
+    switch output.event {
+    case .response(let translated):
+      let answer = resume?.patched(translated) ?? translated
+      Self.append(writer.bytes(.response(answer)), to: &piece.bytes)
+      piece.answers.append(.json(answer))
+      return true
+    case .error(let error):
+      // The backend's own error event, or louter's reading of a stream it could not translate.
+      piece.failure = Exchange.failure(
+        status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
+      return false
+    }
+  }
+
+  /// Appends an event's bytes; the first event's array is taken as it is rather than copied into an empty one.
+  private static func append(_ event: [UInt8], to bytes: inout [UInt8]) {
+    if bytes.isEmpty { bytes = event } else { bytes += event }
   }
 
   mutating func errorBytes(_ error: GeminiError) -> [UInt8] { writer.bytes(.error(error)) }
