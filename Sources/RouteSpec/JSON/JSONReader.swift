@@ -27,7 +27,11 @@ public struct JSONReader {
   public static func read<Result>(
     _ bytes: [UInt8], _ body: (inout JSONReader) throws(JSONParseError) -> Result
   ) throws(JSONParseError) -> Result {
-    try bytes.withUnsafeBufferPointer { buffer in read(buffer, body) }.get()
+    var failure = JSONParseError(offset: 0, message: "")
+    guard let result = bytes.withUnsafeBufferPointer({ buffer in read(buffer, body, failure: &failure) }) else {
+      throw failure
+    }
+    return result
   }
 
   /// ``read(_:_:)`` over JSON text.
@@ -35,13 +39,18 @@ public struct JSONReader {
     _ text: String, _ body: (inout JSONReader) throws(JSONParseError) -> Result
   ) throws(JSONParseError) -> Result {
     var text = text
+    var failure = JSONParseError(offset: 0, message: "")
     // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
-    return try text.withUTF8 { buffer in read(buffer, body) }.get()
+    guard let result = text.withUTF8({ buffer in read(buffer, body, failure: &failure) }) else { throw failure }
+    return result
   }
 
+  /// The document's reading, or nil with its error in `failure`. (`withUTF8` rethrows untyped errors only, and a
+  /// `Result` carrying the typed one out cost a generic metadata lookup per document.)
   private static func read<Result>(
-    _ buffer: UnsafeBufferPointer<UInt8>, _ body: (inout JSONReader) throws(JSONParseError) -> Result
-  ) -> Swift.Result<Result, JSONParseError> {
+    _ buffer: UnsafeBufferPointer<UInt8>, _ body: (inout JSONReader) throws(JSONParseError) -> Result,
+    failure: inout JSONParseError
+  ) -> Result? {
     var reader = JSONReader(
       cursor: JSONCursor(buffer: buffer, maxDepth: JSONParser.defaultMaxDepth, syntax: .strict), depth: 0)
     do throws(JSONParseError) {
@@ -49,9 +58,10 @@ public struct JSONReader {
       let result = try body(&reader)
       reader.cursor.skipWhitespace()
       guard reader.cursor.atEnd else { throw reader.cursor.error("unexpected data after the JSON value") }
-      return .success(result)
+      return result
     } catch {
-      return .failure(error)
+      failure = error
+      return nil
     }
   }
 
