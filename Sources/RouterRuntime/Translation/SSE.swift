@@ -151,9 +151,9 @@ public enum GeminiSSEWriter {
     // One allocation for a typical event: grown from the prefix, the buffer was reallocated three or four times.
     var out: [UInt8] = []
     out.reserveCapacity(eventCapacity)
-    out.append(contentsOf: "data: ".utf8)
+    out.append(literal: "data: ")
     JSONWriter.write(value, into: &out, pretty: false, depth: 0)
-    out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
+    out.append(literal: "\r\n\r\n")
     return out
   }
 
@@ -166,9 +166,9 @@ public enum GeminiSSEWriter {
     case .text(let chunk):
       var out: [UInt8] = []
       out.reserveCapacity(eventCapacity)
-      out.append(contentsOf: "data: ".utf8)
+      out.append(literal: "data: ")
       chunk.write(into: &out)
-      out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
+      out.append(literal: "\r\n\r\n")
       return out
     case .event(let event): return self.event(event)
     }
@@ -205,7 +205,7 @@ public struct GeminiJSONArrayWriter: Sendable {
     if elements == 0 {
       out.append(UInt8(ascii: "["))
     } else {
-      out.append(contentsOf: ",\r\n".utf8)
+      out.append(literal: ",\r\n")
     }
     write(&out)
     elements += 1
