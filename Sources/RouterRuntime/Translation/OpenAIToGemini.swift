@@ -311,8 +311,8 @@ struct GeminiUsageCounts: Equatable {
       if !first { out.append(UInt8(ascii: ",")) }
       first = false
       out.append(UInt8(ascii: "\""))
-      out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-      out.append(contentsOf: #"":"#.utf8)
+      out.append(literal: name)
+      out.append(literal: #"":"#)
       JSONWriter.writeInteger(count, into: &out)
     }
     out.append(UInt8(ascii: "}"))

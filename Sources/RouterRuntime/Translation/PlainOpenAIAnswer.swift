@@ -148,27 +148,27 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     let candidates = candidates.sorted { $0.index < $1.index }
     var out: [UInt8] = []
     out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
-    out.append(contentsOf: #"{"candidates":["#.utf8)
+    out.append(literal: #"{"candidates":["#)
     // Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an
     // empty text is the one empty part it puts in an empty content).
     for (position, candidate) in candidates.enumerated() {
       if position > 0 { out.append(UInt8(ascii: ",")) }
-      out.append(contentsOf: #"{"content":{"role":"model","parts":[{"text":"#.utf8)
+      out.append(literal: #"{"content":{"role":"model","parts":[{"text":"#)
       JSONWriter.writeString(candidate.text, into: &out)
-      out.append(contentsOf: #"}]},"finishReason":"#.utf8)
+      out.append(literal: #"}]},"finishReason":"#)
       JSONWriter.writeString(candidate.finishReason, into: &out)
-      out.append(contentsOf: #","index":"#.utf8)
+      out.append(literal: #","index":"#)
       JSONWriter.writeInteger(candidate.index, into: &out)
       out.append(UInt8(ascii: "}"))
     }
     out.append(UInt8(ascii: "]"))
     if let usage {
-      out.append(contentsOf: #","usageMetadata":"#.utf8)
+      out.append(literal: #","usageMetadata":"#)
       usage.write(into: &out)
     }
-    out.append(contentsOf: #","modelVersion":"#.utf8)
+    out.append(literal: #","modelVersion":"#)
     JSONWriter.writeString(model ?? options.modelVersion, into: &out)
-    out.append(contentsOf: #","responseId":"#.utf8)
+    out.append(literal: #","responseId":"#)
     JSONWriter.writeString(id ?? options.responseId, into: &out)
     out.append(UInt8(ascii: "}"))
     return (out, usage?.json, TranslationWarnings())
