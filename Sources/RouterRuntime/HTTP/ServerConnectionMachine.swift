@@ -300,36 +300,36 @@ struct ServerConnectionMachine {
     status: Int, headers: [(String, String)], framing: BodyDelimiting, version: HTTPVersion, keepAlive: Bool,
     reserving bodyCount: Int = 0
   ) -> [UInt8] {
-    let crlf: [UInt8] = [0x0D, 0x0A]
     var bytes: [UInt8] = []
     var size = 96 + bodyCount
     for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
     bytes.reserveCapacity(size)
-    bytes += (version == .http11 ? "HTTP/1.1 " : "HTTP/1.0 ").utf8
-    bytes += String(status).utf8
+    // Every piece in one copy (literals from their bytes, numbers digit by digit): a head is written per answer.
+    bytes.append(literal: version == .http11 ? "HTTP/1.1 " : "HTTP/1.0 ")
+    bytes.append(decimal: status)
     bytes.append(0x20)
-    bytes += HTTPStatus.reason(status).utf8
-    bytes += crlf
+    bytes.append(utf8: HTTPStatus.reason(status))
+    bytes.append(literal: "\r\n")
     for (name, value) in headers {
-      bytes += name.utf8
-      bytes += ": ".utf8
-      bytes += value.utf8
-      bytes += crlf
+      bytes.append(utf8: name)
+      bytes.append(literal: ": ")
+      bytes.append(utf8: value)
+      bytes.append(literal: "\r\n")
     }
     switch framing {
     case .contentLength(let count):
-      bytes += "content-length: ".utf8
-      bytes += String(count).utf8
-      bytes += crlf
-    case .chunked: bytes += "transfer-encoding: chunked\r\n".utf8
+      bytes.append(literal: "content-length: ")
+      bytes.append(decimal: count)
+      bytes.append(literal: "\r\n")
+    case .chunked: bytes.append(literal: "transfer-encoding: chunked\r\n")
     case .closeDelimited: break
     }
     if !keepAlive {
-      bytes += "connection: close\r\n".utf8
+      bytes.append(literal: "connection: close\r\n")
     } else if version == .http10 {
-      bytes += "connection: keep-alive\r\n".utf8
+      bytes.append(literal: "connection: keep-alive\r\n")
     }
-    bytes += crlf
+    bytes.append(literal: "\r\n")
     return bytes
   }
 

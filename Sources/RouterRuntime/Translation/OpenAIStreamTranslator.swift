@@ -55,14 +55,6 @@ public struct GeminiTextChunk: Sendable, Equatable {
   }
 }
 
-extension [UInt8] {
-  /// Appends a literal's bytes in one copy: appending its `utf8` view cost about 170 instructions a time, several
-  /// times in every streamed event.
-  mutating func append(literal: StaticString) {
-    append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
-  }
-}
-
 /// One output of ``OpenAIStreamTranslator/translate(_:)``: a text-only event in its compact form, or any event.
 public enum GeminiStreamOutput: Sendable, Equatable {
   /// A text-only event, for the writers' fast path.

@@ -38,21 +38,21 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     // Head and body in one buffer, written once.
     var wire: [UInt8] = []
     wire.reserveCapacity(512 + request.body.count)
-    wire += request.method.utf8
+    wire.append(utf8: request.method)
     wire.append(0x20)
-    wire += target.url.pathAndQuery.utf8
-    wire += " HTTP/1.1\r\nhost: ".utf8
-    wire += target.hostHeader.utf8
-    wire += "\r\n".utf8
+    wire.append(utf8: target.url.pathAndQuery)
+    wire.append(literal: " HTTP/1.1\r\nhost: ")
+    wire.append(utf8: target.hostHeader)
+    wire.append(literal: "\r\n")
     for header in request.headers where !FieldName.equal(header.name, "host") {
-      wire += header.name.utf8
-      wire += ": ".utf8
-      wire += header.value.utf8
-      wire += "\r\n".utf8
+      wire.append(utf8: header.name)
+      wire.append(literal: ": ")
+      wire.append(utf8: header.value)
+      wire.append(literal: "\r\n")
     }
-    wire += "content-length: ".utf8
-    wire += String(request.body.count).utf8
-    wire += "\r\n\r\n".utf8
+    wire.append(literal: "content-length: ")
+    wire.append(decimal: request.body.count)
+    wire.append(literal: "\r\n\r\n")
     wire += request.body
     let exchange = UpstreamExchange(
       request: wire, addresses: addresses,
