@@ -172,9 +172,9 @@ import Testing
     #expect(matches == [true, true, false])
   }
 
-  /// A string value read against a known one reads as ``JSONReader/readStringValue()`` reads it (escapes decoded,
-  /// any other value nil, what the parser refuses refused), and a plain copy of the known value is that value's
-  /// own storage, not a new string.
+  /// A string value read against a known one reads as it reads against none (escapes decoded, any other value
+  /// nil, what the parser refuses refused), and a plain copy of the known value is that value's own storage, not
+  /// a new string.
   @Test func aStringValueReadAgainstAKnownOne() throws {
     let known = "chatcmpl-0123456789abcdefghijklmnopqrstuvwxyz"
     func read(_ document: [UInt8], known: String?) -> [String?]? {

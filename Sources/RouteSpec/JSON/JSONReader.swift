@@ -117,19 +117,10 @@ public struct JSONReader {
   }
 
   /// Reads the value at the reader: its text when it is a string, else nil (what `readValue().stringValue`
-  /// gives, without a tree for a string).
-  public mutating func readStringValue() throws(JSONParseError) -> String? {
-    guard cursor.current == UInt8(ascii: "\"") else {
-      try skipValue()
-      return nil
-    }
-    return try cursor.parseString()
-  }
-
-  /// Reads the value at the reader like ``readStringValue()``, but hands back `known` itself when the string is
-  /// `known` written plainly (ASCII, no escapes): a value that repeats (a stream's `id` in every chunk) is
-  /// compared as bytes, not made a new `String`. Anything else reads exactly as ``readStringValue()`` reads it.
-  public mutating func readStringValue(reusing known: String?) throws(JSONParseError) -> String? {
+  /// gives, without a tree for a string). When the string is `known` written plainly (ASCII, no escapes), it
+  /// hands back `known` itself: a value that repeats (a stream's `id` in every chunk) is compared as bytes, not
+  /// made a new `String`.
+  public mutating func readStringValue(reusing known: String? = nil) throws(JSONParseError) -> String? {
     guard cursor.current == UInt8(ascii: "\"") else {
       try skipValue()
       return nil
