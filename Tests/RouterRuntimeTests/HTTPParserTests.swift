@@ -256,4 +256,28 @@ import Testing
       #expect(request.path == path && request.query == query, "\(target)")
     }
   }
+
+  @Test func aNonASCIITargetSplitsAtItsQuestionMark() {
+    let request = HTTPRequest(method: "GET", target: "/é/ü?q=ö?")
+    #expect(request.path == "/é/ü" && request.query == "q=ö?")
+  }
+
+  /// A request is a value: a copy changed afterwards leaves the original as it was.
+  @Test func aChangedCopyLeavesTheOriginalAlone() {
+    var headers = HTTPHeaders()
+    headers.append(name: "x-a", value: "1")
+    let original = HTTPRequest(method: "POST", target: "/p?q", version: .http10, headers: headers, body: [1, 2])
+    var copy = original
+    copy.body.append(3)
+    copy.keepAlive = false
+    #expect(original.method == "POST" && original.target == "/p?q" && original.path == "/p" && original.query == "q")
+    #expect(original.version == .http10 && original.body == [1, 2] && original.keepAlive)
+    #expect(original.headers.pairs.count == 1 && copy.headers.pairs.count == 1)
+    #expect(copy.method == "POST" && copy.path == "/p" && copy.query == "q" && copy.body == [1, 2, 3])
+    #expect(copy.version == .http10 && !copy.keepAlive)
+    // A request no other value shares is changed where it is.
+    var alone = HTTPRequest(method: "GET", target: "/")
+    alone.body = [9]
+    #expect(alone.body == [9])
+  }
 }

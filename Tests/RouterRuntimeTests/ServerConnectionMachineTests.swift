@@ -68,6 +68,8 @@ import Testing
     _ = chunked.received(Array("GET /s HTTP/1.1\r\n\r\n".utf8), now: start)
     #expect(written(try chunked.startStream(status: 200, headers: [])).contains("transfer-encoding: chunked\r\n"))
     #expect(written(try chunked.streamChunk(Array("hello".utf8))) == "5\r\nhello\r\n")
+    let long = String(repeating: "ab", count: 150)
+    #expect(written(try chunked.streamChunk(Array(long.utf8))) == "12c\r\n\(long)\r\n")
     let end = try chunked.finishStream(now: start)
     #expect(written(end) == "0\r\n\r\n")
     #expect(!has(end) { if case .closeAfterWriting = $0 { true } else { false } })

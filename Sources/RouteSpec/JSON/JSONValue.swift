@@ -14,7 +14,12 @@ public enum JSONValue: Sendable, Equatable {
   /// The member `key` of an object (first match), or nil.
   public subscript(key: String) -> JSONValue? {
     guard case .object(let members) = self else { return nil }
-    for member in members where member.key == key { return member.value }
+    // By index, lengths first: a `for member in` loop copies every member it passes (retaining its key and
+    // value), and two different strings are compared out of line, while most keys differ in length.
+    let length = key.utf8.count
+    for index in members.indices where members[index].key.utf8.count == length && members[index].key == key {
+      return members[index].value
+    }
     return nil
   }
 
@@ -108,14 +113,14 @@ public enum JSONWriter {
   /// Writes `value` to `out`.
   public static func write(_ value: JSONValue, into out: inout [UInt8], pretty: Bool, depth: Int) {
     switch value {
-    case .null: out.append(contentsOf: "null".utf8)
-    case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+    case .null: out.append(literal: "null")
+    case .bool(let flag): out.append(literal: flag ? "true" : "false")
     case .int(let number): writeInteger(number, into: &out)
     case .double(let number): writeDouble(number, into: &out)
     case .string(let text): writeString(text, into: &out)
     case .array(let elements):
       if elements.isEmpty {
-        out.append(contentsOf: "[]".utf8)
+        out.append(literal: "[]")
         return
       }
       out.append(UInt8(ascii: "["))
@@ -128,7 +133,7 @@ public enum JSONWriter {
       out.append(UInt8(ascii: "]"))
     case .object(let members):
       if members.isEmpty {
-        out.append(contentsOf: "{}".utf8)
+        out.append(literal: "{}")
         return
       }
       out.append(UInt8(ascii: "{"))
@@ -157,23 +162,30 @@ public enum JSONWriter {
     // The place of the first digit, then each digit from there: appended in order, never turned around in a
     // slice (which costs more than the digits). 10^18 is the highest place an Int64 has, so this never overflows.
     var place: UInt64 = 1
-    while magnitude / place >= 10 { place *= 10 }
-    repeat {
-      out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude / place % 10))
-      place /= 10
-    } while place > 0
+    var digits = 1
+    while magnitude / place >= 10 {
+      place *= 10
+      digits += 1
+    }
+    // All digits in one reservation: an `append` per digit checks the array's uniqueness and room every time.
+    out.append(addingCapacity: digits) { span in
+      repeat {
+        span.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude / place % 10))
+        place /= 10
+      } while place > 0
+    }
   }
 
   /// Writes a double in its shortest round-trip form; JSON has no inf or nan, so those become null.
   public static func writeDouble(_ number: Double, into out: inout [UInt8]) {
     guard number.isFinite else {
-      out.append(contentsOf: "null".utf8)
+      out.append(literal: "null")
       return
     }
     if number == number.rounded(), abs(number) < 1e15 {
       writeInteger(Int64(number), into: &out)
       if number == 0, number.sign == .minus { return }
-      out.append(contentsOf: ".0".utf8)
+      out.append(literal: ".0")
       return
     }
     out.append(contentsOf: number.description.utf8)
@@ -198,14 +210,14 @@ public enum JSONWriter {
         let end = min(index + 8, bytes.count)
         while index < end {
           if needsEscape(bytes[index]) {
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            out.append(bytes: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             writeEscaped(bytes[index], into: &out)
             runStart = index + 1
           }
           index += 1
         }
       }
-      out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+      out.append(bytes: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
     }
     out.append(UInt8(ascii: "\""))
   }
@@ -230,18 +242,17 @@ public enum JSONWriter {
   /// The escape of one byte for which ``needsEscape(_:)`` holds.
   private static func writeEscaped(_ byte: UInt8, into out: inout [UInt8]) {
     switch byte {
-    case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-    case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-    case 0x0A: out.append(contentsOf: "\\n".utf8)
-    case 0x0D: out.append(contentsOf: "\\r".utf8)
-    case 0x09: out.append(contentsOf: "\\t".utf8)
-    case 0x08: out.append(contentsOf: "\\b".utf8)
-    case 0x0C: out.append(contentsOf: "\\f".utf8)
+    case UInt8(ascii: "\""): out.append(literal: "\\\"")
+    case UInt8(ascii: "\\"): out.append(literal: "\\\\")
+    case 0x0A: out.append(literal: "\\n")
+    case 0x0D: out.append(literal: "\\r")
+    case 0x09: out.append(literal: "\\t")
+    case 0x08: out.append(literal: "\\b")
+    case 0x0C: out.append(literal: "\\f")
     case 0x00..<0x20, 0x7F:
-      let hex = Array("0123456789abcdef".utf8)
-      out.append(contentsOf: "\\u00".utf8)
-      out.append(hex[Int(byte >> 4)])
-      out.append(hex[Int(byte & 0x0F)])
+      out.append(literal: "\\u00")
+      out.append(HexDigit.lowercase(byte >> 4))
+      out.append(HexDigit.lowercase(byte))
     default: out.append(byte)
     }
   }

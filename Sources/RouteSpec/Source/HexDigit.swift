@@ -10,3 +10,11 @@ public enum HexDigit {
     }
   }
 }
+
+extension HexDigit {
+  /// The lowercase ASCII digit of `nibble` (`0...15`); bits above the low four are ignored.
+  public static func lowercase(_ nibble: UInt8) -> UInt8 {
+    let low = nibble & 0xF
+    return low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10
+  }
+}

@@ -152,8 +152,7 @@ enum RequestID {
     // Written straight into the string's storage: one allocation per request, not three.
     return String(unsafeUninitializedCapacity: 16) { buffer in
       for index in 0..<16 {
-        let nibble = UInt8(truncatingIfNeeded: word & 0xF)
-        buffer[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+        buffer[index] = HexDigit.lowercase(UInt8(truncatingIfNeeded: word))
         word >>= 4
       }
       return 16

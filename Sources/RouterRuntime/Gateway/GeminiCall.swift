@@ -93,8 +93,7 @@ public struct GeminiCall: Sendable, Equatable {
       if Self.starts(bytes, at: start, with: models) { start += models.utf8.count }
       let id = bytes[start...]
       if let colon = id.lastIndex(of: UInt8(ascii: ":")),
-        let named = Method.allCases.first(where: { Self.equal(bytes[(colon + 1)...], $0.rawValue) }),
-        named != .listModels, named != .getModel
+        let named = Self.postMethods.first(where: { Self.equal(bytes[(colon + 1)...], $0.rawValue) })
       {
         self = .model(version: version, method: named, id: String(decoding: bytes[start..<colon], as: UTF8.self))
       } else {
@@ -102,12 +101,20 @@ public struct GeminiCall: Sendable, Equatable {
       }
     }
 
+    /// The methods a name after `:` can call (the others are GETs named by the path's shape), made once:
+    /// `allCases` builds a new array on every call.
+    private static let postMethods = Method.allCases.filter { $0 != .listModels && $0 != .getModel }
+
+    // Against the text's own bytes: a `String`'s `utf8` view is compared through its generic iterator, and
+    // these run several times per request.
     static func equal(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ text: String) -> Bool {
-      bytes.count == text.utf8.count && bytes.elementsEqual(text.utf8)
+      var text = text
+      return text.withUTF8 { bytes.count == $0.count && bytes.elementsEqual($0) }
     }
 
     static func starts(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, with prefix: String) -> Bool {
-      start <= bytes.count && bytes[start...].starts(with: prefix.utf8)
+      var prefix = prefix
+      return start <= bytes.count && prefix.withUTF8 { bytes[start...].starts(with: $0) }
     }
   }
 
@@ -152,7 +159,8 @@ public struct GeminiCall: Sendable, Equatable {
 
   /// Percent-decodes a path; nil when an escape is malformed or the result is not UTF-8.
   public static func percentDecoded(_ text: String) -> String? {
-    guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+    var scanned = text
+    guard scanned.withUTF8({ $0.contains(UInt8(ascii: "%")) }) else { return text }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.utf8.count)
     var iterator = text.utf8.makeIterator()

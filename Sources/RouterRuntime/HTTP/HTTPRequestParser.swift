@@ -1,3 +1,5 @@
+import RouteSpec
+
 /// A parse failure, with the status to answer.
 public struct HTTPParseError: Error, Sendable, Equatable {
   /// 400, 408, 413, 431, 501 or 505.
@@ -268,11 +270,11 @@ public struct HTTPRequestParser: Sendable {
   }
 
   private mutating func finishRequest(into events: inout [Event]) {
-    if var request = pending {
+    // Taken, not copied: the request is then the only owner of its storage, and setting its body does not copy it.
+    if var request = pending.take() {
       request.body = body
       events.append(.request(request))
     }
-    pending = nil
     body = []
     state = .head
   }
@@ -315,9 +317,9 @@ public struct HTTPRequestParser: Sendable {
     }
     let versionBytes = UnsafeBufferPointer(rebasing: bytes[(secondSpace + 1)..<lineEnd])
     let version: HTTPVersion
-    if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+    if versionBytes.holds(exactly: "HTTP/1.1") {
       version = .http11
-    } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+    } else if versionBytes.holds(exactly: "HTTP/1.0") {
       version = .http10
     } else {
       // HTTP-version = "HTTP/" DIGIT "." DIGIT: a well-formed other version is unsupported, anything else malformed.

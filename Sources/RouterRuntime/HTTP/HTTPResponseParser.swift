@@ -1,3 +1,5 @@
+import RouteSpec
+
 /// The HTTP/1.1 response parser of the upstream client: a pure state machine fed bytes.
 ///
 /// Body bytes come out as they arrive (de-chunked), never buffered to the end.
@@ -263,8 +265,8 @@ public struct HTTPResponseParser: Sendable {
     let version = UnsafeBufferPointer(rebasing: line[..<firstSpace])
     let code = UnsafeBufferPointer(rebasing: line[(firstSpace + 1)..<(secondSpace ?? line.count)])
     let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-    let isHTTP10 = version.elementsEqual("HTTP/1.0".utf8)
-    guard isHTTP10 || version.elementsEqual("HTTP/1.1".utf8),
+    let isHTTP10 = version.holds(exactly: "HTTP/1.0")
+    guard isHTTP10 || version.holds(exactly: "HTTP/1.1"),
       code.count == 3, code.allSatisfy(isDigit),
       line[((secondSpace ?? line.count - 1) + 1)...].allSatisfy(HTTPFraming.isFieldValueByte)
     else { return .failure(.malformed("malformed status line")) }

@@ -46,43 +46,99 @@ public enum HTTPVersion: Sendable, Equatable {
 }
 
 /// One complete request: head and whole body.
+///
+/// Its head is as parsed; a handler may only replace the body or end keep-alive.
+///
+/// A value with its fields behind one reference, copied on write (as swift-nio's `HTTPRequestHead` keeps its
+/// own): a request passes from the parser through the connection's queue and its handler task to the exchange,
+/// and each copy of eight separate fields cost about 230 instructions (a retain per field) and as many again to
+/// destroy, seven times per request. A copy is now one retain.
 public struct HTTPRequest: Sendable {
+  /// The fields. Mutated only through `unique()`, so an instance that two requests share is never written.
+  private final class Storage: @unchecked Sendable {
+    let method: String
+    let target: String
+    let path: String
+    let query: String?
+    let version: HTTPVersion
+    let headers: HTTPHeaders
+    var body: [UInt8]
+    var keepAlive: Bool
+
+    init(
+      method: String, target: String, path: String, query: String?, version: HTTPVersion, headers: HTTPHeaders,
+      body: [UInt8], keepAlive: Bool
+    ) {
+      self.method = method
+      self.target = target
+      self.path = path
+      self.query = query
+      self.version = version
+      self.headers = headers
+      self.body = body
+      self.keepAlive = keepAlive
+    }
+
+    func copy() -> Storage {
+      Storage(
+        method: method, target: target, path: path, query: query, version: version, headers: headers, body: body,
+        keepAlive: keepAlive)
+    }
+  }
+
+  private var storage: Storage
+
+  /// The storage, copied first when another request shares it.
+  private mutating func unique() -> Storage {
+    if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    return storage
+  }
+
   /// `GET`, `POST`, ...
-  public var method: String
+  public var method: String { storage.method }
   /// The request target as sent (`/v1beta/models/x:generateContent?alt=sse`).
-  public var target: String
+  public var target: String { storage.target }
   /// The path part of the target.
-  public var path: String
+  public var path: String { storage.path }
   /// The query part of the target, without `?`.
-  public var query: String?
+  public var query: String? { storage.query }
   /// Protocol version.
-  public var version: HTTPVersion
+  public var version: HTTPVersion { storage.version }
   /// Headers.
-  public var headers: HTTPHeaders
+  public var headers: HTTPHeaders { storage.headers }
   /// The body (de-chunked).
-  public var body: [UInt8]
+  public var body: [UInt8] {
+    get { storage.body }
+    set { unique().body = newValue }
+  }
   /// Whether the connection stays open after the response.
-  public var keepAlive: Bool
+  public var keepAlive: Bool {
+    get { storage.keepAlive }
+    set { unique().keepAlive = newValue }
+  }
 
   /// Creates a request; `path` and `query` are split from `target`.
   public init(
     method: String, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = HTTPHeaders(),
     body: [UInt8] = [], keepAlive: Bool = true
   ) {
-    self.method = method
-    self.target = target
-    // By byte: a Character search pays for grapheme breaking on every request's target.
-    if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
-      path = String(target[..<question])
-      query = String(target[target.utf8.index(after: question)...])
+    let path: String
+    let query: String?
+    // In the string's own bytes: a Character search pays for grapheme breaking, and the `utf8` view's generic
+    // search for its iterator, on every request's target.
+    var bytes = target
+    let question = bytes.withUTF8 { $0.firstIndex(of: UInt8(ascii: "?")) }
+    if let question {
+      let split = target.utf8.index(target.utf8.startIndex, offsetBy: question)
+      path = String(target[..<split])
+      query = String(target[target.utf8.index(after: split)...])
     } else {
       path = target
       query = nil
     }
-    self.version = version
-    self.headers = headers
-    self.body = body
-    self.keepAlive = keepAlive
+    storage = Storage(
+      method: method, target: target, path: path, query: query, version: version, headers: headers, body: body,
+      keepAlive: keepAlive)
   }
 }
 

@@ -1,3 +1,5 @@
+import RouteSpec
+
 /// Header fields kept as the bytes they arrived in: every name and value back to back in one array, with where
 /// each ends. A parsed head costs two allocations rather than two `String`s per field; a name or a value becomes a
 /// `String` only when something reads it (invalid UTF-8 repaired then, as `String(decoding:as:)` repairs it).
@@ -27,17 +29,17 @@ struct HeaderFieldBytes: Sendable, Equatable {
 
   /// Adds a field from its bytes.
   mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-    bytes.append(contentsOf: name)
+    bytes.append(bytes: name)
     let nameEnd = bytes.count
-    bytes.append(contentsOf: value)
+    bytes.append(bytes: value)
     ends.append(Ends(name: nameEnd, value: bytes.count))
   }
 
   /// Adds a field.
   mutating func append(name: String, value: String) {
-    bytes.append(contentsOf: name.utf8)
+    bytes.append(utf8: name)
     let nameEnd = bytes.count
-    bytes.append(contentsOf: value.utf8)
+    bytes.append(utf8: value)
     ends.append(Ends(name: nameEnd, value: bytes.count))
   }
 

@@ -1,3 +1,5 @@
+import RouteSpec
+
 /// One client connection's HTTP/1.1 logic as a pure state machine: it takes events (bytes read, the peer
 /// closed, a deadline passed, the server drains, the handler answered) and returns the actions its socket
 /// shell carries out (write, start or cancel the handler, pause reading, close, arm a deadline).
@@ -176,13 +178,13 @@ struct ServerConnectionMachine {
     }
     if bytes.isEmpty { return [] }
     guard chunked else { return [.write(bytes)] }
-    var framed = Array(String(bytes.count, radix: 16).utf8)
-    framed.reserveCapacity(framed.count + bytes.count + 4)
-    framed.append(0x0D)
-    framed.append(0x0A)
-    framed.append(contentsOf: bytes)
-    framed.append(0x0D)
-    framed.append(0x0A)
+    var framed: [UInt8] = []
+    // Size digits (at most 16), CRLF, the piece, CRLF: one allocation.
+    framed.reserveCapacity(bytes.count + 20)
+    framed.append(hexadecimal: bytes.count)
+    framed.append(literal: "\r\n")
+    bytes.withUnsafeBytes { framed.append(bytes: $0) }
+    framed.append(literal: "\r\n")
     return [.write(framed)]
   }
 

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import RouteSpec
 
 /// Our own HTTP/1.1 client for plain `http://` backends (a local vLLM or Ollama): pooled keep-alive
 /// connections with TCP_NODELAY, bodies streamed chunk by chunk.
