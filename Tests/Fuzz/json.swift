@@ -23,7 +23,7 @@ public func fuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let options = GeminiResponseOptions(
       includeThoughts: thoughts, modelVersion: "fuzz-model", responseId: "fuzz-id", backend: "fuzz")
     let direct = try? OpenAIToGemini.translatedBytes(answer: bytes, options: options)
-    var viaTree: (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)?
+    var viaTree: (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)?
     if case .success(let json) = parsed { viaTree = try? OpenAIToGemini.translatedBytes(json, options: options) }
     if direct?.bytes != viaTree?.bytes || direct?.usage != viaTree?.usage {
       fatalError("an answer's bytes depend on how it was read: \(String(decoding: bytes, as: UTF8.self))")

@@ -227,7 +227,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
         let json = try JSONParser.parse(answer)
         let tree: Result<GeminiTranslatedResponse, GeminiError>
         do { tree = .success(try OpenAIToGemini.translate(json, options: options)) } catch { tree = .failure(error) }
-        let bytes: Result<(bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings), GeminiError>
+        let bytes: Result<(bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings), GeminiError>
         do {
           bytes = .success(try OpenAIToGemini.translatedBytes(json, options: options))
         } catch {
@@ -236,7 +236,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
         switch (tree, bytes) {
         case (.success(let tree), .success(let written)):
           #expect(written.bytes == tree.json.serializedBytes(), "\(answer) \(options)")
-          #expect(written.usage == tree.json["usageMetadata"])
+          #expect(written.usage?.json == tree.json["usageMetadata"])
           #expect(written.warnings == tree.warnings)
         case (.failure(let treeError), .failure(let error)):
           #expect(error == treeError)
@@ -252,7 +252,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
 
   /// What a client gets for an answer's bytes: the answer, or why not.
   enum AnswerOutcome: Equatable {
-    case answer([UInt8], usage: JSONValue?, warnings: TranslationWarnings)
+    case answer([UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)
     case notJSON(JSONParseError)
     case refused(GeminiError)
 
@@ -266,7 +266,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
       self.init { try OpenAIToGemini.translatedBytes(answer: body, options: options) }
     }
 
-    private init(_ translate: () throws -> (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)) {
+    private init(_ translate: () throws -> (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)) {
       do {
         let written = try translate()
         self = .answer(written.bytes, usage: written.usage, warnings: written.warnings)
@@ -443,5 +443,45 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
       detailed.json.serialized()
         == #"{"promptTokenCount":10,"candidatesTokenCount":4,"totalTokenCount":17,"cachedContentTokenCount":4,"thoughtsTokenCount":3}"#
     )
+  }
+
+  /// A plain answer's `usage` read from its bytes makes the counts its tree makes, and the record's token counts
+  /// from those counts are the ones read from the `usageMetadata` they stand for.
+  @Test func usageReadFromBytesIsUsageReadFromTheTree() throws {
+    let usages = [
+      #"{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}"#,
+      #"{"prompt_tokens":10,"completion_tokens":7,"completion_tokens_details":{"reasoning_tokens":3},"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":1}}"#,
+      #"{"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":9,"x":[1,{"a":2}]}}"#,
+      #"{"total_tokens":9223372036854775807,"prompt_tokens":-1}"#,
+      #"{"prompt_tokens":1e30,"completion_tokens":2.5,"total_tokens":"9"}"#,
+      #"{"prompt_tokens":null,"completion_tokens":[1],"total_tokens":{"n":1}}"#,
+      #"{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0,"extra":{"prompt_tokens":99}}"#,
+      #"{"prompt_tokens":4,"completion_tokens_details":7,"prompt_tokens_details":[{"cached_tokens":3}]}"#,
+      #"{"cached":1}"#, "{}", "3", "null", #""usage""#, "[1,2]",
+    ]
+    for usage in usages {
+      let tree = GeminiUsageCounts(openAI: try JSONParser.parse(usage))
+      let read = try JSONReader.read(Array(usage.utf8)) { (reader) throws(JSONParseError) in
+        try GeminiUsageCounts.read(openAI: &reader)
+      }
+      #expect(read == tree, "\(usage)")
+      var fromCounts = TokenUsage()
+      fromCounts.note(tree)
+      var fromTree = TokenUsage()
+      fromTree.note(tree?.json)
+      #expect(fromCounts == fromTree, "\(usage)")
+      if tree != nil { #expect(fromCounts.reported) }
+    }
+    // A count sent twice is left to the tree, which takes the first.
+    for twice in [
+      #"{"prompt_tokens":1,"prompt_tokens":2}"#,
+      #"{"completion_tokens_details":{"reasoning_tokens":1,"reasoning_tokens":2}}"#,
+    ] {
+      #expect(throws: JSONParseError.self) {
+        try JSONReader.read(Array(twice.utf8)) { (reader) throws(JSONParseError) in
+          try GeminiUsageCounts.read(openAI: &reader)
+        }
+      }
+    }
   }
 }

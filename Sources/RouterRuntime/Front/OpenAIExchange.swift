@@ -219,7 +219,7 @@ extension Exchange {
       case .success(let answer): (bytes, json) = answer
       case .failure(let failure): return .failed(failure)
       }
-      noteUsage(OpenAIToGemini.usageMetadata(json["usage"]))
+      noteUsage(GeminiUsageCounts(openAI: json["usage"]))
       await respond(200, body: bytes, contentType: contentType, headers: headers, tokens: true)
       return .served(healthy: true)
     }

@@ -313,6 +313,13 @@ extension Exchange {
     log(.usage(counts))
   }
 
+  /// ``noteUsage(_:)`` of the `usageMetadata` `counts` stand for, without building it.
+  mutating func noteUsage(_ counts: GeminiUsageCounts?) {
+    var usage = TokenUsage()
+    usage.note(counts)
+    log(.usage(usage))
+  }
+
   /// Text characters of a response chunk, for the token estimate when no usage arrives.
   static func textBytes(_ json: JSONValue) -> Int {
     var count = 0
@@ -385,7 +392,7 @@ extension Exchange {
       case .success(let answer): bytes = answer
       case .failure(let failure): return .failed(failure)
       }
-      let answer: (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
+      let answer: (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)
       do {
         answer = try OpenAIToGemini.translatedBytes(answer: bytes, options: options)
       } catch let error as GeminiError {

@@ -372,4 +372,14 @@ struct TokenUsage: Equatable {
     }
     reported = true
   }
+
+  /// What ``note(_:)`` reads from `counts.json`, from the counts themselves.
+  mutating func note(_ counts: GeminiUsageCounts?) {
+    guard let counts else { return }
+    if let prompt = counts.promptTokenCount { input = Int(prompt) }
+    if let candidates = counts.candidatesTokenCount {
+      output = Int(BoundedInteger.sum(candidates, counts.thoughtsTokenCount, in: OpenAIToGemini.tokenCountRange))
+    }
+    reported = true
+  }
 }

@@ -121,16 +121,17 @@ public enum OpenAIToGemini {
   }
 
   /// The client bytes of a non-streamed answer: exactly the compact serialisation of ``translate(_:options:)``'s
-  /// `json`, with its `usageMetadata` (for the request record) and warnings.
+  /// `json`, with the counts its `usageMetadata` holds (for the request record) and warnings.
   ///
   /// A plain answer (see ``PlainOpenAIAnswer``) is written straight from `response`; anything else is translated
   /// to a tree and serialised.
   public static func translatedBytes(_ response: JSONValue, options: GeminiResponseOptions) throws(GeminiError)
-    -> (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
+    -> (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)
   {
     guard let plain = PlainOpenAIAnswer(response, options: options) else {
       let translated = try translate(response, options: options)
-      return (translated.json.serializedBytes(), translated.json["usageMetadata"], translated.warnings)
+      // The counts its `usageMetadata` was written from.
+      return (translated.json.serializedBytes(), GeminiUsageCounts(openAI: response["usage"]), translated.warnings)
     }
     return plain.translated(options: options)
   }
@@ -141,7 +142,7 @@ public enum OpenAIToGemini {
   ///
   /// - Throws: `JSONParseError` when `body` is not JSON; ``GeminiError`` as ``translate(_:options:)``.
   public static func translatedBytes(answer body: [UInt8], options: GeminiResponseOptions) throws
-    -> (bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings)
+    -> (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)
   {
     if let plain = PlainOpenAIAnswer(answer: body, options: options) { return plain.translated(options: options) }
     return try translatedBytes(JSONParser.parse(body), options: options)
@@ -259,7 +260,7 @@ struct ToolCallSlot: Sendable, Equatable {
 ///
 /// Counts are clamped to ``OpenAIToGemini/tokenCountRange`` and summed without overflow: a backend may send
 /// anything.
-struct GeminiUsageCounts: Equatable {
+public struct GeminiUsageCounts: Equatable, Sendable {
   var promptTokenCount: Int64?
   /// Completion tokens less reasoning tokens, at least 0.
   var candidatesTokenCount: Int64?
@@ -284,6 +285,76 @@ struct GeminiUsageCounts: Equatable {
     totalTokenCount = total
     cachedContentTokenCount = count(usage["prompt_tokens_details"]?["cached_tokens"]) ?? 0
     thoughtsTokenCount = reasoning
+  }
+
+  /// The counts of the `usage` at `reader`, read without building its tree: what ``init(openAI:)`` makes of the
+  /// same value (nil when it is not an object or has none of the three counts). A count member sent twice is
+  /// refused (`JSONParseError`), for the caller to take the tree's way, which takes the first.
+  static func read(openAI reader: inout JSONReader) throws(JSONParseError) -> GeminiUsageCounts? {
+    guard reader.next == .object else {
+      try reader.skipValue()
+      return nil
+    }
+    let range = OpenAIToGemini.tokenCountRange
+    var seen = MembersReadOnce()
+    var prompt: Int64?
+    var completion: Int64?
+    var total: Int64?
+    var reasoning: Int64?
+    var cached: Int64?
+    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+      switch key {
+      case "prompt_tokens":
+        try seen.first(0, in: reader)
+        prompt = try reader.readValue().clampedInteger(in: range)
+      case "completion_tokens":
+        try seen.first(1, in: reader)
+        completion = try reader.readValue().clampedInteger(in: range)
+      case "total_tokens":
+        try seen.first(2, in: reader)
+        total = try reader.readValue().clampedInteger(in: range)
+      case "completion_tokens_details":
+        try seen.first(3, in: reader)
+        reasoning = try readDetail(&reader, "reasoning_tokens")
+      case "prompt_tokens_details":
+        try seen.first(4, in: reader)
+        cached = try readDetail(&reader, "cached_tokens")
+      default: try reader.skipValue()
+      }
+    }
+    let reasoningCount = reasoning ?? 0
+    let totalCount = total ?? prompt.map { BoundedInteger.sum($0, completion ?? 0, in: range) }
+    guard prompt != nil || completion != nil || totalCount != nil else { return nil }
+    return GeminiUsageCounts(
+      promptTokenCount: prompt, candidatesTokenCount: completion.map { max(0, $0 - reasoningCount) },
+      totalTokenCount: totalCount, cachedContentTokenCount: cached ?? 0, thoughtsTokenCount: reasoningCount)
+  }
+
+  /// The count named `name` in the details object at `reader` (nil when it is not an object or lacks one).
+  private static func readDetail(_ reader: inout JSONReader, _ name: StaticString) throws(JSONParseError) -> Int64? {
+    guard reader.next == .object else {
+      try reader.skipValue()
+      return nil
+    }
+    var seen = MembersReadOnce()
+    var count: Int64?
+    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+      guard key == name else { return try reader.skipValue() }
+      try seen.first(0, in: reader)
+      count = try reader.readValue().clampedInteger(in: OpenAIToGemini.tokenCountRange)
+    }
+    return count
+  }
+
+  private init(
+    promptTokenCount: Int64?, candidatesTokenCount: Int64?, totalTokenCount: Int64?, cachedContentTokenCount: Int64,
+    thoughtsTokenCount: Int64
+  ) {
+    self.promptTokenCount = promptTokenCount
+    self.candidatesTokenCount = candidatesTokenCount
+    self.totalTokenCount = totalTokenCount
+    self.cachedContentTokenCount = cachedContentTokenCount
+    self.thoughtsTokenCount = thoughtsTokenCount
   }
 
   /// Calls `body` with each member present, in `usageMetadata`'s order.

@@ -89,12 +89,15 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
           answer.candidates.append(try readChoice(&reader, position: position, includeThoughts: includeThoughts))
           position += 1
         }
+      case "usage":
+        // Straight to its counts (the envelope's own bit: read once either way); a stream keeps the tree.
+        try seen.first(OpenAIEnvelope.usageMember, in: reader)
+        answer.usage = try GeminiUsageCounts.read(openAI: &reader)
       default: if try !envelope.read(key, &reader, seen: &seen) { try reader.skipValue() }
       }
     }
     guard sawChoices else { throw notPlain(reader) }
     (answer.model, answer.id) = (envelope.model, envelope.id)
-    answer.usage = GeminiUsageCounts(openAI: envelope.usage)
     return answer
   }
 
@@ -140,9 +143,9 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   }
 
   /// The client bytes (exactly the compact serialisation of ``OpenAIToGemini/translate(_:options:)``'s `json`),
-  /// the `usageMetadata` for the request record, and no warnings (a plain answer has nothing approximated).
+  /// the counts of its `usageMetadata` for the request record, and no warnings (a plain answer has nothing approximated).
   func translated(options: GeminiResponseOptions) -> (
-    bytes: [UInt8], usage: JSONValue?, warnings: TranslationWarnings
+    bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
   ) {
     // The same sort as the general path's, on the same order: the same permutation for equal indices.
     let candidates = candidates.sorted { $0.index < $1.index }
@@ -171,7 +174,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     out.append(literal: #","responseId":"#)
     JSONWriter.writeString(id ?? options.responseId, into: &out)
     out.append(UInt8(ascii: "}"))
-    return (out, usage?.json, TranslationWarnings())
+    return (out, usage, TranslationWarnings())
   }
 }
 
@@ -238,6 +241,8 @@ struct OpenAIEnvelope {
   /// bytes and not made a new `String` (``JSONReader/readStringValue(reusing:)``).
   var known: (model: String?, id: String?) = (nil, nil)
 
+  /// The bit of ``MembersReadOnce`` for `usage`.
+  static let usageMember: UInt8 = 3
   /// The first member bit of ``MembersReadOnce`` left for the caller's own members.
   static let firstFreeMember: UInt8 = 4
 
@@ -257,7 +262,7 @@ struct OpenAIEnvelope {
       try seen.first(2, in: reader)
       id = try reader.readStringValue(reusing: known.id)
     case "usage":
-      try seen.first(3, in: reader)
+      try seen.first(Self.usageMember, in: reader)
       usage = try reader.readValue()
     default: return false
     }
