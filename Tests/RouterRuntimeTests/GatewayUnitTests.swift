@@ -23,6 +23,35 @@ import Testing
     #expect(GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/bad%zz:generateContent") == nil)
   }
 
+  /// Every POST method is called by its own name after the colon; the GETs' names are not methods there.
+  @Test func everyPostMethodIsCalledByItsName() {
+    for method in GeminiCall.Method.allCases {
+      let call = GeminiCall.parse(httpMethod: "POST", path: "/v1beta/models/m:\(method.rawValue)")
+      switch method {
+      case .listModels, .getModel: #expect(call == nil, "\(method)")
+      default: #expect(call == GeminiCall(version: "v1beta", method: method, model: "m"), "\(method)")
+      }
+    }
+  }
+
+  /// Each broken rule of the model-id grammar is named, the first of them when several are broken.
+  @Test func modelProblemsAreNamedInOrder() {
+    let disallowed = "only letters, digits and - _ . : @ / may appear in it (no spaces, control characters or %)"
+    let cases: [(String, String?)] = [
+      ("gemini-2.5-flash", nil), ("openai/gpt-4o", nil), ("llama3.2:3b", nil), ("c@2024", nil), ("a.b/c.d", nil),
+      ("", "it is empty"), (String(repeating: "m", count: 257), "it is longer than 256 bytes"),
+      (String(repeating: "m", count: 256), nil),
+      ("a b", disallowed), ("a~b", disallowed), ("é", disallowed), ("a%2e", disallowed), ("a b..//", disallowed),
+      ("a..b", "it may not contain '..'"), ("../a", "it may not contain '..'"), ("a/..", "it may not contain '..'"),
+      ("/a", "'/' may only separate two non-empty parts"), ("a/", "'/' may only separate two non-empty parts"),
+      ("a//b", "'/' may only separate two non-empty parts"), ("/", "'/' may only separate two non-empty parts"),
+      ("a..b//c", "it may not contain '..'"), ("a\u{0}b", disallowed),
+    ]
+    for (model, problem) in cases {
+      #expect(GeminiCall.modelProblem(model) == problem, "\(model)")
+    }
+  }
+
   @Test func readsThePathAsBytesAtItsEdges() throws {
     // The list with and without its slash, and only with GET.
     #expect(GeminiCall.parse(httpMethod: "GET", path: "/v1alpha/models/")?.method == .listModels)

@@ -29,7 +29,11 @@ struct Exchange {
     self.started = started
     let id = RequestID.make()
     self.record = RequestRecord(id: id)
-    self.commonHeaders = [("x-request-id", id)]
+    var common: [(String, String)] = []
+    // Room for the route's header too: one allocation per request, not one more when the route is known.
+    common.reserveCapacity(2)
+    common.append(("x-request-id", id))
+    self.commonHeaders = common
   }
 
   /// Tells the request record what happened.
@@ -63,7 +67,12 @@ struct Exchange {
   mutating func respond(
     _ status: Int, body: [UInt8], contentType: String, headers extra: [(String, String)], tokens: Bool
   ) async {
-    let headers = [("content-type", contentType)] + commonHeaders + extra
+    // One array at its size, not a literal and two concatenations.
+    var headers: [(String, String)] = []
+    headers.reserveCapacity(1 + commonHeaders.count + extra.count)
+    headers.append(("content-type", contentType))
+    headers += commonHeaders
+    headers += extra
     do {
       try await responder.respond(status: status, headers: headers, body: body)
       log(.answered(status: status, tokens: tokens, at: .now))

@@ -93,7 +93,7 @@ public struct GeminiCall: Sendable, Equatable {
       if Self.starts(bytes, at: start, with: models) { start += models.utf8.count }
       let id = bytes[start...]
       if let colon = id.lastIndex(of: UInt8(ascii: ":")),
-        let named = Self.postMethods.first(where: { Self.equal(bytes[(colon + 1)...], $0.rawValue) })
+        let named = Self.postMethod(named: UnsafeBufferPointer(rebasing: bytes[(colon + 1)...]))
       {
         self = .model(version: version, method: named, id: String(decoding: bytes[start..<colon], as: UTF8.self))
       } else {
@@ -101,9 +101,16 @@ public struct GeminiCall: Sendable, Equatable {
       }
     }
 
-    /// The methods a name after `:` can call (the others are GETs named by the path's shape), made once:
-    /// `allCases` builds a new array on every call.
-    private static let postMethods = Method.allCases.filter { $0 != .listModels && $0 != .getModel }
+    /// The method a name after `:` calls, compared with each name's literal bytes; nil for any other name (the
+    /// GETs are named by the path's shape, not after a colon).
+    private static func postMethod(named name: UnsafeBufferPointer<UInt8>) -> Method? {
+      if name.holds(exactly: "generateContent") { return .generateContent }
+      if name.holds(exactly: "streamGenerateContent") { return .streamGenerateContent }
+      if name.holds(exactly: "countTokens") { return .countTokens }
+      if name.holds(exactly: "embedContent") { return .embedContent }
+      if name.holds(exactly: "batchEmbedContents") { return .batchEmbedContents }
+      return nil
+    }
 
     // Against the text's own bytes: a `String`'s `utf8` view is compared through its generic iterator, and
     // these run several times per request.
@@ -131,29 +138,32 @@ public struct GeminiCall: Sendable, Equatable {
   public static func modelProblem(_ model: String) -> String? {
     if model.isEmpty { return "it is empty" }
     if model.utf8.count > maxModelLength { return "it is longer than \(maxModelLength) bytes" }
-    let allowed = model.utf8.allSatisfy { byte in
-      (WireGrammar.isUnreserved(byte) && byte != UInt8(ascii: "~"))
-        || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "/")
+    // One pass over the string's own bytes: String's substring search goes through the regex engine, and its
+    // `utf8` view's iterator costs several times a buffer's, on every request.
+    var text = model
+    let problems = text.withUTF8 { bytes -> (disallowed: Bool, doubleDot: Bool, emptyPart: Bool) in
+      let dot = UInt8(ascii: ".")
+      let slash = UInt8(ascii: "/")
+      var found: (disallowed: Bool, doubleDot: Bool, emptyPart: Bool) = (false, false, false)
+      // A separator first, last or doubled leaves an empty part: as if one came before the first byte.
+      var previous = slash
+      for byte in bytes {
+        let allowed =
+          (WireGrammar.isUnreserved(byte) && byte != UInt8(ascii: "~"))
+          || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") || byte == slash
+        if !allowed { found.disallowed = true }
+        if byte == dot, previous == dot { found.doubleDot = true }
+        if byte == slash, previous == slash { found.emptyPart = true }
+        previous = byte
+      }
+      if previous == slash { found.emptyPart = true }
+      return found
     }
-    if !allowed {
+    if problems.disallowed {
       return "only letters, digits and - _ . : @ / may appear in it (no spaces, control characters or %)"
     }
-    // Byte scans: String's substring search goes through the regex engine and cost more than the rest
-    // of the front together.
-    let dot = UInt8(ascii: ".")
-    let slash = UInt8(ascii: "/")
-    var previous: UInt8 = 0
-    for byte in model.utf8 {
-      if byte == dot, previous == dot { return "it may not contain '..'" }
-      previous = byte
-    }
-    // A separator first, last or doubled leaves an empty part.
-    previous = slash
-    for byte in model.utf8 {
-      if byte == slash, previous == slash { return "'/' may only separate two non-empty parts" }
-      previous = byte
-    }
-    if previous == slash { return "'/' may only separate two non-empty parts" }
+    if problems.doubleDot { return "it may not contain '..'" }
+    if problems.emptyPart { return "'/' may only separate two non-empty parts" }
     return nil
   }
 
