@@ -288,6 +288,57 @@ func requestLine(_ request: String) -> String {
     #expect(backend.connectionCount == 0)
   }
 
+  /// A request built from checked parts skips the transports' second check only because it would pass it: the
+  /// same strings, put in a request by hand, pass the whole check.
+  @Test func requestsFromCheckedPartsWouldPassTheWholeCheck() throws {
+    let bases = ["http://127.0.0.1:8080/v1", "https://h.example/a%2Fb/", "echo://local", "HTTP://X/y//"]
+    let segments = ["chat", "a b", "ü", "%", "/", "...", "x:y@z", "~!$&'()*+,;=", "\r\n", "%zz", "\u{0}"]
+    let queries: [[QueryItem]] = [
+      [], [QueryItem("key", "a&b=c?#")], [QueryItem("x", nil), QueryItem("ü", "\u{7F}\r\n %")],
+    ]
+    let headerSets: [[UpstreamHeaderField]] = [
+      [], [try UpstreamHeaderField("authorization", "Bearer sk-ü\t1"), try UpstreamHeaderField("x-a", "")],
+    ]
+    var built = 0
+    for base in bases {
+      for segment in segments {
+        for query in queries {
+          for headers in headerSets {
+            let url = try UpstreamURL(base: base, path: [try PathSegment(segment), try PathSegment("z")], query: query)
+            let checked = UpstreamRequest(
+              post: url, headers: headers, body: [], connectTimeout: .seconds(1), firstByteTimeout: .seconds(1),
+              streamIdleTimeout: .seconds(1), totalTimeout: .seconds(1))
+            let byHand = UpstreamRequest(
+              method: checked.method, url: checked.url, headers: checked.headers.map { ($0.name, $0.value) }, body: [],
+              connectTimeout: .seconds(1), firstByteTimeout: .seconds(1), streamIdleTimeout: .seconds(1),
+              totalTimeout: .seconds(1))
+            #expect(throws: Never.self, "\(checked.url)") { try byHand.checkedForWire() }
+            built += 1
+          }
+        }
+      }
+    }
+    #expect(built == bases.count * segments.count * queries.count * headerSets.count)
+  }
+
+  /// Changing a checked request's method, URL or headers brings the whole check back.
+  @Test func aChangedRequestIsCheckedAgain() throws {
+    let url = try UpstreamURL(base: "http://127.0.0.1:1/v1", path: [try PathSegment("chat")])
+    let checked = UpstreamRequest(
+      post: url, headers: [try UpstreamHeaderField("x-a", "1")], body: [], connectTimeout: .seconds(1),
+      firstByteTimeout: .seconds(1), streamIdleTimeout: .seconds(1), totalTimeout: .seconds(1))
+    #expect(throws: Never.self) { try checked.checkedForWire() }
+    var badURL = checked
+    badURL.url += " HTTP/1.1\r\nHost: evil"
+    var badHeader = checked
+    badHeader.headers.append(.init(name: "x-goog-api-key", value: "k\r\nX-Evil: 1"))
+    var badMethod = checked
+    badMethod.method = "POST /x HTTP/1.1\r\n"
+    for request in [badURL, badHeader, badMethod] {
+      #expect(throws: UpstreamError.self) { try request.checkedForWire() }
+    }
+  }
+
   @Test func plainHTTPRefusesATargetThatIsNotOriginForm() async throws {
     let backend = try RawFakeBackend { connection in connection.readRequest() }
     defer { backend.stop() }

@@ -11,11 +11,11 @@ public struct UpstreamRequest: Sendable {
   }
 
   /// `POST`, `GET`.
-  public var method: String
+  public var method: String { didSet { builtFromCheckedParts = false } }
   /// Absolute URL (`http://`, `https://`, or `echo://local/...` for the echo backend).
-  public var url: String
+  public var url: String { didSet { builtFromCheckedParts = false } }
   /// Headers to send.
-  public var headers: [Header]
+  public var headers: [Header] { didSet { builtFromCheckedParts = false } }
   /// The body.
   public var body: [UInt8]
   /// Deadline for the TCP (and TLS) connection.
@@ -26,20 +26,18 @@ public struct UpstreamRequest: Sendable {
   public var streamIdleTimeout: Duration
   /// Deadline for the whole exchange.
   public var totalTimeout: Duration
+  /// True when `init(post:)` made the method, URL and headers from checked types and nothing changed them since:
+  /// ``checkedForWire()`` then has nothing left to find. Any change of the three clears it.
+  private var builtFromCheckedParts = false
 
   /// Creates a request.
   public init(
     method: String, url: String, headers: [(String, String)], body: [UInt8], connectTimeout: Duration,
     firstByteTimeout: Duration, streamIdleTimeout: Duration, totalTimeout: Duration
   ) {
-    self.method = method
-    self.url = url
-    self.headers = headers.map { Header(name: $0.0, value: $0.1) }
-    self.body = body
-    self.connectTimeout = connectTimeout
-    self.firstByteTimeout = firstByteTimeout
-    self.streamIdleTimeout = streamIdleTimeout
-    self.totalTimeout = totalTimeout
+    self.init(
+      method: method, url: url, headers: headers.map { Header(name: $0.0, value: $0.1) }, body: body,
+      timeouts: (connectTimeout, firstByteTimeout, streamIdleTimeout, totalTimeout))
   }
 
   /// Creates a `POST` from checked parts only: the way the gateway builds every upstream request.
@@ -48,9 +46,23 @@ public struct UpstreamRequest: Sendable {
     firstByteTimeout: Duration, streamIdleTimeout: Duration, totalTimeout: Duration
   ) {
     self.init(
-      method: "POST", url: url.text, headers: headers.map { ($0.name.text, $0.value.text) }, body: body,
-      connectTimeout: connectTimeout, firstByteTimeout: firstByteTimeout, streamIdleTimeout: streamIdleTimeout,
-      totalTimeout: totalTimeout)
+      method: "POST", url: url.text, headers: headers.map { Header(name: $0.name.text, value: $0.value.text) },
+      body: body, timeouts: (connectTimeout, firstByteTimeout, streamIdleTimeout, totalTimeout))
+    builtFromCheckedParts = true
+  }
+
+  private init(
+    method: String, url: String, headers: [Header], body: [UInt8],
+    timeouts: (connect: Duration, firstByte: Duration, streamIdle: Duration, total: Duration)
+  ) {
+    self.method = method
+    self.url = url
+    self.headers = headers
+    self.body = body
+    self.connectTimeout = timeouts.connect
+    self.firstByteTimeout = timeouts.firstByte
+    self.streamIdleTimeout = timeouts.streamIdle
+    self.totalTimeout = timeouts.total
   }
 
   /// Refuses, before anything is sent, a method that is not a token, a URL with a character outside
@@ -59,6 +71,8 @@ public struct UpstreamRequest: Sendable {
   /// Every transport calls it: the request's fields are plain strings (tests and tools build them
   /// directly), so the wire is guarded even where the typed builders were not used.
   public func checkedForWire() throws(UpstreamError) {
+    // Checked types already held all three to this grammar (a test checks they can only pass it).
+    if builtFromCheckedParts { return }
     guard !method.isEmpty, WireGrammar.holdsOnly(WireGrammar.tokenBytes, method) else {
       throw .invalidRequest(UpstreamTargetError(.method, "is not an HTTP token").description)
     }
