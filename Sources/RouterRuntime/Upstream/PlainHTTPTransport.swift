@@ -201,7 +201,14 @@ final class UpstreamPool {
 
   let reactor: Reactor
   let limits: Limits
-  private var idle: [Key: [UpstreamConnection]] = [:]
+  /// One address's idle connections, reached by one lookup and changed in place: changing an array stored in
+  /// the dictionary goes through its modify accessor, whose coroutine frames cost three `malloc`s a request.
+  /// Loop-thread state, like the pool.
+  private final class IdleConnections {
+    var connections: [UpstreamConnection] = []
+  }
+
+  private var idle: [Key: IdleConnections] = [:]
   /// What each URL this loop sent to says (``PlainTarget``), for at most ``maxTargets`` URLs.
   private var targets: [String: PlainTarget] = [:]
   /// Enough for every backend of a table (a passthrough backend's URLs differ by model); past it the map
@@ -226,13 +233,13 @@ final class UpstreamPool {
   var keptTargets: Int { targets.count }
 
   /// Idle keep-alive connections held now.
-  var idleConnections: Int { idle.values.reduce(0) { $0 + $1.count } }
+  var idleConnections: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
 
   /// Starts `exchange` on an idle connection to one of its addresses, else on a new one to the first.
   func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
     if allowReuse {
       for address in exchange.addresses {
-        if let connection = idle[address]?.popLast() {
+        if let connection = idle[address]?.connections.popLast() {
           connection.attach(exchange, reused: true)
           return
         }
@@ -273,14 +280,21 @@ final class UpstreamPool {
   /// A connection finished its exchange and may carry another: kept (true) unless its address already
   /// keeps as many idle as the limit allows.
   func release(_ connection: UpstreamConnection) -> Bool {
-    guard idle[connection.key, default: []].count < limits.idlePerAddress else { return false }
-    idle[connection.key, default: []].append(connection)
+    let kept: IdleConnections
+    if let known = idle[connection.key] {
+      kept = known
+    } else {
+      kept = IdleConnections()
+      idle[connection.key] = kept
+    }
+    guard kept.connections.count < limits.idlePerAddress else { return false }
+    kept.connections.append(connection)
     return true
   }
 
   /// A connection closed.
   func forget(_ connection: UpstreamConnection) {
-    idle[connection.key]?.removeAll { $0 === connection }
+    idle[connection.key]?.connections.removeAll { $0 === connection }
   }
 }
 
