@@ -487,3 +487,21 @@ final class DashboardSink: StreamSink, Sendable {
     #expect(server.activeStreamCount == 0)
   }
 }
+
+/// What the dashboard shows of a request in flight.
+@Suite struct DashboardInFlightTests {
+  /// A method is shown up to its 16th character, whatever its bytes (ASCII, two-byte and longer methods alike).
+  @Test func methodsAreShownUpToSixteenCharacters() throws {
+    let dashboard = Dashboard(files: [], wallClock: { 0 }, clock: { MonotonicInstant(nanoseconds: 0) })
+    let methods = [
+      "GET", "SIXTEENCHARSLONG", "SEVENTEENCHARSLNG", String(repeating: "Ä", count: 10),
+      String(repeating: "É", count: 17),
+    ]
+    for method in methods { _ = dashboard.begin(method: method, path: "/") }
+    let shown = try #require(dashboard.snapshot()["in_flight"]?["requests"]?.arrayValue).compactMap {
+      $0["method"]?.stringValue
+    }
+    #expect(shown.sorted() == methods.map { String($0.prefix(16)) }.sorted())
+    #expect(shown.contains("SEVENTEENCHARSLN") && shown.contains(String(repeating: "É", count: 16)))
+  }
+}
