@@ -175,9 +175,11 @@ public struct JSONKey {
   /// Whether the key is `literal`. Inlinable: a `switch` over a key compares it with each case in turn, and a
   /// call per comparison cost more than the comparison.
   @inlinable public static func == (key: JSONKey, literal: StaticString) -> Bool {
-    let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    guard let bytes = key.bytes else { return key.decoded?.utf8.elementsEqual(expected) ?? false }
-    return same(bytes, expected)
+    guard let bytes = key.bytes else {
+      let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+      return key.decoded?.utf8.elementsEqual(expected) ?? false
+    }
+    return bytes.holds(exactly: literal)
   }
 
   /// Whether the key was written as `text`'s own bytes, without escapes (false for a key that needed decoding,
@@ -185,14 +187,10 @@ public struct JSONKey {
   func isPlain(_ text: String) -> Bool {
     guard let bytes, text.utf8.count == bytes.count else { return false }
     // A byte loop over contiguous storage: the UTF-8 view's generic `elementsEqual` cost more than a new String.
-    return text.utf8.withContiguousStorageIfAvailable { Self.same(bytes, $0) } ?? false
-  }
-
-  /// Whether two byte runs are equal.
-  @inlinable static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
-    guard bytes.count == expected.count else { return false }
-    for index in 0..<bytes.count where bytes[index] != expected[index] { return false }
-    return true
+    return text.utf8.withContiguousStorageIfAvailable { own in
+      for index in 0..<own.count where bytes[index] != own[index] { return false }
+      return true
+    } ?? false
   }
 
   /// Lets a `switch` over a key match literals.

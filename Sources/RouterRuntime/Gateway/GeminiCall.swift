@@ -79,18 +79,18 @@ public struct GeminiCall: Sendable, Equatable {
         return
       }
       var start = versionEnd + 1
-      let rest = bytes[start...]
-      if Self.equal(rest, "models") || Self.equal(rest, "models/") {
+      let rest = UnsafeBufferPointer(rebasing: bytes[start...])
+      if rest.holds(exactly: "models") || rest.holds(exactly: "models/") {
         self = .list(version: version)
         return
       }
-      let models = "models/"
-      guard Self.starts(bytes, at: start, with: models) else {
+      let models: StaticString = "models/"
+      guard bytes.starts(with: models, at: start) else {
         self = .notGemini
         return
       }
-      start += models.utf8.count
-      if Self.starts(bytes, at: start, with: models) { start += models.utf8.count }
+      start += models.utf8CodeUnitCount
+      if bytes.starts(with: models, at: start) { start += models.utf8CodeUnitCount }
       let id = bytes[start...]
       if let colon = id.lastIndex(of: UInt8(ascii: ":")),
         let named = Self.postMethod(named: UnsafeBufferPointer(rebasing: bytes[(colon + 1)...]))
@@ -112,16 +112,10 @@ public struct GeminiCall: Sendable, Equatable {
       return nil
     }
 
-    // Against the text's own bytes: a `String`'s `utf8` view is compared through its generic iterator, and
-    // these run several times per request.
+    // Against the version's own bytes: a `String`'s `utf8` view is compared through its generic iterator.
     static func equal(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ text: String) -> Bool {
       var text = text
       return text.withUTF8 { bytes.count == $0.count && bytes.elementsEqual($0) }
-    }
-
-    static func starts(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, with prefix: String) -> Bool {
-      var prefix = prefix
-      return start <= bytes.count && prefix.withUTF8 { bytes[start...].starts(with: $0) }
     }
   }
 
