@@ -53,6 +53,8 @@ public struct HTTPResponseParser: Sendable {
     default: break
     }
     var events: [Event] = []
+    // A whole answer is a head, a body piece and its end: room for them at once, not three reallocations.
+    events.reserveCapacity(4)
     // With nothing buffered the bytes are parsed where they are (a body piece is copied once, into its
     // event), and only what is left over is kept.
     if buffer.isEmpty,

@@ -284,17 +284,20 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
 
   /// Runs queued work and jobs until none is left; each may queue more.
   private func drainInbox() {
+    // The inbox's arrays are swapped with these, emptied with their storage kept: queueing into an empty inbox
+    // then reuses a drained array's storage instead of allocating one (two per translated request).
+    var jobs: [UnownedJob] = []
+    var work: [@Sendable () -> Void] = []
     while true {
-      let (jobs, work) = inbox.withLock { inbox -> ([UnownedJob], [@Sendable () -> Void]) in
-        defer {
-          inbox.jobs = []
-          inbox.work = []
-        }
-        return (inbox.jobs, inbox.work)
+      inbox.withLock { inbox in
+        swap(&inbox.jobs, &jobs)
+        swap(&inbox.work, &work)
       }
       if jobs.isEmpty, work.isEmpty { return }
       for item in work { item() }
       for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+      jobs.removeAll(keepingCapacity: true)
+      work.removeAll(keepingCapacity: true)
     }
   }
 }

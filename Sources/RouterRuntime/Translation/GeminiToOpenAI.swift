@@ -39,8 +39,12 @@ public enum GeminiToOpenAI {
     }
     guard !request.contents.isEmpty else { throw GeminiRequestError("contents: must not be empty") }
 
-    var body: [JSONMember] = [JSONMember("model", .string(model))]
+    // Room for the members and messages a request usually has, so that neither array reallocates as it grows.
+    var body: [JSONMember] = []
+    body.reserveCapacity(8)
+    body.append(JSONMember("model", .string(model)))
     var messages: [JSONValue] = []
+    messages.reserveCapacity(request.contents.count + 1)
     if let system = request.systemInstruction {
       var texts: [String] = []
       for (index, part) in system.parts.enumerated() {

@@ -148,7 +148,8 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
   ) {
     // The same sort as the general path's, on the same order: the same permutation for equal indices.
-    let candidates = candidates.sorted { $0.index < $1.index }
+    // One choice (nearly every answer) is already in order: no sorted copy.
+    let candidates = candidates.count < 2 ? candidates : candidates.sorted { $0.index < $1.index }
     var out: [UInt8] = []
     out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
     out.append(literal: #"{"candidates":["#)

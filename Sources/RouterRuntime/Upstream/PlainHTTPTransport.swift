@@ -59,7 +59,12 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
       request: wire, addresses: addresses,
       deadlines: UpstreamDeadlines(request, start: .now),
       reactor: reactor)
-    await reactor.perform { reactor.upstreamPool.start(exchange) }
+    // On its own loop (every gateway request) the pool starts the exchange inline, without a closure.
+    if reactor.isCurrent {
+      reactor.upstreamPool.start(exchange)
+    } else {
+      await reactor.perform { reactor.upstreamPool.start(exchange) }
+    }
     switch await exchange.head.wait() {
     case .success(let head): return UpstreamResponse(head: head, body: exchange.body)
     case .failure(let error):

@@ -82,7 +82,10 @@ struct UpstreamConnectionMachine {
     keepAlive = true
     paused = false
     lastActivity = now
-    var actions = checkDeadlines(now: now)
+    // The deadline and the interest in one allocation.
+    var actions: [Action] = []
+    actions.reserveCapacity(2)
+    checkDeadlines(now: now, into: &actions)
     actions.append(interest)
     return actions
   }
@@ -167,7 +170,7 @@ struct UpstreamConnectionMachine {
         headReceived = true
         actions.append(.deliverHead(status: status, headers: headers))
         // From now on the idle deadline applies, which may come before the first-byte one.
-        actions += checkDeadlines(now: now)
+        checkDeadlines(now: now, into: &actions)
       case .body(let bytes):
         actions.append(.deliverBody(bytes))
       case .end:
@@ -188,10 +191,16 @@ struct UpstreamConnectionMachine {
   }
 
   private mutating func checkDeadlines(now: MonotonicInstant) -> [Action] {
-    guard let deadlines, !isClosed else { return [] }
+    var actions: [Action] = []
+    checkDeadlines(now: now, into: &actions)
+    return actions
+  }
+
+  private mutating func checkDeadlines(now: MonotonicInstant, into actions: inout [Action]) {
+    guard let deadlines, !isClosed else { return }
     switch deadlines.check(stage, now: now) {
-    case .expired(let timeout): return failExchange(.timedOut(phase: timeout))
-    case .checkAgain(let instant): return [.deadline(instant)]
+    case .expired(let timeout): actions += failExchange(.timedOut(phase: timeout))
+    case .checkAgain(let instant): actions.append(.deadline(instant))
     }
   }
 
