@@ -90,6 +90,64 @@ import Testing
     }
   }
 
+  /// The table-driven scan reads every short line over the bytes that matter as the rule reads them, written
+  /// out here one byte at a time: where the name and the value (without OWS) are, where the line ends, or why
+  /// it is refused.
+  @Test func fieldSpansMatchTheRuleOnEveryShortLine() {
+    let alphabet: [UInt8] = [0x61, 0x3A, 0x20, 0x09, 0x0D, 0x00, 0x7F, 0x80, 0x28, 0x21]
+    func reference(_ bytes: [UInt8]) -> String {
+      var index = 0
+      if let first = bytes.first, first == 0x20 || first == 0x09 { return "folding" }
+      while index < bytes.count, HTTPFraming.isTokenByte(bytes[index]) { index += 1 }
+      guard index > 0, index < bytes.count, bytes[index] == 0x3A else {
+        // A colon later on the line (before its CR) makes the name the fault.
+        return bytes[index...].prefix { $0 != 0x0D }.contains(0x3A) ? "name" : "colon"
+      }
+      let name = 0..<index
+      index += 1
+      while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 }
+      let valueStart = index
+      var valueEnd = index
+      while index < bytes.count {
+        let byte = bytes[index]
+        if byte == 0x20 || byte == 0x09 {
+          index += 1
+        } else if byte >= 0x21 && byte != 0x7F {
+          index += 1
+          valueEnd = index
+        } else {
+          break
+        }
+      }
+      if index < bytes.count, bytes[index] != 0x0D { return "value" }
+      return "\(name) \(valueStart..<valueEnd) \(index)"
+    }
+    func scanned(_ bytes: [UInt8]) -> String {
+      bytes.withUnsafeBufferPointer { buffer in
+        switch HTTPFraming.fieldSpan(buffer, from: 0, to: buffer.count) {
+        case .success(let span): "\(span.name) \(span.value) \(span.end)"
+        case .failure(let violation):
+          switch violation.message {
+          case "obsolete line folding in a header": "folding"
+          case "invalid header name": "name"
+          case "header line without a colon": "colon"
+          default: violation.message.hasPrefix("invalid character in the value") ? "value" : violation.message
+          }
+        }
+      }
+    }
+    var lines: [[UInt8]] = [[]]
+    var checked = 0
+    for _ in 1...5 {
+      lines = lines.flatMap { line in alphabet.map { line + [$0] } }
+      for line in lines {
+        #expect(scanned(line) == reference(line), "\(line)")
+        checked += 1
+      }
+    }
+    #expect(checked == 111_110)
+  }
+
   @Test func fieldLineFailuresNameTheRuleBroken() {
     func failure(_ text: String) -> String? {
       guard case .failure(let violation) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }

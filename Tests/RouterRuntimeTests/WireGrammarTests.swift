@@ -7,8 +7,8 @@ import Testing
 @Suite struct WireGrammarTests {
   @Test func eachTableHoldsExactlyTheBytesItsPredicateAccepts() {
     let classes: [(ByteClass, (UInt8) -> Bool)] = [
-      (WireGrammar.tokenBytes, WireGrammar.isTokenByte), (WireGrammar.targetBytes, WireGrammar.isTargetByte),
-      (WireGrammar.urlBytes, WireGrammar.isURLByte), (WireGrammar.fieldValueBytes, WireGrammar.isFieldValueByte),
+      (WireGrammar.tokenBytes, HTTPFraming.isTokenByte), (WireGrammar.targetBytes, WireGrammar.isTargetByte),
+      (WireGrammar.urlBytes, WireGrammar.isURLByte), (WireGrammar.fieldValueBytes, HTTPFraming.isFieldValueByte),
     ]
     for (table, predicate) in classes {
       for byte in UInt8.min...UInt8.max {

@@ -126,6 +126,11 @@ enum HTTPFraming {
   }
 
   /// `token`: one or more `tchar`.
+  /// ``isTokenByte(_:)`` and ``isFieldValueByte(_:)`` as tables, for the scans of every head's field lines and of
+  /// every upstream request's method and headers.
+  static let tokenBytes = ByteClass(isTokenByte)
+  static let fieldValueBytes = ByteClass(isFieldValueByte)
+
   static func isToken(_ bytes: some Collection<UInt8>) -> Bool {
     !bytes.isEmpty && bytes.allSatisfy(isTokenByte)
   }
@@ -167,19 +172,17 @@ enum HTTPFraming {
     index += 1
     while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
     let valueStart = index
-    var valueEnd = index
     while index < end {
+      // `isFieldValueByte`, most likely first: SP to `~`, then obs-text, then HTAB; a CR or another control
+      // byte ends the value.
       let byte = bytes[index]
-      if byte == space || byte == tab {
-        index += 1
-      } else if byte >= 0x21 && byte != 0x7F {
-        index += 1
-        valueEnd = index
-      } else {
-        break
-      }
+      guard byte &- space < 0x5F || byte >= 0x80 || byte == tab else { break }
+      index += 1
     }
     if index < end, bytes[index] != cr { return .failure(invalidValue(bytes, name: name)) }
+    // The value ends before the whitespace that ends the line (the leading whitespace is already skipped).
+    var valueEnd = index
+    while valueEnd > valueStart, bytes[valueEnd - 1] == space || bytes[valueEnd - 1] == tab { valueEnd -= 1 }
     return .success(FieldSpan(name: name, value: valueStart..<valueEnd, end: index))
   }
 

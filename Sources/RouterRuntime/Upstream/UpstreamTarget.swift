@@ -69,27 +69,12 @@ enum WireGrammar {
     isTargetByte(byte) || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
   }
 
-  /// RFC 9110 `tchar`: the bytes of a method or a header name.
-  static func isTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-      UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"), UInt8(ascii: "`"),
-      UInt8(ascii: "|"):
-      true
-    default: isUnreserved(byte)
-    }
-  }
-
-  /// A field-value byte: anything but a control character other than HTAB (CR, LF and NUL above all).
-  static func isFieldValueByte(_ byte: UInt8) -> Bool {
-    byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
-  }
-
-  /// The classes above as tables, for the scans that run on every upstream request.
-  static let tokenBytes = ByteClass(isTokenByte)
+  /// The classes above as tables, for the scans that run on every upstream request; methods, header names and
+  /// values follow the HTTP grammar that the parsers of both directions use (`HTTPFraming`).
+  static let tokenBytes = HTTPFraming.tokenBytes
   static let targetBytes = ByteClass(isTargetByte)
   static let urlBytes = ByteClass(isURLByte)
-  static let fieldValueBytes = ByteClass(isFieldValueByte)
+  static let fieldValueBytes = HTTPFraming.fieldValueBytes
 
   /// True when every byte of `text` is in `set` and, with `escapes`, every `%` is followed by two hex digits.
   ///
@@ -267,32 +252,5 @@ public struct UpstreamHeaderField: Sendable, Equatable {
       throw UpstreamTargetError(.headerValue, "of '\(name)' holds a control character")
     }
     self.name = checkedName
-  }
-}
-
-/// A set of bytes as a 256-bit table built once from a class's predicate: membership is a load and a bit test.
-struct ByteClass: Sendable {
-  private let words: (UInt64, UInt64, UInt64, UInt64)
-
-  /// The bytes for which `member` is true.
-  init(_ member: (UInt8) -> Bool) {
-    var words: [UInt64] = [0, 0, 0, 0]
-    for byte in UInt8.min...UInt8.max where member(byte) {
-      words[Int(byte >> 6)] |= 1 << UInt64(byte & 63)
-    }
-    self.words = (words[0], words[1], words[2], words[3])
-  }
-
-  /// True when `byte` is in the set.
-  @inline(__always)
-  func contains(_ byte: UInt8) -> Bool {
-    let word: UInt64
-    switch byte >> 6 {
-    case 0: word = words.0
-    case 1: word = words.1
-    case 2: word = words.2
-    default: word = words.3
-    }
-    return (word >> UInt64(byte & 63)) & 1 != 0
   }
 }
