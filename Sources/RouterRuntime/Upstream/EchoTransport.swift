@@ -103,7 +103,7 @@ public struct EchoTransport: UpstreamTransport {
     pieces[pieces.count - 1] += chunks.dropFirst(words.count).joined()
     let reactor = Reactor.currentOrShared
     let feed = PacedFeed(pieces, pace: pace, reactor: reactor)
-    let body = UpstreamBody(onCancel: { reactor.execute { feed.stop() } })
+    let body = UpstreamBody(producer: feed)
     await reactor.perform { feed.start(body) }
     return UpstreamResponse(head: head, body: body)
   }
@@ -255,4 +255,11 @@ final class PacedFeed: @unchecked Sendable {
       timer = reactor.schedule(at: .now.advanced(by: pace)) { [self] in step() }
     }
   }
+}
+
+extension PacedFeed: UpstreamProducer {
+  /// A paced feed pushes one small piece per interval: nothing to pause.
+  func setPaused(_ pause: Bool) {}
+  /// The consumer cancelled, on its own thread: the feed stops on its loop.
+  func stopProducing() { reactor.execute { self.stop() } }
 }

@@ -162,10 +162,8 @@ final class UpstreamExchange: Sendable {
     self.request = request
     self.addresses = addresses
     self.deadlines = deadlines
-    let box = ExchangeBox()
-    body = UpstreamBody(
-      flowControl: { pause in reactor.execute { box.connection?.setPaused(pause) } },
-      onCancel: { reactor.execute { box.connection?.cancel() } })
+    let box = ExchangeBox(reactor: reactor)
+    body = UpstreamBody(producer: box)
     self.box = box
   }
 
@@ -180,10 +178,17 @@ final class UpstreamExchange: Sendable {
   }
 }
 
-/// Holds the connection an exchange runs on and which address it tried last; loop-thread state only.
-final class ExchangeBox: @unchecked Sendable {
+/// Holds the connection an exchange runs on and which address it tried last (loop-thread state only), and passes
+/// the body's pause, resume and stop to that connection on its loop.
+final class ExchangeBox: UpstreamProducer, @unchecked Sendable {
+  let reactor: Reactor
   var connection: UpstreamConnection?
   var addressIndex = 0
+
+  init(reactor: Reactor) { self.reactor = reactor }
+
+  func setPaused(_ pause: Bool) { reactor.execute { self.connection?.setPaused(pause) } }
+  func stopProducing() { reactor.execute { self.connection?.cancel() } }
 }
 
 /// One reactor's upstream connections: idle keep-alive connections by address. Loop-thread state.

@@ -70,7 +70,7 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
       self.library = library
       self.totalTimeout = totalTimeout
       let cancel = CancelBox()
-      body = UpstreamBody(pauseAbove: bufferLimit, failWhenFull: true, onCancel: { cancel.exchange?.cancel() })
+      body = UpstreamBody(pauseAbove: bufferLimit, failWhenFull: true, producer: cancel)
       cancel.exchange = self
     }
 
@@ -182,10 +182,14 @@ public final class URLSessionTransport: UpstreamTransport, Sendable {
     }
   }
 
-  /// The body's cancel hook, which must exist before the exchange that it cancels.
-  final class CancelBox: @unchecked Sendable {
+  /// The body's cancel hook, which must exist before the exchange that it cancels. A transfer cannot be paused
+  /// (the body fails when full instead).
+  final class CancelBox: UpstreamProducer, @unchecked Sendable {
     // Written once in `Exchange.init`, before the body can be read or cancelled.
     weak var exchange: Exchange?
+
+    func setPaused(_ pause: Bool) {}
+    func stopProducing() { exchange?.cancel() }
   }
 }
 

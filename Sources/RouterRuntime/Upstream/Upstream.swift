@@ -206,6 +206,18 @@ public protocol UpstreamTransport: Sendable {
   func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse
 }
 
+/// The producer of an ``UpstreamBody``, as the body's consumer reaches it: asked to pause or resume (the reader is
+/// far behind, then caught up) and to stop (the reader cancelled). Called on the consumer's thread: an
+/// implementation moves the call to wherever its producer runs. A class of the producer's own, not a pair of
+/// closures: an exchange then allocates no closure contexts for calls that rarely come.
+protocol UpstreamProducer: AnyObject, Sendable {
+  /// Pause (true) or resume (false) pushing. A producer that cannot pause ignores it (its body then has
+  /// `failWhenFull`).
+  func setPaused(_ pause: Bool)
+  /// Stop producing: the consumer cancelled.
+  func stopProducing()
+}
+
 /// A response body delivered chunk by chunk as it arrives.
 ///
 /// Producers (our own client's connection on a reactor, a URLSession delegate, the echo backend) push
@@ -252,19 +264,13 @@ public final class UpstreamBody: Sendable {
   let pauseAbove: Int
   /// True when the producer cannot pause: a full buffer ends the body instead of growing.
   let failWhenFull: Bool
-  /// Called to pause (true) or resume (false) the producer.
-  let flowControl: (@Sendable (Bool) -> Void)?
-  /// Called when the consumer cancels.
-  let onCancel: (@Sendable () -> Void)?
+  /// Asked to pause, resume and stop; nil for a body complete from the start.
+  let producer: (any UpstreamProducer)?
 
-  init(
-    pauseAbove: Int = 8 << 20, failWhenFull: Bool = false, flowControl: (@Sendable (Bool) -> Void)? = nil,
-    onCancel: (@Sendable () -> Void)? = nil
-  ) {
+  init(pauseAbove: Int = 8 << 20, failWhenFull: Bool = false, producer: (any UpstreamProducer)? = nil) {
     self.pauseAbove = pauseAbove
     self.failWhenFull = failWhenFull
-    self.flowControl = flowControl
-    self.onCancel = onCancel
+    self.producer = producer
   }
 
   /// A body that is already complete.
@@ -304,10 +310,10 @@ public final class UpstreamBody: Sendable {
       return nil
     }
     waiter?.resume(returning: .success(chunk))
-    if pause { flowControl?(true) }
+    if pause { producer?.setPaused(true) }
     if let finishWaiters = overflow {
       for waiter in finishWaiters { waiter.resume() }
-      onCancel?()
+      producer?.stopProducing()
     }
   }
 
@@ -386,7 +392,7 @@ public final class UpstreamBody: Sendable {
       if state.finished { return state.failure.map { .failure($0) } ?? .success(nil) }
       return nil
     }
-    if resume { flowControl?(false) }
+    if resume { producer?.setPaused(false) }
     return result
   }
 
@@ -413,7 +419,7 @@ public final class UpstreamBody: Sendable {
   /// Stops the transfer now; later `next()` calls end with `.cancelled` once the buffer is empty.
   public func cancel() {
     finish(.cancelled)
-    onCancel?()
+    producer?.stopProducing()
   }
 }
 
@@ -484,13 +490,15 @@ struct UpstreamDeadlines: Sendable {
 }
 
 /// Hands an upstream response head (or the failure that stands for it) to the one task waiting for it.
-final class HeadLatch: Sendable {
+///
+/// Noncopyable, so that it lives inside the exchange that owns it (one allocation fewer per exchange).
+struct HeadLatch: ~Copyable, Sendable {
   typealias Outcome = Result<UpstreamResponseHead, UpstreamError>
 
   private let state = Mutex<(value: Outcome?, waiter: UnsafeContinuation<Outcome, Never>?)>((nil, nil))
 
   /// Sets the outcome once; later calls are ignored.
-  func resolve(_ value: Outcome) {
+  borrowing func resolve(_ value: Outcome) {
     let waiter = state.withLock { state -> UnsafeContinuation<Outcome, Never>? in
       guard state.value == nil else { return nil }
       state.value = value
@@ -502,7 +510,7 @@ final class HeadLatch: Sendable {
   }
 
   /// The outcome; a cancelled waiter gets `.cancelled`.
-  func wait() async -> Outcome {
+  borrowing func wait() async -> Outcome {
     await withTaskCancellationHandler {
       await withUnsafeContinuation { continuation in
         let ready = state.withLock { state -> Outcome? in
