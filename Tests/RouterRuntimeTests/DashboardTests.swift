@@ -64,14 +64,12 @@ import Testing
       totalTimeout: .seconds(1))
   }
 
-  @Test func theTimedTransportNotesEachExchangeOfTheRunningRequest() async throws {
+  @Test func theTimelineNotesEachExchangeSentThroughIt() async throws {
     let body = UpstreamBody(chunks: [Array("{}".utf8)])
     let timeline = UpstreamTimeline()
     let request = try Self.request()
-    await UpstreamTimeline.$current.withValue(timeline) {
-      _ = try? await TimedTransport(inner: Refusing(), backend: "down").send(request)
-      _ = try? await TimedTransport(inner: Answering(body: body), backend: "up").send(request)
-    }
+    _ = try? await timeline.send(request, through: Refusing(), backend: "down")
+    _ = try? await timeline.send(request, through: Answering(body: body), backend: "up")
     let later = MonotonicInstant.now + .seconds(60)
     let timings = timeline.timings(now: later)
     #expect(timings.map(\.backend) == ["down", "up"])
@@ -82,15 +80,12 @@ import Testing
     #expect(timings[1].ended == body.endedAt && timings[1].ended < later)
   }
 
-  @Test func aBodyStillOpenCountsUntilTheRequestEndsAndNoTimelineMeansNothingNoted() async throws {
+  @Test func aBodyStillOpenCountsUntilTheRequestEnds() async throws {
     let body = UpstreamBody()
     let timeline = UpstreamTimeline()
     let request = try Self.request()
-    _ = try await TimedTransport(inner: Answering(body: body), backend: "up").send(request)
     #expect(timeline.timings(now: .now).isEmpty)
-    try await UpstreamTimeline.$current.withValue(timeline) {
-      _ = try await TimedTransport(inner: Answering(body: body), backend: "up").send(request)
-    }
+    _ = try await timeline.send(request, through: Answering(body: body), backend: "up")
     let end = MonotonicInstant.now + .seconds(5)
     #expect(timeline.timings(now: end).map(\.ended) == [end])
   }

@@ -10,6 +10,8 @@ struct Exchange {
   /// Counts each client's requests, tokens and streams against its `limits`.
   let limiter: ClientLimiter
   let started: MonotonicInstant
+  /// When each of the request's hops was sent, answered and ended (every hop is sent through it).
+  let timeline = UpstreamTimeline()
   /// Written only through ``log(_:)``.
   private(set) var record: RequestRecord
   /// Headers every answer carries.

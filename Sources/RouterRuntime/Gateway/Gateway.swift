@@ -20,7 +20,7 @@ public final class BackendRuntime: Sendable {
   ) {
     self.backend = backend
     self.health = BackendHealth(limit: backend.maxConcurrency, clock: clock)
-    self.transport = TimedTransport(inner: transport, backend: backend.name)
+    self.transport = transport
     self.openAI = OpenAITargets(backend)
   }
 }
@@ -119,10 +119,9 @@ public final class Gateway: HTTPHandler, Sendable {
     var exchange = Exchange(
       request: request, responder: responder, table: current.table, backends: current.backends, limiter: limiter,
       started: started)
-    let timeline = UpstreamTimeline()
-    await UpstreamTimeline.$current.withValue(timeline) { await exchange.run() }
+    await exchange.run()
     let ended = MonotonicInstant.now
-    exchange.log(.upstream(timeline.timings(now: ended)))
+    exchange.log(.upstream(exchange.timeline.timings(now: ended)))
     exchange.log(.finished(at: ended))
     recordSink(exchange.record)
   }

@@ -193,7 +193,7 @@ extension Exchange {
     let backend = runtime.backend
     let response: UpstreamResponse
     do {
-      response = try await runtime.transport.send(request)
+      response = try await timeline.send(request, through: runtime.transport, backend: backend.name)
     } catch {
       return .failure(Self.failure(error, backend: backend.name))
     }

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// One upstream exchange as timed by ``TimedTransport``.
+/// One upstream exchange as timed by ``UpstreamTimeline/send(_:through:backend:)``.
 struct UpstreamTiming: Sendable, Equatable {
   /// The backend the transport serves.
   let backend: String
@@ -12,15 +12,10 @@ struct UpstreamTiming: Sendable, Equatable {
   let ended: MonotonicInstant
 }
 
-/// The upstream exchanges of one request, collected by the transports it used.
-///
-/// The gateway binds one to ``current`` for the request's handler task; ``TimedTransport`` adds to it from
-/// that task (hops run one after another, so the lock is never contended). Keeping this out of the hop code
-/// lets every transport, for every front, be timed in one place.
+/// The upstream exchanges of one request: each request's ``Exchange`` owns one and sends every hop through
+/// ``send(_:through:backend:)`` (hops run one after another on the request's task, so the lock is never
+/// contended). Every transport, for every front, is timed in that one place.
 final class UpstreamTimeline: Sendable {
-  /// The timeline of the request whose task is running, if any.
-  @TaskLocal static var current: UpstreamTimeline?
-
   private struct Entry {
     let backend: String
     let sent: MonotonicInstant
@@ -34,13 +29,29 @@ final class UpstreamTimeline: Sendable {
   static let limit = 64
   private let entries = Mutex<[Entry]>([])
 
+  /// Sends `request` through `transport`, noting when it was sent, when its head arrived (or it failed) and,
+  /// through its body, when it ended: the upstream latency and how long the exchange stayed open.
+  func send(_ request: UpstreamRequest, through transport: any UpstreamTransport, backend: String)
+    async throws(UpstreamError) -> UpstreamResponse
+  {
+    let sent = MonotonicInstant.now
+    do {
+      let response = try await transport.send(request)
+      answered(backend: backend, sent: sent, at: .now, body: response.body)
+      return response
+    } catch {
+      failed(backend: backend, sent: sent, at: .now)
+      throw error
+    }
+  }
+
   /// Notes an exchange whose head arrived; its end is the body's.
-  func answered(backend: String, sent: MonotonicInstant, at: MonotonicInstant, body: UpstreamBody) {
+  private func answered(backend: String, sent: MonotonicInstant, at: MonotonicInstant, body: UpstreamBody) {
     add(Entry(backend: backend, sent: sent, answered: at, failed: nil, body: body))
   }
 
   /// Notes an exchange that failed before any answer.
-  func failed(backend: String, sent: MonotonicInstant, at: MonotonicInstant) {
+  private func failed(backend: String, sent: MonotonicInstant, at: MonotonicInstant) {
     add(Entry(backend: backend, sent: sent, answered: nil, failed: at, body: nil))
   }
 
@@ -56,26 +67,6 @@ final class UpstreamTimeline: Sendable {
       UpstreamTiming(
         backend: entry.backend, sent: entry.sent, answered: entry.answered,
         ended: entry.failed ?? entry.body?.endedAt ?? now)
-    }
-  }
-}
-
-/// A transport that times each exchange into the running request's ``UpstreamTimeline`` (nothing when the
-/// task has none): the upstream latency (to the answer's head) and how long the exchange stayed open.
-struct TimedTransport: UpstreamTransport {
-  let inner: any UpstreamTransport
-  let backend: String
-
-  func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-    guard let timeline = UpstreamTimeline.current else { return try await inner.send(request) }
-    let sent = MonotonicInstant.now
-    do {
-      let response = try await inner.send(request)
-      timeline.answered(backend: backend, sent: sent, at: .now, body: response.body)
-      return response
-    } catch {
-      timeline.failed(backend: backend, sent: sent, at: .now)
-      throw error
     }
   }
 }
