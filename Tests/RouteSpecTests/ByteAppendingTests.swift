@@ -17,6 +17,16 @@ import Testing
     #expect(String(decoding: bytes, as: UTF8.self) == "xHTTP/1.1 404 Ünïcödé ✓ 😀-17\(Int.min)0\(Int.max)\r\n")
   }
 
+  /// Strings stored inline (up to 15 bytes), on the heap, and made from a slice of another all lend their bytes.
+  @Test(arguments: ["", "a", "fifteen bytes!!", "sixteen bytes!!!", String(repeating: "é✓", count: 300)])
+  func anyStringIsAppendedAsItsUTF8(_ text: String) {
+    for piece in [text, String(text.dropFirst()), String(text.utf8.dropFirst(1)) ?? ""] {
+      var bytes: [UInt8] = Array("<".utf8)
+      bytes.append(utf8: piece)
+      #expect(bytes == Array("<".utf8) + Array(piece.utf8))
+    }
+  }
+
   @Test(arguments: [0, 1, 9, 10, 15, 16, 255, 256, 4095, 65_536, 1 << 40, Int.max])
   func hexadecimalIsWhatStringSpells(_ count: Int) {
     var bytes: [UInt8] = Array("<".utf8)

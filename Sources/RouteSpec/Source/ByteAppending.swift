@@ -32,6 +32,9 @@ extension [UInt8] {
   /// Appends `text`'s UTF-8 in one copy from its own buffer, for text known only at run time (a header's name
   /// or value), at the cost of ``append(literal:)`` rather than of the `utf8` view's.
   public mutating func append(utf8 text: String) {
+    // A native string lends its bytes where they are (no copy of the string to make it contiguous, nor the
+    // retain and release of one).
+    if text.utf8.withContiguousStorageIfAvailable({ append(bytes: UnsafeRawBufferPointer($0)) }) != nil { return }
     var text = text
     text.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
   }
