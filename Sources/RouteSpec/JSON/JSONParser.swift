@@ -271,59 +271,91 @@ struct JSONCursor {
     let open = position
     position += 1
     let start = position
-    // Fast path: no escapes, so the bytes can be validated and copied in one go.
-    var nonASCII: UInt8 = 0
-    while position < buffer.count {
+    // Without escapes the bytes are validated and copied in one go; with them, each run between escapes is
+    // copied whole into `decoded`.
+    var seen: UInt64 = 0
+    var decoded: [UInt8] = []
+    var escaped = false
+    var runStart = start
+    while true {
+      position = plainRunEnd(seen: &seen)
+      guard position < buffer.count else { throw error("unterminated string", at: open) }
       let byte = buffer[position]
       if byte == UInt8(ascii: "\"") {
-        let run = UnsafeBufferPointer(rebasing: buffer[start..<position])
-        // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
-        let text = nonASCII < 0x80 ? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
-        position += 1
-        return text
-      }
-      nonASCII |= byte
-      if byte == UInt8(ascii: "\\") { break }
-      if byte < 0x20 { throw error("unescaped control character in string") }
-      position += 1
-    }
-    guard position < buffer.count else { throw error("unterminated string", at: open) }
-    var bytes = Array(buffer[start..<position])
-    while position < buffer.count {
-      let byte = buffer[position]
-      switch byte {
-      case UInt8(ascii: "\""):
-        let text = try bytes.withUnsafeBufferPointer { (chunk) throws(JSONParseError) in
-          try makeString(chunk, at: start)
+        let run = UnsafeBufferPointer(rebasing: buffer[runStart..<position])
+        let text: String
+        if escaped {
+          decoded.append(bytes: run)
+          text = try decoded.withUnsafeBufferPointer { (chunk) throws(JSONParseError) in
+            try makeString(chunk, at: start)
+          }
+        } else {
+          // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
+          let ascii = seen & JSONStringBytes.highBits == 0
+          text = ascii ? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
         }
         position += 1
         return text
-      case UInt8(ascii: "\\"):
-        try parseEscape(into: &bytes)
-      case 0x00..<0x20:
-        throw error("unescaped control character in string")
-      default:
-        bytes.append(byte)
-        position += 1
       }
+      if byte == UInt8(ascii: "\\") {
+        if !escaped {
+          escaped = true
+          decoded.reserveCapacity(position - start + 16)
+        }
+        decoded.append(bytes: UnsafeBufferPointer(rebasing: buffer[runStart..<position]))
+        try parseEscape(into: &decoded)
+        runStart = position
+        continue
+      }
+      throw error("unescaped control character in string")
     }
-    throw error("unterminated string", at: open)
+  }
+
+  /// Where the plain run of a string's body that starts at `position` ends: the index of its first `"`, `\` or
+  /// control byte, or the buffer's end. The bytes before it are OR-ed into `seen`, whose high bits then say
+  /// whether one was not ASCII. The first eight bytes are read one at a time (most keys and short values end
+  /// there); after them, whole eight-byte words while none holds such a byte, so a long prompt or answer costs a
+  /// few instructions per word instead of per byte.
+  @inline(__always)
+  func plainRunEnd(seen: inout UInt64) -> Int {
+    let end = buffer.count
+    var index = position
+    let bytewise = min(end, index + 8)
+    while index < bytewise {
+      let byte = buffer[index]
+      if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+      seen |= UInt64(byte)
+      index += 1
+    }
+    let raw = UnsafeRawBufferPointer(buffer)
+    while end - index >= 8 {
+      let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+      if JSONStringBytes.mayStop(word) { break }
+      seen |= word
+      index += 8
+    }
+    while index < end {
+      let byte = buffer[index]
+      if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+      seen |= UInt64(byte)
+      index += 1
+    }
+    return end
   }
 
   /// Reads a key from its opening quote without making a string when it is plain ASCII without escapes (every
   /// key of an API body); anything else is decoded as ``parseString()`` decodes it.
   mutating func scanKey() throws(JSONParseError) -> JSONKey {
     let open = position
-    var index = position + 1
-    while index < buffer.count {
-      let byte = buffer[index]
-      if byte == UInt8(ascii: "\"") {
-        position = index + 1
-        return JSONKey(bytes: UnsafeBufferPointer(rebasing: buffer[(open + 1)..<index]))
-      }
-      if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
-      index += 1
+    position += 1
+    var seen: UInt64 = 0
+    let stop = plainRunEnd(seen: &seen)
+    if stop < buffer.count, buffer[stop] == UInt8(ascii: "\""), seen & JSONStringBytes.highBits == 0 {
+      position = stop + 1
+      return JSONKey(bytes: UnsafeBufferPointer(rebasing: buffer[(open + 1)..<stop]))
     }
+    // Escaped, not ASCII, or malformed: decoded (or refused) from the opening quote as any string.
+    position = open
     return JSONKey(text: try parseString())
   }
 
@@ -505,7 +537,11 @@ struct JSONCursor {
   mutating func skipString() throws(JSONParseError) {
     let open = position
     position += 1
-    while position < buffer.count {
+    var seen: UInt64 = 0  // not needed here: the bytes pass through unchecked
+    while true {
+      // The plain run first, again after each escape.
+      position = plainRunEnd(seen: &seen)
+      guard position < buffer.count else { break }
       let byte = buffer[position]
       switch byte {
       case UInt8(ascii: "\""):
@@ -529,5 +565,22 @@ struct JSONCursor {
       }
     }
     throw error("unterminated string", at: open)
+  }
+}
+
+/// The bytes that end the plain run of a JSON string's body, tested eight at a time.
+enum JSONStringBytes {
+  static let highBits: UInt64 = 0x8080_8080_8080_8080
+  private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+  /// Whether a byte of `word` is a `"`, a `\\` or a control byte (below 0x20), by the usual zero-byte test
+  /// `x - 0x01… & ~x & 0x80…` and its below-n form. A borrow can only mark bytes above a true match, so the
+  /// answer is exact for the word; which byte it is, the caller's byte loop finds.
+  @inline(__always)
+  static func mayStop(_ word: UInt64) -> Bool {
+    let quote = word ^ (ones &* 0x22)
+    let backslash = word ^ (ones &* 0x5C)
+    let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+    return found & highBits != 0
   }
 }
