@@ -44,6 +44,11 @@ import Testing
         return cursor.position
       }
       #expect(skipped == bytes.count, "\(json)")
+      // The writer escapes what must be (and DEL) wherever it falls, and its text reads back as the original.
+      var written: [UInt8] = []
+      JSONWriter.writeString(text, into: &written)
+      #expect(!written.contains { $0 < 0x20 || $0 == 0x7F }, "\(json)")
+      #expect(try JSONParser.parse(written) == .string(text), "\(json)")
     }
   }
 

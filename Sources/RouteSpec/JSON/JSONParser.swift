@@ -568,19 +568,32 @@ struct JSONCursor {
   }
 }
 
-/// The bytes that end the plain run of a JSON string's body, tested eight at a time.
+/// The bytes that end the plain run of a JSON string's body, tested eight at a time: for the scanners a `"`, a `\`
+/// or a control byte; for the writer those and DEL, which it escapes too.
+///
+/// Each test is the usual zero-byte one, `x - 0x01… & ~x & 0x80…` (and its below-n form for control bytes), on the
+/// word or on the word XOR a repeated byte, all OR-ed into one mask without a branch. A borrow can only mark bytes
+/// above a true match, so the answer is exact for the word; which byte it is, the caller's byte loop finds.
 enum JSONStringBytes {
   static let highBits: UInt64 = 0x8080_8080_8080_8080
   private static let ones: UInt64 = 0x0101_0101_0101_0101
 
-  /// Whether a byte of `word` is a `"`, a `\\` or a control byte (below 0x20), by the usual zero-byte test
-  /// `x - 0x01… & ~x & 0x80…` and its below-n form. A borrow can only mark bytes above a true match, so the
-  /// answer is exact for the word; which byte it is, the caller's byte loop finds.
   @inline(__always)
-  static func mayStop(_ word: UInt64) -> Bool {
-    let quote = word ^ (ones &* 0x22)
-    let backslash = word ^ (ones &* 0x5C)
-    let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
-    return found & highBits != 0
+  private static func equalBytes(_ word: UInt64, _ byte: UInt64) -> UInt64 {
+    let difference = word ^ (ones &* byte)
+    return (difference &- ones) & ~difference
   }
+
+  @inline(__always)
+  private static func stopBytes(_ word: UInt64) -> UInt64 {
+    equalBytes(word, 0x22) | equalBytes(word, 0x5C) | ((word &- ones &* 0x20) & ~word)
+  }
+
+  /// Whether a byte of `word` is a `"`, a `\` or a control byte (below 0x20).
+  @inline(__always)
+  static func mayStop(_ word: UInt64) -> Bool { stopBytes(word) & highBits != 0 }
+
+  /// Whether a byte of `word` is one the writer escapes: those of ``mayStop(_:)`` and DEL.
+  @inline(__always)
+  static func needsEscape(_ word: UInt64) -> Bool { (stopBytes(word) | equalBytes(word, 0x7F)) & highBits != 0 }
 }

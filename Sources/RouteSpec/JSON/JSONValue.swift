@@ -203,7 +203,9 @@ public enum JSONWriter {
       let raw = UnsafeRawBufferPointer(bytes)
       while index < bytes.count {
         // Eight bytes at a time while none of them needs an escape (nearly all text).
-        if bytes.count - index >= 8, !wordNeedsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+        if bytes.count - index >= 8,
+          !JSONStringBytes.needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+        {
           index += 8
           continue
         }
@@ -220,18 +222,6 @@ public enum JSONWriter {
       out.append(bytes: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
     }
     out.append(UInt8(ascii: "\""))
-  }
-
-  /// Whether any of the eight bytes of `word` satisfies ``needsEscape(_:)`` (exact as a whole; which byte, the
-  /// caller finds byte by byte). The usual tests for a zero byte (`x - 0x01… & ~x & 0x80…`) and for a byte
-  /// below n (`x - n… & ~x & 0x80…`); a borrow only crosses into a byte after a byte that already matched.
-  private static func wordNeedsEscape(_ word: UInt64) -> Bool {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
-    let control = (word &- ones &* 0x20) & ~word & highs != 0
-    return control || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
-      || hasZeroByte(word ^ (ones &* 0x7F))
   }
 
   /// Whether `byte` must be escaped inside a JSON string as this writer writes them.
