@@ -284,14 +284,17 @@ struct JSONCursor {
       if byte == UInt8(ascii: "\"") {
         let run = UnsafeBufferPointer(rebasing: buffer[runStart..<position])
         let text: String
+        // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
+        let ascii = seen & JSONStringBytes.highBits == 0
         if escaped {
           decoded.append(bytes: run)
-          text = try decoded.withUnsafeBufferPointer { (chunk) throws(JSONParseError) in
-            try makeString(chunk, at: start)
-          }
+          text =
+            ascii
+            ? String(decoding: decoded, as: UTF8.self)
+            : try decoded.withUnsafeBufferPointer { (chunk) throws(JSONParseError) in
+              try makeString(chunk, at: start)
+            }
         } else {
-          // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
-          let ascii = seen & JSONStringBytes.highBits == 0
           text = ascii ? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
         }
         position += 1
@@ -303,7 +306,10 @@ struct JSONCursor {
           decoded.reserveCapacity(position - start + 16)
         }
         decoded.append(bytes: UnsafeBufferPointer(rebasing: buffer[runStart..<position]))
+        let escapeStart = decoded.count
         try parseEscape(into: &decoded)
+        // What the escape stands for counts too (`\u00e9` is not ASCII).
+        for index in escapeStart..<decoded.count { seen |= UInt64(decoded[index]) }
         runStart = position
         continue
       }
