@@ -148,6 +148,16 @@ import Testing
     #expect(checked == 111_110)
   }
 
+  /// A field line is written as its text, whatever the lengths (inline and heap strings, empty values).
+  @Test func fieldLinesAreWrittenAsTheirText() {
+    let long = String(repeating: "v", count: 300)
+    for (name, value) in [("x", ""), ("content-type", "application/json"), ("x-long", long), ("n", "é ✓")] {
+      var bytes: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
+      HTTPFraming.appendFieldLine(name: name, value: value, to: &bytes)
+      #expect(bytes == Array("HTTP/1.1 200 OK\r\n\(name): \(value)\r\n".utf8))
+    }
+  }
+
   @Test func fieldLineFailuresNameTheRuleBroken() {
     func failure(_ text: String) -> String? {
       guard case .failure(let violation) = HTTPFraming.fieldLine(Array(text.utf8)[...]) else { return nil }

@@ -111,6 +111,40 @@ enum HTTPFraming {
 
   // MARK: tokens and field lines
 
+  /// Appends the field line `name: value` and its CRLF with one reservation and one copy of each part: every
+  /// response head's and upstream request head's header lines (four appends each before). The caller has
+  /// checked both against the field grammar.
+  static func appendFieldLine(name: String, value: String, to bytes: inout [UInt8]) {
+    let written: Bool? = name.utf8.withContiguousStorageIfAvailable { name -> Bool in
+      value.utf8.withContiguousStorageIfAvailable { value -> Void in
+        let count = name.count + value.count + 4
+        bytes.append(addingCapacity: count) { span in
+          span.withUnsafeMutableBufferPointer { spare, initialized in
+            // `addingCapacity` guarantees room for `count` more bytes.
+            guard let start = spare.baseAddress else { return }
+            var cursor = start
+            if let source = name.baseAddress { cursor.update(from: source, count: name.count) }
+            cursor += name.count
+            cursor[0] = colon
+            cursor[1] = space
+            cursor += 2
+            if let source = value.baseAddress { cursor.update(from: source, count: value.count) }
+            cursor += value.count
+            cursor[0] = cr
+            cursor[1] = lf
+            initialized = count
+          }
+        }
+      } != nil
+    }
+    // Strings without contiguous UTF-8 (none that louter makes): piece by piece.
+    guard written != true else { return }
+    bytes.append(utf8: name)
+    bytes.append(literal: ": ")
+    bytes.append(utf8: value)
+    bytes.append(literal: "\r\n")
+  }
+
   /// `tchar` (RFC 9110 5.6.2): the characters of methods, field names and transfer codings.
   static func isTokenByte(_ byte: UInt8) -> Bool {
     switch byte {

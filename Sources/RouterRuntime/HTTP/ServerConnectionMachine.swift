@@ -314,12 +314,7 @@ struct ServerConnectionMachine {
     bytes.append(0x20)
     bytes.append(utf8: HTTPStatus.reason(status))
     bytes.append(literal: "\r\n")
-    for (name, value) in headers {
-      bytes.append(utf8: name)
-      bytes.append(literal: ": ")
-      bytes.append(utf8: value)
-      bytes.append(literal: "\r\n")
-    }
+    for (name, value) in headers { HTTPFraming.appendFieldLine(name: name, value: value, to: &bytes) }
     switch framing {
     case .contentLength(let count):
       bytes.append(literal: "content-length: ")

@@ -46,10 +46,7 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
     wire.append(utf8: target.hostHeader)
     wire.append(literal: "\r\n")
     for header in request.headers where !FieldName.equal(header.name, "host") {
-      wire.append(utf8: header.name)
-      wire.append(literal: ": ")
-      wire.append(utf8: header.value)
-      wire.append(literal: "\r\n")
+      HTTPFraming.appendFieldLine(name: header.name, value: header.value, to: &wire)
     }
     wire.append(literal: "content-length: ")
     wire.append(decimal: request.body.count)
