@@ -193,35 +193,64 @@ public enum JSONWriter {
 
   /// Writes a quoted, escaped JSON string.
   public static func writeString(_ text: String, into out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
+    // A native string lends its UTF-8 in place; anything else is made contiguous first.
+    if text.utf8.withContiguousStorageIfAvailable({ writeString(utf8: $0, into: &out) }) != nil { return }
     var text = text
-    // Native strings are contiguous UTF-8: copy each run of bytes that need no escape in one go rather
-    // than byte by byte (this writer serialises every translated request and answer).
-    text.withUTF8 { bytes in
-      var runStart = 0
-      var index = 0
-      let raw = UnsafeRawBufferPointer(bytes)
-      while index < bytes.count {
-        // Eight bytes at a time while none of them needs an escape (nearly all text).
-        if bytes.count - index >= 8,
-          !JSONStringBytes.needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-        {
-          index += 8
-          continue
-        }
-        let end = min(index + 8, bytes.count)
-        while index < end {
-          if needsEscape(bytes[index]) {
-            out.append(bytes: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            writeEscaped(bytes[index], into: &out)
-            runStart = index + 1
-          }
-          index += 1
-        }
+    text.withUTF8 { writeString(utf8: $0, into: &out) }
+  }
+
+  /// Writes `bytes` (UTF-8) as a quoted, escaped JSON string: each run of bytes that need no escape in one copy,
+  /// the quotes with the first and last runs (a string without escapes is one copy in all), rather than byte by
+  /// byte (this writer serialises every translated request and answer).
+  private static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    var runStart = 0
+    var index = 0
+    var opened = false
+    let raw = UnsafeRawBufferPointer(bytes)
+    while index < bytes.count {
+      // Eight bytes at a time while none of them needs an escape (nearly all text).
+      if bytes.count - index >= 8,
+        !JSONStringBytes.needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+      {
+        index += 8
+        continue
       }
-      out.append(bytes: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+      let end = min(index + 8, bytes.count)
+      while index < end {
+        if needsEscape(bytes[index]) {
+          appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<index]), opening: !opened, closing: false, to: &out)
+          opened = true
+          writeEscaped(bytes[index], into: &out)
+          runStart = index + 1
+        }
+        index += 1
+      }
     }
-    out.append(UInt8(ascii: "\""))
+    appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]), opening: !opened, closing: true, to: &out)
+  }
+
+  /// Appends `run` after an opening quote, before a closing one, or both, in one copy.
+  private static func appendRun(
+    _ run: UnsafeBufferPointer<UInt8>, opening: Bool, closing: Bool, to out: inout [UInt8]
+  ) {
+    let count = run.count + (opening ? 1 : 0) + (closing ? 1 : 0)
+    guard count > 0 else { return }
+    out.append(addingCapacity: count) { span in
+      span.withUnsafeMutableBufferPointer { spare, initialized in
+        // `addingCapacity` guarantees room for `count` more bytes.
+        guard var cursor = spare.baseAddress else { return }
+        if opening {
+          cursor.pointee = UInt8(ascii: "\"")
+          cursor += 1
+        }
+        if let source = run.baseAddress {
+          cursor.update(from: source, count: run.count)
+          cursor += run.count
+        }
+        if closing { cursor.pointee = UInt8(ascii: "\"") }
+        initialized = count
+      }
+    }
   }
 
   /// Whether `byte` must be escaped inside a JSON string as this writer writes them.
