@@ -233,23 +233,17 @@ public enum JSONWriter {
   private static func appendRun(
     _ run: UnsafeBufferPointer<UInt8>, opening: Bool, closing: Bool, to out: inout [UInt8]
   ) {
-    let count = run.count + (opening ? 1 : 0) + (closing ? 1 : 0)
-    guard count > 0 else { return }
-    out.append(addingCapacity: count) { span in
-      span.withUnsafeMutableBufferPointer { spare, initialized in
-        // `addingCapacity` guarantees room for `count` more bytes.
-        guard var cursor = spare.baseAddress else { return }
-        if opening {
-          cursor.pointee = UInt8(ascii: "\"")
-          cursor += 1
-        }
-        if let source = run.baseAddress {
-          cursor.update(from: source, count: run.count)
-          cursor += run.count
-        }
-        if closing { cursor.pointee = UInt8(ascii: "\"") }
-        initialized = count
+    out.append(count: run.count + (opening ? 1 : 0) + (closing ? 1 : 0)) { start in
+      var cursor = start
+      if opening {
+        cursor.pointee = UInt8(ascii: "\"")
+        cursor += 1
       }
+      if let source = run.baseAddress {
+        cursor.update(from: source, count: run.count)
+        cursor += run.count
+      }
+      if closing { cursor.pointee = UInt8(ascii: "\"") }
     }
   }
 

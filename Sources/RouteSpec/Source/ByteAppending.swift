@@ -4,18 +4,26 @@
 /// sequence's iterator protocol); these write into the array's spare capacity with one `memcpy`, about two thirds
 /// of that, and the array still grows geometrically.
 extension [UInt8] {
-  /// Appends a copy of `bytes`.
-  public mutating func append(bytes: UnsafeRawBufferPointer) {
-    let count = bytes.count
-    guard count > 0, let source = bytes.baseAddress else { return }
+  /// Appends `count` bytes that `write` puts from the pointer it is given on, in the array's spare room: one
+  /// reservation for a writer that joins several pieces (a header line, a quoted JSON run). `write` must write
+  /// exactly `count` bytes.
+  @inlinable
+  public mutating func append(count: Int, writing write: (UnsafeMutablePointer<UInt8>) -> Void) {
+    guard count > 0 else { return }
     append(addingCapacity: count) { span in
       span.withUnsafeMutableBufferPointer { spare, initialized in
         // `addingCapacity` guarantees room for `count` more bytes.
         guard let target = spare.baseAddress else { return }
-        UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count)
+        write(target)
         initialized = count
       }
     }
+  }
+
+  /// Appends a copy of `bytes`.
+  public mutating func append(bytes: UnsafeRawBufferPointer) {
+    guard let source = bytes.baseAddress else { return }
+    append(count: bytes.count) { UnsafeMutableRawPointer($0).copyMemory(from: source, byteCount: bytes.count) }
   }
 
   /// Appends a copy of `bytes`.

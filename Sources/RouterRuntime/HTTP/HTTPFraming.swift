@@ -117,23 +117,17 @@ enum HTTPFraming {
   static func appendFieldLine(name: String, value: String, to bytes: inout [UInt8]) {
     let written: Bool? = name.utf8.withContiguousStorageIfAvailable { name -> Bool in
       value.utf8.withContiguousStorageIfAvailable { value -> Void in
-        let count = name.count + value.count + 4
-        bytes.append(addingCapacity: count) { span in
-          span.withUnsafeMutableBufferPointer { spare, initialized in
-            // `addingCapacity` guarantees room for `count` more bytes.
-            guard let start = spare.baseAddress else { return }
-            var cursor = start
-            if let source = name.baseAddress { cursor.update(from: source, count: name.count) }
-            cursor += name.count
-            cursor[0] = colon
-            cursor[1] = space
-            cursor += 2
-            if let source = value.baseAddress { cursor.update(from: source, count: value.count) }
-            cursor += value.count
-            cursor[0] = cr
-            cursor[1] = lf
-            initialized = count
-          }
+        bytes.append(count: name.count + value.count + 4) { start in
+          var cursor = start
+          if let source = name.baseAddress { cursor.update(from: source, count: name.count) }
+          cursor += name.count
+          cursor[0] = colon
+          cursor[1] = space
+          cursor += 2
+          if let source = value.baseAddress { cursor.update(from: source, count: value.count) }
+          cursor += value.count
+          cursor[0] = cr
+          cursor[1] = lf
         }
       } != nil
     }
@@ -159,12 +153,12 @@ enum HTTPFraming {
     }
   }
 
-  /// `token`: one or more `tchar`.
-  /// ``isTokenByte(_:)`` and ``isFieldValueByte(_:)`` as tables, for the scans of every head's field lines and of
-  /// every upstream request's method and headers.
+  /// ``isTokenByte(_:)`` and ``isFieldValueByte(_:)`` as tables, for the wire check of every upstream request's
+  /// method and headers (`WireGrammar`).
   static let tokenBytes = ByteClass(isTokenByte)
   static let fieldValueBytes = ByteClass(isFieldValueByte)
 
+  /// `token`: one or more `tchar`.
   static func isToken(_ bytes: some Collection<UInt8>) -> Bool {
     !bytes.isEmpty && bytes.allSatisfy(isTokenByte)
   }
