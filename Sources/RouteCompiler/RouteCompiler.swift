@@ -125,7 +125,7 @@ struct Compilation {
       headerTimeout: server.headerTimeout ?? RouteCompiler.Defaults.headerTimeout,
       bodyTimeout: server.bodyTimeout ?? RouteCompiler.Defaults.bodyTimeout,
       idleTimeout: server.idleTimeout ?? RouteCompiler.Defaults.idleTimeout, workers: server.workers,
-      adminKeyHashes: server.adminKeyHashes)
+      idlePoll: server.idlePoll ?? false, adminKeyHashes: server.adminKeyHashes)
     var clientByKeyHash: [String: Int] = [:]
     for (index, client) in clients.enumerated() {
       for hash in client.keyHashes { clientByKeyHash[hash] = index }
@@ -153,6 +153,7 @@ struct Compilation {
     var bodyTimeout: DurationValue?
     var idleTimeout: DurationValue?
     var workers: Int?
+    var idlePoll: Bool?
     var adminKeyHashes: [String] = []
   }
 
@@ -173,6 +174,7 @@ struct Compilation {
       parts.headerTimeout = server.headerTimeout?.value
       parts.bodyTimeout = server.bodyTimeout?.value
       parts.idleTimeout = server.idleTimeout?.value
+      parts.idlePoll = server.idlePoll?.value
       parts.adminKeyHashes = server.adminKeyHashes.map(\.value)
       if let workers = server.workers {
         if RouteCompiler.Defaults.workerRange.contains(workers.value) {

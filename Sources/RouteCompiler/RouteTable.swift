@@ -351,6 +351,9 @@ public struct ServerSettings: Sendable {
   public let idleTimeout: DurationValue
   /// Event loops to run; nil means one per core (decided where louter runs, not where it compiles).
   public let workers: Int?
+  /// Whether an idle event loop polls for events before it sleeps (`idle_poll`; see `PollWindow` in
+  /// RouterRuntime).
+  public let idlePoll: Bool
   /// Lowercase hex SHA-256 of each key that may read `/metrics`; empty: none (then only loopback may).
   public let adminKeyHashes: [String]
 

@@ -14,6 +14,7 @@ extension RouteTable {
         "body_timeout": .string(server.bodyTimeout.description),
         "idle_timeout": .string(server.idleTimeout.description),
         "workers": server.workers.map { .int(Int64($0)) } ?? .string("one per core"),
+        "idle_poll": .bool(server.idlePoll),
         "admin_keys": .int(Int64(server.adminKeyHashes.count)),
       ]),
       "backends": .array(backends.map(\.dumpJSON)),

@@ -125,7 +125,7 @@ enum ServeCommand {
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
       headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,
       idleTimeout: table.server.idleTimeout.duration,
-      workers: workersOverride ?? table.server.workers ?? Posix.processorCount)
+      workers: workersOverride ?? table.server.workers ?? Posix.processorCount, idlePoll: table.server.idlePoll)
     let server = HTTPServer(configuration: configuration, handler: handler)
     let gauges: @Sendable () -> ServerGauges = {
       // The dashboard's own event streams are streamed answers too, but not traffic.

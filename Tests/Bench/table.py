@@ -13,7 +13,7 @@ import sys
 
 TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
 # The row each target is compared with for "added latency": the same backend reached directly.
-BASELINE = {"hop": "direct", "louter1": "direct", "louterN": "direct", "tlslouter": "tlsdirect"}
+BASELINE = {"hop": "direct", "louter1": "direct", "louterN": "direct", "louterP": "direct", "tlslouter": "tlsdirect"}
 
 
 def rate(value):
@@ -60,12 +60,8 @@ def load(directory):
         for line in handle:
             name, _, value = line.rstrip("\n").partition("\t")
             facts[name] = value
-    ttft = None
-    try:
-        with open(os.path.join(directory, "ttft.json")) as handle:
-            ttft = json.load(handle)
-    except (OSError, ValueError):
-        pass
+    ttft = read_json(os.path.join(directory, "ttft.json"))
+    ttft_poll = read_json(os.path.join(directory, "ttft-poll.json"))
     streams = []
     for path in glob.glob(os.path.join(directory, "streams-*.json")):
         try:
@@ -74,11 +70,19 @@ def load(directory):
         except (OSError, ValueError):
             pass
     streams.sort(key=lambda s: (s["count"], s.get("backend", "pacer")))
-    return rows, order, facts, ttft, streams
+    return rows, order, facts, ttft, ttft_poll, streams
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def main():
-    rows, order, facts, ttft, streams = load(sys.argv[1])
+    rows, order, facts, ttft, ttft_poll, streams = load(sys.argv[1])
     out = []
     cores = facts.get("cores", "?")
     out.append("louter benchmark: wrk %ss per row, keep-alive, 2 threads (1 at concurrency 1), %s cores "
@@ -124,6 +128,9 @@ def main():
         out.append("| TTFT through louter | %s | %s |" % (micros(ttft["louter_p50_us"]), micros(ttft["louter_p99_us"])))
         out.append("| TTFT added by louter | %s | %s |" % (micros(ttft["overhead_p50_us"]),
                                                            micros(ttft["overhead_p99_us"])))
+        if ttft_poll and "overhead_p50_us" in ttft_poll:
+            out.append("| TTFT added by louter with idle_poll (its own run) | %s | %s |" % (
+                micros(ttft_poll["overhead_p50_us"]), micros(ttft_poll["overhead_p99_us"])))
         if "gap_louter_p50_ms" in ttft:
             out.append("| gap between chunks, direct (min–max) | %.1f ms | %.1f–%.1f ms |" % (
                 ttft["gap_direct_p50_ms"], ttft["gap_direct_min_ms"], ttft["gap_direct_max_ms"]))
@@ -183,6 +190,15 @@ def main():
         p99 = rows[("louter1", 1)]["p99"] - rows[("direct", 1)]["p99"]
         goal("added latency at concurrency 1: p50 ≤ 50 µs", *added(p50, 50))
         goal("added latency at concurrency 1: p99 ≤ 100 µs", *added(p99, 100))
+    if ok(("louterP", 1), ("direct", 1)):
+        p50 = rows[("louterP", 1)]["p50"] - rows[("direct", 1)]["p50"]
+        p99 = rows[("louterP", 1)]["p99"] - rows[("direct", 1)]["p99"]
+        goal("… with `idle_poll = true`: p50 ≤ 50 µs", *added(p50, 50))
+        goal("… with `idle_poll = true`: p99 ≤ 100 µs", *added(p99, 100))
+    if ok(("louterP", 16), ("hop", 16)):
+        value = rows[("louterP", 16)]["rps"] / rows[("hop", 16)]["rps"]
+        goal("… with `idle_poll = true`: ≥ 50 % of the nginx hop's req/s at 16", "%.0f %%" % (value * 100),
+             value >= 0.5)
     if ok(("louter1", 64), ("direct", 64)):
         # Added, like the concurrency-1 goal: the nginx hop alone is near 2 ms p99 at 64 on this machine.
         p99 = rows[("louter1", 64)]["p99"]
@@ -191,6 +207,9 @@ def main():
     if ttft and "overhead_p50_us" in ttft:
         goal("streaming TTFT overhead p50 ≤ 200 µs", micros(ttft["overhead_p50_us"]), ttft["overhead_p50_us"] <= 200)
         goal("streaming TTFT overhead p99 ≤ 1 ms", micros(ttft["overhead_p99_us"]), ttft["overhead_p99_us"] <= 1000)
+        if ttft_poll and "overhead_p50_us" in ttft_poll:
+            goal("… with `idle_poll = true`: TTFT overhead p50 ≤ 200 µs", micros(ttft_poll["overhead_p50_us"]),
+                 ttft_poll["overhead_p50_us"] <= 200)
         if "gap_louter_p50_ms" in ttft:
             kept = (ttft.get("paced_gaps_louter") == ttft.get("paced_gaps_direct")
                     and abs(ttft["gap_louter_p50_ms"] - ttft["gap_direct_p50_ms"]) <= 2)

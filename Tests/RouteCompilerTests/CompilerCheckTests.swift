@@ -171,6 +171,19 @@ import Testing
   }
 }
 
+/// `[server] idle_poll`: off unless a file turns it on; anything but a boolean is an error that names it.
+@Suite struct IdlePollSettingTests {
+  @Test func idlePollIsOffByDefaultAndOnWhenSet() {
+    #expect(Pipeline("[server]\nlisten = \"127.0.0.1:1\"\n").table?.server.idlePoll == false)
+    let on = Pipeline("[server]\nidle_poll = true\n")
+    #expect(on.table?.server.idlePoll == true, "\(on.rendered)")
+    #expect(Pipeline("[server]\nidle_poll = false\n").table?.server.idlePoll == false)
+    let bad = Pipeline("[server]\nidle_poll = \"200us\"\n")
+    #expect(bad.table == nil)
+    #expect(bad.rendered.contains("idle_poll"), "\(bad.rendered)")
+  }
+}
+
 /// A route's `retry` and the `context_length` fallback opt-in.
 @Suite struct RetrySettingTests {
   static let backend = "[backends.a]\nprotocol = \"echo\"\n[[routes]]\nbackends = [\"a\"]\n"

@@ -209,6 +209,30 @@ final class Latch: Sendable {
     await server.shutdown(gracePeriod: .seconds(1))
   }
 
+  /// With `idle_poll` every loop gets the poll window, serves keep-alive requests, and its deadlines still fire
+  /// while it polls or sleeps; without it no loop polls.
+  @Test func idlePollReachesEveryLoopAndDeadlinesStillFire() async throws {
+    let configuration = HTTPServerConfiguration(port: 0, headTimeout: .milliseconds(200), workers: 2, idlePoll: true)
+    let (server, port) = try server(configuration, Self.echo)
+    for worker in server.state.workers {
+      #expect(await worker.reactor.perform { worker.reactor.pollWindow.maximum } == PollWindow.idlePollMaximum)
+    }
+    let client = try TestClient(port: port)
+    for index in 0..<20 {
+      client.send("GET /\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+      #expect(await client.read(until: "GET /\(index) ").contains("HTTP/1.1 200 OK"))
+    }
+    let slow = try TestClient(port: port)
+    slow.send("GET / HTTP/1.1\r\nHost:")
+    #expect(String(decoding: await slow.readToEnd(), as: UTF8.self).hasPrefix("HTTP/1.1 408"))
+    await server.shutdown(gracePeriod: .seconds(1))
+    let (plain, _) = try self.server(HTTPServerConfiguration(port: 0, workers: 1), Self.echo)
+    for worker in plain.state.workers {
+      #expect(await worker.reactor.perform { worker.reactor.pollWindow.maximum } == 0)
+    }
+    await plain.shutdown(gracePeriod: .seconds(1))
+  }
+
   @Test func aClientThatDisconnectsCancelsTheHandler() async throws {
     let cancelled = Latch()
     let started = Latch()

@@ -139,6 +139,7 @@ public enum RouteFileDecoder {
       }
     }
     server.workers = reader.integer("workers")
+    server.idlePoll = reader.bool("idle_poll")
     server.adminKeyHashes = decodeKeyDigests("admin_keys", environmentHelp: nil, reader: &reader)
     diagnostics += reader.finish()
     return server

@@ -77,6 +77,10 @@ public enum RouteFileShape {
     KeyShape("idle_timeout", .duration, "a keep-alive connection with no request in flight is closed after this"),
     KeyShape("workers", .integer, "event loops, each on its own thread (1 to 1024; default: one per core)"),
     KeyShape(
+      "idle_poll", .boolean,
+      "an idle event loop polls for events up to 200 µs before it sleeps, adapting to how soon they come: lower latency on virtual machines for CPU time that would otherwise idle (default false)"
+    ),
+    KeyShape(
       "admin_keys", .stringOrList(nonEmptyList: false),
       "\"sha256:...\" digests of the keys that may read /metrics (default: none, and /metrics only on loopback)"),
   ])

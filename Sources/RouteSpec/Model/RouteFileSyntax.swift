@@ -133,6 +133,8 @@ public struct ServerSyntax: Sendable {
   public var idleTimeout: Spanned<DurationValue>?
   /// `workers = 4`: event loops; absent means one per core.
   public var workers: Spanned<Int>?
+  /// `idle_poll = true`: an idle event loop polls before it sleeps.
+  public var idlePoll: Spanned<Bool>?
   /// `admin_keys = ["sha256:..."]`: lowercase hex digests of the keys that may read `/metrics`.
   public var adminKeyHashes: [Spanned<String>] = []
 

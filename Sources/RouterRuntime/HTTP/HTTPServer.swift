@@ -71,7 +71,12 @@ final class ServerState: Sendable {
     let count = max(1, configuration.workers)
     var workers: [ServerWorker] = []
     for index in 0..<count {
-      workers.append(ServerWorker(reactor: try Reactor(name: "louter-worker-\(index)"), server: self))
+      workers.append(
+        ServerWorker(
+          reactor: try Reactor(
+            name: "louter-worker-\(index)",
+            pollWindow: PollWindow(maximum: configuration.idlePoll ? PollWindow.idlePollMaximum : 0)),
+          server: self))
     }
     let (fd, port) = try Posix.listen(host: configuration.host, port: configuration.port)
     let listener = Listener(fd: fd, worker: workers[0], server: self)

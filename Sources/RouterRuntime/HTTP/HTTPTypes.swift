@@ -174,13 +174,15 @@ public struct HTTPServerConfiguration: Sendable {
   public var writeHighWater: Int
   /// Event loops (reactors), each on its own thread with its own connections and upstream pool.
   public var workers: Int
+  /// Whether an idle loop polls for events before it sleeps (see ``PollWindow``).
+  public var idlePoll: Bool
 
   /// Creates a configuration with defaults for everything but the address.
   public init(
     host: String = "127.0.0.1", port: Int = 8080, maxHeadBytes: Int = 64 * 1024, maxHeaders: Int = 100,
     maxBodyBytes: Int = 20 * 1024 * 1024, headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
     idleTimeout: Duration = .seconds(60), maxConnections: Int = 100_000, writeHighWater: Int = 256 * 1024,
-    workers: Int = Posix.processorCount
+    workers: Int = Posix.processorCount, idlePoll: Bool = false
   ) {
     self.host = host
     self.port = port
@@ -193,6 +195,7 @@ public struct HTTPServerConfiguration: Sendable {
     self.maxConnections = maxConnections
     self.writeHighWater = writeHighWater
     self.workers = workers
+    self.idlePoll = idlePoll
   }
 }
 

@@ -48,6 +48,8 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   private var nextToken: UInt64 = 1
   private var timers = TimerHeap<() -> Void>()
   private var running = true
+  /// How long this loop polls before it sleeps (see ``PollWindow``).
+  private(set) var pollWindow: PollWindow
   /// One read buffer for every descriptor of this loop: reads never overlap on one thread.
   let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   /// This loop's pool of upstream connections (created on first use).
@@ -60,8 +62,9 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   private static let wakeToken: UInt64 = 0
 
   /// Creates a reactor; its thread starts with `start()`.
-  init(name: String) throws(IOError) {
+  init(name: String, pollWindow: PollWindow = PollWindow(maximum: 0)) throws(IOError) {
     self.name = name
+    self.pollWindow = pollWindow
     epoll = try Posix.epollCreate()
     do {
       wakeFD = try Posix.eventFD()
@@ -209,15 +212,53 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
 
   // MARK: the loop
 
-  private func run() {
-    pthread_setspecific(currentReactorKey, Unmanaged.passUnretained(self).toOpaque())
-    let capacity: Int32 = 256
+  /// The events of one `epoll_wait`, read by the loop thread right after it returns.
+  private struct EventBuffer {
+    static let capacity: Int32 = 256
     let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Int(capacity))
     let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Int(capacity))
-    defer {
+
+    func deallocate() {
       events.deallocate()
       tokens.deallocate()
     }
+  }
+
+  /// One `epoll_wait` into `buffer`; the number of events (0 on a timeout or an error).
+  private func waitForEvents(into buffer: EventBuffer, timeoutMilliseconds timeout: Int32) -> Int {
+    (try? Posix.epollWait(
+      epoll, events: buffer.events, tokens: buffer.tokens, capacity: EventBuffer.capacity,
+      timeoutMilliseconds: timeout)) ?? 0
+  }
+
+  /// Waits for events with nothing else to do: polls first for as long as ``pollWindow`` says (yielding
+  /// the CPU to any other thread ready to run on it), then sleeps in `epoll_wait` until an event or the
+  /// nearest timer (`timeout`); tells the window how long the loop was idle. Returns the number of events.
+  private func idle(into buffer: EventBuffer, timeoutMilliseconds timeout: Int32) -> Int {
+    guard pollWindow.maximum > 0 else { return waitForEvents(into: buffer, timeoutMilliseconds: timeout) }
+    let idleStart = MonotonicInstant.now
+    var count = 0
+    var timeout = timeout
+    // A timeout of 0 means a timer is due: nothing to wait for.
+    if pollWindow.current > 0, timeout != 0 {
+      let until = idleStart.advanced(byNanoseconds: pollWindow.current)
+      repeat {
+        count = waitForEvents(into: buffer, timeoutMilliseconds: 0)
+        if count > 0 { break }
+        Posix.yieldProcessor()
+      } while MonotonicInstant.now < until
+      // The nearest timer came closer while polling.
+      if count == 0 { timeout = timers.waitMilliseconds(from: .now) }
+    }
+    if count == 0 { count = waitForEvents(into: buffer, timeoutMilliseconds: timeout) }
+    pollWindow.idled(nanoseconds: MonotonicInstant.now.nanoseconds &- idleStart.nanoseconds)
+    return count
+  }
+
+  private func run() {
+    pthread_setspecific(currentReactorKey, Unmanaged.passUnretained(self).toOpaque())
+    let buffer = EventBuffer()
+    defer { buffer.deallocate() }
     while running {
       drainInbox()
       guard running else { break }
@@ -229,16 +270,19 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
         inbox.sleeping = true
         return true
       }
-      let count =
-        (try? Posix.epollWait(
-          epoll, events: events, tokens: tokens, capacity: capacity, timeoutMilliseconds: mayBlock ? timeout : 0)) ?? 0
-      if mayBlock { inbox.withLock { $0.sleeping = false } }
+      let count: Int
+      if mayBlock {
+        count = idle(into: buffer, timeoutMilliseconds: timeout)
+        inbox.withLock { $0.sleeping = false }
+      } else {
+        count = waitForEvents(into: buffer, timeoutMilliseconds: 0)
+      }
       for index in 0..<count {
-        let token = tokens[index]
+        let token = buffer.tokens[index]
         if token == Self.wakeToken {
           Posix.drainEventFD(wakeFD)
         } else if let source = sources[token] {
-          source.ready(events[index])
+          source.ready(buffer.events[index])
         }
       }
       if timers.count > 0 {

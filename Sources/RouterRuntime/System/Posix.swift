@@ -385,6 +385,9 @@ public enum Posix {
     _ = try? call("write") { Glibc.write(fd, &one, 8) }
   }
 
+  /// Lets another thread that is ready to run on this CPU run first (`sched_yield`); returns at once when none is.
+  static func yieldProcessor() { _ = sched_yield() }
+
   /// Resets an eventfd after a wake-up.
   public static func drainEventFD(_ fd: Int32) {
     var value: UInt64 = 0
