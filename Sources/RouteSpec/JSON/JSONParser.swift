@@ -319,24 +319,22 @@ struct JSONCursor {
 
   /// Where the plain run of a string's body that starts at `position` ends: the index of its first `"`, `\` or
   /// control byte, or the buffer's end. The bytes before it are OR-ed into `seen`, whose high bits then say
-  /// whether one was not ASCII. The first eight bytes are read one at a time (most keys and short values end
-  /// there); after them, whole eight-byte words while none holds such a byte, so a long prompt or answer costs a
-  /// few instructions per word instead of per byte.
+  /// whether one was not ASCII. Read eight bytes at a time while eight are left, the stop located within its
+  /// word by ``JSONStringBytes/firstStop(_:)`` (a key or a short value is one word, a long prompt a few
+  /// instructions per word); the last few bytes of the buffer one at a time.
   @inline(__always)
   func plainRunEnd(seen: inout UInt64) -> Int {
     let end = buffer.count
     var index = position
-    let bytewise = min(end, index + 8)
-    while index < bytewise {
-      let byte = buffer[index]
-      if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
-      seen |= UInt64(byte)
-      index += 1
-    }
     let raw = UnsafeRawBufferPointer(buffer)
     while end - index >= 8 {
-      let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-      if JSONStringBytes.mayStop(word) { break }
+      // Little-endian order whatever the host's: the first byte in memory is the word's lowest.
+      let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+      if let stop = JSONStringBytes.firstStop(word) {
+        // Only the bytes before the stop are the run's (a shift by 0 keeps none).
+        seen |= word & ((1 &<< UInt64(stop &* 8)) &- 1)
+        return index + stop
+      }
       seen |= word
       index += 8
     }
@@ -579,7 +577,7 @@ struct JSONCursor {
 ///
 /// Each test is the usual zero-byte one, `x - 0x01… & ~x & 0x80…` (and its below-n form for control bytes), on the
 /// word or on the word XOR a repeated byte, all OR-ed into one mask without a branch. A borrow can only mark bytes
-/// above a true match, so the answer is exact for the word; which byte it is, the caller's byte loop finds.
+/// above a true match, so the answer is exact for the word, and the lowest mark is the first such byte.
 enum JSONStringBytes {
   static let highBits: UInt64 = 0x8080_8080_8080_8080
   private static let ones: UInt64 = 0x0101_0101_0101_0101
@@ -595,11 +593,15 @@ enum JSONStringBytes {
     equalBytes(word, 0x22) | equalBytes(word, 0x5C) | ((word &- ones &* 0x20) & ~word)
   }
 
-  /// Whether a byte of `word` is a `"`, a `\` or a control byte (below 0x20).
+  /// The offset (0...7) of the first `"`, `\` or control byte (below 0x20) in `word`, whose first byte is its lowest: the lowest mark is
+  /// exact, because a borrow only marks bytes above a true match. Nil when there is none.
   @inline(__always)
-  static func mayStop(_ word: UInt64) -> Bool { stopBytes(word) & highBits != 0 }
+  static func firstStop(_ word: UInt64) -> Int? {
+    let marks = stopBytes(word) & highBits
+    return marks == 0 ? nil : marks.trailingZeroBitCount &>> 3
+  }
 
-  /// Whether a byte of `word` is one the writer escapes: those of ``mayStop(_:)`` and DEL.
+  /// Whether a byte of `word` is one the writer escapes: those of ``firstStop(_:)`` and DEL.
   @inline(__always)
   static func needsEscape(_ word: UInt64) -> Bool { (stopBytes(word) | equalBytes(word, 0x7F)) & highBits != 0 }
 }

@@ -174,7 +174,7 @@ public struct JSONKey {
 
   /// Whether the key is `literal`. Inlinable: a `switch` over a key compares it with each case in turn, and a
   /// call per comparison cost more than the comparison.
-  @inlinable public static func == (key: JSONKey, literal: StaticString) -> Bool {
+  @inlinable @inline(__always) public static func == (key: JSONKey, literal: StaticString) -> Bool {
     guard let bytes = key.bytes else {
       let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
       return key.decoded?.utf8.elementsEqual(expected) ?? false
@@ -194,5 +194,5 @@ public struct JSONKey {
   }
 
   /// Lets a `switch` over a key match literals.
-  @inlinable public static func ~= (literal: StaticString, key: JSONKey) -> Bool { key == literal }
+  @inlinable @inline(__always) public static func ~= (literal: StaticString, key: JSONKey) -> Bool { key == literal }
 }

@@ -4,7 +4,7 @@
 extension UnsafeBufferPointer<UInt8> {
   /// Whether these bytes are exactly `literal`'s. Inlinable, as are the others: a `switch` over a JSON key
   /// compares it with each case in turn, and a call per comparison cost more than the comparison.
-  @inlinable public func holds(exactly literal: StaticString) -> Bool {
+  @inlinable @inline(__always) public func holds(exactly literal: StaticString) -> Bool {
     guard count == literal.utf8CodeUnitCount else { return false }
     let expected = literal.utf8Start
     for index in 0..<count where self[index] != expected[index] { return false }

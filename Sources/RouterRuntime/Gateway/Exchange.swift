@@ -73,8 +73,9 @@ struct Exchange {
     var headers: [(String, String)] = []
     headers.reserveCapacity(1 + commonHeaders.count + extra.count)
     headers.append(("content-type", contentType))
-    headers += commonHeaders
-    headers += extra
+    // Element by element: `+=` of an array of pairs copies through the runtime's generic witnesses.
+    for header in commonHeaders { headers.append(header) }
+    for header in extra { headers.append(header) }
     do {
       try await responder.respond(status: status, headers: headers, body: body)
       log(.answered(status: status, tokens: tokens, at: .now))

@@ -505,37 +505,58 @@ struct OpenAITargets: Sendable {
     var path: [String] { self == .chat ? ["chat", "completions"] : ["embeddings"] }
   }
 
-  private let chatURL: Result<UpstreamURL, HopFailure>?
-  private let embeddingsURL: Result<UpstreamURL, HopFailure>?
-  private let answerHeaders: Result<[UpstreamHeaderField], HopFailure>?
-  private let streamHeaders: Result<[UpstreamHeaderField], HopFailure>?
+  /// A part built once: the part, or the failure building it gave (thrown for every request, as building it
+  /// per request would); neither when it depends on the request. Two optionals rather than an optional
+  /// `Result`, whose every copy went through the runtime's generic value witnesses (a tenth of a microsecond
+  /// per request).
+  private struct Prebuilt<Part: Sendable>: Sendable {
+    var part: Part?
+    var failure: HopFailure?
+
+    /// Builds the part when `once` says it does not depend on the request.
+    init(once: Bool, _ build: () throws(HopFailure) -> Part) {
+      guard once else { return }
+      do {
+        part = try build()
+      } catch {
+        failure = error
+      }
+    }
+  }
+
+  private let chatURL: Prebuilt<UpstreamURL>
+  private let embeddingsURL: Prebuilt<UpstreamURL>
+  private let answerHeaders: Prebuilt<[UpstreamHeaderField]>
+  private let streamHeaders: Prebuilt<[UpstreamHeaderField]>
 
   /// Builds what `backend` sends every time.
   init(_ backend: CompiledBackend) {
-    func url(_ endpoint: Endpoint) -> Result<UpstreamURL, HopFailure>? {
-      guard !Exchange.putsModelInPath(backend) else { return nil }
-      return Result { () throws(HopFailure) in try Exchange.openAIURL(backend, path: endpoint.path, model: "") }
+    let urlOnce = !Exchange.putsModelInPath(backend)
+    chatURL = Prebuilt(once: urlOnce) { () throws(HopFailure) in
+      try Exchange.openAIURL(backend, path: Endpoint.chat.path, model: "")
     }
-    func headers(stream: Bool) -> Result<[UpstreamHeaderField], HopFailure>? {
-      guard !backend.forwardKey else { return nil }
-      return Result { () throws(HopFailure) in try Exchange.openAIHeaders(backend, key: nil, stream: stream) }
+    embeddingsURL = Prebuilt(once: urlOnce) { () throws(HopFailure) in
+      try Exchange.openAIURL(backend, path: Endpoint.embeddings.path, model: "")
     }
-    chatURL = url(.chat)
-    embeddingsURL = url(.embeddings)
-    answerHeaders = headers(stream: false)
-    streamHeaders = headers(stream: true)
+    answerHeaders = Prebuilt(once: !backend.forwardKey) { () throws(HopFailure) in
+      try Exchange.openAIHeaders(backend, key: nil, stream: false)
+    }
+    streamHeaders = Prebuilt(once: !backend.forwardKey) { () throws(HopFailure) in
+      try Exchange.openAIHeaders(backend, key: nil, stream: true)
+    }
   }
 
   /// The URL of `endpoint` for a request to `model`.
   func url(_ endpoint: Endpoint, _ backend: CompiledBackend, model: String) throws(HopFailure) -> UpstreamURL {
-    let cached = endpoint == .chat ? chatURL : embeddingsURL
-    if let cached { return try cached.get() }
+    if let url = endpoint == .chat ? chatURL.part : embeddingsURL.part { return url }
+    if let failure = endpoint == .chat ? chatURL.failure : embeddingsURL.failure { throw failure }
     return try Exchange.openAIURL(backend, path: endpoint.path, model: model)
   }
 
   /// The headers of a request that presents the client's `key` (used only when the backend forwards it).
   func headers(_ backend: CompiledBackend, key: String?, stream: Bool) throws(HopFailure) -> [UpstreamHeaderField] {
-    if let cached = stream ? streamHeaders : answerHeaders { return try cached.get() }
+    if let headers = stream ? streamHeaders.part : answerHeaders.part { return headers }
+    if let failure = stream ? streamHeaders.failure : answerHeaders.failure { throw failure }
     return try Exchange.openAIHeaders(backend, key: key, stream: stream)
   }
 }

@@ -29,9 +29,14 @@ public final class PlainHTTPTransport: UpstreamTransport, Sendable {
       ? reactor.upstreamPool.target(request.url, resolver: resolver) : PlainTarget(request.url, resolver: resolver)
     let addresses: [SocketAddress]
     // The cache answers on the loop; only a name not cached waits, off the loop, for getaddrinfo.
-    var answer = resolver.cached(target.query)
-    if answer == nil { answer = await resolver.resolve(target.query) }
-    switch answer ?? .failure(.notFound(target.url.host)) {
+    // Unwrapped at once: each copy of an optional `Result` went through the runtime's generic witnesses.
+    let answer: Resolver.Answer
+    if let cached = resolver.cached(target.query) {
+      answer = cached
+    } else {
+      answer = await resolver.resolve(target.query)
+    }
+    switch answer {
     case .success(let found) where !found.isEmpty: addresses = found
     case .success: throw .connectFailed("cannot resolve '\(target.url.host)': no address")
     case .failure(let error): throw .connectFailed("cannot resolve '\(target.url.host)': \(error)")
