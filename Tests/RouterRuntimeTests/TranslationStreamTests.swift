@@ -319,16 +319,17 @@ func trTranslateStream(_ upstream: String, includeThoughts: Bool = false, pieceS
   }
 
   /// Pieces of any size read as a byte at a time does (where a line's run goes in at once, the limit still drops
-  /// exactly what it dropped byte by byte), at limits that cut lines anywhere.
+  /// exactly what it dropped byte by byte, and so does a whole line read where it lies), at every limit from
+  /// 1 to 24 bytes, so that each line meets the limit at each of its lengths.
   @Test func piecesReadAsBytesDo() {
     let text = Array(
       "data: 0123456789\n\ndata: ok\r\n\r\nevent: e\ndata: a\ndata: bcdefghij\n\n: c\rdata: tail-abcdef".utf8)
-    for limit in [4, 8, 9, 12, 17, 64] {
+    for limit in Array(1...24) + [64] {
       var reference = SSEParser(maxEventBytes: limit)
       var expected: [SSEEvent] = []
       for byte in text { expected += reference.feed(CollectionOfOne(byte)) }
       expected += reference.finish()
-      for size in [2, 3, 5, 7, 16, text.count] {
+      for size in [2, 3, 5, 7, 16, 40, text.count] {
         var parser = SSEParser(maxEventBytes: limit)
         var events: [SSEEvent] = []
         var start = 0

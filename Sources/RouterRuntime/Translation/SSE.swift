@@ -1,3 +1,4 @@
+import Glibc
 public import RouteSpec
 
 /// One server-sent event as read from an upstream.
@@ -43,34 +44,60 @@ public struct SSEParser: Sendable {
   /// Feeds bytes; returns the events completed by them.
   public mutating func feed(_ bytes: some Collection<UInt8>) -> [SSEEvent] {
     var events: [SSEEvent] = []
-    var index = bytes.startIndex
-    while index < bytes.endIndex {
+    let fed: Void? = bytes.withContiguousStorageIfAvailable { feed($0, into: &events) }
+    if fed == nil { Array(bytes).withUnsafeBufferPointer { feed($0, into: &events) } }
+    return events
+  }
+
+  private mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, into events: inout [SSEEvent]) {
+    var index = 0
+    while index < bytes.count {
       let byte = bytes[index]
       if pendingCR {
         pendingCR = false
         if byte == 0x0A {
-          bytes.formIndex(after: &index)
+          index += 1
           continue
         }
       }
       if byte == 0x0D || byte == 0x0A {
         pendingCR = byte == 0x0D
         endLine(into: &events)
-        bytes.formIndex(after: &index)
+        index += 1
+        continue
+      }
+      let end = Self.lineEnd(bytes, from: index)
+      let runCount = end - index
+      if end < bytes.count, line.isEmpty, data.count + runCount <= maxEventBytes {
+        // A whole line inside this piece (the usual case): read where it lies, not copied into `line` first.
+        take(UnsafeBufferPointer(rebasing: bytes[index..<end]), into: &events)
+        pendingCR = bytes[end] == 0x0D
+        index = end + 1
         continue
       }
       // The rest of the line in this piece goes in at once (a byte at a time cost about ten instructions
       // each); where it would pass the limit, a byte at a time, so the limit drops exactly what it did.
-      let end = bytes[index...].firstIndex { $0 == 0x0D || $0 == 0x0A } ?? bytes.endIndex
-      let run = bytes[index..<end]
-      if line.count + data.count + run.count <= maxEventBytes {
+      let run = UnsafeBufferPointer(rebasing: bytes[index..<end])
+      if line.count + data.count + runCount <= maxEventBytes {
         line.append(contentsOf: run)
       } else {
         for byte in run { appendLimited(byte) }
       }
       index = end
     }
-    return events
+  }
+
+  /// The index of the first CR or LF at or after `index`, else the end: `memchr` for the LF, then for a CR
+  /// before it (a line is usually ended by LF alone).
+  private static func lineEnd(_ bytes: UnsafeBufferPointer<UInt8>, from index: Int) -> Int {
+    guard let base = bytes.baseAddress, index < bytes.count else { return bytes.count }
+    let start = UnsafeRawPointer(base + index)
+    var length = bytes.count - index
+    if let lineFeed = memchr(start, 0x0A, length) { length = start.distance(to: UnsafeRawPointer(lineFeed)) }
+    if length > 0, let carriageReturn = memchr(start, 0x0D, length) {
+      length = start.distance(to: UnsafeRawPointer(carriageReturn))
+    }
+    return index + length
   }
 
   /// Adds one byte of a line; past ``maxEventBytes`` the event so far is dropped.
@@ -91,12 +118,23 @@ public struct SSEParser: Sendable {
     return events
   }
 
+  /// The line gathered in `line` has ended.
   private mutating func endLine(into events: inout [SSEEvent]) {
-    defer { line.removeAll(keepingCapacity: true) }
+    // Taken out while it is read, so that reading it and changing the parser do not overlap.
+    var ended: [UInt8] = []
+    swap(&ended, &line)
+    ended.withUnsafeBufferPointer { take($0, into: &events) }
+    ended.removeAll(keepingCapacity: true)
+    line = ended
+  }
+
+  /// One whole line, without its end.
+  private mutating func take(_ whole: UnsafeBufferPointer<UInt8>, into events: inout [SSEEvent]) {
+    var line = whole
     if !sawFirstLine {
       sawFirstLine = true
       // A UTF-8 BOM may precede the first line.
-      if line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }
+      if line.starts(with: [0xEF, 0xBB, 0xBF]) { line = UnsafeBufferPointer(rebasing: line[3...]) }
     }
     if line.isEmpty {
       dispatch(into: &events)
@@ -120,11 +158,8 @@ public struct SSEParser: Sendable {
   }
 
   /// Whether the field name of `line`, its bytes before `end`, is `name`.
-  private static func field(of line: [UInt8], endingAt end: Int, is name: StaticString) -> Bool {
-    guard end == name.utf8CodeUnitCount else { return false }
-    let expected = name.utf8Start
-    for index in 0..<end where line[index] != expected[index] { return false }
-    return true
+  private static func field(of line: UnsafeBufferPointer<UInt8>, endingAt end: Int, is name: StaticString) -> Bool {
+    UnsafeBufferPointer(rebasing: line[..<end]).holds(exactly: name)
   }
 
   private mutating func dispatch(into events: inout [SSEEvent]) {
