@@ -285,7 +285,7 @@ struct JSONCursor {
         let run = UnsafeBufferPointer(rebasing: buffer[runStart..<position])
         let text: String
         // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
-        let ascii = seen & JSONStringBytes.highBits == 0
+        let ascii = seen & ByteWord.highBits == 0
         if escaped {
           decoded.append(bytes: run)
           text =
@@ -328,8 +328,7 @@ struct JSONCursor {
     var index = position
     let raw = UnsafeRawBufferPointer(buffer)
     while end - index >= 8 {
-      // Little-endian order whatever the host's: the first byte in memory is the word's lowest.
-      let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+      let word = ByteWord.load(raw, at: index)
       if let stop = JSONStringBytes.firstStop(word) {
         // Only the bytes before the stop are the run's (a shift by 0 keeps none).
         seen |= word & ((1 &<< UInt64(stop &* 8)) &- 1)
@@ -354,7 +353,7 @@ struct JSONCursor {
     position += 1
     var seen: UInt64 = 0
     let stop = plainRunEnd(seen: &seen)
-    if stop < buffer.count, buffer[stop] == UInt8(ascii: "\""), seen & JSONStringBytes.highBits == 0 {
+    if stop < buffer.count, buffer[stop] == UInt8(ascii: "\""), seen & ByteWord.highBits == 0 {
       position = stop + 1
       return JSONKey(bytes: UnsafeBufferPointer(rebasing: buffer[(open + 1)..<stop]))
     }
@@ -572,36 +571,19 @@ struct JSONCursor {
   }
 }
 
-/// The bytes that end the plain run of a JSON string's body, tested eight at a time: for the scanners a `"`, a `\`
-/// or a control byte; for the writer those and DEL, which it escapes too.
-///
-/// Each test is the usual zero-byte one, `x - 0x01… & ~x & 0x80…` (and its below-n form for control bytes), on the
-/// word or on the word XOR a repeated byte, all OR-ed into one mask without a branch. A borrow can only mark bytes
-/// above a true match, so the answer is exact for the word, and the lowest mark is the first such byte.
+/// The bytes that end the plain run of a JSON string's body, tested eight at a time (``ByteWord``): for the
+/// scanners a `"`, a `\` or a control byte; for the writer those and DEL, which it escapes too.
 enum JSONStringBytes {
-  static let highBits: UInt64 = 0x8080_8080_8080_8080
-  private static let ones: UInt64 = 0x0101_0101_0101_0101
-
-  @inline(__always)
-  private static func equalBytes(_ word: UInt64, _ byte: UInt64) -> UInt64 {
-    let difference = word ^ (ones &* byte)
-    return (difference &- ones) & ~difference
-  }
-
   @inline(__always)
   private static func stopBytes(_ word: UInt64) -> UInt64 {
-    equalBytes(word, 0x22) | equalBytes(word, 0x5C) | ((word &- ones &* 0x20) & ~word)
+    ByteWord.equal(word, 0x22) | ByteWord.equal(word, 0x5C) | ByteWord.below(word, 0x20)
   }
 
-  /// The offset (0...7) of the first `"`, `\` or control byte (below 0x20) in `word`, whose first byte is its lowest: the lowest mark is
-  /// exact, because a borrow only marks bytes above a true match. Nil when there is none.
+  /// The offset (0...7) of the first `"`, `\` or control byte (below 0x20) in `word`, nil when there is none.
   @inline(__always)
-  static func firstStop(_ word: UInt64) -> Int? {
-    let marks = stopBytes(word) & highBits
-    return marks == 0 ? nil : marks.trailingZeroBitCount &>> 3
-  }
+  static func firstStop(_ word: UInt64) -> Int? { ByteWord.first(stopBytes(word)) }
 
   /// Whether a byte of `word` is one the writer escapes: those of ``firstStop(_:)`` and DEL.
   @inline(__always)
-  static func needsEscape(_ word: UInt64) -> Bool { (stopBytes(word) | equalBytes(word, 0x7F)) & highBits != 0 }
+  static func needsEscape(_ word: UInt64) -> Bool { stopBytes(word) | ByteWord.equal(word, 0x7F) != 0 }
 }

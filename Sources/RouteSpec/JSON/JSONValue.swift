@@ -210,7 +210,7 @@ public enum JSONWriter {
     while index < bytes.count {
       // Eight bytes at a time while none of them needs an escape (nearly all text).
       if bytes.count - index >= 8,
-        !JSONStringBytes.needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+        !JSONStringBytes.needsEscape(ByteWord.load(raw, at: index))
       {
         index += 8
         continue

@@ -200,7 +200,18 @@ enum HTTPFraming {
     index += 1
     while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
     let valueStart = index
+    let raw = UnsafeRawBufferPointer(bytes)
     while index < end {
+      // Eight bytes at a time up to the first control byte or DEL (a value's bytes are almost all printable);
+      // that byte, and the last few of the head, one at a time.
+      if end - index >= 8 {
+        let word = ByteWord.load(raw, at: index)
+        guard let offset = ByteWord.first(ByteWord.below(word, 0x20) | ByteWord.equal(word, 0x7F)) else {
+          index += 8
+          continue
+        }
+        index += offset
+      }
       // `isFieldValueByte`, most likely first: SP to `~`, then obs-text, then HTAB; a CR or another control
       // byte ends the value.
       let byte = bytes[index]
