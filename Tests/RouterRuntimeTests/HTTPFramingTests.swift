@@ -164,6 +164,46 @@ import Testing
     #expect(checked == 211_110)
   }
 
+  /// The head scan finds what a scan one byte at a time (written out here) finds: where the head ends, that it
+  /// has not yet, or a bare CR or LF, on a fixed sequence of 50,000 heads of up to 60 bytes, mostly plain bytes
+  /// with CR, LF, CRLF, HTAB and NUL anywhere, from any start and resume point.
+  @Test func theHeadScanMatchesAByteAtATimeScan() {
+    func reference(_ bytes: [UInt8], start: Int, resume: Int) -> HTTPFraming.HeadScan {
+      var index = max(start, resume)
+      while index < bytes.count {
+        switch bytes[index] {
+        case 0x0D:
+          guard index + 1 < bytes.count else { return .incomplete(resume: index) }
+          guard bytes[index + 1] == 0x0A else { return .invalid("bare CR in the message head") }
+          if index - 2 >= start, bytes[index - 2] == 0x0D, bytes[index - 1] == 0x0A {
+            return .complete(head: index - 2, body: index + 2)
+          }
+          index += 2
+        case 0x0A: return .invalid("bare LF in the message head")
+        default: index += 1
+        }
+      }
+      return .incomplete(resume: index)
+    }
+    var state: UInt64 = 0x853C_49E6_748F_EA9B
+    func next(_ bound: Int) -> Int {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(truncatingIfNeeded: state >> 33) % bound
+    }
+    let pieces: [[UInt8]] = [[0x0D, 0x0A], [0x0D, 0x0A, 0x0D, 0x0A], [0x0D], [0x0A], [0x09], [0x00], [0x0E], [0x0C]]
+    for _ in 0..<50_000 {
+      var head: [UInt8] = []
+      while head.count < 1 + next(60) {
+        head += next(5) == 0 ? pieces[next(pieces.count)] : [0x61 + UInt8(next(26))]
+      }
+      let start = next(head.count)
+      let resume = start + next(head.count - start + 1)
+      #expect(
+        HTTPFraming.scanHead(head, start: start, resume: resume) == reference(head, start: start, resume: resume),
+        "\(head) from \(start), \(resume)")
+    }
+  }
+
   /// A field line is written as its text, whatever the lengths (inline and heap strings, empty values).
   @Test func fieldLinesAreWrittenAsTheirText() {
     let long = String(repeating: "v", count: 300)

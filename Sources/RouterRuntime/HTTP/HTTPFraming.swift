@@ -48,9 +48,18 @@ enum HTTPFraming {
   /// Scans `bytes` from `resume` (at or after `start`, where the head begins) for the empty line ending a head.
   static func scanHead(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadScan {
     var index = max(start, resume)
+    let raw = UnsafeRawBufferPointer(bytes)
     while index < bytes.count {
+      // Most bytes are neither CR nor LF: eight at a time up to the next byte at or below CR.
+      if bytes.count - index >= 8 {
+        let word = ByteWord.load(raw, at: index)
+        guard let offset = ByteWord.first(ByteWord.below(word, cr + 1)) else {
+          index += 8
+          continue
+        }
+        index += offset
+      }
       let byte = bytes[index]
-      // Most bytes are neither CR nor LF: one comparison steps over them.
       if byte > cr {
         index += 1
         continue
