@@ -42,6 +42,29 @@ import Testing
     }
   }
 
+  /// The request line splits at its two spaces wherever they fall: a fixed sequence of 20,000 lines with
+  /// targets of 1 to 60 bytes gives back their method and target, and the same lines with one more space
+  /// anywhere are refused.
+  @Test func requestLinesSplitAtTheirTwoSpacesWhateverTheirLength() {
+    var state: UInt64 = 0xDA94_2042_E4DD_58B5
+    func next(_ bound: Int) -> Int {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(truncatingIfNeeded: state >> 33) % bound
+    }
+    let characters = Array("abcxyz0129-._~/%?=&".utf8)
+    for _ in 0..<20_000 {
+      let method = ["GET", "POST", "OPTIONS", "M"][next(4)]
+      let target = "/" + String(decoding: (0..<next(60)).map { _ in characters[next(characters.count)] }, as: UTF8.self)
+      let line = "\(method) \(target) HTTP/1.1"
+      let found = requests(parse(line + "\r\nHost: x\r\n\r\n"))
+      #expect(found.count == 1 && found.first?.method == method && found.first?.target == target, "\(line)")
+      var spaced = Array(line.utf8)
+      spaced.insert(0x20, at: next(spaced.count + 1))
+      let refused = parse(String(decoding: spaced, as: UTF8.self) + "\r\nHost: x\r\n\r\n")
+      #expect(errorStatus(refused) == 400 && requests(refused).isEmpty, "\(spaced)")
+    }
+  }
+
   @Test func decodesChunkedBodiesWithExtensionsAndTrailers() {
     let text =
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
