@@ -248,6 +248,11 @@ enum RequestFeatures {
     }
   }
 
+  /// The members of a part that carry media, in both spellings (built once: an array literal in the loop was
+  /// allocated for every part of every request).
+  static let mediaKeys = ["inlineData", "inline_data", "fileData", "file_data"]
+
+  /// Whether a part of the contents carries an image: inline or file data whose MIME type is `image/...`.
   static func carriesImages(_ body: JSONValue) -> Bool {
     let contents: [JSONValue]
     switch body["contents"] {
@@ -263,7 +268,7 @@ enum RequestFeatures {
       default: continue
       }
       for part in parts {
-        for key in ["inlineData", "inline_data", "fileData", "file_data"] {
+        for key in Self.mediaKeys {
           guard let media = part[key] else { continue }
           let mime = (media["mimeType"] ?? media["mime_type"])?.stringValue ?? ""
           if mime.hasPrefix("image/") { return true }
