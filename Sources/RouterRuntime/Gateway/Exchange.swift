@@ -241,7 +241,7 @@ struct Exchange {
 /// Request features that routes can match on, read from the Gemini body (either JSON spelling).
 enum RequestFeatures {
   static func declaresTools(_ body: JSONValue) -> Bool {
-    guard let tools = (body["tools"] ?? body["tools"])?.arrayValue else { return false }
+    guard let tools = body["tools"]?.arrayValue else { return false }
     return tools.contains { tool in
       let declarations = tool["functionDeclarations"] ?? tool["function_declarations"]
       return !(declarations?.arrayValue?.isEmpty ?? true)
