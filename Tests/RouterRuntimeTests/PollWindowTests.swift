@@ -4,7 +4,7 @@ import Testing
 
 /// The adaptive poll window of an idle loop (`[server] idle_poll`), driven by the idle spells it is told of:
 /// it opens on spells that polling could have caught, doubles up to its maximum, halves on spells longer
-/// than the maximum, and never opens when polling is off.
+/// than the maximum, and never opens when polling is off; and a loop that polls by it.
 @Suite struct PollWindowTests {
   @Test func startsClosedAndOpensAtGrowStartOnAShortSpell() {
     var window = PollWindow(maximum: 200_000, growStart: 50_000)
@@ -65,5 +65,26 @@ import Testing
     var window = PollWindow(maximum: 30_000, growStart: 50_000)
     window.idled(nanoseconds: 10_000)
     #expect(window.current == 30_000)
+  }
+
+  /// A loop whose window is open polls before it sleeps, and the timer it sleeps toward still fires; a loop with
+  /// polling off never polls.
+  @Test(.timeLimit(.minutes(1))) func aLoopWithAnOpenWindowPollsBeforeItSleepsAndItsTimersStillFire() async throws {
+    var open = PollWindow(maximum: 200_000)
+    open.idled(nanoseconds: 10_000)
+    #expect(open.current == 50_000)
+    for (window, polls) in [(open, true), (PollWindow(maximum: 0), false)] {
+      let reactor = try Reactor(name: "poll-test", pollWindow: window)
+      reactor.start()
+      // The loop goes idle with the timer pending: it polls first (when its window is open), then sleeps.
+      await withCheckedContinuation { (fired: CheckedContinuation<Void, Never>) in
+        reactor.execute {
+          _ = reactor.schedule(at: MonotonicInstant.now.advanced(by: .milliseconds(2))) { fired.resume() }
+        }
+      }
+      let made = await reactor.perform { reactor.polls }
+      #expect((made > 0) == polls, "\(made) polls")
+      await reactor.stop()
+    }
   }
 }

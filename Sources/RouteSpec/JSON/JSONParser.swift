@@ -583,7 +583,7 @@ enum JSONStringBytes {
   @inline(__always)
   static func firstStop(_ word: UInt64) -> Int? { ByteWord.first(stopBytes(word)) }
 
-  /// Whether a byte of `word` is one the writer escapes: those of ``firstStop(_:)`` and DEL.
+  /// Marks the bytes of `word` the writer escapes: those of ``firstStop(_:)`` and DEL.
   @inline(__always)
-  static func needsEscape(_ word: UInt64) -> Bool { stopBytes(word) | ByteWord.equal(word, 0x7F) != 0 }
+  static func escapeMarks(_ word: UInt64) -> UInt64 { stopBytes(word) | ByteWord.equal(word, 0x7F) }
 }

@@ -208,23 +208,16 @@ public enum JSONWriter {
     var opened = false
     let raw = UnsafeRawBufferPointer(bytes)
     while index < bytes.count {
-      // Eight bytes at a time while none of them needs an escape (nearly all text).
-      if bytes.count - index >= 8,
-        !JSONStringBytes.needsEscape(ByteWord.load(raw, at: index))
-      {
-        index += 8
-        continue
+      // Eight bytes at a time up to the next byte that may need an escape (nearly all text has none).
+      index = ByteWord.skipUnmarked(raw, from: index, to: bytes.count, JSONStringBytes.escapeMarks)
+      guard index < bytes.count else { break }
+      if needsEscape(bytes[index]) {
+        appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<index]), opening: !opened, closing: false, to: &out)
+        opened = true
+        writeEscaped(bytes[index], into: &out)
+        runStart = index + 1
       }
-      let end = min(index + 8, bytes.count)
-      while index < end {
-        if needsEscape(bytes[index]) {
-          appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<index]), opening: !opened, closing: false, to: &out)
-          opened = true
-          writeEscaped(bytes[index], into: &out)
-          runStart = index + 1
-        }
-        index += 1
-      }
+      index += 1
     }
     appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]), opening: !opened, closing: true, to: &out)
   }

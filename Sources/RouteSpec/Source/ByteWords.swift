@@ -1,5 +1,5 @@
 /// Eight bytes tested at once (SWAR), for the scanners that skip plain runs of bytes: the JSON string scanners
-/// and writer, and the HTTP field-value scan.
+/// and writer, and the HTTP head and field-value scans.
 ///
 /// Each test is the usual zero-byte one, `x - 0x01… & ~x` (for ``below(_:_:)`` its below-n form), and marks the
 /// high bit of the bytes it matches. A borrow can only mark bytes above a true match, so whether a word has a
@@ -33,5 +33,19 @@ public enum ByteWord {
   @inlinable @inline(__always)
   public static func first(_ marks: UInt64) -> Int? {
     marks == 0 ? nil : marks.trailingZeroBitCount &>> 3
+  }
+
+  /// From `index`, eight bytes at a time while eight are left before `end`: the index of the first byte `marks`
+  /// marks, else where fewer than eight are left (at most `end`), for the caller to read one at a time.
+  @inlinable @inline(__always)
+  public static func skipUnmarked(
+    _ raw: UnsafeRawBufferPointer, from index: Int, to end: Int, _ marks: (UInt64) -> UInt64
+  ) -> Int {
+    var index = index
+    while end - index >= 8 {
+      if let offset = first(marks(load(raw, at: index))) { return index + offset }
+      index += 8
+    }
+    return index
   }
 }

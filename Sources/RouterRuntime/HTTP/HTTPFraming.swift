@@ -51,14 +51,8 @@ enum HTTPFraming {
     let raw = UnsafeRawBufferPointer(bytes)
     while index < bytes.count {
       // Most bytes are neither CR nor LF: eight at a time up to the next byte at or below CR.
-      if bytes.count - index >= 8 {
-        let word = ByteWord.load(raw, at: index)
-        guard let offset = ByteWord.first(ByteWord.below(word, cr + 1)) else {
-          index += 8
-          continue
-        }
-        index += offset
-      }
+      index = ByteWord.skipUnmarked(raw, from: index, to: bytes.count) { ByteWord.below($0, cr + 1) }
+      guard index < bytes.count else { break }
       let byte = bytes[index]
       if byte > cr {
         index += 1
@@ -213,14 +207,8 @@ enum HTTPFraming {
     while index < end {
       // Eight bytes at a time up to the first control byte or DEL (a value's bytes are almost all printable);
       // that byte, and the last few of the head, one at a time.
-      if end - index >= 8 {
-        let word = ByteWord.load(raw, at: index)
-        guard let offset = ByteWord.first(ByteWord.below(word, 0x20) | ByteWord.equal(word, 0x7F)) else {
-          index += 8
-          continue
-        }
-        index += offset
-      }
+      index = ByteWord.skipUnmarked(raw, from: index, to: end) { ByteWord.below($0, 0x20) | ByteWord.equal($0, 0x7F) }
+      guard index < end else { break }
       // `isFieldValueByte`, most likely first: SP to `~`, then obs-text, then HTAB; a CR or another control
       // byte ends the value.
       let byte = bytes[index]

@@ -50,6 +50,8 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
   private var running = true
   /// How long this loop polls before it sleeps (see ``PollWindow``).
   private(set) var pollWindow: PollWindow
+  /// The zero-timeout waits this loop has made while polling (for tests).
+  private(set) var polls = 0
   /// One read buffer for every descriptor of this loop: reads never overlap on one thread.
   let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   /// This loop's pool of upstream connections (created on first use).
@@ -244,6 +246,7 @@ final class Reactor: @unchecked Sendable, TaskExecutor {
       let until = idleStart.advanced(byNanoseconds: pollWindow.current)
       repeat {
         count = waitForEvents(into: buffer, timeoutMilliseconds: 0)
+        polls &+= 1
         if count > 0 { break }
         Posix.yieldProcessor()
       } while MonotonicInstant.now < until
