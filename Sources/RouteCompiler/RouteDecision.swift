@@ -82,9 +82,10 @@ extension RouteTable {
   }
 
   /// Decides `facts` for a request already authenticated as `authentication`.
-  public func decide(_ facts: RequestFacts, authentication: Authentication) -> RouteDecision {
+  public func decide(_ facts: consuming RequestFacts, authentication: Authentication) -> RouteDecision {
+    // Consuming: the caller's facts move in rather than being copied (their strings and header pairs
+    // retained) to set the client.
     if let failure = authentication.failure { return .unauthenticated(failure) }
-    var facts = facts
     facts.client = authentication.clientIndex
     switch plan(for: facts) {
     case .noRoute: return .noRoute

@@ -82,20 +82,25 @@ struct RouteIndex: Sendable {
 
   func firstMatch(_ facts: RequestFacts, routes: [CompiledRoute]) -> Int? {
     var best = Int32.max
-    func scan(_ list: [Int32]) {
-      for candidate in list {
-        if candidate >= best { return }
-        if routes[Int(candidate)].match.matches(facts) {
-          best = candidate
-          return
+    // The candidates are read in place: a closure capturing the facts, or a route read out of the array,
+    // copied each (their strings and arrays retained and released per request).
+    routes.withUnsafeBufferPointer { routes in
+      func scan(_ list: [Int32]) {
+        for candidate in list {
+          if candidate >= best { return }
+          if routes[Int(candidate)].match.matches(facts) {
+            best = candidate
+            return
+          }
         }
       }
-    }
-    anyClient.forEachCandidateList(facts.model, scan)
-    if let client = facts.client {
-      anyAuthenticated.forEachCandidateList(facts.model, scan)
-      if client < byClient.count { byClient[client].forEachCandidateList(facts.model, scan) }
+      anyClient.forEachCandidateList(facts.model, scan)
+      if let client = facts.client {
+        anyAuthenticated.forEachCandidateList(facts.model, scan)
+        if client < byClient.count { byClient[client].forEachCandidateList(facts.model, scan) }
+      }
     }
     return best == Int32.max ? nil : Int(best)
   }
+
 }

@@ -142,8 +142,8 @@ extension RouteTable {
 
   /// The plan that route `routeIndex` gives `facts` (the route is assumed to match).
   public func plan(route routeIndex: Int, facts: RequestFacts) -> RoutePlan {
-    let route = routes[routeIndex]
-    switch route.action {
+    // The action read in place rather than the whole route copied out of the table.
+    switch routes[routeIndex].action {
     case .deny(let message):
       return .deny(route: routeIndex, message: message)
     case .forward(let action):

@@ -36,6 +36,31 @@ import Testing
     await reactor.stop()
   }
 
+  @Test func aJobRunsOnTheLoopThreadAcrossItsAwaits() async throws {
+    let reactor = try await Self.reactor()
+    let resumed = UpstreamEvent()
+    let onLoop = Mutex<[Bool]>([])
+    let probe = JobProbe()
+    _ = await Self.run(
+      on: reactor,
+      probe.job {
+        onLoop.withLock { $0.append(reactor.isCurrent) }
+        // Resumed from the test's own task, on another thread: the job must come back to its loop.
+        await resumed.wait()
+        onLoop.withLock { $0.append(reactor.isCurrent) }
+        await Self.nonisolatedStep()
+        onLoop.withLock { $0.append(reactor.isCurrent) }
+      })
+    await probe.started.wait()
+    resumed.fire()
+    _ = await probe.sawCancel()
+    #expect(onLoop.withLock { $0 } == [true, true, true])
+    await reactor.stop()
+  }
+
+  /// An async function of no actor, called from a job.
+  static func nonisolatedStep() async { await Task.yield() }
+
   @Test func cancellingARunningJobCancelsItAndItsTaskEnds() async throws {
     let reactor = try await Self.reactor()
     let probe = JobProbe()
