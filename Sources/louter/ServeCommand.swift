@@ -115,12 +115,13 @@ enum ServeCommand {
     let reloads = ReloadStatus()
     let loopback = MetricsAccess.isLoopback(host: listen.host)
     let streams = DashboardStreams()
-    let handler = ReadinessHandler(
-      inner: MetricsHandler(
-        inner: DashboardHandler(
-          inner: gateway, dashboard: dashboard, streams: streams, loopback: loopback, server: { gateway.table.server }),
-        metrics: metrics, loopback: loopback, server: { gateway.table.server }),
-      status: reloads, routeCount: { gateway.table.routes.count })
+    let handler = EndpointRouter(
+      endpoints: [
+        ReadinessEndpoint(status: reloads, routeCount: { gateway.table.routes.count }),
+        MetricsEndpoint(metrics: metrics, loopback: loopback, server: { gateway.table.server }),
+        DashboardEndpoint(dashboard: dashboard, streams: streams, loopback: loopback, server: { gateway.table.server }),
+      ],
+      inner: gateway, inFlight: dashboard)
     let configuration = HTTPServerConfiguration(
       host: listen.host, port: listen.port, maxBodyBytes: table.server.maxRequestBody,
       headTimeout: table.server.headerTimeout.duration, bodyTimeout: table.server.bodyTimeout.duration,

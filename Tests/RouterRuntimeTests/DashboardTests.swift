@@ -391,9 +391,13 @@ final class DashboardSink: StreamSink, Sendable {
       guard let table = compiled, !diagnostics.hasErrors else { throw GatewayTestError.routes("\(diagnostics)") }
       let dashboard = Dashboard(files: ["test.toml"])
       let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { dashboard.record($0) })
-      let handler = DashboardHandler(
-        inner: gateway, dashboard: dashboard, streams: DashboardStreams(limit: 1, interval: .zero, eventsPerStream: 2),
-        loopback: true, server: { gateway.table.server })
+      let handler = EndpointRouter(
+        endpoints: [
+          DashboardEndpoint(
+            dashboard: dashboard, streams: DashboardStreams(limit: 1, interval: .zero, eventsPerStream: 2),
+            loopback: true, server: { gateway.table.server })
+        ],
+        inner: gateway, inFlight: dashboard)
       server = HTTPServer(configuration: HTTPServerConfiguration(port: 0), handler: handler)
       dashboard.read(
         DashboardSources(

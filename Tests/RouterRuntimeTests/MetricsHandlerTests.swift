@@ -91,7 +91,9 @@ struct MetricsServerUnderTest: TestServer {
     guard let table = compiled, !diagnostics.hasErrors else { throw GatewayTestError.routes("\(diagnostics)") }
     let metrics = GatewayMetrics()
     let gateway = Gateway(table: table, transport: TransportFactory.make, sink: { metrics.record($0) })
-    let handler = MetricsHandler(inner: gateway, metrics: metrics, loopback: loopback, server: { gateway.table.server })
+    let handler = EndpointRouter(
+      endpoints: [MetricsEndpoint(metrics: metrics, loopback: loopback, server: { gateway.table.server })],
+      inner: gateway)
     let server = HTTPServer(configuration: HTTPServerConfiguration(port: 0), handler: handler)
     metrics.readGauges {
       ServerGauges(requestsInFlight: server.activeRequestCount, openConnections: server.connectionCount)

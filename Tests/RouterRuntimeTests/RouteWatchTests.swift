@@ -91,10 +91,10 @@ import Testing
 
   @Test func readinessReportsTheLastReload() {
     #expect(
-      ReadinessHandler.body(routes: 3, last: nil) == .object([JSONMember("status", "ready"), JSONMember("routes", 3)]))
+      ReadinessEndpoint.body(routes: 3, last: nil) == .object([JSONMember("status", "ready"), JSONMember("routes", 3)]))
     let refused = ReloadOutcome(succeeded: false, errors: 2, trigger: .watch, unixTime: 1_700_000_000)
     #expect(
-      ReadinessHandler.body(routes: 3, last: refused)
+      ReadinessEndpoint.body(routes: 3, last: refused)
         == .object([
           JSONMember("status", "ready"), JSONMember("routes", 3),
           JSONMember(

@@ -104,7 +104,7 @@ struct Exchange {
       // it here, in the same shape.
       let body: JSONValue =
         path == "/healthz"
-        ? .object(["status": "ok"]) : ReadinessHandler.body(routes: table.routes.count, last: nil)
+        ? .object(["status": "ok"]) : ReadinessEndpoint.body(routes: table.routes.count, last: nil)
       await respond(200, json: body)
       return
     }

@@ -51,23 +51,21 @@ public final class ReloadStatus: Sendable {
   public var last: ReloadOutcome? { latest.withLock { $0 } }
 }
 
-/// Answers `GET /readyz` in front of `inner`, and adds the latest reload's outcome to it.
+/// Answers `GET /readyz` (see ``EndpointRouter``), with the latest reload's outcome.
 ///
 /// Still 200 after a refused reload: the table that was serving goes on serving, so the replica is as ready as
 /// it was; a 503 would take every replica out of a load balancer on a bad push of route files, which is what
 /// refusing the broken set avoids. The failure is in the body (`last_reload.succeeded: false`) and in
 /// `/metrics` (`louter_route_table_last_reload_success 0`), for alerts.
-public struct ReadinessHandler: HTTPHandler {
+public struct ReadinessEndpoint: HTTPEndpoint {
   /// The path answered here.
   public static let path = "/readyz"
 
-  let inner: any HTTPHandler
   let status: ReloadStatus
   let routeCount: @Sendable () -> Int
 
-  /// Answers `/readyz` from `status` and the routes in force now (`routeCount`), and passes the rest to `inner`.
-  public init(inner: any HTTPHandler, status: ReloadStatus, routeCount: @escaping @Sendable () -> Int) {
-    self.inner = inner
+  /// Answers `/readyz` from `status` and the routes in force now (`routeCount`).
+  public init(status: ReloadStatus, routeCount: @escaping @Sendable () -> Int) {
     self.status = status
     self.routeCount = routeCount
   }
@@ -81,12 +79,13 @@ public struct ReadinessHandler: HTTPHandler {
     return .object(members)
   }
 
-  /// Answers `GET /readyz`, or passes the request on.
-  public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
-    guard request.method == "GET", request.path == Self.path else {
-      await inner.handle(request, responder: responder)
-      return
-    }
+  /// `GET /readyz` only: another method on the path is the gateway's to refuse.
+  public func claims(_ request: HTTPRequest) -> Bool {
+    request.method == "GET" && request.path == Self.path
+  }
+
+  /// Answers `GET /readyz`.
+  public func answer(_ request: HTTPRequest, responder: HTTPResponder) async {
     // A client gone before its answer needs nothing more.
     try? await responder.respond(
       status: 200,

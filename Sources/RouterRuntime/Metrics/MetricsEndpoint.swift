@@ -63,34 +63,28 @@ public enum MetricsAccess: Sendable, Equatable {
   }
 }
 
-/// The handler `louter serve` runs: answers `GET /metrics` itself and hands every other request to `inner`
-/// (the gateway).
-public struct MetricsHandler: HTTPHandler {
+/// Answers `/metrics` (see ``EndpointRouter``): any method on the path is claimed, so that another than
+/// GET is refused here (405) rather than passed to the gateway.
+public struct MetricsEndpoint: HTTPEndpoint {
   /// The path the metrics are served on.
   public static let path = "/metrics"
 
-  let inner: any HTTPHandler
   let metrics: GatewayMetrics
   let loopback: Bool
   let server: @Sendable () -> ServerSettings
 
-  /// Serves `metrics` in front of `inner`; `loopback` says whether louter listens on a loopback address, and
-  /// `server` gives the settings in force now (the admin keys change with a reload).
-  public init(
-    inner: any HTTPHandler, metrics: GatewayMetrics, loopback: Bool, server: @escaping @Sendable () -> ServerSettings
-  ) {
-    self.inner = inner
+  /// Serves `metrics`; `loopback` says whether louter listens on a loopback address, and `server` gives the
+  /// settings in force now (the admin keys change with a reload).
+  public init(metrics: GatewayMetrics, loopback: Bool, server: @escaping @Sendable () -> ServerSettings) {
     self.metrics = metrics
     self.loopback = loopback
     self.server = server
   }
 
-  /// Answers `/metrics`, or passes the request on.
-  public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
-    guard request.path == Self.path else {
-      await inner.handle(request, responder: responder)
-      return
-    }
+  public func claims(_ request: HTTPRequest) -> Bool { request.path == Self.path }
+
+  /// Answers `/metrics`: the exposition, or the refusal `MetricsAccess` decides.
+  public func answer(_ request: HTTPRequest, responder: HTTPResponder) async {
     let access = MetricsAccess.decide(key: Exchange.presentedKey(request), server: server(), loopback: loopback)
     if let refusal = MetricsAccess.refusal(method: request.method, access: access, path: Self.path) {
       try? await responder.respond(status: refusal.status, headers: refusal.headers, body: refusal.body)

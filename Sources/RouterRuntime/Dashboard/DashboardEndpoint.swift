@@ -141,41 +141,35 @@ public final class DashboardStreams: Sendable {
   }
 }
 
-/// The handler `louter serve` runs in front of the gateway: answers `GET /dashboard` (the page) and
-/// `GET /dashboard/events` (its live snapshots) under the same access rule as `/metrics`, and notes every
-/// other request as in flight while `inner` handles it.
-public struct DashboardHandler: HTTPHandler {
+/// Answers `GET /dashboard` (the page) and `GET /dashboard/events` (its live snapshots) under the same access
+/// rule as `/metrics` (see ``EndpointRouter``, which also shows every other request as in flight here).
+public struct DashboardEndpoint: HTTPEndpoint {
   /// The page's path.
   public static let path = "/dashboard"
   /// The event stream's path.
   public static let eventsPath = "/dashboard/events"
 
-  let inner: any HTTPHandler
   let dashboard: Dashboard
   let streams: DashboardStreams
   let loopback: Bool
   let server: @Sendable () -> ServerSettings
 
-  /// Serves `dashboard` in front of `inner`; `loopback` and `server` decide access as for `/metrics`.
+  /// Serves `dashboard`; `loopback` and `server` decide access as for `/metrics`.
   public init(
-    inner: any HTTPHandler, dashboard: Dashboard, streams: DashboardStreams, loopback: Bool,
-    server: @escaping @Sendable () -> ServerSettings
+    dashboard: Dashboard, streams: DashboardStreams, loopback: Bool, server: @escaping @Sendable () -> ServerSettings
   ) {
-    self.inner = inner
     self.dashboard = dashboard
     self.streams = streams
     self.loopback = loopback
     self.server = server
   }
 
-  /// Answers the dashboard's paths, or passes the request on.
-  public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
-    guard request.path == Self.path || request.path == Self.eventsPath else {
-      let token = dashboard.begin(method: request.method, path: request.path)
-      await inner.handle(request, responder: responder)
-      dashboard.end(token)
-      return
-    }
+  public func claims(_ request: HTTPRequest) -> Bool {
+    request.path == Self.path || request.path == Self.eventsPath
+  }
+
+  /// Answers the page or its event stream, or the refusal `MetricsAccess` decides.
+  public func answer(_ request: HTTPRequest, responder: HTTPResponder) async {
     let access = MetricsAccess.decide(key: Exchange.presentedKey(request), server: server(), loopback: loopback)
     if let refusal = MetricsAccess.refusal(method: request.method, access: access, path: request.path) {
       try? await responder.respond(status: refusal.status, headers: refusal.headers, body: refusal.body)
