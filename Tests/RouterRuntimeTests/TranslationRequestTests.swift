@@ -251,6 +251,88 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
     #expect(try result.body["logprobs"] == true)
     #expect(try result.body["top_logprobs"] == 3)
   }
+
+  /// The body is written as bytes, not serialised from a tree: every member, in order, and text with quotes,
+  /// backslashes, control characters and non-ASCII reads back as sent, wherever the translation copies it.
+  @Test func bodyBytesKeepMemberOrderAndReadBackAsSent() throws {
+    let hostile = "q\"b\\s\n\r\t\u{0}\u{1F}\u{7F}é😀\u{2028}"
+    let text = JSONValue.string(hostile)
+    let request: JSONValue = .object([
+      JSONMember("systemInstruction", .object([JSONMember("parts", [.object([JSONMember("text", text)])])])),
+      JSONMember(
+        "contents",
+        [
+          .object([JSONMember("role", "user"), JSONMember("parts", [.object([JSONMember("text", text)])])]),
+          .object([
+            JSONMember("role", "model"),
+            JSONMember(
+              "parts",
+              [
+                .object([
+                  JSONMember(
+                    "functionCall",
+                    .object([JSONMember("name", "f"), JSONMember("args", .object([JSONMember("q", text)]))]))
+                ])
+              ]),
+          ]),
+          .object([
+            JSONMember(
+              "parts",
+              [
+                .object([
+                  JSONMember("functionResponse", .object([JSONMember("name", "f"), JSONMember("response", text)]))
+                ]),
+                .object([JSONMember("text", text)]),
+                .object([
+                  JSONMember("inlineData", .object([JSONMember("mimeType", "image/png"), JSONMember("data", "AAAA")]))
+                ]),
+              ])
+          ]),
+        ]),
+      JSONMember(
+        "tools",
+        [
+          .object([
+            JSONMember(
+              "functionDeclarations", [.object([JSONMember("name", "f"), JSONMember("description", text)])])
+          ])
+        ]),
+      JSONMember("toolConfig", .object([JSONMember("functionCallingConfig", .object([JSONMember("mode", "ANY")]))])),
+      JSONMember(
+        "generationConfig",
+        .object([
+          JSONMember("temperature", 0.3), JSONMember("stopSequences", [text]),
+          JSONMember("responseMimeType", "application/json"),
+        ])),
+    ])
+    let result = try trTranslate(request.serialized(), stream: true)
+    let body = try result.body
+    #expect(
+      body.objectValue?.map(\.key) == [
+        "model", "messages", "tools", "tool_choice", "temperature", "stop", "response_format", "stream",
+        "stream_options",
+      ])
+    let messages = try #require(body["messages"]?.arrayValue)
+    #expect(messages.compactMap { $0["role"]?.stringValue } == ["system", "user", "assistant", "tool", "user"])
+    #expect(messages[0]["content"] == text)
+    #expect(messages[1]["content"] == text)
+    #expect(messages[2]["content"] == .null)
+    let call = try #require(messages[2]["tool_calls"]?.arrayValue?.first)
+    #expect(call["id"] == "call_1_0")
+    #expect(try call["function"]?["arguments"]?.stringValue.map(trJSON) == .object([JSONMember("q", text)]))
+    #expect(messages[3]["tool_call_id"] == "call_1_0")
+    #expect(messages[3]["content"] == text)
+    #expect(
+      messages[4]["content"]?.serialized()
+        == #"[{"type":"text","text":"# + text.serialized()
+        + #"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]"#)
+    #expect(body["tools"]?.arrayValue?.first?["function"]?["description"] == text)
+    #expect(body["tool_choice"] == "required")
+    #expect(body["temperature"] == 0.3)
+    #expect(body["stop"] == [text])
+    #expect(body["response_format"]?.serialized() == #"{"type":"json_object"}"#)
+    #expect(body["stream_options"]?.serialized() == #"{"include_usage":true}"#)
+  }
 }
 
 @Suite struct TranslationToolRequestTests {
