@@ -81,7 +81,7 @@ enum TranslateBenchmark {
     let json = try JSONParser.parse(geminiBody, syntax: .geminiRequest)
     let decoded = try GeminiRequest.decode(json)
     let translated = try GeminiToOpenAI.translate(decoded, model: "bench-model", dialect: .openAI, stream: false)
-    return translated.body.serializedBytes().count
+    return translated.bodyBytes.count
   }
 
   static func upstreamRequest() throws -> Int {

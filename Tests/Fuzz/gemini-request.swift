@@ -10,7 +10,7 @@ public func fuzzGeminiRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
   for dialect in [OpenAIDialect.openAI, .vllm, .ollama, .generic] {
     for stream in [false, true] {
       if let translated = try? GeminiToOpenAI.translate(request, model: "m", dialect: dialect, stream: stream) {
-        _ = translated.body.serializedBytes()
+        _ = translated.bodyBytes
       }
     }
   }

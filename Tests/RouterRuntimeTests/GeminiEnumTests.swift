@@ -31,14 +31,14 @@ import Testing
     let integers = try trTranslate(Self.integerBody)
     let names = try trTranslate(Self.namedBody)
     #expect(integers == names)
-    let parameters = integers.body["tools"]?.arrayValue?.first?["function"]?["parameters"]
+    let parameters = try integers.body["tools"]?.arrayValue?.first?["function"]?["parameters"]
     #expect(
       parameters?.serialized()
         == #"{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"},"hourly":{"type":"boolean"},"tags":{"type":"array","items":{"type":"string"}},"temp":{"type":["number","null"]}},"required":["city"]}"#
     )
-    #expect(integers.body["tool_choice"]?["function"]?["name"]?.stringValue == "get_weather")
+    #expect(try integers.body["tool_choice"]?["function"]?["name"]?.stringValue == "get_weather")
     #expect(
-      integers.body["response_format"]?["json_schema"]?["schema"]?.serialized()
+      try integers.body["response_format"]?["json_schema"]?["schema"]?.serialized()
         == #"{"type":"object","properties":{"a":{"type":"string"}}}"#)
   }
 

@@ -108,13 +108,13 @@ import Testing
       #"{"contents":[{"role":"user","parts":[{"text":"a"},{"inlineData":{"mimeType":"image/png","data":"AAAA"},"thought":true},{"text":"b"}]}]}"#
     )
     #expect(
-      text.body.serialized()
+      String(decoding: text.bodyBytes, as: UTF8.self)
         == #"{"model":"gpt-4o","messages":[{"role":"user","content":"ab"}]}"#)
     let media = try trTranslate(
       #"{"contents":[{"role":"user","parts":[{"text":"a"},{"inlineData":{"mimeType":"image/png","data":"AAAA"}},{"executableCode":{"code":"x"}}]}]}"#
     )
     #expect(
-      media.body.serialized()
+      String(decoding: media.bodyBytes, as: UTF8.self)
         == #"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}},{"type":"text","text":"\n```python\nx\n```\n"}]}]}"#
     )
   }

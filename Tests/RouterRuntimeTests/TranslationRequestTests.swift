@@ -6,6 +6,13 @@ import Testing
 /// Parses JSON text in tests (fails the test on bad JSON).
 func trJSON(_ text: String) throws -> JSONValue { try JSONParser.parse(text) }
 
+extension OpenAIChatRequest {
+  /// The body parsed back into a tree, for tests to look into (it fails the test when the bytes are not JSON).
+  var body: JSONValue {
+    get throws { try JSONParser.parse(bodyBytes) }
+  }
+}
+
 func trDecodeError(_ text: String) throws -> String? {
   do {
     _ = try GeminiRequest.decode(trJSON(text))
@@ -151,7 +158,7 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
          "presencePenalty":0.1,"frequencyPenalty":0.2,"seed":7,"candidateCount":2}}
       """#, stream: true)
     #expect(
-      result.body.serialized()
+      String(decoding: result.bodyBytes, as: UTF8.self)
         == #"{"model":"gpt-4o","messages":[{"role":"system","content":"Line 1\nLine 2"},{"role":"user","content":"Hello there"},{"role":"assistant","content":"Hi!"},{"role":"user","content":"Bye"}],"temperature":0.5,"top_p":0.9,"n":2,"max_completion_tokens":100,"stop":["END"],"presence_penalty":0.1,"frequency_penalty":0.2,"seed":7,"stream":true,"stream_options":{"include_usage":true}}"#
     )
     #expect(result.warnings.isEmpty)
@@ -165,13 +172,13 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
     dialect.usesDeveloperRole = true
     let result = try trTranslate(body, dialect: dialect, stream: true)
     #expect(
-      result.body.serialized()
+      String(decoding: result.bodyBytes, as: UTF8.self)
         == #"{"model":"gpt-4o","messages":[{"role":"developer","content":"s"},{"role":"user","content":"x"}],"top_k":4,"max_tokens":5,"stream":true}"#
     )
     let openAI = try trTranslate(body)
-    #expect(openAI.body["top_k"] == nil)
-    #expect(openAI.body["max_completion_tokens"] == 5)
-    #expect(openAI.body["stream"] == nil)
+    #expect(try openAI.body["top_k"] == nil)
+    #expect(try openAI.body["max_completion_tokens"] == 5)
+    #expect(try openAI.body["stream"] == nil)
     #expect(openAI.warnings.dropped == ["generationConfig.topK"])
   }
 
@@ -198,7 +205,7 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
     let dropped = try trTranslate(
       #"{"contents":[{"parts":[{"text":"x"}]}],"tools":[{"codeExecution":{}}]}"#, dialect: dropping)
     #expect(dropped.warnings.dropped == ["tools[0].codeExecution"])
-    #expect(dropped.body["tools"] == nil)
+    #expect(try dropped.body["tools"] == nil)
     #expect(
       try trTranslateError(
         #"{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"responseModalities":["TEXT","IMAGE"]}}"#)
@@ -232,7 +239,7 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
       try effort(#"{"thinkingBudget":500}"#).warnings.approximated == ["generationConfig.thinkingConfig.thinkingBudget"]
     )
     let generic = try effort(#"{"thinkingLevel":"LOW","includeThoughts":true}"#, dialect: .generic)
-    #expect(generic.body["reasoning_effort"] == nil)
+    #expect(try generic.body["reasoning_effort"] == nil)
     #expect(generic.warnings.dropped == ["generationConfig.thinkingConfig"])
     #expect(generic.includeThoughts)
     #expect(try effort(#"{"includeThoughts":true}"#, dialect: .generic).warnings.isEmpty)
@@ -241,8 +248,90 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
   @Test func logprobs() throws {
     let result = try trTranslate(
       #"{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"responseLogprobs":true,"logprobs":3}}"#)
-    #expect(result.body["logprobs"] == true)
-    #expect(result.body["top_logprobs"] == 3)
+    #expect(try result.body["logprobs"] == true)
+    #expect(try result.body["top_logprobs"] == 3)
+  }
+
+  /// The body is written as bytes, not serialised from a tree: every member, in order, and text with quotes,
+  /// backslashes, control characters and non-ASCII reads back as sent, wherever the translation copies it.
+  @Test func bodyBytesKeepMemberOrderAndReadBackAsSent() throws {
+    let hostile = "q\"b\\s\n\r\t\u{0}\u{1F}\u{7F}é😀\u{2028}"
+    let text = JSONValue.string(hostile)
+    let request: JSONValue = .object([
+      JSONMember("systemInstruction", .object([JSONMember("parts", [.object([JSONMember("text", text)])])])),
+      JSONMember(
+        "contents",
+        [
+          .object([JSONMember("role", "user"), JSONMember("parts", [.object([JSONMember("text", text)])])]),
+          .object([
+            JSONMember("role", "model"),
+            JSONMember(
+              "parts",
+              [
+                .object([
+                  JSONMember(
+                    "functionCall",
+                    .object([JSONMember("name", "f"), JSONMember("args", .object([JSONMember("q", text)]))]))
+                ])
+              ]),
+          ]),
+          .object([
+            JSONMember(
+              "parts",
+              [
+                .object([
+                  JSONMember("functionResponse", .object([JSONMember("name", "f"), JSONMember("response", text)]))
+                ]),
+                .object([JSONMember("text", text)]),
+                .object([
+                  JSONMember("inlineData", .object([JSONMember("mimeType", "image/png"), JSONMember("data", "AAAA")]))
+                ]),
+              ])
+          ]),
+        ]),
+      JSONMember(
+        "tools",
+        [
+          .object([
+            JSONMember(
+              "functionDeclarations", [.object([JSONMember("name", "f"), JSONMember("description", text)])])
+          ])
+        ]),
+      JSONMember("toolConfig", .object([JSONMember("functionCallingConfig", .object([JSONMember("mode", "ANY")]))])),
+      JSONMember(
+        "generationConfig",
+        .object([
+          JSONMember("temperature", 0.3), JSONMember("stopSequences", [text]),
+          JSONMember("responseMimeType", "application/json"),
+        ])),
+    ])
+    let result = try trTranslate(request.serialized(), stream: true)
+    let body = try result.body
+    #expect(
+      body.objectValue?.map(\.key) == [
+        "model", "messages", "tools", "tool_choice", "temperature", "stop", "response_format", "stream",
+        "stream_options",
+      ])
+    let messages = try #require(body["messages"]?.arrayValue)
+    #expect(messages.compactMap { $0["role"]?.stringValue } == ["system", "user", "assistant", "tool", "user"])
+    #expect(messages[0]["content"] == text)
+    #expect(messages[1]["content"] == text)
+    #expect(messages[2]["content"] == .null)
+    let call = try #require(messages[2]["tool_calls"]?.arrayValue?.first)
+    #expect(call["id"] == "call_1_0")
+    #expect(try call["function"]?["arguments"]?.stringValue.map(trJSON) == .object([JSONMember("q", text)]))
+    #expect(messages[3]["tool_call_id"] == "call_1_0")
+    #expect(messages[3]["content"] == text)
+    #expect(
+      messages[4]["content"]?.serialized()
+        == #"[{"type":"text","text":"# + text.serialized()
+        + #"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]"#)
+    #expect(body["tools"]?.arrayValue?.first?["function"]?["description"] == text)
+    #expect(body["tool_choice"] == "required")
+    #expect(body["temperature"] == 0.3)
+    #expect(body["stop"] == [text])
+    #expect(body["response_format"]?.serialized() == #"{"type":"json_object"}"#)
+    #expect(body["stream_options"]?.serialized() == #"{"include_usage":true}"#)
   }
 }
 
@@ -259,25 +348,25 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
     }
     let auto = try run(#","toolConfig":{"functionCallingConfig":{"mode":"AUTO"}}"#)
     #expect(
-      auto.body["tools"]?.serialized()
+      try auto.body["tools"]?.serialized()
         == #"[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string","description":"City"}},"required":["city"]}}},{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"tz":{"type":"string"}},"additionalProperties":false}}},{"type":"function","function":{"name":"noop","parameters":{"type":"object","properties":{}}}}]"#
     )
-    #expect(auto.body["tool_choice"] == "auto")
+    #expect(try auto.body["tool_choice"] == "auto")
     #expect(try run(#","toolConfig":{"functionCallingConfig":{"mode":"NONE"}}"#).body["tool_choice"] == "none")
     #expect(try run("").body["tool_choice"] == nil)
     let anyAll = try run(#","toolConfig":{"functionCallingConfig":{"mode":"ANY"}}"#)
-    #expect(anyAll.body["tool_choice"] == "required")
-    #expect(anyAll.body["tools"]?.arrayValue?.count == 3)
+    #expect(try anyAll.body["tool_choice"] == "required")
+    #expect(try anyAll.body["tools"]?.arrayValue?.count == 3)
     let anyOne = try run(#","toolConfig":{"functionCallingConfig":{"mode":"any","allowedFunctionNames":["get_time"]}}"#)
-    #expect(anyOne.body["tool_choice"]?.serialized() == #"{"type":"function","function":{"name":"get_time"}}"#)
-    #expect(anyOne.body["tools"]?.arrayValue?.count == 1)
+    #expect(try anyOne.body["tool_choice"]?.serialized() == #"{"type":"function","function":{"name":"get_time"}}"#)
+    #expect(try anyOne.body["tools"]?.arrayValue?.count == 1)
     let anyTwo = try run(
       #","toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_time","noop"]}}"#)
-    #expect(anyTwo.body["tool_choice"] == "required")
+    #expect(try anyTwo.body["tool_choice"] == "required")
     #expect(
-      anyTwo.body["tools"]?.arrayValue?.compactMap { $0["function"]?["name"]?.stringValue } == ["get_time", "noop"])
+      try anyTwo.body["tools"]?.arrayValue?.compactMap { $0["function"]?["name"]?.stringValue } == ["get_time", "noop"])
     let validated = try run(#","toolConfig":{"functionCallingConfig":{"mode":"VALIDATED"}}"#)
-    #expect(validated.body["tool_choice"] == "auto")
+    #expect(try validated.body["tool_choice"] == "auto")
     #expect(validated.warnings.approximated == ["toolConfig.functionCallingConfig.mode"])
     #expect(
       try trTranslateError(
@@ -299,7 +388,7 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
       ]}
       """#)
     #expect(
-      result.body["messages"]?.serialized()
+      try result.body["messages"]?.serialized()
         == #"[{"role":"user","content":"Weather and time?"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1_0","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},{"id":"call_1_1","type":"function","function":{"name":"get_time","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_1_1","content":"{\"result\":\"12:00\"}"},{"role":"tool","tool_call_id":"call_1_0","content":"{\"result\":\"sunny\"}"},{"role":"user","content":"thanks"},{"role":"assistant","content":"Sunny, noon.","tool_calls":[{"id":"c9","type":"function","function":{"name":"log","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c9","content":"{\"ok\":true}"}]"#
     )
   }
@@ -308,7 +397,7 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
     let positional = try trTranslate(
       #"{"contents":[{"role":"model","parts":[{"functionCall":{"id":"a","name":"f"}}]},{"role":"user","parts":[{"functionResponse":{"name":"renamed","response":{}}}]}]}"#
     )
-    #expect(positional.body["messages"]?.arrayValue?.last?["tool_call_id"] == "a")
+    #expect(try positional.body["messages"]?.arrayValue?.last?["tool_call_id"] == "a")
     #expect(
       try trTranslateError(#"{"contents":[{"role":"user","parts":[{"functionResponse":{"name":"f","response":{}}}]}]}"#)
         == #"contents[0].parts[0]: functionResponse "f" has no matching functionCall in the preceding model turn"#)
@@ -323,7 +412,7 @@ func trTranslateError(_ text: String, dialect: OpenAIDialect = .openAI) throws -
       #"{"contents":[{"role":"model","parts":[{"executableCode":{"language":"PYTHON","code":"print(1)"}},{"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"1"}}]},{"parts":[{"text":"ok"}]}]}"#
     )
     #expect(
-      result.body["messages"]?.arrayValue?.first?["content"] == "\n```python\nprint(1)\n```\n\n```output\n1\n```\n")
+      try result.body["messages"]?.arrayValue?.first?["content"] == "\n```python\nprint(1)\n```\n\n```output\n1\n```\n")
     #expect(
       result.warnings.approximated == [
         "contents[0].parts[0].executableCode", "contents[0].parts[1].codeExecutionResult",

@@ -374,7 +374,7 @@ extension Exchange {
       upstreamRequest(
         backend, url: try runtime.openAI.url(.chat, backend, model: forwarding.plan.model),
         headers: try runtime.openAI.headers(backend, key: forwarding.key, stream: forwarding.stream),
-        body: translated.body.serializedBytes())
+        body: translated.bodyBytes)
     }
     let (response, hopStarted): (UpstreamResponse, MonotonicInstant)
     switch await startHop(mode: backend.protocolName.rawValue, upstream, via: runtime, gemini: false) {
