@@ -320,31 +320,36 @@ public struct OpenAIStreamTranslator: Sendable {
 
   private mutating func complete() -> [GeminiStreamOutput] {
     isComplete = true
-    // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason.
-    let indices = choiceOrder.isEmpty ? [0] : choiceOrder.sorted()
-    // Slots that never got a name are noise (e.g. an empty fragment); drop them.
-    let slots = indices.map { index in (toolCalls[index]?.ordered ?? []).filter { !$0.name.isEmpty } }
-    let finishes = indices.map { OpenAIToGemini.finishReason(fromOpenAI: finishReasons[$0]) }
-    if slots.allSatisfy(\.isEmpty) {
-      // No call to put in a part: every candidate is the empty text part and its finish reason.
+    // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason. One choice
+    // (nearly every stream) is already in order: no sorted copy.
+    var indices = choiceOrder.isEmpty ? [0] : choiceOrder
+    if indices.count > 1 { indices.sort() }
+    let candidates = indices.map { index in
+      GeminiFinalChunk.Candidate(
+        index: index, finishReason: OpenAIToGemini.finishReason(fromOpenAI: finishReasons[index]))
+    }
+    // Slots that never got a name are noise (e.g. an empty fragment). Without a named one there is no call to put
+    // in a part: every candidate is the empty text part and its finish reason.
+    if toolCalls.values.allSatisfy({ $0.slots.allSatisfy(\.name.isEmpty) }) {
       return [
         .final(
           GeminiFinalChunk(
-            candidates: zip(indices, finishes).map { GeminiFinalChunk.Candidate(index: $0, finishReason: $1) },
-            usage: GeminiUsageCounts(openAI: usage), modelVersion: model ?? options.modelVersion,
+            candidates: candidates, usage: GeminiUsageCounts(openAI: usage),
+            modelVersion: model ?? options.modelVersion,
             responseId: id ?? options.responseId, options: options))
       ]
     }
-    var candidates: [JSONValue] = []
-    for (position, index) in indices.enumerated() {
-      let outcome = ToolCallSlot.parts(for: slots[position])
-      let finish = outcome.malformed == nil ? finishes[position] : "MALFORMED_FUNCTION_CALL"
-      candidates.append(
+    var objects: [JSONValue] = []
+    for candidate in candidates {
+      let slots = (toolCalls[candidate.index]?.ordered ?? []).filter { !$0.name.isEmpty }
+      let outcome = ToolCallSlot.parts(for: slots)
+      let finish = outcome.malformed == nil ? candidate.finishReason : "MALFORMED_FUNCTION_CALL"
+      objects.append(
         .object(
           OpenAIToGemini.candidateObject(
-            parts: outcome.parts, index: index, finishReason: finish, finishMessage: outcome.malformed)))
+            parts: outcome.parts, index: candidate.index, finishReason: finish, finishMessage: outcome.malformed)))
     }
-    return [.event(.response(envelope(candidates: candidates, usage: OpenAIToGemini.usageMetadata(usage))))]
+    return [.event(.response(envelope(candidates: objects, usage: OpenAIToGemini.usageMetadata(usage))))]
   }
 
   private func envelope(candidates: [JSONValue], usage: JSONValue?) -> JSONValue {
