@@ -43,9 +43,8 @@ public struct GeminiTextChunk: Sendable, Equatable {
   /// Appends the compact JSON of ``response``: the same members in the same order (no enum among them, so the
   /// integer spelling changes nothing).
   public func write(into out: inout [UInt8]) {
-    out.append(literal: #"{"candidates":["#)
-    OpenAIToGemini.writeCandidate(text: text, index: index, finishReason: nil, integerEnums: false, into: &out)
-    out.append(UInt8(ascii: "]"))
+    OpenAIToGemini.writeCandidate(
+      text: text, index: index, finishReason: nil, integerEnums: false, first: true, into: &out)
     OpenAIStreamTranslator.writeEnvelopeEnd(usage: nil, modelVersion: modelVersion, responseId: responseId, into: &out)
   }
 }
@@ -85,14 +84,11 @@ public struct GeminiFinalChunk: Sendable, Equatable {
   /// Appends the compact JSON of ``response``: the same members in the same order, the finish reasons spelled as
   /// the options ask (the only enum among them).
   public func write(into out: inout [UInt8]) {
-    out.append(literal: #"{"candidates":["#)
     for (position, candidate) in candidates.enumerated() {
-      if position > 0 { out.append(UInt8(ascii: ",")) }
       OpenAIToGemini.writeCandidate(
         text: "", index: candidate.index, finishReason: candidate.finishReason, integerEnums: options.integerEnums,
-        into: &out)
+        first: position == 0, into: &out)
     }
-    out.append(UInt8(ascii: "]"))
     OpenAIStreamTranslator.writeEnvelopeEnd(
       usage: usage, modelVersion: modelVersion, responseId: responseId, into: &out)
   }
@@ -373,16 +369,19 @@ public struct OpenAIStreamTranslator: Sendable {
     return options.encoded(.object(members))
   }
 
-  /// Appends what ``envelope(candidates:usage:modelVersion:responseId:options:)`` writes after `candidates` (no
-  /// enum among it): `usageMetadata` when there is usage, `modelVersion`, `responseId`, and the closing brace.
+  /// Appends what ``envelope(candidates:usage:modelVersion:responseId:options:)`` writes after the last candidate
+  /// (no enum among it): the `]` that closes `candidates`, `usageMetadata` when there is usage, `modelVersion`,
+  /// `responseId`, and the closing brace.
   static func writeEnvelopeEnd(
     usage: GeminiUsageCounts?, modelVersion: String, responseId: String, into out: inout [UInt8]
   ) {
     if let usage {
-      out.append(literal: #","usageMetadata":"#)
+      out.append(literal: #"],"usageMetadata":"#)
       usage.write(into: &out)
+      out.append(literal: #","modelVersion":"#)
+    } else {
+      out.append(literal: #"],"modelVersion":"#)
     }
-    out.append(literal: #","modelVersion":"#)
     JSONWriter.writeString(modelVersion, into: &out)
     out.append(literal: #","responseId":"#)
     JSONWriter.writeString(responseId, into: &out)
