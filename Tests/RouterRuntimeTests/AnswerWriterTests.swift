@@ -135,7 +135,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
     var writer = GeminiJSONArrayWriter()
     var out: [UInt8] = []
     var texts = 0
-    for output in stream.flatMap({ translator.translate($0) }) + translator.finish().map(GeminiStreamOutput.event) {
+    for output in stream.flatMap({ translator.translate($0) }) + translator.translateEnd() {
       if case .text = output { texts += 1 }
       out += sse ? GeminiSSEWriter.event(output) : writer.write(output)
     }
@@ -173,6 +173,7 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
   /// The relay's translated form writes the same bytes as the tree path, and reads the same record facts from a
   /// text chunk as from its tree.
   @Test(arguments: [true, false]) func relayFormMatchesTheTreePath(sse: Bool) {
+    var finals = 0
     for options in awOptions {
       for stream in awStreams {
         var form = TranslatedStreamForm(backend: "b", options: options, sse: sse)
@@ -198,18 +199,29 @@ let awOptions: [GeminiResponseOptions] = [false, true].flatMap { thoughts in
         var viaText = RelayFacts()
         var viaTree = RelayFacts()
         for answer in answers {
-          if case .text(let chunk) = answer {
+          switch answer {
+          case .text(let chunk):
             viaText.note(text: chunk.text)
             #expect(Exchange.textBytes(chunk.response) == chunk.text.utf8.count)
             #expect(chunk.response["usageMetadata"] == nil)
-          } else {
-            viaText.note(answer: answer.json)
+          case .final(let chunk):
+            finals += 1
+            viaText.note(final: chunk)
+            #expect(Exchange.textBytes(chunk.response) == 0)
+            var fromCounts = TokenUsage()
+            fromCounts.note(chunk.usage)
+            var fromTree = TokenUsage()
+            fromTree.note(chunk.response["usageMetadata"])
+            #expect(fromCounts == fromTree)
+          case .json: viaText.note(answer: answer.json)
           }
           viaTree.note(answer: answer.json)
         }
         #expect(viaText == viaTree)
       }
     }
+    // The plain and the two-choice streams end in a final chunk under every option set.
+    #expect(finals == 2 * awOptions.count)
   }
 
   /// Every answer, under every option set: the bytes, usage and warnings of the direct writer are the tree's.

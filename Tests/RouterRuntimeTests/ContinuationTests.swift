@@ -81,6 +81,35 @@ import Testing
       patched["usageMetadata"]?["candidatesTokenCount"]?.clampedInteger(in: OpenAIToGemini.tokenCountRange) != nil)
   }
 
+  /// A translated stream that continues another keeps the tree's way for its final event: its usage is patched to
+  /// count the whole answer, in the bytes and in the answer the record reads.
+  @Test(arguments: [true, false]) func aContinuedTranslatedStreamPatchesItsFinalEvent(sse: Bool) {
+    var resume = StreamResume(sse: sse, openAI: false, text: "", outputTokens: 0, originalBreak: Self.broke)
+    var facts = RelayFacts()
+    facts.usage.output = 10
+    resume.add(facts)
+    let options = GeminiResponseOptions(modelVersion: "m", responseId: "r")
+    let stream = [
+      #"{"choices":[{"index":0,"delta":{"content":"more"}}]}"#,
+      #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":30,"completion_tokens":4}}"#,
+      "[DONE]",
+    ]
+    var form = TranslatedStreamForm(backend: "b", options: options, sse: sse, resume: resume)
+    var bytes: [UInt8] = []
+    var answers: [RelayAnswer] = []
+    for data in stream + [nil] {
+      let piece = form.feed(data.map { Array("data: \($0)\n\n".utf8) })
+      bytes += piece.bytes
+      answers += piece.answers
+    }
+    var translator = OpenAIStreamTranslator(options: options)
+    let patched = stream.flatMap { translator.consume($0) }.map { resume.patched($0.json) }
+    #expect(answers == patched.map(RelayAnswer.json))
+    var array = GeminiJSONArrayWriter(elementsWritten: 1)
+    #expect(bytes == patched.flatMap { sse ? GeminiSSEWriter.event($0) : array.element($0) })
+    #expect(patched.last?["usageMetadata"]?["candidatesTokenCount"] == .int(14))
+  }
+
   @Test func theOriginalBreakIsTheErrorAndRefusalsAreOnlyAppended() {
     var resume = StreamResume(sse: false, openAI: false, text: "x", outputTokens: 1, originalBreak: Self.broke)
     resume.later = [

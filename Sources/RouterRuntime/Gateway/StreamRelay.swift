@@ -38,12 +38,15 @@ enum RelayAnswer: Equatable {
   case json(JSONValue)
   /// A text-only Gemini event, kept without its tree.
   case text(GeminiTextChunk)
+  /// The last Gemini event of a stream without tool calls, kept without its tree.
+  case final(GeminiFinalChunk)
 
-  /// The answer as a tree (built for a text chunk).
+  /// The answer as a tree (built for a text or final chunk).
   var json: JSONValue {
     switch self {
     case .json(let value): value
     case .text(let chunk): chunk.response
+    case .final(let chunk): chunk.response
     }
   }
 }
@@ -97,8 +100,8 @@ struct TranslatedStreamForm: StreamForm {
       }
     }
     if chunk == nil {
-      for event in translator.finish() {
-        guard add(.event(event), to: &piece) else { return piece }
+      for output in translator.translateEnd() {
+        guard add(output, to: &piece) else { return piece }
       }
     }
     return piece
@@ -106,11 +109,20 @@ struct TranslatedStreamForm: StreamForm {
 
   /// Adds one output's bytes and answer to `piece`; false when the output is an error, which ends the piece.
   private mutating func add(_ output: GeminiStreamOutput, to piece: inout RelayPiece) -> Bool {
-    // A text-only event carries no usage for a continuation to patch: its bytes are written without a tree.
-    if case .text(let text) = output, resume == nil {
-      Self.append(writer.bytes(output), to: &piece.bytes)
-      piece.answers.append(.text(text))
-      return true
+    // Without a continuation to patch the answer (its usage, or its array), the compact events' bytes are written
+    // without a tree.
+    if resume == nil {
+      switch output {
+      case .text(let chunk):
+        Self.append(writer.bytes(output), to: &piece.bytes)
+        piece.answers.append(.text(chunk))
+        return true
+      case .final(let chunk):
+        Self.append(writer.bytes(output), to: &piece.bytes)
+        piece.answers.append(.final(chunk))
+        return true
+      case .event: break
+      }
     }
     switch output.event {
     case .response(let translated):
@@ -209,6 +221,11 @@ struct RelayFacts: Equatable {
     }
   }
 
+  /// What ``note(answer:)`` reads from a final chunk's tree, whose parts are empty texts.
+  mutating func note(final chunk: GeminiFinalChunk) {
+    if chunk.candidates.count > 1 { continuable = false }
+  }
+
   /// Keeps one text part of the answer's only candidate, unless the kept text would outgrow
   /// ``StreamResume/maxText``.
   mutating func note(text: String) {
@@ -285,6 +302,10 @@ struct StreamRelay<Form: StreamForm> {
           // What the `.json` case reads from this chunk's tree: no usage, one candidate, one text part.
           facts.textBytes += chunk.text.utf8.count
           if continuation { facts.note(text: chunk.text) }
+        case .final(let chunk):
+          // What the `.json` case reads from this chunk's tree: its usage, and empty text parts only.
+          facts.usage.note(chunk.usage)
+          if continuation { facts.note(final: chunk) }
         }
       }
       if !answered, !piece.answers.isEmpty {

@@ -43,15 +43,54 @@ public struct GeminiTextChunk: Sendable, Equatable {
   /// Appends the compact JSON of ``response``: the same members in the same order (no enum among them, so the
   /// integer spelling changes nothing).
   public func write(into out: inout [UInt8]) {
-    out.append(literal: #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#)
-    JSONWriter.writeString(text, into: &out)
-    out.append(literal: #"}]},"index":"#)
-    JSONWriter.writeInteger(index, into: &out)
-    out.append(literal: #"}],"modelVersion":"#)
-    JSONWriter.writeString(modelVersion, into: &out)
-    out.append(literal: #","responseId":"#)
-    JSONWriter.writeString(responseId, into: &out)
-    out.append(UInt8(ascii: "}"))
+    OpenAIToGemini.writeCandidate(
+      text: text, index: index, finishReason: nil, integerEnums: false, first: true, into: &out)
+    OpenAIStreamTranslator.writeEnvelopeEnd(usage: nil, modelVersion: modelVersion, responseId: responseId, into: &out)
+  }
+}
+
+/// The last event of a stream that carried no tool call (nearly every stream's end): each candidate one empty
+/// text part and its finish reason, then the usage; kept as these few values so that it can be written straight
+/// to bytes without building and walking a ``JSONValue``.
+public struct GeminiFinalChunk: Sendable, Equatable {
+  /// One candidate of the event.
+  public struct Candidate: Sendable, Equatable {
+    /// The candidate index.
+    public let index: Int64
+    /// The Gemini name of the finish reason (``OpenAIToGemini/finishReason(fromOpenAI:)``).
+    public let finishReason: String
+  }
+
+  /// By index (never empty).
+  public let candidates: [Candidate]
+  /// The counts of the stream's last `usage`, nil when it sent none.
+  public let usage: GeminiUsageCounts?
+  /// The event's `modelVersion`.
+  public let modelVersion: String
+  /// The event's `responseId`.
+  public let responseId: String
+  /// The options the event was translated under (the tree form applies their enum spelling).
+  let options: GeminiResponseOptions
+
+  /// The event as the general path builds it: the reference that ``write(into:)`` must match byte for byte.
+  public var response: JSONValue {
+    OpenAIStreamTranslator.envelope(
+      candidates: candidates.map { candidate in
+        .object(
+          OpenAIToGemini.candidateObject(parts: [], index: candidate.index, finishReason: candidate.finishReason))
+      }, usage: usage?.json, modelVersion: modelVersion, responseId: responseId, options: options)
+  }
+
+  /// Appends the compact JSON of ``response``: the same members in the same order, the finish reasons spelled as
+  /// the options ask (the only enum among them).
+  public func write(into out: inout [UInt8]) {
+    for (position, candidate) in candidates.enumerated() {
+      OpenAIToGemini.writeCandidate(
+        text: "", index: candidate.index, finishReason: candidate.finishReason, integerEnums: options.integerEnums,
+        first: position == 0, into: &out)
+    }
+    OpenAIStreamTranslator.writeEnvelopeEnd(
+      usage: usage, modelVersion: modelVersion, responseId: responseId, into: &out)
   }
 }
 
@@ -59,6 +98,8 @@ public struct GeminiTextChunk: Sendable, Equatable {
 public enum GeminiStreamOutput: Sendable, Equatable {
   /// A text-only event, for the writers' fast path.
   case text(GeminiTextChunk)
+  /// The last event of a stream without tool calls, for the writers' fast path.
+  case final(GeminiFinalChunk)
   /// Any other event.
   case event(GeminiStreamEvent)
 
@@ -66,6 +107,7 @@ public enum GeminiStreamOutput: Sendable, Equatable {
   public var event: GeminiStreamEvent {
     switch self {
     case .text(let chunk): .response(chunk.response)
+    case .final(let chunk): .response(chunk.response)
     case .event(let event): event
     }
   }
@@ -126,7 +168,7 @@ public struct OpenAIStreamTranslator: Sendable {
     guard !isComplete else { return [] }
     let trimmed = data.trimmingWhitespace()
     if trimmed.isEmpty { return [] }
-    if trimmed == "[DONE]" { return complete().map(GeminiStreamOutput.event) }
+    if trimmed == "[DONE]" { return complete() }
     let chunk: OpenAIStreamChunk
     if readsChunkBytes,
       let common = OpenAIStreamChunk(text: trimmed, includeThoughts: options.includeThoughts, known: (model, id))
@@ -202,11 +244,15 @@ public struct OpenAIStreamTranslator: Sendable {
   }
 
   /// Call at end of the upstream body (also after `[DONE]`; then it does nothing).
-  public mutating func finish() -> [GeminiStreamEvent] {
+  public mutating func finish() -> [GeminiStreamEvent] { translateEnd().map(\.event) }
+
+  /// Ends the stream like ``finish()``, but hands the final event of a stream without tool calls over in its
+  /// compact form.
+  public mutating func translateEnd() -> [GeminiStreamOutput] {
     guard !isComplete else { return [] }
     if finishReasons.isEmpty {
       isComplete = true
-      return [.error(.unavailable("upstream stream ended before the response was complete"))]
+      return [.event(.error(.unavailable("upstream stream ended before the response was complete")))]
     }
     return complete()
   }
@@ -268,22 +314,38 @@ public struct OpenAIStreamTranslator: Sendable {
     return nil
   }
 
-  private mutating func complete() -> [GeminiStreamEvent] {
+  private mutating func complete() -> [GeminiStreamOutput] {
     isComplete = true
-    var candidates: [JSONValue] = []
-    // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason.
-    for index in choiceOrder.isEmpty ? [0] : choiceOrder.sorted() {
-      // Slots that never got a name are noise (e.g. an empty fragment); drop them.
-      let slots = (toolCalls[index]?.ordered ?? []).filter { !$0.name.isEmpty }
+    // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason. One choice
+    // (nearly every stream) is already in order: no sorted copy.
+    var indices = choiceOrder.isEmpty ? [0] : choiceOrder
+    if indices.count > 1 { indices.sort() }
+    let candidates = indices.map { index in
+      GeminiFinalChunk.Candidate(
+        index: index, finishReason: OpenAIToGemini.finishReason(fromOpenAI: finishReasons[index]))
+    }
+    // Slots that never got a name are noise (e.g. an empty fragment). Without a named one there is no call to put
+    // in a part: every candidate is the empty text part and its finish reason.
+    if toolCalls.values.allSatisfy({ $0.slots.allSatisfy(\.name.isEmpty) }) {
+      return [
+        .final(
+          GeminiFinalChunk(
+            candidates: candidates, usage: GeminiUsageCounts(openAI: usage),
+            modelVersion: model ?? options.modelVersion,
+            responseId: id ?? options.responseId, options: options))
+      ]
+    }
+    var objects: [JSONValue] = []
+    for candidate in candidates {
+      let slots = (toolCalls[candidate.index]?.ordered ?? []).filter { !$0.name.isEmpty }
       let outcome = ToolCallSlot.parts(for: slots)
-      var finish = OpenAIToGemini.finishReason(fromOpenAI: finishReasons[index])
-      if outcome.malformed != nil { finish = "MALFORMED_FUNCTION_CALL" }
-      candidates.append(
+      let finish = outcome.malformed == nil ? candidate.finishReason : "MALFORMED_FUNCTION_CALL"
+      objects.append(
         .object(
           OpenAIToGemini.candidateObject(
-            parts: outcome.parts, index: index, finishReason: finish, finishMessage: outcome.malformed)))
+            parts: outcome.parts, index: candidate.index, finishReason: finish, finishMessage: outcome.malformed)))
     }
-    return [.response(envelope(candidates: candidates, usage: OpenAIToGemini.usageMetadata(usage)))]
+    return [.event(.response(envelope(candidates: objects, usage: OpenAIToGemini.usageMetadata(usage))))]
   }
 
   private func envelope(candidates: [JSONValue], usage: JSONValue?) -> JSONValue {
@@ -305,6 +367,25 @@ public struct OpenAIStreamTranslator: Sendable {
     members.append(JSONMember("modelVersion", .string(modelVersion)))
     members.append(JSONMember("responseId", .string(responseId)))
     return options.encoded(.object(members))
+  }
+
+  /// Appends what ``envelope(candidates:usage:modelVersion:responseId:options:)`` writes after the last candidate
+  /// (no enum among it): the `]` that closes `candidates`, `usageMetadata` when there is usage, `modelVersion`,
+  /// `responseId`, and the closing brace.
+  static func writeEnvelopeEnd(
+    usage: GeminiUsageCounts?, modelVersion: String, responseId: String, into out: inout [UInt8]
+  ) {
+    if let usage {
+      out.append(literal: #"],"usageMetadata":"#)
+      usage.write(into: &out)
+      out.append(literal: #","modelVersion":"#)
+    } else {
+      out.append(literal: #"],"modelVersion":"#)
+    }
+    JSONWriter.writeString(modelVersion, into: &out)
+    out.append(literal: #","responseId":"#)
+    JSONWriter.writeString(responseId, into: &out)
+    out.append(UInt8(ascii: "}"))
   }
 }
 

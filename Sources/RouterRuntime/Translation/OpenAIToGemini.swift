@@ -174,6 +174,36 @@ public enum OpenAIToGemini {
     return candidate
   }
 
+  /// Appends the compact JSON of ``candidateObject(parts:index:finishReason:finishMessage:)`` for one text part
+  /// and no finish message, the finish reason spelled as ``GeminiResponseOptions/encoded(_:)`` spells it; the
+  /// `first` candidate opens the response and its `candidates` (``OpenAIStreamTranslator/writeEnvelopeEnd`` closes
+  /// them), the others follow a comma.
+  static func writeCandidate(
+    text: String, index: Int64, finishReason: String?, integerEnums: Bool, first: Bool, into out: inout [UInt8]
+  ) {
+    // Whole literals rather than their pieces: each append costs a call, and answers and chunks are many.
+    if first {
+      out.append(literal: #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#)
+    } else {
+      out.append(literal: #",{"content":{"role":"model","parts":[{"text":"#)
+    }
+    JSONWriter.writeString(text, into: &out)
+    if let finishReason {
+      out.append(literal: #"}]},"finishReason":"#)
+      // A name the table does not know stays a name, as in ``GeminiEnum/encode(_:asNumber:)``.
+      if integerEnums, let number = GeminiEnum.finishReason.number(of: finishReason) {
+        JSONWriter.writeInteger(number, into: &out)
+      } else {
+        JSONWriter.writeString(finishReason, into: &out)
+      }
+      out.append(literal: #","index":"#)
+    } else {
+      out.append(literal: #"}]},"index":"#)
+    }
+    JSONWriter.writeInteger(index, into: &out)
+    out.append(UInt8(ascii: "}"))
+  }
+
   /// OpenAI `finish_reason` → Gemini `finishReason` (protocols.md §7.3).
   public static func finishReason(fromOpenAI reason: String?) -> String {
     switch reason {

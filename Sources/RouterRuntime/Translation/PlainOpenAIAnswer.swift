@@ -152,29 +152,17 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     let candidates = candidates.count < 2 ? candidates : candidates.sorted { $0.index < $1.index }
     var out: [UInt8] = []
     out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
-    out.append(literal: #"{"candidates":["#)
+    // The first candidate opens the array; without one, it is opened here (the tree's `candidates` is never left out).
+    if candidates.isEmpty { out.append(literal: #"{"candidates":["#) }
     // Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an
     // empty text is the one empty part it puts in an empty content).
     for (position, candidate) in candidates.enumerated() {
-      if position > 0 { out.append(UInt8(ascii: ",")) }
-      out.append(literal: #"{"content":{"role":"model","parts":[{"text":"#)
-      JSONWriter.writeString(candidate.text, into: &out)
-      out.append(literal: #"}]},"finishReason":"#)
-      JSONWriter.writeString(candidate.finishReason, into: &out)
-      out.append(literal: #","index":"#)
-      JSONWriter.writeInteger(candidate.index, into: &out)
-      out.append(UInt8(ascii: "}"))
+      OpenAIToGemini.writeCandidate(
+        text: candidate.text, index: candidate.index, finishReason: candidate.finishReason, integerEnums: false,
+        first: position == 0, into: &out)
     }
-    out.append(UInt8(ascii: "]"))
-    if let usage {
-      out.append(literal: #","usageMetadata":"#)
-      usage.write(into: &out)
-    }
-    out.append(literal: #","modelVersion":"#)
-    JSONWriter.writeString(model ?? options.modelVersion, into: &out)
-    out.append(literal: #","responseId":"#)
-    JSONWriter.writeString(id ?? options.responseId, into: &out)
-    out.append(UInt8(ascii: "}"))
+    OpenAIStreamTranslator.writeEnvelopeEnd(
+      usage: usage, modelVersion: model ?? options.modelVersion, responseId: id ?? options.responseId, into: &out)
     return (out, usage, TranslationWarnings())
   }
 }

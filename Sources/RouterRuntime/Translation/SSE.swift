@@ -183,11 +183,16 @@ public enum GeminiSSEWriter {
 
   /// One event for a stream element.
   public static func event(_ value: JSONValue) -> [UInt8] {
+    event { out in JSONWriter.write(value, into: &out, pretty: false, depth: 0) }
+  }
+
+  /// One event whose JSON `write` appends.
+  private static func event(_ write: (inout [UInt8]) -> Void) -> [UInt8] {
     // One allocation for a typical event: grown from the prefix, the buffer was reallocated three or four times.
     var out: [UInt8] = []
     out.reserveCapacity(eventCapacity)
     out.append(literal: "data: ")
-    JSONWriter.write(value, into: &out, pretty: false, depth: 0)
+    write(&out)
     out.append(literal: "\r\n\r\n")
     return out
   }
@@ -195,17 +200,12 @@ public enum GeminiSSEWriter {
   /// One event for a translator output.
   public static func event(_ event: GeminiStreamEvent) -> [UInt8] { self.event(event.json) }
 
-  /// One event for a translator output; a text-only event is written without a tree, to the same bytes.
+  /// One event for a translator output; a text-only or final event is written without a tree, to the same bytes.
   public static func event(_ output: GeminiStreamOutput) -> [UInt8] {
     switch output {
-    case .text(let chunk):
-      var out: [UInt8] = []
-      out.reserveCapacity(eventCapacity)
-      out.append(literal: "data: ")
-      chunk.write(into: &out)
-      out.append(literal: "\r\n\r\n")
-      return out
-    case .event(let event): return self.event(event)
+    case .text(let chunk): event { out in chunk.write(into: &out) }
+    case .final(let chunk): event { out in chunk.write(into: &out) }
+    case .event(let event): self.event(event)
     }
   }
 
@@ -255,10 +255,11 @@ public struct GeminiJSONArrayWriter: Sendable {
     }
   }
 
-  /// Bytes for a translator output; a text-only event is written without a tree, to the same bytes.
+  /// Bytes for a translator output; a text-only or final event is written without a tree, to the same bytes.
   public mutating func write(_ output: GeminiStreamOutput) -> [UInt8] {
     switch output {
     case .text(let chunk): element { out in chunk.write(into: &out) }
+    case .final(let chunk): element { out in chunk.write(into: &out) }
     case .event(let event): write(event)
     }
   }
