@@ -98,6 +98,8 @@ import Testing
           .init(index: 2, finishReason: "SAFETY"), .init(index: 7, finishReason: "x"),
           .init(index: 2147483647, finishReason: "MAX_TOKENS"),
         ],
+        // Never made by the translator; written from its tree rather than as broken JSON.
+        [],
       ]
     var compared = 0
     for options in awOptions {

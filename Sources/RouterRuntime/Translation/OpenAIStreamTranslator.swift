@@ -84,6 +84,12 @@ public struct GeminiFinalChunk: Sendable, Equatable {
   /// Appends the compact JSON of ``response``: the same members in the same order, the finish reasons spelled as
   /// the options ask (the only enum among them).
   public func write(into out: inout [UInt8]) {
+    // The translator always gives candidate 0; a chunk without candidates (the tree then has no `candidates`
+    // member) is written from its tree rather than as broken JSON.
+    guard !candidates.isEmpty else {
+      JSONWriter.write(response, into: &out, pretty: false, depth: 0)
+      return
+    }
     for (position, candidate) in candidates.enumerated() {
       OpenAIToGemini.writeCandidate(
         text: "", index: candidate.index, finishReason: candidate.finishReason, integerEnums: options.integerEnums,
