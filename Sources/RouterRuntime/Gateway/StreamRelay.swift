@@ -41,6 +41,15 @@ enum RelayAnswer: Equatable {
   /// The last Gemini event of a stream without tool calls, kept without its tree.
   case final(GeminiFinalChunk)
 
+  /// A text or final chunk kept as it is; nil for a general event.
+  init?(compact output: GeminiStreamOutput) {
+    switch output {
+    case .text(let chunk): self = .text(chunk)
+    case .final(let chunk): self = .final(chunk)
+    case .event: return nil
+    }
+  }
+
   /// The answer as a tree (built for a text or final chunk).
   var json: JSONValue {
     switch self {
@@ -111,18 +120,10 @@ struct TranslatedStreamForm: StreamForm {
   private mutating func add(_ output: GeminiStreamOutput, to piece: inout RelayPiece) -> Bool {
     // Without a continuation to patch the answer (its usage, or its array), the compact events' bytes are written
     // without a tree.
-    if resume == nil {
-      switch output {
-      case .text(let chunk):
-        Self.append(writer.bytes(output), to: &piece.bytes)
-        piece.answers.append(.text(chunk))
-        return true
-      case .final(let chunk):
-        Self.append(writer.bytes(output), to: &piece.bytes)
-        piece.answers.append(.final(chunk))
-        return true
-      case .event: break
-      }
+    if resume == nil, let answer = RelayAnswer(compact: output) {
+      Self.append(writer.bytes(output), to: &piece.bytes)
+      piece.answers.append(answer)
+      return true
     }
     switch output.event {
     case .response(let translated):

@@ -117,6 +117,16 @@ public enum GeminiStreamOutput: Sendable, Equatable {
     case .event(let event): event
     }
   }
+
+  /// Appends the output's compact JSON: a text or final chunk straight from its values, any other event from
+  /// its tree (the same bytes either way).
+  public func write(into out: inout [UInt8]) {
+    switch self {
+    case .text(let chunk): chunk.write(into: &out)
+    case .final(let chunk): chunk.write(into: &out)
+    case .event(let event): JSONWriter.write(event.json, into: &out, pretty: false, depth: 0)
+    }
+  }
 }
 
 /// Turns an OpenAI `chat.completion.chunk` stream into Gemini stream events (protocols.md §7.2).

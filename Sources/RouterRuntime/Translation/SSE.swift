@@ -201,13 +201,7 @@ public enum GeminiSSEWriter {
   public static func event(_ event: GeminiStreamEvent) -> [UInt8] { self.event(event.json) }
 
   /// One event for a translator output; a text-only or final event is written without a tree, to the same bytes.
-  public static func event(_ output: GeminiStreamOutput) -> [UInt8] {
-    switch output {
-    case .text(let chunk): event { out in chunk.write(into: &out) }
-    case .final(let chunk): event { out in chunk.write(into: &out) }
-    case .event(let event): self.event(event)
-    }
-  }
+  public static func event(_ output: GeminiStreamOutput) -> [UInt8] { event { out in output.write(into: &out) } }
 
   /// The bytes reserved up front for one event or array element: a text chunk's event fits.
   static let eventCapacity = 256
@@ -258,8 +252,8 @@ public struct GeminiJSONArrayWriter: Sendable {
   /// Bytes for a translator output; a text-only or final event is written without a tree, to the same bytes.
   public mutating func write(_ output: GeminiStreamOutput) -> [UInt8] {
     switch output {
-    case .text(let chunk): element { out in chunk.write(into: &out) }
-    case .final(let chunk): element { out in chunk.write(into: &out) }
+    case .text, .final: element { out in output.write(into: &out) }
+    // An error element also closes the array.
     case .event(let event): write(event)
     }
   }
