@@ -82,8 +82,8 @@ struct RouteIndex: Sendable {
 
   func firstMatch(_ facts: RequestFacts, routes: [CompiledRoute]) -> Int? {
     var best = Int32.max
-    // The candidates are read in place: a closure capturing the facts, or a route read out of the array,
-    // copied each (their strings and arrays retained and released per request).
+    // Scanned inside the routes' buffer: as a plain nested function, the scan copied the facts into its context
+    // on every request (their strings and header pairs retained and released).
     routes.withUnsafeBufferPointer { routes in
       func scan(_ list: [Int32]) {
         for candidate in list {
@@ -102,5 +102,4 @@ struct RouteIndex: Sendable {
     }
     return best == Int32.max ? nil : Int(best)
   }
-
 }
