@@ -194,8 +194,9 @@ public struct DashboardSources: Sendable {
 /// What `/dashboard` shows: the requests in flight, the last ``recentLimit`` finished ones, each route's and
 /// backend's last minute, backend health, the route files and the last reload.
 ///
-/// Threads: ``record(_:)`` runs when a request's record ends (on its reactor) and takes one lock for a ring
-/// append and two window updates; ``begin(method:path:)`` and ``end(_:)`` take another for the in-flight map.
+/// Threads: ``record(_:)`` runs when a request's record ends (on its reactor, several at once with several
+/// workers) and takes one lock, which owns ``Traffic``, for a ring append, two name lookups and two window
+/// updates; ``begin(method:path:)`` and ``end(_:)`` take another for the in-flight map.
 /// A snapshot copies under those locks and builds its JSON outside them.
 public final class Dashboard: Sendable {
   /// Finished requests kept.
@@ -209,8 +210,18 @@ public final class Dashboard: Sendable {
 
   struct Traffic {
     var recent = Ring<RecentRequest>(capacity: Dashboard.recentLimit)
-    var routes: [String: TrafficWindow] = [:]
-    var backends: [String: TrafficWindow] = [:]
+    /// The routes and backends tracked (``nameLimit`` of each at most), and their windows by id: a request
+    /// whose names were seen before hashes neither.
+    var routeNames = NameTable(limit: Dashboard.nameLimit)
+    var routes: [TrafficWindow] = []
+    var backendNames = NameTable(limit: Dashboard.nameLimit)
+    var backends: [TrafficWindow] = []
+
+    /// The windows by name.
+    var routeWindows: [String: TrafficWindow] { Dictionary(uniqueKeysWithValues: zip(routeNames.names, routes)) }
+    var backendWindows: [String: TrafficWindow] {
+      Dictionary(uniqueKeysWithValues: zip(backendNames.names, backends))
+    }
   }
 
   /// The route files loaded and how the last load went.
@@ -285,14 +296,15 @@ public final class Dashboard: Sendable {
     let now = wallClock()
     let second = Self.second(now)
     let error = record.status >= 400
-    let backend = record.hops.last?.backend
     traffic.withLock { traffic in
       // Built here so that the ring can take it: a value built before the lock is the closure's to borrow.
       traffic.recent.append(RecentRequest(record, endedAt: now))
-      Self.add(
-        to: &traffic.routes, record.route, second: second, error: error, total: record.total,
-        firstToken: record.timeToFirstToken)
-      if let backend {
+      if let route = traffic.routeNames.id(record.route) {
+        Self.add(
+          to: &traffic.routes, route, second: second, error: error, total: record.total,
+          firstToken: record.timeToFirstToken)
+      }
+      if let backend = record.hops.last.flatMap({ traffic.backendNames.id($0.backend) }) {
         Self.add(
           to: &traffic.backends, backend, second: second, error: error, total: record.total,
           firstToken: record.timeToFirstToken)
@@ -300,19 +312,12 @@ public final class Dashboard: Sendable {
     }
   }
 
-  /// Counts a request in `name`'s window, opening one while fewer than ``nameLimit`` are tracked.
+  /// Counts a request in the window of name `id`, opening it when the name is new.
   private static func add(
-    to windows: inout [String: TrafficWindow], _ name: String, second: Int64, error: Bool, total: Double,
-    firstToken: Double?
+    to windows: inout [TrafficWindow], _ id: Int, second: Int64, error: Bool, total: Double, firstToken: Double?
   ) {
-    // One lookup for a name already tracked (the usual case): its index, then the window in place.
-    if let index = windows.index(forKey: name) {
-      windows.values[index].add(second: second, error: error, total: total, firstToken: firstToken)
-    } else if windows.count < nameLimit {
-      var window = TrafficWindow()
-      window.add(second: second, error: error, total: total, firstToken: firstToken)
-      windows[name] = window
-    }
+    if id == windows.count { windows.append(TrafficWindow()) }
+    windows[id].add(second: second, error: error, total: total, firstToken: firstToken)
   }
 
   // MARK: snapshot
@@ -323,7 +328,7 @@ public final class Dashboard: Sendable {
     let instant = clock()
     let second = Self.second(now)
     let (recent, routeWindows, backendWindows) = traffic.withLock {
-      ($0.recent.elements, $0.routes, $0.backends)
+      ($0.recent.elements, $0.routeWindows, $0.backendWindows)
     }
     let running = inFlight.withLock { Array($0.requests.values) }.sorted { $0.started < $1.started }
     let configuration = configuration.withLock { $0 }
