@@ -9,7 +9,10 @@ enum RequestLabels {
   static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
   /// A table name, or `none` for the record's `-`.
-  static func name(_ text: String) -> String { text == "-" || text.isEmpty ? "none" : text }
+  static func name(_ text: String) -> String {
+    // A name of two bytes or more is neither, and skips both compares (a string compare that fails is a call).
+    text.utf8.count > 1 || (!text.isEmpty && text != "-") ? text : "none"
+  }
 
   /// The code labels of statuses 100...599, in order (built once: `String(status)` allocated per request).
   static let codes = (100...599).map { String($0) }
@@ -257,15 +260,21 @@ public final class GatewayMetrics: Sendable {
         total: record.total, firstToken: record.timeToFirstToken, overhead: overhead,
         tokensPerSecond: tokensPerSecond, inputTokens: record.inputTokens, outputTokens: record.outputTokens)
       // Each exchange's latency goes to its own backend's series: the last hop's, or an earlier one's.
+      let lastBackend = record.hops.last?.backend
       for exchange in record.exchanges {
-        guard let latency = exchange.latency, let exchangeBackend = state.name(exchange.backend) else { continue }
+        guard let latency = exchange.latency,
+          let exchangeBackend = exchange.backend == lastBackend ? backend : state.name(exchange.backend)
+        else { continue }
         let index =
           exchangeBackend == backend
           ? series : state.series.index(SeriesKey(high: route << 32 | exchangeBackend, low: 0)) { RouteSeries() }
         state.series[index].upstream.observe(latency, bounds: Self.latencyBounds)
       }
       for (index, hop) in record.hops.enumerated() {
-        guard let hopBackend = state.name(hop.backend), let reason = state.reason(hop.outcome) else { continue }
+        // The last hop's backend is the request's, resolved above.
+        guard let hopBackend = index == record.hops.count - 1 ? backend : state.name(hop.backend),
+          let reason = state.reason(hop.outcome)
+        else { continue }
         state.hops[state.hops.index(SeriesKey(high: hopBackend, low: reason)) { 0 }] += 1
         guard index < record.hops.count - 1 else { continue }
         let fallback = SeriesKey(high: route << 32 | hopBackend, low: reason)
