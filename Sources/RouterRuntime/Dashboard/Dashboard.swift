@@ -132,14 +132,17 @@ struct TrafficWindow: Sendable, Equatable {
   /// Counts one request that ended in `second` (seconds since 1970).
   mutating func add(second: Int64, error: Bool, total: Double, firstToken: Double?) {
     let index = Int(second.magnitude % UInt64(Self.seconds))
-    if buckets[index].second != second { buckets[index] = Bucket(second: second) }
-    buckets[index].count += 1
-    if error { buckets[index].errors += 1 }
-    if total.isFinite { buckets[index].totalSum += total }
+    // A copy of the bucket, written back once: each access of the array checks its bounds and uniqueness.
+    var bucket = buckets[index]
+    if bucket.second != second { bucket = Bucket(second: second) }
+    bucket.count += 1
+    if error { bucket.errors += 1 }
+    if total.isFinite { bucket.totalSum += total }
     if let firstToken, firstToken.isFinite {
-      buckets[index].firstTokenSum += firstToken
-      buckets[index].firstTokenCount += 1
+      bucket.firstTokenSum += firstToken
+      bucket.firstTokenCount += 1
     }
+    buckets[index] = bucket
   }
 
   /// The requests of the last minute up to `second`.
