@@ -219,12 +219,6 @@ public final class Dashboard: Sendable {
     var routes: [TrafficWindow] = []
     var backendNames = NameTable(limit: Dashboard.nameLimit)
     var backends: [TrafficWindow] = []
-
-    /// The windows by name.
-    var routeWindows: [String: TrafficWindow] { Dictionary(uniqueKeysWithValues: zip(routeNames.names, routes)) }
-    var backendWindows: [String: TrafficWindow] {
-      Dictionary(uniqueKeysWithValues: zip(backendNames.names, backends))
-    }
   }
 
   /// The route files loaded and how the last load went.
@@ -330,9 +324,12 @@ public final class Dashboard: Sendable {
     let now = wallClock()
     let instant = clock()
     let second = Self.second(now)
-    let (recent, routeWindows, backendWindows) = traffic.withLock {
-      ($0.recent.elements, $0.routeWindows, $0.backendWindows)
+    // Arrays copied under the lock (their buffers shared until the next record writes); the maps built after.
+    let (recent, routeTraffic, backendTraffic) = traffic.withLock {
+      ($0.recent.elements, ($0.routeNames.names, $0.routes), ($0.backendNames.names, $0.backends))
     }
+    let routeWindows = Dictionary(uniqueKeysWithValues: zip(routeTraffic.0, routeTraffic.1))
+    let backendWindows = Dictionary(uniqueKeysWithValues: zip(backendTraffic.0, backendTraffic.1))
     let running = inFlight.withLock { Array($0.requests.values) }.sorted { $0.started < $1.started }
     let configuration = configuration.withLock { $0 }
     let sources = sources.withLock { $0 }

@@ -106,7 +106,7 @@ struct RouteSeries: Sendable {
 
 extension Histogram? {
   /// Observes `value`, creating the histogram with `bounds` at its first observation.
-  mutating func observe(_ value: Double, bounds: @autoclosure () -> [Double]) {
+  fileprivate mutating func observe(_ value: Double, bounds: @autoclosure () -> [Double]) {
     // A pattern rather than `self == nil`, which copied the histogram to compare it; the bounds are read
     // only for a new histogram.
     if case .none = self { self = Histogram(bounds: bounds()) }
