@@ -131,6 +131,83 @@ import Testing
     #expect(lines.contains(#"louter_backend_hops_total{backend="b",outcome="503"} 1"#))
   }
 
+  @Test func eachSeriesKeepsItsOwnLabelsAndCount() {
+    // Requests that differ in one label each, counted 1, 2, 3, ... times: a series confused with another, or a
+    // label read from the wrong part of its key, shows as a wrong line or count. Names of one length share a
+    // lookup slot, route and backend names are swapped between two series, and there are enough series to
+    // grow the tables.
+    let metrics = GatewayMetrics()
+    let variants: [(route: String, backend: String, client: String, mode: String, status: Int)] = [
+      ("r", "a", "-", "openai", 200), ("a", "r", "-", "openai", 200), ("r", "b", "-", "openai", 200),
+      ("r", "a", "c1", "openai", 200), ("r", "a", "c2", "openai", 200), ("r", "a", "-", "gemini", 200),
+      ("r", "a", "-", "openai", 404), ("r", "a", "-", "openai", 499), ("r", "a", "-", "openai", 700),
+      ("route-long-name-one", "a", "-", "openai", 200), ("route-long-name-two", "a", "-", "openai", 200),
+      ("-", "a", "-", "openai", 200),
+    ]
+    for (count, variant) in variants.enumerated() {
+      for _ in 0...count {
+        metrics.record(
+          Self.record(
+            route: variant.route, client: variant.client, hops: [(variant.backend, "ok")], status: variant.status,
+            mode: variant.mode))
+      }
+    }
+    let lines = Self.lines(metrics)
+    for (count, variant) in variants.enumerated() {
+      let route = variant.route == "-" ? "none" : variant.route
+      let client = variant.client == "-" ? "none" : variant.client
+      let code = variant.status == 700 ? "other" : String(variant.status)
+      let statusClass = variant.status == 700 ? "other" : "\(variant.status / 100)xx"
+      let outcome = variant.status == 499 ? "client_closed" : variant.status >= 400 ? "backend_error" : "success"
+      #expect(
+        lines.contains(
+          #"louter_requests_total{route="\#(route)",backend="\#(variant.backend)",client="\#(client)",mode="\#(variant.mode)",code="\#(code)",status_class="\#(statusClass)",outcome="\#(outcome)"} \#(count + 1)"#
+        ))
+    }
+    #expect(lines.filter { $0.hasPrefix("louter_requests_total{") }.count == variants.count)
+    #expect(lines.contains(#"louter_input_tokens_total{route="a",backend="r"} 20"#))
+    #expect(lines.contains(#"louter_input_tokens_total{route="r",backend="b"} 30"#))
+    #expect(lines.contains(#"louter_request_duration_seconds_count{route="route-long-name-two",backend="a"} 11"#))
+    #expect(lines.contains(#"louter_backend_hops_total{backend="r",outcome="ok"} 2"#))
+  }
+
+  @Test func hopSeriesKeepTheirBackendAndReasonApart() {
+    let metrics = GatewayMetrics()
+    metrics.record(Self.record(hops: [("a", "503"), ("b", "connect"), ("b", "ok")], status: 200))
+    metrics.record(Self.record(hops: [("b", "503"), ("a", "ok")], status: 200))
+    metrics.record(Self.record(hops: [("b", "503"), ("a", "ok")], status: 200))
+    let lines = Self.lines(metrics)
+    #expect(lines.contains(#"louter_fallbacks_total{route="r",backend="a",reason="503"} 1"#))
+    #expect(lines.contains(#"louter_fallbacks_total{route="r",backend="b",reason="503"} 2"#))
+    #expect(lines.contains(#"louter_retries_total{route="r",backend="b",reason="connect"} 1"#))
+    #expect(lines.contains(#"louter_backend_hops_total{backend="b",outcome="503"} 2"#))
+    #expect(lines.contains(#"louter_backend_hops_total{backend="a",outcome="ok"} 2"#))
+    #expect(lines.filter { $0.hasPrefix("louter_fallbacks_total{") }.count == 2)
+  }
+
+  @Test func aNameTableGivesIdsInOrderAndNoneOnceFull() {
+    var table = NameTable(limit: 3)
+    // "ab" and "cd" share a slot of the last-seen cache: each must still get its own id.
+    #expect(table.id("ab") == 0)
+    #expect(table.id("cd") == 1)
+    #expect(table.id("ab") == 0)
+    #expect(table.id(String(repeating: "x", count: 40)) == 2)
+    #expect(table.id("ef") == nil)
+    #expect(table.id("cd") == 1)
+    #expect(table.names == ["ab", "cd", String(repeating: "x", count: 40)])
+  }
+
+  @Test func aSeriesTableFindsEveryKeyAfterGrowing() {
+    var table = SeriesTable<Int>()
+    let keys = (0..<100).map { SeriesKey(high: UInt64($0 % 7) << 32 | UInt64($0), low: UInt64($0 / 3)) }
+    for (value, key) in keys.enumerated() { #expect(table.index(key) { value } == value) }
+    for (value, key) in keys.enumerated() {
+      #expect(table.index(key) { -1 } == value)
+      #expect(table[value] == value)
+    }
+    #expect(table.keys == keys)
+  }
+
   @Test func upstreamLatencyIsCountedUnderEachExchangesBackend() {
     let metrics = GatewayMetrics()
     var record = Self.record(hops: [("a", "503"), ("c", "ok")], status: 200)

@@ -132,14 +132,17 @@ struct TrafficWindow: Sendable, Equatable {
   /// Counts one request that ended in `second` (seconds since 1970).
   mutating func add(second: Int64, error: Bool, total: Double, firstToken: Double?) {
     let index = Int(second.magnitude % UInt64(Self.seconds))
-    if buckets[index].second != second { buckets[index] = Bucket(second: second) }
-    buckets[index].count += 1
-    if error { buckets[index].errors += 1 }
-    if total.isFinite { buckets[index].totalSum += total }
+    // A copy of the bucket, written back once: each access of the array checks its bounds and uniqueness.
+    var bucket = buckets[index]
+    if bucket.second != second { bucket = Bucket(second: second) }
+    bucket.count += 1
+    if error { bucket.errors += 1 }
+    if total.isFinite { bucket.totalSum += total }
     if let firstToken, firstToken.isFinite {
-      buckets[index].firstTokenSum += firstToken
-      buckets[index].firstTokenCount += 1
+      bucket.firstTokenSum += firstToken
+      bucket.firstTokenCount += 1
     }
+    buckets[index] = bucket
   }
 
   /// The requests of the last minute up to `second`.
@@ -194,8 +197,9 @@ public struct DashboardSources: Sendable {
 /// What `/dashboard` shows: the requests in flight, the last ``recentLimit`` finished ones, each route's and
 /// backend's last minute, backend health, the route files and the last reload.
 ///
-/// Threads: ``record(_:)`` runs when a request's record ends (on its reactor) and takes one lock for a ring
-/// append and two window updates; ``begin(method:path:)`` and ``end(_:)`` take another for the in-flight map.
+/// Threads: ``record(_:)`` runs when a request's record ends (on its reactor, several at once with several
+/// workers) and takes one lock, which owns ``Traffic``, for a ring append, two name lookups and two window
+/// updates; ``begin(method:path:)`` and ``end(_:)`` take another for the in-flight map.
 /// A snapshot copies under those locks and builds its JSON outside them.
 public final class Dashboard: Sendable {
   /// Finished requests kept.
@@ -209,8 +213,12 @@ public final class Dashboard: Sendable {
 
   struct Traffic {
     var recent = Ring<RecentRequest>(capacity: Dashboard.recentLimit)
-    var routes: [String: TrafficWindow] = [:]
-    var backends: [String: TrafficWindow] = [:]
+    /// The routes and backends tracked (``nameLimit`` of each at most), and their windows by id: a request
+    /// whose names were seen before hashes neither.
+    var routeNames = NameTable(limit: Dashboard.nameLimit)
+    var routes: [TrafficWindow] = []
+    var backendNames = NameTable(limit: Dashboard.nameLimit)
+    var backends: [TrafficWindow] = []
   }
 
   /// The route files loaded and how the last load went.
@@ -285,14 +293,15 @@ public final class Dashboard: Sendable {
     let now = wallClock()
     let second = Self.second(now)
     let error = record.status >= 400
-    let backend = record.hops.last?.backend
     traffic.withLock { traffic in
       // Built here so that the ring can take it: a value built before the lock is the closure's to borrow.
       traffic.recent.append(RecentRequest(record, endedAt: now))
-      Self.add(
-        to: &traffic.routes, record.route, second: second, error: error, total: record.total,
-        firstToken: record.timeToFirstToken)
-      if let backend {
+      if let route = traffic.routeNames.id(record.route) {
+        Self.add(
+          to: &traffic.routes, route, second: second, error: error, total: record.total,
+          firstToken: record.timeToFirstToken)
+      }
+      if let backend = record.hops.last.flatMap({ traffic.backendNames.id($0.backend) }) {
         Self.add(
           to: &traffic.backends, backend, second: second, error: error, total: record.total,
           firstToken: record.timeToFirstToken)
@@ -300,19 +309,12 @@ public final class Dashboard: Sendable {
     }
   }
 
-  /// Counts a request in `name`'s window, opening one while fewer than ``nameLimit`` are tracked.
+  /// Counts a request in the window of name `id`, opening it when the name is new.
   private static func add(
-    to windows: inout [String: TrafficWindow], _ name: String, second: Int64, error: Bool, total: Double,
-    firstToken: Double?
+    to windows: inout [TrafficWindow], _ id: Int, second: Int64, error: Bool, total: Double, firstToken: Double?
   ) {
-    // One lookup for a name already tracked (the usual case): its index, then the window in place.
-    if let index = windows.index(forKey: name) {
-      windows.values[index].add(second: second, error: error, total: total, firstToken: firstToken)
-    } else if windows.count < nameLimit {
-      var window = TrafficWindow()
-      window.add(second: second, error: error, total: total, firstToken: firstToken)
-      windows[name] = window
-    }
+    if id == windows.count { windows.append(TrafficWindow()) }
+    windows[id].add(second: second, error: error, total: total, firstToken: firstToken)
   }
 
   // MARK: snapshot
@@ -322,9 +324,12 @@ public final class Dashboard: Sendable {
     let now = wallClock()
     let instant = clock()
     let second = Self.second(now)
-    let (recent, routeWindows, backendWindows) = traffic.withLock {
-      ($0.recent.elements, $0.routes, $0.backends)
+    // Arrays copied under the lock (their buffers shared until the next record writes); the maps built after.
+    let (recent, routeTraffic, backendTraffic) = traffic.withLock {
+      ($0.recent.elements, ($0.routeNames.names, $0.routes), ($0.backendNames.names, $0.backends))
     }
+    let routeWindows = Dictionary(uniqueKeysWithValues: zip(routeTraffic.0, routeTraffic.1))
+    let backendWindows = Dictionary(uniqueKeysWithValues: zip(backendTraffic.0, backendTraffic.1))
     let running = inFlight.withLock { Array($0.requests.values) }.sorted { $0.started < $1.started }
     let configuration = configuration.withLock { $0 }
     let sources = sources.withLock { $0 }

@@ -1,44 +1,18 @@
 import FoundationEssentials
 import Synchronization
 
-/// The labels of one finished request, derived from its record. Every value comes from a bounded set: route,
+/// The label values of a finished request, derived from its record. Every value comes from a bounded set: route,
 /// backend and client names of the route table, louter's own modes and hop outcomes, and status codes kept
 /// within 100...599. Never a key, and never the model a client asked for (a glob route passes any name on).
-struct RequestLabels: Hashable, Sendable {
-  /// The route that matched, or `none`.
-  let route: String
-  /// The backend of the last hop, or `none` when louter answered by itself.
-  let backend: String
-  /// The client the key named, or `none` (anonymous).
-  let client: String
-  /// `openai`, `gemini`, `echo` or `local`.
-  let mode: String
-  /// The status sent, `100`...`599`, else `other`.
-  let code: String
-  /// `2xx`...`5xx`, else `other`.
-  let statusClass: String
-  /// See ``RequestOutcome``.
-  let outcome: String
-
-  // Borrowed: an initializer's argument is owned by default, which copied the whole record per request.
-  init(_ record: borrowing RequestRecord) {
-    route = Self.name(record.route)
-    backend = record.hops.last.map { Self.name($0.backend) } ?? "none"
-    client = Self.name(record.client)
-    mode = record.mode
-    code = Self.code(record.status)
-    statusClass = (100...599).contains(record.status) ? Self.statusClasses[record.status / 100 - 1] : "other"
-    outcome = RequestOutcome(record).rawValue
-  }
-
-  /// The route and backend, the labels of the latency and token metrics.
-  var routeBackend: RouteBackend { RouteBackend(route: route, backend: backend) }
-
+enum RequestLabels {
   /// The class labels of statuses 100...599, by hundreds (built once rather than per request).
   static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
   /// A table name, or `none` for the record's `-`.
-  static func name(_ text: String) -> String { text == "-" || text.isEmpty ? "none" : text }
+  static func name(_ text: String) -> String {
+    // A name of two bytes or more is neither, and skips both compares (a string compare that fails is a call).
+    text.utf8.count > 1 || (!text.isEmpty && text != "-") ? text : "none"
+  }
 
   /// The code labels of statuses 100...599, in order (built once: `String(status)` allocated per request).
   static let codes = (100...599).map { String($0) }
@@ -46,27 +20,23 @@ struct RequestLabels: Hashable, Sendable {
   /// A status as a label: the code within 100...599, else `other`.
   static func code(_ status: Int) -> String { (100...599).contains(status) ? codes[status - 100] : "other" }
 
+  /// A status as the index of its code label: `status - 100` within 100...599, else ``otherCode``.
+  static func codeIndex(_ status: Int) -> Int { (100...599).contains(status) ? status - 100 : otherCode }
+
+  /// The code index of `other`.
+  static let otherCode = 500
+
+  /// The code label of a ``codeIndex(_:)``.
+  static func code(index: Int) -> String { index < otherCode ? codes[index] : "other" }
+
+  /// The status class label of a ``codeIndex(_:)``.
+  static func statusClass(index: Int) -> String { index < otherCode ? statusClasses[index / 100] : "other" }
+
   /// A hop outcome as a label: louter's own words (`connect`, `timeout`, `busy`, ...) as they are; a status
   /// code within 100...599, else `other`.
   static func reason(_ outcome: String) -> String {
     guard let first = outcome.utf8.first, first >= 0x30, first <= 0x39 else { return outcome }
-    return Int(outcome).map(code) ?? "other"
-  }
-
-  // Equal labels hash alike as long as every field hashed is compared by `==`: these three tell most series
-  // apart (a route's backends, a backend's mode, a code's class and outcome seldom vary alone), and hashing
-  // all seven strings was most of a request's cost here.
-  func hash(into hasher: inout Hasher) {
-    hasher.combine(route)
-    hasher.combine(client)
-    hasher.combine(code)
-  }
-
-  var pairs: [(String, String)] {
-    [
-      ("route", route), ("backend", backend), ("client", client), ("mode", mode), ("code", code),
-      ("status_class", statusClass), ("outcome", outcome),
-    ]
+    return Int(outcome).map { code($0) } ?? "other"
   }
 }
 
@@ -82,19 +52,30 @@ enum RequestOutcome: String, Sendable {
   case clientClosed = "client_closed"
 
   init(_ record: borrowing RequestRecord) {
+    // As ``RequestRecord/rejectedBy`` tells them apart, without comparing its strings.
     if record.status == 499 {
       self = .clientClosed
+    } else if record.status < 400 {
+      self = .success
     } else {
-      switch record.rejectedBy {
-      case nil: self = .success
-      case "front": self = .rejected
-      default: self = .backendError
-      }
+      self = record.hops.isEmpty ? .rejected : .backendError
+    }
+  }
+
+  /// The outcomes by ``index``.
+  static let all: [RequestOutcome] = [.success, .rejected, .backendError, .clientClosed]
+
+  /// The outcome's place in ``all`` (two bits of a series key).
+  var index: Int {
+    switch self {
+    case .success: 0
+    case .rejected: 1
+    case .backendError: 2
+    case .clientClosed: 3
     }
   }
 }
 
-/// A route and a backend.
 /// What `/metrics` keeps per (route, backend): a histogram or counter appears once a request gave it a
 /// value (a request without a first token adds nothing to that histogram).
 struct RouteSeries: Sendable {
@@ -107,16 +88,12 @@ struct RouteSeries: Sendable {
   var inputTokens: Int?
   var outputTokens: Int?
 
-  /// Observes a request's figures, and the upstream latency of its `exchanges` with `backend` (the series'
-  /// own; the others belong to other series).
+  /// Observes a request's figures (its upstream latencies are observed one by one, each in its backend's
+  /// series).
   mutating func observe(
     total: Double, firstToken ttft: Double?, overhead gatewayOverhead: Double, tokensPerSecond: Double?,
-    inputTokens input: Int?, outputTokens output: Int?, exchanges: [RequestRecord.UpstreamExchange],
-    backend: String
+    inputTokens input: Int?, outputTokens output: Int?
   ) {
-    for exchange in exchanges where RequestLabels.name(exchange.backend) == backend {
-      if let latency = exchange.latency { upstream.observe(latency, bounds: GatewayMetrics.latencyBounds) }
-    }
     duration.observe(total, bounds: GatewayMetrics.latencyBounds)
     if let ttft { firstToken.observe(ttft, bounds: GatewayMetrics.latencyBounds) }
     overhead.observe(gatewayOverhead, bounds: GatewayMetrics.overheadBounds)
@@ -135,35 +112,6 @@ extension Histogram? {
     if case .none = self { self = Histogram(bounds: bounds()) }
     self?.observe(value)
   }
-}
-
-struct RouteBackend: Hashable, Sendable {
-  let route: String
-  let backend: String
-
-  var pairs: [(String, String)] { [("route", route), ("backend", backend)] }
-}
-
-/// A hop that failed and sent the request on to the next backend of its chain.
-struct FallbackLabels: Hashable, Sendable {
-  let route: String
-  /// The backend that failed.
-  let backend: String
-  /// The hop's outcome (see ``RequestLabels/reason(_:)``).
-  let reason: String
-
-  var pairs: [(String, String)] { [("route", route), ("backend", backend), ("reason", reason)] }
-}
-
-/// A backend hop and how it ended.
-struct HopLabels: Hashable, Sendable {
-  let backend: String
-  let outcome: String
-
-  // Hashes the backend alone (legal: `==` compares it too): nearly every hop's outcome is `ok`.
-  func hash(into hasher: inout Hasher) { hasher.combine(backend) }
-
-  var pairs: [(String, String)] { [("backend", backend), ("outcome", outcome)] }
 }
 
 /// The process figures read from `/proc` when scraped.
@@ -213,27 +161,57 @@ public struct ServerGauges: Sendable {
 /// What `/metrics` reports: counters and histograms fed by every finished request's record, the route table's
 /// reloads, and figures read when scraped (the server's gauges, the process's memory and descriptors).
 ///
-/// Threads: ``record(_:)`` runs on the thread that finished the request (an event loop); it derives the
-/// request's labels first and then holds one lock for a few dictionary updates (its hops' labels, a few string
-/// checks, are built under it). A scrape copies the state under the same lock and writes the text outside it.
+/// Threads: ``record(_:)`` runs on the thread that finished the request (an event loop, several at once with
+/// several workers); it holds one lock, which owns ``State``, to resolve the record's names to ids and count
+/// its series. A scrape copies the state under the same lock and writes the text outside it.
 public final class GatewayMetrics: Sendable {
   /// Time to first token, seconds.
   static let latencyBounds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
   /// Output tokens per second.
   static let throughputBounds: [Double] = [1, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]
 
+  /// Every series, keyed by the ids of its label values in ``names`` (and ``modes``). Key layouts: a request
+  /// `route << 32 | backend` and `client << 32 | mode << 16 | code index << 2 | outcome index`; a (route,
+  /// backend) series and a fallback or retry `route << 32 | backend` and `reason` (0 for the former); a hop
+  /// `backend` and `reason`. Ids stay below 2^32 (modes below 2^16): the tables' limits.
   struct State {
-    var requests: [RequestLabels: Int] = [:]
-    /// Every per-(route, backend) figure of a request, kept together: a request's record is one lookup (two
-    /// when an earlier hop's backend had an upstream exchange).
-    var series: [RouteBackend: RouteSeries] = [:]
-    var fallbacks: [FallbackLabels: Int] = [:]
-    var retries: [FallbackLabels: Int] = [:]
-    var hops: [HopLabels: Int] = [:]
+    /// Route, backend, client and reason label values.
+    var names = NameTable(limit: Int(UInt32.max))
+    /// `mode` label values (louter's own few).
+    var modes = NameTable(limit: Int(UInt16.max))
+    /// Hop outcomes as recorded (`ok`, `503`, `connect`, ...), each mapped once to its reason's id in
+    /// ``names`` by ``outcomeReasons``.
+    var outcomes = NameTable(limit: 4096)
+    var outcomeReasons: [Int] = []
+    var requests = SeriesTable<Int>()
+    /// Every per-(route, backend) figure of a request, kept together: a request's record is one lookup (one
+    /// more per upstream exchange with an earlier hop's backend).
+    var series = SeriesTable<RouteSeries>()
+    var fallbacks = SeriesTable<Int>()
+    var retries = SeriesTable<Int>()
+    var hops = SeriesTable<Int>()
     var generation = 1
     var lastReloadSucceeded = true
     var lastReloadTime: Double
     var reloads: [Bool: Int] = [true: 0, false: 0]
+
+    /// The id in ``names`` of `text`'s label (`none` for `-`); nil only past the table's limit.
+    mutating func name(_ text: String) -> UInt64? {
+      names.id(RequestLabels.name(text)).map { UInt64($0) }
+    }
+
+    /// The id in ``names`` of a hop outcome's reason label.
+    mutating func reason(_ outcome: String) -> UInt64? {
+      if let known = outcomes.id(outcome) {
+        if known == outcomeReasons.count {
+          guard let reason = names.id(RequestLabels.reason(outcome)) else { return nil }
+          outcomeReasons.append(reason)
+        }
+        return UInt64(outcomeReasons[known])
+      }
+      // Past the outcomes' limit (never with louter's own words and three-digit codes): no cache.
+      return names.id(RequestLabels.reason(outcome)).map { UInt64($0) }
+    }
   }
 
   private let state: Mutex<State>
@@ -264,36 +242,47 @@ public final class GatewayMetrics: Sendable {
 
   /// Counts one finished request: the gateway's record sink.
   public func record(_ record: RequestRecord) {
-    let labels = RequestLabels(record)
-    let key = labels.routeBackend
+    let code = UInt64(RequestLabels.codeIndex(record.status))
+    let outcome = UInt64(RequestOutcome(record).index)
     let tokensPerSecond = record.tokensPerSecond
     let overhead = record.gatewayOverhead
     state.withLock { state in
-      state.requests[labels, default: 0] += 1
-      state.series[key, default: RouteSeries()].observe(
+      // Ids are resolved under the lock (the tables are its state); a name seen before costs no hashing.
+      guard let route = state.name(record.route),
+        let backend = record.hops.last.map({ state.name($0.backend) }) ?? state.name("-"),
+        let client = state.name(record.client), let mode = state.modes.id(record.mode)
+      else { return }
+      let pair = route << 32 | backend
+      let key = SeriesKey(high: pair, low: client << 32 | UInt64(mode) << 16 | code << 2 | outcome)
+      state.requests[state.requests.index(key) { 0 }] += 1
+      let series = state.series.index(SeriesKey(high: pair, low: 0)) { RouteSeries() }
+      state.series[series].observe(
         total: record.total, firstToken: record.timeToFirstToken, overhead: overhead,
-        tokensPerSecond: tokensPerSecond, inputTokens: record.inputTokens, outputTokens: record.outputTokens,
-        exchanges: record.exchanges, backend: key.backend)
-      // Exchanges with an earlier hop's backend (one that failed or fell through): that series' lookup too.
+        tokensPerSecond: tokensPerSecond, inputTokens: record.inputTokens, outputTokens: record.outputTokens)
+      // Each exchange's latency goes to its own backend's series: the last hop's, or an earlier one's.
+      let lastBackend = record.hops.last?.backend
       for exchange in record.exchanges {
-        let backend = RequestLabels.name(exchange.backend)
-        guard let latency = exchange.latency, backend != key.backend else { continue }
-        let pair = RouteBackend(route: labels.route, backend: backend)
-        state.series[pair, default: RouteSeries()].upstream.observe(latency, bounds: Self.latencyBounds)
+        guard let latency = exchange.latency,
+          let exchangeBackend = exchange.backend == lastBackend ? backend : state.name(exchange.backend)
+        else { continue }
+        let index =
+          exchangeBackend == backend
+          ? series : state.series.index(SeriesKey(high: route << 32 | exchangeBackend, low: 0)) { RouteSeries() }
+        state.series[index].upstream.observe(latency, bounds: Self.latencyBounds)
       }
-      // Hop labels are built here rather than before the lock: a few string checks, and no arrays to
-      // allocate for them per request.
       for (index, hop) in record.hops.enumerated() {
-        let backend = RequestLabels.name(hop.backend)
-        let reason = RequestLabels.reason(hop.outcome)
-        state.hops[HopLabels(backend: backend, outcome: reason), default: 0] += 1
+        // The last hop's backend is the request's, resolved above.
+        guard let hopBackend = index == record.hops.count - 1 ? backend : state.name(hop.backend),
+          let reason = state.reason(hop.outcome)
+        else { continue }
+        state.hops[state.hops.index(SeriesKey(high: hopBackend, low: reason)) { 0 }] += 1
         guard index < record.hops.count - 1 else { continue }
-        let fallback = FallbackLabels(route: labels.route, backend: backend, reason: reason)
+        let fallback = SeriesKey(high: route << 32 | hopBackend, low: reason)
         // The same backend again is a retry (`retry`); another one is a fallback (or a continuation).
         if record.hops[index + 1].backend == hop.backend {
-          state.retries[fallback, default: 0] += 1
+          state.retries[state.retries.index(fallback) { 0 }] += 1
         } else {
-          state.fallbacks[fallback, default: 0] += 1
+          state.fallbacks[state.fallbacks.index(fallback) { 0 }] += 1
         }
       }
     }
@@ -329,49 +318,65 @@ public final class GatewayMetrics: Sendable {
     out.family(
       "louter_requests_total", .counter,
       help: "Requests answered, by route, last backend, client, mode, status and outcome.")
-    for (labels, count) in snapshot.requests.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
-      out.sample("louter_requests_total", labels: labels.pairs, count)
+    let names = snapshot.names
+    let requests = snapshot.requests.entries.map { key, count in
+      let codeIndex = Int(key.low >> 2 & 0x3FFF)
+      let labels = [
+        ("route", names[Int(key.high >> 32)]), ("backend", names[Int(key.high & 0xFFFF_FFFF)]),
+        ("client", names[Int(key.low >> 32)]), ("mode", snapshot.modes[Int(key.low >> 16 & 0xFFFF)]),
+        ("code", RequestLabels.code(index: codeIndex)), ("status_class", RequestLabels.statusClass(index: codeIndex)),
+        ("outcome", RequestOutcome.all[Int(key.low & 3)].rawValue),
+      ]
+      return (labels, count)
     }
-    let series = snapshot.series
+    for (labels, count) in requests.sorted(by: { Self.order($0.0, $1.0) }) {
+      out.sample("louter_requests_total", labels: labels, count)
+    }
+    let series = snapshot.series.entries.map { key, series in
+      ([("route", names[Int(key.high >> 32)]), ("backend", names[Int(key.high & 0xFFFF_FFFF)])], series)
+    }
     histograms(
       &out, "louter_request_duration_seconds", help: "Time from a request's arrival to its end.",
-      series.compactMapValues(\.duration))
+      series.compactMap { labels, series in series.duration.map { (labels, $0) } })
     histograms(
       &out, "louter_time_to_first_token_seconds",
       help: "Time from a request's arrival to its first token reaching the client.",
-      series.compactMapValues(\.firstToken))
+      series.compactMap { labels, series in series.firstToken.map { (labels, $0) } })
     histograms(
       &out, "louter_gateway_overhead_seconds",
       help: "Time of a request not spent waiting on a backend: its total less the time upstream exchanges were open.",
-      series.compactMapValues(\.overhead))
+      series.compactMap { labels, series in series.overhead.map { (labels, $0) } })
     histograms(
       &out, "louter_upstream_latency_seconds",
       help: "Time from sending a hop's request to the first byte of the backend's answer, per hop.",
-      series.compactMapValues(\.upstream))
+      series.compactMap { labels, series in series.upstream.map { (labels, $0) } })
     histograms(
       &out, "louter_output_tokens_per_second",
       help: "Output tokens per second of generation (after the first token for streams).",
-      series.compactMapValues(\.throughput))
+      series.compactMap { labels, series in series.throughput.map { (labels, $0) } })
     counters(
       &out, "louter_input_tokens_total", help: "Prompt tokens, as reported or estimated.",
-      series.compactMapValues(\.inputTokens))
+      series.compactMap { labels, series in series.inputTokens.map { (labels, $0) } })
     counters(
       &out, "louter_output_tokens_total", help: "Output tokens, as reported or estimated.",
-      series.compactMapValues(\.outputTokens))
-    out.family(
-      "louter_fallbacks_total", .counter, help: "Hops that failed and passed the request to the next backend.")
-    for (labels, count) in snapshot.fallbacks.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
-      out.sample("louter_fallbacks_total", labels: labels.pairs, count)
+      series.compactMap { labels, series in series.outputTokens.map { (labels, $0) } })
+    let fallbackLabels = { (key: SeriesKey) in
+      [
+        ("route", names[Int(key.high >> 32)]), ("backend", names[Int(key.high & 0xFFFF_FFFF)]),
+        ("reason", names[Int(key.low)]),
+      ]
     }
-    out.family(
-      "louter_retries_total", .counter, help: "Hops that failed and sent the request to the same backend again.")
-    for (labels, count) in snapshot.retries.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
-      out.sample("louter_retries_total", labels: labels.pairs, count)
-    }
-    out.family("louter_backend_hops_total", .counter, help: "Backend hops tried, by how they ended.")
-    for (labels, count) in snapshot.hops.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
-      out.sample("louter_backend_hops_total", labels: labels.pairs, count)
-    }
+    counters(
+      &out, "louter_fallbacks_total", help: "Hops that failed and passed the request to the next backend.",
+      snapshot.fallbacks.entries.map { (fallbackLabels($0), $1) })
+    counters(
+      &out, "louter_retries_total", help: "Hops that failed and sent the request to the same backend again.",
+      snapshot.retries.entries.map { (fallbackLabels($0), $1) })
+    counters(
+      &out, "louter_backend_hops_total", help: "Backend hops tried, by how they ended.",
+      snapshot.hops.entries.map { key, count in
+        ([("backend", names[Int(key.high)]), ("outcome", names[Int(key.low)])], count)
+      })
 
     out.family("louter_requests_in_flight", .gauge, help: "Requests being handled now, this scrape included.")
     out.sample("louter_requests_in_flight", live.requestsInFlight)
@@ -435,18 +440,20 @@ public final class GatewayMetrics: Sendable {
   }
 
   private func histograms(
-    _ out: inout PrometheusText, _ name: String, help: String, _ values: [RouteBackend: Histogram]
+    _ out: inout PrometheusText, _ name: String, help: String, _ values: [([(String, String)], Histogram)]
   ) {
     out.family(name, .histogram, help: help)
-    for (labels, histogram) in values.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
-      out.histogram(name, labels: labels.pairs, histogram)
+    for (labels, histogram) in values.sorted(by: { Self.order($0.0, $1.0) }) {
+      out.histogram(name, labels: labels, histogram)
     }
   }
 
-  private func counters(_ out: inout PrometheusText, _ name: String, help: String, _ values: [RouteBackend: Int]) {
+  private func counters(
+    _ out: inout PrometheusText, _ name: String, help: String, _ values: [([(String, String)], Int)]
+  ) {
     out.family(name, .counter, help: help)
-    for (labels, count) in values.sorted(by: { Self.order($0.key.pairs, $1.key.pairs) }) {
-      out.sample(name, labels: labels.pairs, count)
+    for (labels, count) in values.sorted(by: { Self.order($0.0, $1.0) }) {
+      out.sample(name, labels: labels, count)
     }
   }
 
