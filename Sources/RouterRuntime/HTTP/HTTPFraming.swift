@@ -194,7 +194,14 @@ enum HTTPFraming {
     if index < end, bytes[index] == space || bytes[index] == tab {
       return .failure(.malformed("obsolete line folding in a header"))
     }
-    while index < end, isTokenByte(bytes[index]) { index += 1 }
+    let raw = UnsafeRawBufferPointer(bytes)
+    while true {
+      // Eight bytes at a time up to the first that is not a letter, a digit or `-` (a name's bytes are almost
+      // always those); that byte, and the last few of the head, one at a time.
+      index = ByteWord.skipUnmarked(raw, from: index, to: end, FieldName.markOtherThanLetterDigitDash)
+      guard index < end, isTokenByte(bytes[index]) else { break }
+      index += 1
+    }
     guard index > start, index < end, bytes[index] == colon else {
       // Not `token ":"`: a line without a colon, or a name that is not a token.
       let lineEnd = lineEnd(bytes, from: index, to: end)
@@ -205,7 +212,6 @@ enum HTTPFraming {
     index += 1
     while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
     let valueStart = index
-    let raw = UnsafeRawBufferPointer(bytes)
     while index < end {
       // Eight bytes at a time up to the first control byte or DEL (a value's bytes are almost all printable);
       // that byte, and the last few of the head, one at a time.
@@ -415,24 +421,39 @@ enum FieldName {
   // `StaticString` and `Range` checks cost about 190 instructions where the loop costs 50.
   @inline(__always)
   static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
-    let count = lowercase.utf8CodeUnitCount
-    guard range.count == count else { return false }
-    // Not empty, so `bytes` has an address.
-    guard count > 0, let base = bytes.baseAddress else { return true }
-    let text = base + range.lowerBound
-    let expected = lowercase.utf8Start
-    var offset = 0
-    while offset < count {
-      if lower(text[offset]) != expected[offset] { return false }
-      offset += 1
-    }
-    return true
+    guard range.count == lowercase.utf8CodeUnitCount else { return false }
+    let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+    return equalLowered(UnsafeBufferPointer(rebasing: bytes[range]), other, foldingBoth: false)
   }
 
   /// True when `a` and `b`, of one length, are the same name in any ASCII case.
   static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-    for offset in 0..<a.count where lower(a[offset]) != lower(b[offset]) { return false }
-    return true
+    equalLowered(a, b, foldingBoth: true)
+  }
+
+  /// True when `a` with A-Z folded to a-z is `b` (also folded when `foldingBoth`); both of one length. Eight
+  /// bytes at a time, the last eight overlapping those before; a byte at a time when there are fewer.
+  @inline(__always)
+  private static func equalLowered(
+    _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, foldingBoth: Bool
+  ) -> Bool {
+    let count = a.count
+    guard count >= 8 else {
+      for offset in 0..<count where lower(a[offset]) != (foldingBoth ? lower(b[offset]) : b[offset]) { return false }
+      return true
+    }
+    let left = UnsafeRawBufferPointer(a)
+    let right = UnsafeRawBufferPointer(b)
+    func same(at offset: Int) -> Bool {
+      let other = ByteWord.load(right, at: offset)
+      return lower(word: ByteWord.load(left, at: offset)) == (foldingBoth ? lower(word: other) : other)
+    }
+    var offset = 0
+    while count - offset > 8 {
+      guard same(at: offset) else { return false }
+      offset += 8
+    }
+    return same(at: count - 8)
   }
 
   /// The byte with A-Z folded to a-z.
@@ -440,6 +461,30 @@ enum FieldName {
   static func lower(_ byte: UInt8) -> UInt8 {
     byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
   }
+
+  /// Each byte of `word` folded as ``lower(_:)`` folds it.
+  @inline(__always)
+  static func lower(word: UInt64) -> UInt64 {
+    // A byte is A-Z when its low seven bits are 0x41 or more and not 0x5B or more, and its high bit is clear.
+    let low = word & ~ByteWord.highBits
+    let upper = (low &+ ones &* 0x3F) & ~(low &+ ones &* 0x25) & ~word & ByteWord.highBits
+    return word | upper >> 2
+  }
+
+  /// Marks (in its high bit) each byte of `word` that is not an ASCII letter, digit or `-`.
+  @inline(__always)
+  static func markOtherThanLetterDigitDash(_ word: UInt64) -> UInt64 {
+    // On the low seven bits no sum carries out of its byte, so each byte is tested alone: `x` is in `lo...hi`
+    // when `x + 0x80 - lo` has its high bit set and `x + 0x7F - hi` has not.
+    let low = word & ~ByteWord.highBits
+    let folded = low | ones &* 0x20
+    let letter = (folded &+ ones &* (0x80 - 0x61)) & ~(folded &+ ones &* (0x7F - 0x7A))
+    let digit = (low &+ ones &* (0x80 - 0x30)) & ~(low &+ ones &* (0x7F - 0x39))
+    let dash = (low &+ ones &* (0x80 - 0x2D)) & ~(low &+ ones &* (0x7F - 0x2D))
+    return (~(letter | digit | dash) | word) & ByteWord.highBits
+  }
+
+  private static var ones: UInt64 { 0x0101_0101_0101_0101 }
 }
 
 /// The options of `Connection` headers (RFC 9110 §7.6.1): comma-separated tokens in any case, over every
