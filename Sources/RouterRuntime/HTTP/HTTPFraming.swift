@@ -517,26 +517,41 @@ struct ConnectionOptions: Equatable {
 /// Each value is a comma-separated list of `1*DIGIT` of at most `maxContentLengthDigits` digits (no sign,
 /// no spaces inside); several lines or list members are accepted only when they are all the same text.
 struct ContentLengthValues {
-  /// The body length the values give so far, nil without any, or the first violation.
-  private(set) var result: Result<Int?, HTTPFramingViolation> = .success(nil)
+  /// Why the values are refused.
+  private enum Fault {
+    case invalid
+    case conflicting
+  }
+
+  // No `Result` with its message kept here: a head's framing notes are then plain values, copied and
+  // dropped without reference counting.
+  private var fault: Fault?
   /// The digits of the first member: two digit strings of one length are the same text exactly when they
   /// have the same value.
   private var first: (digits: Int, value: Int)?
 
+  /// The body length the values give so far, nil without any, or the first violation.
+  var result: Result<Int?, HTTPFramingViolation> {
+    switch fault {
+    case .invalid: .failure(.malformed("invalid Content-Length"))
+    case .conflicting: .failure(.malformed("conflicting Content-Length values"))
+    case nil: .success(first?.value)
+    }
+  }
+
   /// Takes one more Content-Length field value.
   mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
     HTTPFraming.forEachListMember(value) { member in
-      guard case .success = result else { return }
+      guard fault == nil else { return }
       guard let number = Self.decimal(member) else {
-        result = .failure(.malformed("invalid Content-Length"))
+        fault = .invalid
         return
       }
       if let first, first.digits != member.count || first.value != number {
-        result = .failure(.malformed("conflicting Content-Length values"))
+        fault = .conflicting
         return
       }
       first = (member.count, number)
-      result = .success(number)
     }
   }
 
