@@ -260,8 +260,8 @@ enum HTTPFraming {
     var expectContinue = false
     private var sawExpect = false
 
-    /// None of them yet, and `headers` to read the fields into.
-    init(headers: HeaderFieldBytes) { self.headers = headers }
+    /// No fields, nor any of them noted, yet.
+    init() { headers = HeaderFieldBytes() }
 
     /// Takes note of the field `name` with `value` if it is one of those above.
     mutating func note(_ bytes: UnsafeBufferPointer<UInt8>, name: Range<Int>, value: Range<Int>) {
@@ -285,23 +285,26 @@ enum HTTPFraming {
     case violation(HTTPFramingViolation)
   }
 
-  /// Reads the field lines of a complete head, `start..<end` (CRLF between lines, none after the last): every
-  /// field into `headers` (which copies the lines once, with room for `reserving` fields), the framing fields
-  /// noted.
+  /// Reads the field lines of a complete head, `start..<end` (CRLF between lines, none after the last), into
+  /// `fields` (new ones): every field into its `headers` (which copy the lines once, with room for `reserving`
+  /// fields), the framing fields noted. Nil when they are all well formed.
   ///
   /// More than `maxFields` lines fail as `tooMany` even when a line before the limit is malformed.
+  // Filling the caller's notes rather than returning them in a `Result` spares a copy of them and of the
+  // headers' references, and its drop, per head.
   static func readFields(
-    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, maxFields: Int, reserving: Int
-  ) -> Result<HeadFields, FieldsFailure> {
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, maxFields: Int, reserving: Int,
+    into fields: inout HeadFields
+  ) -> FieldsFailure? {
     // From here on the lines are indexed from 0, as their copy in `headers` is.
     let bytes = UnsafeBufferPointer(rebasing: bytes[start..<end])
     let end = bytes.count
-    var fields = HeadFields(headers: HeaderFieldBytes(copying: bytes, fields: reserving))
+    fields.headers = HeaderFieldBytes(copying: bytes, fields: reserving)
     var index = 0
     var count = 0
     while index < end {
       count += 1
-      if count > maxFields { return .failure(.tooMany) }
+      if count > maxFields { return .tooMany }
       switch fieldSpan(bytes, from: index, to: end) {
       case .failure(let violation):
         // The count decides first: count the lines left, each after a CR.
@@ -310,14 +313,14 @@ enum HTTPFraming {
           if bytes[rest] == cr { count += 1 }
           rest += 1
         }
-        return .failure(count > maxFields ? .tooMany : .violation(violation))
+        return count > maxFields ? .tooMany : .violation(violation)
       case .success(let span):
         fields.note(bytes, name: span.name, value: span.value)
         fields.headers.appendField(name: span.name, value: span.value)
         index = span.end + 2
       }
     }
-    return .success(fields)
+    return nil
   }
 
   // MARK: body length

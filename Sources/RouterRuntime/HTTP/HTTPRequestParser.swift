@@ -358,17 +358,18 @@ public struct HTTPRequestParser: Sendable {
         String(decoding: methodBytes, as: UTF8.self)
       }
     let target = String(decoding: targetBytes, as: UTF8.self)
-    let fields: HTTPFraming.HeadFields
+    var fields = HTTPFraming.HeadFields()
     // Room for a typical head's fields at once, rather than one allocation per doubling.
     switch HTTPFraming.readFields(
-      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders, reserving: min(maxHeaders, 16))
+      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders, reserving: min(maxHeaders, 16),
+      into: &fields)
     {
-    case .failure(.tooMany):
+    case .tooMany?:
       return .failure(HTTPParseError(status: 431, message: "more than \(maxHeaders) header fields"))
-    case .failure(.violation(let violation)):
+    case .violation(let violation)?:
       return .failure(HTTPParseError(status: 400, message: violation.message))
-    case .success(let read):
-      fields = read
+    case nil:
+      break
     }
     let keepAlive = fields.connection.persists(persistentByDefault: version == .http11)
     let framing: BodyFraming
