@@ -430,6 +430,8 @@ enum FieldName {
   }
 
   /// True when `a` and `b`, of one length, are the same name in any ASCII case.
+  // Not inlined: inlined into a lookup's loop, folding `b` was hoisted before it, paid for names never compared.
+  @inline(never)
   static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
     equalLowered(a, b, foldingBoth: true)
   }

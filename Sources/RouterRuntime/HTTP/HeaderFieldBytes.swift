@@ -101,7 +101,10 @@ struct HeaderFieldBytes: Sendable, Equatable {
         fields.withUnsafeBufferPointer { fields in
           for index in fields.indices {
             let field = fields[index]
+            // The first byte first: most fields of the same length are other names, and the whole name is
+            // compared (out of line) only when it could be this one.
             guard field.nameEnd - field.nameStart == wanted.count,
+              wanted.isEmpty || FieldName.lower(bytes[field.nameStart]) == FieldName.lower(wanted[0]),
               FieldName.equal(UnsafeBufferPointer(rebasing: bytes[field.nameStart..<field.nameEnd]), wanted)
             else { continue }
             if !body(index) { return }
