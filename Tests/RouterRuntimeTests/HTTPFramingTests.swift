@@ -162,6 +162,62 @@ import Testing
       checked += 1
     }
     #expect(checked == 211_110)
+    // Long names, which are scanned eight bytes at a time up to a byte other than a letter, a digit or `-`:
+    // 100,000 of up to 30 bytes of those, the other token bytes, delimiters, and bytes whose low seven bits are
+    // a letter, a digit, `-` or `:`.
+    let nameBytes =
+      Array("aZm09-_.!~`^|#$%&'*+".utf8) + [0x3A, 0x20, 0x09, 0x28, 0x22, 0x40, 0x5B, 0x7B, 0x7F, 0x00]
+      + [0xC1, 0xE1, 0xAD, 0xB0, 0xBA, 0x80, 0xFF]
+    for _ in 0..<100_000 {
+      var line: [UInt8] = []
+      for _ in 0..<next(31) {
+        line.append(next(3) == 0 ? nameBytes[next(nameBytes.count)] : Array("aZm09-".utf8)[next(6)])
+      }
+      line += Array(": v".utf8)
+      #expect(scanned(line) == reference(line), "\(line)")
+    }
+  }
+
+  /// Field names compared eight bytes at a time (folding A-Z in each byte of a word) agree with a comparison
+  /// one byte at a time on 100,000 pairs of up to 40 bytes: one name and the same with its case changed and,
+  /// now and then, a byte changed, among them the bytes next to A and Z and those with the high bit set.
+  @Test func namesCompareInAnyASCIICaseAsByteByByte() {
+    func folded(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+    func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
+    var state: UInt64 = 0x1405_7B7E_F767_814F
+    func next(_ bound: Int) -> Int {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(truncatingIfNeeded: state >> 33) % bound
+    }
+    let alphabet: [UInt8] = Array("azAZmM09-@[`{".utf8) + [0xC1, 0xE1, 0xDA, 0xFA, 0x80, 0xFF, 0x00, 0x7F]
+    for _ in 0..<100_000 {
+      let name = (0..<next(41)).map { _ in alphabet[next(alphabet.count)] }
+      var other = name.map { isLetter($0) && next(2) == 0 ? $0 ^ 0x20 : $0 }
+      if !other.isEmpty, next(4) == 0 { other[next(other.count)] = alphabet[next(alphabet.count)] }
+      let expected = name.map(folded) == other.map(folded)
+      name.withUnsafeBufferPointer { name in
+        other.withUnsafeBufferPointer { other in
+          #expect(FieldName.equal(name, other) == expected, "\(Array(name)) \(Array(other))")
+        }
+      }
+    }
+    // Against lowercase literals, short and long, the field's bytes in any case or changed.
+    for _ in 0..<20_000 {
+      let literal = ["content-length", "transfer-encoding", "connection", "expect", "te"][next(5)]
+      var bytes = Array(literal.utf8).map { isLetter($0) && next(2) == 0 ? $0 ^ 0x20 : $0 }
+      if next(3) == 0 { bytes[next(bytes.count)] = alphabet[next(alphabet.count)] }
+      let expected = bytes.map(folded) == Array(literal.utf8)
+      let found = bytes.withUnsafeBufferPointer { bytes in
+        switch literal {
+        case "content-length": FieldName.equal(bytes, 0..<bytes.count, "content-length")
+        case "transfer-encoding": FieldName.equal(bytes, 0..<bytes.count, "transfer-encoding")
+        case "connection": FieldName.equal(bytes, 0..<bytes.count, "connection")
+        case "expect": FieldName.equal(bytes, 0..<bytes.count, "expect")
+        default: FieldName.equal(bytes, 0..<bytes.count, "te")
+        }
+      }
+      #expect(found == expected, "\(bytes) \(literal)")
+    }
   }
 
   /// The head scan finds what a scan one byte at a time (written out here) finds: where the head ends, that it

@@ -65,6 +65,56 @@ import Testing
     }
   }
 
+  /// The request line as the parser reads it (eight bytes at a time) and as the rule reads it, one byte at a
+  /// time, agree on a fixed sequence of 50,000 lines of hostile bytes: spaces, tabs, controls, DEL and
+  /// non-ASCII anywhere, around a method, a target of up to 40 bytes and a version.
+  @Test func requestLinesOfHostileBytesReadAsTheRuleReadsThem() {
+    func reference(_ line: [UInt8]) -> String {
+      let spaces = line.indices.filter { line[$0] == 0x20 }
+      guard spaces.count == 2 else { return "error 400 malformed request line" }
+      let method = line[..<spaces[0]]
+      guard !method.isEmpty, method.allSatisfy(HTTPFraming.isTokenByte) else { return "error 400 malformed method" }
+      let target = line[(spaces[0] + 1)..<spaces[1]]
+      guard target.first == UInt8(ascii: "/") || Array(target) == [UInt8(ascii: "*")],
+        target.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E })
+      else { return "error 400 request target must be a path" }
+      let version = String(decoding: line[(spaces[1] + 1)...], as: UTF8.self)
+      guard version == "HTTP/1.1" || version == "HTTP/1.0" else { return "version" }
+      return "\(String(decoding: method, as: UTF8.self)) \(String(decoding: target, as: UTF8.self)) "
+        + (version == "HTTP/1.1" ? "http11" : "http10")
+    }
+    func parsed(_ line: [UInt8]) -> String {
+      var parser = HTTPRequestParser(maxHeadBytes: 1024, maxHeaders: 10, maxBodyBytes: 16)
+      for event in parser.feed(line + Array("\r\nHost: x\r\n\r\n".utf8)) {
+        switch event {
+        case .request(let request): return "\(request.method) \(request.target) \(request.version)"
+        case .error(let error) where error.message.hasSuffix("protocol version") || error.status == 505:
+          return "version"
+        case .error(let error): return "error \(error.status) \(error.message)"
+        case .expectContinue: return "100-continue"
+        }
+      }
+      return "nothing"
+    }
+    var state: UInt64 = 0x2545_F491_4F6C_DD1D
+    func next(_ bound: Int) -> Int {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(truncatingIfNeeded: state >> 33) % bound
+    }
+    let hostile: [UInt8] = [0x20, 0x09, 0x00, 0x01, 0x0B, 0x1F, 0x21, 0x7E, 0x7F, 0x80, 0xC3, 0xFF, 0x2F, 0x2A, 0x28]
+    let plain = Array("abcXYZ019-._~/%?=&:".utf8)
+    for _ in 0..<50_000 {
+      let method = ["GET", "POST", "PATCH", "M", "", "G(T"][next(6)]
+      var target = next(8) == 0 ? [] : [UInt8(ascii: "/")]
+      for _ in 0..<next(41) { target.append(next(6) == 0 ? hostile[next(hostile.count)] : plain[next(plain.count)]) }
+      if next(10) == 0 { target = [UInt8(ascii: "*")] }
+      let version = ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 ", "http/1.1", ""][next(6)]
+      var line = Array(method.utf8) + [0x20] + target + [0x20] + Array(version.utf8)
+      for _ in 0..<(next(4) == 0 ? 1 + next(2) : 0) { line[next(line.count)] = hostile[next(hostile.count)] }
+      #expect(parsed(line) == reference(line), "\(line)")
+    }
+  }
+
   @Test func decodesChunkedBodiesWithExtensionsAndTrailers() {
     let text =
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"

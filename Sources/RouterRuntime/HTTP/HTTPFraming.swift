@@ -185,6 +185,8 @@ enum HTTPFraming {
   /// The name must be a token (so no whitespace before the colon), a line starting with whitespace
   /// (obsolete line folding) is refused, and the value must hold only `isFieldValueByte` bytes. The value
   /// ends at `end` or at a CR (in a complete head, the CRLF ending the line); the caller checks which.
+  // Inlined: in `readFields` the `Result` then costs nothing, and the call's setup was a tenth of a field's cost.
+  @inline(__always)
   static func fieldSpan(
     _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
   ) -> Result<FieldSpan, HTTPFramingViolation> {
@@ -192,7 +194,14 @@ enum HTTPFraming {
     if index < end, bytes[index] == space || bytes[index] == tab {
       return .failure(.malformed("obsolete line folding in a header"))
     }
-    while index < end, isTokenByte(bytes[index]) { index += 1 }
+    let raw = UnsafeRawBufferPointer(bytes)
+    while true {
+      // Eight bytes at a time up to the first that is not a letter, a digit or `-` (a name's bytes are almost
+      // always those); that byte, and the last few of the head, one at a time.
+      index = ByteWord.skipUnmarked(raw, from: index, to: end, FieldName.markOtherThanLetterDigitDash)
+      guard index < end, isTokenByte(bytes[index]) else { break }
+      index += 1
+    }
     guard index > start, index < end, bytes[index] == colon else {
       // Not `token ":"`: a line without a colon, or a name that is not a token.
       let lineEnd = lineEnd(bytes, from: index, to: end)
@@ -203,7 +212,6 @@ enum HTTPFraming {
     index += 1
     while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
     let valueStart = index
-    let raw = UnsafeRawBufferPointer(bytes)
     while index < end {
       // Eight bytes at a time up to the first control byte or DEL (a value's bytes are almost all printable);
       // that byte, and the last few of the head, one at a time.
@@ -240,14 +248,20 @@ enum HTTPFraming {
 
   static let colon = UInt8(ascii: ":")
 
-  /// What the field lines of a head say, read in one pass: the fields that frame the message, as they went by.
+  /// What the field lines of a head say, read in one pass: the fields, and those that frame the message as
+  /// they went by.
   struct HeadFields {
+    /// Every field, in order.
+    var headers: HeaderFieldBytes
     var contentLength = ContentLengthValues()
     var transferEncoding = TransferCodings()
     var connection = ConnectionOptions()
     /// The first Expect field is `100-continue` (any case).
     var expectContinue = false
     private var sawExpect = false
+
+    /// No fields, nor any of them noted, yet.
+    init() { headers = HeaderFieldBytes() }
 
     /// Takes note of the field `name` with `value` if it is one of those above.
     mutating func note(_ bytes: UnsafeBufferPointer<UInt8>, name: Range<Int>, value: Range<Int>) {
@@ -271,20 +285,26 @@ enum HTTPFraming {
     case violation(HTTPFramingViolation)
   }
 
-  /// Reads the field lines of a complete head, `start..<end` (CRLF between lines, none after the last),
-  /// passing each name and value to `add` and noting the framing fields.
+  /// Reads the field lines of a complete head, `start..<end` (CRLF between lines, none after the last), into
+  /// `fields` (new ones): every field into its `headers` (which copy the lines once, with room for `reserving`
+  /// fields), the framing fields noted. Nil when they are all well formed.
   ///
   /// More than `maxFields` lines fail as `tooMany` even when a line before the limit is malformed.
+  // Filling the caller's notes rather than returning them in a `Result` spares a copy of them and of the
+  // headers' references, and its drop, per head.
   static func readFields(
-    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, maxFields: Int,
-    _ add: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void
-  ) -> Result<HeadFields, FieldsFailure> {
-    var fields = HeadFields()
-    var index = start
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, maxFields: Int, reserving: Int,
+    into fields: inout HeadFields
+  ) -> FieldsFailure? {
+    // From here on the lines are indexed from 0, as their copy in `headers` is.
+    let bytes = UnsafeBufferPointer(rebasing: bytes[start..<end])
+    let end = bytes.count
+    fields.headers = HeaderFieldBytes(copying: bytes, fields: reserving)
+    var index = 0
     var count = 0
     while index < end {
       count += 1
-      if count > maxFields { return .failure(.tooMany) }
+      if count > maxFields { return .tooMany }
       switch fieldSpan(bytes, from: index, to: end) {
       case .failure(let violation):
         // The count decides first: count the lines left, each after a CR.
@@ -293,14 +313,14 @@ enum HTTPFraming {
           if bytes[rest] == cr { count += 1 }
           rest += 1
         }
-        return .failure(count > maxFields ? .tooMany : .violation(violation))
+        return count > maxFields ? .tooMany : .violation(violation)
       case .success(let span):
         fields.note(bytes, name: span.name, value: span.value)
-        add(UnsafeBufferPointer(rebasing: bytes[span.name]), UnsafeBufferPointer(rebasing: bytes[span.value]))
+        fields.headers.appendField(name: span.name, value: span.value)
         index = span.end + 2
       }
     }
-    return .success(fields)
+    return nil
   }
 
   // MARK: body length
@@ -400,11 +420,45 @@ enum FieldName {
   }
 
   /// True when the bytes at `range` are `lowercase` (ASCII, lowercase) in any ASCII case.
+  // Inlined, on pointers: each head's framing fields are looked for with this, and the call with its
+  // `StaticString` and `Range` checks cost about 190 instructions where the loop costs 50.
+  @inline(__always)
   static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
     guard range.count == lowercase.utf8CodeUnitCount else { return false }
     let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-    for offset in 0..<range.count where lower(bytes[range.lowerBound + offset]) != other[offset] { return false }
-    return true
+    return equalLowered(UnsafeBufferPointer(rebasing: bytes[range]), other, foldingBoth: false)
+  }
+
+  /// True when `a` and `b`, of one length, are the same name in any ASCII case.
+  // Not inlined: inlined into a lookup's loop, folding `b` was hoisted before it, paid for names never compared.
+  @inline(never)
+  static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    equalLowered(a, b, foldingBoth: true)
+  }
+
+  /// True when `a` with A-Z folded to a-z is `b` (also folded when `foldingBoth`); both of one length. Eight
+  /// bytes at a time, the last eight overlapping those before; a byte at a time when there are fewer.
+  @inline(__always)
+  private static func equalLowered(
+    _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, foldingBoth: Bool
+  ) -> Bool {
+    let count = a.count
+    guard count >= 8 else {
+      for offset in 0..<count where lower(a[offset]) != (foldingBoth ? lower(b[offset]) : b[offset]) { return false }
+      return true
+    }
+    let left = UnsafeRawBufferPointer(a)
+    let right = UnsafeRawBufferPointer(b)
+    func same(at offset: Int) -> Bool {
+      let other = ByteWord.load(right, at: offset)
+      return lower(word: ByteWord.load(left, at: offset)) == (foldingBoth ? lower(word: other) : other)
+    }
+    var offset = 0
+    while count - offset > 8 {
+      guard same(at: offset) else { return false }
+      offset += 8
+    }
+    return same(at: count - 8)
   }
 
   /// The byte with A-Z folded to a-z.
@@ -412,6 +466,30 @@ enum FieldName {
   static func lower(_ byte: UInt8) -> UInt8 {
     byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
   }
+
+  /// Each byte of `word` folded as ``lower(_:)`` folds it.
+  @inline(__always)
+  static func lower(word: UInt64) -> UInt64 {
+    // A byte is A-Z when its low seven bits are 0x41 or more and not 0x5B or more, and its high bit is clear.
+    let low = word & ~ByteWord.highBits
+    let upper = (low &+ ones &* 0x3F) & ~(low &+ ones &* 0x25) & ~word & ByteWord.highBits
+    return word | upper >> 2
+  }
+
+  /// Marks (in its high bit) each byte of `word` that is not an ASCII letter, digit or `-`.
+  @inline(__always)
+  static func markOtherThanLetterDigitDash(_ word: UInt64) -> UInt64 {
+    // On the low seven bits no sum carries out of its byte, so each byte is tested alone: `x` is in `lo...hi`
+    // when `x + 0x80 - lo` has its high bit set and `x + 0x7F - hi` has not.
+    let low = word & ~ByteWord.highBits
+    let folded = low | ones &* 0x20
+    let letter = (folded &+ ones &* (0x80 - 0x61)) & ~(folded &+ ones &* (0x7F - 0x7A))
+    let digit = (low &+ ones &* (0x80 - 0x30)) & ~(low &+ ones &* (0x7F - 0x39))
+    let dash = (low &+ ones &* (0x80 - 0x2D)) & ~(low &+ ones &* (0x7F - 0x2D))
+    return (~(letter | digit | dash) | word) & ByteWord.highBits
+  }
+
+  private static var ones: UInt64 { 0x0101_0101_0101_0101 }
 }
 
 /// The options of `Connection` headers (RFC 9110 §7.6.1): comma-separated tokens in any case, over every
@@ -444,26 +522,41 @@ struct ConnectionOptions: Equatable {
 /// Each value is a comma-separated list of `1*DIGIT` of at most `maxContentLengthDigits` digits (no sign,
 /// no spaces inside); several lines or list members are accepted only when they are all the same text.
 struct ContentLengthValues {
-  /// The body length the values give so far, nil without any, or the first violation.
-  private(set) var result: Result<Int?, HTTPFramingViolation> = .success(nil)
+  /// Why the values are refused.
+  private enum Fault {
+    case invalid
+    case conflicting
+  }
+
+  // No `Result` with its message kept here: a head's framing notes are then plain values, copied and
+  // dropped without reference counting.
+  private var fault: Fault?
   /// The digits of the first member: two digit strings of one length are the same text exactly when they
   /// have the same value.
   private var first: (digits: Int, value: Int)?
 
+  /// The body length the values give so far, nil without any, or the first violation.
+  var result: Result<Int?, HTTPFramingViolation> {
+    switch fault {
+    case .invalid: .failure(.malformed("invalid Content-Length"))
+    case .conflicting: .failure(.malformed("conflicting Content-Length values"))
+    case nil: .success(first?.value)
+    }
+  }
+
   /// Takes one more Content-Length field value.
   mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
     HTTPFraming.forEachListMember(value) { member in
-      guard case .success = result else { return }
+      guard fault == nil else { return }
       guard let number = Self.decimal(member) else {
-        result = .failure(.malformed("invalid Content-Length"))
+        fault = .invalid
         return
       }
       if let first, first.digits != member.count || first.value != number {
-        result = .failure(.malformed("conflicting Content-Length values"))
+        fault = .conflicting
         return
       }
       first = (member.count, number)
-      result = .success(number)
     }
   }
 

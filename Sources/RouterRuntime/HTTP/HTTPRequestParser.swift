@@ -285,6 +285,15 @@ public struct HTTPRequestParser: Sendable {
     case chunked
   }
 
+  /// True when every byte of `bytes` is visible ASCII (`!` to `~`), read eight at a time.
+  static func isVisibleASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    let index = ByteWord.skipUnmarked(UnsafeRawBufferPointer(bytes), from: 0, to: bytes.count) { word in
+      // Below `!`, DEL, or at or above 0x80.
+      ByteWord.below(word, 0x21) | ByteWord.equal(word, 0x7F) | (word & ByteWord.highBits)
+    }
+    return UnsafeBufferPointer(rebasing: bytes[index...]).allSatisfy { (0x21...0x7E).contains($0) }
+  }
+
   /// Reads the head `start..<end` of `bytes` (lines between CRLFs, none after the last) in one pass: the
   /// request line, then each field line, whose name and value become Strings once.
   private func parseHead(
@@ -296,7 +305,13 @@ public struct HTTPRequestParser: Sendable {
     var spaceCount = 0
     var firstSpace = start
     var secondSpace = start
-    while lineEnd < end, bytes[lineEnd] != HTTPFraming.cr {
+    let raw = UnsafeRawBufferPointer(bytes)
+    while lineEnd < end {
+      // Eight bytes at a time up to the next SP or CR: a request line is mostly its target.
+      lineEnd = ByteWord.skipUnmarked(raw, from: lineEnd, to: end) {
+        ByteWord.equal($0, HTTPFraming.space) | ByteWord.equal($0, HTTPFraming.cr)
+      }
+      guard lineEnd < end, bytes[lineEnd] != HTTPFraming.cr else { break }
       if bytes[lineEnd] == HTTPFraming.space {
         spaceCount += 1
         if spaceCount == 1 { firstSpace = lineEnd } else if spaceCount == 2 { secondSpace = lineEnd }
@@ -311,7 +326,7 @@ public struct HTTPRequestParser: Sendable {
     // Origin form or `*`: visible ASCII only (anything else must be percent-encoded).
     let targetBytes = UnsafeBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace])
     guard targetBytes.first == UInt8(ascii: "/") || (targetBytes.count == 1 && targetBytes[0] == UInt8(ascii: "*")),
-      targetBytes.allSatisfy({ (0x21...0x7E).contains($0) })
+      Self.isVisibleASCII(targetBytes)
     else {
       return .failure(HTTPParseError(status: 400, message: "request target must be a path"))
     }
@@ -333,21 +348,28 @@ public struct HTTPRequestParser: Sendable {
       }
       return .failure(HTTPParseError(status: 400, message: "malformed protocol version"))
     }
-    let method = String(decoding: methodBytes, as: UTF8.self)
+    // The usual methods as literals: no bytes to check and copy.
+    let method =
+      if methodBytes.holds(exactly: "POST") {
+        "POST"
+      } else if methodBytes.holds(exactly: "GET") {
+        "GET"
+      } else {
+        String(decoding: methodBytes, as: UTF8.self)
+      }
     let target = String(decoding: targetBytes, as: UTF8.self)
-    // One allocation each for a typical head's bytes and fields, rather than one per doubling.
-    var headers = HeaderFieldBytes(reservingBytes: end - lineEnd, fields: min(maxHeaders, 16))
-    let fields: HTTPFraming.HeadFields
+    var fields = HTTPFraming.HeadFields()
+    // Room for a typical head's fields at once, rather than one allocation per doubling.
     switch HTTPFraming.readFields(
-      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders,
-      { headers.append(name: $0, value: $1) })
+      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: maxHeaders, reserving: min(maxHeaders, 16),
+      into: &fields)
     {
-    case .failure(.tooMany):
+    case .tooMany?:
       return .failure(HTTPParseError(status: 431, message: "more than \(maxHeaders) header fields"))
-    case .failure(.violation(let violation)):
+    case .violation(let violation)?:
       return .failure(HTTPParseError(status: 400, message: violation.message))
-    case .success(let read):
-      fields = read
+    case nil:
+      break
     }
     let keepAlive = fields.connection.persists(persistentByDefault: version == .http11)
     let framing: BodyFraming
@@ -370,7 +392,8 @@ public struct HTTPRequestParser: Sendable {
       framing = length.map { .length($0) } ?? .none
     }
     let request = HTTPRequest(
-      method: method, target: target, version: version, headers: HTTPHeaders(fields: headers), keepAlive: keepAlive)
+      method: method, target: target, version: version, headers: HTTPHeaders(fields: fields.headers),
+      keepAlive: keepAlive)
     return .success((request, framing, fields.expectContinue))
   }
 }

@@ -274,16 +274,14 @@ public struct HTTPResponseParser: Sendable {
     else { return .failure(.malformed("malformed status line")) }
     let status = code.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
     guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
-    // One allocation each for a typical head's bytes and fields, rather than one per doubling.
-    var headers = HeaderFieldBytes(reservingBytes: end - lineEnd, fields: 16)
-    let fields: HTTPFraming.HeadFields
+    var fields = HTTPFraming.HeadFields()
+    // Room for a typical head's fields at once, rather than one allocation per doubling.
     switch HTTPFraming.readFields(
-      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: .max,
-      { headers.append(name: $0, value: $1) })
+      bytes, from: lineEnd < end ? lineEnd + 2 : end, to: end, maxFields: .max, reserving: 16, into: &fields)
     {
-    case .failure(.tooMany): return .failure(.malformed("too many header fields"))
-    case .failure(.violation(let violation)): return .failure(violation)
-    case .success(let read): fields = read
+    case .tooMany?: return .failure(.malformed("too many header fields"))
+    case .violation(let violation)?: return .failure(violation)
+    case nil: break
     }
     var close = !fields.connection.persists(persistentByDefault: !isHTTP10)
     if fields.transferEncoding.isPresent, isHTTP10 {
@@ -314,6 +312,6 @@ public struct HTTPResponseParser: Sendable {
       framing = .untilClose
     }
     return .success(
-      Head(status: status, headers: UpstreamHeaders(fields: headers), keepAlive: !close, framing: framing))
+      Head(status: status, headers: UpstreamHeaders(fields: fields.headers), keepAlive: !close, framing: framing))
   }
 }
