@@ -181,13 +181,23 @@ public enum OpenAIToGemini {
   static func writeCandidate(
     text: String, index: Int64, finishReason: String?, integerEnums: Bool, first: Bool, into out: inout [UInt8]
   ) {
+    writeCandidate(
+      text: .text(text), index: index, finishReason: finishReason, integerEnums: integerEnums, first: first,
+      into: &out)
+  }
+
+  /// ``writeCandidate(text:index:finishReason:integerEnums:first:into:)`` for a text that may be an answer's own
+  /// bytes.
+  static func writeCandidate(
+    text: AnswerText, index: Int64, finishReason: String?, integerEnums: Bool, first: Bool, into out: inout [UInt8]
+  ) {
     // Whole literals rather than their pieces: each append costs a call, and answers and chunks are many.
     if first {
       out.append(literal: #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#)
     } else {
       out.append(literal: #",{"content":{"role":"model","parts":[{"text":"#)
     }
-    JSONWriter.writeString(text, into: &out)
+    text.write(into: &out)
     if let finishReason {
       out.append(literal: #"}]},"finishReason":"#)
       // A name the table does not know stays a name, as in ``GeminiEnum/encode(_:asNumber:)``.
@@ -211,6 +221,18 @@ public enum OpenAIToGemini {
     case "length": "MAX_TOKENS"
     case "content_filter": "SAFETY"
     default: "OTHER"
+    }
+  }
+
+  /// ``finishReason(fromOpenAI:)`` of a `finish_reason` read as a name: a plain ASCII one compared as bytes (for
+  /// ASCII, what `String` equality is), any other as its text.
+  static func finishReason(fromOpenAIName reason: JSONName?) -> String {
+    guard let reason, reason.isPlain else { return finishReason(fromOpenAI: reason?.text) }
+    switch reason {
+    case "stop", "tool_calls", "function_call": return "STOP"
+    case "length": return "MAX_TOKENS"
+    case "content_filter": return "SAFETY"
+    default: return "OTHER"
     }
   }
 
@@ -332,17 +354,18 @@ public struct GeminiUsageCounts: Equatable, Sendable {
     var total: Int64?
     var reasoning: Int64?
     var cached: Int64?
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "prompt_tokens":
         try seen.first(0, in: reader)
-        prompt = try reader.readValue().clampedInteger(in: range)
+        prompt = try reader.readInteger(clampedTo: range)
       case "completion_tokens":
         try seen.first(1, in: reader)
-        completion = try reader.readValue().clampedInteger(in: range)
+        completion = try reader.readInteger(clampedTo: range)
       case "total_tokens":
         try seen.first(2, in: reader)
-        total = try reader.readValue().clampedInteger(in: range)
+        total = try reader.readInteger(clampedTo: range)
       case "completion_tokens_details":
         try seen.first(3, in: reader)
         reasoning = try readDetail(&reader, "reasoning_tokens")
@@ -368,10 +391,14 @@ public struct GeminiUsageCounts: Equatable, Sendable {
     }
     var seen = MembersReadOnce()
     var count: Int64?
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
-      guard key == name else { return try reader.skipValue() }
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
+      guard key == name else {
+        try reader.skipValue()
+        continue
+      }
       try seen.first(0, in: reader)
-      count = try reader.readValue().clampedInteger(in: OpenAIToGemini.tokenCountRange)
+      count = try reader.readInteger(clampedTo: OpenAIToGemini.tokenCountRange)
     }
     return count
   }

@@ -11,7 +11,7 @@ import RouteSpec
 struct PlainOpenAIAnswer: Sendable, Equatable {
   struct Candidate: Sendable, Equatable {
     var index: Int64
-    var text: String
+    var text: AnswerText
     var finishReason: String
   }
 
@@ -20,8 +20,8 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   /// The counts of the backend's `usage` member.
   var usage: GeminiUsageCounts?
   /// The backend's `model` and `id` when they are strings.
-  var model: String?
-  var id: String?
+  var model: AnswerText?
+  var id: AnswerText?
 
   /// An answer with nothing read yet.
   private init() {}
@@ -50,19 +50,28 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
       candidates.append(
         Candidate(
           index: choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position),
-          text: text, finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)))
+          text: .text(text), finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)
+        ))
     }
     usage = GeminiUsageCounts(openAI: response["usage"])
-    model = response["model"]?.stringValue
-    id = response["id"]?.stringValue
+    model = response["model"]?.stringValue.map(AnswerText.text)
+    id = response["id"]?.stringValue.map(AnswerText.text)
   }
 
-  /// Reads a plain answer from its bytes without building its tree (only `usage` and values it must inspect
-  /// become values); nil when it is not plain, not JSON, or not surely either.
+  /// Reads a plain answer from its bytes without building its tree (texts the client gets as they were sent are
+  /// kept as slices of `body`, not made strings); nil when it is not plain, not JSON, or not surely either.
   init?(answer body: [UInt8], options: GeminiResponseOptions) {
     guard !options.integerEnums else { return nil }
-    let read = try? JSONReader.read(body) { (reader) throws(JSONParseError) in
-      try Self.readAnswer(&reader, includeThoughts: options.includeThoughts)
+    let read = body.withUnsafeBufferPointer { buffer -> PlainOpenAIAnswer? in
+      // Pulled member by member: a closure per container and member cost more than the reading.
+      var reader = JSONReader(document: buffer)
+      do throws(JSONParseError) {
+        let answer = try Self.readAnswer(&reader, in: body, includeThoughts: options.includeThoughts)
+        try reader.finish()
+        return answer
+      } catch {
+        return nil
+      }
     }
     guard let read else { return nil }
     self = read
@@ -70,76 +79,117 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
 
   private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
 
-  private static func readAnswer(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
-    -> PlainOpenAIAnswer
+  private static func readAnswer(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
+    throws(JSONParseError) -> PlainOpenAIAnswer
   {
     var answer = PlainOpenAIAnswer()
-    var envelope = OpenAIEnvelope()
     var seen = MembersReadOnce()
     var sawChoices = false
     guard reader.next == .object else { throw notPlain(reader) }
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "choices":
-        try seen.first(OpenAIEnvelope.firstFreeMember, in: reader)
+        try seen.first(0, in: reader)
         sawChoices = true
         guard reader.next == .array else { throw notPlain(reader) }
+        try reader.enterArray()
         var position: Int64 = 0
-        try reader.forEachElement { (reader) throws(JSONParseError) in
-          answer.candidates.append(try readChoice(&reader, position: position, includeThoughts: includeThoughts))
-          position += 1
+        while try reader.nextElement() {
+          answer.candidates.append(
+            try readChoice(&reader, position: position, in: body, includeThoughts: includeThoughts))
+          position &+= 1
         }
       case "usage":
-        // Straight to its counts (the envelope's own bit: read once either way); a stream keeps the tree.
-        try seen.first(OpenAIEnvelope.usageMember, in: reader)
+        try seen.first(1, in: reader)
         answer.usage = try GeminiUsageCounts.read(openAI: &reader)
-      default: if try !envelope.read(key, &reader, seen: &seen) { try reader.skipValue() }
+      case "model":
+        try seen.first(2, in: reader)
+        answer.model = try reader.readStringBody().map { AnswerText($0, in: body) }
+      case "id":
+        try seen.first(3, in: reader)
+        answer.id = try reader.readStringBody().map { AnswerText($0, in: body) }
+      case "object":
+        try seen.first(4, in: reader)
+        if try reader.readString(is: "error") { throw notPlain(reader) }
+      // The tree's way maps an error.
+      case "error": throw notPlain(reader)
+      default: try reader.skipValue()
       }
     }
     guard sawChoices else { throw notPlain(reader) }
-    (answer.model, answer.id) = (envelope.model, envelope.id)
     return answer
   }
 
-  private static func readChoice(_ reader: inout JSONReader, position: Int64, includeThoughts: Bool)
-    throws(JSONParseError) -> Candidate
-  {
+  private static func readChoice(
+    _ reader: inout JSONReader, position: Int64, in body: [UInt8], includeThoughts: Bool
+  ) throws(JSONParseError) -> Candidate {
     guard reader.next == .object else { throw notPlain(reader) }
     var seen = MembersReadOnce()
-    var candidate = Candidate(index: position, text: "", finishReason: OpenAIToGemini.finishReason(fromOpenAI: nil))
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    var candidate = Candidate(
+      index: position, text: .text(""), finishReason: OpenAIToGemini.finishReason(fromOpenAI: nil))
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "index":
         try seen.first(0, in: reader)
-        if let index = try reader.readValue().clampedInteger(in: OpenAIToGemini.candidateIndexRange) {
+        if let index = try reader.readInteger(clampedTo: OpenAIToGemini.candidateIndexRange) {
           candidate.index = index
         }
       case "finish_reason":
         try seen.first(1, in: reader)
-        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAI: try reader.readStringValue())
+        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAIName: try reader.readStringName())
       case "logprobs":
         try seen.first(2, in: reader)
         if OpenAIToGemini.logprobsResult(try reader.readValue()) != nil { throw notPlain(reader) }
       case "message":
         try seen.first(3, in: reader)
-        candidate.text = try readMessage(&reader, includeThoughts: includeThoughts)
+        candidate.text = try readMessage(&reader, in: body, includeThoughts: includeThoughts)
       default: try reader.skipValue()
       }
     }
     return candidate
   }
 
-  /// The text of a plain message.
-  private static func readMessage(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
-    -> String
+  /// The text of a plain message: its `content` when a string, empty when null or absent; anything else, a
+  /// refusal, tool calls or reasoning to forward (``OpenAIToGemini/reasoningText(_:)``) is not plain.
+  private static func readMessage(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
+    throws(JSONParseError) -> AnswerText
   {
-    let message = try MessageFields(&reader, includeThoughts: includeThoughts)
-    guard message.refusal.isEmpty, message.reasoning.isEmpty else { throw notPlain(reader) }
-    switch message.content {
-    case .some(.string(let text)): return text
-    case .none, .some(.null): return ""
-    default: throw notPlain(reader)
+    guard reader.next == .object else { throw notPlain(reader) }
+    var seen = MembersReadOnce()
+    var text = AnswerText.text("")
+    // Whether `reasoning_content` and `reasoning` are empty; nil when absent or not strings.
+    var emptyReasoning: (content: Bool?, other: Bool?) = (nil, nil)
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
+      switch key {
+      case "content":
+        try seen.first(0, in: reader)
+        switch reader.next {
+        case .string: text = try reader.readStringBody().map { AnswerText($0, in: body) } ?? text
+        case .null: try reader.skipValue()
+        default: throw notPlain(reader)
+        }
+      case "refusal":
+        try seen.first(1, in: reader)
+        if let refusal = try reader.readStringBody(), !refusal.isEmpty { throw notPlain(reader) }
+      case "tool_calls":
+        try seen.first(2, in: reader)
+        if reader.next == .array { throw notPlain(reader) }
+        try reader.skipValue()
+      case "reasoning_content" where includeThoughts:
+        try seen.first(3, in: reader)
+        emptyReasoning.content = try reader.readStringBody()?.isEmpty
+      case "reasoning" where includeThoughts:
+        try seen.first(4, in: reader)
+        emptyReasoning.other = try reader.readStringBody()?.isEmpty
+      default: try reader.skipValue()
+      }
     }
+    // `reasoning_content` when a string, else `reasoning`, as the tree's `reasoningText` takes them.
+    if !(emptyReasoning.content ?? emptyReasoning.other ?? true) { throw notPlain(reader) }
+    return text
   }
 
   /// The client bytes (exactly the compact serialisation of ``OpenAIToGemini/translate(_:options:)``'s `json`),
@@ -151,7 +201,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     // One choice (nearly every answer) is already in order: no sorted copy.
     let candidates = candidates.count < 2 ? candidates : candidates.sorted { $0.index < $1.index }
     var out: [UInt8] = []
-    out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
+    out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.byteCount })
     // The first candidate opens the array; without one, it is opened here (the tree's `candidates` is never left out).
     if candidates.isEmpty { out.append(literal: #"{"candidates":["#) }
     // Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an
@@ -161,9 +211,75 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         text: candidate.text, index: candidate.index, finishReason: candidate.finishReason, integerEnums: false,
         first: position == 0, into: &out)
     }
-    OpenAIStreamTranslator.writeEnvelopeEnd(
-      usage: usage, modelVersion: model ?? options.modelVersion, responseId: id ?? options.responseId, into: &out)
+    // What ``OpenAIStreamTranslator/writeEnvelopeEnd(usage:modelVersion:responseId:into:)`` writes, with texts
+    // that may be the answer's own bytes.
+    out.append(UInt8(ascii: "]"))
+    if let usage {
+      out.append(literal: #","usageMetadata":"#)
+      usage.write(into: &out)
+    }
+    out.append(literal: #","modelVersion":"#)
+    (model ?? .text(options.modelVersion)).write(into: &out)
+    out.append(literal: #","responseId":"#)
+    (id ?? .text(options.responseId)).write(into: &out)
+    out.append(UInt8(ascii: "}"))
     return (out, usage, TranslationWarnings())
+  }
+}
+
+/// A text of a plain answer for the client: the bytes it was sent as, when those are what ``JSONWriter`` writes
+/// for it (``JSONReader/readStringBody()``), so that no `String` is made and no escape is looked for; else the text.
+/// Equal when the texts are.
+enum AnswerText: Sendable {
+  /// The string's body as sent (a slice of the answer, which it keeps alive: no copy).
+  case verbatim(ArraySlice<UInt8>)
+  case text(String)
+
+  init(_ body: JSONStringBody, in document: [UInt8]) {
+    switch body {
+    case .verbatim(let range): self = .verbatim(document[range])
+    case .text(let text): self = .text(text)
+    }
+  }
+
+  var string: String {
+    switch self {
+    case .verbatim(let bytes): String(decoding: bytes, as: UTF8.self)
+    case .text(let text): text
+    }
+  }
+
+  /// The UTF-8 length of the text (its written length without escapes).
+  var byteCount: Int {
+    switch self {
+    case .verbatim(let bytes): bytes.count
+    case .text(let text): text.utf8.count
+    }
+  }
+
+  /// Appends the text as a JSON string, as ``JSONWriter/writeString(_:into:)`` writes it.
+  func write(into out: inout [UInt8]) {
+    switch self {
+    case .verbatim(let bytes):
+      out.append(UInt8(ascii: "\""))
+      out.append(contentsOf: bytes)
+      out.append(UInt8(ascii: "\""))
+    case .text(let text): JSONWriter.writeString(text, into: &out)
+    }
+  }
+}
+
+extension AnswerText: Equatable {
+  static func == (left: AnswerText, right: AnswerText) -> Bool { left.string == right.string }
+}
+
+extension JSONStringBody {
+  /// Whether the string is empty.
+  var isEmpty: Bool {
+    switch self {
+    case .verbatim(let range): range.isEmpty
+    case .text(let text): text.isEmpty
+    }
   }
 }
 
