@@ -271,13 +271,13 @@ extension JSONReader {
 }
 
 /// A member's name (or a string value) as the pulled walk hands it over: where its body is in the document,
-/// compared with a literal as bytes when written plainly (ASCII, no escapes: every key of an API body), else
-/// decoded for the comparison. Nothing to release: a walk makes one per member. Valid while the document's bytes
+/// compared with a literal as bytes when written plainly (ASCII, no escapes, no control byte or DEL: every key of
+/// an API body), else decoded for the comparison. Nothing to release: a walk makes one per member. Valid while the document's bytes
 /// are.
 public struct JSONName {
   /// The body between the quotes, as written.
   @usableFromInline let bytes: UnsafeBufferPointer<UInt8>
-  /// Whether the body is its text: ASCII without escapes.
+  /// Whether the body is its text: ASCII without escapes (nor a DEL).
   public let isPlain: Bool
 
   init(bytes: UnsafeBufferPointer<UInt8>, isPlain: Bool) {
@@ -297,7 +297,21 @@ public struct JSONName {
   /// Whether the name is `literal`. Inlinable: a `switch` over a name compares it with each case in turn.
   @inlinable @inline(__always) public static func == (name: JSONName, literal: StaticString) -> Bool {
     guard name.isPlain else { return name.decodedEquals(literal) }
-    return name.bytes.holds(exactly: literal)
+    let count = literal.utf8CodeUnitCount
+    guard name.bytes.count == count, let base = name.bytes.baseAddress else { return count == 0 }
+    // Eight bytes at a time, the last eight overlapping the ones before (a name is one or two words).
+    guard count >= 8 else { return name.bytes.holds(exactly: literal) }
+    let (own, expected) = (UnsafeRawPointer(base), UnsafeRawPointer(literal.utf8Start))
+    var offset = 0
+    while offset < count - 8 {
+      guard
+        own.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+          == expected.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+      else { return false }
+      offset += 8
+    }
+    return own.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+      == expected.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
   }
 
   @usableFromInline func decodedEquals(_ literal: StaticString) -> Bool {
@@ -395,8 +409,12 @@ extension JSONCursor {
   /// ``scanKey()`` handing over where the key is rather than its text.
   mutating func scanName() throws(JSONParseError) -> JSONName {
     let open = position
-    let key = try scanKey()
-    if let bytes = key.bytes { return JSONName(bytes: bytes, isPlain: true) }
+    if let end = plainWrittenStringEnd() {
+      position = end + 1
+      return JSONName(bytes: UnsafeBufferPointer(rebasing: buffer[(open + 1)..<end]), isPlain: true)
+    }
+    // Checked (or refused) as the parser checks it; decoded again only when compared.
+    _ = try parseString()
     return JSONName(bytes: UnsafeBufferPointer(rebasing: buffer[(open + 1)..<(position - 1)]), isPlain: false)
   }
 

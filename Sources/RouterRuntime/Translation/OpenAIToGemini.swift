@@ -181,23 +181,13 @@ public enum OpenAIToGemini {
   static func writeCandidate(
     text: String, index: Int64, finishReason: String?, integerEnums: Bool, first: Bool, into out: inout [UInt8]
   ) {
-    writeCandidate(
-      text: .text(text), index: index, finishReason: finishReason, integerEnums: integerEnums, first: first,
-      into: &out)
-  }
-
-  /// ``writeCandidate(text:index:finishReason:integerEnums:first:into:)`` for a text that may be an answer's own
-  /// bytes.
-  static func writeCandidate(
-    text: AnswerText, index: Int64, finishReason: String?, integerEnums: Bool, first: Bool, into out: inout [UInt8]
-  ) {
     // Whole literals rather than their pieces: each append costs a call, and answers and chunks are many.
     if first {
       out.append(literal: #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#)
     } else {
       out.append(literal: #",{"content":{"role":"model","parts":[{"text":"#)
     }
-    text.write(into: &out)
+    JSONWriter.writeString(text, into: &out)
     if let finishReason {
       out.append(literal: #"}]},"finishReason":"#)
       // A name the table does not know stays a name, as in ``GeminiEnum/encode(_:asNumber:)``.
@@ -432,7 +422,7 @@ public struct GeminiUsageCounts: Equatable, Sendable {
   }
 
   /// `usageMetadata` as compact JSON: the bytes `JSONWriter` writes for ``json``.
-  func write(into out: inout [UInt8]) {
+  func write(into out: inout some ByteOutput) {
     out.append(UInt8(ascii: "{"))
     var first = true
     forEachMember { name, count in
@@ -441,7 +431,7 @@ public struct GeminiUsageCounts: Equatable, Sendable {
       out.append(UInt8(ascii: "\""))
       out.append(literal: name)
       out.append(literal: #"":"#)
-      JSONWriter.writeInteger(count, into: &out)
+      out.appendInteger(count)
     }
     out.append(UInt8(ascii: "}"))
   }

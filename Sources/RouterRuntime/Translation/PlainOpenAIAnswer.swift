@@ -200,31 +200,136 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     // The same sort as the general path's, on the same order: the same permutation for equal indices.
     // One choice (nearly every answer) is already in order: no sorted copy.
     let candidates = candidates.count < 2 ? candidates : candidates.sorted { $0.index < $1.index }
-    var out: [UInt8] = []
-    out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.byteCount })
-    // The first candidate opens the array; without one, it is opened here (the tree's `candidates` is never left out).
-    if candidates.isEmpty { out.append(literal: #"{"candidates":["#) }
-    // Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an
-    // empty text is the one empty part it puts in an empty content).
-    for (position, candidate) in candidates.enumerated() {
-      OpenAIToGemini.writeCandidate(
-        text: candidate.text, index: candidate.index, finishReason: candidate.finishReason, integerEnums: false,
-        first: position == 0, into: &out)
+    // Each text as the writer spells it, and so the most the answer can take; then one pass of plain copies into
+    // a buffer that never grows (an array append per piece cost more than the copy).
+    let model = (model ?? .text(options.modelVersion)).written
+    let id = (id ?? .text(options.responseId)).written
+    let bound = candidates.reduce(model.count + id.count + AnswerBytes.fixedBound) {
+      $0 + $1.text.writtenBound + AnswerBytes.candidateBound
     }
-    // What ``OpenAIStreamTranslator/writeEnvelopeEnd(usage:modelVersion:responseId:into:)`` writes, with texts
-    // that may be the answer's own bytes.
-    out.append(UInt8(ascii: "]"))
-    if let usage {
-      out.append(literal: #","usageMetadata":"#)
-      usage.write(into: &out)
+    let bytes = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+      var out = AnswerBytes(buffer)
+      // The first candidate opens the array; without one, it is opened here (the tree's `candidates` is never left
+      // out). Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds
+      // it (an empty text is the one empty part it puts in an empty content).
+      if candidates.isEmpty { out.append(literal: #"{"candidates":["#) }
+      for (position, candidate) in candidates.enumerated() {
+        out.append(
+          literal: position == 0
+            ? #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#
+            : #",{"content":{"role":"model","parts":[{"text":"#)
+        out.append(candidate.text.written)
+        out.append(literal: #"}]},"finishReason":""#)
+        out.append(name: candidate.finishReason)
+        out.append(literal: #"","index":"#)
+        out.appendInteger(candidate.index)
+        out.append(UInt8(ascii: "}"))
+      }
+      // What ``OpenAIStreamTranslator/writeEnvelopeEnd(usage:modelVersion:responseId:into:)`` writes.
+      out.append(UInt8(ascii: "]"))
+      if let usage {
+        out.append(literal: #","usageMetadata":"#)
+        usage.write(into: &out)
+      }
+      out.append(literal: #","modelVersion":"#)
+      out.append(model)
+      out.append(literal: #","responseId":"#)
+      out.append(id)
+      out.append(UInt8(ascii: "}"))
+      count = out.count
     }
-    out.append(literal: #","modelVersion":"#)
-    (model ?? .text(options.modelVersion)).write(into: &out)
-    out.append(literal: #","responseId":"#)
-    (id ?? .text(options.responseId)).write(into: &out)
-    out.append(UInt8(ascii: "}"))
-    return (out, usage, TranslationWarnings())
+    return (bytes, usage, TranslationWarnings())
   }
+}
+
+/// The bytes of a plain answer being written into a buffer sized up front (``PlainOpenAIAnswer/translated(options:)``
+/// sizes it from these bounds): plain copies, no growth and no check of room per piece.
+struct AnswerBytes: ByteOutput {
+  /// The most the members around the candidates take: `candidates`, `usageMetadata` with its five counts,
+  /// `modelVersion` and `responseId` without their texts.
+  static let fixedBound = 512
+  /// The most one candidate takes besides its text.
+  static let candidateBound = 160
+
+  private let buffer: UnsafeMutableBufferPointer<UInt8>
+  /// How many bytes are written.
+  private(set) var count = 0
+
+  init(_ buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+  mutating func append(_ byte: UInt8) {
+    // Never past the buffer, should a bound be wrong: a short answer rather than a write out of it.
+    guard count < buffer.count else { return }
+    buffer[count] = byte
+    count += 1
+  }
+
+  mutating func append(literal: StaticString) {
+    append(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+  }
+
+  /// Appends a finish reason, one of ``OpenAIToGemini/finishReason(fromOpenAI:)``'s short ASCII names.
+  mutating func append(name text: String) {
+    var text = text
+    text.withUTF8 { append($0) }
+  }
+
+  mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+    guard let source = bytes.baseAddress, let target = buffer.baseAddress, bytes.count <= buffer.count - count
+    else { return }
+    (target + count).update(from: source, count: bytes.count)
+    count += bytes.count
+  }
+
+  /// Appends a text as ``AnswerText/written`` spelled it.
+  mutating func append(_ text: WrittenText) {
+    if !text.quoted { append(UInt8(ascii: "\"")) }
+    text.bytes.withUnsafeBufferPointer { append($0) }
+    if !text.quoted { append(UInt8(ascii: "\"")) }
+  }
+
+  /// Appends an integer as ``JSONWriter/writeInteger(_:into:)`` spells it.
+  mutating func appendInteger(_ number: Int64) {
+    if number < 0 { append(UInt8(ascii: "-")) }
+    var magnitude = number.magnitude
+    // The digits from the last, at their places (at most 19 for an Int64).
+    var digits = 1
+    var rest = magnitude / 10
+    while rest > 0 {
+      digits += 1
+      rest /= 10
+    }
+    guard digits < buffer.count - count else { return }
+    var place = count + digits
+    count = place
+    repeat {
+      place -= 1
+      buffer[place] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+      magnitude /= 10
+    } while magnitude > 0
+  }
+}
+
+/// A text of an answer in the client's bytes: the body of its JSON string (as sent), or the whole string with
+/// its quotes (as ``JSONWriter`` escaped it).
+struct WrittenText {
+  let bytes: ArraySlice<UInt8>
+  /// Whether `bytes` hold the quotes.
+  let quoted: Bool
+
+  /// How many bytes it takes, quotes included.
+  var count: Int { bytes.count + (quoted ? 0 : 2) }
+}
+
+/// Where ``GeminiUsageCounts/write(into:)`` writes: an array, or an answer's buffer sized up front.
+protocol ByteOutput {
+  mutating func append(_ byte: UInt8)
+  mutating func append(literal: StaticString)
+  mutating func appendInteger(_ number: Int64)
+}
+
+extension [UInt8]: ByteOutput {
+  mutating func appendInteger(_ number: Int64) { JSONWriter.writeInteger(number, into: &self) }
 }
 
 /// A text of a plain answer for the client: the bytes it was sent as, when those are what ``JSONWriter`` writes
@@ -249,24 +354,25 @@ enum AnswerText: Sendable {
     }
   }
 
-  /// The UTF-8 length of the text (its written length without escapes).
-  var byteCount: Int {
+  /// The most bytes ``written`` takes: the body and its quotes, each byte escaped as `\u00XX` at worst.
+  var writtenBound: Int {
     switch self {
-    case .verbatim(let bytes): bytes.count
-    case .text(let text): text.utf8.count
+    case .verbatim(let bytes): bytes.count + 2
+    case .text(let text): text.utf8.count * 6 + 2
     }
   }
 
-  /// Appends the text as a JSON string, as ``JSONWriter/writeString(_:into:)`` writes it.
-  func write(into out: inout [UInt8]) {
+  /// The text as ``JSONWriter/writeString(_:into:)`` writes it: its bytes as sent, or escaped by the writer.
+  var written: WrittenText {
     switch self {
-    case .verbatim(let bytes):
-      out.append(UInt8(ascii: "\""))
-      out.append(contentsOf: bytes)
-      out.append(UInt8(ascii: "\""))
-    case .text(let text): JSONWriter.writeString(text, into: &out)
+    case .verbatim(let bytes): return WrittenText(bytes: bytes, quoted: false)
+    case .text(let text):
+      var out: [UInt8] = []
+      JSONWriter.writeString(text, into: &out)
+      return WrittenText(bytes: out[...], quoted: true)
     }
   }
+
 }
 
 extension AnswerText: Equatable {
