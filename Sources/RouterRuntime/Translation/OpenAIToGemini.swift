@@ -214,6 +214,18 @@ public enum OpenAIToGemini {
     }
   }
 
+  /// ``finishReason(fromOpenAI:)`` of a `finish_reason` read as a name: a plain ASCII one compared as bytes (for
+  /// ASCII, what `String` equality is), any other as its text.
+  static func finishReason(fromOpenAIName reason: JSONName?) -> String {
+    guard let reason, reason.isPlain else { return finishReason(fromOpenAI: reason?.text) }
+    switch reason {
+    case "stop", "tool_calls", "function_call": return "STOP"
+    case "length": return "MAX_TOKENS"
+    case "content_filter": return "SAFETY"
+    default: return "OTHER"
+    }
+  }
+
   /// The range of a Gemini token count (`int32` in the API); backend counts are clamped into it.
   public static let tokenCountRange: ClosedRange<Int64> = 0...Int64(Int32.max)
 
@@ -332,17 +344,18 @@ public struct GeminiUsageCounts: Equatable, Sendable {
     var total: Int64?
     var reasoning: Int64?
     var cached: Int64?
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "prompt_tokens":
         try seen.first(0, in: reader)
-        prompt = try reader.readValue().clampedInteger(in: range)
+        prompt = try reader.readInteger(clampedTo: range)
       case "completion_tokens":
         try seen.first(1, in: reader)
-        completion = try reader.readValue().clampedInteger(in: range)
+        completion = try reader.readInteger(clampedTo: range)
       case "total_tokens":
         try seen.first(2, in: reader)
-        total = try reader.readValue().clampedInteger(in: range)
+        total = try reader.readInteger(clampedTo: range)
       case "completion_tokens_details":
         try seen.first(3, in: reader)
         reasoning = try readDetail(&reader, "reasoning_tokens")
@@ -368,10 +381,14 @@ public struct GeminiUsageCounts: Equatable, Sendable {
     }
     var seen = MembersReadOnce()
     var count: Int64?
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
-      guard key == name else { return try reader.skipValue() }
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
+      guard key == name else {
+        try reader.skipValue()
+        continue
+      }
       try seen.first(0, in: reader)
-      count = try reader.readValue().clampedInteger(in: OpenAIToGemini.tokenCountRange)
+      count = try reader.readInteger(clampedTo: OpenAIToGemini.tokenCountRange)
     }
     return count
   }
@@ -405,7 +422,7 @@ public struct GeminiUsageCounts: Equatable, Sendable {
   }
 
   /// `usageMetadata` as compact JSON: the bytes `JSONWriter` writes for ``json``.
-  func write(into out: inout [UInt8]) {
+  func write(into out: inout some ByteOutput) {
     out.append(UInt8(ascii: "{"))
     var first = true
     forEachMember { name, count in
@@ -414,7 +431,7 @@ public struct GeminiUsageCounts: Equatable, Sendable {
       out.append(UInt8(ascii: "\""))
       out.append(literal: name)
       out.append(literal: #"":"#)
-      JSONWriter.writeInteger(count, into: &out)
+      out.appendInteger(count)
     }
     out.append(UInt8(ascii: "}"))
   }

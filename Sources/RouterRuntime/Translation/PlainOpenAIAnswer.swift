@@ -11,7 +11,7 @@ import RouteSpec
 struct PlainOpenAIAnswer: Sendable, Equatable {
   struct Candidate: Sendable, Equatable {
     var index: Int64
-    var text: String
+    var text: AnswerText
     var finishReason: String
   }
 
@@ -20,8 +20,8 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   /// The counts of the backend's `usage` member.
   var usage: GeminiUsageCounts?
   /// The backend's `model` and `id` when they are strings.
-  var model: String?
-  var id: String?
+  var model: AnswerText?
+  var id: AnswerText?
 
   /// An answer with nothing read yet.
   private init() {}
@@ -50,19 +50,28 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
       candidates.append(
         Candidate(
           index: choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position),
-          text: text, finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)))
+          text: .text(text), finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)
+        ))
     }
     usage = GeminiUsageCounts(openAI: response["usage"])
-    model = response["model"]?.stringValue
-    id = response["id"]?.stringValue
+    model = response["model"]?.stringValue.map(AnswerText.text)
+    id = response["id"]?.stringValue.map(AnswerText.text)
   }
 
-  /// Reads a plain answer from its bytes without building its tree (only `usage` and values it must inspect
-  /// become values); nil when it is not plain, not JSON, or not surely either.
+  /// Reads a plain answer from its bytes without building its tree (texts the client gets as they were sent are
+  /// kept as slices of `body`, not made strings); nil when it is not plain, not JSON, or not surely either.
   init?(answer body: [UInt8], options: GeminiResponseOptions) {
     guard !options.integerEnums else { return nil }
-    let read = try? JSONReader.read(body) { (reader) throws(JSONParseError) in
-      try Self.readAnswer(&reader, includeThoughts: options.includeThoughts)
+    let read = body.withUnsafeBufferPointer { buffer -> PlainOpenAIAnswer? in
+      // Pulled member by member: a closure per container and member cost more than the reading.
+      var reader = JSONReader(document: buffer)
+      do throws(JSONParseError) {
+        let answer = try Self.readAnswer(&reader, in: body, includeThoughts: options.includeThoughts)
+        try reader.finish()
+        return answer
+      } catch {
+        return nil
+      }
     }
     guard let read else { return nil }
     self = read
@@ -70,76 +79,117 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
 
   private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
 
-  private static func readAnswer(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
-    -> PlainOpenAIAnswer
+  private static func readAnswer(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
+    throws(JSONParseError) -> PlainOpenAIAnswer
   {
     var answer = PlainOpenAIAnswer()
-    var envelope = OpenAIEnvelope()
     var seen = MembersReadOnce()
     var sawChoices = false
     guard reader.next == .object else { throw notPlain(reader) }
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "choices":
-        try seen.first(OpenAIEnvelope.firstFreeMember, in: reader)
+        try seen.first(0, in: reader)
         sawChoices = true
         guard reader.next == .array else { throw notPlain(reader) }
+        try reader.enterArray()
         var position: Int64 = 0
-        try reader.forEachElement { (reader) throws(JSONParseError) in
-          answer.candidates.append(try readChoice(&reader, position: position, includeThoughts: includeThoughts))
-          position += 1
+        while try reader.nextElement() {
+          answer.candidates.append(
+            try readChoice(&reader, position: position, in: body, includeThoughts: includeThoughts))
+          position &+= 1
         }
       case "usage":
-        // Straight to its counts (the envelope's own bit: read once either way); a stream keeps the tree.
-        try seen.first(OpenAIEnvelope.usageMember, in: reader)
+        try seen.first(1, in: reader)
         answer.usage = try GeminiUsageCounts.read(openAI: &reader)
-      default: if try !envelope.read(key, &reader, seen: &seen) { try reader.skipValue() }
+      case "model":
+        try seen.first(2, in: reader)
+        answer.model = try reader.readStringBody().map { AnswerText($0, in: body) }
+      case "id":
+        try seen.first(3, in: reader)
+        answer.id = try reader.readStringBody().map { AnswerText($0, in: body) }
+      case "object":
+        try seen.first(4, in: reader)
+        if try reader.readString(is: "error") { throw notPlain(reader) }
+      // The tree's way maps an error.
+      case "error": throw notPlain(reader)
+      default: try reader.skipValue()
       }
     }
     guard sawChoices else { throw notPlain(reader) }
-    (answer.model, answer.id) = (envelope.model, envelope.id)
     return answer
   }
 
-  private static func readChoice(_ reader: inout JSONReader, position: Int64, includeThoughts: Bool)
-    throws(JSONParseError) -> Candidate
-  {
+  private static func readChoice(
+    _ reader: inout JSONReader, position: Int64, in body: [UInt8], includeThoughts: Bool
+  ) throws(JSONParseError) -> Candidate {
     guard reader.next == .object else { throw notPlain(reader) }
     var seen = MembersReadOnce()
-    var candidate = Candidate(index: position, text: "", finishReason: OpenAIToGemini.finishReason(fromOpenAI: nil))
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    var candidate = Candidate(
+      index: position, text: .text(""), finishReason: OpenAIToGemini.finishReason(fromOpenAI: nil))
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "index":
         try seen.first(0, in: reader)
-        if let index = try reader.readValue().clampedInteger(in: OpenAIToGemini.candidateIndexRange) {
+        if let index = try reader.readInteger(clampedTo: OpenAIToGemini.candidateIndexRange) {
           candidate.index = index
         }
       case "finish_reason":
         try seen.first(1, in: reader)
-        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAI: try reader.readStringValue())
+        candidate.finishReason = OpenAIToGemini.finishReason(fromOpenAIName: try reader.readStringName())
       case "logprobs":
         try seen.first(2, in: reader)
         if OpenAIToGemini.logprobsResult(try reader.readValue()) != nil { throw notPlain(reader) }
       case "message":
         try seen.first(3, in: reader)
-        candidate.text = try readMessage(&reader, includeThoughts: includeThoughts)
+        candidate.text = try readMessage(&reader, in: body, includeThoughts: includeThoughts)
       default: try reader.skipValue()
       }
     }
     return candidate
   }
 
-  /// The text of a plain message.
-  private static func readMessage(_ reader: inout JSONReader, includeThoughts: Bool) throws(JSONParseError)
-    -> String
+  /// The text of a plain message: its `content` when a string, empty when null or absent; anything else, a
+  /// refusal, tool calls or reasoning to forward (``OpenAIToGemini/reasoningText(_:)``) is not plain.
+  private static func readMessage(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
+    throws(JSONParseError) -> AnswerText
   {
-    let message = try MessageFields(&reader, includeThoughts: includeThoughts)
-    guard message.refusal.isEmpty, message.reasoning.isEmpty else { throw notPlain(reader) }
-    switch message.content {
-    case .some(.string(let text)): return text
-    case .none, .some(.null): return ""
-    default: throw notPlain(reader)
+    guard reader.next == .object else { throw notPlain(reader) }
+    var seen = MembersReadOnce()
+    var text = AnswerText.text("")
+    // Whether `reasoning_content` and `reasoning` are empty; nil when absent or not strings.
+    var emptyReasoning: (content: Bool?, other: Bool?) = (nil, nil)
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
+      switch key {
+      case "content":
+        try seen.first(0, in: reader)
+        switch reader.next {
+        case .string: text = try reader.readStringBody().map { AnswerText($0, in: body) } ?? text
+        case .null: try reader.skipValue()
+        default: throw notPlain(reader)
+        }
+      case "refusal":
+        try seen.first(1, in: reader)
+        if let refusal = try reader.readStringBody(), !refusal.isEmpty { throw notPlain(reader) }
+      case "tool_calls":
+        try seen.first(2, in: reader)
+        if reader.next == .array { throw notPlain(reader) }
+        try reader.skipValue()
+      case "reasoning_content" where includeThoughts:
+        try seen.first(3, in: reader)
+        emptyReasoning.content = try reader.readStringBody()?.isEmpty
+      case "reasoning" where includeThoughts:
+        try seen.first(4, in: reader)
+        emptyReasoning.other = try reader.readStringBody()?.isEmpty
+      default: try reader.skipValue()
+      }
     }
+    // `reasoning_content` when a string, else `reasoning`, as the tree's `reasoningText` takes them.
+    if !(emptyReasoning.content ?? emptyReasoning.other ?? true) { throw notPlain(reader) }
+    return text
   }
 
   /// The client bytes (exactly the compact serialisation of ``OpenAIToGemini/translate(_:options:)``'s `json`),
@@ -150,20 +200,192 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     // The same sort as the general path's, on the same order: the same permutation for equal indices.
     // One choice (nearly every answer) is already in order: no sorted copy.
     let candidates = candidates.count < 2 ? candidates : candidates.sorted { $0.index < $1.index }
-    var out: [UInt8] = []
-    out.reserveCapacity(256 + candidates.reduce(0) { $0 + $1.text.utf8.count })
-    // The first candidate opens the array; without one, it is opened here (the tree's `candidates` is never left out).
-    if candidates.isEmpty { out.append(literal: #"{"candidates":["#) }
-    // Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds it (an
-    // empty text is the one empty part it puts in an empty content).
-    for (position, candidate) in candidates.enumerated() {
-      OpenAIToGemini.writeCandidate(
-        text: candidate.text, index: candidate.index, finishReason: candidate.finishReason, integerEnums: false,
-        first: position == 0, into: &out)
+    // Each text as the writer spells it, and so the most the answer can take; then one pass of plain copies into
+    // a buffer that never grows (an array append per piece cost more than the copy).
+    let model = (model ?? .text(options.modelVersion)).written
+    let id = (id ?? .text(options.responseId)).written
+    let bound = candidates.reduce(model.count + id.count + AnswerBytes.fixedBound) {
+      $0 + $1.text.writtenBound + AnswerBytes.candidateBound
     }
-    OpenAIStreamTranslator.writeEnvelopeEnd(
-      usage: usage, modelVersion: model ?? options.modelVersion, responseId: id ?? options.responseId, into: &out)
-    return (out, usage, TranslationWarnings())
+    let bytes = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+      var out = AnswerBytes(buffer)
+      // The first candidate opens the array; without one, it is opened here (the tree's `candidates` is never left
+      // out). Each candidate as ``OpenAIToGemini/candidateObject(parts:index:finishReason:finishMessage:)`` builds
+      // it (an empty text is the one empty part it puts in an empty content).
+      if candidates.isEmpty { out.append(literal: #"{"candidates":["#) }
+      for (position, candidate) in candidates.enumerated() {
+        out.append(
+          literal: position == 0
+            ? #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#
+            : #",{"content":{"role":"model","parts":[{"text":"#)
+        out.append(candidate.text.written)
+        out.append(literal: #"}]},"finishReason":""#)
+        out.append(name: candidate.finishReason)
+        out.append(literal: #"","index":"#)
+        out.appendInteger(candidate.index)
+        out.append(UInt8(ascii: "}"))
+      }
+      // What ``OpenAIStreamTranslator/writeEnvelopeEnd(usage:modelVersion:responseId:into:)`` writes.
+      out.append(UInt8(ascii: "]"))
+      if let usage {
+        out.append(literal: #","usageMetadata":"#)
+        usage.write(into: &out)
+      }
+      out.append(literal: #","modelVersion":"#)
+      out.append(model)
+      out.append(literal: #","responseId":"#)
+      out.append(id)
+      out.append(UInt8(ascii: "}"))
+      count = out.count
+    }
+    return (bytes, usage, TranslationWarnings())
+  }
+}
+
+/// The bytes of a plain answer being written into a buffer sized up front (``PlainOpenAIAnswer/translated(options:)``
+/// sizes it from these bounds): plain copies, no growth and no check of room per piece.
+struct AnswerBytes: ByteOutput {
+  /// The most the members around the candidates take: `candidates`, `usageMetadata` with its five counts,
+  /// `modelVersion` and `responseId` without their texts.
+  static let fixedBound = 512
+  /// The most one candidate takes besides its text.
+  static let candidateBound = 160
+
+  private let buffer: UnsafeMutableBufferPointer<UInt8>
+  /// How many bytes are written.
+  private(set) var count = 0
+
+  init(_ buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+  mutating func append(_ byte: UInt8) {
+    // Never past the buffer, should a bound be wrong: a short answer rather than a write out of it.
+    guard count < buffer.count else { return }
+    buffer[count] = byte
+    count += 1
+  }
+
+  mutating func append(literal: StaticString) {
+    append(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+  }
+
+  /// Appends a finish reason, one of ``OpenAIToGemini/finishReason(fromOpenAI:)``'s short ASCII names.
+  mutating func append(name text: String) {
+    var text = text
+    text.withUTF8 { append($0) }
+  }
+
+  mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+    guard let source = bytes.baseAddress, let target = buffer.baseAddress, bytes.count <= buffer.count - count
+    else { return }
+    (target + count).update(from: source, count: bytes.count)
+    count += bytes.count
+  }
+
+  /// Appends a text as ``AnswerText/written`` spelled it.
+  mutating func append(_ text: WrittenText) {
+    if !text.quoted { append(UInt8(ascii: "\"")) }
+    text.bytes.withUnsafeBufferPointer { append($0) }
+    if !text.quoted { append(UInt8(ascii: "\"")) }
+  }
+
+  /// Appends an integer as ``JSONWriter/writeInteger(_:into:)`` spells it.
+  mutating func appendInteger(_ number: Int64) {
+    if number < 0 { append(UInt8(ascii: "-")) }
+    var magnitude = number.magnitude
+    // The digits from the last, at their places (at most 19 for an Int64).
+    var digits = 1
+    var rest = magnitude / 10
+    while rest > 0 {
+      digits += 1
+      rest /= 10
+    }
+    guard digits < buffer.count - count else { return }
+    var place = count + digits
+    count = place
+    repeat {
+      place -= 1
+      buffer[place] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+      magnitude /= 10
+    } while magnitude > 0
+  }
+}
+
+/// A text of an answer in the client's bytes: the body of its JSON string (as sent), or the whole string with
+/// its quotes (as ``JSONWriter`` escaped it).
+struct WrittenText {
+  let bytes: ArraySlice<UInt8>
+  /// Whether `bytes` hold the quotes.
+  let quoted: Bool
+
+  /// How many bytes it takes, quotes included.
+  var count: Int { bytes.count + (quoted ? 0 : 2) }
+}
+
+/// Where ``GeminiUsageCounts/write(into:)`` writes: an array, or an answer's buffer sized up front.
+protocol ByteOutput {
+  mutating func append(_ byte: UInt8)
+  mutating func append(literal: StaticString)
+  mutating func appendInteger(_ number: Int64)
+}
+
+extension [UInt8]: ByteOutput {
+  mutating func appendInteger(_ number: Int64) { JSONWriter.writeInteger(number, into: &self) }
+}
+
+/// A text of a plain answer for the client: the bytes it was sent as, when those are what ``JSONWriter`` writes
+/// for it (``JSONReader/readStringBody()``), so that no `String` is made and no escape is looked for; else the text.
+/// Equal when the texts are.
+enum AnswerText: Sendable {
+  /// The string's body as sent (a slice of the answer, which it keeps alive: no copy).
+  case verbatim(ArraySlice<UInt8>)
+  case text(String)
+
+  init(_ body: JSONStringBody, in document: [UInt8]) {
+    switch body {
+    case .verbatim(let range): self = .verbatim(document[range])
+    case .text(let text): self = .text(text)
+    }
+  }
+
+  var string: String {
+    switch self {
+    case .verbatim(let bytes): String(decoding: bytes, as: UTF8.self)
+    case .text(let text): text
+    }
+  }
+
+  /// The most bytes ``written`` takes: the body and its quotes, each byte escaped as `\u00XX` at worst.
+  var writtenBound: Int {
+    switch self {
+    case .verbatim(let bytes): bytes.count + 2
+    case .text(let text): text.utf8.count * 6 + 2
+    }
+  }
+
+  /// The text as ``JSONWriter/writeString(_:into:)`` writes it: its bytes as sent, or escaped by the writer.
+  var written: WrittenText {
+    switch self {
+    case .verbatim(let bytes): return WrittenText(bytes: bytes, quoted: false)
+    case .text(let text):
+      var out: [UInt8] = []
+      JSONWriter.writeString(text, into: &out)
+      return WrittenText(bytes: out[...], quoted: true)
+    }
+  }
+
+}
+
+extension AnswerText: Equatable {
+  static func == (left: AnswerText, right: AnswerText) -> Bool { left.string == right.string }
+}
+
+extension JSONStringBody {
+  /// Whether the string is empty.
+  var isEmpty: Bool {
+    switch self {
+    case .verbatim(let range): range.isEmpty
+    case .text(let text): text.isEmpty
+    }
   }
 }
 
