@@ -61,20 +61,14 @@ public struct GeminiRequest: Sendable, Equatable {
     if case .object(let members) = json, members.count == 1, members[0].key == "contents",
       case .array(let contents) = members[0].value
     {
-      return try decodePlain(contents)
+      var request = GeminiRequest()
+      request.contents = try decodeContents(contents, unknown: &request.unknownFields)
+      return request
     }
     return try decodeMembers(json)
   }
 
-  // Not inlined, for the reason given at ``GeminiPart/decode(_:path:unknown:)``.
-  @inline(never)
-  private static func decodePlain(_ contents: [JSONValue]) throws(GeminiRequestError) -> GeminiRequest {
-    var request = GeminiRequest()
-    request.contents = try decodeContents(contents, unknown: &request.unknownFields)
-    return request
-  }
-
-  /// ``decode(_:)`` of any body, through a reader.
+  /// ``decode(_:)`` of any body, through a reader (apart, so that tests can hold the shortcut against it).
   @inline(never)
   static func decodeMembers(_ json: JSONValue) throws(GeminiRequestError) -> GeminiRequest {
     var reader = try FieldReader(json, path: "", what: "request body")
@@ -154,8 +148,8 @@ public struct GeminiContent: Sendable, Equatable {
     return try decodeMembers(json, path: path, unknown: &unknown)
   }
 
-  /// ``decode(_:path:unknown:)`` of any content, through a reader (apart, so that the plain shape's path stays a
-  /// small function: in a large one the optimiser copies results between temporaries, see ``GeminiPart``'s).
+  /// ``decode(_:path:unknown:)`` of any content, through a reader (apart, so that tests can hold the shortcut
+  /// against it).
   @inline(never)
   static func decodeMembers(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiContent
@@ -312,9 +306,6 @@ public struct GeminiPart: Sendable, Equatable {
     }
   }
 
-  // Not inlined: inlined into its caller's loop, the optimiser built the result in one temporary, copied it to
-  // another (retaining every member) and destroyed the first, on every part.
-  @inline(never)
   static func decode(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
     -> GeminiPart
   {
@@ -709,18 +700,13 @@ struct FieldReader {
   }
 
   init(_ json: JSONValue, path location: FieldPath, what: String, prefix: String = "") throws(GeminiRequestError) {
+    self.location = location
+    self.prefix = prefix
     guard case .object(let object) = json else {
       let path = location.rendered
       let location = path.isEmpty ? "" : "\(path): "
       throw GeminiRequestError("\(location)\(prefix.isEmpty ? what : String(prefix.dropLast())) must be an object")
     }
-    self.init(members: object, location: location, prefix: prefix)
-  }
-
-  // Apart from the throwing check: together, the optimiser built the reader in one temporary and copied it.
-  private init(members object: [JSONMember], location: FieldPath, prefix: String) {
-    self.location = location
-    self.prefix = prefix
     members = object
     var allASCII = true
     for index in object.indices {
