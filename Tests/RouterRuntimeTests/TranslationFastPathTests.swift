@@ -119,3 +119,85 @@ import Testing
     )
   }
 }
+
+/// The shortcuts for plain requests, contents and parts against the reader each one bypasses: on generated
+/// values near those shapes (names misspelt, duplicated, snake_case; wrong types; null; extra members), the
+/// results, unknown fields and errors are the same.
+@Suite struct DecodeShortcutTests {
+  static let names = ["contents", "_contents", "role", "parts", "text", "_text", "Contents", "model", "thought"]
+
+  static func value(_ random: inout SeededGenerator, depth: Int) -> JSONValue {
+    switch Int.random(in: 0..<(depth > 0 ? 9 : 5), using: &random) {
+    case 0: return .null
+    case 1: return .string(["user", "model", "", "hi"].randomElement(using: &random) ?? "")
+    case 2: return .int(Int64.random(in: -2...2, using: &random))
+    case 3: return .bool(Bool.random(using: &random))
+    case 4: return .double(0.5)
+    case 5, 6:
+      let members = (0..<Int.random(in: 0..<4, using: &random)).map { _ in
+        JSONMember(names.randomElement(using: &random) ?? "", value(&random, depth: depth - 1))
+      }
+      return .object(members)
+    default:
+      return .array((0..<Int.random(in: 0..<3, using: &random)).map { _ in value(&random, depth: depth - 1) })
+    }
+  }
+
+  /// Values shaped like a request, a content or a part, often exactly the shape a shortcut takes.
+  static func shaped(_ random: inout SeededGenerator, depth: Int) -> JSONValue {
+    switch Int.random(in: 0..<4, using: &random) {
+    case 0: return .object([JSONMember("text", value(&random, depth: 0))])
+    case 1:
+      var members = [JSONMember("parts", .array((0..<2).map { _ in shaped(&random, depth: depth - 1) }))]
+      if Bool.random(using: &random) { members.insert(JSONMember("role", value(&random, depth: 0)), at: 0) }
+      return .object(members)
+    case 2 where depth > 0:
+      var members = [JSONMember("contents", .array((0..<2).map { _ in shaped(&random, depth: depth - 1) }))]
+      if Bool.random(using: &random) {
+        let other = JSONMember(names.randomElement(using: &random) ?? "", value(&random, depth: 1))
+        members.insert(other, at: Int.random(in: 0...1, using: &random))
+      }
+      return .object(members)
+    default: return value(&random, depth: depth)
+    }
+  }
+
+  @Test func shortcutsDecodeAsTheReaderDoes() {
+    var random = SeededGenerator(state: 11)
+    var decoded = 0
+    for _ in 0..<5000 {
+      let json = Self.shaped(&random, depth: 3)
+      let request = Result { () throws(GeminiRequestError) in try GeminiRequest.decode(json) }
+      #expect(request == Result { () throws(GeminiRequestError) in try GeminiRequest.decodeMembers(json) }, "\(json)")
+      if case .success = request { decoded += 1 }
+      let path = FieldPath("", "contents", 1)
+      var unknown = ["before"]
+      let content = Result { () throws(GeminiRequestError) in
+        try GeminiContent.decode(json, path: path, unknown: &unknown)
+      }
+      var generalUnknown = ["before"]
+      let general = Result { () throws(GeminiRequestError) in
+        try GeminiContent.decodeMembers(json, path: path, unknown: &generalUnknown)
+      }
+      // After an error what was collected no longer counts (the request fails).
+      #expect(content == general && (general.isFailure || unknown == generalUnknown), "\(json)")
+      var partUnknown: [String] = []
+      let part = Result { () throws(GeminiRequestError) in
+        try GeminiPart.decode(json, path: path.appending("parts", 0), unknown: &partUnknown)
+      }
+      var generalPartUnknown: [String] = []
+      let generalPart = Result { () throws(GeminiRequestError) in
+        try GeminiPart.decodeMembers(json, path: path.appending("parts", 0), unknown: &generalPartUnknown)
+      }
+      #expect(part == generalPart && (generalPart.isFailure || partUnknown == generalPartUnknown), "\(json)")
+    }
+    #expect(decoded > 500)
+  }
+}
+
+extension Result {
+  fileprivate var isFailure: Bool {
+    if case .failure = self { return true }
+    return false
+  }
+}

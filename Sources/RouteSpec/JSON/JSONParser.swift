@@ -173,22 +173,35 @@ struct JSONCursor {
     position += count
   }
 
+  // The tree's containers read in loops of their own rather than through ``walkObject(depth:member:)``'s
+  // closures: a call through a closure (and a thunk for the key) per member showed in the profile of a request.
   private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
-    var members: [JSONMember] = []
-    try walkObject(depth: depth) { (cursor, key) throws(JSONParseError) in
-      // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
-      if members.isEmpty { members.reserveCapacity(4) }
-      members.append(JSONMember(key, try cursor.parseValue(depth: depth)))
+    if try enterContainer(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth, expected: "expected an object") {
+      return .object([])
     }
+    // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
+    var members: [JSONMember] = []
+    members.reserveCapacity(4)
+    repeat {
+      try expectKey()
+      let key = try parseString()
+      try expectColon()
+      members.append(JSONMember(key, try parseValue(depth: depth)))
+      skipWhitespace()
+    } while try continueContainer(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member")
     return .object(members)
   }
 
   private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-    var elements: [JSONValue] = []
-    try walkArray(depth: depth) { (cursor) throws(JSONParseError) in
-      if elements.isEmpty { elements.reserveCapacity(4) }
-      elements.append(try cursor.parseValue(depth: depth))
+    if try enterContainer(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth, expected: "expected an array") {
+      return .array([])
     }
+    var elements: [JSONValue] = []
+    elements.reserveCapacity(4)
+    repeat {
+      elements.append(try parseValue(depth: depth))
+      skipWhitespace()
+    } while try continueContainer(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
     return .array(elements)
   }
 
@@ -206,64 +219,77 @@ struct JSONCursor {
     depth: Int, key readKey: (inout JSONCursor) throws(JSONParseError) -> Key,
     member: (inout JSONCursor, Key) throws(JSONParseError) -> Void
   ) throws(JSONParseError) {
-    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-    guard current == UInt8(ascii: "{") else { throw error("expected an object, found \(describeCurrent())") }
-    position += 1
-    skipWhitespace()
-    if current == UInt8(ascii: "}") {
-      position += 1
+    if try enterContainer(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth, expected: "expected an object") {
       return
     }
-    while true {
-      guard current == UInt8(ascii: "\"") else {
-        throw error("expected a string key in object, found \(describeCurrent())")
-      }
+    repeat {
+      try expectKey()
       let key = try readKey(&self)
-      skipWhitespace()
-      guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
-      position += 1
-      skipWhitespace()
+      try expectColon()
       try member(&self, key)
       skipWhitespace()
-      switch current {
-      case UInt8(ascii: ","):
-        position += 1
-        skipWhitespace()
-        if closesAfterComma(UInt8(ascii: "}")) { return }
-      case UInt8(ascii: "}"):
-        position += 1
-        return
-      default: throw error("expected ',' or '}' after object member, found \(describeCurrent())")
-      }
-    }
+    } while try continueContainer(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member")
   }
 
   /// The array grammar, as ``walkObject(depth:member:)`` is the object's: `element` consumes each element.
   mutating func walkArray(depth: Int, element: (inout JSONCursor) throws(JSONParseError) -> Void)
     throws(JSONParseError)
   {
-    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-    guard current == UInt8(ascii: "[") else { throw error("expected an array, found \(describeCurrent())") }
-    position += 1
-    skipWhitespace()
-    if current == UInt8(ascii: "]") {
-      position += 1
+    if try enterContainer(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth, expected: "expected an array") {
       return
     }
-    while true {
+    repeat {
       try element(&self)
       skipWhitespace()
-      switch current {
-      case UInt8(ascii: ","):
-        position += 1
-        skipWhitespace()
-        if closesAfterComma(UInt8(ascii: "]")) { return }
-      case UInt8(ascii: "]"):
-        position += 1
-        return
-      default: throw error("expected ',' or ']' after array element, found \(describeCurrent())")
-      }
+    } while try continueContainer(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
+  }
+
+  /// Consumes the `open` byte of a container at nesting `depth` and the whitespace after it; true when `close`
+  /// follows at once (then consumed too: the container is empty). `expected` begins the error for another byte.
+  @inline(__always)
+  private mutating func enterContainer(_ open: UInt8, _ close: UInt8, depth: Int, expected: StaticString)
+    throws(JSONParseError) -> Bool
+  {
+    guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+    guard current == open else { throw error("\(expected), found \(describeCurrent())") }
+    position += 1
+    skipWhitespace()
+    guard current == close else { return false }
+    position += 1
+    return true
+  }
+
+  /// After a member or element and its whitespace: true after a `,` (and whitespace) that another one follows,
+  /// false after the `close` (also one after a trailing comma, where the syntax allows that).
+  @inline(__always)
+  private mutating func continueContainer(_ close: UInt8, expected: StaticString) throws(JSONParseError) -> Bool {
+    switch current {
+    case UInt8(ascii: ","):
+      position += 1
+      skipWhitespace()
+      return !closesAfterComma(close)
+    case close:
+      position += 1
+      return false
+    default: throw error("\(expected), found \(describeCurrent())")
     }
+  }
+
+  /// Refuses anything but a key's opening quote where a member begins.
+  @inline(__always)
+  private func expectKey() throws(JSONParseError) {
+    guard current == UInt8(ascii: "\"") else {
+      throw error("expected a string key in object, found \(describeCurrent())")
+    }
+  }
+
+  /// After a key: the whitespace, the `:` and the whitespace before the value.
+  @inline(__always)
+  private mutating func expectColon() throws(JSONParseError) {
+    skipWhitespace()
+    guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
+    position += 1
+    skipWhitespace()
   }
 
   /// Parses a string starting at its opening quote.

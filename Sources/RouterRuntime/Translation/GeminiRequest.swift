@@ -56,14 +56,25 @@ public struct GeminiRequest: Sendable, Equatable {
   /// Decodes a parsed request, accepting camelCase and snake_case names, single objects for arrays and
   /// integral floats for integers.
   public static func decode(_ json: JSONValue) throws(GeminiRequestError) -> GeminiRequest {
+    // Many bodies are `{"contents": […]}` alone: read that shape directly rather than through a reader (the same
+    // result: the contents, nothing ignored, nothing unknown at the top).
+    if case .object(let members) = json, members.count == 1, members[0].key == "contents",
+      case .array(let contents) = members[0].value
+    {
+      var request = GeminiRequest()
+      request.contents = try decodeContents(contents, unknown: &request.unknownFields)
+      return request
+    }
+    return try decodeMembers(json)
+  }
+
+  /// ``decode(_:)`` of any body, through a reader (apart, so that tests can hold the shortcut against it).
+  @inline(never)
+  static func decodeMembers(_ json: JSONValue) throws(GeminiRequestError) -> GeminiRequest {
     var reader = try FieldReader(json, path: "", what: "request body")
     var request = GeminiRequest()
     if let contents = try reader.array("contents") {
-      request.contents.reserveCapacity(contents.count)
-      for (index, element) in contents.enumerated() {
-        request.contents.append(
-          try GeminiContent.decode(element, path: FieldPath("", "contents", index), unknown: &reader.unknown))
-      }
+      request.contents = try decodeContents(contents, unknown: &reader.unknown)
     }
     if let system = reader.value("systemInstruction") {
       request.systemInstruction = try GeminiContent.decode(
@@ -99,6 +110,18 @@ public struct GeminiRequest: Sendable, Equatable {
     request.unknownFields = reader.unknown
     return request
   }
+
+  private static func decodeContents(_ elements: [JSONValue], unknown: inout [String]) throws(GeminiRequestError)
+    -> [GeminiContent]
+  {
+    var contents: [GeminiContent] = []
+    contents.reserveCapacity(elements.count)
+    for index in elements.indices {
+      contents.append(
+        try GeminiContent.decode(elements[index], path: FieldPath("", "contents", index), unknown: &unknown))
+    }
+    return contents
+  }
 }
 
 /// One turn of a conversation.
@@ -122,6 +145,15 @@ public struct GeminiContent: Sendable, Equatable {
     if case .object(let members) = json, let plain = plain(members) {
       return GeminiContent(role: plain.role, parts: try decodeParts(plain.parts, path: path, unknown: &unknown))
     }
+    return try decodeMembers(json, path: path, unknown: &unknown)
+  }
+
+  /// ``decode(_:path:unknown:)`` of any content, through a reader (apart, so that tests can hold the shortcut
+  /// against it).
+  @inline(never)
+  static func decodeMembers(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiContent
+  {
     var reader = try FieldReader(json, path: path, what: "Content")
     let role = try reader.string("role")
     var parts: [GeminiPart] = []
@@ -138,10 +170,11 @@ public struct GeminiContent: Sendable, Equatable {
   private static func plain(_ members: [JSONMember]) -> (role: String?, parts: [JSONValue])? {
     var role: String?
     var parts: [JSONValue]?
-    for member in members {
-      switch member.value {
-      case .string(let text) where role == nil && member.key == "role": role = text
-      case .array(let elements) where parts == nil && member.key == "parts": parts = elements
+    // By index: a `for member in` loop copies (retains) every member it passes.
+    for index in members.indices {
+      switch members[index].value {
+      case .string(let text) where role == nil && members[index].key == "role": role = text
+      case .array(let elements) where parts == nil && members[index].key == "parts": parts = elements
       default: return nil
       }
     }
@@ -154,8 +187,8 @@ public struct GeminiContent: Sendable, Equatable {
   {
     var parts: [GeminiPart] = []
     parts.reserveCapacity(elements.count)
-    for (index, element) in elements.enumerated() {
-      parts.append(try GeminiPart.decode(element, path: path.appending("parts", index), unknown: &unknown))
+    for index in elements.indices {
+      parts.append(try GeminiPart.decode(elements[index], path: path.appending("parts", index), unknown: &unknown))
     }
     return parts
   }
@@ -283,6 +316,14 @@ public struct GeminiPart: Sendable, Equatable {
     {
       return GeminiPart(payload: .text(text))
     }
+    return try decodeMembers(json, path: path, unknown: &unknown)
+  }
+
+  /// ``decode(_:path:unknown:)`` of any part, through a reader (apart, as ``GeminiContent``'s).
+  @inline(never)
+  static func decodeMembers(_ json: JSONValue, path: FieldPath, unknown: inout [String]) throws(GeminiRequestError)
+    -> GeminiPart
+  {
     var reader = try FieldReader(json, path: path, what: "Part")
     var payloads = Payloads()
     if let text = try reader.string("text") { payloads.append(("text", .text(text))) }
@@ -668,9 +709,9 @@ struct FieldReader {
     }
     members = object
     var allASCII = true
-    for (index, member) in object.enumerated() {
+    for index in object.indices {
       // One pass over the name's bytes (contiguous for every parsed string) for both questions.
-      var key = member.key
+      var key = object[index].key
       let (underscore, ascii) = key.withUTF8 { bytes in
         var underscore = false
         var high: UInt8 = 0
