@@ -127,9 +127,18 @@ public struct RequestRecord: Sendable {
   /// Who produced an error answer: `front` when louter refused or answered the request before trying any
   /// backend (bad JSON, an undecodable request, no route, a denied key), `backend` when a hop's outcome is the
   /// answer; nil for a success.
-  public var rejectedBy: String? {
+  public var rejectedBy: String? { rejecter?.rawValue }
+
+  /// ``rejectedBy`` as a value.
+  public var rejecter: Rejecter? {
     guard status >= 400 else { return nil }
-    return hops.isEmpty ? "front" : "backend"
+    return hops.isEmpty ? .front : .backend
+  }
+
+  /// Who produced an error answer (see ``rejectedBy``).
+  public enum Rejecter: String, Sendable {
+    case front
+    case backend
   }
 
   /// The JSON request-log form.

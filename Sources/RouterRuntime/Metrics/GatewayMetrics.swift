@@ -52,13 +52,14 @@ enum RequestOutcome: String, Sendable {
   case clientClosed = "client_closed"
 
   init(_ record: borrowing RequestRecord) {
-    // As ``RequestRecord/rejectedBy`` tells them apart, without comparing its strings.
     if record.status == 499 {
       self = .clientClosed
-    } else if record.status < 400 {
-      self = .success
     } else {
-      self = record.hops.isEmpty ? .rejected : .backendError
+      switch record.rejecter {
+      case nil: self = .success
+      case .front: self = .rejected
+      case .backend: self = .backendError
+      }
     }
   }
 
