@@ -317,6 +317,47 @@ import Testing
 }
 
 @Suite struct FieldNameTests {
+  /// The shortcuts for a Content-Length of one number, a lone `chunked` and a lone `keep-alive` or `close` agree
+  /// with the list read member by member on 100,000 fixed pseudo-random messages of one to three field values,
+  /// each glued from pieces: those values in any case, near misses, numbers too long or signed, commas and OWS.
+  @Test func framingShortcutsMatchTheListsReadMemberByMember() {
+    let pieces: [[UInt8]] =
+      [
+        "0", "1", "42", "042", "999999999999999999", "9999999999999999999", "-1", "+5", "4 2", "chunked", "Chunked",
+        "CHUNKED", "chunke", "chunkedd", "gzip", "close", "Close", "CLOSE", "closed", "keep-alive", "Keep-Alive",
+        "keep-alivE", "keep_alive", ",", ", ", " ", "\t", "", "x",
+      ].map { Array($0.utf8) } + [[0x63, 0x68, 0x75, 0x6E, 0xE2, 0x84, 0xAA, 0x65, 0x64], [0x80], [0x00]]
+    var state: UInt64 = 0x2545_F491_4F6C_DD1D
+    func next(_ bound: Int) -> Int {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(truncatingIfNeeded: state >> 33) % bound
+    }
+    for _ in 0..<100_000 {
+      var lengths = (fast: ContentLengthValues(), general: ContentLengthValues())
+      var codings = (fast: TransferCodings(), general: TransferCodings())
+      var options = (fast: ConnectionOptions(), general: ConnectionOptions())
+      var values: [[UInt8]] = []
+      for _ in 0...next(3) {
+        // Mostly one piece, as real values are; now and then two or three glued.
+        var value: [UInt8] = []
+        for _ in 0...(next(3) == 0 ? next(3) : 0) { value += pieces[next(pieces.count)] }
+        values.append(value)
+        value.withUnsafeBufferPointer { value in
+          lengths.fast.add(value)
+          lengths.general.addMembers(value)
+          codings.fast.add(value)
+          codings.general.addMembers(value)
+          options.fast.add(value)
+          options.general.addMembers(value)
+        }
+      }
+      #expect(lengths.fast.result == lengths.general.result, "\(values)")
+      #expect(codings.fast.result == codings.general.result, "\(values)")
+      #expect(codings.fast.isPresent == codings.general.isPresent, "\(values)")
+      #expect(options.fast == options.general, "\(values)")
+    }
+  }
+
   @Test func namesCompareCaseInsensitivelyInASCIIOnly() {
     #expect(FieldName.equal("Content-Length", "content-length"))
     #expect(FieldName.equal("X-GOOG-API-KEY", "x-goog-api-key"))

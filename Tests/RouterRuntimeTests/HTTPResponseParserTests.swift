@@ -138,4 +138,43 @@ import Testing
       #expect(failure("\(statusLine)\r\n\r\n") != nil, "\(statusLine.debugDescription)")
     }
   }
+
+  /// The status line read at fixed places agrees with the reading it replaced (find the SPs, then check what
+  /// lies between them) on 100,000 fixed pseudo-random lines glued from versions, codes, reasons, extra or
+  /// missing SPs and control, DEL and obs-text bytes.
+  @Test func statusLinesReadAtFixedPlacesMatchTheSearchForTheSpaces() {
+    func searched(_ line: UnsafeBufferPointer<UInt8>) -> (status: Int, isHTTP10: Bool)? {
+      guard let firstSpace = line.firstIndex(of: 0x20) else { return nil }
+      let secondSpace = line[(firstSpace + 1)...].firstIndex(of: 0x20)
+      let version = Array(line[..<firstSpace])
+      let code = line[(firstSpace + 1)..<(secondSpace ?? line.count)]
+      let isHTTP10 = version == Array("HTTP/1.0".utf8)
+      guard isHTTP10 || version == Array("HTTP/1.1".utf8), code.count == 3,
+        code.allSatisfy({ (0x30...0x39).contains($0) }),
+        line[((secondSpace ?? line.count - 1) + 1)...].allSatisfy(HTTPFraming.isFieldValueByte)
+      else { return nil }
+      let status = code.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+      return (100...599).contains(status) ? (status, isHTTP10) : nil
+    }
+    let pieces: [[UInt8]] =
+      [
+        "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/1.", " ", " ", "  ", "200", "204", "099", "100", "599",
+        "600", "2040", "20", "2", "/", "OK", "Not Found", "\t", "\r",
+      ].map { Array($0.utf8) } + [[0x7F], [0x00], [0x80], [0xFF], [0x1F]]
+    var state: UInt64 = 0x5851_F42D_4C95_7F2D
+    func next(_ bound: Int) -> Int {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(truncatingIfNeeded: state >> 33) % bound
+    }
+    for _ in 0..<100_000 {
+      // Mostly a version, an SP and a code, then anything; now and then anything from the start.
+      var line: [UInt8] = next(4) == 0 ? [] : pieces[next(5)] + [0x20] + pieces[8 + next(8)]
+      for _ in 0..<next(4) { line += pieces[next(pieces.count)] }
+      line.withUnsafeBufferPointer { line in
+        let fixed = HTTPResponseParser.statusLine(line)
+        let reference = searched(line)
+        #expect(fixed?.status == reference?.status && fixed?.isHTTP10 == reference?.isHTTP10, "\(Array(line))")
+      }
+    }
+  }
 }

@@ -51,6 +51,19 @@ import Testing
     #expect(Array(headers).map(\.name) == ["Content-Type", "Ümlaut", "content-type"])
   }
 
+  /// Fields appended to a parsed head go before the places of the parsed fields, which move up: all still read
+  /// as their pairs, and equal the same pairs built one by one.
+  @Test func fieldsAppendedToAParsedHeadReadAsThePairs() throws {
+    var headers = try parsed(Array("GET / HTTP/1.1\r\nHost: h\r\nX-Team:  red \r\n\r\n".utf8)).headers
+    headers.append(name: "X-Added", value: "one")
+    headers.append(name: "x-team", value: "")
+    let pairs = [("Host", "h"), ("X-Team", "red"), ("X-Added", "one"), ("x-team", "")]
+    #expect(headers.pairs.map { "\($0.name)=\($0.value)" } == pairs.map { "\($0)=\($1)" })
+    #expect(headers.values(for: "X-TEAM") == ["red", ""])
+    #expect(headers["x-added"] == "one")
+    #expect(headers.fields == HTTPHeaders(pairs.map { (name: $0, value: $1) }).fields)
+  }
+
   @Test func firstValuesGiveOnlyTheNamesAskedForInTheirOrder() throws {
     let request = try parsed(Array("GET / HTTP/1.1\r\nX-Tier: gold\r\nX-Team: red\r\nX-Team: blue\r\n\r\n".utf8))
     let facts = request.headers.firstValues(of: ["x-team", "x-absent", "x-tier"])

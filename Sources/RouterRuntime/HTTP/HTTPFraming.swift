@@ -503,6 +503,19 @@ struct ConnectionOptions: Equatable {
 
   /// Takes the options of one more Connection field value.
   mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
+    // Almost every value is the one option `keep-alive` or `close`, which is then the list's only member: no
+    // list to split.
+    if FieldName.equal(value, 0..<value.count, "keep-alive") {
+      keepAlive = true
+    } else if FieldName.equal(value, 0..<value.count, "close") {
+      close = true
+    } else {
+      addMembers(value)
+    }
+  }
+
+  /// ``add(_:)`` without its shortcut for a lone `keep-alive` or `close`, which the tests compare it with.
+  mutating func addMembers(_ value: UnsafeBufferPointer<UInt8>) {
     HTTPFraming.forEachListMember(value) { token in
       if FieldName.equal(token, 0..<token.count, "close") { close = true }
       if FieldName.equal(token, 0..<token.count, "keep-alive") { keepAlive = true }
@@ -546,18 +559,33 @@ struct ContentLengthValues {
 
   /// Takes one more Content-Length field value.
   mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
-    HTTPFraming.forEachListMember(value) { member in
-      guard fault == nil else { return }
-      guard let number = Self.decimal(member) else {
-        fault = .invalid
-        return
-      }
-      if let first, first.digits != member.count || first.value != number {
-        fault = .conflicting
-        return
-      }
-      first = (member.count, number)
+    // Almost every value is one number: digits only, so without a comma or OWS, the list's only member.
+    if let number = Self.decimal(value) {
+      take(number, digits: value.count)
+    } else {
+      addMembers(value)
     }
+  }
+
+  /// ``add(_:)`` without its shortcut for a value of digits only, which the tests compare it with.
+  mutating func addMembers(_ value: UnsafeBufferPointer<UInt8>) {
+    HTTPFraming.forEachListMember(value) { member in
+      guard let number = Self.decimal(member) else {
+        if fault == nil { fault = .invalid }
+        return
+      }
+      take(number, digits: member.count)
+    }
+  }
+
+  /// Takes the list member `number`, written with `digits` digits, unless a member was refused before.
+  private mutating func take(_ number: Int, digits: Int) {
+    guard fault == nil else { return }
+    if let first, first.digits != digits || first.value != number {
+      fault = .conflicting
+      return
+    }
+    first = (digits, number)
   }
 
   /// `1*DIGIT` with at most `maxContentLengthDigits` digits.
@@ -587,6 +615,19 @@ struct TransferCodings {
 
   /// Takes one more Transfer-Encoding field value.
   mutating func add(_ value: UnsafeBufferPointer<UInt8>) {
+    // Almost every value is the one coding `chunked`, the list's only member: no list to split.
+    if Self.isChunked(value) {
+      isPresent = true
+      codings += 1
+      chunked += 1
+      lastIsChunked = true
+    } else {
+      addMembers(value)
+    }
+  }
+
+  /// ``add(_:)`` without its shortcut for a lone `chunked`, which the tests compare it with.
+  mutating func addMembers(_ value: UnsafeBufferPointer<UInt8>) {
     isPresent = true
     HTTPFraming.forEachListMember(value) { coding in
       guard !coding.isEmpty else { return }

@@ -250,6 +250,29 @@ public struct HTTPResponseParser: Sendable {
     var framing: BodyFraming
   }
 
+  /// The code (100 to 599) of the status line `line`, `HTTP/1.x SP 3DIGIT [SP reason]` with a reason of
+  /// `isFieldValueByte` bytes only, and whether its version is 1.0; nil when it is not one.
+  static func statusLine(_ line: UnsafeBufferPointer<UInt8>) -> (status: Int, isHTTP10: Bool)? {
+    // Every part at its one place (the version holds no SP, so its SP is the first), checked there: no search
+    // for the spaces, then slices of what lies between them.
+    guard line.count >= 12, line[8] == HTTPFraming.space, line.count == 12 || line[12] == HTTPFraming.space else {
+      return nil
+    }
+    let version = UnsafeBufferPointer(rebasing: line[0..<8])
+    let isHTTP10 = version.holds(exactly: "HTTP/1.0")
+    guard isHTTP10 || version.holds(exactly: "HTTP/1.1") else { return nil }
+    var status = 0
+    for index in 9..<12 {
+      // Wrapping: a byte below `0` becomes 246 or more, no digit either.
+      let digit = line[index] &- UInt8(ascii: "0")
+      guard digit < 10 else { return nil }
+      status = status * 10 + Int(digit)
+    }
+    guard (100...599).contains(status) else { return nil }
+    for index in 13..<max(13, line.count) where !HTTPFraming.isFieldValueByte(line[index]) { return nil }
+    return (status, isHTTP10)
+  }
+
   /// Reads the head `start..<end` of `bytes` (lines between CRLFs, none after the last) in one pass: a status
   /// line `HTTP/1.x SP 3DIGIT [SP reason]` and its field lines, and decides the framing (RFC 9112 6.3): no body
   /// for 1xx, 204 and 304; else chunked, then Content-Length, then until close.
@@ -258,22 +281,10 @@ public struct HTTPResponseParser: Sendable {
   ) -> Result<Head, HTTPFramingViolation> {
     guard start < end else { return .failure(.malformed("empty response head")) }
     let lineEnd = HTTPFraming.lineEnd(bytes, from: start, to: end)
-    let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
-    // The status line's parts: the version, the code, and whatever follows a second SP.
-    guard let firstSpace = line.firstIndex(of: HTTPFraming.space) else {
+    guard let parsed = statusLine(UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])) else {
       return .failure(.malformed("malformed status line"))
     }
-    let secondSpace = line[(firstSpace + 1)...].firstIndex(of: HTTPFraming.space)
-    let version = UnsafeBufferPointer(rebasing: line[..<firstSpace])
-    let code = UnsafeBufferPointer(rebasing: line[(firstSpace + 1)..<(secondSpace ?? line.count)])
-    let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-    let isHTTP10 = version.holds(exactly: "HTTP/1.0")
-    guard isHTTP10 || version.holds(exactly: "HTTP/1.1"),
-      code.count == 3, code.allSatisfy(isDigit),
-      line[((secondSpace ?? line.count - 1) + 1)...].allSatisfy(HTTPFraming.isFieldValueByte)
-    else { return .failure(.malformed("malformed status line")) }
-    let status = code.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-    guard (100...599).contains(status) else { return .failure(.malformed("malformed status line")) }
+    let (status, isHTTP10) = parsed
     var fields = HTTPFraming.HeadFields()
     // Room for a typical head's fields at once, rather than one allocation per doubling.
     switch HTTPFraming.readFields(
