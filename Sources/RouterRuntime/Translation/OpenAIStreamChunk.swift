@@ -97,7 +97,8 @@ struct OpenAIStreamChunk: Sendable, Equatable {
       case "error": throw giveUp(reader)
       case "object":
         try seen.first(1, in: reader)
-        if try reader.readString(is: "error") { throw giveUp(reader) }
+        // As a name: compared as bytes, without the key scan's decoding checks.
+        if let object = try reader.readStringName(), object == "error" { throw giveUp(reader) }
       case "model":
         try seen.first(2, in: reader)
         chunk.model = try reader.readStringValue(reusing: known.model)
