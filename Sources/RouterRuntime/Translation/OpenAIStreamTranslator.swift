@@ -238,11 +238,12 @@ public struct OpenAIStreamTranslator: Sendable {
       }
       if let reason = choice.finishReason { finishReasons[index] = reason }
       if reasoning.isEmpty, refusal.isEmpty, !text.isEmpty {
-        events.append(
-          .text(
-            GeminiTextChunk(
-              text: text, index: index, modelVersion: model ?? options.modelVersion,
-              responseId: id ?? options.responseId, options: options)))
+        let output = GeminiStreamOutput.text(
+          GeminiTextChunk(
+            text: text, index: index, modelVersion: model ?? options.modelVersion,
+            responseId: id ?? options.responseId, options: options))
+        // The first event (nearly always the only one) as a literal: growing the empty array cost more.
+        if events.isEmpty { events = [output] } else { events.append(output) }
         continue
       }
       var parts: [JSONValue] = []
