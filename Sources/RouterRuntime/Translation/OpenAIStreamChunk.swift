@@ -27,7 +27,8 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   /// The choices; nil when `choices` is missing or not an array.
   var choices: [Choice]?
 
-  private init() {}
+  /// A chunk with nothing read yet.
+  init() {}
 
   /// Reads a parsed chunk (not an error: the translator maps those from the tree).
   init(_ chunk: JSONValue, includeThoughts: Bool) {
@@ -51,8 +52,18 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   /// is not JSON, or is not surely read as the tree reads it. `known` are the `model` and `id` the stream kept so
   /// far: the same values again are taken without making new strings.
   init?(text: String, includeThoughts: Bool, known: (model: String?, id: String?) = (nil, nil)) {
-    let read = try? JSONReader.read(text) { (reader) throws(JSONParseError) in
-      try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known)
+    var text = text
+    // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
+    let read = text.withUTF8 { buffer -> OpenAIStreamChunk? in
+      // Pulled member by member: a closure per container and member cost more than the reading.
+      var reader = JSONReader(document: buffer)
+      do throws(JSONParseError) {
+        let chunk = try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known)
+        try reader.finish()
+        return chunk
+      } catch {
+        return nil
+      }
     }
     guard let read else { return nil }
     self = read
@@ -60,30 +71,46 @@ struct OpenAIStreamChunk: Sendable, Equatable {
 
   private static func giveUp(_ reader: JSONReader) -> JSONParseError { reader.error("not a common chunk") }
 
+  /// The chunk's members as the tree's reading takes them (``OpenAIEnvelope`` and `choices`); an `error`, or an
+  /// `object` of `"error"`, gives reading up: the tree's way maps errors.
   private static func readChunk(
     _ reader: inout JSONReader, includeThoughts: Bool, known: (model: String?, id: String?)
   ) throws(JSONParseError) -> OpenAIStreamChunk {
     guard reader.next == .object else { throw giveUp(reader) }
     var chunk = OpenAIStreamChunk()
-    var envelope = OpenAIEnvelope(known: known)
     var seen = MembersReadOnce()
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "choices":
-        try seen.first(OpenAIEnvelope.firstFreeMember, in: reader)
+        try seen.first(0, in: reader)
         guard reader.next == .array else {
           try reader.skipValue()
-          return
+          continue
         }
         var choices: [Choice] = []
-        try reader.forEachElement { (reader) throws(JSONParseError) in
+        try reader.enterArray()
+        while try reader.nextElement() {
           choices.append(try readChoice(&reader, includeThoughts: includeThoughts))
         }
         chunk.choices = choices
-      default: if try !envelope.read(key, &reader, seen: &seen) { try reader.skipValue() }
+      case "error": throw giveUp(reader)
+      case "object":
+        try seen.first(1, in: reader)
+        // As a name: compared as bytes, without the key scan's decoding checks.
+        if let object = try reader.readStringName(), object == "error" { throw giveUp(reader) }
+      case "model":
+        try seen.first(2, in: reader)
+        chunk.model = try reader.readStringValue(reusing: known.model)
+      case "id":
+        try seen.first(3, in: reader)
+        chunk.id = try reader.readStringValue(reusing: known.id)
+      case "usage":
+        try seen.first(4, in: reader)
+        chunk.usage = try reader.readValue()
+      default: try reader.skipValue()
       }
     }
-    (chunk.model, chunk.id, chunk.usage) = (envelope.model, envelope.id, envelope.usage)
     return chunk
   }
 
@@ -93,11 +120,12 @@ struct OpenAIStreamChunk: Sendable, Equatable {
     guard reader.next == .object else { throw giveUp(reader) }
     var choice = Choice()
     var seen = MembersReadOnce()
-    try reader.forEachMember { (reader, key) throws(JSONParseError) in
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
       switch key {
       case "index":
         try seen.first(0, in: reader)
-        choice.index = try reader.readValue().clampedInteger(in: OpenAIToGemini.candidateIndexRange)
+        choice.index = try reader.readInteger(clampedTo: OpenAIToGemini.candidateIndexRange)
       case "finish_reason":
         try seen.first(1, in: reader)
         choice.finishReason = try reader.readStringValue()
@@ -110,12 +138,38 @@ struct OpenAIStreamChunk: Sendable, Equatable {
     return choice
   }
 
+  /// A delta's members as ``MessageFields`` reads a message's: gives up on tool calls (an array of them: the
+  /// tree's way accumulates those) and on anything that is not an object.
   private static func readDelta(_ reader: inout JSONReader, into choice: inout Choice, includeThoughts: Bool)
     throws(JSONParseError)
   {
-    let delta = try MessageFields(&reader, includeThoughts: includeThoughts)
-    choice.text = delta.content?.stringValue ?? ""
-    choice.refusal = delta.refusal
-    choice.reasoning = delta.reasoning
+    guard reader.next == .object else { throw giveUp(reader) }
+    var seen = MembersReadOnce()
+    // `reasoning_content` and `reasoning` when strings (read only when thoughts are forwarded).
+    var reasoning: (content: String?, other: String?) = (nil, nil)
+    try reader.enterObject()
+    while let key = try reader.nextMember() {
+      switch key {
+      case "content":
+        try seen.first(0, in: reader)
+        choice.text = try reader.readStringValue() ?? ""
+      case "refusal":
+        try seen.first(1, in: reader)
+        choice.refusal = try reader.readStringValue() ?? ""
+      case "tool_calls":
+        try seen.first(2, in: reader)
+        if reader.next == .array { throw giveUp(reader) }
+        try reader.skipValue()
+      case "reasoning_content":
+        try seen.first(3, in: reader)
+        if includeThoughts { reasoning.content = try reader.readStringValue() } else { try reader.skipValue() }
+      case "reasoning":
+        try seen.first(4, in: reader)
+        if includeThoughts { reasoning.other = try reader.readStringValue() } else { try reader.skipValue() }
+      default: try reader.skipValue()
+      }
+    }
+    // `reasoning_content` when a string, else `reasoning`, as ``OpenAIToGemini/reasoningText(_:)`` takes them.
+    if includeThoughts { choice.reasoning = reasoning.content ?? reasoning.other ?? "" }
   }
 }

@@ -182,9 +182,15 @@ public struct OpenAIStreamTranslator: Sendable {
   /// form, which the writers turn into bytes without a ``JSONValue`` tree.
   public mutating func translate(_ data: String) -> [GeminiStreamOutput] {
     guard !isComplete else { return [] }
-    let trimmed = data.trimmingWhitespace()
-    if trimmed.isEmpty { return [] }
-    if trimmed == "[DONE]" { return complete() }
+    let trimmed: String
+    if Self.isBraced(data) {
+      // Nothing to trim, and not `[DONE]`: no call to trim and no string comparison for nearly every chunk.
+      trimmed = data
+    } else {
+      trimmed = data.trimmingWhitespace()
+      if trimmed.isEmpty { return [] }
+      if trimmed == "[DONE]" { return complete() }
+    }
     let chunk: OpenAIStreamChunk
     if readsChunkBytes,
       let common = OpenAIStreamChunk(text: trimmed, includeThoughts: options.includeThoughts, known: (model, id))
@@ -232,11 +238,12 @@ public struct OpenAIStreamTranslator: Sendable {
       }
       if let reason = choice.finishReason { finishReasons[index] = reason }
       if reasoning.isEmpty, refusal.isEmpty, !text.isEmpty {
-        events.append(
-          .text(
-            GeminiTextChunk(
-              text: text, index: index, modelVersion: model ?? options.modelVersion,
-              responseId: id ?? options.responseId, options: options)))
+        let output = GeminiStreamOutput.text(
+          GeminiTextChunk(
+            text: text, index: index, modelVersion: model ?? options.modelVersion,
+            responseId: id ?? options.responseId, options: options))
+        // The first event (nearly always the only one) as a literal: growing the empty array cost more.
+        if events.isEmpty { events = [output] } else { events.append(output) }
         continue
       }
       var parts: [JSONValue] = []
@@ -257,6 +264,14 @@ public struct OpenAIStreamTranslator: Sendable {
       }
     }
     return events
+  }
+
+  /// Whether `data`'s first byte is `{` and its last `}`: ASCII, not whitespace, so trimming keeps it whole, and a
+  /// first character starting with `{` is not canonically equivalent to the `[` of `[DONE]`.
+  private static func isBraced(_ data: String) -> Bool {
+    data.utf8.withContiguousStorageIfAvailable { bytes in
+      bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}")
+    } ?? false
   }
 
   /// Call at end of the upstream body (also after `[DONE]`; then it does nothing).
