@@ -157,23 +157,34 @@ public enum JSONWriter {
 
   /// Writes an integer in decimal, as `String(number)` spells it, without making that string.
   public static func writeInteger(_ number: Int64, into out: inout [UInt8]) {
-    if number < 0 { out.append(UInt8(ascii: "-")) }
-    let magnitude = number.magnitude
-    // The place of the first digit, then each digit from there: appended in order, never turned around in a
-    // slice (which costs more than the digits). 10^18 is the highest place an Int64 has, so this never overflows.
-    var place: UInt64 = 1
+    let length = integerLength(number)
+    // All of it in one reservation: an `append` per digit checks the array's uniqueness and room every time.
+    out.append(count: length) { writeInteger(number, length: length, at: $0) }
+  }
+
+  /// How many bytes ``writeInteger(_:into:)`` writes for `number`: its digits, and a sign when negative.
+  public static func integerLength(_ number: Int64) -> Int {
     var digits = 1
-    while magnitude / place >= 10 {
-      place *= 10
+    var rest = number.magnitude / 10
+    while rest > 0 {
       digits += 1
+      rest /= 10
     }
-    // All digits in one reservation: an `append` per digit checks the array's uniqueness and room every time.
-    out.append(addingCapacity: digits) { span in
-      repeat {
-        span.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude / place % 10))
-        place /= 10
-      } while place > 0
-    }
+    return number < 0 ? digits + 1 : digits
+  }
+
+  /// Writes `number` as ``writeInteger(_:into:)`` spells it to `target`, `length` (its ``integerLength(_:)``)
+  /// bytes: for a writer that sized its buffer up front.
+  public static func writeInteger(_ number: Int64, length: Int, at target: UnsafeMutablePointer<UInt8>) {
+    if number < 0 { target.pointee = UInt8(ascii: "-") }
+    // The digits from the last, at their places.
+    var magnitude = number.magnitude
+    var place = length
+    repeat {
+      place -= 1
+      target[place] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
+      magnitude /= 10
+    } while magnitude > 0
   }
 
   /// Writes a double in its shortest round-trip form; JSON has no inf or nan, so those become null.

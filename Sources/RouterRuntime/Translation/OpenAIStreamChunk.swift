@@ -71,8 +71,9 @@ struct OpenAIStreamChunk: Sendable, Equatable {
 
   private static func giveUp(_ reader: JSONReader) -> JSONParseError { reader.error("not a common chunk") }
 
-  /// The chunk's members as the tree's reading takes them (``OpenAIEnvelope`` and `choices`); an `error`, or an
-  /// `object` of `"error"`, gives reading up: the tree's way maps errors.
+  /// The chunk's members as the tree's reading takes them (`model` and `id` when strings, and `choices`); an
+  /// `error`, an `object` of `"error"` or a member read twice gives reading up: the tree's way maps errors and takes
+  /// the first of repeated members.
   private static func readChunk(
     _ reader: inout JSONReader, includeThoughts: Bool, known: (model: String?, id: String?)
   ) throws(JSONParseError) -> OpenAIStreamChunk {
@@ -138,8 +139,9 @@ struct OpenAIStreamChunk: Sendable, Equatable {
     return choice
   }
 
-  /// A delta's members as ``MessageFields`` reads a message's: gives up on tool calls (an array of them: the
-  /// tree's way accumulates those) and on anything that is not an object.
+  /// A delta's members as the tree's way reads a message's (``OpenAIToGemini/reasoningText(_:)`` for reasoning):
+  /// gives up on tool calls (an array of them: the tree's way accumulates those) and on anything that is not an
+  /// object.
   private static func readDelta(_ reader: inout JSONReader, into choice: inout Choice, includeThoughts: Bool)
     throws(JSONParseError)
   {

@@ -290,23 +290,10 @@ struct AnswerBytes: ByteOutput {
 
   /// Appends an integer as ``JSONWriter/writeInteger(_:into:)`` spells it.
   mutating func appendInteger(_ number: Int64) {
-    if number < 0 { append(UInt8(ascii: "-")) }
-    var magnitude = number.magnitude
-    // The digits from the last, at their places (at most 19 for an Int64).
-    var digits = 1
-    var rest = magnitude / 10
-    while rest > 0 {
-      digits += 1
-      rest /= 10
-    }
-    guard digits < buffer.count - count else { return }
-    var place = count + digits
-    count = place
-    repeat {
-      place -= 1
-      buffer[place] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-      magnitude /= 10
-    } while magnitude > 0
+    let length = JSONWriter.integerLength(number)
+    guard length <= buffer.count - count, let target = buffer.baseAddress else { return }
+    JSONWriter.writeInteger(number, length: length, at: target + count)
+    count += length
   }
 }
 
