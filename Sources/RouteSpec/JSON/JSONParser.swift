@@ -136,7 +136,7 @@ struct JSONCursor {
     }
   }
 
-  private func describeCurrent() -> String {
+  func describeCurrent() -> String {
     if atEnd { return "end of input" }
     let byte = current
     if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
@@ -262,7 +262,7 @@ struct JSONCursor {
   /// After a member or element and its whitespace: true after a `,` (and whitespace) that another one follows,
   /// false after the `close` (also one after a trailing comma, where the syntax allows that).
   @inline(__always)
-  private mutating func continueContainer(_ close: UInt8, expected: StaticString) throws(JSONParseError) -> Bool {
+  mutating func continueContainer(_ close: UInt8, expected: StaticString) throws(JSONParseError) -> Bool {
     switch current {
     case UInt8(ascii: ","):
       position += 1
@@ -277,7 +277,7 @@ struct JSONCursor {
 
   /// Refuses anything but a key's opening quote where a member begins.
   @inline(__always)
-  private func expectKey() throws(JSONParseError) {
+  func expectKey() throws(JSONParseError) {
     guard current == UInt8(ascii: "\"") else {
       throw error("expected a string key in object, found \(describeCurrent())")
     }
@@ -285,7 +285,7 @@ struct JSONCursor {
 
   /// After a key: the whitespace, the `:` and the whitespace before the value.
   @inline(__always)
-  private mutating func expectColon() throws(JSONParseError) {
+  mutating func expectColon() throws(JSONParseError) {
     skipWhitespace()
     guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
     position += 1

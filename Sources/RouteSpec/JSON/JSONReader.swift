@@ -183,7 +183,9 @@ extension JSONReader {
   private mutating func enter(_ bracket: UInt8, _ container: StaticString) throws(JSONParseError) {
     let inner = depth + 1
     guard inner <= cursor.maxDepth else { throw cursor.error("nesting deeper than \(cursor.maxDepth) levels") }
-    guard cursor.current == bracket else { throw cursor.error("expected an \(container), found \(cursor.found)") }
+    guard cursor.current == bracket else {
+      throw cursor.error("expected an \(container), found \(cursor.describeCurrent())")
+    }
     cursor.position += 1
     cursor.skipSpace()
     depth = inner
@@ -193,46 +195,31 @@ extension JSONReader {
   /// The key of the entered object's next member, the reader then on its value, which the caller must consume
   /// (read or skip) before asking again; nil after the object's closing brace, the reader then after the object.
   public mutating func nextMember() throws(JSONParseError) -> JSONName? {
-    if try closes(UInt8(ascii: "}"), after: "object member") { return nil }
-    guard cursor.current == UInt8(ascii: "\"") else {
-      throw cursor.error("expected a string key in object, found \(cursor.found)")
-    }
+    if try closes(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member") { return nil }
+    try cursor.expectKey()
     let key = try cursor.scanName()
-    cursor.skipSpace()
-    guard cursor.current == UInt8(ascii: ":") else { throw cursor.error("expected ':' after object key") }
-    cursor.position += 1
-    cursor.skipSpace()
+    try cursor.expectColon()
     return key
   }
 
   /// Whether the entered array has another element, the reader then on it (which the caller must consume before
   /// asking again); false after the closing bracket, the reader then after the array.
   public mutating func nextElement() throws(JSONParseError) -> Bool {
-    try !closes(UInt8(ascii: "]"), after: "array element")
+    try !closes(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
   }
 
-  /// The grammar between a container's entries, as ``JSONCursor/walkObject(depth:key:member:)`` has it: whether
-  /// the container ends here (consumed, and left) rather than having another entry.
-  private mutating func closes(_ bracket: UInt8, after entry: StaticString) throws(JSONParseError) -> Bool {
+  /// The grammar between a container's entries, the walks' own (``JSONCursor/continueContainer(_:expected:)``):
+  /// whether the container ends here (consumed, and left) rather than having another entry.
+  private mutating func closes(_ bracket: UInt8, expected: StaticString) throws(JSONParseError) -> Bool {
     if entered {
+      // Right after the opening bracket: the container is empty, or its first entry is here.
       entered = false
       guard cursor.current == bracket else { return false }
+      cursor.position += 1
     } else {
       cursor.skipSpace()
-      switch cursor.current {
-      case UInt8(ascii: ","):
-        cursor.position += 1
-        cursor.skipSpace()
-        guard cursor.closesAfterComma(bracket) else { return false }
-        depth -= 1
-        return true
-      case bracket: break
-      default:
-        let expected = bracket == UInt8(ascii: "}") ? "',' or '}'" : "',' or ']'"
-        throw cursor.error("expected \(expected) after \(entry), found \(cursor.found)")
-      }
+      if try cursor.continueContainer(bracket, expected: expected) { return false }
     }
-    cursor.position += 1
     depth -= 1
     return true
   }
@@ -421,14 +408,6 @@ extension JSONCursor {
   /// ``skipWhitespace()`` without a call where there is none (compact JSON: between nearly all tokens).
   @inline(__always) mutating func skipSpace() {
     if position < buffer.count, buffer[position] <= 0x20 { skipWhitespace() }
-  }
-
-  /// What the parser says it found where it expected something else.
-  var found: String {
-    if atEnd { return "end of input" }
-    let byte = current
-    if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
-    return "byte 0x" + String(byte, radix: 16)
   }
 }
 
