@@ -54,19 +54,24 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   init?(text: String, includeThoughts: Bool, known: (model: String?, id: String?) = (nil, nil)) {
     var text = text
     // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
-    let read = text.withUTF8 { buffer -> OpenAIStreamChunk? in
-      // Pulled member by member: a closure per container and member cost more than the reading.
-      var reader = JSONReader(document: buffer)
-      do throws(JSONParseError) {
-        let chunk = try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known)
-        try reader.finish()
-        return chunk
-      } catch {
-        return nil
-      }
+    let read = text.withUTF8 { buffer in
+      OpenAIStreamChunk(bytes: buffer, includeThoughts: includeThoughts, known: known)
     }
     guard let read else { return nil }
     self = read
+  }
+
+  /// Reads a common chunk from its JSON bytes as ``init(text:includeThoughts:known:)`` reads their text: what it
+  /// reads is valid UTF-8 (the reader refuses anything else), so the text made of these bytes reads the same.
+  init?(bytes: UnsafeBufferPointer<UInt8>, includeThoughts: Bool, known: (model: String?, id: String?)) {
+    // Pulled member by member: a closure per container and member cost more than the reading.
+    var reader = JSONReader(document: bytes)
+    do throws(JSONParseError) {
+      self = try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known)
+      try reader.finish()
+    } catch {
+      return nil
+    }
   }
 
   private static func giveUp(_ reader: JSONReader) -> JSONParseError { reader.error("not a common chunk") }
