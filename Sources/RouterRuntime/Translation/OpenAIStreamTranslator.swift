@@ -170,6 +170,8 @@ public struct OpenAIStreamTranslator: Sendable {
   /// Choice indices seen so far, in first-seen order.
   private var choiceOrder: [Int64] = []
   private var usage: JSONValue?
+  /// An empty array whose buffer the next chunk's choices take (``OpenAIStreamChunk/init(bytes:includeThoughts:known:storage:)``).
+  private var choiceStorage: [OpenAIStreamChunk.Choice] = []
   /// Whether a common chunk is read from its text without a tree (``OpenAIStreamChunk``); tests turn it off to
   /// compare with the tree's reading.
   var readsChunkBytes = true
@@ -204,9 +206,16 @@ public struct OpenAIStreamTranslator: Sendable {
     guard !isComplete else { return }
     let braced = Self.isBraced(data)
     if readsChunkBytes, braced,
-      let chunk = OpenAIStreamChunk(bytes: data, includeThoughts: options.includeThoughts, known: (model, id))
+      var chunk = OpenAIStreamChunk(
+        bytes: data, includeThoughts: options.includeThoughts, known: (model, id), storage: &choiceStorage)
     {
-      return apply(chunk, into: &sink)
+      apply(chunk, into: &sink)
+      // The choices' buffer kept for the next chunk (an array per event cost an allocation): held only here once the
+      // chunk lets go of it, so emptying it keeps it.
+      choiceStorage = chunk.choices ?? []
+      chunk.choices = nil
+      choiceStorage.removeAll(keepingCapacity: true)
+      return
     }
     // Anything else as ``translate(_:)`` reads the text ``SSEParser/feed(_:)`` makes of it (invalid UTF-8 repaired).
     // A braced chunk the bytes' reading gave up on goes to its tree at once: the text's reading (of the same bytes,
