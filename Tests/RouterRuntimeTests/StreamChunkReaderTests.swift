@@ -39,7 +39,8 @@ struct ChunkGenerator {
 
   init(seed: UInt64) { state = seed }
 
-  private mutating func next(_ bound: Int) -> Int {
+  /// A number below `bound`, from the seed (also for other generators of stream text).
+  mutating func next(_ bound: Int) -> Int {
     // SplitMix64: the same chunks on every run.
     state &+= 0x9E37_79B9_7F4A_7C15
     var mixed = state

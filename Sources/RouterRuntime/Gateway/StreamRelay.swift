@@ -81,74 +81,109 @@ extension StreamForm {
 
 /// An OpenAI-compatible event stream translated into Gemini events.
 struct TranslatedStreamForm: StreamForm {
-  let backend: String
   var parser = SSEParser()
+  /// What the parser hands each event to: the translator, and the piece its outputs are written into.
+  var events: TranslatedEvents
+
+  init(backend: String, options: GeminiResponseOptions, sse: Bool, resume: StreamResume? = nil) {
+    var writer = ClientStreamWriter(sse: sse)
+    if resume != nil { writer.array = GeminiJSONArrayWriter(elementsWritten: 1) }
+    events = TranslatedEvents(
+      translator: OpenAIStreamTranslator(options: options),
+      output: TranslatedOutput(backend: backend, writer: writer, resume: resume))
+  }
+
+  var contentType: String { events.output.writer.contentType }
+
+  mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
+    // Each event is translated as the parser completes it, and its outputs written straight into the piece: no
+    // array of events, of outputs or of bytes per event. After an error the translator takes nothing more.
+    if let chunk {
+      parser.feed(chunk, into: &events)
+    } else {
+      parser.finish(into: &events)
+      events.translator.translateEnd(into: &events.output)
+    }
+    return events.output.takePiece()
+  }
+
+  mutating func errorBytes(_ error: GeminiError) -> [UInt8] { events.output.writer.bytes(.error(error)) }
+
+  mutating func end() -> [UInt8] { events.output.writer.end() }
+
+  var skippedEvents: Int { events.translator.skippedEvents }
+}
+
+/// The events of a translated stream as its parser completes them, each translated into the piece at once.
+struct TranslatedEvents: SSEEventSink {
   var translator: OpenAIStreamTranslator
+  var output: TranslatedOutput
+
+  mutating func take(event: String?, data: UnsafeBufferPointer<UInt8>, id: String?) {
+    translator.translate(bytes: data, into: &output)
+  }
+}
+
+/// The piece a translated stream's outputs are written into.
+struct TranslatedOutput: GeminiStreamOutputSink {
+  let backend: String
   var writer: ClientStreamWriter
   /// When this stream continues an answer another backend began: the client's array is open, and usage
   /// counts the whole answer.
   let resume: StreamResume?
+  /// What the outputs so far became; it ends at an error.
+  private(set) var piece = RelayPiece()
 
-  init(backend: String, options: GeminiResponseOptions, sse: Bool, resume: StreamResume? = nil) {
+  init(backend: String, writer: ClientStreamWriter, resume: StreamResume?) {
     self.backend = backend
-    self.translator = OpenAIStreamTranslator(options: options)
-    self.writer = ClientStreamWriter(sse: sse)
+    self.writer = writer
     self.resume = resume
-    if resume != nil { writer.array = GeminiJSONArrayWriter(elementsWritten: 1) }
   }
 
-  var contentType: String { writer.contentType }
-
-  mutating func feed(_ chunk: [UInt8]?) -> RelayPiece {
-    var piece = RelayPiece()
-    // Each event's outputs are added as they are translated: gathered into one array first, they cost an array
-    // grown and copied per event. After an error the translator takes nothing more, so stopping there is the same.
-    for event in chunk.map({ parser.feed($0) }) ?? parser.finish() {
-      for output in translator.translate(event.data) {
-        guard add(output, to: &piece) else { return piece }
-      }
-    }
-    if chunk == nil {
-      for output in translator.translateEnd() {
-        guard add(output, to: &piece) else { return piece }
-      }
-    }
-    return piece
+  /// The piece written so far; the next one starts empty.
+  mutating func takePiece() -> RelayPiece {
+    var taken = RelayPiece()
+    swap(&taken, &piece)
+    return taken
   }
 
-  /// Adds one output's bytes and answer to `piece`; false when the output is an error, which ends the piece.
-  private mutating func add(_ output: GeminiStreamOutput, to piece: inout RelayPiece) -> Bool {
+  /// Adds one output's bytes and answer to the piece; an error ends it (nothing after it is added).
+  mutating func take(_ output: GeminiStreamOutput) {
+    guard piece.failure == nil else { return }
     // Without a continuation to patch the answer (its usage, or its array), the compact events' bytes are written
     // without a tree.
     if resume == nil, let answer = RelayAnswer(compact: output) {
-      Self.append(writer.bytes(output), to: &piece.bytes)
+      write(output)
       piece.answers.append(answer)
-      return true
+      return
     }
     switch output.event {
     case .response(let translated):
       let answer = resume?.patched(translated) ?? translated
-      Self.append(writer.bytes(.response(answer)), to: &piece.bytes)
+      write(.event(.response(answer)))
       piece.answers.append(.json(answer))
-      return true
     case .error(let error):
       // The backend's own error event, or louter's reading of a stream it could not translate.
       piece.failure = Exchange.failure(
         status: error.code, retryAfter: nil, error: error, backend: backend, outcome: "stream-error")
-      return false
     }
   }
+}
 
-  /// Appends an event's bytes; the first event's array is taken as it is rather than copied into an empty one.
-  private static func append(_ event: [UInt8], to bytes: inout [UInt8]) {
-    if bytes.isEmpty { bytes = event } else { bytes += event }
+extension TranslatedOutput {
+  /// Appends an output's bytes to the piece's.
+  private mutating func write(_ output: GeminiStreamOutput) {
+    // One allocation for a typical piece: its first event fits.
+    if piece.bytes.capacity == 0 { piece.bytes.reserveCapacity(GeminiSSEWriter.eventCapacity) }
+    writer.write(output, into: &piece.bytes)
   }
+}
 
-  mutating func errorBytes(_ error: GeminiError) -> [UInt8] { writer.bytes(.error(error)) }
-
-  mutating func end() -> [UInt8] { writer.end() }
-
-  var skippedEvents: Int { translator.skippedEvents }
+extension ClientStreamWriter {
+  /// Appends what ``bytes(_:)-(GeminiStreamOutput)`` returns to `out`.
+  mutating func write(_ output: GeminiStreamOutput, into out: inout [UInt8]) {
+    if sse { GeminiSSEWriter.write(output, into: &out) } else { array.write(output, into: &out) }
+  }
 }
 
 /// A Gemini backend's stream relayed as it comes, cut after whole SSE events or JSON-array elements.
@@ -325,7 +360,8 @@ struct StreamRelay<Form: StreamForm> {
         held += piece.bytes
       } else if !held.isEmpty || !piece.bytes.isEmpty {
         do {
-          try await client.write(held + piece.bytes)
+          // Nearly always nothing is held: the piece's bytes go as they are, not copied into a new array.
+          try await client.write(held.isEmpty ? piece.bytes : held + piece.bytes)
         } catch {
           return clientGone(body)
         }

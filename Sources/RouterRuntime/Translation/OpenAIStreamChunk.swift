@@ -54,19 +54,29 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   init?(text: String, includeThoughts: Bool, known: (model: String?, id: String?) = (nil, nil)) {
     var text = text
     // Native strings are contiguous UTF-8 already; this only copies for bridged or lazy ones.
-    let read = text.withUTF8 { buffer -> OpenAIStreamChunk? in
-      // Pulled member by member: a closure per container and member cost more than the reading.
-      var reader = JSONReader(document: buffer)
-      do throws(JSONParseError) {
-        let chunk = try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known)
-        try reader.finish()
-        return chunk
-      } catch {
-        return nil
-      }
+    var storage: [Choice] = []
+    let read = text.withUTF8 { buffer in
+      OpenAIStreamChunk(bytes: buffer, includeThoughts: includeThoughts, known: known, storage: &storage)
     }
     guard let read else { return nil }
     self = read
+  }
+
+  /// Reads a common chunk from its JSON bytes as ``init(text:includeThoughts:known:)`` reads their text: what it
+  /// reads is valid UTF-8 (the reader refuses anything else), so the text made of these bytes reads the same.
+  /// `storage` is an emptied array whose buffer the choices may take (a stream's chunks one after another reuse one).
+  init?(
+    bytes: UnsafeBufferPointer<UInt8>, includeThoughts: Bool, known: (model: String?, id: String?),
+    storage: inout [Choice]
+  ) {
+    // Pulled member by member: a closure per container and member cost more than the reading.
+    var reader = JSONReader(document: bytes)
+    do throws(JSONParseError) {
+      self = try Self.readChunk(&reader, includeThoughts: includeThoughts, known: known, storage: &storage)
+      try reader.finish()
+    } catch {
+      return nil
+    }
   }
 
   private static func giveUp(_ reader: JSONReader) -> JSONParseError { reader.error("not a common chunk") }
@@ -75,7 +85,8 @@ struct OpenAIStreamChunk: Sendable, Equatable {
   /// `error`, an `object` of `"error"` or a member read twice gives reading up: the tree's way maps errors and takes
   /// the first of repeated members.
   private static func readChunk(
-    _ reader: inout JSONReader, includeThoughts: Bool, known: (model: String?, id: String?)
+    _ reader: inout JSONReader, includeThoughts: Bool, known: (model: String?, id: String?),
+    storage: inout [Choice]
   ) throws(JSONParseError) -> OpenAIStreamChunk {
     guard reader.next == .object else { throw giveUp(reader) }
     var chunk = OpenAIStreamChunk()
@@ -90,6 +101,8 @@ struct OpenAIStreamChunk: Sendable, Equatable {
           continue
         }
         var choices: [Choice] = []
+        // The storage's buffer taken over (uniquely held, emptied: nothing is copied).
+        swap(&choices, &storage)
         try reader.enterArray()
         while try reader.nextElement() {
           choices.append(try readChoice(&reader, includeThoughts: includeThoughts))

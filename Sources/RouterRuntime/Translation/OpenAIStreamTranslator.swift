@@ -129,6 +129,18 @@ public enum GeminiStreamOutput: Sendable, Equatable {
   }
 }
 
+/// Where ``OpenAIStreamTranslator`` hands its outputs, in order, as it produces them.
+protocol GeminiStreamOutputSink {
+  mutating func take(_ output: GeminiStreamOutput)
+}
+
+/// The outputs gathered in an array.
+private struct GeminiStreamOutputList: GeminiStreamOutputSink {
+  var outputs: [GeminiStreamOutput] = []
+
+  mutating func take(_ output: GeminiStreamOutput) { outputs.append(output) }
+}
+
 /// Turns an OpenAI `chat.completion.chunk` stream into Gemini stream events (protocols.md §7.2).
 ///
 /// Feed each upstream SSE event's data with ``consume(_:)`` and call ``finish()`` at end of body.
@@ -158,6 +170,8 @@ public struct OpenAIStreamTranslator: Sendable {
   /// Choice indices seen so far, in first-seen order.
   private var choiceOrder: [Int64] = []
   private var usage: JSONValue?
+  /// An empty array whose buffer the next chunk's choices take (``OpenAIStreamChunk/init(bytes:includeThoughts:known:storage:)``).
+  private var choiceStorage: [OpenAIStreamChunk.Choice] = []
   /// Whether a common chunk is read from its text without a tree (``OpenAIStreamChunk``); tests turn it off to
   /// compare with the tree's reading.
   var readsChunkBytes = true
@@ -181,18 +195,48 @@ public struct OpenAIStreamTranslator: Sendable {
   /// Consumes one upstream event's `data` like ``consume(_:)``, but hands text-only events over in their compact
   /// form, which the writers turn into bytes without a ``JSONValue`` tree.
   public mutating func translate(_ data: String) -> [GeminiStreamOutput] {
-    guard !isComplete else { return [] }
+    var outputs = GeminiStreamOutputList()
+    translate(data, readsChunk: readsChunkBytes, into: &outputs)
+    return outputs.outputs
+  }
+
+  /// Translates one upstream event's data, as sent (not yet decoded), like ``translate(_:)``, handing the outputs to
+  /// `sink`: a common chunk is read from the bytes themselves, without a `String` or an array per event.
+  mutating func translate(bytes data: UnsafeBufferPointer<UInt8>, into sink: inout some GeminiStreamOutputSink) {
+    guard !isComplete else { return }
+    let braced = Self.isBraced(data)
+    if readsChunkBytes, braced,
+      var chunk = OpenAIStreamChunk(
+        bytes: data, includeThoughts: options.includeThoughts, known: (model, id), storage: &choiceStorage)
+    {
+      apply(chunk, into: &sink)
+      // The choices' buffer kept for the next chunk (an array per event cost an allocation): held only here once the
+      // chunk lets go of it, so emptying it keeps it.
+      choiceStorage = chunk.choices ?? []
+      chunk.choices = nil
+      choiceStorage.removeAll(keepingCapacity: true)
+      return
+    }
+    // Anything else as ``translate(_:)`` reads the text ``SSEParser/feed(_:)`` makes of it (invalid UTF-8 repaired).
+    // A braced chunk the bytes' reading gave up on goes to its tree at once: the text's reading (of the same bytes,
+    // or of their repair) would give up too, or read what the tree reads.
+    translate(String(decoding: data, as: UTF8.self), readsChunk: readsChunkBytes && !braced, into: &sink)
+  }
+
+  /// ``translate(_:)`` handing its outputs to `sink`; `readsChunk` false goes to the tree without trying the bytes.
+  private mutating func translate(_ data: String, readsChunk: Bool, into sink: inout some GeminiStreamOutputSink) {
+    guard !isComplete else { return }
     let trimmed: String
     if Self.isBraced(data) {
       // Nothing to trim, and not `[DONE]`: no call to trim and no string comparison for nearly every chunk.
       trimmed = data
     } else {
       trimmed = data.trimmingWhitespace()
-      if trimmed.isEmpty { return [] }
-      if trimmed == "[DONE]" { return complete() }
+      if trimmed.isEmpty { return }
+      if trimmed == "[DONE]" { return complete(into: &sink) }
     }
     let chunk: OpenAIStreamChunk
-    if readsChunkBytes,
+    if readsChunk,
       let common = OpenAIStreamChunk(text: trimmed, includeThoughts: options.includeThoughts, known: (model, id))
     {
       chunk = common
@@ -202,48 +246,50 @@ public struct OpenAIStreamTranslator: Sendable {
         tree = try JSONParser.parse(trimmed)
       } catch {
         skippedEvents += 1
-        guard skippedEvents > Self.maxSkippedEvents else { return [] }
+        guard skippedEvents > Self.maxSkippedEvents else { return }
         isComplete = true
-        return [
+        return sink.take(
           .event(
             .error(
               .internal(
-                "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))")))
-        ]
+                "upstream sent \(skippedEvents) unparsable stream events (the last: \(error.description))"))))
       }
       if tree["error"] != nil || tree["object"]?.stringValue == "error" {
         isComplete = true
-        return [.event(.error(UpstreamErrorMapper.mapStreamError(tree, backend: options.backend)))]
+        return sink.take(.event(.error(UpstreamErrorMapper.mapStreamError(tree, backend: options.backend))))
       }
       chunk = OpenAIStreamChunk(tree, includeThoughts: options.includeThoughts)
     }
+    apply(chunk, into: &sink)
+  }
+
+  /// Takes in one chunk's reading, handing its events to `sink`.
+  private mutating func apply(_ chunk: OpenAIStreamChunk, into sink: inout some GeminiStreamOutputSink) {
     if let model = chunk.model, !model.isEmpty { self.model = model }
     if let id = chunk.id, !id.isEmpty { self.id = id }
     // Keep the last non-null usage: it may come on the finish chunk, on its own, cumulatively, or never.
     if let usage = chunk.usage, case .object = usage { self.usage = usage }
 
-    var events: [GeminiStreamOutput] = []
-    guard let choices = chunk.choices else { return [] }
+    guard let choices = chunk.choices else { return }
     for (position, choice) in choices.enumerated() {
       let index = choice.index ?? Int64(position)
       if !choiceOrder.contains(index) {
         guard choiceOrder.count < Self.maxChoices else {
-          return fail(events, "upstream stream has more than \(Self.maxChoices) choices")
+          return fail("upstream stream has more than \(Self.maxChoices) choices", into: &sink)
         }
         choiceOrder.append(index)
       }
       let (reasoning, text, refusal) = (choice.reasoning, choice.text, choice.refusal)
       if let fragments = choice.toolCalls, let problem = accumulate(fragments, choice: index) {
-        return fail(events, problem)
+        return fail(problem, into: &sink)
       }
       if let reason = choice.finishReason { finishReasons[index] = reason }
       if reasoning.isEmpty, refusal.isEmpty, !text.isEmpty {
-        let output = GeminiStreamOutput.text(
-          GeminiTextChunk(
-            text: text, index: index, modelVersion: model ?? options.modelVersion,
-            responseId: id ?? options.responseId, options: options))
-        // The first event (nearly always the only one) as a literal: growing the empty array cost more.
-        if events.isEmpty { events = [output] } else { events.append(output) }
+        sink.take(
+          .text(
+            GeminiTextChunk(
+              text: text, index: index, modelVersion: model ?? options.modelVersion,
+              responseId: id ?? options.responseId, options: options)))
         continue
       }
       var parts: [JSONValue] = []
@@ -253,7 +299,7 @@ public struct OpenAIStreamTranslator: Sendable {
       if !text.isEmpty { parts.append(.object([JSONMember("text", .string(text))])) }
       if !refusal.isEmpty { parts.append(.object([JSONMember("text", .string(refusal))])) }
       if !parts.isEmpty {
-        events.append(
+        sink.take(
           .event(
             .response(
               envelope(
@@ -263,15 +309,17 @@ public struct OpenAIStreamTranslator: Sendable {
                 usage: nil))))
       }
     }
-    return events
   }
 
   /// Whether `data`'s first byte is `{` and its last `}`: ASCII, not whitespace, so trimming keeps it whole, and a
   /// first character starting with `{` is not canonically equivalent to the `[` of `[DONE]`.
   private static func isBraced(_ data: String) -> Bool {
-    data.utf8.withContiguousStorageIfAvailable { bytes in
-      bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}")
-    } ?? false
+    data.utf8.withContiguousStorageIfAvailable(isBraced) ?? false
+  }
+
+  /// ``isBraced(_:)-(String)`` over the data's bytes.
+  private static func isBraced(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}")
   }
 
   /// Call at end of the upstream body (also after `[DONE]`; then it does nothing).
@@ -280,18 +328,25 @@ public struct OpenAIStreamTranslator: Sendable {
   /// Ends the stream like ``finish()``, but hands the final event of a stream without tool calls over in its
   /// compact form.
   public mutating func translateEnd() -> [GeminiStreamOutput] {
-    guard !isComplete else { return [] }
-    if finishReasons.isEmpty {
-      isComplete = true
-      return [.event(.error(.unavailable("upstream stream ended before the response was complete")))]
-    }
-    return complete()
+    var outputs = GeminiStreamOutputList()
+    translateEnd(into: &outputs)
+    return outputs.outputs
   }
 
-  /// Ends the stream with an error after the events produced so far.
-  private mutating func fail(_ events: [GeminiStreamOutput], _ message: String) -> [GeminiStreamOutput] {
+  /// Ends the stream like ``translateEnd()``, handing the outputs to `sink`.
+  mutating func translateEnd(into sink: inout some GeminiStreamOutputSink) {
+    guard !isComplete else { return }
+    if finishReasons.isEmpty {
+      isComplete = true
+      return sink.take(.event(.error(.unavailable("upstream stream ended before the response was complete"))))
+    }
+    complete(into: &sink)
+  }
+
+  /// Ends the stream with an error (after the events handed over so far).
+  private mutating func fail(_ message: String, into sink: inout some GeminiStreamOutputSink) {
     isComplete = true
-    return events + [.event(.error(.internal(message)))]
+    sink.take(.event(.error(.internal(message))))
   }
 
   /// Tool-call accumulator: index reuse (Ollama), repeated ids/names, missing indices.
@@ -345,7 +400,7 @@ public struct OpenAIStreamTranslator: Sendable {
     return nil
   }
 
-  private mutating func complete() -> [GeminiStreamOutput] {
+  private mutating func complete(into sink: inout some GeminiStreamOutputSink) {
     isComplete = true
     // Even a stream that carried no choice at all ends with a candidate, so clients see a finishReason. One choice
     // (nearly every stream) is already in order: no sorted copy.
@@ -358,13 +413,12 @@ public struct OpenAIStreamTranslator: Sendable {
     // Slots that never got a name are noise (e.g. an empty fragment). Without a named one there is no call to put
     // in a part: every candidate is the empty text part and its finish reason.
     if toolCalls.values.allSatisfy({ $0.slots.allSatisfy(\.name.isEmpty) }) {
-      return [
+      return sink.take(
         .final(
           GeminiFinalChunk(
             candidates: candidates, usage: GeminiUsageCounts(openAI: usage),
             modelVersion: model ?? options.modelVersion,
-            responseId: id ?? options.responseId, options: options))
-      ]
+            responseId: id ?? options.responseId, options: options)))
     }
     var objects: [JSONValue] = []
     for candidate in candidates {
@@ -376,7 +430,7 @@ public struct OpenAIStreamTranslator: Sendable {
           OpenAIToGemini.candidateObject(
             parts: outcome.parts, index: candidate.index, finishReason: finish, finishMessage: outcome.malformed)))
     }
-    return [.event(.response(envelope(candidates: objects, usage: OpenAIToGemini.usageMetadata(usage))))]
+    sink.take(.event(.response(envelope(candidates: objects, usage: OpenAIToGemini.usageMetadata(usage)))))
   }
 
   private func envelope(candidates: [JSONValue], usage: JSONValue?) -> JSONValue {

@@ -18,6 +18,22 @@ public struct SSEEvent: Sendable, Equatable {
   }
 }
 
+/// Where ``SSEParser`` hands each event it completes.
+protocol SSEEventSink {
+  /// One event: its `event:` type, its `data:` lines joined with `\n` (as sent, valid only during the call), and
+  /// its `id:`.
+  mutating func take(event: String?, data: UnsafeBufferPointer<UInt8>, id: String?)
+}
+
+/// The events as ``SSEEvent`` values, their data decoded (invalid UTF-8 repaired).
+private struct SSEEventList: SSEEventSink {
+  var events: [SSEEvent] = []
+
+  mutating func take(event: String?, data: UnsafeBufferPointer<UInt8>, id: String?) {
+    events.append(SSEEvent(event: event, data: String(decoding: data, as: UTF8.self), id: id))
+  }
+}
+
 /// An incremental, lenient SSE parser (WHATWG event-stream rules) fed raw body bytes in arbitrary pieces.
 ///
 /// Accepts `data:` with or without the space, comments, `event:`/`id:`/`retry:` lines, CRLF/LF/CR line
@@ -43,13 +59,19 @@ public struct SSEParser: Sendable {
 
   /// Feeds bytes; returns the events completed by them.
   public mutating func feed(_ bytes: some Collection<UInt8>) -> [SSEEvent] {
-    var events: [SSEEvent] = []
+    var events = SSEEventList()
     let fed: Void? = bytes.withContiguousStorageIfAvailable { feed($0, into: &events) }
     if fed == nil { Array(bytes).withUnsafeBufferPointer { feed($0, into: &events) } }
-    return events
+    return events.events
   }
 
-  private mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, into events: inout [SSEEvent]) {
+  /// Feeds bytes like ``feed(_:)``, handing each completed event to `sink` as it completes, its data as bytes:
+  /// no `String` and no array per event.
+  mutating func feed(_ bytes: [UInt8], into sink: inout some SSEEventSink) {
+    bytes.withUnsafeBufferPointer { feed($0, into: &sink) }
+  }
+
+  private mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, into events: inout some SSEEventSink) {
     var index = 0
     while index < bytes.count {
       let byte = bytes[index]
@@ -112,14 +134,19 @@ public struct SSEParser: Sendable {
 
   /// Ends the stream: a last event without its blank line is still delivered.
   public mutating func finish() -> [SSEEvent] {
-    var events: [SSEEvent] = []
+    var events = SSEEventList()
+    finish(into: &events)
+    return events.events
+  }
+
+  /// Ends the stream like ``finish()``, handing a last event to `sink`.
+  mutating func finish(into events: inout some SSEEventSink) {
     if !line.isEmpty { endLine(into: &events) }
     dispatch(into: &events)
-    return events
   }
 
   /// The line gathered in `line` has ended.
-  private mutating func endLine(into events: inout [SSEEvent]) {
+  private mutating func endLine(into events: inout some SSEEventSink) {
     // Taken out while it is read, so that reading it and changing the parser do not overlap.
     var ended: [UInt8] = []
     swap(&ended, &line)
@@ -129,7 +156,7 @@ public struct SSEParser: Sendable {
   }
 
   /// One whole line, without its end.
-  private mutating func take(_ whole: UnsafeBufferPointer<UInt8>, into events: inout [SSEEvent]) {
+  private mutating func take(_ whole: UnsafeBufferPointer<UInt8>, into events: inout some SSEEventSink) {
     var line = whole
     if !sawFirstLine {
       sawFirstLine = true
@@ -162,9 +189,9 @@ public struct SSEParser: Sendable {
     UnsafeBufferPointer(rebasing: line[..<end]).holds(exactly: name)
   }
 
-  private mutating func dispatch(into events: inout [SSEEvent]) {
+  private mutating func dispatch(into events: inout some SSEEventSink) {
     if hasData {
-      events.append(SSEEvent(event: event, data: String(decoding: data, as: UTF8.self), id: id))
+      data.withUnsafeBufferPointer { events.take(event: event, data: $0, id: id) }
     }
     resetEvent()
   }
@@ -191,10 +218,21 @@ public enum GeminiSSEWriter {
     // One allocation for a typical event: grown from the prefix, the buffer was reallocated three or four times.
     var out: [UInt8] = []
     out.reserveCapacity(eventCapacity)
+    append(write, to: &out)
+    return out
+  }
+
+  /// Appends one event whose JSON `write` appends.
+  private static func append(_ write: (inout [UInt8]) -> Void, to out: inout [UInt8]) {
     out.append(literal: "data: ")
     write(&out)
     out.append(literal: "\r\n\r\n")
-    return out
+  }
+
+  /// Appends the bytes ``event(_:)-(GeminiStreamOutput)`` returns to `out`: for a caller gathering several events
+  /// in one buffer.
+  static func write(_ output: GeminiStreamOutput, into out: inout [UInt8]) {
+    append({ output.write(into: &$0) }, to: &out)
   }
 
   /// One event for a translator output.
@@ -231,6 +269,13 @@ public struct GeminiJSONArrayWriter: Sendable {
     guard !isClosed else { return [] }
     var out: [UInt8] = []
     out.reserveCapacity(GeminiSSEWriter.eventCapacity)
+    appendElement(write, to: &out)
+    return out
+  }
+
+  /// Appends the next element, whose JSON `write` appends (nothing once the array is closed).
+  private mutating func appendElement(_ write: (inout [UInt8]) -> Void, to out: inout [UInt8]) {
+    guard !isClosed else { return }
     if elements == 0 {
       out.append(UInt8(ascii: "["))
     } else {
@@ -238,7 +283,18 @@ public struct GeminiJSONArrayWriter: Sendable {
     }
     write(&out)
     elements += 1
-    return out
+  }
+
+  /// Appends the bytes ``write(_:)-(GeminiStreamOutput)`` returns to `out`: for a caller gathering several
+  /// elements in one buffer.
+  mutating func write(_ output: GeminiStreamOutput, into out: inout [UInt8]) {
+    switch output {
+    case .text, .final: appendElement({ output.write(into: &$0) }, to: &out)
+    case .event(.response(let value)):
+      appendElement({ JSONWriter.write(value, into: &$0, pretty: false, depth: 0) }, to: &out)
+    // An error element also closes the array.
+    case .event(.error(let error)): out.append(contentsOf: self.error(error))
+    }
   }
 
   /// Bytes for a translator output; an error element also closes the array.
