@@ -5,8 +5,8 @@ import RouteSpec
 struct Exchange {
   let request: HTTPRequest
   let responder: HTTPResponder
-  let table: RouteTable
-  let backends: [BackendRuntime]
+  /// The table and backends the request started with (a reload does not change them).
+  let snapshot: Gateway.Snapshot
   /// Counts each client's requests, tokens and streams against its `limits`.
   let limiter: ClientLimiter
   let started: MonotonicInstant
@@ -20,13 +20,12 @@ struct Exchange {
   var front: Front = .gemini
 
   init(
-    request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
-    limiter: ClientLimiter, started: MonotonicInstant
+    request: HTTPRequest, responder: HTTPResponder, snapshot: Gateway.Snapshot, limiter: ClientLimiter,
+    started: MonotonicInstant
   ) {
     self.request = request
     self.responder = responder
-    self.table = table
-    self.backends = backends
+    self.snapshot = snapshot
     self.limiter = limiter
     self.started = started
     let id = RequestID.make()
@@ -38,14 +37,14 @@ struct Exchange {
     self.commonHeaders = common
   }
 
-  /// Tells the request record what happened.
   /// The request matched route `index` (denied, or forwarded as `upstreamModel`): the record learns it and
   /// every answer names it in `x-louter-route`.
   mutating func enterRoute(_ index: Int, upstreamModel: String?) {
-    log(.route(table.routes[index].name, upstreamModel: upstreamModel))
+    log(.route(snapshot.table.routes[index].name, upstreamModel: upstreamModel))
     commonHeaders.append(("x-louter-route", record.route))
   }
 
+  /// Tells the request record what happened.
   mutating func log(_ event: RequestEvent) {
     record.apply(event, started: started)
   }
@@ -104,7 +103,7 @@ struct Exchange {
       // it here, in the same shape.
       let body: JSONValue =
         path == "/healthz"
-        ? .object(["status": "ok"]) : ReadinessEndpoint.body(routes: table.routes.count, last: nil)
+        ? .object(["status": "ok"]) : ReadinessEndpoint.body(routes: snapshot.table.routes.count, last: nil)
       await respond(200, json: body)
       return
     }
@@ -132,18 +131,19 @@ struct Exchange {
     log(.call(method: call.method.rawValue, model: call.model))
     let key = Self.presentedKey(request)
     // Authentication comes before the body is read: a refused caller gets its error whatever it sent.
-    let authentication = table.authenticate(key: key)
+    let authentication = snapshot.authenticate(key: key)
     if let failure = authentication.failure {
       await fail(Self.error(for: failure))
       return
     }
-    if let index = authentication.clientIndex { log(.client(table.clients[index].name)) }
+    if let index = authentication.clientIndex { log(.client(snapshot.table.clients[index].name)) }
     let client = authentication.clientIndex
     switch call.method {
     case .listModels:
       let caller = RequestFacts(
-        client: client, key: key, model: "", headers: request.headers.firstValues(of: table.matchedHeaderNames))
-      let models = ModelCatalog.models(for: caller, table: table)
+        client: client, key: key, model: "", headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames)
+      )
+      let models = ModelCatalog.models(for: caller, table: snapshot.table)
       let pageSize = QueryString.value("pageSize", in: request.query).flatMap { Int($0) }
       await respond(
         200,
@@ -152,8 +152,9 @@ struct Exchange {
       return
     case .getModel:
       let caller = RequestFacts(
-        client: client, key: key, model: call.model, headers: request.headers.firstValues(of: table.matchedHeaderNames))
-      if let model = ModelCatalog.model(call.model, for: caller, table: table) {
+        client: client, key: key, model: call.model,
+        headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames))
+      if let model = ModelCatalog.model(call.model, for: caller, table: snapshot.table) {
         await respond(200, json: ModelCatalog.modelJSON(model))
       } else {
         await fail(.notFound("models/\(call.model) is not found for this client"))
@@ -177,9 +178,9 @@ struct Exchange {
     let facts = RequestFacts(
       client: client, key: key, model: call.model, endpoint: call.endpoint, stream: stream,
       tools: RequestFeatures.declaresTools(body), images: RequestFeatures.carriesImages(body),
-      headers: request.headers.firstValues(of: table.matchedHeaderNames))
+      headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames))
     log(.features(facts))
-    switch table.decide(facts, authentication: authentication) {
+    switch snapshot.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):
       await fail(Self.error(for: failure))
     case .noRoute:
@@ -221,7 +222,9 @@ struct Exchange {
       return nil
     }
     let chain = forwarding.plan.chain
-    guard !chain.isEmpty, chain.allSatisfy({ backends[$0].backend.protocolName != .gemini }) else { return nil }
+    guard !chain.isEmpty, chain.allSatisfy({ snapshot.backends[$0].backend.protocolName != .gemini }) else {
+      return nil
+    }
     do {
       forwarding.decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
     } catch {

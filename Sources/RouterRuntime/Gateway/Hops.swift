@@ -351,22 +351,18 @@ extension Exchange {
     default:
       break
     }
-    let decoded: GeminiRequest
-    if let cached = forwarding.decoded {
-      decoded = cached
-    } else {
-      do {
-        let body = RouteActions.apply(forwarding.plan, to: forwarding.body)
-        decoded = try GeminiRequest.decode(forwarding.resume.map { $0.withPrefill(body) } ?? body)
-      } catch {
-        return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
-      }
-      forwarding.decoded = decoded
-    }
+    let dialect = Self.dialect(for: backend)
     let translated: OpenAIChatRequest
     do {
-      translated = try GeminiToOpenAI.translate(
-        decoded, model: forwarding.plan.model, dialect: Self.dialect(for: backend), stream: forwarding.stream)
+      if let fromDecoded = try Self.translateDecoded(forwarding, dialect: dialect) {
+        translated = fromDecoded
+      } else {
+        let body = RouteActions.apply(forwarding.plan, to: forwarding.body)
+        let decoded = try GeminiRequest.decode(forwarding.resume.map { $0.withPrefill(body) } ?? body)
+        forwarding.decoded = decoded
+        translated = try GeminiToOpenAI.translate(
+          decoded, model: forwarding.plan.model, dialect: dialect, stream: forwarding.stream)
+      }
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
@@ -411,6 +407,16 @@ extension Exchange {
       resume: forwarding.resume)
     return await relay(
       response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
+  }
+
+  /// The request `forwarding` has decoded already, translated for `dialect`; nil when it is not decoded yet.
+  /// Read where it is kept: a copy of the decoded request cost a retain and a release of each of its parts.
+  static func translateDecoded(_ forwarding: Forwarding, dialect: OpenAIDialect) throws(GeminiRequestError)
+    -> OpenAIChatRequest?
+  {
+    guard let decoded = forwarding.decoded else { return nil }
+    return try GeminiToOpenAI.translate(
+      decoded, model: forwarding.plan.model, dialect: dialect, stream: forwarding.stream)
   }
 
   /// A 2xx answer that cannot be relayed or translated: a backend fault, and the chain goes on.
