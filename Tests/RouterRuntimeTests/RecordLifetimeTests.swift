@@ -130,4 +130,55 @@ import Testing
     }
     #expect(translated > 400)
   }
+
+  static let answerRoutes = """
+    [backends.demo]
+    protocol = "echo"
+    [[routes]]
+    name = "held"
+    match = { model = "held*" }
+    deny = "held back"
+    [[routes]]
+    name = "echoed"
+    match = { model = "e*" }
+    backends = ["demo"]
+    """
+
+  static let namingHeaders: Set = ["x-request-id", "x-louter-route", "x-louter-backend"]
+
+  /// The header lines of an answer's head, in order, as (lowercased name, value).
+  static func headerLines(_ head: String) -> [(String, String)] {
+    head.split(separator: "\r\n").dropFirst().compactMap { line in
+      guard let colon = line.firstIndex(of: ":") else { return nil }
+      return (line[..<colon].lowercased(), String(line[line.index(after: colon)...].drop(while: { $0 == " " })))
+    }
+  }
+
+  @Test(.timeLimit(.minutes(1))) func everyAnswerNamesTheRequestThenItsRouteThenItsBackend() async throws {
+    let louter = try LimitedGateway(Self.answerRoutes, clock: ManualWallClock(ClientLimiterTests.midnight))
+    defer { stopAll(louter) }
+    var random = SeededGenerator(state: 5)
+    let models = ["e1", "echo-x", "held", "held-2", "nothing", "BAD%20MODEL"]
+    let bodies = [#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, "{", "[]", #"{"contents":7}"#]
+    for _ in 0..<120 {
+      let model = models.randomElement(using: &random) ?? ""
+      let method = Bool.random(using: &random) ? "generateContent" : "streamGenerateContent?alt=sse"
+      let path = "/v1beta/models/\(model):\(method)"
+      let client = try TestClient(port: louter.port)
+      let body = bodies.randomElement(using: &random) ?? ""
+      client.send(
+        "POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+      )
+      let text = String(decoding: await client.readToEnd(), as: UTF8.self)
+      let record = try #require(await louter.nextRecord())
+      let head = String(text[..<(text.firstRange(of: "\r\n\r\n")?.lowerBound ?? text.endIndex)])
+      let named = Self.headerLines(head).filter { Self.namingHeaders.contains($0.0) }
+      // The oracle: the request's id, its route when one matched, then the backend that answered.
+      var expected = [("x-request-id", record.id)]
+      if record.route != "-" { expected.append(("x-louter-route", record.route)) }
+      if let hop = record.hops.last, hop.outcome == "ok" { expected.append(("x-louter-backend", hop.backend)) }
+      #expect(named.map(\.0) == expected.map(\.0), "\(head)")
+      #expect(named.map(\.1) == expected.map(\.1), "\(head)")
+    }
+  }
 }

@@ -14,8 +14,8 @@ struct Exchange {
   let timeline = UpstreamTimeline()
   /// Written only through ``log(_:)``.
   private(set) var record: RequestRecord
-  /// Headers every answer carries.
-  var commonHeaders: [(String, String)]
+  /// The route every answer names in `x-louter-route`, once one matched (every answer carries `x-request-id` too).
+  private(set) var routeHeader: String?
   /// The API the client speaks: it shapes every error the client gets.
   var front: Front = .gemini
 
@@ -28,20 +28,27 @@ struct Exchange {
     self.snapshot = snapshot
     self.limiter = limiter
     self.started = started
-    let id = RequestID.make()
-    self.record = RequestRecord(id: id)
-    var common: [(String, String)] = []
-    // Room for the route's header too: one allocation per request, not one more when the route is known.
-    common.reserveCapacity(2)
-    common.append(("x-request-id", id))
-    self.commonHeaders = common
+    self.record = RequestRecord(id: RequestID.make())
+  }
+
+  /// The headers of an answer: its `content-type` when given, then those every answer carries, then `extra`.
+  /// One array at its size per answer: the common ones are not kept in an array of their own.
+  func answerHeaders(contentType: String?, _ extra: [(String, String)]) -> [(String, String)] {
+    var headers: [(String, String)] = []
+    headers.reserveCapacity(3 + extra.count)
+    if let contentType { headers.append(("content-type", contentType)) }
+    headers.append(("x-request-id", record.id))
+    if let routeHeader { headers.append(("x-louter-route", routeHeader)) }
+    // Element by element: `+=` of an array of pairs copies through the runtime's generic witnesses.
+    for header in extra { headers.append(header) }
+    return headers
   }
 
   /// The request matched route `index` (denied, or forwarded as `upstreamModel`): the record learns it and
   /// every answer names it in `x-louter-route`.
   mutating func enterRoute(_ index: Int, upstreamModel: String?) {
     log(.route(snapshot.table.routes[index].name, upstreamModel: upstreamModel))
-    commonHeaders.append(("x-louter-route", record.route))
+    routeHeader = record.route
   }
 
   /// Tells the request record what happened.
@@ -68,15 +75,9 @@ struct Exchange {
   mutating func respond(
     _ status: Int, body: [UInt8], contentType: String, headers extra: [(String, String)], tokens: Bool
   ) async {
-    // One array at its size, not a literal and two concatenations.
-    var headers: [(String, String)] = []
-    headers.reserveCapacity(1 + commonHeaders.count + extra.count)
-    headers.append(("content-type", contentType))
-    // Element by element: `+=` of an array of pairs copies through the runtime's generic witnesses.
-    for header in commonHeaders { headers.append(header) }
-    for header in extra { headers.append(header) }
     do {
-      try await responder.respond(status: status, headers: headers, body: body)
+      try await responder.respond(
+        status: status, headers: answerHeaders(contentType: contentType, extra), body: body)
       log(.answered(status: status, tokens: tokens, at: .now))
     } catch {
       log(.clientGone)

@@ -441,7 +441,8 @@ extension Exchange {
   ) async -> HopResult {
     var relay = StreamRelay(
       form: form, backend: backend.name, policy: forwarding.policy,
-      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers,
+      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration),
+      headers: answerHeaders(contentType: nil, headers),
       resuming: forwarding.resume != nil, continuation: forwarding.canContinue)
     let result = await relay.run(from: body, to: responder)
     log(.streamed(relay.facts))
