@@ -144,7 +144,7 @@ import Testing
     backends = ["demo"]
     """
 
-  static let namingHeaders: Set = ["x-request-id", "x-louter-route", "x-louter-backend"]
+  static let namingHeaders: Set = ["x-request-id", "x-louter-route", "x-louter-backend", "x-louter-warning"]
 
   /// The header lines of an answer's head, in order, as (lowercased name, value).
   static func headerLines(_ head: String) -> [(String, String)] {
@@ -158,8 +158,13 @@ import Testing
     let louter = try LimitedGateway(Self.answerRoutes, clock: ManualWallClock(ClientLimiterTests.midnight))
     defer { stopAll(louter) }
     var random = SeededGenerator(state: 5)
+    var warned = 0
     let models = ["e1", "echo-x", "held", "held-2", "nothing", "BAD%20MODEL"]
-    let bodies = [#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, "{", "[]", #"{"contents":7}"#]
+    let bodies = [
+      #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, "{", "[]", #"{"contents":7}"#,
+      #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"topK":3,"seed":1}}"#,
+    ]
+    let echo = try #require(louter.gateway.table.backends.first)
     for _ in 0..<120 {
       let model = models.randomElement(using: &random) ?? ""
       let method = Bool.random(using: &random) ? "generateContent" : "streamGenerateContent?alt=sse"
@@ -176,9 +181,18 @@ import Testing
       // The oracle: the request's id, its route when one matched, then the backend that answered.
       var expected = [("x-request-id", record.id)]
       if record.route != "-" { expected.append(("x-louter-route", record.route)) }
-      if let hop = record.hops.last, hop.outcome == "ok" { expected.append(("x-louter-backend", hop.backend)) }
+      if let hop = record.hops.last, hop.outcome == "ok" {
+        expected.append(("x-louter-backend", hop.backend))
+        // The translation's own warnings, translated again here.
+        let request = try GeminiRequest.decode(try JSONParser.parse(Array(body.utf8)))
+        let translation = try GeminiToOpenAI.translate(
+          request, model: model, dialect: Exchange.dialect(for: echo), stream: method.hasPrefix("stream"))
+        if let warning = translation.warnings.headerValue { expected.append(("x-louter-warning", warning)) }
+        warned += translation.warnings.headerValue == nil ? 0 : 1
+      }
       #expect(named.map(\.0) == expected.map(\.0), "\(head)")
       #expect(named.map(\.1) == expected.map(\.1), "\(head)")
     }
+    #expect(warned > 5)
   }
 }

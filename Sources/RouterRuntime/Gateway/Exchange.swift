@@ -31,14 +31,18 @@ struct Exchange {
     self.record = RequestRecord(id: RequestID.make())
   }
 
-  /// The headers of an answer: its `content-type` when given, then those every answer carries, then `extra`.
-  /// One array at its size per answer: the common ones are not kept in an array of their own.
-  func answerHeaders(contentType: String?, _ extra: [(String, String)]) -> [(String, String)] {
+  /// The headers of an answer: its `content-type` when given, then those every answer carries, then the hop's,
+  /// then `extra`. One array at its size per answer: the others are not kept in arrays of their own.
+  func answerHeaders(contentType: String?, hop: HopHeaders? = nil, _ extra: [(String, String)]) -> [(String, String)] {
     var headers: [(String, String)] = []
-    headers.reserveCapacity(3 + extra.count)
+    headers.reserveCapacity(5 + extra.count)
     if let contentType { headers.append(("content-type", contentType)) }
     headers.append(("x-request-id", record.id))
     if let routeHeader { headers.append(("x-louter-route", routeHeader)) }
+    if let hop {
+      headers.append(("x-louter-backend", hop.backend))
+      if let warning = hop.warning { headers.append(("x-louter-warning", warning)) }
+    }
     // Element by element: `+=` of an array of pairs copies through the runtime's generic witnesses.
     for header in extra { headers.append(header) }
     return headers
@@ -65,19 +69,23 @@ struct Exchange {
     await respond(status, jsonBody: json.serializedBytes(), headers: extra, tokens: tokens)
   }
 
-  /// Sends JSON already written to bytes.
-  mutating func respond(_ status: Int, jsonBody: [UInt8], headers extra: [(String, String)], tokens: Bool) async {
+  /// Sends JSON already written to bytes; `hop` names the backend that answered.
+  mutating func respond(
+    _ status: Int, jsonBody: [UInt8], hop: HopHeaders? = nil, headers extra: [(String, String)], tokens: Bool
+  ) async {
     await respond(
-      status, body: jsonBody, contentType: "application/json; charset=UTF-8", headers: extra, tokens: tokens)
+      status, body: jsonBody, contentType: "application/json; charset=UTF-8", hop: hop, headers: extra,
+      tokens: tokens)
   }
 
   /// Sends a whole answer and records its status, or 499 when the client is gone.
   mutating func respond(
-    _ status: Int, body: [UInt8], contentType: String, headers extra: [(String, String)], tokens: Bool
+    _ status: Int, body: [UInt8], contentType: String, hop: HopHeaders? = nil, headers extra: [(String, String)],
+    tokens: Bool
   ) async {
     do {
       try await responder.respond(
-        status: status, headers: answerHeaders(contentType: contentType, extra), body: body)
+        status: status, headers: answerHeaders(contentType: contentType, hop: hop, extra), body: body)
       log(.answered(status: status, tokens: tokens, at: .now))
     } catch {
       log(.clientGone)
@@ -240,6 +248,13 @@ struct Exchange {
     if let key = QueryString.value("key", in: request.query), !key.isEmpty { return key }
     return OpenAICall.bearer(request)
   }
+}
+
+/// The headers a hop adds to its answer, as values rather than an array of their own: `x-louter-backend`, and
+/// `x-louter-warning` when the translation left something out.
+struct HopHeaders {
+  let backend: String
+  let warning: String?
 }
 
 /// Request features that routes can match on, read from the Gemini body (either JSON spelling).
