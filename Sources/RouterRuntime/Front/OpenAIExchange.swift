@@ -30,25 +30,27 @@ extension Exchange {
       return
     }
     let key = OpenAICall.presentedKey(request)
-    let authentication = table.authenticate(key: key)
+    let authentication = snapshot.authenticate(key: key)
     if let failure = authentication.failure {
       log(.call(method: call.method.rawValue, model: call.model))
       await fail(Self.openAIError(for: failure))
       return
     }
-    if let index = authentication.clientIndex { log(.client(table.clients[index].name)) }
+    if let index = authentication.clientIndex { log(.client(snapshot.table.clients[index].name)) }
     let client = authentication.clientIndex
-    let headers = request.headers.firstValues(of: table.matchedHeaderNames)
+    let headers = request.headers.firstValues(of: snapshot.table.matchedHeaderNames)
     switch call.method {
     case .listModels:
       log(.call(method: call.method.rawValue, model: ""))
       let models = ModelCatalog.models(
-        for: RequestFacts(client: client, key: key, model: "", headers: headers, front: .openai), table: table)
+        for: RequestFacts(client: client, key: key, model: "", headers: headers, front: .openai), table: snapshot.table)
       await respond(200, json: .object(["object": "list", "data": .array(models.map { Self.openAIModel($0.name) })]))
     case .getModel:
       log(.call(method: call.method.rawValue, model: call.model))
       let caller = RequestFacts(client: client, key: key, model: call.model, headers: headers, front: .openai)
-      if GeminiCall.modelProblem(call.model) == nil, ModelCatalog.model(call.model, for: caller, table: table) != nil {
+      if GeminiCall.modelProblem(call.model) == nil,
+        ModelCatalog.model(call.model, for: caller, table: snapshot.table) != nil
+      {
         await respond(200, json: Self.openAIModel(call.model))
       } else {
         await fail(.notFound("The model '\(call.model)' does not exist or you do not have access to it."))
@@ -105,9 +107,9 @@ extension Exchange {
       client: authentication.clientIndex, key: key, model: model,
       endpoint: embeddings ? .embed : stream ? .stream : .generate,
       stream: stream, tools: !(body["tools"]?.arrayValue?.isEmpty ?? true), images: Self.carriesImages(body),
-      headers: request.headers.firstValues(of: table.matchedHeaderNames), front: .openai)
+      headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames), front: .openai)
     log(.features(facts))
-    switch table.decide(facts, authentication: authentication) {
+    switch snapshot.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):
       await fail(Self.openAIError(for: failure))
     case .noRoute:

@@ -175,11 +175,11 @@ extension Exchange {
   /// Forwards when the client is within its limits, counting the request, its tokens and its stream slot;
   /// answers 429 `RESOURCE_EXHAUSTED` with the retry delay otherwise. Both fronts call it after routing.
   mutating func forwardWithinLimits(_ forwarding: inout Forwarding, client index: Int?) async {
-    guard let index, table.clients.indices.contains(index) else {
+    guard let index, snapshot.table.clients.indices.contains(index) else {
       await forward(&forwarding)
       return
     }
-    let client = table.clients[index]
+    let client = snapshot.table.clients[index]
     switch limiter.admit(client: client.name, limits: client.limits, stream: forwarding.stream) {
     case .refused(let refusal):
       // The OpenAI front's `fail` sets Retry-After from the RetryInfo itself.

@@ -5,8 +5,8 @@ import RouteSpec
 struct Exchange {
   let request: HTTPRequest
   let responder: HTTPResponder
-  let table: RouteTable
-  let backends: [BackendRuntime]
+  /// The table and backends the request started with (a reload does not change them).
+  let snapshot: Gateway.Snapshot
   /// Counts each client's requests, tokens and streams against its `limits`.
   let limiter: ClientLimiter
   let started: MonotonicInstant
@@ -14,38 +14,48 @@ struct Exchange {
   let timeline = UpstreamTimeline()
   /// Written only through ``log(_:)``.
   private(set) var record: RequestRecord
-  /// Headers every answer carries.
-  var commonHeaders: [(String, String)]
+  /// The route every answer names in `x-louter-route`, once one matched (every answer carries `x-request-id` too).
+  private(set) var routeHeader: String?
   /// The API the client speaks: it shapes every error the client gets.
   var front: Front = .gemini
 
   init(
-    request: HTTPRequest, responder: HTTPResponder, table: RouteTable, backends: [BackendRuntime],
-    limiter: ClientLimiter, started: MonotonicInstant
+    request: HTTPRequest, responder: HTTPResponder, snapshot: Gateway.Snapshot, limiter: ClientLimiter,
+    started: MonotonicInstant
   ) {
     self.request = request
     self.responder = responder
-    self.table = table
-    self.backends = backends
+    self.snapshot = snapshot
     self.limiter = limiter
     self.started = started
-    let id = RequestID.make()
-    self.record = RequestRecord(id: id)
-    var common: [(String, String)] = []
-    // Room for the route's header too: one allocation per request, not one more when the route is known.
-    common.reserveCapacity(2)
-    common.append(("x-request-id", id))
-    self.commonHeaders = common
+    self.record = RequestRecord(id: RequestID.make())
   }
 
-  /// Tells the request record what happened.
+  /// The headers of an answer: its `content-type` when given, then those every answer carries, then the hop's,
+  /// then `extra`. One array at its size per answer: the others are not kept in arrays of their own.
+  func answerHeaders(contentType: String?, hop: HopHeaders? = nil, _ extra: [(String, String)]) -> [(String, String)] {
+    var headers: [(String, String)] = []
+    headers.reserveCapacity(5 + extra.count)
+    if let contentType { headers.append(("content-type", contentType)) }
+    headers.append(("x-request-id", record.id))
+    if let routeHeader { headers.append(("x-louter-route", routeHeader)) }
+    if let hop {
+      headers.append(("x-louter-backend", hop.backend))
+      if let warning = hop.warning { headers.append(("x-louter-warning", warning)) }
+    }
+    // Element by element: `+=` of an array of pairs copies through the runtime's generic witnesses.
+    for header in extra { headers.append(header) }
+    return headers
+  }
+
   /// The request matched route `index` (denied, or forwarded as `upstreamModel`): the record learns it and
   /// every answer names it in `x-louter-route`.
   mutating func enterRoute(_ index: Int, upstreamModel: String?) {
-    log(.route(table.routes[index].name, upstreamModel: upstreamModel))
-    commonHeaders.append(("x-louter-route", record.route))
+    log(.route(snapshot.table.routes[index].name, upstreamModel: upstreamModel))
+    routeHeader = record.route
   }
 
+  /// Tells the request record what happened.
   mutating func log(_ event: RequestEvent) {
     record.apply(event, started: started)
   }
@@ -59,25 +69,23 @@ struct Exchange {
     await respond(status, jsonBody: json.serializedBytes(), headers: extra, tokens: tokens)
   }
 
-  /// Sends JSON already written to bytes.
-  mutating func respond(_ status: Int, jsonBody: [UInt8], headers extra: [(String, String)], tokens: Bool) async {
+  /// Sends JSON already written to bytes; `hop` names the backend that answered.
+  mutating func respond(
+    _ status: Int, jsonBody: [UInt8], hop: HopHeaders? = nil, headers extra: [(String, String)], tokens: Bool
+  ) async {
     await respond(
-      status, body: jsonBody, contentType: "application/json; charset=UTF-8", headers: extra, tokens: tokens)
+      status, body: jsonBody, contentType: "application/json; charset=UTF-8", hop: hop, headers: extra,
+      tokens: tokens)
   }
 
   /// Sends a whole answer and records its status, or 499 when the client is gone.
   mutating func respond(
-    _ status: Int, body: [UInt8], contentType: String, headers extra: [(String, String)], tokens: Bool
+    _ status: Int, body: [UInt8], contentType: String, hop: HopHeaders? = nil, headers extra: [(String, String)],
+    tokens: Bool
   ) async {
-    // One array at its size, not a literal and two concatenations.
-    var headers: [(String, String)] = []
-    headers.reserveCapacity(1 + commonHeaders.count + extra.count)
-    headers.append(("content-type", contentType))
-    // Element by element: `+=` of an array of pairs copies through the runtime's generic witnesses.
-    for header in commonHeaders { headers.append(header) }
-    for header in extra { headers.append(header) }
     do {
-      try await responder.respond(status: status, headers: headers, body: body)
+      try await responder.respond(
+        status: status, headers: answerHeaders(contentType: contentType, hop: hop, extra), body: body)
       log(.answered(status: status, tokens: tokens, at: .now))
     } catch {
       log(.clientGone)
@@ -104,7 +112,7 @@ struct Exchange {
       // it here, in the same shape.
       let body: JSONValue =
         path == "/healthz"
-        ? .object(["status": "ok"]) : ReadinessEndpoint.body(routes: table.routes.count, last: nil)
+        ? .object(["status": "ok"]) : ReadinessEndpoint.body(routes: snapshot.table.routes.count, last: nil)
       await respond(200, json: body)
       return
     }
@@ -132,18 +140,19 @@ struct Exchange {
     log(.call(method: call.method.rawValue, model: call.model))
     let key = Self.presentedKey(request)
     // Authentication comes before the body is read: a refused caller gets its error whatever it sent.
-    let authentication = table.authenticate(key: key)
+    let authentication = snapshot.authenticate(key: key)
     if let failure = authentication.failure {
       await fail(Self.error(for: failure))
       return
     }
-    if let index = authentication.clientIndex { log(.client(table.clients[index].name)) }
+    if let index = authentication.clientIndex { log(.client(snapshot.table.clients[index].name)) }
     let client = authentication.clientIndex
     switch call.method {
     case .listModels:
       let caller = RequestFacts(
-        client: client, key: key, model: "", headers: request.headers.firstValues(of: table.matchedHeaderNames))
-      let models = ModelCatalog.models(for: caller, table: table)
+        client: client, key: key, model: "", headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames)
+      )
+      let models = ModelCatalog.models(for: caller, table: snapshot.table)
       let pageSize = QueryString.value("pageSize", in: request.query).flatMap { Int($0) }
       await respond(
         200,
@@ -152,8 +161,9 @@ struct Exchange {
       return
     case .getModel:
       let caller = RequestFacts(
-        client: client, key: key, model: call.model, headers: request.headers.firstValues(of: table.matchedHeaderNames))
-      if let model = ModelCatalog.model(call.model, for: caller, table: table) {
+        client: client, key: key, model: call.model,
+        headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames))
+      if let model = ModelCatalog.model(call.model, for: caller, table: snapshot.table) {
         await respond(200, json: ModelCatalog.modelJSON(model))
       } else {
         await fail(.notFound("models/\(call.model) is not found for this client"))
@@ -177,9 +187,9 @@ struct Exchange {
     let facts = RequestFacts(
       client: client, key: key, model: call.model, endpoint: call.endpoint, stream: stream,
       tools: RequestFeatures.declaresTools(body), images: RequestFeatures.carriesImages(body),
-      headers: request.headers.firstValues(of: table.matchedHeaderNames))
+      headers: request.headers.firstValues(of: snapshot.table.matchedHeaderNames))
     log(.features(facts))
-    switch table.decide(facts, authentication: authentication) {
+    switch snapshot.decide(facts, authentication: authentication) {
     case .unauthenticated(let failure):
       await fail(Self.error(for: failure))
     case .noRoute:
@@ -221,7 +231,9 @@ struct Exchange {
       return nil
     }
     let chain = forwarding.plan.chain
-    guard !chain.isEmpty, chain.allSatisfy({ backends[$0].backend.protocolName != .gemini }) else { return nil }
+    guard !chain.isEmpty, chain.allSatisfy({ snapshot.backends[$0].backend.protocolName != .gemini }) else {
+      return nil
+    }
     do {
       forwarding.decoded = try GeminiRequest.decode(RouteActions.apply(forwarding.plan, to: forwarding.body))
     } catch {
@@ -236,6 +248,13 @@ struct Exchange {
     if let key = QueryString.value("key", in: request.query), !key.isEmpty { return key }
     return OpenAICall.bearer(request)
   }
+}
+
+/// The headers a hop adds to its answer, as values rather than an array of their own: `x-louter-backend`, and
+/// `x-louter-warning` when the translation left something out.
+struct HopHeaders {
+  let backend: String
+  let warning: String?
 }
 
 /// Request features that routes can match on, read from the Gemini body (either JSON spelling).

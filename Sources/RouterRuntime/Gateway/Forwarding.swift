@@ -77,7 +77,7 @@ extension Exchange {
   /// Tries the chain's backends in order, retrying one as ``RetryPolicy`` says and moving on as
   /// ``FallbackPolicy`` says, until one answers; a stream that breaks mid-answer is continued by the next.
   mutating func forward(_ forwarding: inout Forwarding) async {
-    let backends = self.backends
+    let backends = snapshot.backends
     var chain = forwarding.plan.chain
     if !forwarding.plan.groups.isEmpty {
       var random = SystemRandomNumberGenerator()

@@ -53,10 +53,27 @@ public struct ClientLimitState: Sendable, Equatable {
 /// The table is read-only; `reload` swaps a whole new snapshot in, and requests already running
 /// finish on the snapshot they started with.
 public final class Gateway: HTTPHandler, Sendable {
-  /// One table and the backends it names.
-  struct Snapshot: Sendable {
+  /// One table and the backends it names: a class, so that each request holds it with one reference count
+  /// rather than a copy of the table (a retain and a release of each of its parts, per request).
+  final class Snapshot: Sendable {
     let table: RouteTable
     let backends: [BackendRuntime]
+
+    init(table: RouteTable, backends: [BackendRuntime]) {
+      self.table = table
+      self.backends = backends
+    }
+
+    // The table's own methods, called here where it is read in place: called on `snapshot.table` from an
+    // exchange, each first copied the whole table.
+
+    /// The table's ``RouteTable/authenticate(key:)``.
+    func authenticate(key: String?) -> Authentication { table.authenticate(key: key) }
+
+    /// The table's ``RouteTable/decide(_:authentication:)``.
+    func decide(_ facts: consuming RequestFacts, authentication: Authentication) -> RouteDecision {
+      table.decide(facts, authentication: authentication)
+    }
   }
 
   private let snapshot: Mutex<Snapshot>
@@ -115,13 +132,11 @@ public final class Gateway: HTTPHandler, Sendable {
   /// Handles one HTTP request.
   public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
     let started = MonotonicInstant.now
-    let current = snapshot.withLock { $0 }
     var exchange = Exchange(
-      request: request, responder: responder, table: current.table, backends: current.backends, limiter: limiter,
-      started: started)
+      request: request, responder: responder, snapshot: snapshot.withLock { $0 }, limiter: limiter, started: started)
     await exchange.run()
     let ended = MonotonicInstant.now
-    exchange.log(.upstream(exchange.timeline.timings(now: ended)))
+    exchange.log(.exchanges(exchange.timeline.exchanges(now: ended)))
     exchange.log(.finished(at: ended))
     recordSink(exchange.record)
   }

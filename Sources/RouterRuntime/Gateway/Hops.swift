@@ -351,22 +351,18 @@ extension Exchange {
     default:
       break
     }
-    let decoded: GeminiRequest
-    if let cached = forwarding.decoded {
-      decoded = cached
-    } else {
-      do {
-        let body = RouteActions.apply(forwarding.plan, to: forwarding.body)
-        decoded = try GeminiRequest.decode(forwarding.resume.map { $0.withPrefill(body) } ?? body)
-      } catch {
-        return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
-      }
-      forwarding.decoded = decoded
-    }
+    let dialect = Self.dialect(for: backend)
     let translated: OpenAIChatRequest
     do {
-      translated = try GeminiToOpenAI.translate(
-        decoded, model: forwarding.plan.model, dialect: Self.dialect(for: backend), stream: forwarding.stream)
+      if let fromDecoded = try Self.translateDecoded(forwarding, dialect: dialect) {
+        translated = fromDecoded
+      } else {
+        let body = RouteActions.apply(forwarding.plan, to: forwarding.body)
+        let decoded = try GeminiRequest.decode(forwarding.resume.map { $0.withPrefill(body) } ?? body)
+        forwarding.decoded = decoded
+        translated = try GeminiToOpenAI.translate(
+          decoded, model: forwarding.plan.model, dialect: dialect, stream: forwarding.stream)
+      }
     } catch {
       return .failed(HopFailure(backend: backend.name, fault: .rejected, error: error.geminiError, outcome: "400"))
     }
@@ -381,8 +377,7 @@ extension Exchange {
     case .success(let hop): (response, hopStarted) = hop
     case .failure(let failure): return .failed(failure)
     }
-    var headers: [(String, String)] = [("x-louter-backend", backend.name)]
-    if let warning = translated.warnings.headerValue { headers.append(("x-louter-warning", warning)) }
+    let hop = HopHeaders(backend: backend.name, warning: translated.warnings.headerValue)
     let options = GeminiResponseOptions(
       includeThoughts: translated.includeThoughts, modelVersion: forwarding.plan.model, responseId: record.id,
       backend: backend.name, integerEnums: GeminiAlt.parse(query: self.request.query).integerEnums)
@@ -402,15 +397,24 @@ extension Exchange {
           Self.badAnswer(Self.notJSON("a body that is not JSON", backend: backend.name), backend: backend.name))
       }
       noteUsage(answer.usage)
-      await respond(
-        200, jsonBody: answer.bytes, headers: headers, tokens: true)
+      await respond(200, jsonBody: answer.bytes, hop: hop, headers: [], tokens: true)
       return .served(healthy: true)
     }
     let form = TranslatedStreamForm(
       backend: backend.name, options: options, sse: forwarding.call.isSSE(request: self.request),
       resume: forwarding.resume)
     return await relay(
-      response.body, form: form, backend: backend, hopStarted: hopStarted, headers: headers, forwarding)
+      response.body, form: form, backend: backend, hopStarted: hopStarted, hop: hop, headers: [], forwarding)
+  }
+
+  /// The request `forwarding` has decoded already, translated for `dialect`; nil when it is not decoded yet.
+  /// Read where it is kept: a copy of the decoded request cost a retain and a release of each of its parts.
+  static func translateDecoded(_ forwarding: Forwarding, dialect: OpenAIDialect) throws(GeminiRequestError)
+    -> OpenAIChatRequest?
+  {
+    guard let decoded = forwarding.decoded else { return nil }
+    return try GeminiToOpenAI.translate(
+      decoded, model: forwarding.plan.model, dialect: dialect, stream: forwarding.stream)
   }
 
   /// A 2xx answer that cannot be relayed or translated: a backend fault, and the chain goes on.
@@ -431,11 +435,12 @@ extension Exchange {
   /// Relays a stream to the client with the one ``StreamRelay`` and records what it saw.
   mutating func relay(
     _ body: UpstreamBody, form: some StreamForm, backend: CompiledBackend, hopStarted: MonotonicInstant,
-    headers: [(String, String)], _ forwarding: Forwarding
+    hop: HopHeaders? = nil, headers: [(String, String)], _ forwarding: Forwarding
   ) async -> HopResult {
     var relay = StreamRelay(
       form: form, backend: backend.name, policy: forwarding.policy,
-      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration), headers: commonHeaders + headers,
+      firstAnswerDeadline: hopStarted.advanced(by: backend.firstByteTimeout.duration),
+      headers: answerHeaders(contentType: nil, hop: hop, headers),
       resuming: forwarding.resume != nil, continuation: forwarding.canContinue)
     let result = await relay.run(from: body, to: responder)
     log(.streamed(relay.facts))

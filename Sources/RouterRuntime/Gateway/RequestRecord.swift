@@ -81,6 +81,13 @@ public struct RequestRecord: Sendable {
       self.latency = latency
       self.open = open
     }
+
+    /// The record of an exchange as the timeline timed it.
+    init(_ timing: UpstreamTiming) {
+      self.init(
+        backend: timing.backend, latency: timing.answered.map { RequestRecord.seconds(from: timing.sent, to: $0) },
+        open: RequestRecord.seconds(from: timing.sent, to: timing.ended))
+    }
   }
 
   /// Creates a record for a request id.
@@ -186,6 +193,8 @@ enum RequestEvent {
   case clientGone
   /// The upstream exchanges the request's transports timed (see ``UpstreamTimeline``).
   case upstream([UpstreamTiming])
+  /// The same, made into records already (``UpstreamTimeline/exchanges(now:)``).
+  case exchanges([RequestRecord.UpstreamExchange])
   /// The request is over.
   case finished(at: MonotonicInstant)
 }
@@ -230,11 +239,9 @@ extension RequestRecord {
     case .clientGone:
       status = 499
     case .upstream(let timings):
-      exchanges = timings.map { timing in
-        UpstreamExchange(
-          backend: timing.backend, latency: timing.answered.map { Self.seconds(from: timing.sent, to: $0) },
-          open: Self.seconds(from: timing.sent, to: timing.ended))
-      }
+      exchanges = timings.map(UpstreamExchange.init)
+    case .exchanges(let timed):
+      exchanges = timed
     case .finished(let at):
       total = Self.seconds(from: started, to: at)
     }

@@ -25,9 +25,32 @@ final class UpstreamTimeline: Sendable {
     let body: UpstreamBody?
   }
 
+  /// The entries in order: the first apart, as most requests make one exchange and an array of one would be an
+  /// allocation of its own.
+  private struct Entries {
+    var first: Entry?
+    var more: [Entry] = []
+
+    var count: Int { first == nil ? 0 : 1 + more.count }
+
+    mutating func append(_ entry: Entry) {
+      if first == nil { first = entry } else { more.append(entry) }
+    }
+
+    /// Each entry made into `Element`, in order, in one array of its size.
+    func map<Element>(_ transform: (Entry) -> Element) -> [Element] {
+      guard let first else { return [] }
+      var out: [Element] = []
+      out.reserveCapacity(1 + more.count)
+      out.append(transform(first))
+      for entry in more { out.append(transform(entry)) }
+      return out
+    }
+  }
+
   /// Bounded: a chain is short, but a hostile configuration must not grow this without limit.
   static let limit = 64
-  private let entries = Mutex<[Entry]>([])
+  private let entries = Mutex(Entries())
 
   /// Sends `request` through `transport`, noting when it was sent, when its head arrived (or it failed) and,
   /// through its body, when it ended: the upstream latency and how long the exchange stayed open.
@@ -63,10 +86,18 @@ final class UpstreamTimeline: Sendable {
 
   /// The exchanges so far; a body still open counts as ending `now`.
   func timings(now: MonotonicInstant) -> [UpstreamTiming] {
-    entries.withLock { $0 }.map { entry in
-      UpstreamTiming(
-        backend: entry.backend, sent: entry.sent, answered: entry.answered,
-        ended: entry.failed ?? entry.body?.endedAt ?? now)
-    }
+    entries.withLock { $0.map { Self.timing($0, now: now) } }
+  }
+
+  /// The exchanges so far as the request record keeps them (``timings(now:)`` made into records, without the
+  /// array between).
+  func exchanges(now: MonotonicInstant) -> [RequestRecord.UpstreamExchange] {
+    entries.withLock { $0.map { RequestRecord.UpstreamExchange(Self.timing($0, now: now)) } }
+  }
+
+  private static func timing(_ entry: Entry, now: MonotonicInstant) -> UpstreamTiming {
+    UpstreamTiming(
+      backend: entry.backend, sent: entry.sent, answered: entry.answered,
+      ended: entry.failed ?? entry.body?.endedAt ?? now)
   }
 }
