@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why a JSON document could not be parsed, and where.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
   /// Byte offset into the input where the problem was found.
@@ -329,7 +331,9 @@ struct JSONCursor {
       if byte == UInt8(ascii: "\\") {
         if !escaped {
           escaped = true
-          decoded.reserveCapacity(position - start + 16)
+          // Room for all of it at once: grown from a guess, a long escaped prompt was copied into a buffer
+          // twice its size and size again, half a dozen times.
+          decoded.reserveCapacity(decodedLengthBound(start: start) ?? position - start + 16)
         }
         decoded.append(bytes: UnsafeBufferPointer(rebasing: buffer[runStart..<position]))
         let escapeStart = decoded.count
@@ -341,6 +345,23 @@ struct JSONCursor {
       }
       throw error("unescaped control character in string")
     }
+  }
+
+  /// At least as many bytes as the string whose body starts at `start` (before `position`, which is on one of
+  /// its backslashes) decodes to: the bytes up to its end, the first `"` after `position` behind an even number
+  /// of backslashes, as no escape decodes to more bytes than it is written with. Nil when no such `"` follows
+  /// (the string is unterminated: its decoding fails).
+  func decodedLengthBound(start: Int) -> Int? {
+    guard let base = buffer.baseAddress else { return nil }
+    var index = position
+    while index < buffer.count, let found = memchr(base + index, Int32(UInt8(ascii: "\"")), buffer.count - index) {
+      let quote = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+      var backslashes = 0
+      while quote - backslashes > start, buffer[quote - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+      if backslashes % 2 == 0 { return quote - start }
+      index = quote + 1
+    }
+    return nil
   }
 
   /// Where the plain run of a string's body that starts at `position` ends: the index of its first `"`, `\` or
