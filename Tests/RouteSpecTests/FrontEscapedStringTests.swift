@@ -138,4 +138,27 @@ import Testing
       #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes) }
     }
   }
+
+  /// The string at the start of `bytes` read one way, or the error, and where the cursor stopped.
+  static func read(_ bytes: [UInt8], inPlace: Bool) -> (Result<String, JSONParseError>, Int) {
+    bytes.withUnsafeBufferPointer { buffer in
+      var cursor = JSONCursor(buffer: buffer, maxDepth: 8, syntax: .strict)
+      let result = Result { () throws(JSONParseError) in try cursor.parseString(inPlace: inPlace) }
+      return (result, cursor.position)
+    }
+  }
+
+  @Test func inPlaceAndAppendingGiveTheSameTextOrError() {
+    var random = Generator(state: 33)
+    for round in 0..<6000 {
+      let body = Self.body(&random, count: Int.random(in: 1...(round % 5 == 0 ? 60 : 10), using: &random))
+      // Cut short now and then, and followed by more strings whose quotes the bound may find.
+      let whole = Array("\"".utf8) + body + Array(#"","\\",""#.utf8)
+      let bytes = round % 11 == 0 ? Array(whole[0..<Int.random(in: 1..<whole.count, using: &random)]) : whole
+      let (inPlace, stop) = Self.read(bytes, inPlace: true)
+      let (appended, appendedStop) = Self.read(bytes, inPlace: false)
+      #expect(inPlace == appended, "\(bytes)")
+      #expect((try? inPlace.get()) == nil || stop == appendedStop, "\(bytes)")
+    }
+  }
 }
