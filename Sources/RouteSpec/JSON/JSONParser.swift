@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why a JSON document could not be parsed, and where.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
   /// Byte offset into the input where the problem was found.
@@ -293,7 +295,9 @@ struct JSONCursor {
   }
 
   /// Parses a string starting at its opening quote.
-  mutating func parseString() throws(JSONParseError) -> String {
+  /// `inPlace` false decodes every string with escapes by appending (what a string that outgrows its room does),
+  /// so that tests can hold the two ways against each other.
+  mutating func parseString(inPlace: Bool = true) throws(JSONParseError) -> String {
     let open = position
     position += 1
     let start = position
@@ -328,6 +332,13 @@ struct JSONCursor {
       }
       if byte == UInt8(ascii: "\\") {
         if !escaped {
+          // Room for all of it at once, written in place: grown from a guess, a long escaped prompt was copied
+          // into a buffer twice its size and size again, half a dozen times, and appended to run by run.
+          if inPlace, let bound = decodedLengthBound(start: start) {
+            let firstEscape = position
+            if let text = try parseEscaped(start: start, open: open, bound: bound, seen: seen) { return text }
+            position = firstEscape
+          }
           escaped = true
           decoded.reserveCapacity(position - start + 16)
         }
@@ -341,6 +352,73 @@ struct JSONCursor {
       }
       throw error("unescaped control character in string")
     }
+  }
+
+  /// ``parseString()`` from the first escape of a string on (at `position`; `seen` covers the bytes before it),
+  /// decoded into room for `bound` bytes made once, each run and escape written in place; the same text or
+  /// error. Nil when the text would outgrow the room (never for a string that decodes, as `bound` is from
+  /// ``decodedLengthBound(start:)``): the caller then decodes it from the same escape by appending.
+  private mutating func parseEscaped(start: Int, open: Int, bound: Int, seen initial: UInt64)
+    throws(JSONParseError) -> String?
+  {
+    var seen = initial
+    var fits = true
+    let decoded = try [UInt8](unsafeUninitializedCapacity: bound) { (target, length) throws(JSONParseError) in
+      guard let base = target.baseAddress, let source = buffer.baseAddress else {
+        fits = false
+        return
+      }
+      var runStart = start
+      while true {
+        position = plainRunEnd(seen: &seen)
+        guard position < buffer.count else { throw error("unterminated string", at: open) }
+        let byte = buffer[position]
+        if byte != UInt8(ascii: "\\"), byte != UInt8(ascii: "\"") {
+          throw error("unescaped control character in string")
+        }
+        // The run, and after it the escape's at most four bytes.
+        guard length + (position - runStart) + (byte == UInt8(ascii: "\"") ? 0 : 4) <= target.count else {
+          fits = false
+          return
+        }
+        (base + length).initialize(from: source + runStart, count: position - runStart)
+        length += position - runStart
+        if byte == UInt8(ascii: "\"") { return }
+        let (utf8, count) = Self.utf8(of: try parseEscapeScalar())
+        for index in 0..<count {
+          (base + length + index).initialize(to: UInt8(truncatingIfNeeded: utf8 >> (8 * UInt32(index))))
+        }
+        // What the escape stands for counts too (`\u00e9` is not ASCII).
+        seen |= UInt64(utf8)
+        length += count
+        runStart = position
+      }
+    }
+    guard fits else { return nil }
+    let text =
+      try decoded.withUnsafeBufferPointer { (chunk) throws(JSONParseError) -> String in
+        // ASCII is valid UTF-8 by construction: no need to check the decoding left it unchanged.
+        seen & ByteWord.highBits == 0 ? String(decoding: chunk, as: UTF8.self) : try makeString(chunk, at: start)
+      }
+    position += 1
+    return text
+  }
+
+  /// At least as many bytes as the string whose body starts at `start` (before `position`, which is on one of
+  /// its backslashes) decodes to: the bytes up to its end, the first `"` after `position` behind an even number
+  /// of backslashes, as no escape decodes to more bytes than it is written with. Nil when no such `"` follows
+  /// (the string is unterminated: its decoding fails).
+  func decodedLengthBound(start: Int) -> Int? {
+    guard let base = buffer.baseAddress else { return nil }
+    var index = position
+    while index < buffer.count, let found = memchr(base + index, Int32(UInt8(ascii: "\"")), buffer.count - index) {
+      let quote = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+      var backslashes = 0
+      while quote - backslashes > start, buffer[quote - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+      if backslashes % 2 == 0 { return quote - start }
+      index = quote + 1
+    }
+    return nil
   }
 
   /// Where the plain run of a string's body that starts at `position` ends: the index of its first `"`, `\` or
@@ -396,20 +474,26 @@ struct JSONCursor {
   }
 
   private mutating func parseEscape(into bytes: inout [UInt8]) throws(JSONParseError) {
+    let (utf8, count) = Self.utf8(of: try parseEscapeScalar())
+    for index in 0..<count { bytes.append(UInt8(truncatingIfNeeded: utf8 >> (8 * UInt32(index)))) }
+  }
+
+  /// Reads one escape from its backslash: the scalar it stands for (a lone surrogate as U+FFFD).
+  private mutating func parseEscapeScalar() throws(JSONParseError) -> UInt32 {
     let escapeStart = position
     position += 1
     guard position < buffer.count else { throw error("unterminated string") }
     let byte = buffer[position]
     position += 1
     switch byte {
-    case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
-    case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
-    case UInt8(ascii: "/"): bytes.append(UInt8(ascii: "/"))
-    case UInt8(ascii: "b"): bytes.append(0x08)
-    case UInt8(ascii: "f"): bytes.append(0x0C)
-    case UInt8(ascii: "n"): bytes.append(0x0A)
-    case UInt8(ascii: "r"): bytes.append(0x0D)
-    case UInt8(ascii: "t"): bytes.append(0x09)
+    case UInt8(ascii: "\""): return UInt32(UInt8(ascii: "\""))
+    case UInt8(ascii: "\\"): return UInt32(UInt8(ascii: "\\"))
+    case UInt8(ascii: "/"): return UInt32(UInt8(ascii: "/"))
+    case UInt8(ascii: "b"): return 0x08
+    case UInt8(ascii: "f"): return 0x0C
+    case UInt8(ascii: "n"): return 0x0A
+    case UInt8(ascii: "r"): return 0x0D
+    case UInt8(ascii: "t"): return 0x09
     case UInt8(ascii: "u"):
       var scalar = try parseHex4()
       if (0xD800..<0xDC00).contains(scalar) {
@@ -432,7 +516,7 @@ struct JSONCursor {
       } else if (0xDC00..<0xE000).contains(scalar) {
         scalar = 0xFFFD
       }
-      appendUTF8(scalar, into: &bytes)
+      return scalar
     default:
       throw error("invalid escape sequence", at: escapeStart)
     }
@@ -456,22 +540,18 @@ struct JSONCursor {
     return value
   }
 
-  private func appendUTF8(_ scalar: UInt32, into bytes: inout [UInt8]) {
+  /// The UTF-8 of `scalar` (below 0x110000), its first byte lowest, and how many bytes it has.
+  private static func utf8(of scalar: UInt32) -> (bytes: UInt32, count: Int) {
     switch scalar {
-    case 0..<0x80:
-      bytes.append(UInt8(scalar))
-    case 0x80..<0x800:
-      bytes.append(UInt8(0xC0 | (scalar >> 6)))
-      bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+    case 0..<0x80: (scalar, 1)
+    case 0x80..<0x800: ((0xC0 | scalar >> 6) | (0x80 | scalar & 0x3F) << 8, 2)
     case 0x800..<0x10000:
-      bytes.append(UInt8(0xE0 | (scalar >> 12)))
-      bytes.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-      bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+      ((0xE0 | scalar >> 12) | (0x80 | (scalar >> 6) & 0x3F) << 8 | (0x80 | scalar & 0x3F) << 16, 3)
     default:
-      bytes.append(UInt8(0xF0 | (scalar >> 18)))
-      bytes.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
-      bytes.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-      bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+      (
+        (0xF0 | scalar >> 18) | (0x80 | (scalar >> 12) & 0x3F) << 8 | (0x80 | (scalar >> 6) & 0x3F) << 16
+          | (0x80 | scalar & 0x3F) << 24, 4
+      )
     }
   }
 

@@ -210,45 +210,73 @@ public enum JSONWriter {
     text.withUTF8 { writeString(utf8: $0, into: &out) }
   }
 
-  /// Writes `bytes` (UTF-8) as a quoted, escaped JSON string: each run of bytes that need no escape in one copy,
-  /// the quotes with the first and last runs (a string without escapes is one copy in all), rather than byte by
-  /// byte (this writer serialises every translated request and answer).
+  /// Room made for escapes beyond a string's own length (each adds one to five bytes); when they use it up,
+  /// more is made.
+  private static let escapeRoom = 64
+
+  /// Writes `bytes` (UTF-8) as a quoted, escaped JSON string straight into the array's spare room, made for the
+  /// rest of the string, its quotes and ``escapeRoom`` at a time: each run of bytes that need no escape in one
+  /// copy, each escape written in place (a string without escapes is one copy in all). Appending each run and
+  /// each escape apart cost a long prompt with a newline per line over a hundred instructions a line.
   private static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-    var runStart = 0
+    if nextEscape(in: bytes, from: 0) == bytes.count {
+      // No escape: the quotes and the bytes in one exact reservation.
+      out.append(count: bytes.count + 2) { target in
+        target[0] = UInt8(ascii: "\"")
+        if let source = bytes.baseAddress { (target + 1).update(from: source, count: bytes.count) }
+        target[bytes.count + 1] = UInt8(ascii: "\"")
+      }
+      return
+    }
     var index = 0
     var opened = false
-    let raw = UnsafeRawBufferPointer(bytes)
-    while index < bytes.count {
-      // Eight bytes at a time up to the next byte that may need an escape (nearly all text has none).
-      index = ByteWord.skipUnmarked(raw, from: index, to: bytes.count, JSONStringBytes.escapeMarks)
-      guard index < bytes.count else { break }
-      if needsEscape(bytes[index]) {
-        appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<index]), opening: !opened, closing: false, to: &out)
-        opened = true
-        writeEscaped(bytes[index], into: &out)
-        runStart = index + 1
+    var closed = false
+    repeat {
+      out.append(addingCapacity: bytes.count - index + 2 + escapeRoom) { span in
+        span.withUnsafeMutableBufferPointer { spare, initialized in
+          guard let target = spare.baseAddress else {
+            // Unreachable (the room is never empty); ends the loop rather than spinning.
+            closed = true
+            return
+          }
+          var cursor = 0
+          if !opened {
+            target[0] = UInt8(ascii: "\"")
+            cursor = 1
+            opened = true
+          }
+          while true {
+            let stop = nextEscape(in: bytes, from: index)
+            // What follows the run (an escape of at most six bytes, or the closing quote) and the rest of the
+            // string as it is must still fit; a fresh room always holds that much, so each round makes progress.
+            guard cursor + (stop - index) + 6 + (bytes.count - stop) + 1 <= spare.count else { break }
+            if let source = bytes.baseAddress, stop > index {
+              (target + cursor).update(from: source + index, count: stop - index)
+              cursor += stop - index
+            }
+            guard stop < bytes.count else {
+              target[cursor] = UInt8(ascii: "\"")
+              cursor += 1
+              closed = true
+              break
+            }
+            cursor += writeEscaped(bytes[stop], at: target + cursor)
+            index = stop + 1
+          }
+          initialized = cursor
+        }
       }
-      index += 1
-    }
-    appendRun(UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]), opening: !opened, closing: true, to: &out)
+    } while !closed
   }
 
-  /// Appends `run` after an opening quote, before a closing one, or both, in one copy.
-  private static func appendRun(
-    _ run: UnsafeBufferPointer<UInt8>, opening: Bool, closing: Bool, to out: inout [UInt8]
-  ) {
-    out.append(count: run.count + (opening ? 1 : 0) + (closing ? 1 : 0)) { start in
-      var cursor = start
-      if opening {
-        cursor.pointee = UInt8(ascii: "\"")
-        cursor += 1
-      }
-      if let source = run.baseAddress {
-        cursor.update(from: source, count: run.count)
-        cursor += run.count
-      }
-      if closing { cursor.pointee = UInt8(ascii: "\"") }
-    }
+  /// The index of the first byte at or after `index` that needs an escape, or the end of `bytes`: eight bytes at
+  /// a time while eight are left (nearly all text has no escape), then one at a time.
+  @inline(__always)
+  private static func nextEscape(in bytes: UnsafeBufferPointer<UInt8>, from index: Int) -> Int {
+    var index = ByteWord.skipUnmarked(
+      UnsafeRawBufferPointer(bytes), from: index, to: bytes.count, JSONStringBytes.escapeMarks)
+    while index < bytes.count, !needsEscape(bytes[index]) { index += 1 }
+    return index
   }
 
   /// Whether `byte` must be escaped inside a JSON string as this writer writes them.
@@ -256,21 +284,28 @@ public enum JSONWriter {
     byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
   }
 
-  /// The escape of one byte for which ``needsEscape(_:)`` holds.
-  private static func writeEscaped(_ byte: UInt8, into out: inout [UInt8]) {
+  /// Writes the escape of one byte for which ``needsEscape(_:)`` holds at `target` (room for six bytes); returns
+  /// its length.
+  private static func writeEscaped(_ byte: UInt8, at target: UnsafeMutablePointer<UInt8>) -> Int {
+    target[0] = UInt8(ascii: "\\")
     switch byte {
-    case UInt8(ascii: "\""): out.append(literal: "\\\"")
-    case UInt8(ascii: "\\"): out.append(literal: "\\\\")
-    case 0x0A: out.append(literal: "\\n")
-    case 0x0D: out.append(literal: "\\r")
-    case 0x09: out.append(literal: "\\t")
-    case 0x08: out.append(literal: "\\b")
-    case 0x0C: out.append(literal: "\\f")
+    case UInt8(ascii: "\""), UInt8(ascii: "\\"): target[1] = byte
+    case 0x0A: target[1] = UInt8(ascii: "n")
+    case 0x0D: target[1] = UInt8(ascii: "r")
+    case 0x09: target[1] = UInt8(ascii: "t")
+    case 0x08: target[1] = UInt8(ascii: "b")
+    case 0x0C: target[1] = UInt8(ascii: "f")
     case 0x00..<0x20, 0x7F:
-      out.append(literal: "\\u00")
-      out.append(HexDigit.lowercase(byte >> 4))
-      out.append(HexDigit.lowercase(byte))
-    default: out.append(byte)
+      target[1] = UInt8(ascii: "u")
+      target[2] = UInt8(ascii: "0")
+      target[3] = UInt8(ascii: "0")
+      target[4] = HexDigit.lowercase(byte >> 4)
+      target[5] = HexDigit.lowercase(byte)
+      return 6
+    default:
+      target[0] = byte
+      return 1
     }
+    return 2
   }
 }

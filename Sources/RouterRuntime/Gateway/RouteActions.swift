@@ -98,6 +98,9 @@ public enum RouteActions {
 
   /// The whole request with the actions of `plan` applied (translation mode).
   public static func apply(_ plan: ForwardPlan, to request: JSONValue) -> JSONValue {
+    // Most routes have no actions: the request as it is, without taking its members apart and looking for a
+    // generation config no rule would change (which compared every top-level name with two others).
+    guard plan.systemPrompt != nil || !plan.generation.isEmpty else { return request }
     guard case .object(var members) = request else { return request }
     if let action = plan.systemPrompt {
       let position = members.firstIndex { systemInstructionKeys.contains($0.key) }

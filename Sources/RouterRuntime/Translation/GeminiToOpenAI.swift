@@ -63,8 +63,9 @@ public enum GeminiToOpenAI {
       out.endObject()
     }
     var conversation = ConversationBuilder()
-    for (index, content) in request.contents.enumerated() {
-      try conversation.add(content, index: index, into: &out, warnings: &warnings)
+    // By index: each content is lent to the builder rather than copied (retained) by a `for … in` loop.
+    for index in request.contents.indices {
+      try conversation.add(request.contents[index], index: index, into: &out, warnings: &warnings)
     }
     out.endArray()
 
@@ -87,10 +88,12 @@ public enum GeminiToOpenAI {
   /// buffer is allocated once for most requests.
   private static func estimatedSize(_ request: GeminiRequest, model: String) -> Int {
     var size = 512 + model.utf8.count
-    for content in request.contents {
-      for part in content.parts {
+    // By index: a `for … in` loop copies (retains) every content and part it passes.
+    for contentIndex in request.contents.indices {
+      let parts = request.contents[contentIndex].parts
+      for partIndex in parts.indices {
         size += 48
-        switch part.payload {
+        switch parts[partIndex].payload {
         case .text(let text): size += text.utf8.count
         case .inlineData(_, let base64): size += base64.utf8.count
         default: size += 64
@@ -362,11 +365,12 @@ struct ConversationBuilder {
   ) throws(GeminiRequestError) {
     var text = ""
     var newOpen: [(id: String, name: String)] = []
-    for (partIndex, part) in content.parts.enumerated() {
+    // By index, as in ``addUserTurn``.
+    for partIndex in content.parts.indices {
       let partPath = path.appending("parts", partIndex)
-      for field in part.ignoredFields { warnings.drop(field) }
-      if part.thought { continue }
-      switch part.payload {
+      for field in content.parts[partIndex].ignoredFields { warnings.drop(field) }
+      if content.parts[partIndex].thought { continue }
+      switch content.parts[partIndex].payload {
       case .text(let value): text += value
       case .functionCall(let call): newOpen.append((call.id ?? "call_\(index)_\(partIndex)", call.name))
       case .executableCode(let language, let code):
@@ -427,11 +431,12 @@ struct ConversationBuilder {
     if !allText { parts.beginArray() }
     var hasParts = false
     var text = ""
-    for (partIndex, part) in content.parts.enumerated() {
+    // By index, each part read in place: a `for part in` loop copies (retains and releases) every part.
+    for partIndex in content.parts.indices {
       let partPath = path.appending("parts", partIndex)
-      for field in part.ignoredFields { warnings.drop(field) }
-      if part.thought { continue }
-      switch part.payload {
+      for field in content.parts[partIndex].ignoredFields { warnings.drop(field) }
+      if content.parts[partIndex].thought { continue }
+      switch content.parts[partIndex].payload {
       case .text(let value):
         hasParts = true
         if allText { text += value } else { Self.writeTextPart(value, into: &parts) }
