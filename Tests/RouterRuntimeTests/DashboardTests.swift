@@ -19,7 +19,9 @@ import Testing
         backend: "b", sent: Self.start + .milliseconds(120), answered: Self.start + .milliseconds(170),
         ended: Self.start + .milliseconds(920)),
     ]
-    for event: RequestEvent in [.upstream(timings), .finished(at: Self.start + .seconds(1))] {
+    for event: RequestEvent in [
+      .exchanges(timings.map(RequestRecord.UpstreamExchange.init)), .finished(at: Self.start + .seconds(1)),
+    ] {
       record.apply(event, started: Self.start)
     }
     #expect(record.exchanges.map(\.backend) == ["a", "b"])

@@ -8,8 +8,8 @@ import Testing
 /// they came from, the snapshot's table methods against the table's, and a decided request translated in place
 /// against a translation of its copy. Each over seeded generated input.
 @Suite struct RecordLifetimeTests {
-  /// The record of each timing as `RequestRecord.apply(.upstream)` made it before the timeline made records
-  /// itself: the oracle the new path is held to.
+  /// The record of each timing as the request record made it before the timeline made records itself: the
+  /// oracle the new path is held to.
   static func oracle(_ timings: [UpstreamTiming]) -> [RequestRecord.UpstreamExchange] {
     timings.map { timing in
       RequestRecord.UpstreamExchange(
@@ -48,7 +48,7 @@ import Testing
       #expect(exchanges == Self.oracle(timings))
 
       var viaTimings = RequestRecord(id: "r")
-      viaTimings.apply(.upstream(timings), started: now)
+      viaTimings.apply(.exchanges(timings.map(RequestRecord.UpstreamExchange.init)), started: now)
       var viaExchanges = RequestRecord(id: "r")
       viaExchanges.apply(.exchanges(exchanges), started: now)
       #expect(viaTimings.exchanges == viaExchanges.exchanges)

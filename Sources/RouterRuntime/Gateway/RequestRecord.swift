@@ -191,9 +191,7 @@ enum RequestEvent {
   case streamed(RelayFacts)
   /// The client went away: nothing more could be sent.
   case clientGone
-  /// The upstream exchanges the request's transports timed (see ``UpstreamTimeline``).
-  case upstream([UpstreamTiming])
-  /// The same, made into records already (``UpstreamTimeline/exchanges(now:)``).
+  /// The upstream exchanges the request's transports timed, as records (``UpstreamTimeline/exchanges(now:)``).
   case exchanges([RequestRecord.UpstreamExchange])
   /// The request is over.
   case finished(at: MonotonicInstant)
@@ -238,8 +236,6 @@ extension RequestRecord {
       }
     case .clientGone:
       status = 499
-    case .upstream(let timings):
-      exchanges = timings.map(UpstreamExchange.init)
     case .exchanges(let timed):
       exchanges = timed
     case .finished(let at):
