@@ -128,6 +128,9 @@ def main():
         out.append("| TTFT through louter | %s | %s |" % (micros(ttft["louter_p50_us"]), micros(ttft["louter_p99_us"])))
         out.append("| TTFT added by louter | %s | %s |" % (micros(ttft["overhead_p50_us"]),
                                                            micros(ttft["overhead_p99_us"])))
+        if "hop_overhead_p50_us" in ttft:
+            out.append("| TTFT added by an nginx hop (relays bytes, translates nothing) | %s | %s |" % (
+                micros(ttft["hop_overhead_p50_us"]), micros(ttft["hop_overhead_p99_us"])))
         if ttft_poll and "overhead_p50_us" in ttft_poll:
             out.append("| TTFT added by louter with idle_poll (its own run) | %s | %s |" % (
                 micros(ttft_poll["overhead_p50_us"]), micros(ttft_poll["overhead_p99_us"])))
@@ -205,7 +208,11 @@ def main():
         text, met = added(p99 - rows[("direct", 64)]["p99"], 1000)
         goal("added p99 at concurrency 64 ≤ 1 ms (louter, 1 worker)", "%s (p99 %s)" % (text, micros(p99)), met)
     if ttft and "overhead_p50_us" in ttft:
-        goal("streaming TTFT overhead p50 ≤ 200 µs", micros(ttft["overhead_p50_us"]), ttft["overhead_p50_us"] <= 200)
+        reference = ""
+        if "hop_overhead_p50_us" in ttft:
+            reference = " (an nginx hop: %s)" % micros(ttft["hop_overhead_p50_us"])
+        goal("streaming TTFT overhead p50 ≤ 200 µs", micros(ttft["overhead_p50_us"]) + reference,
+             ttft["overhead_p50_us"] <= 200)
         goal("streaming TTFT overhead p99 ≤ 1 ms", micros(ttft["overhead_p99_us"]), ttft["overhead_p99_us"] <= 1000)
         if ttft_poll and "overhead_p50_us" in ttft_poll:
             goal("… with `idle_poll = true`: TTFT overhead p50 ≤ 200 µs", micros(ttft_poll["overhead_p50_us"]),

@@ -3,11 +3,12 @@
 
 For each of N rounds, one streaming request goes straight to the pacer (OpenAI chat.completions,
 stream: true) and one goes through louter (Gemini :streamGenerateContent?alt=sse), each on its own
-keep-alive connection, one after the other. TTFT is from the first byte sent to the end of the first
-complete SSE event. Paced gaps are the times between consecutive events longer than 1 ms: kept when
+keep-alive connection, one after the other; with --hop, a third goes through that proxy (an nginx hop in
+front of the pacer, OpenAI path) as the reference for what relaying bytes alone adds. TTFT is from the first
+byte sent to the end of the first complete SSE event. Paced gaps are the times between consecutive events longer than 1 ms: kept when
 louter shows as many per stream as the direct path, of the same length.
 
-    ttft.py --direct PORT --louter PORT [--rounds 200] [--model pace-20x5]
+    ttft.py --direct PORT --louter PORT [--hop PORT] [--rounds 200] [--model pace-20x5]
 Prints one line of JSON: p50/p99 of (louter - direct) TTFT in µs, and the gaps seen both ways.
 """
 
@@ -117,10 +118,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--direct", type=int, required=True)
     parser.add_argument("--louter", type=int, required=True)
+    parser.add_argument("--hop", type=int, help="a proxy in front of the pacer, measured like --direct")
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--model", default="pace-20x5")
     args = parser.parse_args()
     direct, louter = Connection(args.direct), Connection(args.louter)
+    hop = Connection(args.hop) if args.hop else None
+    ttft_hop, overhead_hop = [], []
     openai = json.dumps({"model": args.model, "stream": True,
                          "messages": [{"role": "user", "content": "Say hello"}]}).encode()
     gemini = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Say hello"}]}]}).encode()
@@ -132,11 +136,14 @@ def main():
         try:
             times_d, status_d = direct.stream("/v1/chat/completions", openai)
             times_l, status_l = louter.stream(gemini_path, gemini)
+            times_h, status_h = hop.stream("/v1/chat/completions", openai) if hop else (times_d, status_d)
         except (ConnectionError, OSError, ValueError):
             failures += 1
             direct.sock = louter.sock = None
+            if hop:
+                hop.sock = None
             continue
-        if status_d != 200 or status_l != 200 or not times_d or not times_l:
+        if status_d != 200 or status_l != 200 or status_h != 200 or not times_d or not times_l or not times_h:
             failures += 1
             continue
         if round_index < 5:  # warm-up: connections, pools, caches
@@ -144,6 +151,9 @@ def main():
         ttft_direct.append(times_d[0] / 1000)
         ttft_louter.append(times_l[0] / 1000)
         overhead.append((times_l[0] - times_d[0]) / 1000)
+        if hop:
+            ttft_hop.append(times_h[0] / 1000)
+            overhead_hop.append((times_h[0] - times_d[0]) / 1000)
         # Paced gaps: those longer than 1 ms (the finish event and [DONE] follow the last chunk at once).
         paced_d = [(b - a) / 1000 for a, b in zip(times_d, times_d[1:]) if b - a > 1_000_000]
         paced_l = [(b - a) / 1000 for a, b in zip(times_l, times_l[1:]) if b - a > 1_000_000]
@@ -158,6 +168,11 @@ def main():
             "louter_p50_us": percentile(ttft_louter, 50), "louter_p99_us": percentile(ttft_louter, 99),
             "overhead_p50_us": percentile(overhead, 50), "overhead_p99_us": percentile(overhead, 99),
             "paced_gaps_direct": statistics.median(events_direct), "paced_gaps_louter": statistics.median(events_louter),
+        })
+    if overhead_hop:
+        result.update({
+            "hop_p50_us": percentile(ttft_hop, 50), "hop_p99_us": percentile(ttft_hop, 99),
+            "hop_overhead_p50_us": percentile(overhead_hop, 50), "hop_overhead_p99_us": percentile(overhead_hop, 99),
         })
     if gaps_direct and gaps_louter:
         result.update({
