@@ -325,7 +325,9 @@ struct JSONCursor {
               try makeString(chunk, at: start)
             }
         } else {
-          text = ascii ? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
+          text =
+            ascii
+            ? JSONCommonStrings.literal(run) ?? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
         }
         position += 1
         return text
@@ -692,4 +694,44 @@ enum JSONStringBytes {
   /// Marks the bytes of `word` the writer escapes: those of ``firstStop(_:)`` and DEL.
   @inline(__always)
   static func escapeMarks(_ word: UInt64) -> UInt64 { stopBytes(word) | ByteWord.equal(word, 0x7F) }
+}
+
+/// The names and values nearly every Gemini request repeats (`contents`, `role`, `user`, `parts`, `text`, …), met as
+/// a string without escapes, become string literals: equal strings, without decoding the bytes into a new one
+/// (about 150 instructions each, and an allocation for those longer than 15 bytes).
+enum JSONCommonStrings {
+  /// The literal spelled by `run` (ASCII), or nil when it is not one of them.
+  static func literal(_ run: UnsafeBufferPointer<UInt8>) -> String? {
+    guard let base = run.baseAddress, run.count >= 4 else { return nil }
+    // By length and first byte: most strings are no candidate, and a candidate's bytes are compared whole only when
+    // it could be it.
+    let text: String
+    switch (run.count, base[0]) {
+    case (4, UInt8(ascii: "t")): text = base[1] == UInt8(ascii: "e") ? "text" : "topP"
+    case (4, UInt8(ascii: "r")): text = "role"
+    case (4, UInt8(ascii: "u")): text = "user"
+    case (4, UInt8(ascii: "n")): text = "name"
+    case (4, UInt8(ascii: "a")): text = "args"
+    case (4, UInt8(ascii: "d")): text = "data"
+    case (5, UInt8(ascii: "p")): text = "parts"
+    case (5, UInt8(ascii: "m")): text = "model"
+    case (5, UInt8(ascii: "t")): text = "tools"
+    case (8, UInt8(ascii: "c")): text = "contents"
+    case (8, UInt8(ascii: "m")): text = "mimeType"
+    case (10, UInt8(ascii: "i")): text = "inlineData"
+    case (11, UInt8(ascii: "t")): text = "temperature"
+    case (12, UInt8(ascii: "f")): text = "functionCall"
+    case (15, UInt8(ascii: "m")): text = "maxOutputTokens"
+    case (16, UInt8(ascii: "g")): text = "generationConfig"
+    case (16, UInt8(ascii: "f")): text = "functionResponse"
+    case (17, UInt8(ascii: "s")): text = "systemInstruction"
+    case (20, UInt8(ascii: "f")): text = "functionDeclarations"
+    default: return nil
+    }
+    // The candidate's own bytes (a literal's are contiguous UTF-8): its length is the run's.
+    let same = text.utf8.withContiguousStorageIfAvailable { own in
+      own.baseAddress.map { memcmp(base, $0, run.count) == 0 } ?? false
+    }
+    return same == true ? text : nil
+  }
 }
