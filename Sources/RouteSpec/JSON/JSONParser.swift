@@ -177,34 +177,73 @@ struct JSONCursor {
 
   // The tree's containers read in loops of their own rather than through ``walkObject(depth:member:)``'s
   // closures: a call through a closure (and a thunk for the key) per member showed in the profile of a request.
+  //
+  // A container of one or two entries (most in request bodies: `contents`, `parts`, `{"text": …}`) is made whole
+  // at its size from the entries held apart; a larger one has room for four made at once, not one per doubling.
+  // Reserving room and appending cost a few hundred instructions a container more than making it whole.
   private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
     if try enterContainer(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth, expected: "expected an object") {
       return .object([])
     }
-    // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
+    let first = try parseMember(depth: depth)
+    guard try continueObject() else { return .object([first]) }
+    let second = try parseMember(depth: depth)
+    guard try continueObject() else { return .object([first, second]) }
     var members: [JSONMember] = []
     members.reserveCapacity(4)
+    members.append(first)
+    members.append(second)
     repeat {
-      try expectKey()
-      let key = try parseString()
-      try expectColon()
-      members.append(JSONMember(key, try parseValue(depth: depth)))
-      skipWhitespace()
-    } while try continueContainer(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member")
+      members.append(try parseMember(depth: depth))
+    } while try continueObject()
     return .object(members)
+  }
+
+  /// One member of an object, from its key's opening quote to the whitespace after its value.
+  @inline(__always)
+  private mutating func parseMember(depth: Int) throws(JSONParseError) -> JSONMember {
+    try expectKey()
+    let key = try parseString()
+    try expectColon()
+    let member = JSONMember(key, try parseValue(depth: depth))
+    skipWhitespace()
+    return member
+  }
+
+  @inline(__always)
+  private mutating func continueObject() throws(JSONParseError) -> Bool {
+    try continueContainer(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member")
   }
 
   private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
     if try enterContainer(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth, expected: "expected an array") {
       return .array([])
     }
+    let first = try parseElement(depth: depth)
+    guard try continueArray() else { return .array([first]) }
+    let second = try parseElement(depth: depth)
+    guard try continueArray() else { return .array([first, second]) }
     var elements: [JSONValue] = []
     elements.reserveCapacity(4)
+    elements.append(first)
+    elements.append(second)
     repeat {
-      elements.append(try parseValue(depth: depth))
-      skipWhitespace()
-    } while try continueContainer(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
+      elements.append(try parseElement(depth: depth))
+    } while try continueArray()
     return .array(elements)
+  }
+
+  /// One element of an array and the whitespace after it.
+  @inline(__always)
+  private mutating func parseElement(depth: Int) throws(JSONParseError) -> JSONValue {
+    let element = try parseValue(depth: depth)
+    skipWhitespace()
+    return element
+  }
+
+  @inline(__always)
+  private mutating func continueArray() throws(JSONParseError) -> Bool {
+    try continueContainer(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
   }
 
   /// The object grammar, once for every reader: from the `{` at the cursor (an object at nesting `depth`), calls

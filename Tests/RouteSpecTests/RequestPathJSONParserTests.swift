@@ -2,9 +2,10 @@ import Testing
 
 @testable import RouteSpec
 
-/// The tree parser gives strings Gemini requests repeat as literals (``JSONCommonStrings``): they must be exactly
-/// the strings the bytes spell, for those names, for near misses of them and for anything else.
-@Suite struct RequestPathCommonStringsTests {
+/// The tree parser on a request's path: strings Gemini requests repeat given as literals (``JSONCommonStrings``),
+/// which must be exactly the strings the bytes spell (for those names, near misses of them and anything else), and
+/// containers of one or two entries made whole, which must read as the general walk reads them.
+@Suite struct RequestPathJSONParserTests {
   /// The names the table holds, and more that it does not.
   static let names = [
     "text", "role", "user", "name", "args", "data", "topP", "topK", "parts", "model", "tools", "contents", "mimeType",
@@ -77,5 +78,39 @@ import Testing
       #expect(parsed == tree, "\(String(decoding: text, as: UTF8.self))")
       #expect(parsed.serializedBytes() == text)
     }
+  }
+
+  /// Containers of every size the parser makes apart (none, one, two, more), whole, with a trailing comma, and
+  /// broken after each entry: as the general walk reads them, value, error and offset.
+  @Test func containersOfEverySizeReadAsTheWalksDo() throws {
+    var documents: [String] = []
+    for count in 0...5 {
+      let elements = (0..<count).map { "\($0)" }
+      let members = (0..<count).map { #""k\#($0)" : [\#($0)]"# }
+      for (open, close, entries) in [("[", "]", elements), ("{", "}", members)] {
+        let whole = open + entries.joined(separator: " , ") + close
+        documents += [whole, open + entries.joined(separator: ",") + "," + close, " \(whole) ", "[\(whole),\(whole)]"]
+        for cut in 0..<entries.count {
+          let head = open + entries[...cut].joined(separator: ",")
+          documents += [
+            head, head + ",", head + " " + close + close, head + ";" + close, head + ",,", head + " 1" + close,
+          ]
+        }
+      }
+    }
+    for text in documents {
+      let bytes = Array(text.utf8)
+      for syntax in [JSONSyntax.strict, .geminiRequest] {
+        let parsed = Result { () throws(JSONParseError) in try JSONParser.parse(bytes, syntax: syntax) }
+        let walked = JSONContainerLoopTests.walkedDocument(bytes, maxDepth: JSONParser.defaultMaxDepth, syntax: syntax)
+        #expect(parsed == walked, "\(text)")
+      }
+    }
+    #expect(try JSONParser.parse("[1, 2]") == [1, 2])
+    #expect(try JSONParser.parse(#"{"a":1,"b":[2,3,4]}"#) == .object(["a": 1, "b": [2, 3, 4]]))
+    #expect(
+      try JSONParser.parse(#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#)["contents"] == [
+        .object(["role": "user", "parts": [.object(["text": "hi"])]])
+      ])
   }
 }
