@@ -310,17 +310,17 @@ struct ServerConnectionMachine {
     var size = 96 + bodyCount
     for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
     bytes.reserveCapacity(size)
+    // Every piece in one copy (literals from their bytes, numbers digit by digit): a head is written per answer.
     if status == 200 {
-      // Nearly every answer: its status line a literal (a test pins it to the composed one), the head in one go.
-      appendOKHead(headers: headers, framing: framing, version: version, keepAlive: keepAlive, to: &bytes)
-      return bytes
+      // Nearly every answer's status line, in one copy (a test pins it to the composed one).
+      bytes.append(literal: version == .http11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n")
+    } else {
+      bytes.append(literal: version == .http11 ? "HTTP/1.1 " : "HTTP/1.0 ")
+      bytes.append(decimal: status)
+      bytes.append(0x20)
+      bytes.append(utf8: HTTPStatus.reason(status))
+      bytes.append(literal: "\r\n")
     }
-    // Every piece in one copy (literals from their bytes, numbers digit by digit).
-    bytes.append(literal: version == .http11 ? "HTTP/1.1 " : "HTTP/1.0 ")
-    bytes.append(decimal: status)
-    bytes.append(0x20)
-    bytes.append(utf8: HTTPStatus.reason(status))
-    bytes.append(literal: "\r\n")
     for (name, value) in headers { HTTPFraming.appendFieldLine(name: name, value: value, to: &bytes) }
     switch framing {
     case .contentLength(let count):
@@ -337,75 +337,6 @@ struct ServerConnectionMachine {
     }
     bytes.append(literal: "\r\n")
     return bytes
-  }
-
-  /// ``head(status:headers:framing:version:keepAlive:reserving:)`` of a 200 (nearly every answer), the same bytes
-  /// written in one reservation, each piece copied to its place: a reservation and a copy per piece (four header
-  /// lines, the framing line, the end) cost about a hundred instructions each.
-  private static func appendOKHead(
-    headers: [(String, String)], framing: BodyDelimiting, version: HTTPVersion, keepAlive: Bool,
-    to bytes: inout [UInt8]
-  ) {
-    let statusLine: StaticString = version == .http11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n"
-    let framingLine: StaticString
-    var length: Int64?
-    switch framing {
-    case .contentLength(let count):
-      framingLine = "content-length: "
-      length = Int64(count)
-    case .chunked: framingLine = "transfer-encoding: chunked\r\n"
-    case .closeDelimited: framingLine = ""
-    }
-    let connectionLine: StaticString =
-      !keepAlive ? "connection: close\r\n" : version == .http10 ? "connection: keep-alive\r\n" : ""
-    var count = statusLine.utf8CodeUnitCount + framingLine.utf8CodeUnitCount + connectionLine.utf8CodeUnitCount + 2
-    for (name, value) in headers { count += name.utf8.count + value.utf8.count + 4 }
-    let digits = length.map { JSONWriter.integerLength($0) } ?? 0
-    if digits > 0 { count += digits + 2 }
-    bytes.append(count: count) { start in
-      var cursor = start
-      cursor = place(statusLine, at: cursor)
-      for (name, value) in headers {
-        cursor = place(name, at: cursor)
-        cursor[0] = HTTPFraming.colon
-        cursor[1] = HTTPFraming.space
-        cursor = place(value, at: cursor + 2)
-        cursor[0] = HTTPFraming.cr
-        cursor[1] = HTTPFraming.lf
-        cursor += 2
-      }
-      cursor = place(framingLine, at: cursor)
-      if let length, digits > 0 {
-        JSONWriter.writeInteger(length, length: digits, at: cursor)
-        cursor[digits] = HTTPFraming.cr
-        cursor[digits + 1] = HTTPFraming.lf
-        cursor += digits + 2
-      }
-      cursor = place(connectionLine, at: cursor)
-      cursor[0] = HTTPFraming.cr
-      cursor[1] = HTTPFraming.lf
-    }
-  }
-
-  /// Copies `literal` to `target`; returns where its copy ends.
-  @inline(__always)
-  private static func place(_ literal: StaticString, at target: UnsafeMutablePointer<UInt8>)
-    -> UnsafeMutablePointer<UInt8>
-  {
-    target.update(from: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    return target + literal.utf8CodeUnitCount
-  }
-
-  /// Copies `text`'s UTF-8 to `target`; returns where its copy ends.
-  @inline(__always)
-  private static func place(_ text: String, at target: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-    func copy(_ source: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-      if let base = source.baseAddress { target.update(from: base, count: source.count) }
-      return target + source.count
-    }
-    if let end = text.utf8.withContiguousStorageIfAvailable(copy) { return end }
-    var text = text
-    return text.withUTF8(copy)
   }
 
   /// The whole answer to a request that failed to parse or arrive: a Gemini error body, then close.
