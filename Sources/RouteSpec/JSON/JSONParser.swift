@@ -177,34 +177,73 @@ struct JSONCursor {
 
   // The tree's containers read in loops of their own rather than through ``walkObject(depth:member:)``'s
   // closures: a call through a closure (and a thunk for the key) per member showed in the profile of a request.
+  //
+  // A container of one or two entries (most in request bodies: `contents`, `parts`, `{"text": …}`) is made whole
+  // at its size from the entries held apart; a larger one has room for four made at once, not one per doubling.
+  // Reserving room and appending cost a few hundred instructions a container more than making it whole.
   private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
     if try enterContainer(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth, expected: "expected an object") {
       return .object([])
     }
-    // Most objects in API bodies have at most four members: one allocation each, not one per doubling.
+    let first = try parseMember(depth: depth)
+    guard try continueObject() else { return .object([first]) }
+    let second = try parseMember(depth: depth)
+    guard try continueObject() else { return .object([first, second]) }
     var members: [JSONMember] = []
     members.reserveCapacity(4)
+    members.append(first)
+    members.append(second)
     repeat {
-      try expectKey()
-      let key = try parseString()
-      try expectColon()
-      members.append(JSONMember(key, try parseValue(depth: depth)))
-      skipWhitespace()
-    } while try continueContainer(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member")
+      members.append(try parseMember(depth: depth))
+    } while try continueObject()
     return .object(members)
+  }
+
+  /// One member of an object, from its key's opening quote to the whitespace after its value.
+  @inline(__always)
+  private mutating func parseMember(depth: Int) throws(JSONParseError) -> JSONMember {
+    try expectKey()
+    let key = try parseString()
+    try expectColon()
+    let member = JSONMember(key, try parseValue(depth: depth))
+    skipWhitespace()
+    return member
+  }
+
+  @inline(__always)
+  private mutating func continueObject() throws(JSONParseError) -> Bool {
+    try continueContainer(UInt8(ascii: "}"), expected: "expected ',' or '}' after object member")
   }
 
   private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
     if try enterContainer(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth, expected: "expected an array") {
       return .array([])
     }
+    let first = try parseElement(depth: depth)
+    guard try continueArray() else { return .array([first]) }
+    let second = try parseElement(depth: depth)
+    guard try continueArray() else { return .array([first, second]) }
     var elements: [JSONValue] = []
     elements.reserveCapacity(4)
+    elements.append(first)
+    elements.append(second)
     repeat {
-      elements.append(try parseValue(depth: depth))
-      skipWhitespace()
-    } while try continueContainer(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
+      elements.append(try parseElement(depth: depth))
+    } while try continueArray()
     return .array(elements)
+  }
+
+  /// One element of an array and the whitespace after it.
+  @inline(__always)
+  private mutating func parseElement(depth: Int) throws(JSONParseError) -> JSONValue {
+    let element = try parseValue(depth: depth)
+    skipWhitespace()
+    return element
+  }
+
+  @inline(__always)
+  private mutating func continueArray() throws(JSONParseError) -> Bool {
+    try continueContainer(UInt8(ascii: "]"), expected: "expected ',' or ']' after array element")
   }
 
   /// The object grammar, once for every reader: from the `{` at the cursor (an object at nesting `depth`), calls
@@ -325,7 +364,9 @@ struct JSONCursor {
               try makeString(chunk, at: start)
             }
         } else {
-          text = ascii ? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
+          text =
+            ascii
+            ? JSONCommonStrings.literal(run) ?? String(decoding: run, as: UTF8.self) : try makeString(run, at: start)
         }
         position += 1
         return text
@@ -692,4 +733,44 @@ enum JSONStringBytes {
   /// Marks the bytes of `word` the writer escapes: those of ``firstStop(_:)`` and DEL.
   @inline(__always)
   static func escapeMarks(_ word: UInt64) -> UInt64 { stopBytes(word) | ByteWord.equal(word, 0x7F) }
+}
+
+/// The names and values nearly every Gemini request repeats (`contents`, `role`, `user`, `parts`, `text`, …), met as
+/// a string without escapes, become string literals: equal strings, without decoding the bytes into a new one
+/// (about 150 instructions each, and an allocation for those longer than 15 bytes).
+enum JSONCommonStrings {
+  /// The literal spelled by `run` (ASCII), or nil when it is not one of them.
+  static func literal(_ run: UnsafeBufferPointer<UInt8>) -> String? {
+    guard let base = run.baseAddress, run.count >= 4 else { return nil }
+    // By length and first byte: most strings are no candidate, and a candidate's bytes are compared whole only when
+    // it could be it.
+    let text: String
+    switch (run.count, base[0]) {
+    case (4, UInt8(ascii: "t")): text = base[1] == UInt8(ascii: "e") ? "text" : "topP"
+    case (4, UInt8(ascii: "r")): text = "role"
+    case (4, UInt8(ascii: "u")): text = "user"
+    case (4, UInt8(ascii: "n")): text = "name"
+    case (4, UInt8(ascii: "a")): text = "args"
+    case (4, UInt8(ascii: "d")): text = "data"
+    case (5, UInt8(ascii: "p")): text = "parts"
+    case (5, UInt8(ascii: "m")): text = "model"
+    case (5, UInt8(ascii: "t")): text = "tools"
+    case (8, UInt8(ascii: "c")): text = "contents"
+    case (8, UInt8(ascii: "m")): text = "mimeType"
+    case (10, UInt8(ascii: "i")): text = "inlineData"
+    case (11, UInt8(ascii: "t")): text = "temperature"
+    case (12, UInt8(ascii: "f")): text = "functionCall"
+    case (15, UInt8(ascii: "m")): text = "maxOutputTokens"
+    case (16, UInt8(ascii: "g")): text = "generationConfig"
+    case (16, UInt8(ascii: "f")): text = "functionResponse"
+    case (17, UInt8(ascii: "s")): text = "systemInstruction"
+    case (20, UInt8(ascii: "f")): text = "functionDeclarations"
+    default: return nil
+    }
+    // The candidate's own bytes (a literal's are contiguous UTF-8): its length is the run's.
+    let same = text.utf8.withContiguousStorageIfAvailable { own in
+      own.baseAddress.map { memcmp(base, $0, run.count) == 0 } ?? false
+    }
+    return same == true ? text : nil
+  }
 }

@@ -267,11 +267,8 @@ enum RequestFeatures {
     }
   }
 
-  /// The members of a part that carry media, in both spellings (built once: an array literal in the loop was
-  /// allocated for every part of every request).
-  static let mediaKeys = ["inlineData", "inline_data", "fileData", "file_data"]
-
-  /// Whether a part of the contents carries an image: inline or file data whose MIME type is `image/...`.
+  /// Whether a part of the contents carries an image: inline or file data whose MIME type is `image/...` (the
+  /// first member of each spelling counts, as a lookup by name finds it).
   static func carriesImages(_ body: JSONValue) -> Bool {
     let contents: [JSONValue]
     switch body["contents"] {
@@ -287,13 +284,30 @@ enum RequestFeatures {
       default: continue
       }
       for part in parts {
-        for key in Self.mediaKeys {
-          guard let media = part[key] else { continue }
+        guard case .object(let members) = part else { continue }
+        // One pass over the part's members (a `text` in most), not a lookup for each media spelling.
+        var seen: UInt8 = 0
+        for index in members.indices {
+          guard let spelling = mediaSpelling(members[index].key), seen & spelling == 0 else { continue }
+          seen |= spelling
+          let media = members[index].value
           let mime = (media["mimeType"] ?? media["mime_type"])?.stringValue ?? ""
           if mime.hasPrefix("image/") { return true }
         }
       }
     }
     return false
+  }
+
+  /// A bit for each member name of a part that carries media (`inlineData`, `inline_data`, `fileData`,
+  /// `file_data`), nil for any other name: by length first, as almost every name is another.
+  static func mediaSpelling(_ key: String) -> UInt8? {
+    switch key.utf8.count {
+    case 8: key == "fileData" ? 1 : nil
+    case 9: key == "file_data" ? 2 : nil
+    case 10: key == "inlineData" ? 4 : nil
+    case 11: key == "inline_data" ? 8 : nil
+    default: nil
+    }
   }
 }

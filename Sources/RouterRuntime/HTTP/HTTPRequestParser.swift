@@ -82,10 +82,43 @@ public struct HTTPRequestParser: Sendable {
     }
   }
 
+  /// What one feed completed, in order. The first event is held in place, the rest in an array: nearly every
+  /// read completes at most one request, and an array of events cost an allocation per request.
+  public struct Events: Sendable, Sequence {
+    private var first: Event?
+    private var rest: [Event] = []
+
+    /// No events.
+    public init() {}
+
+    mutating func append(_ event: Event) {
+      if first == nil { first = event } else { rest.append(event) }
+    }
+
+    /// Yields the first event, then the rest.
+    public struct Iterator: IteratorProtocol {
+      var first: Event?
+      var rest: IndexingIterator<[Event]>
+
+      public mutating func next() -> Event? {
+        if let event = first.take() { return event }
+        return rest.next()
+      }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(first: first, rest: rest.makeIterator()) }
+  }
+
   /// Feeds bytes; returns the events they completed.
   public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
-    if case .failed = state { return [] }
-    var events: [Event] = []
+    var events = Events()
+    feed(bytes, into: &events)
+    return Array(events)
+  }
+
+  /// Feeds bytes; adds the events they completed to `events`.
+  public mutating func feed(_ bytes: some Collection<UInt8>, into events: inout Events) {
+    if case .failed = state { return }
     // With nothing buffered the bytes are parsed where they are, and only what is left over is kept.
     if buffer.isEmpty,
       bytes.withContiguousStorageIfAvailable({ (input: UnsafeBufferPointer<UInt8>) -> Void in
@@ -95,22 +128,21 @@ public struct HTTPRequestParser: Sendable {
         scanned = max(0, scanned - consumed)
       }) != nil
     {
-      return events
+      return
     }
     buffer.append(contentsOf: bytes)
     var input: [UInt8] = []
     swap(&input, &buffer)
     let consumed = input.withUnsafeBufferPointer { consume($0, into: &events) }
-    if case .failed = state { return events }
+    if case .failed = state { return }
     input.removeFirst(consumed)
     buffer = input
     scanned = max(0, scanned - consumed)
-    return events
   }
 
   /// Parses `input` (the buffered bytes and the new ones) as far as it goes; returns how many bytes it used.
   /// `scanned` counts from the start of `input`.
-  private mutating func consume(_ input: UnsafeBufferPointer<UInt8>, into events: inout [Event]) -> Int {
+  private mutating func consume(_ input: UnsafeBufferPointer<UInt8>, into events: inout Events) -> Int {
     var position = 0
     loop: while true {
       switch state {
@@ -240,7 +272,7 @@ public struct HTTPRequestParser: Sendable {
   /// `tooLong` error.
   private mutating func nextLine(
     _ input: UnsafeBufferPointer<UInt8>, from position: inout Int, limit: Int,
-    tooLong: (status: Int, message: String), into events: inout [Event]
+    tooLong: (status: Int, message: String), into events: inout Events
   ) -> Range<Int>? {
     switch HTTPFraming.scanLine(input, resume: max(position, scanned)) {
     case .invalid(let message):
@@ -262,14 +294,14 @@ public struct HTTPRequestParser: Sendable {
     }
   }
 
-  private mutating func fail(_ status: Int, _ message: String, into events: inout [Event]) {
+  private mutating func fail(_ status: Int, _ message: String, into events: inout Events) {
     state = .failed
     buffer = []
     scanned = 0
     events.append(.error(HTTPParseError(status: status, message: message)))
   }
 
-  private mutating func finishRequest(into events: inout [Event]) {
+  private mutating func finishRequest(into events: inout Events) {
     // Taken, not copied: the request is then the only owner of its storage, and setting its body does not copy it.
     if var request = pending.take() {
       request.body = body

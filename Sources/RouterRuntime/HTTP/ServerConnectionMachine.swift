@@ -227,7 +227,9 @@ struct ServerConnectionMachine {
   private mutating func parse(
     _ bytes: some Collection<UInt8>, now: MonotonicInstant, into actions: inout [Action]
   ) {
-    for event in parser.feed(bytes) {
+    var events = HTTPRequestParser.Events()
+    parser.feed(bytes, into: &events)
+    for event in events {
       switch event {
       case .expectContinue:
         actions.append(.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)))

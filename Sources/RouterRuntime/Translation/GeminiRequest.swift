@@ -114,6 +114,10 @@ public struct GeminiRequest: Sendable, Equatable {
   private static func decodeContents(_ elements: [JSONValue], unknown: inout [String]) throws(GeminiRequestError)
     -> [GeminiContent]
   {
+    // One content (most requests) made whole at its size: reserving room and appending cost more.
+    if elements.count == 1 {
+      return [try GeminiContent.decode(elements[0], path: FieldPath("", "contents", 0), unknown: &unknown)]
+    }
     var contents: [GeminiContent] = []
     contents.reserveCapacity(elements.count)
     for index in elements.indices {
@@ -185,6 +189,10 @@ public struct GeminiContent: Sendable, Equatable {
   private static func decodeParts(_ elements: [JSONValue], path: FieldPath, unknown: inout [String])
     throws(GeminiRequestError) -> [GeminiPart]
   {
+    // One part (most contents), as one content above.
+    if elements.count == 1 {
+      return [try GeminiPart.decode(elements[0], path: path.appending("parts", 0), unknown: &unknown)]
+    }
     var parts: [GeminiPart] = []
     parts.reserveCapacity(elements.count)
     for index in elements.indices {
