@@ -4,8 +4,46 @@ import Testing
 @testable import RouterRuntime
 
 /// The way back from a backend, each piece against an independent reference over seeded generated input: the
-/// body's chunk queue against an array, a body read whole against its chunks joined.
+/// answer's bytes against the tree's translation serialised, the body's chunk queue against an array, a body read
+/// whole against its chunks joined.
 @Suite struct AnswerPathDifferentialTests {
+  static let options = [
+    GeminiResponseOptions(modelVersion: "m", responseId: "r"),
+    GeminiResponseOptions(includeThoughts: true, modelVersion: "m\u{1}é", responseId: "r\""),
+  ]
+
+  @Test func answerBytesAreTheTreesTranslationSerialised() throws {
+    var maker = GeneratedAnswerTests.AnswerMaker(random: SeededGenerator(state: 909))
+    var plain = 0
+    var several = 0
+    for _ in 0..<4000 {
+      let body = maker.answer()
+      for options in Self.options {
+        let fromBytes = AnswerWriterTests.AnswerOutcome(fromBytes: body, options: options)
+        // The reference never takes the plain answer's writer: the general translation, then the tree's writer.
+        let reference: AnswerWriterTests.AnswerOutcome
+        do {
+          let json = try JSONParser.parse(body)
+          let translated = try OpenAIToGemini.translate(json, options: options)
+          reference = .answer(
+            translated.json.serializedBytes(), usage: GeminiUsageCounts(openAI: json["usage"]),
+            warnings: translated.warnings)
+        } catch let error as JSONParseError {
+          reference = .notJSON(error)
+        } catch let error as GeminiError {
+          reference = .refused(error)
+        }
+        #expect(fromBytes == reference, "\(String(decoding: body, as: UTF8.self)) \(options)")
+        guard let read = PlainOpenAIAnswer(answer: body, options: options) else { continue }
+        plain += 1
+        if read.candidates.count > 1 { several += 1 }
+      }
+    }
+    // Enough plain answers, several of them with more than one choice to sort, for the writer to be what is tested.
+    #expect(plain > 1000)
+    #expect(several > 200)
+  }
+
   @Test func theChunkQueueKeepsTheOrderOfAnArray() {
     var random = SeededGenerator(state: 77)
     for _ in 0..<500 {
