@@ -5,7 +5,7 @@ import Testing
 
 /// The way back from a backend, each piece against an independent reference over seeded generated input: the
 /// answer's bytes against the tree's translation serialised, the body's chunk queue against an array, a body read
-/// whole against its chunks joined.
+/// whole against its chunks joined, and the connection's reused buffers against a fresh parser per read.
 @Suite struct AnswerPathDifferentialTests {
   static let options = [
     GeminiResponseOptions(modelVersion: "m", responseId: "r"),
@@ -86,6 +86,96 @@ import Testing
         #expect(error == .tooLarge)
         #expect(joined.count > limit)
       }
+    }
+  }
+
+  /// One response's bytes: a status, a head of a few fields, and a body framed by length, chunks or the close.
+  static func response(_ random: inout SeededGenerator) -> (bytes: [UInt8], body: [UInt8], byClose: Bool) {
+    let body = (0..<Int(random.next() % 40)).map { _ in UInt8(truncatingIfNeeded: random.next() % 256) }
+    var head = "HTTP/1.1 \(random.next() % 2 == 0 ? 200 : 404) OK\r\nServer: test\r\n"
+    var framed: [UInt8]
+    var byClose = false
+    switch random.next() % 3 {
+    case 0:
+      head += "Content-Length: \(body.count)\r\n"
+      framed = body
+    case 1:
+      head += "Transfer-Encoding: chunked\r\n"
+      framed = []
+      var rest = body[...]
+      while !rest.isEmpty {
+        let size = min(rest.count, Int(random.next() % 9) + 1)
+        framed += Array(String(size, radix: 16).utf8) + [13, 10] + rest.prefix(size) + [13, 10]
+        rest = rest.dropFirst(size)
+      }
+      framed += Array("0\r\n\r\n".utf8)
+    default:
+      head += "Connection: close\r\n"
+      framed = body
+      byClose = true
+    }
+    return (Array((head + "\r\n").utf8) + framed, body, byClose)
+  }
+
+  @Test func aConnectionsReusedBuffersDeliverWhatAFreshParserReads() {
+    var random = SeededGenerator(state: 31)
+    let start = MonotonicInstant.now
+    let deadlines = UpstreamDeadlines(
+      UpstreamRequest(
+        method: "POST", url: "http://127.0.0.1:1/", headers: [], body: [], connectTimeout: .seconds(2),
+        firstByteTimeout: .seconds(10), streamIdleTimeout: .seconds(5), totalTimeout: .seconds(60)),
+      start: start)
+    // One machine and one action buffer for every response, as a kept-alive connection has them.
+    var machine = UpstreamConnectionMachine(connecting: false, now: start)
+    var actions: [UpstreamConnectionMachine.Action] = []
+    for _ in 0..<3000 {
+      if machine.isClosed { machine = UpstreamConnectionMachine(connecting: false, now: start) }
+      let (bytes, body, byClose) = Self.response(&random)
+      machine.attach(deadlines, reused: false, now: start, into: &actions)
+      machine.requestSent(into: &actions)
+      actions.removeAll(keepingCapacity: true)
+      var reference = HTTPResponseParser()
+      var expectedEvents: [HTTPResponseParser.Event] = []
+      var delivered: [UpstreamConnectionMachine.Action] = []
+      var rest = bytes[...]
+      while !rest.isEmpty {
+        let piece = rest.prefix(Int(random.next() % 30) + 1)
+        rest = rest.dropFirst(piece.count)
+        expectedEvents += reference.feed(piece)
+        machine.received(piece, now: start, into: &actions)
+        delivered += actions
+        actions.removeAll(keepingCapacity: true)
+      }
+      if byClose {
+        expectedEvents += reference.endOfStream()
+        delivered += machine.endOfInput(now: start)
+      }
+      // The reference's events as actions: a head, the body's pieces, its end.
+      var expectedBody: [UInt8] = []
+      var expectedHeads: [Int] = []
+      for event in expectedEvents {
+        switch event {
+        case .head(let status, _, _): expectedHeads.append(status)
+        case .body(let piece): expectedBody += piece
+        case .end, .error: break
+        }
+      }
+      var heads: [Int] = []
+      var read: [UInt8] = []
+      var finished = 0
+      for action in delivered {
+        switch action {
+        case .deliverHead(let status, _): heads.append(status)
+        case .deliverBody(let piece): read += piece
+        case .finishBody: finished += 1
+        default: break
+        }
+      }
+      #expect(heads == expectedHeads)
+      #expect(read == expectedBody)
+      #expect(read == body)
+      #expect(finished == 1)
+      #expect(!machine.isBusy)
     }
   }
 }

@@ -319,6 +319,9 @@ final class UpstreamConnection: ReactorSource {
   private var reactor: Reactor { pool.reactor }
   private var token: UInt64 = 0
   private var machine: UpstreamConnectionMachine
+  /// The actions of the machine's frequent events, emptied after each and kept with its room: no array allocated
+  /// per event (see ``handle(_:)``).
+  private var pending: [UpstreamConnectionMachine.Action] = []
   private var exchange: UpstreamExchange?
   private var outbound: [UInt8] = []
   private var offset = 0
@@ -349,7 +352,7 @@ final class UpstreamConnection: ReactorSource {
     exchange.box.connection = self
     outbound = exchange.request
     offset = 0
-    apply(machine.attach(exchange.deadlines, reused: reused, now: .now))
+    handle { $0.attach(exchange.deadlines, reused: reused, now: .now, into: &$1) }
     // A connection still connecting writes once it becomes writable.
     if !machine.isClosed, !machine.isConnecting { writable() }
   }
@@ -393,7 +396,7 @@ final class UpstreamConnection: ReactorSource {
     }
     outbound = []
     offset = 0
-    apply(machine.requestSent())
+    handle { $0.requestSent(into: &$1) }
   }
 
   private func readable() {
@@ -414,13 +417,26 @@ final class UpstreamConnection: ReactorSource {
         apply(machine.endOfInput(now: .now))
         return
       case .done(let count):
-        apply(machine.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now))
+        handle { $0.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now, into: &$1) }
         if count < buffer.count { return }
       }
     }
   }
 
   // MARK: actions
+
+  /// Runs one of the machine's frequent events, which appends its actions to the connection's own buffer, and
+  /// carries them out. The buffer is taken out meanwhile: an event that an action causes gets an array of its own.
+  private func handle(
+    _ event: (inout UpstreamConnectionMachine, inout [UpstreamConnectionMachine.Action]) -> Void
+  ) {
+    var actions: [UpstreamConnectionMachine.Action] = []
+    swap(&actions, &pending)
+    event(&machine, &actions)
+    apply(actions)
+    actions.removeAll(keepingCapacity: true)
+    swap(&actions, &pending)
+  }
 
   private func apply(_ actions: [UpstreamConnectionMachine.Action]) {
     for action in actions {
