@@ -179,3 +179,29 @@ import Testing
     }
   }
 }
+
+/// The idle pool's shortcuts (a connection knows its address's list, the address served last is not hashed) against
+/// what the pool must do: exchanges to backends on several ports in a seeded random order, each answered by its own
+/// backend over the one connection that backend ever got.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct AnswerPathPoolTests {
+  @Test func eachAddressReusesItsOwnConnections() async throws {
+    let backends = try (0..<3).map { index in
+      try RawFakeBackend { connection in
+        while connection.readRequest() != nil {
+          guard connection.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n\(index)") else { return }
+        }
+      }
+    }
+    defer { for backend in backends { backend.stop() } }
+    let reactor = try await UpstreamPoolLimitTests.reactor(.init(idlePerAddress: 8, idleTimeout: .seconds(600)))
+    var random = SeededGenerator(state: 12)
+    for _ in 0..<120 {
+      let index = Int(random.next() % 3)
+      let answer = await UpstreamPoolLimitTests.exchange(on: reactor, port: backends[index].port)
+      #expect(answer == "\(index)")
+    }
+    #expect(backends.map(\.connectionCount) == [1, 1, 1])
+    #expect(await reactor.perform { reactor.upstreamPool.idleConnections } == 3)
+    await reactor.stop()
+  }
+}

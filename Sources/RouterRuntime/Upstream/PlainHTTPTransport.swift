@@ -216,7 +216,7 @@ final class UpstreamPool {
   /// One address's idle connections, reached by one lookup and changed in place: changing an array stored in
   /// the dictionary goes through its modify accessor, whose coroutine frames cost three `malloc`s a request.
   /// Loop-thread state, like the pool.
-  private final class IdleConnections {
+  final class IdleConnections {
     var connections: [UpstreamConnection] = []
   }
 
@@ -293,12 +293,16 @@ final class UpstreamPool {
   /// keeps as many idle as the limit allows.
   func release(_ connection: UpstreamConnection) -> Bool {
     let kept: IdleConnections
-    if let known = idle[connection.key] {
+    // A connection released before knows its address's list (the map never drops one): no lookup by address.
+    if let known = connection.idleList {
+      kept = known
+    } else if let known = idle[connection.key] {
       kept = known
     } else {
       kept = IdleConnections()
       idle[connection.key] = kept
     }
+    connection.idleList = kept
     guard kept.connections.count < limits.idlePerAddress else { return false }
     kept.connections.append(connection)
     return true
@@ -316,6 +320,9 @@ final class UpstreamConnection: ReactorSource {
   let fd: Int32
   let key: UpstreamPool.Key
   let pool: UpstreamPool
+  /// The pool's idle connections to ``key``, once this connection went back to the pool (see
+  /// ``UpstreamPool/release(_:)``).
+  var idleList: UpstreamPool.IdleConnections?
   private var reactor: Reactor { pool.reactor }
   private var token: UInt64 = 0
   private var machine: UpstreamConnectionMachine
