@@ -16,13 +16,13 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   }
 
   /// In the backend's order; ``translated(options:)`` sorts them by index.
-  var candidates: [Candidate] {
-    guard let firstCandidate else { return [] }
-    return [firstCandidate] + laterCandidates
-  }
-  // The first candidate held apart: one choice (nearly every answer) then needs no array.
-  /// The backend's first choice; nil only while ``laterCandidates`` is empty too.
-  private var firstCandidate: Candidate?
+  var candidates: [Candidate] { hasCandidates ? [firstCandidate] + laterCandidates : [] }
+  // The first candidate held apart: one choice (nearly every answer) then needs no array. Not an optional: a copy
+  // of an optional candidate went through the runtime's generic value witnesses.
+  /// The backend's first choice when ``hasCandidates``, else a placeholder.
+  private var firstCandidate = Candidate(index: 0, text: .text(""), finishReason: "")
+  /// Whether there is a first choice; while there is none, ``laterCandidates`` is empty too.
+  private var hasCandidates = false
   /// The backend's other choices, in its order.
   private var laterCandidates: [Candidate] = []
   /// The counts of the backend's `usage` member.
@@ -85,18 +85,19 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   }
 
   /// Adds the next of the backend's choices.
-  private mutating func append(_ candidate: Candidate) {
-    if firstCandidate == nil {
-      firstCandidate = candidate
-    } else {
+  private mutating func append(_ candidate: consuming Candidate) {
+    if hasCandidates {
       laterCandidates.append(candidate)
+    } else {
+      firstCandidate = candidate
+      hasCandidates = true
     }
   }
 
   /// Calls `body` with the candidates sorted by index: the same sort as the general path's, on the same order, so
   /// the same permutation for equal indices. One candidate (nearly every answer) is already in order: no array.
   private func withCandidatesInOrder<Result>(_ body: (UnsafeBufferPointer<Candidate>) -> Result) -> Result {
-    guard let firstCandidate else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+    guard hasCandidates else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
     guard !laterCandidates.isEmpty else {
       return withUnsafePointer(to: firstCandidate) { body(UnsafeBufferPointer(start: $0, count: 1)) }
     }
