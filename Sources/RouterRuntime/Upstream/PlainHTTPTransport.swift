@@ -184,8 +184,11 @@ final class UpstreamExchange: Sendable {
 /// the body's pause, resume and stop to that connection on its loop.
 final class ExchangeBox: UpstreamProducer, @unchecked Sendable {
   let reactor: Reactor
-  var connection: UpstreamConnection?
-  var addressIndex = 0
+  // `@exclusivity(unchecked)`: loop-thread state whose accesses never overlap (each runs to its end before the
+  // next), so the runtime's check of every access (a `swift_beginAccess` call, ~80 instructions, ~14 a request on
+  // this path) only costs.
+  @exclusivity(unchecked) var connection: UpstreamConnection?
+  @exclusivity(unchecked) var addressIndex = 0
 
   init(reactor: Reactor) { self.reactor = reactor }
 
@@ -220,9 +223,10 @@ final class UpstreamPool {
     var connections: [UpstreamConnection] = []
   }
 
-  private var idle: [Key: IdleConnections] = [:]
+  // Unchecked: see ``ExchangeBox``.
+  @exclusivity(unchecked) private var idle: [Key: IdleConnections] = [:]
   /// What each URL this loop sent to says (``PlainTarget``), for at most ``maxTargets`` URLs.
-  private var targets: [String: PlainTarget] = [:]
+  @exclusivity(unchecked) private var targets: [String: PlainTarget] = [:]
   /// Enough for every backend of a table (a passthrough backend's URLs differ by model); past it the map
   /// starts again, so URLs built from requests never grow it without bound.
   static let maxTargets = 256
@@ -322,25 +326,26 @@ final class UpstreamConnection: ReactorSource {
   let pool: UpstreamPool
   /// The pool's idle connections to ``key``, once this connection went back to the pool (see
   /// ``UpstreamPool/release(_:)``).
-  var idleList: UpstreamPool.IdleConnections?
+  // Unchecked: see ``ExchangeBox``.
+  @exclusivity(unchecked) var idleList: UpstreamPool.IdleConnections?
   private var reactor: Reactor { pool.reactor }
-  private var token: UInt64 = 0
-  private var machine: UpstreamConnectionMachine
+  @exclusivity(unchecked) private var token: UInt64 = 0
+  @exclusivity(unchecked) private var machine: UpstreamConnectionMachine
   /// The actions of the machine's frequent events, emptied after each and kept with its room: no array allocated
   /// per event (see ``handle(_:)``).
-  private var pending: [UpstreamConnectionMachine.Action] = []
-  private var exchange: UpstreamExchange?
-  private var outbound: [UInt8] = []
-  private var offset = 0
+  @exclusivity(unchecked) private var pending: [UpstreamConnectionMachine.Action] = []
+  @exclusivity(unchecked) private var exchange: UpstreamExchange?
+  @exclusivity(unchecked) private var outbound: [UInt8] = []
+  @exclusivity(unchecked) private var offset = 0
   /// The one timer of this connection, at the earliest instant asked for since it was armed. It is not
   /// cancelled when an exchange ends or a pooled connection is reused: when it fires it asks the machine (or,
   /// while pooled, the idle clock) what is due and re-arms for the rest. A kept-alive connection so costs no
   /// timer-heap work per request, only one wake-up per deadline period.
-  private var timer: (id: TimerHeap<() -> Void>.ID, at: MonotonicInstant)?
+  @exclusivity(unchecked) private var timer: (id: TimerHeap<() -> Void>.ID, at: MonotonicInstant)?
   /// While pooled: since when it is unused (it closes `UpstreamPool.Limits.idleTimeout` later).
-  private var idleSince: MonotonicInstant?
+  @exclusivity(unchecked) private var idleSince: MonotonicInstant?
   /// What the socket waits for in epoll now: changed only when the machine asks for something else.
-  private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
+  @exclusivity(unchecked) private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
 
   init(fd: Int32, key: UpstreamPool.Key, pool: UpstreamPool, connecting: Bool) {
     self.fd = fd
