@@ -220,11 +220,14 @@ final class UpstreamPool {
   /// the dictionary goes through its modify accessor, whose coroutine frames cost three `malloc`s a request.
   /// Loop-thread state, like the pool.
   final class IdleConnections {
-    var connections: [UpstreamConnection] = []
+    // Unchecked: see ``ExchangeBox``.
+    @exclusivity(unchecked) var connections: [UpstreamConnection] = []
   }
 
   // Unchecked: see ``ExchangeBox``.
   @exclusivity(unchecked) private var idle: [Key: IdleConnections] = [:]
+  /// The address whose idle connections were asked for last, and those (see ``idleList(to:)``).
+  @exclusivity(unchecked) private var lastUsed: (address: Key, connections: IdleConnections)?
   /// What each URL this loop sent to says (``PlainTarget``), for at most ``maxTargets`` URLs.
   @exclusivity(unchecked) private var targets: [String: PlainTarget] = [:]
   /// Enough for every backend of a table (a passthrough backend's URLs differ by model); past it the map
@@ -255,7 +258,7 @@ final class UpstreamPool {
   func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
     if allowReuse {
       for address in exchange.addresses {
-        if let connection = idle[address]?.connections.popLast() {
+        if let connection = idleList(to: address)?.connections.popLast() {
           connection.attach(exchange, reused: true)
           return
         }
@@ -263,6 +266,15 @@ final class UpstreamPool {
     }
     exchange.box.addressIndex = 0
     connect(exchange)
+  }
+
+  /// The idle connections to `address`, nil when it never had one. The address served last is known without
+  /// hashing it: a loop that sends to one backend asks for the same one every time.
+  private func idleList(to address: Key) -> IdleConnections? {
+    if let lastUsed, lastUsed.address == address { return lastUsed.connections }
+    guard let found = idle[address] else { return nil }
+    lastUsed = (address, found)
+    return found
   }
 
   /// The connect to the exchange's current address failed: the next one, if any, is tried.
