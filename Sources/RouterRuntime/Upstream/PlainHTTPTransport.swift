@@ -184,11 +184,8 @@ final class UpstreamExchange: Sendable {
 /// the body's pause, resume and stop to that connection on its loop.
 final class ExchangeBox: UpstreamProducer, @unchecked Sendable {
   let reactor: Reactor
-  // `@exclusivity(unchecked)`: loop-thread state whose accesses never overlap (each runs to its end before the
-  // next), so the runtime's check of every access (a `swift_beginAccess` call, ~80 instructions, ~14 a request on
-  // this path) only costs.
-  @exclusivity(unchecked) var connection: UpstreamConnection?
-  @exclusivity(unchecked) var addressIndex = 0
+  var connection: UpstreamConnection?
+  var addressIndex = 0
 
   init(reactor: Reactor) { self.reactor = reactor }
 
@@ -220,16 +217,12 @@ final class UpstreamPool {
   /// the dictionary goes through its modify accessor, whose coroutine frames cost three `malloc`s a request.
   /// Loop-thread state, like the pool.
   final class IdleConnections {
-    // Unchecked: see ``ExchangeBox``.
-    @exclusivity(unchecked) var connections: [UpstreamConnection] = []
+    var connections: [UpstreamConnection] = []
   }
 
-  // Unchecked: see ``ExchangeBox``.
-  @exclusivity(unchecked) private var idle: [Key: IdleConnections] = [:]
-  /// The address whose idle connections were asked for last, and those (see ``idleList(to:)``).
-  @exclusivity(unchecked) private var lastUsed: (address: Key, connections: IdleConnections)?
+  private var idle: [Key: IdleConnections] = [:]
   /// What each URL this loop sent to says (``PlainTarget``), for at most ``maxTargets`` URLs.
-  @exclusivity(unchecked) private var targets: [String: PlainTarget] = [:]
+  private var targets: [String: PlainTarget] = [:]
   /// Enough for every backend of a table (a passthrough backend's URLs differ by model); past it the map
   /// starts again, so URLs built from requests never grow it without bound.
   static let maxTargets = 256
@@ -258,7 +251,7 @@ final class UpstreamPool {
   func start(_ exchange: UpstreamExchange, allowReuse: Bool = true) {
     if allowReuse {
       for address in exchange.addresses {
-        if let connection = idleList(to: address)?.connections.popLast() {
+        if let connection = idle[address]?.connections.popLast() {
           connection.attach(exchange, reused: true)
           return
         }
@@ -266,15 +259,6 @@ final class UpstreamPool {
     }
     exchange.box.addressIndex = 0
     connect(exchange)
-  }
-
-  /// The idle connections to `address`, nil when it never had one. The address served last is known without
-  /// hashing it: a loop that sends to one backend asks for the same one every time.
-  private func idleList(to address: Key) -> IdleConnections? {
-    if let lastUsed, lastUsed.address == address { return lastUsed.connections }
-    guard let found = idle[address] else { return nil }
-    lastUsed = (address, found)
-    return found
   }
 
   /// The connect to the exchange's current address failed: the next one, if any, is tried.
@@ -338,26 +322,25 @@ final class UpstreamConnection: ReactorSource {
   let pool: UpstreamPool
   /// The pool's idle connections to ``key``, once this connection went back to the pool (see
   /// ``UpstreamPool/release(_:)``).
-  // Unchecked: see ``ExchangeBox``.
-  @exclusivity(unchecked) var idleList: UpstreamPool.IdleConnections?
+  var idleList: UpstreamPool.IdleConnections?
   private var reactor: Reactor { pool.reactor }
-  @exclusivity(unchecked) private var token: UInt64 = 0
-  @exclusivity(unchecked) private var machine: UpstreamConnectionMachine
+  private var token: UInt64 = 0
+  private var machine: UpstreamConnectionMachine
   /// The actions of the machine's frequent events, emptied after each and kept with its room: no array allocated
   /// per event (see ``handle(_:)``).
-  @exclusivity(unchecked) private var pending: [UpstreamConnectionMachine.Action] = []
-  @exclusivity(unchecked) private var exchange: UpstreamExchange?
-  @exclusivity(unchecked) private var outbound: [UInt8] = []
-  @exclusivity(unchecked) private var offset = 0
+  private var pending: [UpstreamConnectionMachine.Action] = []
+  private var exchange: UpstreamExchange?
+  private var outbound: [UInt8] = []
+  private var offset = 0
   /// The one timer of this connection, at the earliest instant asked for since it was armed. It is not
   /// cancelled when an exchange ends or a pooled connection is reused: when it fires it asks the machine (or,
   /// while pooled, the idle clock) what is due and re-arms for the rest. A kept-alive connection so costs no
   /// timer-heap work per request, only one wake-up per deadline period.
-  @exclusivity(unchecked) private var timer: (id: TimerHeap<() -> Void>.ID, at: MonotonicInstant)?
+  private var timer: (id: TimerHeap<() -> Void>.ID, at: MonotonicInstant)?
   /// While pooled: since when it is unused (it closes `UpstreamPool.Limits.idleTimeout` later).
-  @exclusivity(unchecked) private var idleSince: MonotonicInstant?
+  private var idleSince: MonotonicInstant?
   /// What the socket waits for in epoll now: changed only when the machine asks for something else.
-  @exclusivity(unchecked) private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
+  private var registeredEvents: UInt32 = Posix.epollIn | Posix.epollOut
 
   init(fd: Int32, key: UpstreamPool.Key, pool: UpstreamPool, connecting: Bool) {
     self.fd = fd
