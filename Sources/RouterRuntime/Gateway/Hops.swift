@@ -250,7 +250,12 @@ extension Exchange {
         body.cancel()
         throw .tooLarge
       }
-      data += chunk
+      // The first chunk is taken as it is (a whole answer usually comes in one): no copy, no allocation.
+      if data.isEmpty {
+        data = chunk
+      } else {
+        data += chunk
+      }
     }
     return data
   }

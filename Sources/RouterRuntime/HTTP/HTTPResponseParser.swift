@@ -48,13 +48,20 @@ public struct HTTPResponseParser: Sendable {
 
   /// Feeds bytes; returns the events they completed.
   public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
-    switch state {
-    case .done, .failed: return []
-    default: break
-    }
     var events: [Event] = []
     // A whole answer is a head, a body piece and its end: room for them at once, not three reallocations.
     events.reserveCapacity(4)
+    feed(bytes, into: &events)
+    return events
+  }
+
+  /// Feeds bytes; appends the events they completed to `events` (a caller's buffer, kept from read to read, so
+  /// that no array is allocated per read).
+  mutating func feed(_ bytes: some Collection<UInt8>, into events: inout [Event]) {
+    switch state {
+    case .done, .failed: return
+    default: break
+    }
     // With nothing buffered the bytes are parsed where they are (a body piece is copied once, into its
     // event), and only what is left over is kept.
     if buffer.isEmpty,
@@ -63,7 +70,7 @@ public struct HTTPResponseParser: Sendable {
         keep(input, after: consumed)
       }) != nil
     {
-      return events
+      return
     }
     buffer.append(contentsOf: bytes)
     var input: [UInt8] = []
@@ -72,7 +79,6 @@ public struct HTTPResponseParser: Sendable {
       let consumed = consume(input, into: &events)
       keep(input, after: consumed)
     }
-    return events
   }
 
   /// Buffers the bytes of `input` after `consumed` unless the response is over.

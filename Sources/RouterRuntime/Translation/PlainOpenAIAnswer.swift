@@ -16,7 +16,15 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   }
 
   /// In the backend's order; ``translated(options:)`` sorts them by index.
-  var candidates: [Candidate] = []
+  var candidates: [Candidate] { hasCandidates ? [firstCandidate] + laterCandidates : [] }
+  // The first candidate held apart: one choice (nearly every answer) then needs no array. Not an optional: a copy
+  // of an optional candidate went through the runtime's generic value witnesses.
+  /// The backend's first choice when ``hasCandidates``, else a placeholder.
+  private var firstCandidate = Candidate(index: 0, text: .text(""), finishReason: "")
+  /// Whether there is a first choice; while there is none, ``laterCandidates`` is empty too.
+  private var hasCandidates = false
+  /// The backend's other choices, in its order.
+  private var laterCandidates: [Candidate] = []
   /// The counts of the backend's `usage` member.
   var usage: GeminiUsageCounts?
   /// The backend's `model` and `id` when they are strings.
@@ -32,7 +40,6 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     guard !options.integerEnums, response["error"] == nil, response["object"]?.stringValue != "error",
       case .array(let choices) = response["choices"] ?? .null
     else { return nil }
-    candidates.reserveCapacity(choices.count)
     for (position, choice) in choices.enumerated() {
       let message = choice["message"] ?? .object([])
       let text: String
@@ -47,7 +54,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
       if let refusal = message["refusal"]?.stringValue, !refusal.isEmpty { return nil }
       if case .array = message["tool_calls"] ?? .null { return nil }
       if OpenAIToGemini.logprobsResult(choice["logprobs"]) != nil { return nil }
-      candidates.append(
+      append(
         Candidate(
           index: choice["index"]?.clampedInteger(in: OpenAIToGemini.candidateIndexRange) ?? Int64(position),
           text: .text(text), finishReason: OpenAIToGemini.finishReason(fromOpenAI: choice["finish_reason"]?.stringValue)
@@ -77,6 +84,26 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
     self = read
   }
 
+  /// Adds the next of the backend's choices.
+  private mutating func append(_ candidate: consuming Candidate) {
+    if hasCandidates {
+      laterCandidates.append(candidate)
+    } else {
+      firstCandidate = candidate
+      hasCandidates = true
+    }
+  }
+
+  /// Calls `body` with the candidates sorted by index: the same sort as the general path's, on the same order, so
+  /// the same permutation for equal indices. One candidate (nearly every answer) is already in order: no array.
+  private func withCandidatesInOrder<Result>(_ body: (UnsafeBufferPointer<Candidate>) -> Result) -> Result {
+    guard hasCandidates else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+    guard !laterCandidates.isEmpty else {
+      return withUnsafePointer(to: firstCandidate) { body(UnsafeBufferPointer(start: $0, count: 1)) }
+    }
+    return candidates.sorted { $0.index < $1.index }.withUnsafeBufferPointer(body)
+  }
+
   private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
 
   private static func readAnswer(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
@@ -96,7 +123,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         try reader.enterArray()
         var position: Int64 = 0
         while try reader.nextElement() {
-          answer.candidates.append(
+          answer.append(
             try readChoice(&reader, position: position, in: body, includeThoughts: includeThoughts))
           position &+= 1
         }
@@ -197,9 +224,13 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   func translated(options: GeminiResponseOptions) -> (
     bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
   ) {
-    // The same sort as the general path's, on the same order: the same permutation for equal indices.
-    // One choice (nearly every answer) is already in order: no sorted copy.
-    let candidates = candidates.count < 2 ? candidates : candidates.sorted { $0.index < $1.index }
+    withCandidatesInOrder { translated(candidates: $0, options: options) }
+  }
+
+  /// ``translated(options:)`` with the candidates in order.
+  private func translated(candidates: UnsafeBufferPointer<Candidate>, options: GeminiResponseOptions) -> (
+    bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
+  ) {
     // Each text as the writer spells it, and so the most the answer can take; then one pass of plain copies into
     // a buffer that never grows (an array append per piece cost more than the copy).
     let model = (model ?? .text(options.modelVersion)).written

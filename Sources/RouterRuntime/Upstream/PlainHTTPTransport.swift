@@ -216,7 +216,7 @@ final class UpstreamPool {
   /// One address's idle connections, reached by one lookup and changed in place: changing an array stored in
   /// the dictionary goes through its modify accessor, whose coroutine frames cost three `malloc`s a request.
   /// Loop-thread state, like the pool.
-  private final class IdleConnections {
+  final class IdleConnections {
     var connections: [UpstreamConnection] = []
   }
 
@@ -293,12 +293,16 @@ final class UpstreamPool {
   /// keeps as many idle as the limit allows.
   func release(_ connection: UpstreamConnection) -> Bool {
     let kept: IdleConnections
-    if let known = idle[connection.key] {
+    // A connection released before knows its address's list (the map never drops one): no lookup by address.
+    if let known = connection.idleList {
+      kept = known
+    } else if let known = idle[connection.key] {
       kept = known
     } else {
       kept = IdleConnections()
       idle[connection.key] = kept
     }
+    connection.idleList = kept
     guard kept.connections.count < limits.idlePerAddress else { return false }
     kept.connections.append(connection)
     return true
@@ -316,9 +320,15 @@ final class UpstreamConnection: ReactorSource {
   let fd: Int32
   let key: UpstreamPool.Key
   let pool: UpstreamPool
+  /// The pool's idle connections to ``key``, once this connection went back to the pool (see
+  /// ``UpstreamPool/release(_:)``).
+  var idleList: UpstreamPool.IdleConnections?
   private var reactor: Reactor { pool.reactor }
   private var token: UInt64 = 0
   private var machine: UpstreamConnectionMachine
+  /// The actions of the machine's frequent events, emptied after each and kept with its room: no array allocated
+  /// per event (see ``handle(_:)``).
+  private var pending: [UpstreamConnectionMachine.Action] = []
   private var exchange: UpstreamExchange?
   private var outbound: [UInt8] = []
   private var offset = 0
@@ -349,7 +359,7 @@ final class UpstreamConnection: ReactorSource {
     exchange.box.connection = self
     outbound = exchange.request
     offset = 0
-    apply(machine.attach(exchange.deadlines, reused: reused, now: .now))
+    handle { $0.attach(exchange.deadlines, reused: reused, now: .now, into: &$1) }
     // A connection still connecting writes once it becomes writable.
     if !machine.isClosed, !machine.isConnecting { writable() }
   }
@@ -393,7 +403,7 @@ final class UpstreamConnection: ReactorSource {
     }
     outbound = []
     offset = 0
-    apply(machine.requestSent())
+    handle { $0.requestSent(into: &$1) }
   }
 
   private func readable() {
@@ -414,13 +424,26 @@ final class UpstreamConnection: ReactorSource {
         apply(machine.endOfInput(now: .now))
         return
       case .done(let count):
-        apply(machine.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now))
+        handle { $0.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), now: .now, into: &$1) }
         if count < buffer.count { return }
       }
     }
   }
 
   // MARK: actions
+
+  /// Runs one of the machine's frequent events, which appends its actions to the connection's own buffer, and
+  /// carries them out. The buffer is taken out meanwhile: an event that an action causes gets an array of its own.
+  private func handle(
+    _ event: (inout UpstreamConnectionMachine, inout [UpstreamConnectionMachine.Action]) -> Void
+  ) {
+    var actions: [UpstreamConnectionMachine.Action] = []
+    swap(&actions, &pending)
+    event(&machine, &actions)
+    apply(actions)
+    actions.removeAll(keepingCapacity: true)
+    swap(&actions, &pending)
+  }
 
   private func apply(_ actions: [UpstreamConnectionMachine.Action]) {
     for action in actions {

@@ -227,7 +227,7 @@ protocol UpstreamProducer: AnyObject, Sendable {
 /// to pause, or, for a producer that cannot pause (`failWhenFull`), the body ends with `.tooLarge`.
 public final class UpstreamBody: Sendable {
   struct State {
-    var chunks: [[UInt8]] = []
+    var chunks = ChunkQueue()
     var buffered = 0
     var finished = false
     var failure: UpstreamError?
@@ -379,8 +379,7 @@ public final class UpstreamBody: Sendable {
   private func take() -> Result<[UInt8]?, UpstreamError>? {
     var resume = false
     let result = state.withLock { state -> Result<[UInt8]?, UpstreamError>? in
-      if !state.chunks.isEmpty {
-        let chunk = state.chunks.removeFirst()
+      if let chunk = state.chunks.removeFirst() {
         state.buffered -= chunk.count
         if state.paused, state.buffered < pauseAbove / 2 {
           state.paused = false
@@ -420,6 +419,36 @@ public final class UpstreamBody: Sendable {
   public func cancel() {
     finish(.cancelled)
     producer?.stopProducing()
+  }
+}
+
+/// The chunks of an ``UpstreamBody`` waiting for its reader, oldest first. The oldest is held apart from the rest:
+/// a body that waits as one chunk (a whole answer, read at once) allocates no array to wait in.
+struct ChunkQueue {
+  /// Nil only while `rest` is empty too.
+  private var oldest: [UInt8]?
+  private var rest: [[UInt8]] = []
+
+  var isEmpty: Bool { oldest == nil }
+
+  mutating func append(_ chunk: [UInt8]) {
+    if oldest == nil {
+      oldest = chunk
+    } else {
+      rest.append(chunk)
+    }
+  }
+
+  /// The oldest chunk, taken out; nil when there is none.
+  mutating func removeFirst() -> [UInt8]? {
+    guard let chunk = oldest else { return nil }
+    oldest = rest.isEmpty ? nil : rest.removeFirst()
+    return chunk
+  }
+
+  mutating func removeAll() {
+    oldest = nil
+    rest = []
   }
 }
 

@@ -32,6 +32,8 @@ struct UpstreamConnectionMachine {
 
   private var deadlines: UpstreamDeadlines?
   private var parser = HTTPResponseParser()
+  /// The parser's events of one read, emptied after each and kept with its room: no array allocated per read.
+  private var events: [HTTPResponseParser.Event] = []
   private var connecting: Bool
   private var reused = false
   private var requestWritten = false
@@ -73,6 +75,17 @@ struct UpstreamConnectionMachine {
 
   /// An exchange starts on this connection (fresh, or `reused` from the pool); its request is queued.
   mutating func attach(_ deadlines: UpstreamDeadlines, reused: Bool, now: MonotonicInstant) -> [Action] {
+    // The deadline and the interest in one allocation.
+    var actions: [Action] = []
+    actions.reserveCapacity(2)
+    attach(deadlines, reused: reused, now: now, into: &actions)
+    return actions
+  }
+
+  /// ``attach(_:reused:now:)``, its actions appended to `actions`.
+  mutating func attach(
+    _ deadlines: UpstreamDeadlines, reused: Bool, now: MonotonicInstant, into actions: inout [Action]
+  ) {
     self.deadlines = deadlines
     self.reused = reused
     parser = HTTPResponseParser()
@@ -82,12 +95,8 @@ struct UpstreamConnectionMachine {
     keepAlive = true
     paused = false
     lastActivity = now
-    // The deadline and the interest in one allocation.
-    var actions: [Action] = []
-    actions.reserveCapacity(2)
     checkDeadlines(now: now, into: &actions)
     actions.append(interest)
-    return actions
   }
 
   /// A non-blocking connect finished, with `error` or not.
@@ -105,9 +114,16 @@ struct UpstreamConnectionMachine {
 
   /// The whole request has been written.
   mutating func requestSent() -> [Action] {
+    var actions: [Action] = []
+    requestSent(into: &actions)
+    return actions
+  }
+
+  /// ``requestSent()``, its actions appended to `actions`.
+  mutating func requestSent(into actions: inout [Action]) {
     requestWritten = true
     writeBlocked = false
-    return [interest]
+    actions.append(interest)
   }
 
   /// Writing or reading failed (reset, broken pipe).
@@ -117,10 +133,26 @@ struct UpstreamConnectionMachine {
 
   /// Bytes arrived.
   mutating func received(_ bytes: some Collection<UInt8>, now: MonotonicInstant) -> [Action] {
+    var actions: [Action] = []
+    received(bytes, now: now, into: &actions)
+    return actions
+  }
+
+  /// ``received(_:now:)``, its actions appended to `actions`.
+  mutating func received(_ bytes: some Collection<UInt8>, now: MonotonicInstant, into actions: inout [Action]) {
     // An idle pooled connection must stay silent: anything it says makes it unusable.
-    guard isBusy else { return close() }
+    guard isBusy else {
+      actions += close()
+      return
+    }
     lastActivity = now
-    return deliver(parser.feed(bytes), now: now)
+    // Taken out while in use, so that the buffer stays unique and keeps its room.
+    var events: [HTTPResponseParser.Event] = []
+    swap(&events, &self.events)
+    parser.feed(bytes, into: &events)
+    deliver(events, now: now, into: &actions)
+    events.removeAll(keepingCapacity: true)
+    swap(&events, &self.events)
   }
 
   /// The backend closed its side.
@@ -163,6 +195,13 @@ struct UpstreamConnectionMachine {
     var actions: [Action] = []
     // Head, deadline, body, end, release and interest: one allocation instead of a growth per append.
     actions.reserveCapacity(events.count + 4)
+    deliver(events, now: now, into: &actions)
+    return actions
+  }
+
+  private mutating func deliver(
+    _ events: [HTTPResponseParser.Event], now: MonotonicInstant, into actions: inout [Action]
+  ) {
     for event in events {
       switch event {
       case .head(let status, let headers, let keepAlive):
@@ -182,12 +221,12 @@ struct UpstreamConnectionMachine {
         } else {
           actions += close()
         }
-        return actions
+        return
       case .error(let message):
-        return actions + failExchange(.invalidResponse(message))
+        actions += failExchange(.invalidResponse(message))
+        return
       }
     }
-    return actions
   }
 
   private mutating func checkDeadlines(now: MonotonicInstant) -> [Action] {
