@@ -68,20 +68,34 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   /// Reads a plain answer from its bytes without building its tree (texts the client gets as they were sent are
   /// kept as slices of `body`, not made strings); nil when it is not plain, not JSON, or not surely either.
   init?(answer body: [UInt8], options: GeminiResponseOptions) {
+    guard let read = Self.reading(answer: body, options: options, { $0 }) else { return nil }
+    self = read
+  }
+
+  /// ``translated(options:)`` of the plain answer in `body`, as ``init(answer:options:)`` reads it; nil when that
+  /// reads none. Written where it was read: the answer is not copied out first.
+  static func translatedBytes(answer body: [UInt8], options: GeminiResponseOptions) -> (
+    bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
+  )? {
+    reading(answer: body, options: options) { $0.translated(options: options) }
+  }
+
+  /// `use` of the plain answer read from `body`, or nil when there is none (see ``init(answer:options:)``).
+  private static func reading<Result>(
+    answer body: [UInt8], options: GeminiResponseOptions, _ use: (borrowing PlainOpenAIAnswer) -> Result
+  ) -> Result? {
     guard !options.integerEnums else { return nil }
-    let read = body.withUnsafeBufferPointer { buffer -> PlainOpenAIAnswer? in
+    return body.withUnsafeBufferPointer { buffer -> Result? in
       // Pulled member by member: a closure per container and member cost more than the reading.
       var reader = JSONReader(document: buffer)
       do throws(JSONParseError) {
         let answer = try Self.readAnswer(&reader, in: body, includeThoughts: options.includeThoughts)
         try reader.finish()
-        return answer
+        return use(answer)
       } catch {
         return nil
       }
     }
-    guard let read else { return nil }
-    self = read
   }
 
   /// Adds the next of the backend's choices.
