@@ -92,7 +92,10 @@ struct PlainOpenAIAnswer: Sendable {
       // Pulled member by member: a closure per container and member cost more than the reading.
       var reader = JSONReader(document: buffer)
       do throws(JSONParseError) {
-        let answer = try Self.readAnswer(&reader, in: body, includeThoughts: options.includeThoughts)
+        // Read in place: an answer returned from the reading was copied out and dropped.
+        var answer = PlainOpenAIAnswer()
+        answer.document = body
+        try Self.readAnswer(&reader, into: &answer, includeThoughts: options.includeThoughts)
         try reader.finish()
         return use(answer)
       } catch {
@@ -123,11 +126,10 @@ struct PlainOpenAIAnswer: Sendable {
 
   private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
 
-  private static func readAnswer(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
-    throws(JSONParseError) -> PlainOpenAIAnswer
-  {
-    var answer = PlainOpenAIAnswer()
-    answer.document = body
+  /// Reads the answer's members into `answer`, which holds its bytes and nothing read yet.
+  private static func readAnswer(
+    _ reader: inout JSONReader, into answer: inout PlainOpenAIAnswer, includeThoughts: Bool
+  ) throws(JSONParseError) {
     var seen = MembersReadOnce()
     var sawChoices = false
     guard reader.next == .object else { throw notPlain(reader) }
@@ -163,7 +165,6 @@ struct PlainOpenAIAnswer: Sendable {
       }
     }
     guard sawChoices else { throw notPlain(reader) }
-    return answer
   }
 
   private static func readChoice(
