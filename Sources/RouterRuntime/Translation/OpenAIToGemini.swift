@@ -144,7 +144,7 @@ public enum OpenAIToGemini {
   public static func translatedBytes(answer body: [UInt8], options: GeminiResponseOptions) throws
     -> (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings)
   {
-    if let plain = PlainOpenAIAnswer(answer: body, options: options) { return plain.translated(options: options) }
+    if let translated = PlainOpenAIAnswer.translatedBytes(answer: body, options: options) { return translated }
     return try translatedBytes(JSONParser.parse(body), options: options)
   }
 

@@ -8,8 +8,8 @@ import RouteSpec
 /// readers take the first of duplicated members as the tree does; the byte reader gives up (nil) on anything it
 /// is not sure of (a duplicated member it reads, a choice or message that is not an object), and its caller then
 /// takes the tree's way, so the two can only differ in speed.
-struct PlainOpenAIAnswer: Sendable, Equatable {
-  struct Candidate: Sendable, Equatable {
+struct PlainOpenAIAnswer: Sendable {
+  struct Candidate: Sendable {
     var index: Int64
     var text: AnswerText
     var finishReason: String
@@ -30,6 +30,9 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   /// The backend's `model` and `id` when they are strings.
   var model: AnswerText?
   var id: AnswerText?
+  /// The answer's bytes, which its verbatim texts are offsets in (empty when read from a tree): held once, so that
+  /// the texts are plain offsets, copied without a retain.
+  private var document: [UInt8] = []
 
   /// An answer with nothing read yet.
   private init() {}
@@ -66,22 +69,39 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   }
 
   /// Reads a plain answer from its bytes without building its tree (texts the client gets as they were sent are
-  /// kept as slices of `body`, not made strings); nil when it is not plain, not JSON, or not surely either.
+  /// kept as offsets in `body`, not made strings); nil when it is not plain, not JSON, or not surely either.
   init?(answer body: [UInt8], options: GeminiResponseOptions) {
+    guard let read = Self.reading(answer: body, options: options, { $0 }) else { return nil }
+    self = read
+  }
+
+  /// ``translated(options:)`` of the plain answer in `body`, as ``init(answer:options:)`` reads it; nil when that
+  /// reads none. Written where it was read: the answer is not copied out first.
+  static func translatedBytes(answer body: [UInt8], options: GeminiResponseOptions) -> (
+    bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
+  )? {
+    reading(answer: body, options: options) { $0.translated(options: options) }
+  }
+
+  /// `use` of the plain answer read from `body`, or nil when there is none (see ``init(answer:options:)``).
+  private static func reading<Result>(
+    answer body: [UInt8], options: GeminiResponseOptions, _ use: (borrowing PlainOpenAIAnswer) -> Result
+  ) -> Result? {
     guard !options.integerEnums else { return nil }
-    let read = body.withUnsafeBufferPointer { buffer -> PlainOpenAIAnswer? in
+    return body.withUnsafeBufferPointer { buffer -> Result? in
       // Pulled member by member: a closure per container and member cost more than the reading.
       var reader = JSONReader(document: buffer)
       do throws(JSONParseError) {
-        let answer = try Self.readAnswer(&reader, in: body, includeThoughts: options.includeThoughts)
+        // Read in place: an answer returned from the reading was copied out and dropped.
+        var answer = PlainOpenAIAnswer()
+        answer.document = body
+        try Self.readAnswer(&reader, into: &answer, includeThoughts: options.includeThoughts)
         try reader.finish()
-        return answer
+        return use(answer)
       } catch {
         return nil
       }
     }
-    guard let read else { return nil }
-    self = read
   }
 
   /// Adds the next of the backend's choices.
@@ -106,10 +126,10 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
 
   private static func notPlain(_ reader: JSONReader) -> JSONParseError { reader.error("not a plain answer") }
 
-  private static func readAnswer(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
-    throws(JSONParseError) -> PlainOpenAIAnswer
-  {
-    var answer = PlainOpenAIAnswer()
+  /// Reads the answer's members into `answer`, which holds its bytes and nothing read yet.
+  private static func readAnswer(
+    _ reader: inout JSONReader, into answer: inout PlainOpenAIAnswer, includeThoughts: Bool
+  ) throws(JSONParseError) {
     var seen = MembersReadOnce()
     var sawChoices = false
     guard reader.next == .object else { throw notPlain(reader) }
@@ -124,7 +144,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         var position: Int64 = 0
         while try reader.nextElement() {
           answer.append(
-            try readChoice(&reader, position: position, in: body, includeThoughts: includeThoughts))
+            try readChoice(&reader, position: position, includeThoughts: includeThoughts))
           position &+= 1
         }
       case "usage":
@@ -132,10 +152,10 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         answer.usage = try GeminiUsageCounts.read(openAI: &reader)
       case "model":
         try seen.first(2, in: reader)
-        answer.model = try reader.readStringBody().map { AnswerText($0, in: body) }
+        answer.model = try reader.readStringBody().map(AnswerText.init)
       case "id":
         try seen.first(3, in: reader)
-        answer.id = try reader.readStringBody().map { AnswerText($0, in: body) }
+        answer.id = try reader.readStringBody().map(AnswerText.init)
       case "object":
         try seen.first(4, in: reader)
         if try reader.readString(is: "error") { throw notPlain(reader) }
@@ -145,11 +165,10 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
       }
     }
     guard sawChoices else { throw notPlain(reader) }
-    return answer
   }
 
   private static func readChoice(
-    _ reader: inout JSONReader, position: Int64, in body: [UInt8], includeThoughts: Bool
+    _ reader: inout JSONReader, position: Int64, includeThoughts: Bool
   ) throws(JSONParseError) -> Candidate {
     guard reader.next == .object else { throw notPlain(reader) }
     var seen = MembersReadOnce()
@@ -171,7 +190,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         if OpenAIToGemini.logprobsResult(try reader.readValue()) != nil { throw notPlain(reader) }
       case "message":
         try seen.first(3, in: reader)
-        candidate.text = try readMessage(&reader, in: body, includeThoughts: includeThoughts)
+        candidate.text = try readMessage(&reader, includeThoughts: includeThoughts)
       default: try reader.skipValue()
       }
     }
@@ -180,7 +199,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
 
   /// The text of a plain message: its `content` when a string, empty when null or absent; anything else, a
   /// refusal, tool calls or reasoning to forward (``OpenAIToGemini/reasoningText(_:)``) is not plain.
-  private static func readMessage(_ reader: inout JSONReader, in body: [UInt8], includeThoughts: Bool)
+  private static func readMessage(_ reader: inout JSONReader, includeThoughts: Bool)
     throws(JSONParseError) -> AnswerText
   {
     guard reader.next == .object else { throw notPlain(reader) }
@@ -194,7 +213,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
       case "content":
         try seen.first(0, in: reader)
         switch reader.next {
-        case .string: text = try reader.readStringBody().map { AnswerText($0, in: body) } ?? text
+        case .string: text = try reader.readStringBody().map(AnswerText.init) ?? text
         case .null: try reader.skipValue()
         default: throw notPlain(reader)
         }
@@ -224,18 +243,20 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
   func translated(options: GeminiResponseOptions) -> (
     bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
   ) {
-    withCandidatesInOrder { translated(candidates: $0, options: options) }
+    document.withUnsafeBufferPointer { document in
+      withCandidatesInOrder { translated(candidates: $0, document: document, options: options) }
+    }
   }
 
   /// ``translated(options:)`` with the candidates in order.
-  private func translated(candidates: UnsafeBufferPointer<Candidate>, options: GeminiResponseOptions) -> (
-    bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings
-  ) {
-    // Each text as the writer spells it, and so the most the answer can take; then one pass of plain copies into
-    // a buffer that never grows (an array append per piece cost more than the copy).
-    let model = (model ?? .text(options.modelVersion)).written
-    let id = (id ?? .text(options.responseId)).written
-    let bound = candidates.reduce(model.count + id.count + AnswerBytes.fixedBound) {
+  private func translated(
+    candidates: UnsafeBufferPointer<Candidate>, document: UnsafeBufferPointer<UInt8>, options: GeminiResponseOptions
+  ) -> (bytes: [UInt8], usage: GeminiUsageCounts?, warnings: TranslationWarnings) {
+    // The most the answer can take; then one pass of plain copies into a buffer that never grows (an array append
+    // per piece cost more than the copy).
+    let model = model ?? .text(options.modelVersion)
+    let id = id ?? .text(options.responseId)
+    let bound = candidates.reduce(model.writtenBound + id.writtenBound + AnswerBytes.fixedBound) {
       $0 + $1.text.writtenBound + AnswerBytes.candidateBound
     }
     let bytes = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
@@ -249,7 +270,7 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
           literal: position == 0
             ? #"{"candidates":[{"content":{"role":"model","parts":[{"text":"#
             : #",{"content":{"role":"model","parts":[{"text":"#)
-        out.append(candidate.text.written)
+        out.append(candidate.text, in: document)
         out.append(literal: #"}]},"finishReason":""#)
         out.append(name: candidate.finishReason)
         out.append(literal: #"","index":"#)
@@ -263,9 +284,9 @@ struct PlainOpenAIAnswer: Sendable, Equatable {
         usage.write(into: &out)
       }
       out.append(literal: #","modelVersion":"#)
-      out.append(model)
+      out.append(model, in: document)
       out.append(literal: #","responseId":"#)
-      out.append(id)
+      out.append(id, in: document)
       out.append(UInt8(ascii: "}"))
       count = out.count
     }
@@ -312,11 +333,21 @@ struct AnswerBytes: ByteOutput {
     count += bytes.count
   }
 
-  /// Appends a text as ``AnswerText/written`` spelled it.
-  mutating func append(_ text: WrittenText) {
-    if !text.quoted { append(UInt8(ascii: "\"")) }
-    text.bytes.withUnsafeBufferPointer { append($0) }
-    if !text.quoted { append(UInt8(ascii: "\"")) }
+  /// Appends a text as ``JSONWriter/writeString(_:into:)`` writes it: a verbatim one's bytes in `document` as
+  /// sent, between quotes; any other escaped by the writer.
+  mutating func append(_ text: AnswerText, in document: UnsafeBufferPointer<UInt8>) {
+    switch text {
+    case .verbatim(let range):
+      // Offsets the reader took in this very document; checked all the same, never a read outside it.
+      guard range.lowerBound >= 0, range.upperBound <= document.count else { return }
+      append(UInt8(ascii: "\""))
+      append(UnsafeBufferPointer(rebasing: document[range]))
+      append(UInt8(ascii: "\""))
+    case .text(let text):
+      var out: [UInt8] = []
+      JSONWriter.writeString(text, into: &out)
+      out.withUnsafeBufferPointer { append($0) }
+    }
   }
 
   /// Appends an integer as ``JSONWriter/writeInteger(_:into:)`` spells it.
@@ -326,17 +357,6 @@ struct AnswerBytes: ByteOutput {
     JSONWriter.writeInteger(number, length: length, at: target + count)
     count += length
   }
-}
-
-/// A text of an answer in the client's bytes: the body of its JSON string (as sent), or the whole string with
-/// its quotes (as ``JSONWriter`` escaped it).
-struct WrittenText {
-  let bytes: ArraySlice<UInt8>
-  /// Whether `bytes` hold the quotes.
-  let quoted: Bool
-
-  /// How many bytes it takes, quotes included.
-  var count: Int { bytes.count + (quoted ? 0 : 2) }
 }
 
 /// Where ``GeminiUsageCounts/write(into:)`` writes: an array, or an answer's buffer sized up front.
@@ -352,49 +372,49 @@ extension [UInt8]: ByteOutput {
 
 /// A text of a plain answer for the client: the bytes it was sent as, when those are what ``JSONWriter`` writes
 /// for it (``JSONReader/readStringBody()``), so that no `String` is made and no escape is looked for; else the text.
-/// Equal when the texts are.
 enum AnswerText: Sendable {
-  /// The string's body as sent (a slice of the answer, which it keeps alive: no copy).
-  case verbatim(ArraySlice<UInt8>)
+  /// The string's body as sent: its offsets in the answer's bytes (``PlainOpenAIAnswer`` holds them; no copy).
+  case verbatim(Range<Int>)
   case text(String)
 
-  init(_ body: JSONStringBody, in document: [UInt8]) {
+  init(_ body: JSONStringBody) {
     switch body {
-    case .verbatim(let range): self = .verbatim(document[range])
+    case .verbatim(let range): self = .verbatim(range)
     case .text(let text): self = .text(text)
     }
   }
 
-  var string: String {
+  /// The text, its bytes taken from `document` when verbatim.
+  func string(in document: [UInt8]) -> String {
     switch self {
-    case .verbatim(let bytes): String(decoding: bytes, as: UTF8.self)
-    case .text(let text): text
+    case .verbatim(let range):
+      guard range.lowerBound >= 0, range.upperBound <= document.count else { return "" }
+      return String(decoding: document[range], as: UTF8.self)
+    case .text(let text): return text
     }
   }
 
-  /// The most bytes ``written`` takes: the body and its quotes, each byte escaped as `\u00XX` at worst.
+  /// The most bytes ``AnswerBytes/append(_:in:)`` writes: the body and its quotes, each byte escaped as `\u00XX` at worst.
   var writtenBound: Int {
     switch self {
-    case .verbatim(let bytes): bytes.count + 2
+    case .verbatim(let range): range.count + 2
     case .text(let text): text.utf8.count * 6 + 2
     }
   }
-
-  /// The text as ``JSONWriter/writeString(_:into:)`` writes it: its bytes as sent, or escaped by the writer.
-  var written: WrittenText {
-    switch self {
-    case .verbatim(let bytes): return WrittenText(bytes: bytes, quoted: false)
-    case .text(let text):
-      var out: [UInt8] = []
-      JSONWriter.writeString(text, into: &out)
-      return WrittenText(bytes: out[...], quoted: true)
-    }
-  }
-
 }
 
-extension AnswerText: Equatable {
-  static func == (left: AnswerText, right: AnswerText) -> Bool { left.string == right.string }
+extension PlainOpenAIAnswer: Equatable {
+  /// Equal when their candidates (in the backend's order), usage, model and id are, texts compared as text.
+  static func == (left: PlainOpenAIAnswer, right: PlainOpenAIAnswer) -> Bool {
+    let (leftCandidates, rightCandidates) = (left.candidates, right.candidates)
+    return leftCandidates.count == rightCandidates.count
+      && zip(leftCandidates, rightCandidates).allSatisfy {
+        $0.index == $1.index && $0.finishReason == $1.finishReason
+          && $0.text.string(in: left.document) == $1.text.string(in: right.document)
+      }
+      && left.usage == right.usage && left.model?.string(in: left.document) == right.model?.string(in: right.document)
+      && left.id?.string(in: left.document) == right.id?.string(in: right.document)
+  }
 }
 
 extension JSONStringBody {
