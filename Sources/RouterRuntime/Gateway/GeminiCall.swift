@@ -46,20 +46,36 @@ public struct GeminiCall: Sendable, Equatable {
   /// Model ids may hold `/` (`openai/gpt-4o`) and `:` (`llama3.2:3b`), so the path is split at the
   /// last `:` only when what follows is a known method name.
   public static func decode(httpMethod: String, path rawPath: String) throws(GeminiError) -> GeminiCall? {
-    guard var path = percentDecoded(rawPath) else { return nil }
     // On the string's own bytes, not `Character`s nor `Substring` views: a path is ASCII on the wire, and
     // both cost more than the rest of the front together; every non-ASCII byte left in a model id is refused
-    // by `modelProblem`.
-    switch path.withUTF8(PathShape.init) {
-    case .notGemini:
+    // by `modelProblem`. A path without escapes (every SDK's) is read in place, without decoding a copy.
+    var raw = rawPath
+    var shape = raw.withUTF8 { bytes in Self.firstEscape(in: bytes) == nil ? PathShape(bytes) : nil }
+    if shape == nil {
+      guard var path = percentDecoded(rawPath) else { return nil }
+      shape = path.withUTF8(PathShape.init)
+    }
+    switch shape {
+    case .none, .notGemini:
       return nil
     case .list(let version):
       return httpMethod == "GET" ? GeminiCall(version: version, method: .listModels, model: "") : nil
-    case .model(let version, let named, let id):
+    case .model(let version, let named, let id, let problem):
       guard httpMethod == (named == nil ? "GET" : "POST") else { return nil }
-      if let problem = modelProblem(id) { throw .invalidArgument("The model name is not valid: \(problem).") }
+      if let problem { throw .invalidArgument("The model name is not valid: \(problem).") }
       return GeminiCall(version: version, method: named ?? .getModel, model: id)
     }
+  }
+
+  /// The index of the first `%` in `bytes`, or nil.
+  private static func firstEscape(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+    // A plain loop: `contains` over the buffer was not specialised here and cost seven instructions a byte.
+    var index = 0
+    while index < bytes.count {
+      if bytes[index] == UInt8(ascii: "%") { return index }
+      index += 1
+    }
+    return nil
   }
 
   /// What a percent-decoded path names: `/{version}/models`, or `/{version}/models/[models/]{id}[:{method}]`
@@ -67,13 +83,19 @@ public struct GeminiCall: Sendable, Equatable {
   private enum PathShape {
     case notGemini
     case list(version: String)
-    /// A method after the last `:` when the text there is one of the POST methods' names, else a GET of `id`.
-    case model(version: String, method: Method?, id: String)
+    /// A method after the last `:` when the text there is one of the POST methods' names, else a GET of `id`;
+    /// `problem` is `modelProblem`'s answer for the id, found on its bytes before it became a string.
+    case model(version: String, method: Method?, id: String, problem: String?)
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
       let slash = UInt8(ascii: "/")
-      guard bytes.first == slash, let versionEnd = bytes[1...].firstIndex(of: slash),
-        let version = GeminiCall.versions.first(where: { Self.equal(bytes[1..<versionEnd], $0) })
+      guard bytes.count > 1, bytes[0] == slash else {
+        self = .notGemini
+        return
+      }
+      var versionEnd = 1
+      while versionEnd < bytes.count, bytes[versionEnd] != slash { versionEnd += 1 }
+      guard versionEnd < bytes.count, let version = Self.version(UnsafeBufferPointer(rebasing: bytes[1..<versionEnd]))
       else {
         self = .notGemini
         return
@@ -91,14 +113,28 @@ public struct GeminiCall: Sendable, Equatable {
       }
       start += models.utf8CodeUnitCount
       if bytes.starts(with: models, at: start) { start += models.utf8CodeUnitCount }
-      let id = bytes[start...]
-      if let colon = id.lastIndex(of: UInt8(ascii: ":")),
-        let named = Self.postMethod(named: UnsafeBufferPointer(rebasing: bytes[(colon + 1)...]))
-      {
-        self = .model(version: version, method: named, id: String(decoding: bytes[start..<colon], as: UTF8.self))
-      } else {
-        self = .model(version: version, method: nil, id: String(decoding: id, as: UTF8.self))
+      // The last `:` of the id, searched from the end: what follows it is short, the id may not be.
+      var colon = bytes.count - 1
+      while colon >= start, bytes[colon] != UInt8(ascii: ":") { colon -= 1 }
+      var end = bytes.count
+      var named: Method?
+      if colon >= start, let method = Self.postMethod(named: UnsafeBufferPointer(rebasing: bytes[(colon + 1)...])) {
+        named = method
+        end = colon
       }
+      let id = UnsafeBufferPointer(rebasing: bytes[start..<end])
+      self = .model(
+        version: version, method: named, id: String(decoding: id, as: UTF8.self),
+        problem: GeminiCall.modelProblem(bytes: id))
+    }
+
+    /// The version a segment names, as one of ``GeminiCall/versions``' own strings; nil for any other segment.
+    private static func version(_ segment: UnsafeBufferPointer<UInt8>) -> String? {
+      // Against each version's literal bytes: a `String`'s bytes are reached through a copy or its `utf8` view.
+      if segment.holds(exactly: "v1beta") { return GeminiCall.versions[1] }
+      if segment.holds(exactly: "v1") { return GeminiCall.versions[0] }
+      if segment.holds(exactly: "v1alpha") { return GeminiCall.versions[2] }
+      return nil
     }
 
     /// The method a name after `:` calls, compared with each name's literal bytes; nil for any other name (the
@@ -110,12 +146,6 @@ public struct GeminiCall: Sendable, Equatable {
       if name.holds(exactly: "embedContent") { return .embedContent }
       if name.holds(exactly: "batchEmbedContents") { return .batchEmbedContents }
       return nil
-    }
-
-    // Against the version's own bytes: a `String`'s `utf8` view is compared through its generic iterator.
-    static func equal(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ text: String) -> Bool {
-      var text = text
-      return text.withUTF8 { bytes.count == $0.count && bytes.elementsEqual($0) }
     }
   }
 
@@ -130,34 +160,52 @@ public struct GeminiCall: Sendable, Equatable {
   /// characters, spaces, `%`, `?`, `#`, `&` and every non-ASCII byte are refused. The message never
   /// repeats the id: it may hold control characters.
   public static func modelProblem(_ model: String) -> String? {
-    if model.isEmpty { return "it is empty" }
-    if model.utf8.count > maxModelLength { return "it is longer than \(maxModelLength) bytes" }
-    // One pass over the string's own bytes: String's substring search goes through the regex engine, and its
-    // `utf8` view's iterator costs several times a buffer's, on every request.
     var text = model
-    let problems = text.withUTF8 { bytes -> (disallowed: Bool, doubleDot: Bool, emptyPart: Bool) in
-      let dot = UInt8(ascii: ".")
-      let slash = UInt8(ascii: "/")
-      var found: (disallowed: Bool, doubleDot: Bool, emptyPart: Bool) = (false, false, false)
-      // A separator first, last or doubled leaves an empty part: as if one came before the first byte.
-      var previous = slash
-      for byte in bytes {
-        let allowed =
-          (WireGrammar.isUnreserved(byte) && byte != UInt8(ascii: "~"))
-          || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") || byte == slash
-        if !allowed { found.disallowed = true }
-        if byte == dot, previous == dot { found.doubleDot = true }
-        if byte == slash, previous == slash { found.emptyPart = true }
-        previous = byte
-      }
-      if previous == slash { found.emptyPart = true }
-      return found
+    return text.withUTF8 { modelProblem(bytes: $0) }
+  }
+
+  /// The bytes a model id may hold, `A-Z a-z 0-9 - _ . : @ /`, as a bit per ASCII byte: a test of a byte is a
+  /// shift and a mask, where a `switch` over the ranges cost eighteen instructions a byte.
+  private struct ASCIISet {
+    /// Bytes 0...63, then 64...127, as bits.
+    let low: UInt64
+    let high: UInt64
+
+    func contains(_ byte: UInt8) -> Bool {
+      guard byte < 128 else { return false }
+      return (byte < 64 ? low : high) >> (byte & 63) & 1 == 1
     }
-    if problems.disallowed {
+  }
+
+  /// `-` `.` `/` (45...47), digits (48...57) and `:` (58); `@` (64), `A-Z` (65...90), `_` (95) and `a-z` (97...122).
+  private static let idBytes = ASCIISet(
+    low: 0b111 << 45 | 0x3FF << 48 | 1 << 58, high: 1 | 0x3FF_FFFF << 1 | 1 << 31 | 0x3FF_FFFF << 33)
+
+  /// ``modelProblem(_:)`` of the id whose UTF-8 bytes are `bytes`.
+  private static func modelProblem(bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    if bytes.isEmpty { return "it is empty" }
+    if bytes.count > maxModelLength { return "it is longer than \(maxModelLength) bytes" }
+    // One pass over the bytes: String's substring search goes through the regex engine, and its `utf8` view's
+    // iterator costs several times a buffer's, on every request.
+    let dot = UInt8(ascii: ".")
+    let slash = UInt8(ascii: "/")
+    var disallowed = false
+    var doubleDot = false
+    var emptyPart = false
+    // A separator first, last or doubled leaves an empty part: as if one came before the first byte.
+    var previous = slash
+    for byte in bytes {
+      if !idBytes.contains(byte) { disallowed = true }
+      if byte == dot, previous == dot { doubleDot = true }
+      if byte == slash, previous == slash { emptyPart = true }
+      previous = byte
+    }
+    if previous == slash { emptyPart = true }
+    if disallowed {
       return "only letters, digits and - _ . : @ / may appear in it (no spaces, control characters or %)"
     }
-    if problems.doubleDot { return "it may not contain '..'" }
-    if problems.emptyPart { return "'/' may only separate two non-empty parts" }
+    if doubleDot { return "it may not contain '..'" }
+    if emptyPart { return "'/' may only separate two non-empty parts" }
     return nil
   }
 
