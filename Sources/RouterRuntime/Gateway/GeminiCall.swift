@@ -164,22 +164,12 @@ public struct GeminiCall: Sendable, Equatable {
     return text.withUTF8 { modelProblem(bytes: $0) }
   }
 
-  /// The bytes a model id may hold, `A-Z a-z 0-9 - _ . : @ /`, as a bit per ASCII byte: a test of a byte is a
-  /// shift and a mask, where a `switch` over the ranges cost eighteen instructions a byte.
-  private struct ASCIISet {
-    /// Bytes 0...63, then 64...127, as bits.
-    let low: UInt64
-    let high: UInt64
-
-    func contains(_ byte: UInt8) -> Bool {
-      guard byte < 128 else { return false }
-      return (byte < 64 ? low : high) >> (byte & 63) & 1 == 1
-    }
+  /// The bytes a model id may hold, `A-Z a-z 0-9 - _ . : @ /`: the unreserved bytes of a URL path but `~`, and `:`
+  /// `@` `/`. Built once from that rule as a table (a load and a bit test a byte).
+  private static let idBytes = ByteClass { byte in
+    (WireGrammar.isUnreserved(byte) && byte != UInt8(ascii: "~"))
+      || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "/")
   }
-
-  /// `-` `.` `/` (45...47), digits (48...57) and `:` (58); `@` (64), `A-Z` (65...90), `_` (95) and `a-z` (97...122).
-  private static let idBytes = ASCIISet(
-    low: 0b111 << 45 | 0x3FF << 48 | 1 << 58, high: 1 | 0x3FF_FFFF << 1 | 1 << 31 | 0x3FF_FFFF << 33)
 
   /// ``modelProblem(_:)`` of the id whose UTF-8 bytes are `bytes`.
   private static func modelProblem(bytes: UnsafeBufferPointer<UInt8>) -> String? {
