@@ -219,6 +219,9 @@ public final class Dashboard: Sendable {
     var routes: [TrafficWindow] = []
     var backendNames = NameTable(limit: Dashboard.nameLimit)
     var backends: [TrafficWindow] = []
+    /// The last record's route and last backend, with their ids.
+    var lastRoute = LastName()
+    var lastBackend = LastName()
   }
 
   /// The route files loaded and how the last load went.
@@ -296,12 +299,14 @@ public final class Dashboard: Sendable {
     traffic.withLock { traffic in
       // Built here so that the ring can take it: a value built before the lock is the closure's to borrow.
       traffic.recent.append(RecentRequest(record, endedAt: now))
-      if let route = traffic.routeNames.id(record.route) {
+      if let route = traffic.routeNames.id(record.route, remembering: &traffic.lastRoute) {
         Self.add(
           to: &traffic.routes, route, second: second, error: error, total: record.total,
           firstToken: record.timeToFirstToken)
       }
-      if let backend = record.hops.last.flatMap({ traffic.backendNames.id($0.backend) }) {
+      if let last = record.hops.last,
+        let backend = traffic.backendNames.id(last.backend, remembering: &traffic.lastBackend)
+      {
         Self.add(
           to: &traffic.backends, backend, second: second, error: error, total: record.total,
           firstToken: record.timeToFirstToken)

@@ -195,6 +195,13 @@ public final class GatewayMetrics: Sendable {
     var lastReloadSucceeded = true
     var lastReloadTime: Double
     var reloads: [Bool: Int] = [true: 0, false: 0]
+    /// The last record's route, last backend, client and mode, and its last hop's outcome (keyed by the
+    /// outcome as recorded, remembering its reason's id), with their ids.
+    var lastRoute = LastName()
+    var lastBackend = LastName()
+    var lastClient = LastName()
+    var lastMode = LastName()
+    var lastOutcome = LastName()
 
     /// The id in ``names`` of `text`'s label (`none` for `-`); nil only past the table's limit.
     mutating func name(_ text: String) -> UInt64? {
@@ -203,6 +210,14 @@ public final class GatewayMetrics: Sendable {
 
     /// The id in ``names`` of a hop outcome's reason label.
     mutating func reason(_ outcome: String) -> UInt64? {
+      if let id = lastOutcome.id(of: outcome) { return UInt64(id) }
+      guard let reason = resolveReason(outcome) else { return nil }
+      lastOutcome.remember(outcome, Int(reason))
+      return reason
+    }
+
+    /// ``reason(_:)`` without the last outcome's shortcut.
+    private mutating func resolveReason(_ outcome: String) -> UInt64? {
       if let known = outcomes.id(outcome) {
         if known == outcomeReasons.count {
           guard let reason = names.id(RequestLabels.reason(outcome)) else { return nil }
@@ -249,10 +264,14 @@ public final class GatewayMetrics: Sendable {
     let overhead = record.gatewayOverhead
     state.withLock { state in
       // Ids are resolved under the lock (the tables are its state); a name seen before costs no hashing.
-      guard let route = state.name(record.route),
-        let backend = record.hops.last.map({ state.name($0.backend) }) ?? state.name("-"),
-        let client = state.name(record.client), let mode = state.modes.id(record.mode)
+      // The last record's names cost no lookup (a new one is mapped to its label, `none` for `-`).
+      guard let routeID = state.names.id(record.route, remembering: &state.lastRoute, label: RequestLabels.name),
+        let backendID = state.names.id(
+          record.hops.last?.backend ?? "-", remembering: &state.lastBackend, label: RequestLabels.name),
+        let clientID = state.names.id(record.client, remembering: &state.lastClient, label: RequestLabels.name),
+        let mode = state.modes.id(record.mode, remembering: &state.lastMode)
       else { return }
+      let (route, backend, client) = (UInt64(routeID), UInt64(backendID), UInt64(clientID))
       let pair = route << 32 | backend
       let key = SeriesKey(high: pair, low: client << 32 | UInt64(mode) << 16 | code << 2 | outcome)
       state.requests[state.requests.index(key) { 0 }] += 1

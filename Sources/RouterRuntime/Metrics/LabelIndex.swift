@@ -39,6 +39,42 @@ struct NameTable: Sendable {
   }
 }
 
+extension NameTable {
+  /// The id of `name`'s label (`label(name)`, given one now if it is new), remembered in `last` for `name`:
+  /// the name `last` remembers costs no lookup. Nil when the label is new and the table is full.
+  mutating func id(
+    _ name: String, remembering last: inout LastName, label: (String) -> String = { $0 }
+  ) -> Int? {
+    if let id = last.id(of: name) { return id }
+    guard let id = id(label(name)) else { return nil }
+    last.remember(name, id)
+    return id
+  }
+}
+
+/// The id a name got when last resolved at one place of a record (its route, its last backend, its client, ...):
+/// a record mostly names what the one before named, with the route table's own strings, and two equal strings
+/// of one storage compare as two words, before any hashing, label mapping or table lookup.
+///
+/// Not thread-safe: each one lives in the state of its owner's lock, beside the table whose id it remembers
+/// (ids never change: tables only grow).
+struct LastName: Sendable {
+  private var name = ""
+  /// The id of ``name``, or -1 before the first.
+  private var id = -1
+
+  /// The id remembered for `name`, or nil when the name is another.
+  func id(of name: String) -> Int? {
+    id >= 0 && name == self.name ? id : nil
+  }
+
+  /// Remembers that `name` has `id`.
+  mutating func remember(_ name: String, _ id: Int) {
+    self.name = name
+    self.id = id
+  }
+}
+
 /// A series' key: label ids packed into two words (see each user for the layout).
 struct SeriesKey: Equatable, Sendable {
   let high: UInt64
