@@ -8,6 +8,15 @@ struct ModelIndex: Sendable {
   var prefixLengths: [Int] = []
   /// Routes with no model constraint, or a glob that starts with `*`.
   var unconstrained: [Int32] = []
+  /// The first bytes of the glob prefixes, a bit each: bytes 0–63 here, 64–127 in ``prefixStartsHigh``. A name
+  /// that starts with none of them starts no prefix, and is looked up in ``globsByPrefix`` not at all (hashing
+  /// a slice of the name showed in the profile of a translated request).
+  var prefixStartsLow: UInt64 = 0
+  /// The bits of first bytes 64–127, as ``prefixStartsLow``.
+  var prefixStartsHigh: UInt64 = 0
+  /// Whether some glob prefix has a byte that is not ASCII: those compare as Unicode text (canonical
+  /// equivalence) and may equal a name of other bytes, so then every name is looked up.
+  var prefixNotASCII = false
 
   mutating func insert(_ route: Int32, models: [ModelPattern]) {
     if models.isEmpty {
@@ -27,6 +36,14 @@ struct ModelIndex: Sendable {
         let key = Substring(prefix)
         if globsByPrefix[key]?.last != route { globsByPrefix[key, default: []].append(route) }
         let length = prefix.utf8.count
+        for byte in prefix.utf8 where byte >= 0x80 { prefixNotASCII = true }
+        if let first = prefix.utf8.first {
+          if first < 64 {
+            prefixStartsLow |= 1 << UInt64(first)
+          } else if first < 128 {
+            prefixStartsHigh |= 1 << UInt64(first - 64)
+          }
+        }
         if let position = prefixLengths.firstIndex(where: { $0 >= length }) {
           if prefixLengths[position] != length { prefixLengths.insert(length, at: position) }
         } else {
@@ -40,7 +57,7 @@ struct ModelIndex: Sendable {
   /// routes naming it exactly, globs whose prefix starts it, and unconstrained routes.
   func forEachCandidateList(_ name: String, exactName: Bool = true, _ body: ([Int32]) -> Void) {
     if exactName, let list = exact[name] { body(list) }
-    if !globsByPrefix.isEmpty {
+    if !globsByPrefix.isEmpty, mayStartPrefix(name) {
       let utf8 = name.utf8
       let count = utf8.count
       for length in prefixLengths {
@@ -50,6 +67,17 @@ struct ModelIndex: Sendable {
       }
     }
     body(unconstrained)
+  }
+
+  /// Whether `name` may start with some glob prefix: false only when every prefix is ASCII and `name` starts
+  /// with an ASCII byte no prefix starts with (an ASCII prefix equals only a slice of the same bytes).
+  func mayStartPrefix(_ name: String) -> Bool {
+    guard !prefixNotASCII, let first = name.utf8.first else { return true }
+    switch first {
+    case 0..<64: return prefixStartsLow & (1 << UInt64(first)) != 0
+    case 64..<128: return prefixStartsHigh & (1 << UInt64(first - 64)) != 0
+    default: return true
+    }
   }
 }
 
