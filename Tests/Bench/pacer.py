@@ -4,8 +4,8 @@
 Answers POST .../chat/completions over raw HTTP/1.1 with keep-alive. A request with "stream": true gets
 an SSE answer in chunked transfer encoding: the first chat.completion.chunk at once, then one chunk
 every GAP milliseconds, COUNT content chunks in all, then a finish chunk and `data: [DONE]`. The pace
-comes from the model name, "pace-GAPxCOUNT" (e.g. "pace-20x5"; "https-pace-GAPxCOUNT", the name louter's bench
-routes to the pacer behind TLS, too); any other model gets --gap/--chunks.
+comes from the model name, "pace-GAPxCOUNT" (e.g. "pace-20x5"; "https-pace-GAPxCOUNT" and "origin-pace-GAPxCOUNT",
+the names louter's bench routes to the pacer behind TLS, too); any other model gets --gap/--chunks.
 A request without stream gets one chat.completion at once.
 
     pacer.py [--port P] [--gap MS] [--chunks N]    prints "PORT <n>" once listening on 127.0.0.1
@@ -18,7 +18,7 @@ import re
 import resource
 import sys
 
-PACE = re.compile(rb'"model"\s*:\s*"(?:https-)?pace-(\d+)x(\d+)"')
+PACE = re.compile(rb'"model"\s*:\s*"(?:https-|origin-)?pace-(\d+)x(\d+)"')
 STREAM = re.compile(rb'"stream"\s*:\s*true')
 
 
