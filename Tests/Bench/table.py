@@ -158,6 +158,10 @@ def main():
             out.append("| louter's CPU for the %s https stream (2 s between its chunks%s) | %.0f ms |" % (
                 which, ", a new connection" if which == "first" else ", the same connection",
                 int(ticks) * TICK_US / 1000))
+    probe = dict(part.split("=", 1) for part in facts.get("urlsession_probe", "").split() if "=" in part)
+    if "first_ms" in probe:
+        out.append("| URLSession alone (`Tests/Bench/urlsession-probe.swift`), the same two streams: CPU | %s ms, then "
+                   "%s ms |" % (probe["first_ms"], probe.get("second_ms", "?")))
     for run in streams:
         failed = ", ".join("%d %s" % (n, why) for why, n in sorted(run["failed"].items())) or "none"
         name = "%d streams via %s" % (run["count"], run.get("backend", "pacer"))
