@@ -247,6 +247,36 @@ import Testing
     #expect(lines.contains(#"louter_route_table_reloads_total{result="failure"} 1"#))
   }
 
+  /// The process's CPU time and descriptor limit, as Prometheus' own clients name them: CPU is what shows a
+  /// thread spinning while louter serves little (README "https backends").
+  @Test func theProcessCPUTimeAndDescriptorLimitAreExposed() {
+    let metrics = GatewayMetrics(wallClock: { 1000 })
+    let lines = metrics.exposition(
+      process: ProcessFigures(residentBytes: 4096, openDescriptors: 7, cpuSeconds: 12.5, maxDescriptors: 20_000)
+    ).split(separator: "\n")
+    #expect(lines.contains("# TYPE process_cpu_seconds_total counter"))
+    #expect(lines.contains("process_cpu_seconds_total 12.5"))
+    #expect(lines.contains("# TYPE process_max_fds gauge"))
+    #expect(lines.contains("process_max_fds 20000"))
+    let unreadable = metrics.exposition(process: ProcessFigures(residentBytes: nil, openDescriptors: nil))
+    #expect(!unreadable.contains("process_cpu_seconds_total") && !unreadable.contains("process_max_fds"))
+  }
+
+  @Test func theProcessCPUTimeIsReadAndGrowsWithWork() {
+    let before = ProcessFigures.current()
+    let start = before.cpuSeconds ?? -1
+    #expect(start >= 0)
+    // Reading it is work enough for the clock to move (rusage counts in microseconds); bounded, so that a
+    // reading stuck at one value fails instead of hanging.
+    var grew = false
+    for _ in 0..<1_000_000 where (ProcessFigures.current().cpuSeconds ?? 0) > start {
+      grew = true
+      break
+    }
+    #expect(grew)
+    #expect((before.maxDescriptors ?? 0) >= (before.openDescriptors ?? 0))
+  }
+
   @Test func residentMemoryIsReadFromTheStatusFile() {
     #expect(ProcessFigures.residentBytes(status: "Name:\tlouter\nVmRSS:\t    5120 kB\nVmSwap:\t0 kB\n") == 5_242_880)
     #expect(ProcessFigures.residentBytes(status: "VmRSS:\t99999999999999999999 kB\n") == nil)

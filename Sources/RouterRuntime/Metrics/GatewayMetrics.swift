@@ -121,13 +121,20 @@ struct ProcessFigures: Sendable {
   var residentBytes: Int?
   /// Open descriptors (entries of `/proc/self/fd`), nil where `/proc` is not there.
   var openDescriptors: Int?
+  /// User and system CPU seconds of every thread so far (louter's loops, and URLSession's threads once an
+  /// https backend has been called), nil when unreadable.
+  var cpuSeconds: Double? = nil
+  /// The soft limit on open descriptors, nil when unreadable or unlimited.
+  var maxDescriptors: Int? = nil
 
   /// Reads the running process's figures.
   static func current() -> ProcessFigures {
     let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)
     // The directory listing itself holds one descriptor while it runs; Prometheus' own clients count it too.
     let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
-    return ProcessFigures(residentBytes: status.flatMap(residentBytes(status:)), openDescriptors: descriptors)
+    return ProcessFigures(
+      residentBytes: status.flatMap(residentBytes(status:)), openDescriptors: descriptors,
+      cpuSeconds: Posix.cpuSeconds(), maxDescriptors: Posix.descriptorLimit())
   }
 
   /// `VmRSS:   1234 kB` of a `/proc/PID/status` text, in bytes; nil when absent or malformed.
@@ -422,13 +429,20 @@ public final class GatewayMetrics: Sendable {
     out.sample("louter_route_table_reloads_total", labels: [("result", "success")], snapshot.reloads[true, default: 0])
     out.sample("louter_route_table_reloads_total", labels: [("result", "failure")], snapshot.reloads[false, default: 0])
 
-    if let resident = process.residentBytes {
-      out.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
-      out.sample("process_resident_memory_bytes", resident)
+    // Prometheus' own clients' names and help texts; a figure that could not be read is left out.
+    let counts: [(name: String, help: String, value: Int?)] = [
+      ("process_resident_memory_bytes", "Resident memory size in bytes.", process.residentBytes),
+      ("process_open_fds", "Number of open file descriptors.", process.openDescriptors),
+      ("process_max_fds", "Maximum number of open file descriptors.", process.maxDescriptors),
+    ]
+    for gauge in counts {
+      guard let value = gauge.value else { continue }
+      out.family(gauge.name, .gauge, help: gauge.help)
+      out.sample(gauge.name, value)
     }
-    if let descriptors = process.openDescriptors {
-      out.family("process_open_fds", .gauge, help: "Number of open file descriptors.")
-      out.sample("process_open_fds", descriptors)
+    if let seconds = process.cpuSeconds {
+      out.family("process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.")
+      out.sample("process_cpu_seconds_total", seconds)
     }
     return out.text
   }

@@ -91,6 +91,23 @@ public enum Posix {
     return UInt64(limit.rlim_cur)
   }
 
+  /// The soft limit on open descriptors now in force; nil when it cannot be read or is unlimited.
+  public static func descriptorLimit() -> Int? {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+    // Unlimited (`RLIM_INFINITY`, all bits set) does not fit an Int and reads as nil.
+    return Int(exactly: limit.rlim_cur)
+  }
+
+  /// User and system CPU time this process has used, all threads, in seconds; nil when it cannot be read.
+  public static func cpuSeconds() -> Double? {
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return nil }
+    let seconds = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec
+    let micros = usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+    return Double(seconds) + Double(micros) / 1_000_000
+  }
+
   /// The processors online now (at least 1): the default number of workers.
   public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
