@@ -263,7 +263,7 @@ def main():
     if ok(("tlslouter", 1), ("tlsdirect", 1)):
         p50 = rows[("tlslouter", 1)]["p50"] - rows[("tlsdirect", 1)]["p50"]
         goal("https: ≤ 200 µs added p50 at concurrency 1", *added(p50, 200))
-    # Not the goal (that is louter's own https path): the way round URLSession that README "https" gives.
+    # Not the goal (that is louter's own https path): the way round URLSession that README "https backends" gives.
     if ok(("tlsorigin", 16), ("louter1", 16)):
         value = rows[("louter1", 16)]["rps"] / rows[("tlsorigin", 16)]["rps"]
         goal("https through a TLS-originating nginx hop (an http:// backend) within 2× of plain http (c=16)",

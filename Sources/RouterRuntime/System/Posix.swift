@@ -81,8 +81,7 @@ public enum Posix {
   /// connection holds one); returns the limit now in force.
   @discardableResult
   public static func raiseDescriptorLimit() -> UInt64 {
-    var limit = rlimit()
-    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+    guard var limit = descriptorLimits() else { return 0 }
     if limit.rlim_cur < limit.rlim_max {
       var raised = limit
       raised.rlim_cur = limit.rlim_max
@@ -93,10 +92,14 @@ public enum Posix {
 
   /// The soft limit on open descriptors now in force; nil when it cannot be read or is unlimited.
   public static func descriptorLimit() -> Int? {
-    var limit = rlimit()
-    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
     // Unlimited (`RLIM_INFINITY`, all bits set) does not fit an Int and reads as nil.
-    return Int(exactly: limit.rlim_cur)
+    descriptorLimits().flatMap { Int(exactly: $0.rlim_cur) }
+  }
+
+  /// The soft and hard limits on open descriptors; nil when they cannot be read.
+  private static func descriptorLimits() -> rlimit? {
+    var limit = rlimit()
+    return getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? limit : nil
   }
 
   /// User and system CPU time this process has used, all threads, in seconds; nil when it cannot be read.
